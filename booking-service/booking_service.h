@@ -1,0 +1,49 @@
+// booking.v1.BookingService: validates requests, identifies the caller and
+// hands the work to BookingStore.
+#ifndef BOOKING_SERVICE_BOOKING_SERVICE_H_
+#define BOOKING_SERVICE_BOOKING_SERVICE_H_
+
+#include "booking-service/auth.h"
+#include "booking-service/booking_store.h"
+#include "booking-service/status_wire.h"
+#include "booking/v1/booking.grpc.pb.h"
+#include "prometheus/counter.h"
+#include "prometheus/registry.h"
+
+namespace booking {
+
+class BookingServiceImpl final : public v1::BookingService::Service {
+ public:
+  BookingServiceImpl(BookingStore& store, const Authenticator& auth, LegacyNames legacy_names,
+                     prometheus::Registry& metrics);
+
+  grpc::Status CreateBooking(grpc::ServerContext* context, const v1::CreateBookingRequest* request,
+                             v1::Booking* response) override;
+  grpc::Status GetBooking(grpc::ServerContext* context, const v1::GetBookingRequest* request,
+                          v1::Booking* response) override;
+  grpc::Status ListBookings(grpc::ServerContext* context, const v1::ListBookingsRequest* request,
+                            v1::ListBookingsResponse* response) override;
+  grpc::Status ChangeStatus(grpc::ServerContext* context, const v1::ChangeStatusRequest* request,
+                            v1::ChangeStatusResponse* response) override;
+  grpc::Status CreateExtension(grpc::ServerContext* context,
+                               const v1::CreateExtensionRequest* request,
+                               v1::CreateExtensionResponse* response) override;
+
+ private:
+  // Authenticates and fills a Mutation (all but its fingerprint) from the
+  // request's common fields.
+  absl::StatusOr<Mutation> MutationFor(const grpc::ServerContext& context,
+                                       const std::string& request_id, const std::string& reason,
+                                       const google::protobuf::Struct* metadata);
+  // Counts the call's outcome by method and code.
+  grpc::Status Finish(absl::string_view method, const absl::Status& status);
+
+  BookingStore& store_;
+  const Authenticator& auth_;
+  const LegacyNames legacy_names_;
+  prometheus::Family<prometheus::Counter>& calls_;
+};
+
+}  // namespace booking
+
+#endif  // BOOKING_SERVICE_BOOKING_SERVICE_H_

@@ -1,0 +1,54 @@
+// The booking store: every read and write of bookings. Each mutation commits
+// the booking row, its outbox event and its idempotency record in one
+// transaction, so an acknowledged change always has its event.
+#ifndef BOOKING_SERVICE_BOOKING_STORE_H_
+#define BOOKING_SERVICE_BOOKING_STORE_H_
+
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "booking/v1/booking.pb.h"
+#include "common/pg.h"
+#include "common/status_catalog.h"
+
+namespace booking {
+
+// Who asks and why; recorded with the change.
+struct Mutation {
+  std::string caller;         // authenticated identity: changedBy
+  std::string request_id;     // empty: not idempotent
+  std::string fingerprint;    // hash of the request, to tell a retry from a reuse
+  std::string reason;
+  std::string metadata_json;  // empty: none
+};
+
+class BookingStore {
+ public:
+  explicit BookingStore(PgPool& pool) : pool_(pool) {}
+
+  absl::StatusOr<v1::Booking> Create(const std::string& booking_id, const std::string& customer_id,
+                                     Status initial, const Mutation& mutation);
+  absl::StatusOr<v1::Booking> Get(const std::string& booking_id);
+  // Keyset pagination in id order, after `after_id`.
+  absl::StatusOr<v1::ListBookingsResponse> List(std::optional<Status> status, int page_size,
+                                                const std::string& after_id);
+  absl::StatusOr<v1::ChangeStatusResponse> ChangeStatus(const std::string& booking_id,
+                                                        Status target,
+                                                        std::optional<int64_t> expected_version,
+                                                        const Mutation& mutation);
+  absl::StatusOr<v1::CreateExtensionResponse> CreateExtension(const std::string& booking_id,
+                                                              const std::string& description,
+                                                              int64_t price_cents,
+                                                              const Mutation& mutation);
+
+  // OK when the store is reachable and has the schema this binary needs.
+  absl::Status Probe();
+
+ private:
+  PgPool& pool_;
+};
+
+}  // namespace booking
+
+#endif  // BOOKING_SERVICE_BOOKING_STORE_H_

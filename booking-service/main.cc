@@ -1,0 +1,114 @@
+// booking-service: owns bookings and their status; relays every committed
+// status change to history-service.
+#include <cstdlib>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
+#include "booking-service/auth.h"
+#include "booking-service/booking_service.h"
+#include "booking-service/booking_store.h"
+#include "booking-service/outbox_relay.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "common/pg.h"
+#include "common/server_runtime.h"
+
+ABSL_FLAG(std::string, listen, "", "gRPC address HOST:PORT [env BOOKING_LISTEN, default 0.0.0.0:50051]");
+ABSL_FLAG(std::string, database_url, "",
+          "booking store, a libpq URL [env BOOKING_DATABASE_URL; required]");
+ABSL_FLAG(std::string, history_target, "",
+          "history-service address HOST:PORT [env HISTORY_TARGET; required]");
+ABSL_FLAG(std::string, metrics_listen, "",
+          "Prometheus /metrics address HOST:PORT [env BOOKING_METRICS_LISTEN; default: off]");
+ABSL_FLAG(std::string, auth_tokens_file, "",
+          "file of \"principal token\" lines; callers send \"authorization: Bearer <token>\" and "
+          "the principal is recorded as changedBy [env BOOKING_AUTH_TOKENS_FILE; default: "
+          "authentication off, every caller is \"anonymous\"]");
+ABSL_FLAG(std::string, legacy_status_names, "",
+          "accept|reject: whether old status names (JOCKEY_ASSIGNED, ...) are still accepted and "
+          "mapped forward [env BOOKING_LEGACY_STATUS_NAMES, default accept]");
+ABSL_FLAG(int, db_pool_size, 8, "booking store connections used by calls");
+ABSL_FLAG(int, relay_batch_size, 500, "largest batch of events sent to history-service at once");
+ABSL_FLAG(absl::Duration, drain_timeout, absl::Seconds(20),
+          "on SIGTERM, how long in-flight calls may take to finish");
+
+namespace booking {
+namespace {
+
+constexpr char kUsage[] = R"(owns bookings and their status.
+
+Every status change is checked against the state machine and committed with its
+event in one transaction (an outbox); a relay streams the events to
+history-service, which stores each exactly once. If history-service is down,
+bookings keep working and events wait in the outbox.
+
+  booking-service --database-url postgresql://... --history-target localhost:50052
+
+Serves booking.v1.BookingService, grpc.health.v1.Health (SERVING while the
+booking store is reachable and migrated) and server reflection. SIGTERM drains.
+The schema comes from `migrator up`; this service never runs DDL.)";
+
+int Main(int argc, char** argv) {
+  ServerRuntime::BlockTerminationSignals();
+  ParseCommandLine(argc, argv, kUsage);
+
+  std::string listen = FlagOrEnv(FLAGS_listen, "BOOKING_LISTEN");
+  if (listen.empty()) listen = "0.0.0.0:50051";
+  const std::string database_url = FlagOrEnv(FLAGS_database_url, "BOOKING_DATABASE_URL");
+  const std::string history_target = FlagOrEnv(FLAGS_history_target, "HISTORY_TARGET");
+  const std::string legacy = FlagOrEnv(FLAGS_legacy_status_names, "BOOKING_LEGACY_STATUS_NAMES");
+  if (database_url.empty() || history_target.empty()) {
+    LogError("--database-url (or BOOKING_DATABASE_URL) and --history-target (or HISTORY_TARGET) "
+             "are required; see --help");
+    return 2;
+  }
+  if (!legacy.empty() && legacy != "accept" && legacy != "reject") {
+    LogError("--legacy-status-names must be accept or reject", {{"given", legacy}});
+    return 2;
+  }
+  absl::StatusOr<Authenticator> auth =
+      Authenticator::FromFile(FlagOrEnv(FLAGS_auth_tokens_file, "BOOKING_AUTH_TOKENS_FILE"));
+  if (!auth.ok()) {
+    LogError("cannot load auth tokens", {{"error", auth.status().ToString()}});
+    return 2;
+  }
+  if (!auth->enabled()) LogWarning("authentication is off: changedBy is \"anonymous\"");
+
+  const std::string url = WithConnectionDefaults(database_url, "booking-service");
+  PgPool pool({.url = url,
+               .size = absl::GetFlag(FLAGS_db_pool_size),
+               .acquire_timeout = absl::Seconds(5),
+               .setup = [](pqxx::connection& c) {
+                 // Bound every statement so a call cannot hang on a stuck store.
+                 c.set_variable("statement_timeout", "10000");
+                 c.set_variable("lock_timeout", "5000");
+               }});
+  BookingStore store(pool);
+
+  ServerRuntime runtime({.listen = listen,
+                         .metrics_listen = FlagOrEnv(FLAGS_metrics_listen, "BOOKING_METRICS_LISTEN"),
+                         .drain_timeout = absl::GetFlag(FLAGS_drain_timeout)});
+  BookingServiceImpl service(store, *auth,
+                             legacy == "reject" ? LegacyNames::kReject : LegacyNames::kAccept,
+                             runtime.metrics());
+  OutboxRelay relay({.database_url = url,
+                     .history_target = history_target,
+                     .batch_size = absl::GetFlag(FLAGS_relay_batch_size)},
+                    runtime.metrics());
+
+  if (absl::Status s = runtime.Start({&service}, [&] { return store.Probe(); }); !s.ok()) {
+    LogError("cannot start", {{"error", s.ToString()}});
+    return 1;
+  }
+  relay.Start();
+  runtime.WaitForTerminationSignal();
+  runtime.Drain();
+  relay.Stop();
+  LogInfo("stopped");
+  return 0;
+}
+
+}  // namespace
+}  // namespace booking
+
+int main(int argc, char** argv) { return booking::Main(argc, argv); }

@@ -1,0 +1,48 @@
+// Errors with google.rpc details, built once and carried as absl::Status
+// inside the services; converted to grpc::Status (with the
+// grpc-status-details-bin trailer) only at the RPC boundary.
+#ifndef BOOKING_COMMON_RPC_ERROR_H_
+#define BOOKING_COMMON_RPC_ERROR_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
+#include "grpcpp/support/status.h"
+
+namespace booking {
+
+class RpcError {
+ public:
+  RpcError(absl::StatusCode code, std::string message);
+
+  // google.rpc.ErrorInfo: a machine-readable reason ("ILLEGAL_TRANSITION").
+  RpcError& Info(std::string reason, std::string domain,
+                 std::initializer_list<std::pair<std::string, std::string>> metadata = {});
+  // google.rpc.BadRequest field violation.
+  RpcError& FieldViolation(std::string field, std::string description);
+  // google.rpc.PreconditionFailure violation.
+  RpcError& Precondition(std::string type, std::string subject, std::string description);
+
+  absl::Status ToStatus() const;
+  operator absl::Status() const { return ToStatus(); }  // NOLINT: builder
+
+ private:
+  absl::StatusCode code_;
+  std::string message_;
+  google::rpc::ErrorInfo info_;
+  google::rpc::BadRequest bad_request_;
+  google::rpc::PreconditionFailure precondition_;
+};
+
+// absl::Status -> grpc::Status, keeping the google.rpc details.
+grpc::Status ToGrpcStatus(const absl::Status& status);
+
+// The google.rpc.Status an error carries (code and message only when it was
+// not built by RpcError).
+google::rpc::Status DetailsOf(const absl::Status& status);
+
+}  // namespace booking
+
+#endif  // BOOKING_COMMON_RPC_ERROR_H_

@@ -1,0 +1,75 @@
+#include "history-service/history_service.h"
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+#include "common/rpc_error.h"
+
+namespace booking {
+namespace {
+
+constexpr int kDefaultPageSize = 100;
+constexpr int kMaxPageSize = 1000;
+
+absl::Status BadField(absl::string_view field, absl::string_view description) {
+  return RpcError(absl::StatusCode::kInvalidArgument, absl::StrCat(field, ": ", description))
+      .FieldViolation(std::string(field), std::string(description));
+}
+
+}  // namespace
+
+HistoryServiceImpl::HistoryServiceImpl(HistoryStore& store, prometheus::Registry& metrics)
+    : store_(store),
+      events_(prometheus::BuildCounter()
+                  .Name("history_ingested_events_total")
+                  .Help("events received on the ingest stream, by outcome")
+                  .Register(metrics)) {}
+
+grpc::Status HistoryServiceImpl::GetBookingHistory(
+    grpc::ServerContext*, const history::v1::GetBookingHistoryRequest* request,
+    history::v1::GetBookingHistoryResponse* response) {
+  auto run = [&]() -> absl::Status {
+    if (request->booking_id().empty()) return BadField("booking_id", "required");
+    if (request->page_size() < 0 || request->page_size() > kMaxPageSize) {
+      return BadField("page_size", "must be between 0 and 1000 (0 means 100)");
+    }
+    const int page_size = request->page_size() == 0 ? kDefaultPageSize : request->page_size();
+    int64_t after = 0;
+    if (!request->page_token().empty() &&
+        (!absl::SimpleAtoi(request->page_token(), &after) || after < 0)) {
+      return BadField("page_token", "not a token returned by GetBookingHistory");
+    }
+    absl::StatusOr<history::v1::GetBookingHistoryResponse> page =
+        store_.Get(request->booking_id(), page_size, after);
+    if (!page.ok()) return page.status();
+    *response = *std::move(page);
+    return absl::OkStatus();
+  };
+  return ToGrpcStatus(run());
+}
+
+grpc::Status HistoryServiceImpl::Ingest(
+    grpc::ServerContext* context,
+    grpc::ServerReaderWriter<history::v1::IngestAck, history::v1::IngestRequest>* stream) {
+  LogInfo("ingest stream opened", {{"peer", context->peer()}});
+  history::v1::IngestRequest batch;
+  while (stream->Read(&batch)) {
+    absl::StatusOr<history::v1::IngestAck> ack = store_.StoreBatch(batch);
+    if (!ack.ok()) {
+      // Nothing of the batch is acknowledged; the relay sends it again.
+      LogWarning("ingest batch failed", {{"error", ack.status().ToString()}});
+      return ToGrpcStatus(ack.status());
+    }
+    events_.Add({{"outcome", "stored"}}).Increment(ack->stored());
+    events_.Add({{"outcome", "duplicate"}}).Increment(ack->duplicates());
+    events_.Add({{"outcome", "rejected"}}).Increment(ack->rejected_size());
+    for (const auto& r : ack->rejected()) {
+      LogError("rejected event", {{"event_id", r.event_id()}, {"reason", r.reason()}});
+    }
+    if (!stream->Write(*ack)) break;
+  }
+  LogInfo("ingest stream closed", {{"peer", context->peer()}});
+  return grpc::Status::OK;
+}
+
+}  // namespace booking

@@ -1,0 +1,40 @@
+// The history store: appends events (each event id once, a booking's
+// entries unique by sequence) and reads a booking's history in order.
+#ifndef HISTORY_SERVICE_HISTORY_STORE_H_
+#define HISTORY_SERVICE_HISTORY_STORE_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "common/pg.h"
+#include "history/v1/history.pb.h"
+
+namespace booking {
+
+// Why an event cannot be stored, or empty when it can.
+std::string ValidateEvent(const history::v1::StatusChangeEvent& event);
+
+class HistoryStore {
+ public:
+  explicit HistoryStore(PgPool& pool) : pool_(pool) {}
+
+  // Stores the batch's valid events in one transaction; already stored event
+  // ids count as duplicates; malformed events are rejected (listed in the
+  // ack), never stored.
+  absl::StatusOr<history::v1::IngestAck> StoreBatch(const history::v1::IngestRequest& batch);
+
+  // A booking's entries with sequence > after_sequence, oldest first.
+  absl::StatusOr<history::v1::GetBookingHistoryResponse> Get(const std::string& booking_id,
+                                                             int page_size,
+                                                             int64_t after_sequence);
+
+  // OK when the store is reachable and has the history table.
+  absl::Status Probe();
+
+ private:
+  PgPool& pool_;
+};
+
+}  // namespace booking
+
+#endif  // HISTORY_SERVICE_HISTORY_STORE_H_

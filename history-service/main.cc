@@ -1,0 +1,69 @@
+// history-service: the append-only, immutable status history of bookings.
+#include "absl/flags/flag.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "common/pg.h"
+#include "common/server_runtime.h"
+#include "history-service/history_service.h"
+#include "history-service/history_store.h"
+
+ABSL_FLAG(std::string, listen, "", "gRPC address HOST:PORT [env HISTORY_LISTEN, default 0.0.0.0:50052]");
+ABSL_FLAG(std::string, database_url, "",
+          "history store, a libpq URL [env HISTORY_DATABASE_URL; required]");
+ABSL_FLAG(std::string, metrics_listen, "",
+          "Prometheus /metrics address HOST:PORT [env HISTORY_METRICS_LISTEN; default: off]");
+ABSL_FLAG(int, db_pool_size, 8, "history store connections");
+ABSL_FLAG(absl::Duration, drain_timeout, absl::Seconds(10),
+          "on SIGTERM, how long in-flight calls and ingest streams may take to finish");
+
+namespace booking {
+namespace {
+
+constexpr char kUsage[] = R"(the append-only, immutable status history of bookings.
+
+Takes status-change events from booking-service over one long-lived gRPC stream
+(history.v1.HistoryService/Ingest), stores each batch in one transaction, each
+event id exactly once, and acknowledges it. Answers GetBookingHistory (oldest
+first, by the booking's sequence number). The table refuses UPDATE and DELETE
+by trigger, whoever connects.
+
+  history-service --database-url postgresql://... --listen 0.0.0.0:50052
+
+Serves grpc.health.v1.Health (SERVING while the history store is reachable and
+migrated) and server reflection. SIGTERM drains. The schema comes from
+`migrator up`; this service never runs DDL.)";
+
+int Main(int argc, char** argv) {
+  ServerRuntime::BlockTerminationSignals();
+  ParseCommandLine(argc, argv, kUsage);
+
+  std::string listen = FlagOrEnv(FLAGS_listen, "HISTORY_LISTEN");
+  if (listen.empty()) listen = "0.0.0.0:50052";
+  const std::string database_url = FlagOrEnv(FLAGS_database_url, "HISTORY_DATABASE_URL");
+  if (database_url.empty()) {
+    LogError("--database-url (or HISTORY_DATABASE_URL) is required; see --help");
+    return 2;
+  }
+  PgPool pool({.url = WithConnectionDefaults(database_url, "history-service"),
+               .size = absl::GetFlag(FLAGS_db_pool_size),
+               .acquire_timeout = absl::Seconds(5),
+               .setup = [](pqxx::connection& c) { c.set_variable("statement_timeout", "10000"); }});
+  HistoryStore store(pool);
+  ServerRuntime runtime({.listen = listen,
+                         .metrics_listen = FlagOrEnv(FLAGS_metrics_listen, "HISTORY_METRICS_LISTEN"),
+                         .drain_timeout = absl::GetFlag(FLAGS_drain_timeout)});
+  HistoryServiceImpl service(store, runtime.metrics());
+  if (absl::Status s = runtime.Start({&service}, [&] { return store.Probe(); }); !s.ok()) {
+    LogError("cannot start", {{"error", s.ToString()}});
+    return 1;
+  }
+  runtime.WaitForTerminationSignal();
+  runtime.Drain();
+  LogInfo("stopped");
+  return 0;
+}
+
+}  // namespace
+}  // namespace booking
+
+int main(int argc, char** argv) { return booking::Main(argc, argv); }

@@ -1,0 +1,96 @@
+#include "migrator/ledger.h"
+
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+
+namespace booking::migrator {
+namespace {
+
+int64_t LockKey(StoreKind store) {
+  // Distinct keys, so two stores sharing one database still lock apart.
+  return store == StoreKind::kBooking ? 0x6d69677261746f72 : 0x6d69677261746f73;
+}
+
+}  // namespace
+
+absl::Status AcquireStoreLock(pqxx::connection& conn, StoreKind store, absl::Duration wait) {
+  const absl::Time deadline = absl::Now() + wait;
+  while (true) {
+    pqxx::nontransaction txn(conn);
+    if (txn.exec_params("SELECT pg_try_advisory_lock($1)", LockKey(store))[0][0].as<bool>()) {
+      return absl::OkStatus();
+    }
+    if (absl::Now() >= deadline) {
+      pqxx::result holder = txn.exec_params(
+          R"(SELECT a.pid, COALESCE(a.application_name, ''), COALESCE(a.client_addr::text, 'local'),
+                    a.backend_start::text
+             FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+             WHERE l.locktype = 'advisory' AND l.granted
+               AND ((l.classid::bigint << 32) | l.objid::bigint) = $1)",
+          LockKey(store));
+      std::string who = "another session";
+      if (!holder.empty()) {
+        who = absl::StrCat("pid ", holder[0][0].c_str(), " (", holder[0][1].c_str(), " from ",
+                           holder[0][2].c_str(), ", connected ", holder[0][3].c_str(), ")");
+      }
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "another migrator run holds the ", StoreName(store), " store's lock: ", who,
+          "; wait for it to finish (or raise --lock-wait) and run again"));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+}
+
+void EnsureLedger(pqxx::connection& conn) {
+  pqxx::work txn(conn);
+  txn.exec(R"(CREATE TABLE IF NOT EXISTS "MigrationLedger" (
+                step TEXT PRIMARY KEY,
+                checksum TEXT NOT NULL,
+                description TEXT NOT NULL,
+                "appliedAt" TIMESTAMPTZ NOT NULL DEFAULT now(),
+                "appliedBy" TEXT NOT NULL DEFAULT current_user))");
+  txn.commit();
+}
+
+std::map<std::string, std::string> AppliedSteps(pqxx::connection& conn) {
+  pqxx::read_transaction txn(conn);
+  std::map<std::string, std::string> applied;
+  if (txn.exec(R"(SELECT to_regclass('"MigrationLedger"') IS NULL)")[0][0].as<bool>()) {
+    return applied;
+  }
+  for (const pqxx::row& row : txn.exec(R"(SELECT step, checksum FROM "MigrationLedger")")) {
+    applied[row[0].as<std::string>()] = row[1].as<std::string>();
+  }
+  return applied;
+}
+
+void RecordStep(pqxx::work& txn, const Step& step) {
+  txn.exec_params(
+      R"(INSERT INTO "MigrationLedger" (step, checksum, description) VALUES ($1, $2, $3))", step.id,
+      Checksum(step), step.description);
+}
+
+absl::Status CheckLedger(const std::map<std::string, std::string>& applied, StoreKind store) {
+  std::map<std::string, const Step*> known;
+  for (const Step& step : StepsFor(store)) known[step.id] = &step;
+  for (const auto& [id, checksum] : applied) {
+    auto it = known.find(id);
+    if (it == known.end()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "the ", StoreName(store), " store's ledger has step ", id,
+          " which this migrator does not know: a newer migrator migrated it; use that one"));
+    }
+    if (Checksum(*it->second) != checksum) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "step ", id, " of the ", StoreName(store), " store was edited after it was applied "
+          "(ledger checksum ", checksum.substr(0, 12), ", this migrator ",
+          Checksum(*it->second).substr(0, 12),
+          "); restore the step as applied and put the change in a new step"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace booking::migrator

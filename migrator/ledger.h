@@ -1,0 +1,36 @@
+// Per store: the ledger of applied steps (with checksums) and the advisory
+// lock that keeps two migrator runs from interleaving.
+#ifndef MIGRATOR_LEDGER_H_
+#define MIGRATOR_LEDGER_H_
+
+#include <map>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "migrator/schema_steps.h"
+#include "pqxx/pqxx"
+
+namespace booking::migrator {
+
+// Waits up to `wait` for the store's migrator lock (a session advisory lock,
+// released when the connection closes, so a killed run never leaves it held).
+// RESOURCE_EXHAUSTED names the holder when it stays busy.
+absl::Status AcquireStoreLock(pqxx::connection& conn, StoreKind store, absl::Duration wait);
+
+// Creates "MigrationLedger" if missing.
+void EnsureLedger(pqxx::connection& conn);
+
+// step id -> checksum; empty when the ledger does not exist yet.
+std::map<std::string, std::string> AppliedSteps(pqxx::connection& conn);
+
+// Records `step` inside the transaction that applied it.
+void RecordStep(pqxx::work& txn, const Step& step);
+
+// FAILED_PRECONDITION when an applied step was edited since, or the ledger
+// holds a step this migrator does not know (a newer migrator ran).
+absl::Status CheckLedger(const std::map<std::string, std::string>& applied, StoreKind store);
+
+}  // namespace booking::migrator
+
+#endif  // MIGRATOR_LEDGER_H_

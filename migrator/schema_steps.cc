@@ -1,0 +1,164 @@
+#include "migrator/schema_steps.h"
+
+#include "common/digest.h"
+
+namespace booking::migrator {
+namespace {
+
+// An empty store gets the seed's Prisma shape ("Booking" with quoted
+// camelCase columns, enum "BookingStatus") holding the new status set from the
+// start. An existing store is adopted as it is: nothing here replaces or
+// rewrites what it has.
+constexpr char kBookingBase[] = R"sql(
+DO $$
+BEGIN
+  IF to_regtype('"BookingStatus"') IS NULL THEN
+    CREATE TYPE "BookingStatus" AS ENUM (
+      'PENDING_PAYMENT', 'CONFIRMED', 'PICKUP_ASSIGNED', 'PICKED_UP', 'AT_WORKSHOP',
+      'IN_SERVICE', 'READY_FOR_RETURN', 'RETURN_ASSIGNED', 'RETURNED', 'DELIVERED',
+      'CANCELLED');
+  END IF;
+  IF to_regclass('"Booking"') IS NULL THEN
+    CREATE TABLE "Booking" (
+      id TEXT NOT NULL,
+      "customerId" TEXT,
+      status "BookingStatus" NOT NULL DEFAULT 'PENDING_PAYMENT',
+      "createdAt" TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+      "updatedAt" TIMESTAMP(3) NOT NULL,
+      CONSTRAINT "Booking_pkey" PRIMARY KEY (id)
+    );
+    CREATE INDEX "Booking_status_idx" ON "Booking" (status);
+  END IF;
+END
+$$;
+)sql";
+
+// What the services add, additively: a version for compare-and-set (and the
+// history sequence), the transactional outbox, idempotency records and
+// extensions. ADD COLUMN with a constant default does not rewrite the table.
+constexpr char kBookingServiceTables[] = R"sql(
+ALTER TABLE "Booking" ADD COLUMN IF NOT EXISTS version BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE "Booking" ADD COLUMN IF NOT EXISTS "customerId" TEXT;
+
+CREATE TABLE IF NOT EXISTS "BookingOutbox" (
+  id BIGSERIAL PRIMARY KEY,
+  "eventId" UUID NOT NULL DEFAULT gen_random_uuid(),
+  "bookingId" TEXT NOT NULL,
+  sequence BIGINT NOT NULL,
+  "fromStatus" TEXT,
+  "toStatus" TEXT NOT NULL,
+  "changedBy" TEXT NOT NULL,
+  reason TEXT,
+  metadata JSONB,
+  "createdAt" TIMESTAMP(3) NOT NULL DEFAULT timezone('UTC', now()),
+  CONSTRAINT "BookingOutbox_eventId_key" UNIQUE ("eventId")
+);
+
+-- Events history-service refused as malformed, kept for an operator.
+CREATE TABLE IF NOT EXISTS "BookingOutboxRejected" (
+  id BIGINT PRIMARY KEY,
+  "eventId" UUID NOT NULL,
+  "bookingId" TEXT NOT NULL,
+  sequence BIGINT NOT NULL,
+  "fromStatus" TEXT,
+  "toStatus" TEXT NOT NULL,
+  "changedBy" TEXT NOT NULL,
+  reason TEXT,
+  metadata JSONB,
+  "createdAt" TIMESTAMP(3) NOT NULL,
+  "rejectReason" TEXT NOT NULL,
+  "rejectedAt" TIMESTAMP(3) NOT NULL DEFAULT timezone('UTC', now())
+);
+
+CREATE TABLE IF NOT EXISTS "IdempotencyRecord" (
+  caller TEXT NOT NULL,
+  "requestId" TEXT NOT NULL,
+  method TEXT NOT NULL,
+  fingerprint TEXT NOT NULL,
+  response BYTEA NOT NULL,
+  "createdAt" TIMESTAMPTZ NOT NULL DEFAULT now(),
+  CONSTRAINT "IdempotencyRecord_pkey" PRIMARY KEY (caller, "requestId")
+);
+
+CREATE TABLE IF NOT EXISTS "BookingExtension" (
+  id TEXT PRIMARY KEY,
+  "bookingId" TEXT NOT NULL REFERENCES "Booking" (id),
+  description TEXT NOT NULL,
+  "priceCents" BIGINT NOT NULL DEFAULT 0 CHECK ("priceCents" >= 0),
+  "createdBy" TEXT NOT NULL,
+  "createdAt" TIMESTAMP(3) NOT NULL DEFAULT timezone('UTC', now())
+);
+CREATE INDEX IF NOT EXISTS "BookingExtension_bookingId_idx" ON "BookingExtension" ("bookingId");
+)sql";
+
+// The seed's fields, plus the event id (the dedupe key) and the booking's
+// sequence number (the order). Statuses are TEXT: history outlives any enum.
+constexpr char kHistoryBase[] = R"sql(
+CREATE TABLE IF NOT EXISTS "BookingStatusHistory" (
+  id UUID NOT NULL DEFAULT gen_random_uuid(),
+  "eventId" UUID NOT NULL,
+  "bookingId" TEXT NOT NULL,
+  sequence BIGINT NOT NULL CHECK (sequence > 0),
+  "fromStatus" TEXT,
+  "toStatus" TEXT NOT NULL,
+  "changedBy" TEXT,
+  reason TEXT,
+  metadata JSONB CHECK (metadata IS NULL OR
+                        (jsonb_typeof(metadata) = 'object' AND octet_length(metadata::text) <= 16384)),
+  "createdAt" TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+  "recordedAt" TIMESTAMP(3) NOT NULL DEFAULT timezone('UTC', now()),
+  CONSTRAINT "BookingStatusHistory_pkey" PRIMARY KEY (id),
+  CONSTRAINT "BookingStatusHistory_eventId_key" UNIQUE ("eventId"),
+  CONSTRAINT "BookingStatusHistory_bookingId_sequence_key" UNIQUE ("bookingId", sequence)
+);
+CREATE INDEX IF NOT EXISTS "BookingStatusHistory_toStatus_idx" ON "BookingStatusHistory" ("toStatus");
+CREATE INDEX IF NOT EXISTS "BookingStatusHistory_createdAt_idx" ON "BookingStatusHistory" ("createdAt");
+CREATE INDEX IF NOT EXISTS "BookingStatusHistory_changedBy_idx" ON "BookingStatusHistory" ("changedBy");
+)sql";
+
+// Immutability enforced by the database for every role, the table owner
+// included: a trigger refuses UPDATE, DELETE and TRUNCATE; the grants take
+// the privileges away too.
+constexpr char kHistoryImmutable[] = R"sql(
+CREATE OR REPLACE FUNCTION "BookingStatusHistory_refuse_change"() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION '"BookingStatusHistory" is append-only: % is not allowed', TG_OP
+    USING ERRCODE = 'insufficient_privilege',
+          HINT = 'history entries are immutable; a correction is a new status change';
+END
+$$;
+CREATE OR REPLACE TRIGGER "BookingStatusHistory_no_update_delete"
+  BEFORE UPDATE OR DELETE ON "BookingStatusHistory"
+  FOR EACH ROW EXECUTE FUNCTION "BookingStatusHistory_refuse_change"();
+CREATE OR REPLACE TRIGGER "BookingStatusHistory_no_truncate"
+  BEFORE TRUNCATE ON "BookingStatusHistory"
+  FOR EACH STATEMENT EXECUTE FUNCTION "BookingStatusHistory_refuse_change"();
+REVOKE UPDATE, DELETE, TRUNCATE ON "BookingStatusHistory" FROM PUBLIC;
+)sql";
+
+}  // namespace
+
+absl::string_view StoreName(StoreKind store) {
+  return store == StoreKind::kBooking ? "booking" : "history";
+}
+
+const std::vector<Step>& StepsFor(StoreKind store) {
+  static const std::vector<Step> kBooking = {
+      {"0001_booking_base", "Booking table and BookingStatus enum (adopted when present)",
+       kBookingBase},
+      {"0002_booking_service_tables",
+       "version column, outbox, rejected events, idempotency records, extensions",
+       kBookingServiceTables},
+  };
+  static const std::vector<Step> kHistory = {
+      {"0001_history_base", "BookingStatusHistory table and its indexes", kHistoryBase},
+      {"0002_history_immutable", "refuse UPDATE, DELETE and TRUNCATE on BookingStatusHistory",
+       kHistoryImmutable},
+  };
+  return store == StoreKind::kBooking ? kBooking : kHistory;
+}
+
+std::string Checksum(const Step& step) { return Sha256Hex(step.sql); }
+
+}  // namespace booking::migrator

@@ -1,0 +1,108 @@
+#include "migrator/up.h"
+
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+#include "common/pg.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
+#include "migrator/ledger.h"
+
+namespace booking::migrator {
+namespace {
+
+constexpr char kLockNotAvailable[] = "55P03";
+
+// Applies one step; a lock_timeout (another session holding a table lock)
+// rolls it back and tries again after a pause, so the step never queues
+// writers behind it for long.
+absl::Status ApplyStep(pqxx::connection& conn, const Step& step, const UpOptions& options) {
+  for (int attempt = 1;; ++attempt) {
+    try {
+      pqxx::work txn(conn);
+      txn.exec(absl::StrCat("SET LOCAL lock_timeout = ",
+                            absl::ToInt64Milliseconds(options.lock_timeout)));
+      txn.exec(step.sql);
+      RecordStep(txn, step);
+      txn.commit();
+      return absl::OkStatus();
+    } catch (const pqxx::sql_error& e) {
+      if (e.sqlstate() != kLockNotAvailable || attempt >= options.lock_retries) {
+        return absl::Status(StatusFromException(e).code(),
+                            absl::StrCat("step ", step.id, " failed: ", e.what()));
+      }
+      LogWarning("step waited too long for a lock; retrying",
+                 {{"step", step.id}, {"attempt", absl::StrCat(attempt)}});
+      std::this_thread::sleep_for(std::chrono::seconds(attempt));
+    }
+  }
+}
+
+}  // namespace
+
+absl::Status Up(const StoreTarget& target, const UpOptions& options, std::ostream& out) {
+  auto conn = Connect(WithConnectionDefaults(target.url, "migrator"));
+  if (!conn.ok()) return conn.status();
+  try {
+    if (absl::Status s = AcquireStoreLock(**conn, target.kind, options.lock_wait); !s.ok()) {
+      return s;
+    }
+    if (!options.dry_run) EnsureLedger(**conn);
+    const auto applied = AppliedSteps(**conn);
+    if (absl::Status s = CheckLedger(applied, target.kind); !s.ok()) return s;
+    int pending = 0;
+    for (const Step& step : StepsFor(target.kind)) {
+      if (applied.count(step.id) > 0) continue;
+      ++pending;
+      if (options.dry_run) {
+        out << StoreName(target.kind) << ": would apply " << step.id << " (" << step.description
+            << ")\n";
+        continue;
+      }
+      if (absl::Status s = ApplyStep(**conn, step, options); !s.ok()) return s;
+      out << StoreName(target.kind) << ": applied " << step.id << " (" << step.description
+          << ")\n";
+    }
+    if (pending == 0) out << StoreName(target.kind) << ": up to date\n";
+    return absl::OkStatus();
+  } catch (const std::exception& e) {
+    return StatusFromException(e);
+  }
+}
+
+absl::Status PrintStatus(const StoreTarget& target, bool json, std::ostream& out) {
+  auto conn = Connect(WithConnectionDefaults(target.url, "migrator"));
+  if (!conn.ok()) return conn.status();
+  try {
+    const auto applied = AppliedSteps(**conn);
+    const absl::Status ledger = CheckLedger(applied, target.kind);
+    google::protobuf::Struct report;
+    auto& f = *report.mutable_fields();
+    f["store"].set_string_value(std::string(StoreName(target.kind)));
+    auto* applied_list = f["applied"].mutable_list_value();
+    auto* pending_list = f["pending"].mutable_list_value();
+    for (const Step& step : StepsFor(target.kind)) {
+      (applied.count(step.id) > 0 ? applied_list : pending_list)
+          ->add_values()
+          ->set_string_value(step.id);
+    }
+    f["ledger"].set_string_value(ledger.ok() ? "ok" : std::string(ledger.message()));
+    if (json) {
+      std::string text;
+      (void)google::protobuf::util::MessageToJsonString(report, &text);
+      out << text << "\n";
+    } else {
+      out << StoreName(target.kind) << " store: " << applied_list->values_size() << " step(s) applied, "
+          << pending_list->values_size() << " pending";
+      for (const auto& v : pending_list->values()) out << "\n  pending: " << v.string_value();
+      if (!ledger.ok()) out << "\n  ledger problem: " << ledger.message();
+      out << "\n";
+    }
+    return ledger;
+  } catch (const std::exception& e) {
+    return StatusFromException(e);
+  }
+}
+
+}  // namespace booking::migrator
