@@ -1,0 +1,104 @@
+#include "tests/support/pg_cluster.h"
+
+#include <pwd.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "pqxx/pqxx"
+#include "tests/support/process.h"
+
+namespace booking::testing {
+namespace {
+
+std::string PgBin() {
+  const char* env = std::getenv("PG_BIN");
+  return env != nullptr ? env : "/usr/lib/postgresql/15/bin";
+}
+
+}  // namespace
+
+std::vector<std::string> PgCluster::AsServerUser(std::vector<std::string> argv) const {
+  if (!as_postgres_user_) return argv;
+  argv.insert(argv.begin(), {"/usr/sbin/runuser", "-u", "postgres", "--"});
+  return argv;
+}
+
+absl::StatusOr<std::unique_ptr<PgCluster>> PgCluster::Start() {
+  std::unique_ptr<PgCluster> c(new PgCluster());
+  c->bin_ = PgBin();
+  if (!std::filesystem::exists(c->bin_ + "/initdb")) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "no PostgreSQL 15 at ", c->bin_, ": run scripts/setup.sh (or set PG_BIN)"));
+  }
+  std::string tmpl = (std::filesystem::temp_directory_path() / "booking-pg-XXXXXX").string();
+  if (mkdtemp(tmpl.data()) == nullptr) return absl::InternalError("mkdtemp failed");
+  c->dir_ = tmpl;
+  c->as_postgres_user_ = geteuid() == 0;
+  if (c->as_postgres_user_) {
+    const passwd* pw = getpwnam("postgres");
+    if (pw == nullptr) return absl::FailedPreconditionError("running as root but no postgres user");
+    if (chown(c->dir_.c_str(), pw->pw_uid, pw->pw_gid) != 0) {
+      return absl::InternalError("cannot chown the cluster directory to postgres");
+    }
+  }
+  const std::string log = c->dir_ + "/setup.log";
+  absl::StatusOr<int> rc = RunCommand(
+      c->AsServerUser({c->bin_ + "/initdb", "-D", c->dir_ + "/data", "-A", "trust", "-U",
+                       "postgres", "--no-sync", "-E", "UTF8"}),
+      {"LC_ALL=C"}, "/dev/null");
+  if (!rc.ok() || *rc != 0) {
+    return absl::InternalError(absl::StrCat("initdb failed in ", c->dir_));
+  }
+  c->port_ = FreePort();
+  if (absl::Status s = c->Ctl("start"); !s.ok()) return s;
+  return c;
+}
+
+absl::Status PgCluster::Ctl(const std::string& action) {
+  std::vector<std::string> argv = {bin_ + "/pg_ctl", "-D", dir_ + "/data", "-w", "-t", "60",
+                                   "-l", dir_ + "/server.log", action};
+  if (action != "stop") {
+    argv.insert(argv.end() - 1,
+                {"-o", absl::StrCat("-p ", port_, " -k ", dir_,
+                                    " -c listen_addresses=127.0.0.1 -c fsync=off"
+                                    " -c max_connections=200 -c synchronous_commit=off")});
+  }
+  if (action != "start") argv.insert(argv.end() - 1, {"-m", "fast"});
+  absl::StatusOr<int> rc = RunCommand(AsServerUser(argv), {}, "/dev/null");
+  if (!rc.ok() || *rc != 0) {
+    return absl::InternalError(absl::StrCat("pg_ctl ", action, " failed; see ", dir_,
+                                            "/server.log:\n", ReadFile(dir_ + "/server.log")));
+  }
+  return absl::OkStatus();
+}
+
+PgCluster::~PgCluster() {
+  if (port_ != 0) (void)Ctl("stop");
+  if (!dir_.empty() && std::getenv("KEEP_PG") == nullptr) {
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+}
+
+std::string PgCluster::Url(const std::string& database) const {
+  return absl::StrCat("postgresql://postgres@127.0.0.1:", port_, "/", database);
+}
+
+absl::StatusOr<std::string> PgCluster::CreateDatabase(const std::string& name) {
+  try {
+    pqxx::connection conn(Url("postgres"));
+    pqxx::nontransaction txn(conn);
+    txn.exec(absl::StrCat("CREATE DATABASE ", txn.quote_name(name)));
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("CREATE DATABASE ", name, ": ", e.what()));
+  }
+  return Url(name);
+}
+
+absl::Status PgCluster::Stop() { return Ctl("stop"); }
+absl::Status PgCluster::Restart() { return Ctl("restart"); }
+
+}  // namespace booking::testing

@@ -1,0 +1,44 @@
+// A real PostgreSQL 15 server for one test binary: initdb in a temporary
+// directory, started on a free port, removed afterwards. As root, the server
+// runs as the postgres user (PostgreSQL refuses to run as root).
+#ifndef TESTS_SUPPORT_PG_CLUSTER_H_
+#define TESTS_SUPPORT_PG_CLUSTER_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+
+namespace booking::testing {
+
+class PgCluster {
+ public:
+  static absl::StatusOr<std::unique_ptr<PgCluster>> Start();
+  ~PgCluster();
+  PgCluster(const PgCluster&) = delete;
+  PgCluster& operator=(const PgCluster&) = delete;
+
+  int port() const { return port_; }
+  const std::string& dir() const { return dir_; }
+
+  // Creates an empty database and returns its libpq URL.
+  absl::StatusOr<std::string> CreateDatabase(const std::string& name);
+  std::string Url(const std::string& database) const;
+
+  absl::Status Stop();  // fast shutdown
+  absl::Status Restart();
+
+ private:
+  PgCluster() = default;
+  absl::Status Ctl(const std::string& action);
+  std::vector<std::string> AsServerUser(std::vector<std::string> argv) const;
+
+  std::string dir_;
+  std::string bin_;
+  int port_ = 0;
+  bool as_postgres_user_ = false;
+};
+
+}  // namespace booking::testing
+
+#endif  // TESTS_SUPPORT_PG_CLUSTER_H_
