@@ -1,0 +1,222 @@
+// `migrator up`: the schema of an empty store, adoption of an existing
+// Prisma-shaped store, reruns that change nothing, the ledger's checksums,
+// the per-store lock, and the exit codes a Kubernetes Job acts on.
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "pqxx/pqxx"
+#include "tests/support/pg_cluster.h"
+#include "tests/support/process.h"
+#include "tests/support/service_set.h"
+
+namespace booking::testing {
+namespace {
+
+struct MigratorRun {
+  int exit_code = -1;
+  std::string output;
+};
+
+class MigratorUpTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto pg = PgCluster::Start();
+    ASSERT_TRUE(pg.ok()) << pg.status();
+    pg_ = *std::move(pg);
+  }
+  static void TearDownTestSuite() { pg_.reset(); }
+
+  void SetUp() override {
+    static int n = 0;
+    const std::string prefix = absl::StrCat("m", ++n);
+    booking_url_ = *pg_->CreateDatabase(prefix + "_booking");
+    history_url_ = *pg_->CreateDatabase(prefix + "_history");
+  }
+
+  MigratorRun Migrator(std::vector<std::string> args, bool with_env = true) {
+    args.insert(args.begin(), MigratorBin());
+    const std::string log = pg_->dir() + "/migrator-run.log";
+    std::remove(log.c_str());
+    std::vector<std::string> env;
+    if (with_env) {
+      env = {"BOOKING_DATABASE_URL=" + booking_url_, "HISTORY_DATABASE_URL=" + history_url_};
+    } else {
+      env = {"BOOKING_DATABASE_URL=", "HISTORY_DATABASE_URL="};
+    }
+    absl::StatusOr<int> rc = RunCommand(args, env, log);
+    return {rc.ok() ? *rc : -1, ReadFile(log)};
+  }
+
+  static std::string Query(const std::string& url, const std::string& sql) {
+    pqxx::connection conn(url);
+    pqxx::nontransaction txn(conn);
+    pqxx::result r = txn.exec(sql);
+    std::string out;
+    for (const auto& row : r) {
+      for (const auto& field : row) absl::StrAppend(&out, field.is_null() ? "NULL" : field.c_str(), "|");
+      out += "\n";
+    }
+    return out;
+  }
+
+  // Tables, columns, types, defaults, indexes, triggers: what a rerun must not change.
+  static std::string Shape(const std::string& url) {
+    return Query(url, R"(
+      SELECT table_name, column_name, data_type, udt_name, column_default, is_nullable
+      FROM information_schema.columns WHERE table_schema = 'public'
+      ORDER BY table_name, column_name)") +
+           Query(url, "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' ORDER BY 1") +
+           Query(url, "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal ORDER BY 1") +
+           Query(url, R"(SELECT step, checksum, "appliedAt" FROM "MigrationLedger" ORDER BY step)");
+  }
+
+  static std::unique_ptr<PgCluster> pg_;
+  std::string booking_url_, history_url_;
+};
+
+std::unique_ptr<PgCluster> MigratorUpTest::pg_;
+
+TEST_F(MigratorUpTest, EmptyStoresGetThePrismaShapeWithTheNewStatusSet) {
+  MigratorRun run = Migrator({"up"});
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_EQ(Query(booking_url_,
+                  R"(SELECT string_agg(enumlabel, ',' ORDER BY enumsortorder) FROM pg_enum
+                     WHERE enumtypid = '"BookingStatus"'::regtype)"),
+            "PENDING_PAYMENT,CONFIRMED,PICKUP_ASSIGNED,PICKED_UP,AT_WORKSHOP,IN_SERVICE,"
+            "READY_FOR_RETURN,RETURN_ASSIGNED,RETURNED,DELIVERED,CANCELLED|\n");
+  EXPECT_EQ(Query(booking_url_, R"(SELECT column_default, udt_name FROM information_schema.columns
+                                  WHERE table_name = 'Booking' AND column_name = 'status')"),
+            "'PENDING_PAYMENT'::\"BookingStatus\"|BookingStatus|\n");
+  EXPECT_EQ(Query(booking_url_, R"(SELECT count(*) FROM information_schema.columns
+                                  WHERE table_name = 'Booking'
+                                    AND column_name IN ('updatedAt', 'createdAt', 'customerId', 'version'))"),
+            "4|\n");
+  for (const char* table : {"BookingOutbox", "IdempotencyRecord", "BookingExtension",
+                            "BookingOutboxRejected", "MigrationLedger"}) {
+    EXPECT_EQ(Query(booking_url_, absl::StrCat("SELECT to_regclass('\"", table, "\"') IS NOT NULL")),
+              "t|\n")
+        << table;
+  }
+  EXPECT_EQ(Query(history_url_, R"(SELECT to_regclass('"BookingStatusHistory"') IS NOT NULL)"),
+            "t|\n");
+}
+
+TEST_F(MigratorUpTest, RunningTwiceChangesNothing) {
+  ASSERT_EQ(Migrator({"up"}).exit_code, 0);
+  const std::string booking_before = Shape(booking_url_);
+  const std::string history_before = Shape(history_url_);
+  MigratorRun again = Migrator({"up"});
+  ASSERT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_NE(again.output.find("booking: up to date"), std::string::npos) << again.output;
+  EXPECT_NE(again.output.find("history: up to date"), std::string::npos) << again.output;
+  EXPECT_EQ(Shape(booking_url_), booking_before);
+  EXPECT_EQ(Shape(history_url_), history_before);
+}
+
+TEST_F(MigratorUpTest, AdoptsAnExistingPrismaStoreWithOldLabelsUntouched) {
+  {
+    pqxx::connection conn(booking_url_);
+    pqxx::work txn(conn);
+    txn.exec(R"(
+      CREATE TYPE "BookingStatus" AS ENUM ('PENDING_PAYMENT', 'CONFIRMED', 'JOCKEY_ASSIGNED',
+        'IN_TRANSIT_TO_WORKSHOP', 'IN_WORKSHOP', 'COMPLETED', 'IN_TRANSIT_TO_CUSTOMER',
+        'DELIVERED', 'CANCELLED');
+      CREATE TABLE "Booking" (
+        id TEXT NOT NULL PRIMARY KEY,
+        status "BookingStatus" NOT NULL DEFAULT 'PENDING_PAYMENT',
+        "totalPrice" INTEGER NOT NULL DEFAULT 0,
+        "createdAt" TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+        "updatedAt" TIMESTAMP(3) NOT NULL);
+      INSERT INTO "Booking" (id, status, "updatedAt") VALUES
+        ('b1', 'JOCKEY_ASSIGNED', '2026-01-01'), ('b2', 'IN_WORKSHOP', '2026-01-02'),
+        ('b3', 'DELIVERED', '2026-01-03');)");
+    txn.commit();
+  }
+  const std::string rows =
+      R"(SELECT id, status::text, "updatedAt", "totalPrice" FROM "Booking" ORDER BY id)";
+  const std::string before = Query(booking_url_, rows);
+  MigratorRun run = Migrator({"up"});
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_EQ(Query(booking_url_, rows), before);
+  // The old labels are still there (the phased change is the migrator's other job).
+  EXPECT_EQ(Query(booking_url_, R"(SELECT count(*) FROM pg_enum
+                                  WHERE enumtypid = '"BookingStatus"'::regtype)"),
+            "9|\n");
+  EXPECT_EQ(Query(booking_url_, R"(SELECT to_regclass('"BookingOutbox"') IS NOT NULL)"), "t|\n");
+  EXPECT_EQ(Query(booking_url_, R"(SELECT min(version), max(version) FROM "Booking")"), "0|0|\n");
+}
+
+TEST_F(MigratorUpTest, DryRunPrintsThePlanAndChangesNothing) {
+  MigratorRun run = Migrator({"up", "--dry-run"});
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_NE(run.output.find("would apply 0001_booking_base"), std::string::npos) << run.output;
+  EXPECT_NE(run.output.find("would apply 0002_history_immutable"), std::string::npos) << run.output;
+  EXPECT_EQ(Query(booking_url_, R"(SELECT count(*) FROM pg_tables WHERE schemaname = 'public')"),
+            "0|\n");
+  EXPECT_EQ(Query(history_url_, R"(SELECT count(*) FROM pg_tables WHERE schemaname = 'public')"),
+            "0|\n");
+}
+
+TEST_F(MigratorUpTest, AnEditedAppliedStepIsRefused) {
+  ASSERT_EQ(Migrator({"up"}).exit_code, 0);
+  Query(booking_url_,
+        R"(UPDATE "MigrationLedger" SET checksum = 'feedface' WHERE step = '0001_booking_base'
+           RETURNING step)");
+  MigratorRun run = Migrator({"up", "--store", "booking"});
+  EXPECT_EQ(run.exit_code, 4) << run.output;
+  EXPECT_NE(run.output.find("0001_booking_base"), std::string::npos) << run.output;
+  EXPECT_NE(run.output.find("edited after it was applied"), std::string::npos) << run.output;
+  MigratorRun status = Migrator({"status", "--store", "booking"});
+  EXPECT_EQ(status.exit_code, 4) << status.output;
+}
+
+TEST_F(MigratorUpTest, ASecondRunWaitsForTheLockThenGivesUpClearly) {
+  ASSERT_EQ(Migrator({"up"}).exit_code, 0);
+  pqxx::connection holder(booking_url_);
+  {
+    pqxx::nontransaction txn(holder);
+    // The booking store's migrator lock key (see migrator/ledger.cc).
+    txn.exec("SELECT pg_advisory_lock(7883946363647717234)");
+  }
+  MigratorRun busy = Migrator({"up", "--store", "booking", "--lock-wait", "1s"});
+  EXPECT_EQ(busy.exit_code, 3) << busy.output;
+  EXPECT_NE(busy.output.find("another migrator run holds the booking store's lock: pid"),
+            std::string::npos)
+      << busy.output;
+  {
+    pqxx::nontransaction txn(holder);
+    txn.exec("SELECT pg_advisory_unlock_all()");
+  }
+  EXPECT_EQ(Migrator({"up", "--store", "booking", "--lock-wait", "1s"}).exit_code, 0);
+}
+
+TEST_F(MigratorUpTest, UsageErrorsSayWhatToDo) {
+  MigratorRun no_url = Migrator({"up"}, /*with_env=*/false);
+  EXPECT_EQ(no_url.exit_code, 2);
+  EXPECT_NE(no_url.output.find("BOOKING_DATABASE_URL"), std::string::npos) << no_url.output;
+  MigratorRun unknown = Migrator({"upp"});
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_NE(unknown.output.find("unknown command \"upp\""), std::string::npos) << unknown.output;
+  MigratorRun unreachable = Migrator({"up", "--store", "booking", "--booking-database-url",
+                              "postgresql://postgres@127.0.0.1:1/nowhere"});
+  EXPECT_EQ(unreachable.exit_code, 1);
+  EXPECT_NE(unreachable.output.find("database unreachable"), std::string::npos) << unreachable.output;
+  MigratorRun help = Migrator({"--help"});
+  EXPECT_NE(help.output.find("Exit codes"), std::string::npos) << help.output;
+}
+
+TEST_F(MigratorUpTest, StatusJsonListsAppliedAndPendingSteps) {
+  ASSERT_EQ(Migrator({"up", "--store", "history"}).exit_code, 0);
+  MigratorRun run = Migrator({"status", "--json"});
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_NE(run.output.find(R"("pending":["0001_booking_base","0002_booking_service_tables"])"),
+            std::string::npos)
+      << run.output;
+  EXPECT_NE(run.output.find(R"("applied":["0001_history_base","0002_history_immutable"])"),
+            std::string::npos)
+      << run.output;
+}
+
+}  // namespace
+}  // namespace booking::testing
