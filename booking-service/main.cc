@@ -96,7 +96,7 @@ int Main(int argc, char** argv) {
                      .batch_size = absl::GetFlag(FLAGS_relay_batch_size)},
                     runtime.metrics());
 
-  if (absl::Status s = runtime.Start({&service}, [&] { return store.Probe(); }); !s.ok()) {
+  if (absl::Status s = runtime.Start({{&service, v1::BookingService::service_full_name()}}, [&] { return store.Probe(); }); !s.ok()) {
     LogError("cannot start", {{"error", s.ToString()}});
     return 1;
   }

@@ -42,7 +42,7 @@ ServerRuntime::~ServerRuntime() {
   if (server_ != nullptr) server_->Shutdown(std::chrono::system_clock::now());
 }
 
-absl::Status ServerRuntime::Start(const std::vector<grpc::Service*>& services,
+absl::Status ServerRuntime::Start(const std::vector<Served>& services,
                                   std::function<absl::Status()> probe) {
   // Linking the generated health descriptor into the binary lets reflection
   // serve grpc.health.v1.Health, which grpcurl needs to call it.
@@ -53,13 +53,16 @@ absl::Status ServerRuntime::Start(const std::vector<grpc::Service*>& services,
   grpc::ServerBuilder builder;
   int bound_port = 0;
   builder.AddListeningPort(config_.listen, grpc::InsecureServerCredentials(), &bound_port);
-  for (grpc::Service* service : services) builder.RegisterService(service);
+  for (const Served& s : services) {
+    builder.RegisterService(s.service);
+    service_names_.push_back(s.name);
+  }
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || bound_port == 0) {
     return absl::FailedPreconditionError(
         absl::StrCat("cannot listen on ", config_.listen, ": address in use or invalid"));
   }
-  server_->GetHealthCheckService()->SetServingStatus(false);
+  SetServing(false);
 
   if (!config_.metrics_listen.empty()) {
     try {
@@ -86,7 +89,7 @@ void ServerRuntime::ProbeLoop() {
     lock.lock();
     if (stopping_) break;  // Drain owns the health status from here on
     const bool serving = status.ok();
-    server_->GetHealthCheckService()->SetServingStatus(serving);
+    SetServing(serving);
     if (last != serving) {
       if (serving) {
         LogInfo("health SERVING");
@@ -98,6 +101,12 @@ void ServerRuntime::ProbeLoop() {
     stop_cv_.wait_for(lock, absl::ToChronoMilliseconds(config_.probe_interval),
                       [&] { return stopping_; });
   }
+}
+
+void ServerRuntime::SetServing(bool serving) {
+  grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
+  health->SetServingStatus("", serving);
+  for (const std::string& name : service_names_) health->SetServingStatus(name, serving);
 }
 
 void ServerRuntime::WaitForTerminationSignal() {
@@ -115,7 +124,7 @@ void ServerRuntime::Drain() {
   stop_cv_.notify_all();
   if (probe_thread_.joinable()) probe_thread_.join();
   if (server_ == nullptr) return;
-  server_->GetHealthCheckService()->SetServingStatus(false);
+  SetServing(false);
   // Refuses new calls at once; in-flight calls get until the deadline.
   server_->Shutdown(std::chrono::system_clock::now() +
                     absl::ToChronoMilliseconds(config_.drain_timeout));

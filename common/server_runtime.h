@@ -40,10 +40,15 @@ class ServerRuntime {
 
   prometheus::Registry& metrics() { return *registry_; }
 
+  struct Served {
+    grpc::Service* service;
+    std::string name;  // full name, e.g. "booking.v1.BookingService"
+  };
+
   // Starts serving `services`, NOT_SERVING until the probe first succeeds.
-  // `probe` runs every probe_interval; health is SERVING while it returns OK.
-  absl::Status Start(const std::vector<grpc::Service*>& services,
-                     std::function<absl::Status()> probe);
+  // `probe` runs every probe_interval; health is SERVING while it returns OK,
+  // for the server ("") and for each service by name.
+  absl::Status Start(const std::vector<Served>& services, std::function<absl::Status()> probe);
 
   // Blocks until SIGTERM or SIGINT arrives.
   void WaitForTerminationSignal();
@@ -54,11 +59,13 @@ class ServerRuntime {
 
  private:
   void ProbeLoop();
+  void SetServing(bool serving);
 
   const ServerConfig config_;
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<prometheus::Exposer> exposer_;
   std::unique_ptr<grpc::Server> server_;
+  std::vector<std::string> service_names_;
   std::function<absl::Status()> probe_;
   std::mutex mu_;
   std::condition_variable stop_cv_;

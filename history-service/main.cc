@@ -53,7 +53,7 @@ int Main(int argc, char** argv) {
                          .metrics_listen = FlagOrEnv(FLAGS_metrics_listen, "HISTORY_METRICS_LISTEN"),
                          .drain_timeout = absl::GetFlag(FLAGS_drain_timeout)});
   HistoryServiceImpl service(store, runtime.metrics());
-  if (absl::Status s = runtime.Start({&service}, [&] { return store.Probe(); }); !s.ok()) {
+  if (absl::Status s = runtime.Start({{&service, history::v1::HistoryService::service_full_name()}}, [&] { return store.Probe(); }); !s.ok()) {
     LogError("cannot start", {{"error", s.ToString()}});
     return 1;
   }
