@@ -49,7 +49,8 @@ std::vector<std::string> ParseCommandLine(int argc, char** argv, absl::string_vi
   }
   std::vector<char*> ptrs;
   for (std::string& arg : args) ptrs.push_back(arg.data());
-  std::vector<char*> positional = absl::ParseCommandLine(static_cast<int>(ptrs.size()), ptrs.data());
+  std::vector<char*> positional =
+      absl::ParseCommandLine(static_cast<int>(ptrs.size()), ptrs.data());
   return std::vector<std::string>(positional.begin(), positional.end());
 }
 

@@ -4,6 +4,7 @@
 
 #include <cstdio>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "google/protobuf/struct.pb.h"
@@ -26,21 +27,30 @@ absl::string_view LevelName(LogLevel level) {
   return "info";
 }
 
+// A JSON string literal.
+std::string Quote(absl::string_view text) {
+  google::protobuf::Value value;
+  value.set_string_value(std::string(text));
+  std::string json;
+  if (!google::protobuf::util::MessageToJsonString(value, &json).ok()) return "\"?\"";
+  return json;
+}
+
 }  // namespace
 
 void Log(LogLevel level, absl::string_view msg, LogFields fields) {
-  google::protobuf::Struct line;
-  auto& f = *line.mutable_fields();
-  f["time"].set_string_value(absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()));
-  f["level"].set_string_value(std::string(LevelName(level)));
-  f["component"].set_string_value(program_invocation_short_name);
-  f["msg"].set_string_value(std::string(msg));
-  for (const auto& [key, value] : fields) f[std::string(key)].set_string_value(value);
-  std::string json;
-  if (!google::protobuf::util::MessageToJsonString(line, &json).ok()) json = std::string(msg);
-  json.push_back('\n');
+  // Fixed key order (time, level, component, msg, then fields) for people
+  // reading the lines; values escaped by protobuf's JSON writer.
+  std::string line = absl::StrCat(
+      "{\"time\":",
+      Quote(absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone())),
+      ",\"level\":", Quote(LevelName(level)),
+      ",\"component\":", Quote(program_invocation_short_name), ",\"msg\":", Quote(msg));
+  for (const auto& [key, value] : fields)
+    absl::StrAppend(&line, ",", Quote(key), ":", Quote(value));
+  line.append("}\n");
   // One fwrite per line keeps lines whole when several threads log.
-  std::fwrite(json.data(), 1, json.size(), stderr);
+  std::fwrite(line.data(), 1, line.size(), stderr);
 }
 
 }  // namespace booking

@@ -9,7 +9,8 @@ namespace booking {
 
 std::string WithConnectionDefaults(const std::string& url, absl::string_view application_name,
                                    int connect_timeout_seconds) {
-  const bool is_uri = absl::StartsWith(url, "postgres://") || absl::StartsWith(url, "postgresql://");
+  const bool is_uri =
+      absl::StartsWith(url, "postgres://") || absl::StartsWith(url, "postgresql://");
   std::string out = url;
   auto add = [&](absl::string_view key, absl::string_view value) {
     if (absl::StrContains(url, absl::StrCat(key, "="))) return;
@@ -66,9 +67,8 @@ PgPool::PgPool(Options options) : options_(std::move(options)) {}
 absl::StatusOr<std::unique_ptr<pqxx::connection>> PgPool::Take() {
   {
     std::unique_lock<std::mutex> lock(mu_);
-    const bool got = released_.wait_for(
-        lock, absl::ToChronoMilliseconds(options_.acquire_timeout),
-        [&] { return !idle_.empty() || open_ < options_.size; });
+    const bool got = released_.wait_for(lock, absl::ToChronoMilliseconds(options_.acquire_timeout),
+                                        [&] { return !idle_.empty() || open_ < options_.size; });
     if (!got) return absl::UnavailableError("no database connection free in time");
     if (!idle_.empty()) {
       auto conn = std::move(idle_.back());

@@ -75,8 +75,9 @@ absl::Status ServerRuntime::Start(const std::vector<Served>& services,
   }
   probe_ = std::move(probe);
   probe_thread_ = std::thread([this] { ProbeLoop(); });
-  LogInfo("serving", {{"listen", config_.listen},
-                      {"metrics", config_.metrics_listen.empty() ? "off" : config_.metrics_listen}});
+  LogInfo("serving",
+          {{"listen", config_.listen},
+           {"metrics", config_.metrics_listen.empty() ? "off" : config_.metrics_listen}});
   return absl::OkStatus();
 }
 

@@ -11,22 +11,20 @@ namespace booking {
 namespace {
 
 constexpr std::array<Status, kStatusCount> kStatuses = {
-    Status::kPendingPayment, Status::kConfirmed,      Status::kPickupAssigned,
-    Status::kPickedUp,       Status::kAtWorkshop,     Status::kInService,
-    Status::kReadyForReturn, Status::kReturnAssigned, Status::kReturned,
-    Status::kDelivered,      Status::kCancelled,
+    Status::kPendingPayment, Status::kConfirmed, Status::kPickupAssigned, Status::kPickedUp,
+    Status::kAtWorkshop,     Status::kInService, Status::kReadyForReturn, Status::kReturnAssigned,
+    Status::kReturned,       Status::kDelivered, Status::kCancelled,
 };
 
 constexpr std::array<absl::string_view, kStatusCount> kLabels = {
-    "PENDING_PAYMENT",  "CONFIRMED",       "PICKUP_ASSIGNED", "PICKED_UP",
-    "AT_WORKSHOP",      "IN_SERVICE",      "READY_FOR_RETURN", "RETURN_ASSIGNED",
-    "RETURNED",         "DELIVERED",       "CANCELLED",
+    "PENDING_PAYMENT", "CONFIRMED",  "PICKUP_ASSIGNED",  "PICKED_UP",
+    "AT_WORKSHOP",     "IN_SERVICE", "READY_FOR_RETURN", "RETURN_ASSIGNED",
+    "RETURNED",        "DELIVERED",  "CANCELLED",
 };
 
 constexpr std::array<LegacyStatus, kLegacyStatusCount> kLegacyStatuses = {
-    LegacyStatus::kJockeyAssigned, LegacyStatus::kInTransitToWorkshop,
-    LegacyStatus::kInWorkshop,     LegacyStatus::kCompleted,
-    LegacyStatus::kInTransitToCustomer,
+    LegacyStatus::kJockeyAssigned, LegacyStatus::kInTransitToWorkshop, LegacyStatus::kInWorkshop,
+    LegacyStatus::kCompleted,      LegacyStatus::kInTransitToCustomer,
 };
 
 struct LegacyEntry {
@@ -65,9 +63,7 @@ int Index(LegacyStatus s) { return static_cast<int>(s); }
 }  // namespace
 
 const std::array<Status, kStatusCount>& AllStatuses() { return kStatuses; }
-const std::array<LegacyStatus, kLegacyStatusCount>& AllLegacyStatuses() {
-  return kLegacyStatuses;
-}
+const std::array<LegacyStatus, kLegacyStatusCount>& AllLegacyStatuses() { return kLegacyStatuses; }
 
 absl::string_view Label(Status status) { return kLabels[Index(status)]; }
 absl::string_view Label(LegacyStatus status) { return kLegacy[Index(status)].label; }
@@ -106,7 +102,8 @@ absl::string_view ReverseLabel(Status status) {
 absl::StatusOr<Status> ResolveStoredLabel(absl::string_view label) {
   if (auto s = ParseStatus(label)) return *s;
   if (auto legacy = ParseLegacyStatus(label)) return MapForward(*legacy);
-  return absl::InternalError(absl::StrCat("unknown booking status label in store: \"", label, "\""));
+  return absl::InternalError(
+      absl::StrCat("unknown booking status label in store: \"", label, "\""));
 }
 
 std::vector<absl::string_view> LabelsReadingAs(Status status) {

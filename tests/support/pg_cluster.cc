@@ -30,8 +30,8 @@ absl::StatusOr<std::unique_ptr<PgCluster>> PgCluster::Start() {
   std::unique_ptr<PgCluster> c(new PgCluster());
   c->bin_ = PgBin();
   if (!std::filesystem::exists(c->bin_ + "/initdb")) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "no PostgreSQL 15 at ", c->bin_, ": run scripts/setup.sh (or set PG_BIN)"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("no PostgreSQL 15 at ", c->bin_, ": run scripts/setup.sh (or set PG_BIN)"));
   }
   std::string tmpl = (std::filesystem::temp_directory_path() / "booking-pg-XXXXXX").string();
   if (mkdtemp(tmpl.data()) == nullptr) return absl::InternalError("mkdtemp failed");
@@ -45,10 +45,10 @@ absl::StatusOr<std::unique_ptr<PgCluster>> PgCluster::Start() {
     }
   }
   const std::string log = c->dir_ + "/setup.log";
-  absl::StatusOr<int> rc = RunCommand(
-      c->AsServerUser({c->bin_ + "/initdb", "-D", c->dir_ + "/data", "-A", "trust", "-U",
-                       "postgres", "--no-sync", "-E", "UTF8"}),
-      {"LC_ALL=C"}, "/dev/null");
+  absl::StatusOr<int> rc =
+      RunCommand(c->AsServerUser({c->bin_ + "/initdb", "-D", c->dir_ + "/data", "-A", "trust", "-U",
+                                  "postgres", "--no-sync", "-E", "UTF8"}),
+                 {"LC_ALL=C"}, "/dev/null");
   if (!rc.ok() || *rc != 0) {
     return absl::InternalError(absl::StrCat("initdb failed in ", c->dir_));
   }
@@ -58,8 +58,8 @@ absl::StatusOr<std::unique_ptr<PgCluster>> PgCluster::Start() {
 }
 
 absl::Status PgCluster::Ctl(const std::string& action) {
-  std::vector<std::string> argv = {bin_ + "/pg_ctl", "-D", dir_ + "/data", "-w", "-t", "60",
-                                   "-l", dir_ + "/server.log", action};
+  std::vector<std::string> argv = {
+      bin_ + "/pg_ctl", "-D", dir_ + "/data", "-w", "-t", "60", "-l", dir_ + "/server.log", action};
   if (action != "stop") {
     argv.insert(argv.end() - 1,
                 {"-o", absl::StrCat("-p ", port_, " -k ", dir_,

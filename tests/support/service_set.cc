@@ -16,28 +16,35 @@ std::string HistoryServiceBin() { return HISTORY_SERVICE_BIN; }
 std::string MigratorBin() { return MIGRATOR_BIN; }
 
 absl::Status WaitServing(const std::string& target, absl::Duration timeout) {
+  // Retry connecting quickly: the server is expected within moments.
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 50);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 50);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 200);
   auto stub = grpc::health::v1::Health::NewStub(
-      grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
+      grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args));
   const absl::Time deadline = absl::Now() + timeout;
   std::string last = "no answer";
   while (absl::Now() < deadline) {
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(1));
+    context.set_wait_for_ready(true);  // wait for the server to listen
     grpc::health::v1::HealthCheckRequest request;
     grpc::health::v1::HealthCheckResponse response;
     grpc::Status status = stub->Check(&context, request, &response);
     if (status.ok() && response.status() == grpc::health::v1::HealthCheckResponse::SERVING) {
       return absl::OkStatus();
     }
-    last = status.ok() ? grpc::health::v1::HealthCheckResponse::ServingStatus_Name(response.status())
-                       : status.error_message();
+    last = status.ok()
+               ? grpc::health::v1::HealthCheckResponse::ServingStatus_Name(response.status())
+               : status.error_message();
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   return absl::DeadlineExceededError(absl::StrCat(target, " not SERVING: ", last));
 }
 
 absl::StatusOr<std::unique_ptr<ServiceSet>> ServiceSet::Create(PgCluster& pg,
-                                                                const std::string& prefix) {
+                                                               const std::string& prefix) {
   std::unique_ptr<ServiceSet> s(new ServiceSet());
   absl::StatusOr<std::string> booking = pg.CreateDatabase(prefix + "_booking");
   if (!booking.ok()) return booking.status();
@@ -48,13 +55,11 @@ absl::StatusOr<std::unique_ptr<ServiceSet>> ServiceSet::Create(PgCluster& pg,
   s->log_dir_ = absl::StrCat(pg.dir(), "/", prefix);
   std::filesystem::create_directories(s->log_dir_);
   s->tokens_file_ = s->log_dir_ + "/tokens";
-  std::ofstream(s->tokens_file_) << "# principal token\n"
-                                 << kPrincipal << " " << kToken << "\n";
+  std::ofstream(s->tokens_file_) << "# principal token\n" << kPrincipal << " " << kToken << "\n";
   const std::string log = s->log_dir_ + "/migrator.log";
-  absl::StatusOr<int> rc =
-      RunCommand({MigratorBin(), "up"},
-                 {"BOOKING_DATABASE_URL=" + s->booking_url_, "HISTORY_DATABASE_URL=" + s->history_url_},
-                 log);
+  absl::StatusOr<int> rc = RunCommand(
+      {MigratorBin(), "up"},
+      {"BOOKING_DATABASE_URL=" + s->booking_url_, "HISTORY_DATABASE_URL=" + s->history_url_}, log);
   if (!rc.ok() || *rc != 0) {
     return absl::InternalError(absl::StrCat("migrator up failed:\n", ReadFile(log)));
   }
@@ -82,9 +87,9 @@ absl::Status ServiceSet::StartHistory() {
 }
 
 absl::Status ServiceSet::StartBooking(const std::vector<std::string>& extra_flags) {
-  std::vector<std::string> argv = {BookingServiceBin(), "--listen", booking_target(),
-                                   "--database-url", booking_url_, "--history-target",
-                                   history_target(), "--auth-tokens-file", tokens_file_};
+  std::vector<std::string> argv = {BookingServiceBin(), "--listen",           booking_target(),
+                                   "--database-url",    booking_url_,         "--history-target",
+                                   history_target(),    "--auth-tokens-file", tokens_file_};
   argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
   absl::StatusOr<Process> p = Process::Spawn(argv, {}, log_dir_ + "/booking.log");
   if (!p.ok()) return p.status();

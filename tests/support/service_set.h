@@ -33,7 +33,7 @@ class ServiceSet {
   // Creates databases "<prefix>_booking" and "<prefix>_history" and runs
   // `migrator up` on them.
   static absl::StatusOr<std::unique_ptr<ServiceSet>> Create(PgCluster& pg,
-                                                             const std::string& prefix);
+                                                            const std::string& prefix);
 
   absl::Status StartHistory();
   absl::Status StartBooking(const std::vector<std::string>& extra_flags = {});
