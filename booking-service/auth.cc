@@ -24,8 +24,8 @@ absl::StatusOr<Authenticator> Authenticator::FromFile(const std::string& path) {
     if (text.empty() || absl::StartsWith(text, "#")) continue;
     std::vector<std::string> parts = absl::StrSplit(text, ' ', absl::SkipWhitespace());
     if (parts.size() != 2) {
-      return absl::InvalidArgumentError(absl::StrCat(path, ":", line_no,
-                                                     ": expected \"principal token\""));
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ":", line_no, ": expected \"principal token\""));
     }
     auth.principals_by_token_[parts[1]] = parts[0];
   }

@@ -107,8 +107,8 @@ grpc::Status BookingServiceImpl::CreateBooking(grpc::ServerContext* context,
                     request->has_metadata() ? &request->metadata() : nullptr);
     if (!m.ok()) return m.status();
     m->fingerprint = m->request_id.empty() ? "" : FingerprintWithoutRequestId(*request);
-    const Status initial = request->payment_settled() ? Status::kConfirmed
-                                                      : Status::kPendingPayment;
+    const Status initial =
+        request->payment_settled() ? Status::kConfirmed : Status::kPendingPayment;
     absl::StatusOr<v1::Booking> booking =
         store_.Create(request->booking_id(), request->customer_id(), initial, *m);
     if (!booking.ok()) return booking.status();
@@ -196,8 +196,7 @@ grpc::Status BookingServiceImpl::CreateExtension(grpc::ServerContext* context,
       return BadField("description", "longer than 1000 bytes");
     }
     if (request->price_cents() < 0) return BadField("price_cents", "must not be negative");
-    absl::StatusOr<Mutation> m =
-        MutationFor(*context, request->request_id(), "", nullptr);
+    absl::StatusOr<Mutation> m = MutationFor(*context, request->request_id(), "", nullptr);
     if (!m.ok()) return m.status();
     m->fingerprint = m->request_id.empty() ? "" : FingerprintWithoutRequestId(*request);
     absl::StatusOr<v1::CreateExtensionResponse> result = store_.CreateExtension(

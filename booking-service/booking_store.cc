@@ -155,12 +155,11 @@ absl::StatusOr<v1::ListBookingsResponse> BookingStore::List(std::optional<Status
   v1::ListBookingsResponse response;
   absl::Status status = pool_.Run([&](pqxx::connection& conn) -> absl::Status {
     pqxx::read_transaction txn(conn);
-    pqxx::result r = txn.exec_params(
-        absl::StrCat("SELECT ", kBookingColumns, R"( FROM "Booking"
+    pqxx::result r = txn.exec_params(absl::StrCat("SELECT ", kBookingColumns, R"( FROM "Booking"
            WHERE ($1 = '' OR status::text = ANY(string_to_array($1, ',')))
              AND id > $2
            ORDER BY id LIMIT $3)"),
-        labels, after_id, page_size + 1);
+                                     labels, after_id, page_size + 1);
     for (int i = 0; i < static_cast<int>(r.size()) && i < page_size; ++i) {
       absl::StatusOr<v1::Booking> b = BookingFromRow(r[i]);
       if (!b.ok()) return b.status();
@@ -223,13 +222,12 @@ absl::StatusOr<v1::ChangeStatusResponse> BookingStore::ChangeStatus(
       }
       return error;
     }
-    pqxx::result updated = txn.exec_params(
-        absl::StrCat(R"(UPDATE "Booking"
+    pqxx::result updated = txn.exec_params(absl::StrCat(R"(UPDATE "Booking"
              SET status = $2::"BookingStatus", version = version + 1,
                  "updatedAt" = timezone('UTC', now())
              WHERE id = $1 RETURNING )",
-                     kBookingColumns),
-        booking_id, std::string(Label(target)));
+                                                        kBookingColumns),
+                                           booking_id, std::string(Label(target)));
     absl::StatusOr<v1::Booking> after = BookingFromRow(updated[0]);
     if (!after.ok()) return after.status();
     AppendEvent(txn, booking_id, after->version(), Label(from), target, mutation);

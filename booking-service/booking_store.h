@@ -16,9 +16,9 @@ namespace booking {
 
 // Who asks and why; recorded with the change.
 struct Mutation {
-  std::string caller;         // authenticated identity: changedBy
-  std::string request_id;     // empty: not idempotent
-  std::string fingerprint;    // hash of the request, to tell a retry from a reuse
+  std::string caller;       // authenticated identity: changedBy
+  std::string request_id;   // empty: not idempotent
+  std::string fingerprint;  // hash of the request, to tell a retry from a reuse
   std::string reason;
   std::string metadata_json;  // empty: none
 };

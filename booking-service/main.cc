@@ -13,7 +13,8 @@
 #include "common/pg.h"
 #include "common/server_runtime.h"
 
-ABSL_FLAG(std::string, listen, "", "gRPC address HOST:PORT [env BOOKING_LISTEN, default 0.0.0.0:50051]");
+ABSL_FLAG(std::string, listen, "",
+          "gRPC address HOST:PORT [env BOOKING_LISTEN, default 0.0.0.0:50051]");
 ABSL_FLAG(std::string, database_url, "",
           "booking store, a libpq URL [env BOOKING_DATABASE_URL; required]");
 ABSL_FLAG(std::string, history_target, "",
@@ -58,8 +59,9 @@ int Main(int argc, char** argv) {
   const std::string history_target = FlagOrEnv(FLAGS_history_target, "HISTORY_TARGET");
   const std::string legacy = FlagOrEnv(FLAGS_legacy_status_names, "BOOKING_LEGACY_STATUS_NAMES");
   if (database_url.empty() || history_target.empty()) {
-    LogError("--database-url (or BOOKING_DATABASE_URL) and --history-target (or HISTORY_TARGET) "
-             "are required; see --help");
+    LogError(
+        "--database-url (or BOOKING_DATABASE_URL) and --history-target (or HISTORY_TARGET) "
+        "are required; see --help");
     return 2;
   }
   if (!legacy.empty() && legacy != "accept" && legacy != "reject") {
@@ -85,9 +87,10 @@ int Main(int argc, char** argv) {
                }});
   BookingStore store(pool);
 
-  ServerRuntime runtime({.listen = listen,
-                         .metrics_listen = FlagOrEnv(FLAGS_metrics_listen, "BOOKING_METRICS_LISTEN"),
-                         .drain_timeout = absl::GetFlag(FLAGS_drain_timeout)});
+  ServerRuntime runtime(
+      {.listen = listen,
+       .metrics_listen = FlagOrEnv(FLAGS_metrics_listen, "BOOKING_METRICS_LISTEN"),
+       .drain_timeout = absl::GetFlag(FLAGS_drain_timeout)});
   BookingServiceImpl service(store, *auth,
                              legacy == "reject" ? LegacyNames::kReject : LegacyNames::kAccept,
                              runtime.metrics());
@@ -96,7 +99,9 @@ int Main(int argc, char** argv) {
                      .batch_size = absl::GetFlag(FLAGS_relay_batch_size)},
                     runtime.metrics());
 
-  if (absl::Status s = runtime.Start({{&service, v1::BookingService::service_full_name()}}, [&] { return store.Probe(); }); !s.ok()) {
+  if (absl::Status s = runtime.Start({{&service, v1::BookingService::service_full_name()}},
+                                     [&] { return store.Probe(); });
+      !s.ok()) {
     LogError("cannot start", {{"error", s.ToString()}});
     return 1;
   }

@@ -76,8 +76,9 @@ void Settle(pqxx::connection& conn, const Batch& batch, const history::v1::Inges
            ON CONFLICT DO NOTHING)",
         r.event_id(), r.reason());
   }
-  txn.exec_params(R"(DELETE FROM "BookingOutbox" WHERE id = ANY(string_to_array($1, ',')::bigint[]))",
-                  absl::StrJoin(batch.outbox_ids, ","));
+  txn.exec_params(
+      R"(DELETE FROM "BookingOutbox" WHERE id = ANY(string_to_array($1, ',')::bigint[]))",
+      absl::StrJoin(batch.outbox_ids, ","));
   txn.commit();
 }
 
@@ -203,9 +204,9 @@ absl::Status OutboxRelay::Session() {
       history::v1::IngestAck ack;
       if (!stream->Write(batch.request) || !stream->Read(&ack)) {
         grpc::Status s = stream->Finish();
-        return absl::UnavailableError(
-            absl::StrCat("history stream to ", options_.history_target, " broke: ",
-                         s.error_message().empty() ? "connection lost" : s.error_message()));
+        return absl::UnavailableError(absl::StrCat(
+            "history stream to ", options_.history_target,
+            " broke: ", s.error_message().empty() ? "connection lost" : s.error_message()));
       }
       if (ack.batch_id() != batch.request.batch_id()) {
         return absl::InternalError(absl::StrCat("acknowledgement for batch ", ack.batch_id(),

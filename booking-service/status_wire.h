@@ -16,7 +16,8 @@ enum class LegacyNames { kAccept, kReject };
 // A status named by a caller. Old names map forward while accepted, and are
 // FAILED_PRECONDITION (naming the new name) once the window has closed;
 // unspecified or unknown values are INVALID_ARGUMENT on `field`.
-absl::StatusOr<Status> FromWire(v1::BookingStatus wire, LegacyNames legacy, absl::string_view field);
+absl::StatusOr<Status> FromWire(v1::BookingStatus wire, LegacyNames legacy,
+                                absl::string_view field);
 
 }  // namespace booking
 

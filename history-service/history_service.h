@@ -17,10 +17,9 @@ class HistoryServiceImpl final : public history::v1::HistoryService::Service {
   grpc::Status GetBookingHistory(grpc::ServerContext* context,
                                  const history::v1::GetBookingHistoryRequest* request,
                                  history::v1::GetBookingHistoryResponse* response) override;
-  grpc::Status Ingest(
-      grpc::ServerContext* context,
-      grpc::ServerReaderWriter<history::v1::IngestAck, history::v1::IngestRequest>* stream)
-      override;
+  grpc::Status Ingest(grpc::ServerContext* context,
+                      grpc::ServerReaderWriter<history::v1::IngestAck, history::v1::IngestRequest>*
+                          stream) override;
 
  private:
   HistoryStore& store_;

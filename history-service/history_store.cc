@@ -32,7 +32,8 @@ std::string ValidateEvent(const history::v1::StatusChangeEvent& e) {
   if (!IsUuid(e.event_id())) return "event_id is not a UUID";
   if (e.booking_id().empty() || e.booking_id().size() > 200) return "booking_id empty or too long";
   if (e.sequence() <= 0) return "sequence must be positive";
-  if (!IsKnownLabel(e.to_status())) return absl::StrCat("unknown to_status \"", e.to_status(), "\"");
+  if (!IsKnownLabel(e.to_status()))
+    return absl::StrCat("unknown to_status \"", e.to_status(), "\"");
   if (!e.from_status().empty() && !IsKnownLabel(e.from_status())) {
     return absl::StrCat("unknown from_status \"", e.from_status(), "\"");
   }
@@ -126,8 +127,8 @@ absl::StatusOr<history::v1::GetBookingHistoryResponse> HistoryStore::Get(
       const std::string metadata = row[7].as<std::string>();
       if (!metadata.empty() &&
           !google::protobuf::util::JsonStringToMessage(metadata, e->mutable_metadata()).ok()) {
-        return absl::InternalError(absl::StrCat("stored metadata of entry ", e->id(),
-                                                " is not a JSON object"));
+        return absl::InternalError(
+            absl::StrCat("stored metadata of entry ", e->id(), " is not a JSON object"));
       }
       *e->mutable_create_time() = TimeUtil::MicrosecondsToTimestamp(row[8].as<int64_t>());
     }

@@ -25,8 +25,7 @@ class HistoryStore {
 
   // A booking's entries with sequence > after_sequence, oldest first.
   absl::StatusOr<history::v1::GetBookingHistoryResponse> Get(const std::string& booking_id,
-                                                             int page_size,
-                                                             int64_t after_sequence);
+                                                             int page_size, int64_t after_sequence);
 
   // OK when the store is reachable and has the history table.
   absl::Status Probe();

@@ -7,7 +7,8 @@
 #include "history-service/history_service.h"
 #include "history-service/history_store.h"
 
-ABSL_FLAG(std::string, listen, "", "gRPC address HOST:PORT [env HISTORY_LISTEN, default 0.0.0.0:50052]");
+ABSL_FLAG(std::string, listen, "",
+          "gRPC address HOST:PORT [env HISTORY_LISTEN, default 0.0.0.0:50052]");
 ABSL_FLAG(std::string, database_url, "",
           "history store, a libpq URL [env HISTORY_DATABASE_URL; required]");
 ABSL_FLAG(std::string, metrics_listen, "",
@@ -49,11 +50,14 @@ int Main(int argc, char** argv) {
                .acquire_timeout = absl::Seconds(5),
                .setup = [](pqxx::connection& c) { c.set_variable("statement_timeout", "10000"); }});
   HistoryStore store(pool);
-  ServerRuntime runtime({.listen = listen,
-                         .metrics_listen = FlagOrEnv(FLAGS_metrics_listen, "HISTORY_METRICS_LISTEN"),
-                         .drain_timeout = absl::GetFlag(FLAGS_drain_timeout)});
+  ServerRuntime runtime(
+      {.listen = listen,
+       .metrics_listen = FlagOrEnv(FLAGS_metrics_listen, "HISTORY_METRICS_LISTEN"),
+       .drain_timeout = absl::GetFlag(FLAGS_drain_timeout)});
   HistoryServiceImpl service(store, runtime.metrics());
-  if (absl::Status s = runtime.Start({{&service, history::v1::HistoryService::service_full_name()}}, [&] { return store.Probe(); }); !s.ok()) {
+  if (absl::Status s = runtime.Start({{&service, history::v1::HistoryService::service_full_name()}},
+                                     [&] { return store.Probe(); });
+      !s.ok()) {
     LogError("cannot start", {{"error", s.ToString()}});
     return 1;
   }

@@ -35,9 +35,9 @@ absl::Status AcquireStoreLock(pqxx::connection& conn, StoreKind store, absl::Dur
         who = absl::StrCat("pid ", holder[0][0].c_str(), " (", holder[0][1].c_str(), " from ",
                            holder[0][2].c_str(), ", connected ", holder[0][3].c_str(), ")");
       }
-      return absl::ResourceExhaustedError(absl::StrCat(
-          "another migrator run holds the ", StoreName(store), " store's lock: ", who,
-          "; wait for it to finish (or raise --lock-wait) and run again"));
+      return absl::ResourceExhaustedError(
+          absl::StrCat("another migrator run holds the ", StoreName(store), " store's lock: ", who,
+                       "; wait for it to finish (or raise --lock-wait) and run again"));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
   }
@@ -84,9 +84,10 @@ absl::Status CheckLedger(const std::map<std::string, std::string>& applied, Stor
     }
     if (Checksum(*it->second) != checksum) {
       return absl::FailedPreconditionError(absl::StrCat(
-          "step ", id, " of the ", StoreName(store), " store was edited after it was applied "
-          "(ledger checksum ", checksum.substr(0, 12), ", this migrator ",
-          Checksum(*it->second).substr(0, 12),
+          "step ", id, " of the ", StoreName(store),
+          " store was edited after it was applied "
+          "(ledger checksum ",
+          checksum.substr(0, 12), ", this migrator ", Checksum(*it->second).substr(0, 12),
           "); restore the step as applied and put the change in a new step"));
     }
   }

@@ -88,12 +88,12 @@ int Main(int argc, char** argv) {
   }
   std::vector<StoreTarget> targets;
   if (store != "history") {
-    targets.push_back({StoreKind::kBooking,
-                       FlagOrEnv(FLAGS_booking_database_url, "BOOKING_DATABASE_URL")});
+    targets.push_back(
+        {StoreKind::kBooking, FlagOrEnv(FLAGS_booking_database_url, "BOOKING_DATABASE_URL")});
   }
   if (store != "booking") {
-    targets.push_back({StoreKind::kHistory,
-                       FlagOrEnv(FLAGS_history_database_url, "HISTORY_DATABASE_URL")});
+    targets.push_back(
+        {StoreKind::kHistory, FlagOrEnv(FLAGS_history_database_url, "HISTORY_DATABASE_URL")});
   }
   for (const StoreTarget& t : targets) {
     if (t.url.empty()) {

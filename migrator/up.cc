@@ -61,8 +61,7 @@ absl::Status Up(const StoreTarget& target, const UpOptions& options, std::ostrea
         continue;
       }
       if (absl::Status s = ApplyStep(**conn, step, options); !s.ok()) return s;
-      out << StoreName(target.kind) << ": applied " << step.id << " (" << step.description
-          << ")\n";
+      out << StoreName(target.kind) << ": applied " << step.id << " (" << step.description << ")\n";
     }
     if (pending == 0) out << StoreName(target.kind) << ": up to date\n";
     return absl::OkStatus();
@@ -93,8 +92,8 @@ absl::Status PrintStatus(const StoreTarget& target, bool json, std::ostream& out
       (void)google::protobuf::util::MessageToJsonString(report, &text);
       out << text << "\n";
     } else {
-      out << StoreName(target.kind) << " store: " << applied_list->values_size() << " step(s) applied, "
-          << pending_list->values_size() << " pending";
+      out << StoreName(target.kind) << " store: " << applied_list->values_size()
+          << " step(s) applied, " << pending_list->values_size() << " pending";
       for (const auto& v : pending_list->values()) out << "\n  pending: " << v.string_value();
       if (!ledger.ok()) out << "\n  ledger problem: " << ledger.message();
       out << "\n";

@@ -37,10 +37,10 @@ class LifecycleTest : public ::testing::Test {
 
   void SetUp() override {
     ASSERT_NE(services_, nullptr);
-    bookings_ = v1::BookingService::NewStub(grpc::CreateChannel(
-        services_->booking_target(), grpc::InsecureChannelCredentials()));
-    history_ = history::v1::HistoryService::NewStub(grpc::CreateChannel(
-        services_->history_target(), grpc::InsecureChannelCredentials()));
+    bookings_ = v1::BookingService::NewStub(
+        grpc::CreateChannel(services_->booking_target(), grpc::InsecureChannelCredentials()));
+    history_ = history::v1::HistoryService::NewStub(
+        grpc::CreateChannel(services_->history_target(), grpc::InsecureChannelCredentials()));
   }
 
   v1::Booking Create(bool paid, const std::string& reason = "booked") {
@@ -111,7 +111,7 @@ TEST_F(LifecycleTest, SeedChecklistEndToEnd) {
   ASSERT_EQ(booking.version(), 1);
   const std::string id = booking.id();
 
-  const BookingStatus path[] = {v1::PICKUP_ASSIGNED, v1::PICKED_UP,      v1::AT_WORKSHOP,
+  const BookingStatus path[] = {v1::PICKUP_ASSIGNED, v1::PICKED_UP,        v1::AT_WORKSHOP,
                                 v1::IN_SERVICE,      v1::READY_FOR_RETURN, v1::RETURN_ASSIGNED,
                                 v1::RETURNED,        v1::DELIVERED};
   int step = 0;
@@ -201,10 +201,12 @@ TEST_F(LifecycleTest, SeedChecklistEndToEnd) {
   // The booking store agrees.
   pqxx::connection bconn(services_->booking_url());
   pqxx::nontransaction btxn(bconn);
-  pqxx::result b = btxn.exec_params(R"(SELECT status::text, version FROM "Booking" WHERE id = $1)", id);
+  pqxx::result b =
+      btxn.exec_params(R"(SELECT status::text, version FROM "Booking" WHERE id = $1)", id);
   EXPECT_EQ(b[0][0].as<std::string>(), "DELIVERED");
   EXPECT_EQ(b[0][1].as<int>(), 9);
-  EXPECT_EQ(btxn.exec_params(R"(SELECT count(*) FROM "BookingExtension" WHERE "bookingId" = $1)", id)[0][0]
+  EXPECT_EQ(btxn.exec_params(R"(SELECT count(*) FROM "BookingExtension" WHERE "bookingId" = $1)",
+                             id)[0][0]
                 .as<int>(),
             1);
 }
@@ -282,7 +284,8 @@ TEST_F(LifecycleTest, VersionConflictIsAbortedAndRetriesAreAnsweredOnce) {
   request.set_expected_version(1);
   request.set_request_id("retry-1");
   v1::ChangeStatusResponse first, retry;
-  ASSERT_TRUE(bookings_->ChangeStatus(AuthedContext(ServiceSet::kToken).get(), request, &first).ok());
+  ASSERT_TRUE(
+      bookings_->ChangeStatus(AuthedContext(ServiceSet::kToken).get(), request, &first).ok());
   // The retry (same request, same id) is answered from the record, even
   // though expected_version 1 is stale by now.
   grpc::Status again =
@@ -327,7 +330,8 @@ TEST_F(LifecycleTest, ListFiltersByStatusAndPages) {
   int pages = 0;
   do {
     v1::ListBookingsResponse page;
-    ASSERT_TRUE(bookings_->ListBookings(AuthedContext(ServiceSet::kToken).get(), request, &page).ok());
+    ASSERT_TRUE(
+        bookings_->ListBookings(AuthedContext(ServiceSet::kToken).get(), request, &page).ok());
     for (const auto& b : page.bookings()) {
       EXPECT_EQ(b.status(), v1::CANCELLED);
       EXPECT_TRUE(seen.insert(b.id()).second) << "listed twice: " << b.id();
@@ -340,9 +344,9 @@ TEST_F(LifecycleTest, ListFiltersByStatusAndPages) {
 
   request.set_page_size(5000);
   v1::ListBookingsResponse page;
-  EXPECT_EQ(bookings_->ListBookings(AuthedContext(ServiceSet::kToken).get(), request, &page)
-                .error_code(),
-            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(
+      bookings_->ListBookings(AuthedContext(ServiceSet::kToken).get(), request, &page).error_code(),
+      grpc::StatusCode::INVALID_ARGUMENT);
 }
 
 }  // namespace

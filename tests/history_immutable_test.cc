@@ -25,7 +25,8 @@ class HistoryImmutableTest : public ::testing::Test {
                 VALUES (gen_random_uuid(), 'b-1', 1, NULL, 'CONFIRMED', 'tester'))");
     // The role a deployment would give history-service, over-granted on purpose.
     txn.exec("CREATE ROLE history_app LOGIN");
-    txn.exec(R"(GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON "BookingStatusHistory" TO history_app)");
+    txn.exec(
+        R"(GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON "BookingStatusHistory" TO history_app)");
     txn.commit();
   }
   static void TearDownTestSuite() { pg_.reset(); }

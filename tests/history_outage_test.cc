@@ -40,7 +40,8 @@ TEST(HistoryOutage, BookingsKeepWorkingAndEveryEventArrivesOnceAfterwards) {
     request.set_customer_id("c");
     request.set_payment_settled(true);
     v1::Booking booking;
-    grpc::Status st = stub->CreateBooking(AuthedContext(ServiceSet::kToken).get(), request, &booking);
+    grpc::Status st =
+        stub->CreateBooking(AuthedContext(ServiceSet::kToken).get(), request, &booking);
     EXPECT_TRUE(st.ok()) << st.error_message();
     return booking.id();
   };
@@ -83,8 +84,8 @@ TEST(HistoryOutage, BookingsKeepWorkingAndEveryEventArrivesOnceAfterwards) {
 
   pqxx::connection conn(s.history_url());
   pqxx::nontransaction txn(conn);
-  pqxx::result totals = txn.exec(
-      R"(SELECT count(*), count(DISTINCT "eventId") FROM "BookingStatusHistory")");
+  pqxx::result totals =
+      txn.exec(R"(SELECT count(*), count(DISTINCT "eventId") FROM "BookingStatusHistory")");
   EXPECT_EQ(totals[0][0].as<int>(), expected);
   EXPECT_EQ(totals[0][1].as<int>(), expected);
   // Per booking: sequences 1..5 without gap, in the path's order.

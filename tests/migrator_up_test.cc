@@ -54,7 +54,8 @@ class MigratorUpTest : public ::testing::Test {
     pqxx::result r = txn.exec(sql);
     std::string out;
     for (const auto& row : r) {
-      for (const auto& field : row) absl::StrAppend(&out, field.is_null() ? "NULL" : field.c_str(), "|");
+      for (const auto& field : row)
+        absl::StrAppend(&out, field.is_null() ? "NULL" : field.c_str(), "|");
       out += "\n";
     }
     return out;
@@ -66,7 +67,9 @@ class MigratorUpTest : public ::testing::Test {
       SELECT table_name, column_name, data_type, udt_name, column_default, is_nullable
       FROM information_schema.columns WHERE table_schema = 'public'
       ORDER BY table_name, column_name)") +
-           Query(url, "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' ORDER BY 1") +
+           Query(url,
+                 "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' ORDER BY "
+                 "1") +
            Query(url, "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal ORDER BY 1") +
            Query(url, R"(SELECT step, checksum, "appliedAt" FROM "MigrationLedger" ORDER BY step)");
   }
@@ -94,8 +97,9 @@ TEST_F(MigratorUpTest, EmptyStoresGetThePrismaShapeWithTheNewStatusSet) {
             "4|\n");
   for (const char* table : {"BookingOutbox", "IdempotencyRecord", "BookingExtension",
                             "BookingOutboxRejected", "MigrationLedger"}) {
-    EXPECT_EQ(Query(booking_url_, absl::StrCat("SELECT to_regclass('\"", table, "\"') IS NOT NULL")),
-              "t|\n")
+    EXPECT_EQ(
+        Query(booking_url_, absl::StrCat("SELECT to_regclass('\"", table, "\"') IS NOT NULL")),
+        "t|\n")
         << table;
   }
   EXPECT_EQ(Query(history_url_, R"(SELECT to_regclass('"BookingStatusHistory"') IS NOT NULL)"),
@@ -199,9 +203,10 @@ TEST_F(MigratorUpTest, UsageErrorsSayWhatToDo) {
   EXPECT_EQ(unknown.exit_code, 2);
   EXPECT_NE(unknown.output.find("unknown command \"upp\""), std::string::npos) << unknown.output;
   MigratorRun unreachable = Migrator({"up", "--store", "booking", "--booking-database-url",
-                              "postgresql://postgres@127.0.0.1:1/nowhere"});
+                                      "postgresql://postgres@127.0.0.1:1/nowhere"});
   EXPECT_EQ(unreachable.exit_code, 1);
-  EXPECT_NE(unreachable.output.find("database unreachable"), std::string::npos) << unreachable.output;
+  EXPECT_NE(unreachable.output.find("database unreachable"), std::string::npos)
+      << unreachable.output;
   MigratorRun help = Migrator({"--help"});
   EXPECT_NE(help.output.find("Exit codes"), std::string::npos) << help.output;
 }

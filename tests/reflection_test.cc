@@ -438,8 +438,9 @@ TEST_F(ReflectionTest, HealthCheckFromJsonIsServing) {
     ASSERT_TRUE(health.ok()) << target << ": " << health.status();
     EXPECT_EQ(*health, R"({"status":"SERVING"})") << target;
     // Per service, as grpcurl -d '{"service":"..."}' and Kubernetes probes ask it.
-    absl::StatusOr<std::string> own = CallJson(target, **pool, "grpc.health.v1.Health/Check",
-                                               absl::StrCat(R"({"service":")", own_service, R"("})"));
+    absl::StatusOr<std::string> own =
+        CallJson(target, **pool, "grpc.health.v1.Health/Check",
+                 absl::StrCat(R"({"service":")", own_service, R"("})"));
     ASSERT_TRUE(own.ok()) << target << ": " << own.status();
     EXPECT_EQ(*own, R"({"status":"SERVING"})") << target;
     absl::StatusOr<std::string> unknown =

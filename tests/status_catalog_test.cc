@@ -15,11 +15,11 @@ using Pair = std::pair<std::string, std::string>;
 
 const std::set<Pair>& DesignTransitions() {
   static const std::set<Pair> kAllowed = {
-      {"PENDING_PAYMENT", "CONFIRMED"},   {"PENDING_PAYMENT", "CANCELLED"},
-      {"CONFIRMED", "PICKUP_ASSIGNED"},   {"CONFIRMED", "CANCELLED"},
-      {"PICKUP_ASSIGNED", "PICKED_UP"},   {"PICKUP_ASSIGNED", "CONFIRMED"},
-      {"PICKUP_ASSIGNED", "CANCELLED"},   {"PICKED_UP", "AT_WORKSHOP"},
-      {"AT_WORKSHOP", "IN_SERVICE"},      {"IN_SERVICE", "READY_FOR_RETURN"},
+      {"PENDING_PAYMENT", "CONFIRMED"},        {"PENDING_PAYMENT", "CANCELLED"},
+      {"CONFIRMED", "PICKUP_ASSIGNED"},        {"CONFIRMED", "CANCELLED"},
+      {"PICKUP_ASSIGNED", "PICKED_UP"},        {"PICKUP_ASSIGNED", "CONFIRMED"},
+      {"PICKUP_ASSIGNED", "CANCELLED"},        {"PICKED_UP", "AT_WORKSHOP"},
+      {"AT_WORKSHOP", "IN_SERVICE"},           {"IN_SERVICE", "READY_FOR_RETURN"},
       {"READY_FOR_RETURN", "RETURN_ASSIGNED"}, {"RETURN_ASSIGNED", "RETURNED"},
       {"RETURN_ASSIGNED", "READY_FOR_RETURN"}, {"RETURNED", "DELIVERED"},
   };
@@ -70,8 +70,10 @@ TEST(StatusCatalog, LabelsRoundTrip) {
 
 TEST(StatusCatalog, ForwardMappingIsTheDesigns) {
   const std::pair<const char*, const char*> expected[] = {
-      {"JOCKEY_ASSIGNED", "PICKUP_ASSIGNED"}, {"IN_TRANSIT_TO_WORKSHOP", "PICKED_UP"},
-      {"IN_WORKSHOP", "AT_WORKSHOP"},         {"COMPLETED", "READY_FOR_RETURN"},
+      {"JOCKEY_ASSIGNED", "PICKUP_ASSIGNED"},
+      {"IN_TRANSIT_TO_WORKSHOP", "PICKED_UP"},
+      {"IN_WORKSHOP", "AT_WORKSHOP"},
+      {"COMPLETED", "READY_FOR_RETURN"},
       {"IN_TRANSIT_TO_CUSTOMER", "RETURN_ASSIGNED"},
   };
   for (const auto& [old_label, new_label] : expected) {

@@ -47,9 +47,9 @@ class Demo {
               << v1::BookingStatus_Name(booking.status()) << "\n";
     const std::pair<v1::BookingStatus, const char*> steps[] = {
         {v1::PICKUP_ASSIGNED, "driver assigned"}, {v1::PICKED_UP, "car collected"},
-        {v1::AT_WORKSHOP, "arrived at workshop"},  {v1::IN_SERVICE, "work started"},
-        {v1::READY_FOR_RETURN, "work done"},       {v1::RETURN_ASSIGNED, "return driver assigned"},
-        {v1::RETURNED, "car returned"},            {v1::DELIVERED, "customer confirmed"},
+        {v1::AT_WORKSHOP, "arrived at workshop"}, {v1::IN_SERVICE, "work started"},
+        {v1::READY_FOR_RETURN, "work done"},      {v1::RETURN_ASSIGNED, "return driver assigned"},
+        {v1::RETURNED, "car returned"},           {v1::DELIVERED, "customer confirmed"},
     };
     for (const auto& [status, reason] : steps) {
       if (status == v1::READY_FOR_RETURN) {
