@@ -15,14 +15,9 @@ constexpr size_t kMaxIdBytes = 200;
 constexpr int kDefaultPageSize = 50;
 constexpr int kMaxPageSize = 1000;
 
-absl::Status BadField(absl::string_view field, absl::string_view description) {
-  return RpcError(absl::StatusCode::kInvalidArgument, absl::StrCat(field, ": ", description))
-      .FieldViolation(std::string(field), std::string(description));
-}
-
 absl::Status RequireId(absl::string_view field, const std::string& value) {
-  if (value.empty()) return BadField(field, "required");
-  if (value.size() > kMaxIdBytes) return BadField(field, "longer than 200 bytes");
+  if (value.empty()) return InvalidField(field, "required");
+  if (value.size() > kMaxIdBytes) return InvalidField(field, "longer than 200 bytes");
   return absl::OkStatus();
 }
 
@@ -48,7 +43,7 @@ std::string FingerprintWithoutRequestId(const Request& request) {
 
 absl::StatusOr<int> PageSize(int32_t requested) {
   if (requested < 0 || requested > kMaxPageSize) {
-    return BadField("page_size", "must be between 0 and 1000 (0 means 50)");
+    return InvalidField("page_size", "must be between 0 and 1000 (0 means 50)");
   }
   return requested == 0 ? kDefaultPageSize : requested;
 }
@@ -77,18 +72,18 @@ absl::StatusOr<Mutation> BookingServiceImpl::MutationFor(const grpc::ServerConte
                                                          const google::protobuf::Struct* metadata) {
   absl::StatusOr<std::string> caller = auth_.Identify(context);
   if (!caller.ok()) return caller.status();
-  if (request_id.size() > kMaxIdBytes) return BadField("request_id", "longer than 200 bytes");
-  if (reason.size() > kMaxReasonBytes) return BadField("reason", "longer than 1000 bytes");
+  if (request_id.size() > kMaxIdBytes) return InvalidField("request_id", "longer than 200 bytes");
+  if (reason.size() > kMaxReasonBytes) return InvalidField("reason", "longer than 1000 bytes");
   Mutation m;
   m.caller = *std::move(caller);
   m.request_id = request_id;
   m.reason = reason;
   if (metadata != nullptr && metadata->fields_size() > 0) {
     if (!google::protobuf::util::MessageToJsonString(*metadata, &m.metadata_json).ok()) {
-      return BadField("metadata", "cannot be written as JSON");
+      return InvalidField("metadata", "cannot be written as JSON");
     }
     if (m.metadata_json.size() > kMaxMetadataBytes) {
-      return BadField("metadata", "larger than 16 KiB as JSON");
+      return InvalidField("metadata", "larger than 16 KiB as JSON");
     }
   }
   return m;
@@ -99,7 +94,7 @@ grpc::Status BookingServiceImpl::CreateBooking(grpc::ServerContext* context,
                                                v1::Booking* response) {
   auto run = [&]() -> absl::Status {
     if (request->booking_id().size() > kMaxIdBytes) {
-      return BadField("booking_id", "longer than 200 bytes");
+      return InvalidField("booking_id", "longer than 200 bytes");
     }
     if (absl::Status s = RequireId("customer_id", request->customer_id()); !s.ok()) return s;
     absl::StatusOr<Mutation> m =
@@ -149,7 +144,7 @@ grpc::Status BookingServiceImpl::ListBookings(grpc::ServerContext* context,
     std::string after;
     if (!request->page_token().empty() &&
         !absl::WebSafeBase64Unescape(request->page_token(), &after)) {
-      return BadField("page_token", "not a token returned by ListBookings");
+      return InvalidField("page_token", "not a token returned by ListBookings");
     }
     absl::StatusOr<v1::ListBookingsResponse> page = store_.List(filter, *page_size, after);
     if (!page.ok()) return page.status();
@@ -191,11 +186,11 @@ grpc::Status BookingServiceImpl::CreateExtension(grpc::ServerContext* context,
                                                  v1::CreateExtensionResponse* response) {
   auto run = [&]() -> absl::Status {
     if (absl::Status s = RequireId("booking_id", request->booking_id()); !s.ok()) return s;
-    if (request->description().empty()) return BadField("description", "required");
+    if (request->description().empty()) return InvalidField("description", "required");
     if (request->description().size() > kMaxReasonBytes) {
-      return BadField("description", "longer than 1000 bytes");
+      return InvalidField("description", "longer than 1000 bytes");
     }
-    if (request->price_cents() < 0) return BadField("price_cents", "must not be negative");
+    if (request->price_cents() < 0) return InvalidField("price_cents", "must not be negative");
     absl::StatusOr<Mutation> m = MutationFor(*context, request->request_id(), "", nullptr);
     if (!m.ok()) return m.status();
     m->fingerprint = m->request_id.empty() ? "" : FingerprintWithoutRequestId(*request);

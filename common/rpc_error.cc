@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/cord.h"
+#include "absl/strings/str_cat.h"
 #include "grpcpp/support/error_details.h"
 
 namespace booking {
@@ -46,6 +47,11 @@ absl::Status RpcError::ToStatus() const {
   absl::Status status(code_, message_);
   status.SetPayload(kDetailsPayloadUrl, absl::Cord(details.SerializeAsString()));
   return status;
+}
+
+absl::Status InvalidField(absl::string_view field, absl::string_view description) {
+  return RpcError(absl::StatusCode::kInvalidArgument, absl::StrCat(field, ": ", description))
+      .FieldViolation(std::string(field), std::string(description));
 }
 
 google::rpc::Status DetailsOf(const absl::Status& status) {

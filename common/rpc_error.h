@@ -36,6 +36,9 @@ class RpcError {
   google::rpc::PreconditionFailure precondition_;
 };
 
+// INVALID_ARGUMENT "field: description" with one BadRequest field violation.
+absl::Status InvalidField(absl::string_view field, absl::string_view description);
+
 // absl::Status -> grpc::Status, keeping the google.rpc details.
 grpc::Status ToGrpcStatus(const absl::Status& status);
 

@@ -11,11 +11,6 @@ namespace {
 constexpr int kDefaultPageSize = 100;
 constexpr int kMaxPageSize = 1000;
 
-absl::Status BadField(absl::string_view field, absl::string_view description) {
-  return RpcError(absl::StatusCode::kInvalidArgument, absl::StrCat(field, ": ", description))
-      .FieldViolation(std::string(field), std::string(description));
-}
-
 }  // namespace
 
 HistoryServiceImpl::HistoryServiceImpl(HistoryStore& store, prometheus::Registry& metrics)
@@ -29,15 +24,15 @@ grpc::Status HistoryServiceImpl::GetBookingHistory(
     grpc::ServerContext*, const history::v1::GetBookingHistoryRequest* request,
     history::v1::GetBookingHistoryResponse* response) {
   auto run = [&]() -> absl::Status {
-    if (request->booking_id().empty()) return BadField("booking_id", "required");
+    if (request->booking_id().empty()) return InvalidField("booking_id", "required");
     if (request->page_size() < 0 || request->page_size() > kMaxPageSize) {
-      return BadField("page_size", "must be between 0 and 1000 (0 means 100)");
+      return InvalidField("page_size", "must be between 0 and 1000 (0 means 100)");
     }
     const int page_size = request->page_size() == 0 ? kDefaultPageSize : request->page_size();
     int64_t after = 0;
     if (!request->page_token().empty() &&
         (!absl::SimpleAtoi(request->page_token(), &after) || after < 0)) {
-      return BadField("page_token", "not a token returned by GetBookingHistory");
+      return InvalidField("page_token", "not a token returned by GetBookingHistory");
     }
     absl::StatusOr<history::v1::GetBookingHistoryResponse> page =
         store_.Get(request->booking_id(), page_size, after);

@@ -24,11 +24,9 @@ class LifecycleTest : public ::testing::Test {
     auto pg = PgCluster::Start();
     ASSERT_TRUE(pg.ok()) << pg.status();
     pg_ = *std::move(pg);
-    auto services = ServiceSet::Create(*pg_, "e2e");
+    auto services = ServiceSet::CreateAndStart(*pg_, "e2e");
     ASSERT_TRUE(services.ok()) << services.status();
     services_ = *std::move(services);
-    ASSERT_TRUE(services_->StartHistory().ok()) << services_->Logs();
-    ASSERT_TRUE(services_->StartBooking().ok()) << services_->Logs();
   }
   static void TearDownTestSuite() {
     services_.reset();

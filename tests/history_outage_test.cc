@@ -27,11 +27,9 @@ int CountRows(const std::string& url, const std::string& sql) {
 TEST(HistoryOutage, BookingsKeepWorkingAndEveryEventArrivesOnceAfterwards) {
   auto pg = PgCluster::Start();
   ASSERT_TRUE(pg.ok()) << pg.status();
-  auto services = ServiceSet::Create(**pg, "outage");
+  auto services = ServiceSet::CreateAndStart(**pg, "outage");
   ASSERT_TRUE(services.ok()) << services.status();
   ServiceSet& s = **services;
-  ASSERT_TRUE(s.StartHistory().ok()) << s.Logs();
-  ASSERT_TRUE(s.StartBooking().ok()) << s.Logs();
   auto stub = v1::BookingService::NewStub(
       grpc::CreateChannel(s.booking_target(), grpc::InsecureChannelCredentials()));
 

@@ -267,13 +267,10 @@ class ReflectionTest : public ::testing::Test {
     absl::StatusOr<std::unique_ptr<PgCluster>> pg = PgCluster::Start();
     ASSERT_TRUE(pg.ok()) << pg.status();
     pg_ = *std::move(pg);
-    absl::StatusOr<std::unique_ptr<ServiceSet>> services = ServiceSet::Create(*pg_, "reflection");
+    absl::StatusOr<std::unique_ptr<ServiceSet>> services =
+        ServiceSet::CreateAndStart(*pg_, "reflection");
     ASSERT_TRUE(services.ok()) << services.status();
     services_ = *std::move(services);
-    absl::Status s = services_->StartHistory();
-    ASSERT_TRUE(s.ok()) << s << "\n" << services_->Logs();
-    s = services_->StartBooking();
-    ASSERT_TRUE(s.ok()) << s << "\n" << services_->Logs();
     ready_ = true;
   }
 

@@ -15,11 +15,9 @@ namespace {
 TEST(Shutdown, SigtermDrainsAndExitsZero) {
   auto pg = PgCluster::Start();
   ASSERT_TRUE(pg.ok()) << pg.status();
-  auto services = ServiceSet::Create(**pg, "shutdown");
+  auto services = ServiceSet::CreateAndStart(**pg, "shutdown");
   ASSERT_TRUE(services.ok()) << services.status();
   ServiceSet& s = **services;
-  ASSERT_TRUE(s.StartHistory().ok()) << s.Logs();
-  ASSERT_TRUE(s.StartBooking().ok()) << s.Logs();
 
   auto stub = v1::BookingService::NewStub(
       grpc::CreateChannel(s.booking_target(), grpc::InsecureChannelCredentials()));

@@ -68,6 +68,18 @@ absl::StatusOr<std::unique_ptr<ServiceSet>> ServiceSet::Create(PgCluster& pg,
   return s;
 }
 
+absl::StatusOr<std::unique_ptr<ServiceSet>> ServiceSet::CreateAndStart(PgCluster& pg,
+                                                                       const std::string& prefix) {
+  absl::StatusOr<std::unique_ptr<ServiceSet>> s = Create(pg, prefix);
+  if (!s.ok()) return s;
+  for (absl::Status started : {(*s)->StartHistory(), (*s)->StartBooking()}) {
+    if (!started.ok()) {
+      return absl::Status(started.code(), absl::StrCat(started.message(), "\n", (*s)->Logs()));
+    }
+  }
+  return s;
+}
+
 std::string ServiceSet::booking_target() const { return absl::StrCat("127.0.0.1:", booking_port_); }
 std::string ServiceSet::history_target() const { return absl::StrCat("127.0.0.1:", history_port_); }
 

@@ -35,6 +35,10 @@ class ServiceSet {
   static absl::StatusOr<std::unique_ptr<ServiceSet>> Create(PgCluster& pg,
                                                             const std::string& prefix);
 
+  // Create, then both services started.
+  static absl::StatusOr<std::unique_ptr<ServiceSet>> CreateAndStart(PgCluster& pg,
+                                                                    const std::string& prefix);
+
   absl::Status StartHistory();
   absl::Status StartBooking(const std::vector<std::string>& extra_flags = {});
   // Sends `signal` and waits for the exit; returns the exit code.
