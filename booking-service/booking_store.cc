@@ -292,6 +292,21 @@ absl::Status BookingStore::Probe() {
       return absl::FailedPreconditionError(
           "booking store schema is missing; run `migrator up` against it first");
     }
+    // Until `migrator expand` has added the new labels, a change to one of
+    // them cannot be written: not ready.
+    const std::string labels = absl::StrJoin(AllStatuses(), ",", [](std::string* out, Status s) {
+      absl::StrAppend(out, Label(s));
+    });
+    pqxx::result missing = txn.exec_params(
+        R"(SELECT string_agg(label, ', ') FROM unnest(string_to_array($1, ',')) AS label
+           WHERE NOT EXISTS (SELECT 1 FROM pg_enum
+                             WHERE enumtypid = to_regtype('"BookingStatus"') AND enumlabel = label))",
+        labels);
+    if (!missing[0][0].is_null()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("the booking store's \"BookingStatus\" lacks the new labels ",
+                       missing[0][0].c_str(), "; run `migrator expand` first"));
+    }
     return absl::OkStatus();
   });
 }
