@@ -53,10 +53,11 @@ absl::StatusOr<std::string> TranslateLabels(absl::string_view sql, absl::string_
   // faithful translation.
   std::smatch ordering;
   const std::string original(sql);
-  if (std::regex_search(original, ordering, std::regex("(^|[^<>])(<=|>=|<|>) '([^']*)'::" + type))) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "cannot translate the ordering comparison ", ordering[0].str(), " in: ", sql,
-        " (label order differs between the sets); rewrite that definition by hand"));
+  if (std::regex_search(original, ordering,
+                        std::regex("(^|[^<>])(<=|>=|<|>) '([^']*)'::" + type))) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot translate the ordering comparison ", ordering[0].str(), " in: ", sql,
+                     " (label order differs between the sets); rewrite that definition by hand"));
   }
   // 1. Scalar comparisons: `= 'L'::T` and `<> 'L'::T`.
   const std::regex scalar("([^<>]|^)(=|<>) '([^']*)'::" + type);
@@ -86,8 +87,8 @@ absl::StatusOr<std::string> TranslateLabels(absl::string_view sql, absl::string_
   const std::regex literal("'([^']*)'::" + type);
   std::string result;
   last = 0;
-  for (auto it = std::sregex_iterator(out.begin(), out.end(), literal); it != std::sregex_iterator();
-       ++it) {
+  for (auto it = std::sregex_iterator(out.begin(), out.end(), literal);
+       it != std::sregex_iterator(); ++it) {
     const std::smatch& m = *it;
     const size_t pos = static_cast<size_t>(m.position(0));
     result.append(out, last, pos - last);

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "migrator/exit_codes.h"
 
 namespace booking::migrator {
 namespace {
@@ -78,17 +79,21 @@ absl::Status CheckLedger(const std::map<std::string, std::string>& applied, Stor
   for (const auto& [id, checksum] : applied) {
     auto it = known.find(id);
     if (it == known.end()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "the ", StoreName(store), " store's ledger has step ", id,
-          " which this migrator does not know: a newer migrator migrated it; use that one"));
+      return WithExitCode(
+          absl::FailedPreconditionError(absl::StrCat(
+              "the ", StoreName(store), " store's ledger has step ", id,
+              " which this migrator does not know: a newer migrator migrated it; use that one")),
+          kExitLedgerConflict);
     }
     if (Checksum(*it->second) != checksum) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "step ", id, " of the ", StoreName(store),
-          " store was edited after it was applied "
-          "(ledger checksum ",
-          checksum.substr(0, 12), ", this migrator ", Checksum(*it->second).substr(0, 12),
-          "); restore the step as applied and put the change in a new step"));
+      return WithExitCode(
+          absl::FailedPreconditionError(absl::StrCat(
+              "step ", id, " of the ", StoreName(store),
+              " store was edited after it was applied "
+              "(ledger checksum ",
+              checksum.substr(0, 12), ", this migrator ", Checksum(*it->second).substr(0, 12),
+              "); restore the step as applied and put the change in a new step")),
+          kExitLedgerConflict);
     }
   }
   return absl::OkStatus();

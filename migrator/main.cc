@@ -1,4 +1,7 @@
 // migrator: every schema change of both stores.
+#include <unistd.h>
+
+#include <algorithm>
 #include <iostream>
 
 #include "absl/flags/flag.h"
@@ -6,6 +9,10 @@
 #include "absl/strings/str_cat.h"
 #include "common/config.h"
 #include "common/log.h"
+#include "common/pg.h"
+#include "migrator/exit_codes.h"
+#include "migrator/ledger.h"
+#include "migrator/status_migration.h"
 #include "migrator/up.h"
 
 ABSL_FLAG(std::string, booking_database_url, "",
@@ -14,70 +21,126 @@ ABSL_FLAG(std::string, history_database_url, "",
           "history store, a libpq URL [env HISTORY_DATABASE_URL]");
 ABSL_FLAG(std::string, store, "both", "which store(s) to work on: booking, history or both");
 ABSL_FLAG(bool, dry_run, false, "print the plan, change nothing");
-ABSL_FLAG(bool, json, false, "status: print JSON (one object per store per line)");
+ABSL_FLAG(bool, json, false, "status: print JSON (one object per line)");
 ABSL_FLAG(absl::Duration, lock_wait, absl::Seconds(60),
           "how long to wait for another migrator run on the same store before giving up (exit 3)");
-ABSL_FLAG(absl::Duration, lock_timeout, absl::Seconds(5),
-          "longest wait for a table lock per statement; the step is then retried, so writers "
+ABSL_FLAG(absl::Duration, lock_timeout, absl::Seconds(2),
+          "longest wait for a lock per statement; the batch or step is then retried, so writers "
           "never queue behind the migrator for longer");
+ABSL_FLAG(int, batch_size, 1000, "rows per batch (expand snapshot, backfill, rollback)");
+ABSL_FLAG(absl::Duration, throttle, absl::ZeroDuration(), "pause between batches, e.g. 20ms");
+ABSL_FLAG(std::string, in_service_rule, "",
+          "backfill: SQL condition on \"Booking\" selecting IN_WORKSHOP bookings whose work is "
+          "under way; they become IN_SERVICE, the others AT_WORKSHOP (e.g. "
+          "'\"workStartedAt\" IS NOT NULL')");
+ABSL_FLAG(absl::Duration, compatibility_window, absl::Hours(24 * 14),
+          "contract: how long after backfill old status names stay accepted");
+ABSL_FLAG(bool, force, false, "contract before the compatibility window has passed (logged)");
+ABSL_FLAG(std::string, progress, "auto",
+          "progress display: bar, lines or auto (bar on a terminal)");
 
 namespace booking::migrator {
 namespace {
 
-constexpr char kUsage[] = R"(applies every schema change to the booking and history stores.
+constexpr char kUsage[] = R"(applies every schema change to the booking and history stores,
+including the phased change of the booking status enum.
 
 Usage: migrator COMMAND [flags]
 
 Commands:
-  up       bring each store to the current schema. An empty booking store gets
-           the Prisma shape ("Booking", enum "BookingStatus") with the new
-           status set; an existing one is adopted as it is, and the tables the
-           services need are added. Each step is recorded in the store's
-           "MigrationLedger" with a checksum. Running it again changes nothing.
-  status   applied and pending steps per store (--json for machines).
+  up        bring each store to the current schema. An empty booking store gets
+            the Prisma shape ("Booking", enum "BookingStatus") with the new
+            status set; an existing one is adopted as it is, and the tables the
+            services need are added. Steps are recorded in "MigrationLedger"
+            with checksums. Running it again changes nothing.
+  status    applied and pending steps per store, and where the status change
+            stands: phase, rows per label, backfill progress, blockers (--json).
+  expand    add every new status label; snapshot id, status, "updatedAt" of
+            every booking into "Booking_Status_Migration_Backup" (status TEXT).
+  backfill  relabel old values to new ones in short batches (--batch-size,
+            --throttle, --lock-timeout), each changed booking with a history
+            entry in the same transaction; repeats until no old label is left in
+            any column of the type. IN_WORKSHOP becomes IN_SERVICE where
+            --in-service-rule says so, AT_WORKSHOP otherwise.
+  verify    no old label anywhere; every booking equals the mapping of its
+            backup value or has moved on since; counts reconcile (report).
+  contract  after verify and the compatibility window (--compatibility-window,
+            default 14 days after backfill; --force overrides, logged): remove
+            the old labels without a long lock (new type, shadow column synced by
+            trigger, batched copy, indexes built concurrently, a short swap);
+            keeps defaults, indexes (partial ones translated), views, and other
+            columns of the type.
+  rollback  undo the latest phase: contract (old labels back), backfill
+            (untouched rows get their backup value, others are reverse-mapped,
+            with history), or expand (labels and backup removed).
+
+Every changing command takes --dry-run (the plan and the counts, no change)
+and is idempotent and resumable: run it again after any interruption.
 
 Database URLs: --booking-database-url / --history-database-url, or
-BOOKING_DATABASE_URL / HISTORY_DATABASE_URL. --store limits the run to one.
+BOOKING_DATABASE_URL / HISTORY_DATABASE_URL. --store limits up/status to one.
 Two runs on one store never interleave: the second waits (--lock-wait).
 
 Exit codes (for Kubernetes Jobs):
   0  done (or nothing to do)
-  1  failed; the store is unchanged past the last completed step. Retrying is
-     safe (e.g. after the database is reachable again)
+  1  failed; safe to retry (e.g. once the database is reachable, or writers
+     release their locks)
   2  bad usage: fix the command line
   3  another migrator run holds the store's lock: retry later
   4  the ledger disagrees with this migrator (an applied step was edited, or a
      newer migrator ran): a human must look
+  5  verify failed: read its report
+  6  refused: a phase's preconditions do not hold (the message says which)
 
 Examples:
   BOOKING_DATABASE_URL=postgresql://app@db/booking \
   HISTORY_DATABASE_URL=postgresql://app@db/history  migrator up
-  migrator up --store booking --dry-run
+  migrator expand && migrator backfill --batch-size 500 --throttle 10ms
+  migrator verify && migrator contract
   migrator status --json)";
 
-int ExitCode(const absl::Status& status) {
-  switch (status.code()) {
-    case absl::StatusCode::kOk:
-      return 0;
-    case absl::StatusCode::kInvalidArgument:
-      return 2;
-    case absl::StatusCode::kResourceExhausted:
-      return 3;
-    case absl::StatusCode::kFailedPrecondition:
-      return 4;
-    default:
-      return 1;
+absl::Status RunPhase(const std::string& command, const std::string& url) {
+  auto conn = Connect(WithConnectionDefaults(url, "migrator"));
+  if (!conn.ok()) return conn.status();
+  try {
+    if (absl::Status s =
+            AcquireStoreLock(**conn, StoreKind::kBooking, absl::GetFlag(FLAGS_lock_wait));
+        !s.ok()) {
+      return s;
+    }
+    const std::string progress = absl::GetFlag(FLAGS_progress);
+    PhaseOptions options{.dry_run = absl::GetFlag(FLAGS_dry_run),
+                         .json = absl::GetFlag(FLAGS_json),
+                         .batch_size = absl::GetFlag(FLAGS_batch_size),
+                         .throttle = absl::GetFlag(FLAGS_throttle),
+                         .lock_timeout = absl::GetFlag(FLAGS_lock_timeout),
+                         .in_service_rule = absl::GetFlag(FLAGS_in_service_rule),
+                         .compatibility_window = absl::GetFlag(FLAGS_compatibility_window),
+                         .force = absl::GetFlag(FLAGS_force),
+                         .progress_bar = progress == "bar" || (progress == "auto" && isatty(2))};
+    StatusMigration migration(**conn, options, std::cout, std::cerr);
+    if (command == "status") return migration.PrintStatus();
+    if (command == "expand") return migration.Expand();
+    if (command == "backfill") return migration.Backfill();
+    if (command == "verify") return migration.Verify();
+    if (command == "contract") return migration.Contract();
+    return migration.Rollback();
+  } catch (const std::exception& e) {
+    return StatusFromException(e);
   }
 }
 
 int Main(int argc, char** argv) {
   std::vector<std::string> args = ParseCommandLine(argc, argv, kUsage);
   if (args.size() != 2) {
-    std::cerr << "migrator: expected one command (up or status); see migrator --help\n";
+    std::cerr << "migrator: expected one command (up, status, expand, backfill, verify, contract "
+                 "or rollback); see migrator --help\n";
     return 2;
   }
   const std::string& command = args[1];
-  if (command != "up" && command != "status") {
+  const std::vector<std::string> phases = {"expand", "backfill", "verify", "contract", "rollback"};
+  const bool is_phase = std::find(phases.begin(), phases.end(), command) != phases.end();
+  if (command != "up" && command != "status" && !is_phase) {
     std::cerr << "migrator: unknown command \"" << command << "\"; see migrator --help\n";
     return 2;
   }
@@ -87,6 +150,29 @@ int Main(int argc, char** argv) {
     return 2;
   }
   std::vector<StoreTarget> targets;
+  if (absl::GetFlag(FLAGS_batch_size) < 1 || absl::GetFlag(FLAGS_batch_size) > 100000) {
+    std::cerr << "migrator: --batch-size must be between 1 and 100000\n";
+    return 2;
+  }
+  const std::string progress = absl::GetFlag(FLAGS_progress);
+  if (progress != "auto" && progress != "bar" && progress != "lines") {
+    std::cerr << "migrator: --progress must be auto, bar or lines\n";
+    return 2;
+  }
+  if (is_phase) {
+    const std::string url = FlagOrEnv(FLAGS_booking_database_url, "BOOKING_DATABASE_URL");
+    if (url.empty()) {
+      std::cerr << "migrator: no URL for the booking store: set --booking-database-url or "
+                   "BOOKING_DATABASE_URL\n";
+      return 2;
+    }
+    absl::Status status = RunPhase(command, url);
+    if (!status.ok()) {
+      std::cerr << "migrator " << command << ": " << status.message() << "\n";
+      LogError("phase failed", {{"command", command}, {"error", status.ToString()}});
+    }
+    return ExitCodeOf(status);
+  }
   if (store != "history") {
     targets.push_back(
         {StoreKind::kBooking, FlagOrEnv(FLAGS_booking_database_url, "BOOKING_DATABASE_URL")});
@@ -113,7 +199,13 @@ int Main(int argc, char** argv) {
     if (!status.ok()) {
       std::cerr << "migrator " << command << ": " << StoreName(t.kind)
                 << " store: " << status.message() << "\n";
-      return ExitCode(status);
+      return ExitCodeOf(status);
+    }
+    if (command == "status" && t.kind == StoreKind::kBooking && !absl::GetFlag(FLAGS_json)) {
+      if (absl::Status s = RunPhase("status", t.url); !s.ok()) {
+        std::cerr << "migrator status: " << s.message() << "\n";
+        return ExitCodeOf(s);
+      }
     }
   }
   return 0;

@@ -91,6 +91,38 @@ CREATE TABLE IF NOT EXISTS "BookingExtension" (
 CREATE INDEX IF NOT EXISTS "BookingExtension_bookingId_idx" ON "BookingExtension" ("bookingId");
 )sql";
 
+// Where the phased status-enum change stands (one row), and what each run of
+// a phase did. A store created by `up` holds the new set from the start:
+// nothing to migrate.
+constexpr char kStatusMigrationState[] = R"sql(
+CREATE TABLE IF NOT EXISTS "StatusMigration" (
+  id BOOLEAN PRIMARY KEY DEFAULT true CHECK (id),
+  phase TEXT NOT NULL CHECK (phase IN ('none', 'expanded', 'backfilled', 'verified', 'contracted')),
+  "originalLabels" TEXT[],
+  "backfilledAt" TIMESTAMPTZ,
+  "verifiedAt" TIMESTAMPTZ,
+  "contractedAt" TIMESTAMPTZ,
+  "updatedAt" TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+CREATE TABLE IF NOT EXISTS "StatusMigrationLog" (
+  id BIGSERIAL PRIMARY KEY,
+  action TEXT NOT NULL,
+  "fromPhase" TEXT,
+  "toPhase" TEXT,
+  detail TEXT,
+  "at" TIMESTAMPTZ NOT NULL DEFAULT now(),
+  "by" TEXT NOT NULL DEFAULT current_user
+);
+INSERT INTO "StatusMigration" (phase, "originalLabels")
+SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_enum WHERE enumtypid = '"BookingStatus"'::regtype
+                           AND enumlabel IN ('JOCKEY_ASSIGNED', 'IN_TRANSIT_TO_WORKSHOP',
+                                             'IN_WORKSHOP', 'COMPLETED', 'IN_TRANSIT_TO_CUSTOMER'))
+            THEN 'none' ELSE 'contracted' END,
+       (SELECT array_agg(enumlabel::text ORDER BY enumsortorder) FROM pg_enum
+        WHERE enumtypid = '"BookingStatus"'::regtype)
+ON CONFLICT (id) DO NOTHING;
+)sql";
+
 // The seed's fields, plus the event id (the dedupe key) and the booking's
 // sequence number (the order). Statuses are TEXT: history outlives any enum.
 constexpr char kHistoryBase[] = R"sql(
@@ -150,6 +182,8 @@ const std::vector<Step>& StepsFor(StoreKind store) {
       {"0002_booking_service_tables",
        "version column, outbox, rejected events, idempotency records, extensions",
        kBookingServiceTables},
+      {"0003_status_migration_state", "where the status-enum change stands, and its log",
+       kStatusMigrationState},
   };
   static const std::vector<Step> kHistory = {
       {"0001_history_base", "BookingStatusHistory table and its indexes", kHistoryBase},
