@@ -103,10 +103,10 @@ absl::Status RunPhase(const std::string& command, const std::string& url) {
   auto conn = Connect(WithConnectionDefaults(url, "migrator"));
   if (!conn.ok()) return conn.status();
   try {
-    if (absl::Status s =
-            AcquireStoreLock(**conn, StoreKind::kBooking, absl::GetFlag(FLAGS_lock_wait));
-        !s.ok()) {
-      return s;
+    // status only reads: it never waits for a running phase.
+    if (command != "status") {
+      absl::Status s = AcquireStoreLock(**conn, StoreKind::kBooking, absl::GetFlag(FLAGS_lock_wait));
+      if (!s.ok()) return s;
     }
     const std::string progress = absl::GetFlag(FLAGS_progress);
     PhaseOptions options{.dry_run = absl::GetFlag(FLAGS_dry_run),

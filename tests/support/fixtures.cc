@@ -1,0 +1,81 @@
+#include "tests/support/fixtures.h"
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+
+#include "absl/strings/str_cat.h"
+#include "pqxx/pqxx"
+#include "tests/support/process.h"
+#include "tests/support/service_set.h"
+
+namespace booking::testing {
+namespace {
+
+std::string UniqueLog(const PgCluster& pg, const std::string& what) {
+  static std::atomic<int> n{0};
+  return absl::StrCat(pg.dir(), "/", what, "-", ++n, ".log");
+}
+
+}  // namespace
+
+std::string FixturePath(const std::string& name) { return absl::StrCat(FIXTURES_DIR, "/", name); }
+
+PsqlRun RunPsqlFile(const PgCluster& pg, const std::string& url, const std::string& file,
+                    const std::vector<std::string>& vars) {
+  const char* bin = std::getenv("PG_BIN");
+  std::vector<std::string> argv = {
+      absl::StrCat(bin != nullptr ? bin : "/usr/lib/postgresql/15/bin", "/psql"),
+      "-X",
+      "-q",
+      "-v",
+      "ON_ERROR_STOP=1",
+      "-d",
+      url,
+      "-f",
+      file};
+  for (const std::string& v : vars) {
+    argv.push_back("-v");
+    argv.push_back(v);
+  }
+  const std::string log = UniqueLog(pg, "psql");
+  absl::StatusOr<int> rc = RunCommand(argv, {}, log);
+  return {rc.ok() ? *rc : -1, ReadFile(log)};
+}
+
+std::string QueryText(const std::string& url, const std::string& sql) {
+  pqxx::connection conn(url);
+  pqxx::nontransaction txn(conn);
+  std::string out;
+  for (const auto& row : txn.exec(sql)) {
+    for (const auto& field : row)
+      absl::StrAppend(&out, field.is_null() ? "NULL" : field.c_str(), "|");
+    out += "\n";
+  }
+  return out;
+}
+
+std::string QueryValue(const std::string& url, const std::string& sql) {
+  pqxx::connection conn(url);
+  pqxx::nontransaction txn(conn);
+  pqxx::result r = txn.exec(sql);
+  return r.empty() || r[0][0].is_null() ? "NULL" : r[0][0].as<std::string>();
+}
+
+void Exec(const std::string& url, const std::string& sql) {
+  pqxx::connection conn(url);
+  pqxx::nontransaction txn(conn);
+  txn.exec(sql);
+}
+
+MigratorRun RunMigrator(const PgCluster& pg, const std::string& booking_url,
+                        const std::string& history_url, std::vector<std::string> args) {
+  args.insert(args.begin(), MigratorBin());
+  const std::string log = UniqueLog(pg, "migrator");
+  absl::StatusOr<int> rc = RunCommand(
+      args, {"BOOKING_DATABASE_URL=" + booking_url, "HISTORY_DATABASE_URL=" + history_url}, log,
+      absl::Minutes(10));
+  return {rc.ok() ? *rc : -1, ReadFile(log)};
+}
+
+}  // namespace booking::testing
