@@ -1,0 +1,231 @@
+// The whole change on a production-shaped store (partial indexes naming old
+// labels, views, a view over a view, another table and another column of the
+// type, a default): expand -> backfill -> verify -> contract, then rollback
+// after rollback back to the original state, row for row; and bookings moved
+// on through booking-service between backfill and rollback keep their
+// progress, with every change in history.
+#include <fstream>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "booking/v1/booking.grpc.pb.h"
+#include "gtest/gtest.h"
+#include "history/v1/history.grpc.pb.h"
+#include "tests/support/fixtures.h"
+#include "tests/support/grpc_client.h"
+#include "tests/support/pg_cluster.h"
+#include "tests/support/process.h"
+#include "tests/support/service_set.h"
+
+namespace booking::testing {
+namespace {
+
+constexpr char kRule[] = R"("workStartedAt" IS NOT NULL)";
+constexpr char kRows[] = "rows=1500";
+
+// Everything a rollback must give back: every application column of every
+// row, in both tables.
+constexpr char kRowsSql[] = R"(
+  SELECT md5(string_agg(concat_ws('|', id, "customerId", status, "previousStatus", "totalPrice",
+                                  "workStartedAt", "createdAt", "updatedAt"), ',' ORDER BY id))
+  FROM "Booking")";
+constexpr char kTaskRowsSql[] = R"(
+  SELECT md5(string_agg(concat_ws('|', id, "bookingId", "forStatus"), ',' ORDER BY id))
+  FROM "DriverTask")";
+constexpr char kLabelsSql[] = R"(
+  SELECT string_agg(enumlabel, ',' ORDER BY enumsortorder) FROM pg_enum
+  WHERE enumtypid = '"BookingStatus"'::regtype)";
+
+class MigrationCycleTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto pg = PgCluster::Start();
+    ASSERT_TRUE(pg.ok()) << pg.status();
+    pg_ = *std::move(pg);
+    Exec(pg_->Url("postgres"), "CREATE ROLE reporting");
+  }
+  static void TearDownTestSuite() { pg_.reset(); }
+
+  void Load(const std::string& name) {
+    booking_ = *pg_->CreateDatabase(name);
+    history_ = *pg_->CreateDatabase(name + "_history");
+    PsqlRun load = RunPsqlFile(*pg_, booking_, FixturePath("prisma_booking_store.sql"), {kRows});
+    ASSERT_EQ(load.exit_code, 0) << load.output;
+    Exec(booking_, R"(GRANT SELECT ON "ActiveBooking", "WorkshopQueue" TO reporting)");
+    Migrate({"up"});
+  }
+
+  void Migrate(std::vector<std::string> args, int expected_exit = 0) {
+    MigratorRun run = RunMigrator(*pg_, booking_, history_, args);
+    ASSERT_EQ(run.exit_code, expected_exit) << absl::StrJoin(args, " ") << ":\n" << run.output;
+    last_output_ = run.output;
+  }
+
+  std::string Q(const std::string& sql) { return QueryValue(booking_, sql); }
+
+  static std::unique_ptr<PgCluster> pg_;
+  std::string booking_, history_, last_output_;
+};
+
+std::unique_ptr<PgCluster> MigrationCycleTest::pg_;
+
+TEST_F(MigrationCycleTest, FullCycleThenRollbacksBackToTheOriginalRowForRow) {
+  Load("cycle");
+  const std::string rows = Q(kRowsSql), tasks = Q(kTaskRowsSql), labels = Q(kLabelsSql);
+  const std::string relfilenode =
+      Q(R"(SELECT relfilenode FROM pg_class WHERE relname = 'Booking')");
+
+  Migrate({"expand"});
+  EXPECT_EQ(Q(R"(SELECT count(*) FROM "Booking_Status_Migration_Backup")"), "1500");
+  Migrate({"backfill", "--in-service-rule", kRule, "--batch-size", "200", "--progress", "lines"});
+  EXPECT_NE(last_output_.find("no old label is left"), std::string::npos) << last_output_;
+  // IN_WORKSHOP rows went to IN_SERVICE exactly where the rule says.
+  EXPECT_EQ(
+      Q(R"(SELECT count(*) FROM "Booking" b JOIN "Booking_Status_Migration_Backup" k USING (id)
+                 WHERE k.status = 'IN_WORKSHOP' AND b.status::text <>
+                   CASE WHEN b."workStartedAt" IS NOT NULL THEN 'IN_SERVICE' ELSE 'AT_WORKSHOP' END)"),
+      "0");
+  Migrate({"verify"});
+  EXPECT_NE(last_output_.find("verify: passed"), std::string::npos);
+  // Before the compatibility window has passed, contract refuses.
+  Migrate({"contract"}, 6);
+  EXPECT_NE(last_output_.find("compatibility window"), std::string::npos) << last_output_;
+  Migrate({"contract", "--compatibility-window", "0s"});
+
+  // Only the new labels; every dependent object carried over and translated.
+  EXPECT_EQ(Q(kLabelsSql),
+            "PENDING_PAYMENT,CONFIRMED,PICKUP_ASSIGNED,PICKED_UP,AT_WORKSHOP,IN_SERVICE,"
+            "READY_FOR_RETURN,RETURN_ASSIGNED,RETURNED,DELIVERED,CANCELLED");
+  EXPECT_EQ(
+      Q(R"(SELECT pg_get_expr(indpred, indrelid) FROM pg_index
+                 WHERE indexrelid = '"Booking_workshop_idx"'::regclass)"),
+      R"((status = ANY (ARRAY['AT_WORKSHOP'::"BookingStatus", 'IN_SERVICE'::"BookingStatus"])))");
+  EXPECT_EQ(
+      Q(R"(SELECT pg_get_expr(indpred, indrelid) FROM pg_index
+                 WHERE indexrelid = '"Booking_in_transit_idx"'::regclass)"),
+      R"((status = ANY (ARRAY['PICKED_UP'::"BookingStatus", 'RETURN_ASSIGNED'::"BookingStatus", 'RETURNED'::"BookingStatus"])))");
+  EXPECT_EQ(Q(R"(SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+                 WHERE i.indrelid = '"Booking"'::regclass AND i.indisvalid)"),
+            "6");
+  EXPECT_EQ(Q(R"(SELECT count(*) FROM "WorkshopQueue")"),
+            Q(R"(SELECT count(*) FROM "Booking" WHERE status IN ('AT_WORKSHOP', 'IN_SERVICE'))"));
+  EXPECT_EQ(Q(R"(SELECT n FROM "ActiveBookingCount")"),
+            Q(R"(SELECT count(*) FROM "Booking" WHERE status NOT IN ('DELIVERED', 'CANCELLED'))"));
+  EXPECT_EQ(Q(R"(SELECT has_table_privilege('reporting', '"WorkshopQueue"', 'SELECT'))"), "t");
+  EXPECT_EQ(Q(R"(SELECT pg_get_expr(d.adbin, d.adrelid) FROM pg_attrdef d
+                 JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
+                 WHERE d.adrelid = '"DriverTask"'::regclass AND a.attname = 'forStatus')"),
+            R"('PICKUP_ASSIGNED'::"BookingStatus")");
+  EXPECT_EQ(Q(R"(SELECT count(*) FROM "Booking" WHERE "previousStatus" IS NULL)"), "166");
+  EXPECT_EQ(Q(R"(SELECT attnotnull FROM pg_attribute
+                 WHERE attrelid = '"Booking"'::regclass AND attname = 'status')"),
+            "t");
+  EXPECT_EQ(Q(R"(SELECT count(*) FROM "Booking_Status_Migration_Backup")"), "1500");
+  // The table itself was never rewritten.
+  EXPECT_EQ(Q(R"(SELECT relfilenode FROM pg_class WHERE relname = 'Booking')"), relfilenode);
+  // Running a finished phase again changes nothing.
+  Migrate({"contract", "--compatibility-window", "0s"});
+  EXPECT_NE(last_output_.find("nothing to do"), std::string::npos);
+
+  // Rollback after rollback, back to the original state, row for row.
+  Migrate({"rollback"});  // contract
+  EXPECT_NE(Q(kLabelsSql).find("JOCKEY_ASSIGNED"), std::string::npos);
+  Migrate({"rollback"});  // backfill
+  EXPECT_EQ(Q(kRowsSql), rows);
+  EXPECT_EQ(Q(kTaskRowsSql), tasks);
+  Migrate({"rollback"});  // expand
+  EXPECT_EQ(Q(kLabelsSql), labels);
+  EXPECT_EQ(Q(kRowsSql), rows);
+  EXPECT_EQ(Q(kTaskRowsSql), tasks);
+  EXPECT_EQ(Q(R"(SELECT to_regclass('"Booking_Status_Migration_Backup"') IS NULL)"), "t");
+  EXPECT_EQ(Q(R"(SELECT count(*) FROM "WorkshopQueue")"),
+            Q(R"(SELECT count(*) FROM "Booking" WHERE status = 'IN_WORKSHOP')"));
+  Migrate({"rollback"});
+  EXPECT_NE(last_output_.find("nothing to roll back"), std::string::npos);
+  // Each relabelled booking has one backfill and one rollback event.
+  EXPECT_EQ(Q(R"(SELECT count(*) FROM (SELECT "bookingId" FROM "BookingOutbox" GROUP BY 1
+                 HAVING count(*) <> 2 OR min(reason) <> 'status migration backfill'
+                     OR max(reason) <> 'status migration rollback') x)"),
+            "0");
+}
+
+TEST_F(MigrationCycleTest, BookingsChangedThroughTheServiceKeepTheirProgressThroughRollback) {
+  Load("service");
+  Migrate({"up"});
+  Migrate({"expand"});
+  Migrate({"backfill", "--in-service-rule", kRule});
+  // Both services against these stores.
+  const std::string dir = pg_->dir();
+  std::ofstream(dir + "/tokens") << "dispatcher token-1\n";
+  const int booking_port = FreePort(), history_port = FreePort();
+  const std::string booking_target = absl::StrCat("127.0.0.1:", booking_port);
+  const std::string history_target = absl::StrCat("127.0.0.1:", history_port);
+  absl::StatusOr<Process> history =
+      Process::Spawn({HistoryServiceBin(), "--listen", history_target, "--database-url", history_},
+                     {}, dir + "/cycle-history.log");
+  ASSERT_TRUE(history.ok());
+  absl::StatusOr<Process> booking =
+      Process::Spawn({BookingServiceBin(), "--listen", booking_target, "--database-url", booking_,
+                      "--history-target", history_target, "--auth-tokens-file", dir + "/tokens"},
+                     {}, dir + "/cycle-booking.log");
+  ASSERT_TRUE(booking.ok());
+  ASSERT_TRUE(WaitServing(booking_target, absl::Seconds(30)).ok())
+      << ReadFile(dir + "/cycle-booking.log");
+  auto stub = v1::BookingService::NewStub(
+      grpc::CreateChannel(booking_target, grpc::InsecureChannelCredentials()));
+  auto change = [&](const std::string& id, v1::BookingStatus target) {
+    v1::ChangeStatusRequest request;
+    request.set_booking_id(id);
+    request.set_target_status(target);
+    request.set_reason("moved on after the backfill");
+    v1::ChangeStatusResponse response;
+    grpc::Status s = stub->ChangeStatus(AuthedContext("token-1").get(), request, &response);
+    EXPECT_TRUE(s.ok()) << id << ": " << s.error_message();
+    return response.booking().status();
+  };
+  // bk-00000002 was JOCKEY_ASSIGNED (now PICKUP_ASSIGNED): the car is picked up.
+  // bk-00000013 was IN_WORKSHOP without work started (now AT_WORKSHOP): work starts.
+  // bk-00000011 was JOCKEY_ASSIGNED: the driver is unassigned (back to CONFIRMED).
+  EXPECT_EQ(change("bk-00000002", v1::PICKED_UP), v1::PICKED_UP);
+  EXPECT_EQ(change("bk-00000013", v1::IN_SERVICE), v1::IN_SERVICE);
+  EXPECT_EQ(change("bk-00000011", v1::CONFIRMED), v1::CONFIRMED);
+  // A booking created now (new labels from the start).
+  v1::CreateBookingRequest create;
+  create.set_customer_id("new");
+  create.set_payment_settled(true);
+  v1::Booking created;
+  ASSERT_TRUE(stub->CreateBooking(AuthedContext("token-1").get(), create, &created).ok());
+  EXPECT_EQ(change(created.id(), v1::PICKUP_ASSIGNED), v1::PICKUP_ASSIGNED);
+
+  Migrate({"verify"});  // moved-on rows are fine
+  Migrate({"rollback"});
+  auto status_of = [&](const std::string& id) {
+    return Q(absl::StrCat(R"(SELECT status FROM "Booking" WHERE id = ')", id, "'"));
+  };
+  EXPECT_EQ(status_of("bk-00000002"), "IN_TRANSIT_TO_WORKSHOP");  // progress kept
+  EXPECT_EQ(status_of("bk-00000013"), "IN_WORKSHOP");
+  EXPECT_EQ(status_of("bk-00000011"), "CONFIRMED");
+  EXPECT_EQ(status_of("bk-00000020"), "JOCKEY_ASSIGNED");  // untouched: its backup value
+  EXPECT_EQ(status_of(created.id()), "JOCKEY_ASSIGNED");
+
+  // History: every change exactly once, in order, by whom it was made.
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  while (Q(R"(SELECT count(*) FROM "BookingOutbox")") != "0") {
+    ASSERT_LT(absl::Now(), deadline) << ReadFile(dir + "/cycle-booking.log");
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  EXPECT_EQ(QueryText(history_, R"(SELECT sequence, "fromStatus", "toStatus", "changedBy", reason
+                                  FROM "BookingStatusHistory" WHERE "bookingId" = 'bk-00000002'
+                                  ORDER BY sequence)"),
+            "1|JOCKEY_ASSIGNED|PICKUP_ASSIGNED|migrator|status migration backfill|\n"
+            "2|PICKUP_ASSIGNED|PICKED_UP|dispatcher|moved on after the backfill|\n"
+            "3|PICKED_UP|IN_TRANSIT_TO_WORKSHOP|migrator|status migration rollback|\n");
+  EXPECT_EQ(
+      QueryValue(history_, R"(SELECT count(*) FROM "BookingStatusHistory")"),
+      QueryValue(history_, R"(SELECT count(DISTINCT "eventId") FROM "BookingStatusHistory")"));
+}
+
+}  // namespace
+}  // namespace booking::testing
