@@ -41,6 +41,15 @@ std::string FingerprintWithoutRequestId(const Request& request) {
   return Fingerprint(copy);
 }
 
+// The call's deadline for the store; none (infinite) when the caller set none.
+absl::Time DeadlineOf(const grpc::ServerContext& context) {
+  const auto deadline = context.deadline();
+  if (deadline >= std::chrono::system_clock::now() + std::chrono::hours(24)) {
+    return absl::InfiniteFuture();
+  }
+  return absl::FromChrono(deadline);
+}
+
 absl::StatusOr<int> PageSize(int32_t requested) {
   if (requested < 0 || requested > kMaxPageSize) {
     return InvalidField("page_size", "must be between 0 and 1000 (0 means 50)");
@@ -104,8 +113,8 @@ grpc::Status BookingServiceImpl::CreateBooking(grpc::ServerContext* context,
     m->fingerprint = m->request_id.empty() ? "" : FingerprintWithoutRequestId(*request);
     const Status initial =
         request->payment_settled() ? Status::kConfirmed : Status::kPendingPayment;
-    absl::StatusOr<v1::Booking> booking =
-        store_.Create(request->booking_id(), request->customer_id(), initial, *m);
+    absl::StatusOr<v1::Booking> booking = store_.Create(
+        request->booking_id(), request->customer_id(), initial, *m, DeadlineOf(*context));
     if (!booking.ok()) return booking.status();
     *response = *std::move(booking);
     return absl::OkStatus();
@@ -119,7 +128,7 @@ grpc::Status BookingServiceImpl::GetBooking(grpc::ServerContext* context,
   auto run = [&]() -> absl::Status {
     if (auto caller = auth_.Identify(*context); !caller.ok()) return caller.status();
     if (absl::Status s = RequireId("booking_id", request->booking_id()); !s.ok()) return s;
-    absl::StatusOr<v1::Booking> booking = store_.Get(request->booking_id());
+    absl::StatusOr<v1::Booking> booking = store_.Get(request->booking_id(), DeadlineOf(*context));
     if (!booking.ok()) return booking.status();
     *response = *std::move(booking);
     return absl::OkStatus();
@@ -146,7 +155,8 @@ grpc::Status BookingServiceImpl::ListBookings(grpc::ServerContext* context,
         !absl::WebSafeBase64Unescape(request->page_token(), &after)) {
       return InvalidField("page_token", "not a token returned by ListBookings");
     }
-    absl::StatusOr<v1::ListBookingsResponse> page = store_.List(filter, *page_size, after);
+    absl::StatusOr<v1::ListBookingsResponse> page =
+        store_.List(filter, *page_size, after, DeadlineOf(*context));
     if (!page.ok()) return page.status();
     *response = *std::move(page);
     if (!response->next_page_token().empty()) {
@@ -173,7 +183,7 @@ grpc::Status BookingServiceImpl::ChangeStatus(grpc::ServerContext* context,
     std::optional<int64_t> expected;
     if (request->has_expected_version()) expected = request->expected_version();
     absl::StatusOr<v1::ChangeStatusResponse> result =
-        store_.ChangeStatus(request->booking_id(), *target, expected, *m);
+        store_.ChangeStatus(request->booking_id(), *target, expected, *m, DeadlineOf(*context));
     if (!result.ok()) return result.status();
     *response = *std::move(result);
     return absl::OkStatus();
@@ -194,8 +204,9 @@ grpc::Status BookingServiceImpl::CreateExtension(grpc::ServerContext* context,
     absl::StatusOr<Mutation> m = MutationFor(*context, request->request_id(), "", nullptr);
     if (!m.ok()) return m.status();
     m->fingerprint = m->request_id.empty() ? "" : FingerprintWithoutRequestId(*request);
-    absl::StatusOr<v1::CreateExtensionResponse> result = store_.CreateExtension(
-        request->booking_id(), request->description(), request->price_cents(), *m);
+    absl::StatusOr<v1::CreateExtensionResponse> result =
+        store_.CreateExtension(request->booking_id(), request->description(),
+                               request->price_cents(), *m, DeadlineOf(*context));
     if (!result.ok()) return result.status();
     *response = *std::move(result);
     return absl::OkStatus();

@@ -15,6 +15,8 @@ namespace {
 using google::protobuf::util::TimeUtil;
 
 constexpr absl::string_view kDomain = "booking.v1";
+// The history table's CHECK on octet_length(metadata::text).
+constexpr int64_t kMaxStoredMetadataBytes = 16384;
 
 // Timestamps are TIMESTAMP(3) in UTC (the Prisma convention).
 constexpr char kBookingColumns[] =
@@ -78,15 +80,23 @@ void Remember(pqxx::work& txn, const Mutation& m, absl::string_view method,
 }
 
 // The change's event, committed with it; NOTIFY wakes the relay on commit.
-void AppendEvent(pqxx::work& txn, const std::string& booking_id, int64_t sequence,
-                 absl::string_view from_status, Status to_status, const Mutation& m) {
-  txn.exec_params(
+// history-service's table bounds metadata by its jsonb text (which has more
+// spaces than the request's JSON): a change whose event history would refuse
+// is refused here, before anything is committed.
+absl::Status AppendEvent(pqxx::work& txn, const std::string& booking_id, int64_t sequence,
+                         absl::string_view from_status, Status to_status, const Mutation& m) {
+  pqxx::result r = txn.exec_params(
       R"(INSERT INTO "BookingOutbox"
            ("bookingId", sequence, "fromStatus", "toStatus", "changedBy", reason, metadata)
-         VALUES ($1, $2, NULLIF($3, ''), $4, $5, NULLIF($6, ''), NULLIF($7, '')::jsonb))",
+         VALUES ($1, $2, NULLIF($3, ''), $4, $5, NULLIF($6, ''), NULLIF($7, '')::jsonb)
+         RETURNING COALESCE(octet_length(metadata::text), 0))",
       booking_id, sequence, std::string(from_status), std::string(Label(to_status)), m.caller,
       m.reason, m.metadata_json);
+  if (r[0][0].as<int64_t>() > kMaxStoredMetadataBytes) {
+    return InvalidField("metadata", "larger than 16 KiB as stored JSON (jsonb text)");
+  }
   txn.exec("SELECT pg_notify('booking_outbox', '')");
+  return absl::OkStatus();
 }
 
 // Locks the booking row; NOT_FOUND when absent.
@@ -103,180 +113,203 @@ absl::StatusOr<pqxx::row> LockBooking(pqxx::work& txn, const std::string& bookin
 
 absl::StatusOr<v1::Booking> BookingStore::Create(const std::string& booking_id,
                                                  const std::string& customer_id, Status initial,
-                                                 const Mutation& mutation) {
+                                                 const Mutation& mutation, absl::Time deadline) {
   v1::Booking booking;
-  absl::Status status = pool_.RunInTransaction([&](pqxx::work& txn) -> absl::Status {
-    absl::StatusOr<bool> replayed = Replay(txn, mutation, "CreateBooking", &booking);
-    if (!replayed.ok() || *replayed) return replayed.status();
-    pqxx::result r = txn.exec_params(
-        absl::StrCat(
-            R"(INSERT INTO "Booking" (id, "customerId", status, version, "createdAt", "updatedAt")
+  absl::Status status = pool_.RunInTransaction(
+      [&](pqxx::work& txn) -> absl::Status {
+        absl::StatusOr<bool> replayed = Replay(txn, mutation, "CreateBooking", &booking);
+        if (!replayed.ok() || *replayed) return replayed.status();
+        pqxx::result r = txn.exec_params(
+            absl::StrCat(
+                R"(INSERT INTO "Booking" (id, "customerId", status, version, "createdAt", "updatedAt")
                VALUES (COALESCE(NULLIF($1, ''), gen_random_uuid()::text), $2,
                        $3::"BookingStatus", 1, timezone('UTC', now()), timezone('UTC', now()))
                ON CONFLICT (id) DO NOTHING
                RETURNING )",
-            kBookingColumns),
-        booking_id, customer_id, std::string(Label(initial)));
-    if (r.empty()) {
-      return RpcError(absl::StatusCode::kAlreadyExists,
-                      absl::StrCat("booking ", booking_id, " already exists"))
-          .Info("BOOKING_EXISTS", std::string(kDomain), {{"booking_id", booking_id}});
-    }
-    absl::StatusOr<v1::Booking> created = BookingFromRow(r[0]);
-    if (!created.ok()) return created.status();
-    booking = *std::move(created);
-    AppendEvent(txn, booking.id(), booking.version(), "", initial, mutation);
-    Remember(txn, mutation, "CreateBooking", booking);
-    return absl::OkStatus();
-  });
+                kBookingColumns),
+            booking_id, customer_id, std::string(Label(initial)));
+        if (r.empty()) {
+          return RpcError(absl::StatusCode::kAlreadyExists,
+                          absl::StrCat("booking ", booking_id, " already exists"))
+              .Info("BOOKING_EXISTS", std::string(kDomain), {{"booking_id", booking_id}});
+        }
+        absl::StatusOr<v1::Booking> created = BookingFromRow(r[0]);
+        if (!created.ok()) return created.status();
+        booking = *std::move(created);
+        if (absl::Status s =
+                AppendEvent(txn, booking.id(), booking.version(), "", initial, mutation);
+            !s.ok()) {
+          return s;
+        }
+        Remember(txn, mutation, "CreateBooking", booking);
+        return absl::OkStatus();
+      },
+      deadline);
   if (!status.ok()) return status;
   return booking;
 }
 
-absl::StatusOr<v1::Booking> BookingStore::Get(const std::string& booking_id) {
+absl::StatusOr<v1::Booking> BookingStore::Get(const std::string& booking_id, absl::Time deadline) {
   absl::StatusOr<v1::Booking> booking = NotFound(booking_id);
-  absl::Status status = pool_.Run([&](pqxx::connection& conn) {
-    pqxx::read_transaction txn(conn);
-    pqxx::result r = txn.exec_params(
-        absl::StrCat("SELECT ", kBookingColumns, R"( FROM "Booking" WHERE id = $1)"), booking_id);
-    if (!r.empty()) booking = BookingFromRow(r[0]);
-    return absl::OkStatus();
-  });
+  absl::Status status = pool_.Run(
+      [&](pqxx::connection& conn) -> absl::Status {
+        pqxx::read_transaction txn(conn);
+        if (absl::Status s = BoundByDeadline(txn, deadline); !s.ok()) return s;
+        pqxx::result r = txn.exec_params(
+            absl::StrCat("SELECT ", kBookingColumns, R"( FROM "Booking" WHERE id = $1)"),
+            booking_id);
+        if (!r.empty()) booking = BookingFromRow(r[0]);
+        return absl::OkStatus();
+      },
+      deadline);
   if (!status.ok()) return status;
   return booking;
 }
 
 absl::StatusOr<v1::ListBookingsResponse> BookingStore::List(std::optional<Status> status_filter,
                                                             int page_size,
-                                                            const std::string& after_id) {
+                                                            const std::string& after_id,
+                                                            absl::Time deadline) {
   // A filter selects rows still holding an old label that reads as the status.
   const std::string labels =
       status_filter ? absl::StrJoin(LabelsReadingAs(*status_filter), ",") : std::string();
   v1::ListBookingsResponse response;
-  absl::Status status = pool_.Run([&](pqxx::connection& conn) -> absl::Status {
-    pqxx::read_transaction txn(conn);
-    pqxx::result r = txn.exec_params(absl::StrCat("SELECT ", kBookingColumns, R"( FROM "Booking"
+  absl::Status status = pool_.Run(
+      [&](pqxx::connection& conn) -> absl::Status {
+        pqxx::read_transaction txn(conn);
+        if (absl::Status s = BoundByDeadline(txn, deadline); !s.ok()) return s;
+        pqxx::result r = txn.exec_params(absl::StrCat("SELECT ", kBookingColumns, R"( FROM "Booking"
            WHERE ($1 = '' OR status::text = ANY(string_to_array($1, ',')))
              AND id > $2
            ORDER BY id LIMIT $3)"),
-                                     labels, after_id, page_size + 1);
-    for (int i = 0; i < static_cast<int>(r.size()) && i < page_size; ++i) {
-      absl::StatusOr<v1::Booking> b = BookingFromRow(r[i]);
-      if (!b.ok()) return b.status();
-      *response.add_bookings() = *std::move(b);
-    }
-    if (static_cast<int>(r.size()) > page_size) {
-      response.set_next_page_token(response.bookings(page_size - 1).id());
-    }
-    return absl::OkStatus();
-  });
+                                         labels, after_id, page_size + 1);
+        for (int i = 0; i < static_cast<int>(r.size()) && i < page_size; ++i) {
+          absl::StatusOr<v1::Booking> b = BookingFromRow(r[i]);
+          if (!b.ok()) return b.status();
+          *response.add_bookings() = *std::move(b);
+        }
+        if (static_cast<int>(r.size()) > page_size) {
+          response.set_next_page_token(response.bookings(page_size - 1).id());
+        }
+        return absl::OkStatus();
+      },
+      deadline);
   if (!status.ok()) return status;
   return response;
 }
 
 absl::StatusOr<v1::ChangeStatusResponse> BookingStore::ChangeStatus(
     const std::string& booking_id, Status target, std::optional<int64_t> expected_version,
-    const Mutation& mutation) {
+    const Mutation& mutation, absl::Time deadline) {
   v1::ChangeStatusResponse response;
-  absl::Status status = pool_.RunInTransaction([&](pqxx::work& txn) -> absl::Status {
-    absl::StatusOr<bool> replayed = Replay(txn, mutation, "ChangeStatus", &response);
-    if (!replayed.ok() || *replayed) return replayed.status();
-    absl::StatusOr<pqxx::row> row = LockBooking(txn, booking_id, "UPDATE");
-    if (!row.ok()) return row.status();
-    absl::StatusOr<v1::Booking> current = BookingFromRow(*row);
-    if (!current.ok()) return current.status();
-    const Status from = *ResolveStoredLabel((*row)[2].as<std::string>());
+  absl::Status status = pool_.RunInTransaction(
+      [&](pqxx::work& txn) -> absl::Status {
+        absl::StatusOr<bool> replayed = Replay(txn, mutation, "ChangeStatus", &response);
+        if (!replayed.ok() || *replayed) return replayed.status();
+        absl::StatusOr<pqxx::row> row = LockBooking(txn, booking_id, "UPDATE");
+        if (!row.ok()) return row.status();
+        absl::StatusOr<v1::Booking> current = BookingFromRow(*row);
+        if (!current.ok()) return current.status();
+        const Status from = *ResolveStoredLabel((*row)[2].as<std::string>());
 
-    if (expected_version && *expected_version != current->version()) {
-      return RpcError(absl::StatusCode::kAborted,
-                      absl::StrCat("booking ", booking_id, " is at version ", current->version(),
-                                   ", not ", *expected_version, "; read it again and retry"))
-          .Info("VERSION_MISMATCH", std::string(kDomain),
-                {{"booking_id", booking_id},
-                 {"expected_version", absl::StrCat(*expected_version)},
-                 {"current_version", absl::StrCat(current->version())}});
-    }
-    if (from == target) {  // nothing changes, nothing is recorded
-      *response.mutable_booking() = *std::move(current);
-      response.set_changed(false);
-      Remember(txn, mutation, "ChangeStatus", response);
-      return absl::OkStatus();
-    }
-    if (!IsTransitionAllowed(from, target)) {
-      const std::string allowed = DescribeAllowedNext(from);
-      RpcError error(absl::StatusCode::kFailedPrecondition,
-                     absl::StrCat("booking ", booking_id, " cannot go from ", Label(from), " to ",
-                                  Label(target), "; allowed next: ", allowed));
-      error.Info("ILLEGAL_TRANSITION", std::string(kDomain),
-                 {{"booking_id", booking_id},
-                  {"from", std::string(Label(from))},
-                  {"to", std::string(Label(target))},
-                  {"allowed_next", allowed}});
-      for (Status next : AllowedNext(from)) {
-        error.Precondition("ALLOWED_NEXT_STATUS", std::string(Label(next)),
-                           absl::StrCat(Label(from), " may go to ", Label(next)));
-      }
-      if (AllowedNext(from).empty()) {
-        error.Precondition("FINAL_STATUS", std::string(Label(from)),
-                           absl::StrCat(Label(from), " is final"));
-      }
-      return error;
-    }
-    pqxx::result updated = txn.exec_params(absl::StrCat(R"(UPDATE "Booking"
+        if (expected_version && *expected_version != current->version()) {
+          return RpcError(
+                     absl::StatusCode::kAborted,
+                     absl::StrCat("booking ", booking_id, " is at version ", current->version(),
+                                  ", not ", *expected_version, "; read it again and retry"))
+              .Info("VERSION_MISMATCH", std::string(kDomain),
+                    {{"booking_id", booking_id},
+                     {"expected_version", absl::StrCat(*expected_version)},
+                     {"current_version", absl::StrCat(current->version())}});
+        }
+        if (from == target) {  // nothing changes, nothing is recorded
+          *response.mutable_booking() = *std::move(current);
+          response.set_changed(false);
+          Remember(txn, mutation, "ChangeStatus", response);
+          return absl::OkStatus();
+        }
+        if (!IsTransitionAllowed(from, target)) {
+          const std::string allowed = DescribeAllowedNext(from);
+          RpcError error(absl::StatusCode::kFailedPrecondition,
+                         absl::StrCat("booking ", booking_id, " cannot go from ", Label(from),
+                                      " to ", Label(target), "; allowed next: ", allowed));
+          error.Info("ILLEGAL_TRANSITION", std::string(kDomain),
+                     {{"booking_id", booking_id},
+                      {"from", std::string(Label(from))},
+                      {"to", std::string(Label(target))},
+                      {"allowed_next", allowed}});
+          for (Status next : AllowedNext(from)) {
+            error.Precondition("ALLOWED_NEXT_STATUS", std::string(Label(next)),
+                               absl::StrCat(Label(from), " may go to ", Label(next)));
+          }
+          if (AllowedNext(from).empty()) {
+            error.Precondition("FINAL_STATUS", std::string(Label(from)),
+                               absl::StrCat(Label(from), " is final"));
+          }
+          return error;
+        }
+        pqxx::result updated = txn.exec_params(absl::StrCat(R"(UPDATE "Booking"
              SET status = $2::"BookingStatus", version = version + 1,
                  "updatedAt" = timezone('UTC', now())
              WHERE id = $1 RETURNING )",
-                                                        kBookingColumns),
-                                           booking_id, std::string(Label(target)));
-    absl::StatusOr<v1::Booking> after = BookingFromRow(updated[0]);
-    if (!after.ok()) return after.status();
-    AppendEvent(txn, booking_id, after->version(), Label(from), target, mutation);
-    *response.mutable_booking() = *std::move(after);
-    response.set_changed(true);
-    Remember(txn, mutation, "ChangeStatus", response);
-    return absl::OkStatus();
-  });
+                                                            kBookingColumns),
+                                               booking_id, std::string(Label(target)));
+        absl::StatusOr<v1::Booking> after = BookingFromRow(updated[0]);
+        if (!after.ok()) return after.status();
+        if (absl::Status s =
+                AppendEvent(txn, booking_id, after->version(), Label(from), target, mutation);
+            !s.ok()) {
+          return s;
+        }
+        *response.mutable_booking() = *std::move(after);
+        response.set_changed(true);
+        Remember(txn, mutation, "ChangeStatus", response);
+        return absl::OkStatus();
+      },
+      deadline);
   if (!status.ok()) return status;
   return response;
 }
 
 absl::StatusOr<v1::CreateExtensionResponse> BookingStore::CreateExtension(
     const std::string& booking_id, const std::string& description, int64_t price_cents,
-    const Mutation& mutation) {
+    const Mutation& mutation, absl::Time deadline) {
   v1::CreateExtensionResponse response;
-  absl::Status status = pool_.RunInTransaction([&](pqxx::work& txn) -> absl::Status {
-    absl::StatusOr<bool> replayed = Replay(txn, mutation, "CreateExtension", &response);
-    if (!replayed.ok() || *replayed) return replayed.status();
-    // FOR SHARE: a concurrent status change waits until the extension commits.
-    absl::StatusOr<pqxx::row> row = LockBooking(txn, booking_id, "SHARE");
-    if (!row.ok()) return row.status();
-    absl::StatusOr<v1::Booking> booking = BookingFromRow(*row);
-    if (!booking.ok()) return booking.status();
-    const Status current = *ResolveStoredLabel((*row)[2].as<std::string>());
-    if (current != Status::kInService) {
-      return RpcError(absl::StatusCode::kFailedPrecondition,
-                      absl::StrCat("an extension can be created only while the booking is "
-                                   "IN_SERVICE; booking ",
-                                   booking_id, " is ", Label(current)))
-          .Info("BOOKING_NOT_IN_SERVICE", std::string(kDomain),
-                {{"booking_id", booking_id}, {"status", std::string(Label(current))}})
-          .Precondition("STATUS", std::string(Label(current)), "required status: IN_SERVICE");
-    }
-    pqxx::result r = txn.exec_params(
-        R"(INSERT INTO "BookingExtension" (id, "bookingId", description, "priceCents", "createdBy")
+  absl::Status status = pool_.RunInTransaction(
+      [&](pqxx::work& txn) -> absl::Status {
+        absl::StatusOr<bool> replayed = Replay(txn, mutation, "CreateExtension", &response);
+        if (!replayed.ok() || *replayed) return replayed.status();
+        // FOR SHARE: a concurrent status change waits until the extension commits.
+        absl::StatusOr<pqxx::row> row = LockBooking(txn, booking_id, "SHARE");
+        if (!row.ok()) return row.status();
+        absl::StatusOr<v1::Booking> booking = BookingFromRow(*row);
+        if (!booking.ok()) return booking.status();
+        const Status current = *ResolveStoredLabel((*row)[2].as<std::string>());
+        if (current != Status::kInService) {
+          return RpcError(absl::StatusCode::kFailedPrecondition,
+                          absl::StrCat("an extension can be created only while the booking is "
+                                       "IN_SERVICE; booking ",
+                                       booking_id, " is ", Label(current)))
+              .Info("BOOKING_NOT_IN_SERVICE", std::string(kDomain),
+                    {{"booking_id", booking_id}, {"status", std::string(Label(current))}})
+              .Precondition("STATUS", std::string(Label(current)), "required status: IN_SERVICE");
+        }
+        pqxx::result r = txn.exec_params(
+            R"(INSERT INTO "BookingExtension" (id, "bookingId", description, "priceCents", "createdBy")
            VALUES (gen_random_uuid()::text, $1, $2, $3, $4)
            RETURNING id, (extract(epoch from "createdAt") * 1000000)::bigint)",
-        booking_id, description, price_cents, mutation.caller);
-    v1::Extension* ext = response.mutable_extension();
-    ext->set_id(r[0][0].as<std::string>());
-    ext->set_booking_id(booking_id);
-    ext->set_description(description);
-    ext->set_price_cents(price_cents);
-    *ext->mutable_create_time() = TimeUtil::MicrosecondsToTimestamp(r[0][1].as<int64_t>());
-    *response.mutable_booking() = *std::move(booking);
-    Remember(txn, mutation, "CreateExtension", response);
-    return absl::OkStatus();
-  });
+            booking_id, description, price_cents, mutation.caller);
+        v1::Extension* ext = response.mutable_extension();
+        ext->set_id(r[0][0].as<std::string>());
+        ext->set_booking_id(booking_id);
+        ext->set_description(description);
+        ext->set_price_cents(price_cents);
+        *ext->mutable_create_time() = TimeUtil::MicrosecondsToTimestamp(r[0][1].as<int64_t>());
+        *response.mutable_booking() = *std::move(booking);
+        Remember(txn, mutation, "CreateExtension", response);
+        return absl::OkStatus();
+      },
+      deadline);
   if (!status.ok()) return status;
   return response;
 }
@@ -294,9 +327,8 @@ absl::Status BookingStore::Probe() {
     }
     // Until `migrator expand` has added the new labels, a change to one of
     // them cannot be written: not ready.
-    const std::string labels = absl::StrJoin(AllStatuses(), ",", [](std::string* out, Status s) {
-      absl::StrAppend(out, Label(s));
-    });
+    const std::string labels = absl::StrJoin(
+        AllStatuses(), ",", [](std::string* out, Status s) { absl::StrAppend(out, Label(s)); });
     pqxx::result missing = txn.exec_params(
         R"(SELECT string_agg(label, ', ') FROM unnest(string_to_array($1, ',')) AS label
            WHERE NOT EXISTS (SELECT 1 FROM pg_enum

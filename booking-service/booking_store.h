@@ -23,24 +23,27 @@ struct Mutation {
   std::string metadata_json;  // empty: none
 };
 
+// Every call takes the caller's deadline: the store gives up (DEADLINE_EXCEEDED)
+// when it passes instead of working for a caller that has gone.
 class BookingStore {
  public:
   explicit BookingStore(PgPool& pool) : pool_(pool) {}
 
   absl::StatusOr<v1::Booking> Create(const std::string& booking_id, const std::string& customer_id,
-                                     Status initial, const Mutation& mutation);
-  absl::StatusOr<v1::Booking> Get(const std::string& booking_id);
+                                     Status initial, const Mutation& mutation,
+                                     absl::Time deadline = absl::InfiniteFuture());
+  absl::StatusOr<v1::Booking> Get(const std::string& booking_id,
+                                  absl::Time deadline = absl::InfiniteFuture());
   // Keyset pagination in id order, after `after_id`.
   absl::StatusOr<v1::ListBookingsResponse> List(std::optional<Status> status, int page_size,
-                                                const std::string& after_id);
-  absl::StatusOr<v1::ChangeStatusResponse> ChangeStatus(const std::string& booking_id,
-                                                        Status target,
-                                                        std::optional<int64_t> expected_version,
-                                                        const Mutation& mutation);
-  absl::StatusOr<v1::CreateExtensionResponse> CreateExtension(const std::string& booking_id,
-                                                              const std::string& description,
-                                                              int64_t price_cents,
-                                                              const Mutation& mutation);
+                                                const std::string& after_id,
+                                                absl::Time deadline = absl::InfiniteFuture());
+  absl::StatusOr<v1::ChangeStatusResponse> ChangeStatus(
+      const std::string& booking_id, Status target, std::optional<int64_t> expected_version,
+      const Mutation& mutation, absl::Time deadline = absl::InfiniteFuture());
+  absl::StatusOr<v1::CreateExtensionResponse> CreateExtension(
+      const std::string& booking_id, const std::string& description, int64_t price_cents,
+      const Mutation& mutation, absl::Time deadline = absl::InfiniteFuture());
 
   // OK when the store is reachable and has the schema this binary needs.
   absl::Status Probe();

@@ -76,21 +76,23 @@ int Main(int argc, char** argv) {
   }
   if (!auth->enabled()) LogWarning("authentication is off: changedBy is \"anonymous\"");
 
-  const std::string url = WithConnectionDefaults(database_url, "booking-service");
-  PgPool pool({.url = url,
-               .size = absl::GetFlag(FLAGS_db_pool_size),
-               .acquire_timeout = absl::Seconds(5),
-               .setup = [](pqxx::connection& c) {
-                 // Bound every statement so a call cannot hang on a stuck store.
-                 c.set_variable("statement_timeout", "10000");
-                 c.set_variable("lock_timeout", "5000");
-               }});
-  BookingStore store(pool);
-
   ServerRuntime runtime(
       {.listen = listen,
        .metrics_listen = FlagOrEnv(FLAGS_metrics_listen, "BOOKING_METRICS_LISTEN"),
        .drain_timeout = absl::GetFlag(FLAGS_drain_timeout)});
+  const std::string url = WithConnectionDefaults(database_url, "booking-service");
+  PgPool pool({.url = url,
+               .size = absl::GetFlag(FLAGS_db_pool_size),
+               .acquire_timeout = absl::Seconds(5),
+               .setup =
+                   [](pqxx::connection& c) {
+                     // Bound every statement so a call cannot hang on a stuck store.
+                     c.set_variable("statement_timeout", "10000");
+                     c.set_variable("lock_timeout", "5000");
+                   },
+               .name = "booking",
+               .metrics = &runtime.metrics()});
+  BookingStore store(pool);
   BookingServiceImpl service(store, *auth,
                              legacy == "reject" ? LegacyNames::kReject : LegacyNames::kAccept,
                              runtime.metrics());

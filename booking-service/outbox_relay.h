@@ -1,8 +1,19 @@
 // Streams committed status-change events from the outbox to history-service
-// and deletes them once acknowledged. One replica relays at a time (it holds
-// a session advisory lock), so events leave in commit order; the others stand
-// by and take over when its connection ends. Unacknowledged events are sent
-// again after a reconnect: history-service stores each event id once.
+// and deletes them once acknowledged.
+//
+// Several replicas relay at once, each its own share of the bookings: the
+// outbox is split into kRelayPartitions partitions by a hash of the booking id,
+// and a replica relays a partition only while it holds that partition's
+// session advisory lock. So no event is in flight from two replicas, and a
+// booking's events leave in sequence order (one replica, id order). Replicas
+// register with a shared advisory lock, count each other and take or give up
+// partitions (between batches only) until each holds a fair share; when one
+// dies its connection ends, its locks go and the others take its partitions.
+//
+// Unacknowledged events are sent again after a reconnect: history-service
+// stores each event id once. Events history-service rejects as malformed (and
+// those the relay cannot even encode) are set aside in "BookingOutboxRejected"
+// instead of blocking the ones after them.
 #ifndef BOOKING_SERVICE_OUTBOX_RELAY_H_
 #define BOOKING_SERVICE_OUTBOX_RELAY_H_
 
@@ -11,20 +22,28 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "grpcpp/client_context.h"
+#include "pqxx/pqxx"
 #include "prometheus/counter.h"
+#include "prometheus/gauge.h"
 #include "prometheus/registry.h"
 
 namespace booking {
+
+// Fixed: every replica must split the outbox the same way.
+inline constexpr int kRelayPartitions = 16;
 
 struct RelayOptions {
   std::string database_url;
   std::string history_target;  // HOST:PORT of history-service
   int batch_size = 500;
-  absl::Duration idle_wait = absl::Seconds(1);  // longest sleep without a NOTIFY
+  // Longest sleep without a NOTIFY; also how often partitions are rebalanced
+  // and the backlog gauges refreshed.
+  absl::Duration idle_wait = absl::Seconds(1);
   absl::Duration min_backoff = absl::Milliseconds(100);
   absl::Duration max_backoff = absl::Seconds(5);
 };
@@ -45,6 +64,11 @@ class OutboxRelay {
   void Run();
   // One connection to each side; returns why it ended.
   absl::Status Session();
+  // Takes or gives up partitions towards a fair share; `owned` is updated.
+  void Rebalance(pqxx::connection& db, std::vector<int>& owned);
+  void RefreshGauges(pqxx::connection& db);
+  // Waits for a NOTIFY, Stop or `d`, whichever comes first.
+  void WaitForEvents(pqxx::connection& db, absl::Duration d);
   bool Stopping();
   // Sleeps for `d` or until Stop; false when stopping.
   bool SleepFor(absl::Duration d);
@@ -54,6 +78,9 @@ class OutboxRelay {
   prometheus::Counter& acked_;
   prometheus::Counter& rejected_;
   prometheus::Counter& reconnects_;
+  prometheus::Gauge& backlog_;
+  prometheus::Gauge& oldest_age_;
+  prometheus::Gauge& partitions_owned_;
 
   std::mutex mu_;
   std::condition_variable cv_;

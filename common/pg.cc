@@ -1,9 +1,12 @@
 #include "common/pg.h"
 
+#include <algorithm>
+#include <limits>
 #include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/log.h"
 
 namespace booking {
 
@@ -62,14 +65,55 @@ absl::Status StatusFromException(const std::exception& e) {
   return absl::InternalError(e.what());
 }
 
-PgPool::PgPool(Options options) : options_(std::move(options)) {}
+bool IsConnectionLost(const std::exception& e) {
+  if (dynamic_cast<const pqxx::broken_connection*>(&e) != nullptr) return true;
+  if (const auto* sql = dynamic_cast<const pqxx::sql_error*>(&e)) {
+    // 57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot connect now;
+    // 08xxx connection exceptions.
+    const std::string& state = sql->sqlstate();
+    return absl::StartsWith(state, "57P") || absl::StartsWith(state, "08");
+  }
+  return false;
+}
 
-absl::StatusOr<std::unique_ptr<pqxx::connection>> PgPool::Take() {
+absl::Status BoundByDeadline(pqxx::transaction_base& txn, absl::Time deadline) {
+  if (deadline == absl::InfiniteFuture()) return absl::OkStatus();
+  const int64_t left_ms = absl::ToInt64Milliseconds(deadline - absl::Now());
+  if (left_ms <= 0)
+    return absl::DeadlineExceededError("deadline passed before the store was asked");
+  // statement_timeout is an int of milliseconds; further is as good as never.
+  txn.exec(absl::StrCat("SET LOCAL statement_timeout = ",
+                        std::min<int64_t>(left_ms, std::numeric_limits<int32_t>::max())));
+  return absl::OkStatus();
+}
+
+PgPool::PgPool(Options options) : options_(std::move(options)) {
+  if (options_.metrics != nullptr) {
+    opened_ = &prometheus::BuildCounter()
+                   .Name("db_connections_opened_total")
+                   .Help("database connections opened, reconnects included")
+                   .Register(*options_.metrics)
+                   .Add({{"pool", options_.name}});
+    lost_ = &prometheus::BuildCounter()
+                 .Name("db_connections_lost_total")
+                 .Help("database connections found broken (server restarted or unreachable)")
+                 .Register(*options_.metrics)
+                 .Add({{"pool", options_.name}});
+  }
+}
+
+absl::StatusOr<std::unique_ptr<pqxx::connection>> PgPool::Take(absl::Time deadline) {
   {
     std::unique_lock<std::mutex> lock(mu_);
-    const bool got = released_.wait_for(lock, absl::ToChronoMilliseconds(options_.acquire_timeout),
+    const absl::Time until = std::min(deadline, absl::Now() + options_.acquire_timeout);
+    const bool got = released_.wait_for(lock, absl::ToChronoMilliseconds(until - absl::Now()),
                                         [&] { return !idle_.empty() || open_ < options_.size; });
-    if (!got) return absl::UnavailableError("no database connection free in time");
+    if (!got) {
+      if (absl::Now() >= deadline) {
+        return absl::DeadlineExceededError("deadline passed waiting for a database connection");
+      }
+      return absl::UnavailableError("no database connection free in time");
+    }
     if (!idle_.empty()) {
       auto conn = std::move(idle_.back());
       idle_.pop_back();
@@ -78,10 +122,16 @@ absl::StatusOr<std::unique_ptr<pqxx::connection>> PgPool::Take() {
     ++open_;  // reserve a slot, connect outside the lock
   }
   auto conn = Connect(options_.url, options_.setup);
+  std::lock_guard<std::mutex> lock(mu_);
   if (!conn.ok()) {
-    std::lock_guard<std::mutex> lock(mu_);
     --open_;
     released_.notify_one();
+    return conn;
+  }
+  if (opened_ != nullptr) opened_->Increment();
+  if (lost_since_connect_) {
+    lost_since_connect_ = false;
+    LogInfo("database reconnected", {{"pool", options_.name}});
   }
   return conn;
 }
@@ -96,40 +146,82 @@ void PgPool::Give(std::unique_ptr<pqxx::connection> conn) {
   released_.notify_one();
 }
 
-absl::Status PgPool::Run(const std::function<absl::Status(pqxx::connection&)>& fn) {
-  auto conn = Take();
+void PgPool::DropIdle(const std::string& why) {
+  std::vector<std::unique_ptr<pqxx::connection>> dropped;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    dropped.swap(idle_);
+    open_ -= static_cast<int>(dropped.size());
+    if (!lost_since_connect_) {
+      LogWarning("database connection lost; idle connections dropped, reconnecting on demand",
+                 {{"pool", options_.name}, {"error", why}});
+    }
+    lost_since_connect_ = true;
+    if (lost_ != nullptr) lost_->Increment();
+    released_.notify_all();
+  }
+  // Closed outside the lock: closing a dead socket need not hold up others.
+}
+
+absl::Status PgPool::RunOnce(const std::function<absl::Status(pqxx::connection&)>& fn,
+                             absl::Time deadline, bool* lost) {
+  *lost = false;
+  auto conn = Take(deadline);
   if (!conn.ok()) return conn.status();
   absl::Status status;
   try {
     status = fn(**conn);
   } catch (const std::exception& e) {
     status = StatusFromException(e);
+    // Lost at commit, the outcome is unknown: the caller must not retry.
+    const bool in_doubt = dynamic_cast<const pqxx::in_doubt_error*>(&e) != nullptr;
+    const bool gone = in_doubt || IsConnectionLost(e) || !(*conn)->is_open();
+    *lost = gone && !in_doubt;
     // A connection that failed mid-statement may be unusable; start afresh.
-    if (absl::IsUnavailable(status)) conn->reset();
+    if (gone || absl::IsUnavailable(status)) conn->reset();
+    if (gone) DropIdle(e.what());
   }
   Give(std::move(*conn));
   return status;
 }
 
-absl::Status PgPool::RunInTransaction(const std::function<absl::Status(pqxx::work&)>& fn) {
+absl::Status PgPool::Run(const std::function<absl::Status(pqxx::connection&)>& fn,
+                         absl::Time deadline) {
+  bool lost = false;
+  return RunOnce(fn, deadline, &lost);
+}
+
+absl::Status PgPool::RunInTransaction(const std::function<absl::Status(pqxx::work&)>& fn,
+                                      absl::Time deadline) {
   constexpr int kAttempts = 3;
   absl::Status status;
+  bool retried_lost = false;
   for (int attempt = 0; attempt < kAttempts; ++attempt) {
     bool conflict = false;
-    status = Run([&](pqxx::connection& conn) {
-      try {
-        pqxx::work txn(conn);
-        absl::Status s = fn(txn);
-        if (s.ok()) txn.commit();  // otherwise the destructor rolls back
-        return s;
-      } catch (const pqxx::serialization_failure&) {
-        conflict = true;
-        throw;
-      } catch (const pqxx::deadlock_detected&) {
-        conflict = true;
-        throw;
-      }
-    });
+    bool lost = false;
+    status = RunOnce(
+        [&](pqxx::connection& conn) {
+          try {
+            pqxx::work txn(conn);
+            if (absl::Status s = BoundByDeadline(txn, deadline); !s.ok()) return s;
+            absl::Status s = fn(txn);
+            if (s.ok()) txn.commit();  // otherwise the destructor rolls back
+            return s;
+          } catch (const pqxx::serialization_failure&) {
+            conflict = true;
+            throw;
+          } catch (const pqxx::deadlock_detected&) {
+            conflict = true;
+            throw;
+          }
+        },
+        deadline, &lost);
+    // Lost before commit (in_doubt_error is not "lost"): nothing was written,
+    // so one more try on a fresh connection is safe.
+    if (lost && !retried_lost && absl::Now() < deadline) {
+      retried_lost = true;
+      continue;
+    }
     if (!conflict) break;
   }
   return status;

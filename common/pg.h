@@ -1,6 +1,12 @@
 // PostgreSQL connection handling shared by the services and the migrator:
 // a small pool of libpqxx connections that replaces broken ones, and the
 // translation of libpqxx exceptions into absl::Status.
+//
+// A store restart breaks every pooled connection at once. The pool notices on
+// the first failing statement, drops all idle connections (they share the
+// dead server) and retries a transaction that cannot have committed once on a
+// fresh connection, so callers see at most one UNAVAILABLE per outage, and
+// none after the server is back.
 #ifndef BOOKING_COMMON_PG_H_
 #define BOOKING_COMMON_PG_H_
 
@@ -15,6 +21,8 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "pqxx/pqxx"
+#include "prometheus/counter.h"
+#include "prometheus/registry.h"
 
 namespace booking {
 
@@ -35,6 +43,16 @@ absl::StatusOr<std::unique_ptr<pqxx::connection>> Connect(const std::string& url
 // the SQLSTATE.
 absl::Status StatusFromException(const std::exception& e);
 
+// True when `e` means the connection is gone (the server closed it, is
+// shutting down or restarting): the statement did not run to completion and
+// the connection cannot be used again.
+bool IsConnectionLost(const std::exception& e);
+
+// Bounds every following statement of `txn` by the time left until
+// `deadline` (SET LOCAL statement_timeout); DEADLINE_EXCEEDED when none is
+// left. Nothing to do for an infinite deadline.
+absl::Status BoundByDeadline(pqxx::transaction_base& txn, absl::Time deadline);
+
 class PgPool {
  public:
   struct Options {
@@ -42,28 +60,46 @@ class PgPool {
     int size = 8;
     absl::Duration acquire_timeout = absl::Seconds(5);
     ConnectionSetup setup;
+    std::string name = "db";  // in logs and the metrics' "pool" label
+    // When set: db_connections_opened_total and db_connections_lost_total.
+    prometheus::Registry* metrics = nullptr;
   };
   explicit PgPool(Options options);
   PgPool(const PgPool&) = delete;
   PgPool& operator=(const PgPool&) = delete;
 
   // Runs fn on a pooled connection. A connection that broke is dropped and
-  // replaced on the next call. Exceptions from fn become a status.
-  absl::Status Run(const std::function<absl::Status(pqxx::connection&)>& fn);
+  // replaced on the next call. Exceptions from fn become a status. Waiting
+  // for a free connection ends at `deadline` (DEADLINE_EXCEEDED).
+  absl::Status Run(const std::function<absl::Status(pqxx::connection&)>& fn,
+                   absl::Time deadline = absl::InfiniteFuture());
 
   // Runs fn in a transaction, retried (a few times) on serialization failure
-  // or deadlock. fn's error status rolls the transaction back.
-  absl::Status RunInTransaction(const std::function<absl::Status(pqxx::work&)>& fn);
+  // or deadlock, and once on a fresh connection when the connection was lost
+  // before commit (nothing was written). fn's error status rolls the
+  // transaction back. With a finite `deadline`, every statement of the
+  // transaction is bounded by the time left (SET LOCAL statement_timeout):
+  // a caller's deadline is honoured by the store too.
+  absl::Status RunInTransaction(const std::function<absl::Status(pqxx::work&)>& fn,
+                                absl::Time deadline = absl::InfiniteFuture());
 
  private:
-  absl::StatusOr<std::unique_ptr<pqxx::connection>> Take();
+  absl::StatusOr<std::unique_ptr<pqxx::connection>> Take(absl::Time deadline);
   void Give(std::unique_ptr<pqxx::connection> conn);
+  // Drops every idle connection: they were opened to the server that just
+  // went away.
+  void DropIdle(const std::string& why);
+  absl::Status RunOnce(const std::function<absl::Status(pqxx::connection&)>& fn,
+                       absl::Time deadline, bool* lost);
 
   const Options options_;
+  prometheus::Counter* opened_ = nullptr;
+  prometheus::Counter* lost_ = nullptr;
   std::mutex mu_;
   std::condition_variable released_;
   std::vector<std::unique_ptr<pqxx::connection>> idle_;
-  int open_ = 0;  // connections handed out or idle
+  int open_ = 0;                     // connections handed out or idle
+  bool lost_since_connect_ = false;  // log the reconnect after a loss
 };
 
 }  // namespace booking

@@ -51,6 +51,10 @@ absl::Status ServerRuntime::Start(const std::vector<Served>& services,
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
   grpc::ServerBuilder builder;
+  // Clients keep long-lived streams alive with pings every ~20 s (the relay
+  // does); without this the server would count them as abuse and GOAWAY.
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   int bound_port = 0;
   builder.AddListeningPort(config_.listen, grpc::InsecureServerCredentials(), &bound_port);
   for (const Served& s : services) {
@@ -126,6 +130,7 @@ void ServerRuntime::Drain() {
   if (probe_thread_.joinable()) probe_thread_.join();
   if (server_ == nullptr) return;
   SetServing(false);
+  if (on_drain_) on_drain_();
   // Refuses new calls at once; in-flight calls get until the deadline.
   server_->Shutdown(std::chrono::system_clock::now() +
                     absl::ToChronoMilliseconds(config_.drain_timeout));

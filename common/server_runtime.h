@@ -50,6 +50,12 @@ class ServerRuntime {
   // for the server ("") and for each service by name.
   absl::Status Start(const std::vector<Served>& services, std::function<absl::Status()> probe);
 
+  // Runs at the start of Drain, after health turned NOT_SERVING and before
+  // the server stops taking calls: the place to end long-lived streams after
+  // the message in progress (Shutdown would otherwise wait for them until
+  // drain_timeout).
+  void OnDrain(std::function<void()> hook) { on_drain_ = std::move(hook); }
+
   // Blocks until SIGTERM or SIGINT arrives.
   void WaitForTerminationSignal();
 
@@ -67,6 +73,7 @@ class ServerRuntime {
   std::unique_ptr<grpc::Server> server_;
   std::vector<std::string> service_names_;
   std::function<absl::Status()> probe_;
+  std::function<void()> on_drain_;
   std::mutex mu_;
   std::condition_variable stop_cv_;
   bool stopping_ = false;

@@ -46,9 +46,32 @@ grpc::Status HistoryServiceImpl::GetBookingHistory(
 grpc::Status HistoryServiceImpl::Ingest(
     grpc::ServerContext* context,
     grpc::ServerReaderWriter<history::v1::IngestAck, history::v1::IngestRequest>* stream) {
+  const grpc::Status shutting_down(grpc::StatusCode::UNAVAILABLE,
+                                   "history-service is shutting down");
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (draining_) return shutting_down;
+    streams_.emplace(context, OpenStream{});
+  }
+  struct Forget {
+    HistoryServiceImpl* self;
+    grpc::ServerContext* context;
+    ~Forget() {
+      std::lock_guard<std::mutex> lock(self->mu_);
+      self->streams_.erase(context);
+    }
+  } forget{this, context};
   LogInfo("ingest stream opened", {{"peer", context->peer()}});
   history::v1::IngestRequest batch;
   while (stream->Read(&batch)) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      OpenStream& open = streams_[context];
+      // Cancelled as the batch arrived: no acknowledgement could be sent, so
+      // it is not stored either; the relay sends it again.
+      if (open.cancelled) break;
+      open.busy = true;
+    }
     absl::StatusOr<history::v1::IngestAck> ack = store_.StoreBatch(batch);
     if (!ack.ok()) {
       // Nothing of the batch is acknowledged; the relay sends it again.
@@ -62,9 +85,26 @@ grpc::Status HistoryServiceImpl::Ingest(
       LogError("rejected event", {{"event_id", r.event_id()}, {"reason", r.reason()}});
     }
     if (!stream->Write(*ack)) break;
+    std::lock_guard<std::mutex> lock(mu_);
+    streams_[context].busy = false;
+    if (draining_) {
+      LogInfo("ingest stream ended for shutdown after its batch", {{"peer", context->peer()}});
+      return shutting_down;
+    }
   }
   LogInfo("ingest stream closed", {{"peer", context->peer()}});
   return grpc::Status::OK;
+}
+
+void HistoryServiceImpl::BeginDrain() {
+  std::lock_guard<std::mutex> lock(mu_);
+  draining_ = true;
+  for (auto& [context, open] : streams_) {
+    if (!open.busy) {
+      open.cancelled = true;
+      context->TryCancel();
+    }
+  }
 }
 
 }  // namespace booking

@@ -3,6 +3,9 @@
 #ifndef HISTORY_SERVICE_HISTORY_SERVICE_H_
 #define HISTORY_SERVICE_HISTORY_SERVICE_H_
 
+#include <map>
+#include <mutex>
+
 #include "history-service/history_store.h"
 #include "history/v1/history.grpc.pb.h"
 #include "prometheus/counter.h"
@@ -21,8 +24,23 @@ class HistoryServiceImpl final : public history::v1::HistoryService::Service {
                       grpc::ServerReaderWriter<history::v1::IngestAck, history::v1::IngestRequest>*
                           stream) override;
 
+  // SIGTERM: ends every ingest stream after the batch it is storing (that
+  // batch is stored and acknowledged; a stream waiting for its next batch is
+  // cancelled at once) and refuses new streams, so the server need not wait
+  // for long-lived streams until the drain timeout. The relay sends what is
+  // unacknowledged to another replica.
+  void BeginDrain();
+
  private:
+  struct OpenStream {
+    bool busy = false;       // storing a batch: let it finish and acknowledge
+    bool cancelled = false;  // cancelled by BeginDrain while waiting
+  };
+
   HistoryStore& store_;
+  std::mutex mu_;
+  bool draining_ = false;                               // guarded by mu_
+  std::map<grpc::ServerContext*, OpenStream> streams_;  // guarded by mu_
   prometheus::Family<prometheus::Counter>& events_;
 };
 

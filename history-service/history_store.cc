@@ -1,7 +1,13 @@
 #include "history-service/history_store.h"
 
+#include <map>
+#include <set>
+#include <vector>
+
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/status_catalog.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
@@ -44,58 +50,155 @@ std::string ValidateEvent(const history::v1::StatusChangeEvent& e) {
   return "";
 }
 
+namespace {
+
+// The batch's events in one statement: PostgreSQL reads them from their
+// proto3 JSON (int64 as strings, timestamps as RFC 3339, empty fields
+// omitted, hence NULL). Returns the ids of the events inserted now.
+std::vector<std::string> InsertEvents(pqxx::transaction_base& txn,
+                                      const history::v1::IngestRequest& events) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  std::string json;
+  if (!google::protobuf::util::MessageToJsonString(events, &json, options).ok()) {
+    throw pqxx::internal_error("an ingest batch cannot be written as JSON");
+  }
+  pqxx::result r = txn.exec_params(
+      R"(INSERT INTO "BookingStatusHistory"
+           ("eventId", "bookingId", sequence, "fromStatus", "toStatus", "changedBy", reason,
+            metadata, "createdAt")
+         SELECT e.event_id, e.booking_id, e.sequence, NULLIF(e.from_status, ''), e.to_status,
+                e.changed_by, NULLIF(e.reason, ''), NULLIF(e.metadata, '{}'::jsonb),
+                e.change_time AT TIME ZONE 'UTC'
+         FROM jsonb_to_recordset($1::jsonb -> 'events') AS e(
+                event_id uuid, booking_id text, sequence bigint, from_status text,
+                to_status text, changed_by text, reason text, metadata jsonb,
+                change_time timestamptz)
+         ON CONFLICT DO NOTHING
+         RETURNING "eventId"::text)",
+      json);
+  std::vector<std::string> inserted;
+  inserted.reserve(r.size());
+  for (const pqxx::row& row : r) inserted.push_back(row[0].as<std::string>());
+  return inserted;
+}
+
+// An error about the data of a row (SQLSTATE classes 22 and 23): the table
+// refuses that event whatever is retried, unlike a lost connection.
+bool IsDataError(const std::exception& e) {
+  const auto* sql = dynamic_cast<const pqxx::sql_error*>(&e);
+  return sql != nullptr &&
+         (absl::StartsWith(sql->sqlstate(), "22") || absl::StartsWith(sql->sqlstate(), "23"));
+}
+
+}  // namespace
+
 absl::StatusOr<history::v1::IngestAck> HistoryStore::StoreBatch(
     const history::v1::IngestRequest& batch) {
-  history::v1::IngestAck ack;
-  absl::Status status = pool_.RunInTransaction([&](pqxx::work& txn) -> absl::Status {
-    ack.Clear();
-    ack.set_batch_id(batch.batch_id());
-    for (const history::v1::StatusChangeEvent& e : batch.events()) {
-      if (std::string why = ValidateEvent(e); !why.empty()) {
-        auto* r = ack.add_rejected();
-        r->set_event_id(e.event_id());
-        r->set_reason(why);
-        continue;
-      }
+  // What is checked here never reaches the table.
+  std::vector<std::string> invalid(batch.events_size());
+  history::v1::IngestRequest valid;
+  for (int i = 0; i < batch.events_size(); ++i) {
+    const history::v1::StatusChangeEvent& e = batch.events(i);
+    invalid[i] = ValidateEvent(e);
+    if (invalid[i].empty() && e.has_metadata() && e.metadata().fields_size() > 0) {
       std::string metadata;
-      if (e.has_metadata() && e.metadata().fields_size() > 0) {
-        if (!google::protobuf::util::MessageToJsonString(e.metadata(), &metadata).ok() ||
-            metadata.size() > kMaxMetadataBytes) {
-          auto* r = ack.add_rejected();
-          r->set_event_id(e.event_id());
-          r->set_reason("metadata is not JSON of at most 16 KiB");
-          continue;
-        }
-      }
-      pqxx::result inserted = txn.exec_params(
-          R"(INSERT INTO "BookingStatusHistory"
-               ("eventId", "bookingId", sequence, "fromStatus", "toStatus", "changedBy", reason,
-                metadata, "createdAt")
-             VALUES ($1::uuid, $2, $3, NULLIF($4, ''), $5, $6, NULLIF($7, ''),
-                     NULLIF($8, '')::jsonb, to_timestamp($9::double precision / 1000000) AT TIME ZONE 'UTC')
-             ON CONFLICT DO NOTHING
-             RETURNING id)",
-          e.event_id(), e.booking_id(), e.sequence(), e.from_status(), e.to_status(),
-          e.changed_by(), e.reason(), metadata, TimeUtil::TimestampToMicroseconds(e.change_time()));
-      if (!inserted.empty()) {
-        ack.set_stored(ack.stored() + 1);
-        continue;
-      }
-      // Either this event was stored before (a resend), or another event
-      // already holds its place in the booking's sequence.
-      pqxx::result seen = txn.exec_params(
-          R"(SELECT 1 FROM "BookingStatusHistory" WHERE "eventId" = $1::uuid)", e.event_id());
-      if (!seen.empty()) {
-        ack.set_duplicates(ack.duplicates() + 1);
-      } else {
-        auto* r = ack.add_rejected();
-        r->set_event_id(e.event_id());
-        r->set_reason(absl::StrCat("sequence ", e.sequence(), " of booking ", e.booking_id(),
-                                   " is already recorded by another event"));
+      if (!google::protobuf::util::MessageToJsonString(e.metadata(), &metadata).ok() ||
+          metadata.size() > kMaxMetadataBytes) {
+        invalid[i] = "metadata is not JSON of at most 16 KiB";
       }
     }
+    if (invalid[i].empty()) *valid.add_events() = e;
+  }
+
+  history::v1::IngestAck ack;
+  // Events of the batch the table itself refused (found only when the whole
+  // batch failed on one of them and each was tried on its own).
+  std::map<std::string, std::string> refused;
+  auto store = [&](pqxx::work& txn, bool one_by_one) -> absl::Status {
+    ack.Clear();
+    ack.set_batch_id(batch.batch_id());
+    refused.clear();
+    std::set<std::string> inserted;
+    if (!one_by_one) {
+      for (std::string& id : InsertEvents(txn, valid)) inserted.insert(std::move(id));
+    } else {
+      for (const history::v1::StatusChangeEvent& e : valid.events()) {
+        history::v1::IngestRequest single;
+        *single.add_events() = e;
+        // A savepoint per event, by hand: libpqxx 6's subtransaction leaves
+        // the transaction aborted after a failed statement.
+        txn.exec("SAVEPOINT event");
+        try {
+          for (std::string& id : InsertEvents(txn, single)) inserted.insert(std::move(id));
+        } catch (const std::exception& ex) {
+          if (!IsDataError(ex)) throw;
+          refused.emplace(e.event_id(), ex.what());
+          txn.exec("ROLLBACK TO SAVEPOINT event");
+        }
+        txn.exec("RELEASE SAVEPOINT event");
+      }
+    }
+    // An event not inserted now is a resend if its id is stored (by this
+    // batch or before, maybe by a transaction that committed while this one
+    // waited: a new statement sees it); otherwise another event holds its
+    // place in the booking's sequence.
+    std::vector<std::string> not_inserted;
+    for (const history::v1::StatusChangeEvent& e : valid.events()) {
+      if (!inserted.count(e.event_id()) && !refused.count(e.event_id())) {
+        not_inserted.push_back(e.event_id());
+      }
+    }
+    std::set<std::string> stored_before;
+    if (!not_inserted.empty()) {
+      pqxx::result r = txn.exec_params(
+          R"(SELECT "eventId"::text FROM "BookingStatusHistory"
+             WHERE "eventId" = ANY(string_to_array($1, ',')::uuid[]))",
+          absl::StrJoin(not_inserted, ","));
+      for (const pqxx::row& row : r) stored_before.insert(row[0].as<std::string>());
+    }
+    std::set<std::string> counted;  // an id twice in a batch is stored once
+    for (int i = 0; i < batch.events_size(); ++i) {
+      const history::v1::StatusChangeEvent& e = batch.events(i);
+      std::string why = invalid[i];
+      if (why.empty()) {
+        if (auto it = refused.find(e.event_id()); it != refused.end()) {
+          why = absl::StrCat("refused by the history table: ", it->second);
+        } else if (inserted.count(e.event_id()) && counted.insert(e.event_id()).second) {
+          ack.set_stored(ack.stored() + 1);
+          continue;
+        } else if (inserted.count(e.event_id()) || stored_before.count(e.event_id())) {
+          ack.set_duplicates(ack.duplicates() + 1);
+          continue;
+        } else {
+          why = absl::StrCat("sequence ", e.sequence(), " of booking ", e.booking_id(),
+                             " is already recorded by another event");
+        }
+      }
+      auto* r = ack.add_rejected();
+      r->set_event_id(e.event_id());
+      r->set_reason(why);
+    }
     return absl::OkStatus();
+  };
+
+  bool data_error = false;
+  absl::Status status = pool_.RunInTransaction([&](pqxx::work& txn) -> absl::Status {
+    try {
+      return store(txn, /*one_by_one=*/false);
+    } catch (const std::exception& e) {
+      if (!IsDataError(e)) throw;
+      data_error = true;
+      return absl::InvalidArgumentError(e.what());  // rolls the batch back
+    }
   });
+  if (data_error) {
+    // One event slipped past validation and the table refuses it: find it
+    // (and any other) one by one, so that it is rejected instead of failing
+    // every resend of the batch.
+    status = pool_.RunInTransaction(
+        [&](pqxx::work& txn) -> absl::Status { return store(txn, /*one_by_one=*/true); });
+  }
   if (!status.ok()) return status;
   return ack;
 }

@@ -45,15 +45,17 @@ int Main(int argc, char** argv) {
     LogError("--database-url (or HISTORY_DATABASE_URL) is required; see --help");
     return 2;
   }
-  PgPool pool({.url = WithConnectionDefaults(database_url, "history-service"),
-               .size = absl::GetFlag(FLAGS_db_pool_size),
-               .acquire_timeout = absl::Seconds(5),
-               .setup = [](pqxx::connection& c) { c.set_variable("statement_timeout", "10000"); }});
-  HistoryStore store(pool);
   ServerRuntime runtime(
       {.listen = listen,
        .metrics_listen = FlagOrEnv(FLAGS_metrics_listen, "HISTORY_METRICS_LISTEN"),
        .drain_timeout = absl::GetFlag(FLAGS_drain_timeout)});
+  PgPool pool({.url = WithConnectionDefaults(database_url, "history-service"),
+               .size = absl::GetFlag(FLAGS_db_pool_size),
+               .acquire_timeout = absl::Seconds(5),
+               .setup = [](pqxx::connection& c) { c.set_variable("statement_timeout", "10000"); },
+               .name = "history",
+               .metrics = &runtime.metrics()});
+  HistoryStore store(pool);
   HistoryServiceImpl service(store, runtime.metrics());
   if (absl::Status s = runtime.Start({{&service, history::v1::HistoryService::service_full_name()}},
                                      [&] { return store.Probe(); });
@@ -61,6 +63,7 @@ int Main(int argc, char** argv) {
     LogError("cannot start", {{"error", s.ToString()}});
     return 1;
   }
+  runtime.OnDrain([&] { service.BeginDrain(); });
   runtime.WaitForTerminationSignal();
   runtime.Drain();
   LogInfo("stopped");

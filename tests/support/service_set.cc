@@ -1,10 +1,20 @@
 #include "tests/support/service_set.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <thread>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
@@ -43,16 +53,65 @@ absl::Status WaitServing(const std::string& target, absl::Duration timeout) {
   return absl::DeadlineExceededError(absl::StrCat(target, " not SERVING: ", last));
 }
 
+absl::StatusOr<double> ScrapeMetric(const std::string& target, const std::string& name) {
+  // No HTTP client library is installed; HTTP/1.0 GET is a few lines.
+  std::vector<std::string> host_port = absl::StrSplit(target, ':');
+  int port = 0;
+  if (host_port.size() != 2 || !absl::SimpleAtoi(host_port[1], &port)) {
+    return absl::InvalidArgumentError(absl::StrCat("not HOST:PORT: ", target));
+  }
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  inet_pton(AF_INET, host_port[0].c_str(), &addr.sin_addr);
+  timeval timeout{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    close(fd);
+    return absl::UnavailableError(absl::StrCat("cannot connect to ", target));
+  }
+  const std::string request =
+      absl::StrCat("GET /metrics HTTP/1.0\r\nHost: ", target, "\r\nConnection: close\r\n\r\n");
+  (void)send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+  std::string response;
+  char buf[8192];
+  for (ssize_t n; (n = recv(fd, buf, sizeof(buf), 0)) > 0;) response.append(buf, n);
+  close(fd);
+  double sum = 0;
+  bool found = false;
+  std::istringstream lines(response);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind(name, 0) != 0 || line.size() <= name.size()) continue;
+    const char next = line[name.size()];
+    if (next != '{' && next != ' ') continue;  // another metric sharing the prefix
+    const size_t space = line.rfind(' ');
+    double value = 0;
+    if (absl::SimpleAtod(absl::StripAsciiWhitespace(line.substr(space + 1)), &value)) {
+      sum += value;
+      found = true;
+    }
+  }
+  if (!found) return absl::NotFoundError(absl::StrCat(name, " not served by ", target));
+  return sum;
+}
+
 absl::StatusOr<std::unique_ptr<ServiceSet>> ServiceSet::Create(PgCluster& pg,
                                                                const std::string& prefix) {
+  return Create(pg, pg, prefix);
+}
+
+absl::StatusOr<std::unique_ptr<ServiceSet>> ServiceSet::Create(PgCluster& booking_pg,
+                                                               PgCluster& history_pg,
+                                                               const std::string& prefix) {
   std::unique_ptr<ServiceSet> s(new ServiceSet());
-  absl::StatusOr<std::string> booking = pg.CreateDatabase(prefix + "_booking");
+  absl::StatusOr<std::string> booking = booking_pg.CreateDatabase(prefix + "_booking");
   if (!booking.ok()) return booking.status();
-  absl::StatusOr<std::string> history = pg.CreateDatabase(prefix + "_history");
+  absl::StatusOr<std::string> history = history_pg.CreateDatabase(prefix + "_history");
   if (!history.ok()) return history.status();
   s->booking_url_ = *booking;
   s->history_url_ = *history;
-  s->log_dir_ = absl::StrCat(pg.dir(), "/", prefix);
+  s->log_dir_ = absl::StrCat(booking_pg.dir(), "/", prefix);
   std::filesystem::create_directories(s->log_dir_);
   s->tokens_file_ = s->log_dir_ + "/tokens";
   std::ofstream(s->tokens_file_) << "# principal token\n" << kPrincipal << " " << kToken << "\n";
@@ -63,14 +122,21 @@ absl::StatusOr<std::unique_ptr<ServiceSet>> ServiceSet::Create(PgCluster& pg,
   if (!rc.ok() || *rc != 0) {
     return absl::InternalError(absl::StrCat("migrator up failed:\n", ReadFile(log)));
   }
-  s->booking_port_ = FreePort();
-  s->history_port_ = FreePort();
+  s->bookings_[0] = Instance{FreePort(), FreePort(), std::nullopt};
+  s->history_.port = FreePort();
+  s->history_.metrics_port = FreePort();
   return s;
 }
 
 absl::StatusOr<std::unique_ptr<ServiceSet>> ServiceSet::CreateAndStart(PgCluster& pg,
                                                                        const std::string& prefix) {
-  absl::StatusOr<std::unique_ptr<ServiceSet>> s = Create(pg, prefix);
+  return CreateAndStart(pg, pg, prefix);
+}
+
+absl::StatusOr<std::unique_ptr<ServiceSet>> ServiceSet::CreateAndStart(PgCluster& booking_pg,
+                                                                       PgCluster& history_pg,
+                                                                       const std::string& prefix) {
+  absl::StatusOr<std::unique_ptr<ServiceSet>> s = Create(booking_pg, history_pg, prefix);
   if (!s.ok()) return s;
   for (absl::Status started : {(*s)->StartHistory(), (*s)->StartBooking()}) {
     if (!started.ok()) {
@@ -80,33 +146,79 @@ absl::StatusOr<std::unique_ptr<ServiceSet>> ServiceSet::CreateAndStart(PgCluster
   return s;
 }
 
-std::string ServiceSet::booking_target() const { return absl::StrCat("127.0.0.1:", booking_port_); }
-std::string ServiceSet::history_target() const { return absl::StrCat("127.0.0.1:", history_port_); }
+namespace {
+std::string Local(int port) { return absl::StrCat("127.0.0.1:", port); }
+}  // namespace
 
-std::string ServiceSet::Logs() const {
-  return absl::StrCat("--- booking-service ---\n", ReadFile(log_dir_ + "/booking.log"),
-                      "--- history-service ---\n", ReadFile(log_dir_ + "/history.log"));
+std::string ServiceSet::booking_target(int replica) const {
+  auto it = bookings_.find(replica);
+  return Local(it == bookings_.end() ? 0 : it->second.port);
+}
+std::string ServiceSet::booking_targets() const {
+  return absl::StrCat("ipv4:", absl::StrJoin(bookings_, ",", [](std::string* out, const auto& b) {
+                        absl::StrAppend(out, Local(b.second.port));
+                      }));
+}
+std::string ServiceSet::history_target() const { return Local(history_.port); }
+std::string ServiceSet::booking_metrics_target(int replica) const {
+  auto it = bookings_.find(replica);
+  return Local(it == bookings_.end() ? 0 : it->second.metrics_port);
+}
+std::string ServiceSet::history_metrics_target() const { return Local(history_.metrics_port); }
+
+std::string ServiceSet::BookingLog(int replica) const {
+  return replica == 0 ? log_dir_ + "/booking.log"
+                      : absl::StrCat(log_dir_, "/booking-", replica, ".log");
 }
 
-absl::Status ServiceSet::StartHistory() {
-  absl::StatusOr<Process> p =
-      Process::Spawn({HistoryServiceBin(), "--listen", history_target(), "--database-url",
-                      history_url_, "--drain-timeout", "5s"},
-                     {}, log_dir_ + "/history.log");
+std::string ServiceSet::Logs() const {
+  std::string out;
+  for (const auto& [replica, instance] : bookings_) {
+    absl::StrAppend(&out, "--- booking-service replica ", replica, " ---\n",
+                    ReadFile(BookingLog(replica)));
+  }
+  absl::StrAppend(&out, "--- history-service ---\n", ReadFile(log_dir_ + "/history.log"));
+  return out;
+}
+
+absl::Status ServiceSet::StartHistory(const std::vector<std::string>& extra_flags) {
+  std::vector<std::string> argv = {
+      HistoryServiceBin(), "--listen", history_target(),   "--database-url",        history_url_,
+      "--drain-timeout",   "5s",       "--metrics-listen", history_metrics_target()};
+  argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
+  absl::StatusOr<Process> p = Process::Spawn(argv, {}, log_dir_ + "/history.log");
   if (!p.ok()) return p.status();
-  history_ = *std::move(p);
+  history_.process = *std::move(p);
   return WaitServing(history_target(), absl::Seconds(30));
 }
 
 absl::Status ServiceSet::StartBooking(const std::vector<std::string>& extra_flags) {
-  std::vector<std::string> argv = {BookingServiceBin(), "--listen",           booking_target(),
-                                   "--database-url",    booking_url_,         "--history-target",
-                                   history_target(),    "--auth-tokens-file", tokens_file_};
+  return StartBookingReplica(0, extra_flags);
+}
+
+absl::Status ServiceSet::StartBookingReplica(int replica,
+                                             const std::vector<std::string>& extra_flags) {
+  Instance& b = bookings_[replica];
+  if (b.port == 0) {
+    b.port = FreePort();
+    b.metrics_port = FreePort();
+  }
+  std::vector<std::string> argv = {BookingServiceBin(),
+                                   "--listen",
+                                   booking_target(replica),
+                                   "--database-url",
+                                   booking_url_,
+                                   "--history-target",
+                                   history_target(),
+                                   "--auth-tokens-file",
+                                   tokens_file_,
+                                   "--metrics-listen",
+                                   booking_metrics_target(replica)};
   argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
-  absl::StatusOr<Process> p = Process::Spawn(argv, {}, log_dir_ + "/booking.log");
+  absl::StatusOr<Process> p = Process::Spawn(argv, {}, BookingLog(replica));
   if (!p.ok()) return p.status();
-  booking_ = *std::move(p);
-  return WaitServing(booking_target(), absl::Seconds(30));
+  b.process = *std::move(p);
+  return WaitServing(booking_target(replica), absl::Seconds(30));
 }
 
 namespace {
@@ -117,9 +229,33 @@ absl::StatusOr<int> StopProcess(std::optional<Process>& p, int signal) {
   p.reset();
   return rc;
 }
+absl::StatusOr<int> WaitProcess(std::optional<Process>& p, absl::Duration timeout) {
+  if (!p.has_value()) return absl::FailedPreconditionError("not started");
+  absl::StatusOr<int> rc = p->Wait(timeout);
+  if (rc.ok()) p.reset();
+  return rc;
+}
 }  // namespace
 
-absl::StatusOr<int> ServiceSet::StopHistory(int signal) { return StopProcess(history_, signal); }
-absl::StatusOr<int> ServiceSet::StopBooking(int signal) { return StopProcess(booking_, signal); }
+absl::StatusOr<int> ServiceSet::StopHistory(int signal) {
+  return StopProcess(history_.process, signal);
+}
+absl::StatusOr<int> ServiceSet::StopBooking(int signal) { return StopBookingReplica(0, signal); }
+absl::StatusOr<int> ServiceSet::StopBookingReplica(int replica, int signal) {
+  return StopProcess(bookings_[replica].process, signal);
+}
+void ServiceSet::SignalHistory(int signal) {
+  if (history_.process.has_value()) history_.process->Signal(signal);
+}
+absl::StatusOr<int> ServiceSet::WaitHistory(absl::Duration timeout) {
+  return WaitProcess(history_.process, timeout);
+}
+void ServiceSet::SignalBookingReplica(int replica, int signal) {
+  auto& p = bookings_[replica].process;
+  if (p.has_value()) p->Signal(signal);
+}
+absl::StatusOr<int> ServiceSet::WaitBookingReplica(int replica, absl::Duration timeout) {
+  return WaitProcess(bookings_[replica].process, timeout);
+}
 
 }  // namespace booking::testing

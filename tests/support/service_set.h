@@ -1,8 +1,12 @@
-// The real binaries around one PgCluster: migrator up on fresh booking and
-// history databases, then history-service and booking-service on free ports.
+// The real binaries around one PgCluster (or two: the booking store on one
+// server, the history store on another, so that each can be restarted on its
+// own): migrator up on fresh booking and history databases, then
+// history-service and one or more booking-service replicas on free ports,
+// each with a /metrics endpoint.
 #ifndef TESTS_SUPPORT_SERVICE_SET_H_
 #define TESTS_SUPPORT_SERVICE_SET_H_
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -24,6 +28,10 @@ std::string MigratorBin();
 // `timeout`.
 absl::Status WaitServing(const std::string& target, absl::Duration timeout);
 
+// The sum of every sample of `name` (all label sets) on the Prometheus
+// endpoint at HOST:PORT.
+absl::StatusOr<double> ScrapeMetric(const std::string& target, const std::string& name);
+
 class ServiceSet {
  public:
   // Tokens file entries: principal, token.
@@ -34,30 +42,60 @@ class ServiceSet {
   // `migrator up` on them.
   static absl::StatusOr<std::unique_ptr<ServiceSet>> Create(PgCluster& pg,
                                                             const std::string& prefix);
+  // The booking database on `booking_pg`, the history database on
+  // `history_pg`.
+  static absl::StatusOr<std::unique_ptr<ServiceSet>> Create(PgCluster& booking_pg,
+                                                            PgCluster& history_pg,
+                                                            const std::string& prefix);
 
   // Create, then both services started.
   static absl::StatusOr<std::unique_ptr<ServiceSet>> CreateAndStart(PgCluster& pg,
                                                                     const std::string& prefix);
+  static absl::StatusOr<std::unique_ptr<ServiceSet>> CreateAndStart(PgCluster& booking_pg,
+                                                                    PgCluster& history_pg,
+                                                                    const std::string& prefix);
 
-  absl::Status StartHistory();
+  absl::Status StartHistory(const std::vector<std::string>& extra_flags = {});
+  // Replica 0 of booking-service.
   absl::Status StartBooking(const std::vector<std::string>& extra_flags = {});
+  // Replica `replica` (0, 1, ...): its own ports and log, the same stores.
+  absl::Status StartBookingReplica(int replica, const std::vector<std::string>& extra_flags = {});
   // Sends `signal` and waits for the exit; returns the exit code.
   absl::StatusOr<int> StopHistory(int signal);
   absl::StatusOr<int> StopBooking(int signal);
+  absl::StatusOr<int> StopBookingReplica(int replica, int signal);
+  // Sends `signal` without waiting (for a drain in progress); then WaitHistory.
+  void SignalHistory(int signal);
+  absl::StatusOr<int> WaitHistory(absl::Duration timeout);
+  void SignalBookingReplica(int replica, int signal);
+  absl::StatusOr<int> WaitBookingReplica(int replica, absl::Duration timeout);
 
   const std::string& booking_url() const { return booking_url_; }
   const std::string& history_url() const { return history_url_; }
-  std::string booking_target() const;
+  std::string booking_target() const { return booking_target(0); }
+  std::string booking_target(int replica) const;
+  // Every booking replica started so far, as one gRPC target
+  // ("ipv4:127.0.0.1:p1,127.0.0.1:p2"), for a round_robin channel.
+  std::string booking_targets() const;
   std::string history_target() const;
+  std::string booking_metrics_target(int replica = 0) const;
+  std::string history_metrics_target() const;
   const std::string& log_dir() const { return log_dir_; }
   // The services' logs, for failure messages.
   std::string Logs() const;
 
  private:
   ServiceSet() = default;
+  struct Instance {
+    int port = 0;
+    int metrics_port = 0;
+    std::optional<Process> process;
+  };
+  std::string BookingLog(int replica) const;
+
   std::string booking_url_, history_url_, log_dir_, tokens_file_;
-  int booking_port_ = 0, history_port_ = 0;
-  std::optional<Process> booking_, history_;
+  std::map<int, Instance> bookings_;  // by replica
+  Instance history_;
 };
 
 }  // namespace booking::testing
