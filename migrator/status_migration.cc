@@ -101,8 +101,13 @@ bool IsLockConflict(const pqxx::sql_error& e) {
 // seconds (a Job's log).
 class Progress {
  public:
-  Progress(std::ostream& out, std::string what, int64_t total, bool bar)
-      : out_(out), what_(std::move(what)), total_(total), bar_(bar), start_(absl::Now()) {}
+  Progress(std::ostream& out, std::string what, int64_t total, bool bar, std::string unit = "rows")
+      : out_(out),
+        what_(std::move(what)),
+        unit_(std::move(unit)),
+        total_(total),
+        bar_(bar),
+        start_(absl::Now()) {}
 
   void Add(int64_t n) {
     done_ += n;
@@ -126,13 +131,13 @@ class Progress {
       const int width = 30;
       const int filled = static_cast<int>(fraction * width);
       out_ << "\r" << what_ << " [" << std::string(filled, '#') << std::string(width - filled, '.')
-           << "] " << done_ << "/" << total << " rows, " << static_cast<int64_t>(rate)
-           << " rows/s, ETA " << static_cast<int64_t>(eta) << "s   ";
+           << "] " << done_ << "/" << total << " " << unit_ << ", " << static_cast<int64_t>(rate)
+           << " " << unit_ << "/s, ETA " << static_cast<int64_t>(eta) << "s   ";
       if (final) out_ << "\n";
     } else {
-      out_ << what_ << ": " << done_ << "/" << total << " rows ("
-           << static_cast<int>(fraction * 100) << "%), " << static_cast<int64_t>(rate)
-           << " rows/s, ETA " << static_cast<int64_t>(eta) << "s" << (final ? ", done" : "")
+      out_ << what_ << ": " << done_ << "/" << total << " " << unit_ << " ("
+           << static_cast<int>(fraction * 100) << "%), " << static_cast<int64_t>(rate) << " "
+           << unit_ << "/s, ETA " << static_cast<int64_t>(eta) << "s" << (final ? ", done" : "")
            << "\n";
     }
     out_.flush();
@@ -140,6 +145,7 @@ class Progress {
 
   std::ostream& out_;
   const std::string what_;
+  const std::string unit_;
   const int64_t total_;
   const bool bar_;
   const absl::Time start_;
@@ -317,8 +323,12 @@ absl::Status StatusMigration::PrintStatus() {
   for (const auto& v : columns->values()) {
     const auto& cf = v.struct_value().fields();
     out_ << "  " << cf.at("column").string_value() << ":";
-    for (const auto& [label, n] : cf.at("counts").struct_value().fields()) {
-      out_ << " " << label << "=" << static_cast<int64_t>(n.number_value());
+    const auto& counts = cf.at("counts").struct_value().fields();
+    std::vector<std::string> names;
+    for (const auto& entry : counts) names.push_back(entry.first);
+    std::sort(names.begin(), names.end());
+    for (const std::string& label : names) {
+      out_ << " " << label << "=" << static_cast<int64_t>(counts.at(label).number_value());
     }
     out_ << "\n";
   }
@@ -790,7 +800,7 @@ absl::Status StatusMigration::SwapType(const std::vector<std::string>& labels, b
         Count(conn_, absl::StrCat("SELECT pg_relation_size('", c.table,
                                   "') / current_setting('block_size')::bigint + 1"));
     Progress progress(progress_, absl::StrCat("copy ", c.table, ".", c.column), pages,
-                      options_.progress_bar);
+                      options_.progress_bar, "pages");
     constexpr int64_t kPagesPerBatch = 64;
     const std::string value =
         absl::StrCat("(", MapExpr(c.column + "::text", forward, ""), ")::", kNextType);

@@ -16,6 +16,9 @@
 ABSL_FLAG(std::string, booking_target, "localhost:50051", "booking-service HOST:PORT");
 ABSL_FLAG(std::string, history_target, "localhost:50052", "history-service HOST:PORT");
 ABSL_FLAG(std::string, token, "", "bearer token for booking-service [env BOOKING_TOKEN]");
+ABSL_FLAG(std::string, booking_id, "",
+          "with --change-to: the booking to change; alone: print that booking and its history");
+ABSL_FLAG(std::string, change_to, "", "change --booking-id to this status (e.g. PICKED_UP)");
 ABSL_FLAG(absl::Duration, history_wait, absl::Seconds(30),
           "how long to wait for the history to arrive");
 
@@ -24,7 +27,9 @@ namespace {
 
 constexpr char kUsage[] = R"(walks one booking through its whole lifecycle and prints its history.
 
-  booking-demo --booking-target localhost:50051 --history-target localhost:50052)";
+  booking-demo --booking-target localhost:50051 --history-target localhost:50052
+  booking-demo --booking-id bk-00000002 --change-to PICKED_UP   (one change, then the history)
+  booking-demo --booking-id bk-00000002                         (the booking and its history))";
 
 class Demo {
  public:
@@ -33,6 +38,34 @@ class Demo {
       : bookings_(v1::BookingService::NewStub(booking)),
         history_(history::v1::HistoryService::NewStub(history)),
         token_(std::move(token)) {}
+
+  // One booking: optionally change it, then print it and its history.
+  int Show(const std::string& booking_id, const std::string& change_to) {
+    v1::Booking booking;
+    if (!change_to.empty()) {
+      v1::ChangeStatusRequest change;
+      change.set_booking_id(booking_id);
+      v1::BookingStatus target;
+      if (!v1::BookingStatus_Parse(change_to, &target)) {
+        std::cerr << "unknown status " << change_to << "\n";
+        return 2;
+      }
+      change.set_target_status(target);
+      change.set_reason("changed with booking-demo");
+      v1::ChangeStatusResponse changed;
+      if (!Check("ChangeStatus", bookings_->ChangeStatus(Context().get(), change, &changed))) {
+        return 1;
+      }
+      booking = changed.booking();
+    } else {
+      v1::GetBookingRequest get;
+      get.set_booking_id(booking_id);
+      if (!Check("GetBooking", bookings_->GetBooking(Context().get(), get, &booking))) return 1;
+    }
+    std::cout << "booking " << booking.id() << ": " << v1::BookingStatus_Name(booking.status())
+              << " (version " << booking.version() << ")\n";
+    return PrintHistory(booking.id(), booking.version());
+  }
 
   int Run() {
     v1::CreateBookingRequest create;
@@ -143,5 +176,7 @@ int main(int argc, char** argv) {
       grpc::CreateChannel(absl::GetFlag(FLAGS_booking_target), grpc::InsecureChannelCredentials()),
       grpc::CreateChannel(absl::GetFlag(FLAGS_history_target), grpc::InsecureChannelCredentials()),
       booking::FlagOrEnv(FLAGS_token, "BOOKING_TOKEN"));
+  const std::string booking_id = absl::GetFlag(FLAGS_booking_id);
+  if (!booking_id.empty()) return demo.Show(booking_id, absl::GetFlag(FLAGS_change_to));
   return demo.Run();
 }

@@ -1,0 +1,74 @@
+# Shared by scripts/run.sh and scripts/demo-migration.sh: a PostgreSQL in
+# .local/pg and the services started in the background. Source it from the
+# repository root.
+local_dir="$(pwd)/.local"
+pg_port=${PG_PORT:-54329}
+pg_bin=${PG_BIN:-/usr/lib/postgresql/15/bin}
+booking_listen=${BOOKING_LISTEN:-127.0.0.1:50051}
+history_listen=${HISTORY_LISTEN:-127.0.0.1:50052}
+mkdir -p "$local_dir/logs" "$local_dir/run"
+
+# PostgreSQL refuses to run as root: as root, it runs as the postgres user.
+as_pg=()
+if [ "$(id -u)" -eq 0 ]; then as_pg=(runuser -u postgres --); fi
+
+pg_start() {
+  if [ ! -f "$local_dir/pg/data/PG_VERSION" ]; then
+    mkdir -p "$local_dir/pg"
+    if [ ${#as_pg[@]} -gt 0 ]; then chown postgres "$local_dir/pg"; fi
+    "${as_pg[@]}" "$pg_bin/initdb" -D "$local_dir/pg/data" -A trust -U postgres -E UTF8 >/dev/null
+  fi
+  if ! "${as_pg[@]}" "$pg_bin/pg_ctl" -D "$local_dir/pg/data" status >/dev/null 2>&1; then
+    "${as_pg[@]}" "$pg_bin/pg_ctl" -D "$local_dir/pg/data" -w -l "$local_dir/pg/server.log" \
+      -o "-p $pg_port -k $local_dir/pg -c listen_addresses=127.0.0.1" start >/dev/null
+  fi
+}
+
+pg_url() { echo "postgresql://postgres@127.0.0.1:$pg_port/$1"; }
+
+psql_local() { psql -X -q -h 127.0.0.1 -p "$pg_port" -U postgres "$@"; }
+
+# Creates database $1 unless it exists ("fresh" as $2: drop it first).
+db_create() {
+  if [ "${2:-}" = fresh ]; then psql_local -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)"; fi
+  psql_local -tAc "SELECT 1 FROM pg_database WHERE datname = '$1'" | grep -q 1 ||
+    psql_local -c "CREATE DATABASE $1"
+}
+
+demo_token() {
+  local tokens="$local_dir/tokens"
+  [ -f "$tokens" ] || echo "demo-dispatcher demo-token-$(head -c8 /dev/urandom | od -An -tx1 | tr -d ' \n')" > "$tokens"
+  awk '{print $2}' "$tokens"
+}
+
+# Starts (or restarts) a service in the background: name, then the command.
+service_start() {
+  local name=$1; shift
+  local pidfile="$local_dir/run/$name.pid"
+  service_stop "$name"
+  nohup "$@" >>"$local_dir/logs/$name.log" 2>&1 &
+  echo $! > "$pidfile"
+}
+
+service_stop() {
+  local pidfile="$local_dir/run/$1.pid"
+  if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+    kill -TERM "$(cat "$pidfile")"
+    while kill -0 "$(cat "$pidfile")" 2>/dev/null; do sleep 0.1; done
+  fi
+  rm -f "$pidfile"
+}
+
+# Both services against the given booking and history URLs.
+services_start() {
+  service_start history-service build/history-service/history-service --listen "$history_listen" \
+    --database-url "$2"
+  service_start booking-service build/booking-service/booking-service --listen "$booking_listen" \
+    --database-url "$1" --history-target "$history_listen" --auth-tokens-file "$local_dir/tokens"
+  for _ in $(seq 1 100); do
+    (exec 3<>"/dev/tcp/${booking_listen%:*}/${booking_listen#*:}") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "booking-service did not start; see $local_dir/logs/booking-service.log" >&2
+  return 1
+}
