@@ -309,6 +309,9 @@ absl::Status OutboxRelay::Session() {
 
     uint64_t batch_id = 0;
     absl::Time next_maintenance = absl::InfinitePast();
+    absl::Duration stream_backoff = options_.min_backoff;
+    absl::Time stream_retry_at = absl::InfinitePast();
+    std::mt19937_64 rng(std::random_device{}());
     while (!Stopping()) {
       if (absl::Now() >= next_maintenance) {
         Rebalance(db, owned);
@@ -332,6 +335,13 @@ absl::Status OutboxRelay::Session() {
         if (batch.set_aside.empty()) WaitForEvents(db, next_maintenance - absl::Now());
         continue;
       }
+      if (stream == nullptr && absl::Now() < stream_retry_at) {
+        // Backing off from history-service; the partitions stay ours (the
+        // other replicas could not reach it either), and the backlog is
+        // still gauged.
+        if (!SleepFor(std::min(stream_retry_at, next_maintenance) - absl::Now())) break;
+        continue;
+      }
       if (stream == nullptr) {
         grpc::ChannelArguments args;
         // A history-service that stops answering is noticed within ~30 s.
@@ -351,12 +361,30 @@ absl::Status OutboxRelay::Session() {
       sent_.Increment(static_cast<double>(batch.outbox_ids.size()));
       history::v1::IngestAck ack;
       if (!stream->Write(batch.request) || !stream->Read(&ack)) {
+        // The batch is unacknowledged and stays in the outbox: it is sent
+        // again on the next stream.
         grpc::Status s = stream->Finish();
         stream.reset();
-        return absl::UnavailableError(absl::StrCat(
-            "history stream to ", options_.history_target,
-            " broke: ", s.error_message().empty() ? "connection lost" : s.error_message()));
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          stream_context_ = nullptr;
+        }
+        context.reset();
+        reconnects_.Increment();
+        const absl::Duration jittered =
+            stream_backoff * std::uniform_real_distribution<double>(0.5, 1.0)(rng);
+        LogWarning(
+            "history stream ended; reopening it",
+            {{"history_target", options_.history_target},
+             {"error",
+              absl::StrCat(absl::StatusCodeToString(static_cast<absl::StatusCode>(s.error_code())),
+                           ": ", s.error_message())},
+             {"retry_in", absl::FormatDuration(jittered)}});
+        stream_retry_at = absl::Now() + jittered;
+        stream_backoff = std::min(stream_backoff * 2, options_.max_backoff);
+        continue;
       }
+      stream_backoff = options_.min_backoff;
       if (ack.batch_id() != batch.request.batch_id()) {
         return absl::InternalError(absl::StrCat("acknowledgement for batch ", ack.batch_id(),
                                                 " while waiting for ", batch.request.batch_id()));

@@ -53,6 +53,31 @@ absl::Status WaitServing(const std::string& target, absl::Duration timeout) {
   return absl::DeadlineExceededError(absl::StrCat(target, " not SERVING: ", last));
 }
 
+absl::StatusOr<bool> IsServing(const std::string& target) {
+  auto stub = grpc::health::v1::Health::NewStub(
+      grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  grpc::health::v1::HealthCheckRequest request;
+  grpc::health::v1::HealthCheckResponse response;
+  grpc::Status status = stub->Check(&context, request, &response);
+  if (!status.ok()) return absl::UnavailableError(status.error_message());
+  return response.status() == grpc::health::v1::HealthCheckResponse::SERVING;
+}
+
+absl::Status WaitHealth(const std::string& target, bool serving, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  std::string last = "no answer";
+  while (absl::Now() < deadline) {
+    absl::StatusOr<bool> now = IsServing(target);
+    if (now.ok() && *now == serving) return absl::OkStatus();
+    last = now.ok() ? (*now ? "SERVING" : "NOT_SERVING") : now.status().ToString();
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return absl::DeadlineExceededError(
+      absl::StrCat(target, " still ", last, " after ", absl::FormatDuration(timeout)));
+}
+
 absl::StatusOr<double> ScrapeMetric(const std::string& target, const std::string& name) {
   // No HTTP client library is installed; HTTP/1.0 GET is a few lines.
   std::vector<std::string> host_port = absl::StrSplit(target, ':');

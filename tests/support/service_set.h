@@ -28,6 +28,12 @@ std::string MigratorBin();
 // `timeout`.
 absl::Status WaitServing(const std::string& target, absl::Duration timeout);
 
+// The health status of the whole server at `target`: true SERVING, false
+// NOT_SERVING; an error when it does not answer within a second.
+absl::StatusOr<bool> IsServing(const std::string& target);
+// Polls IsServing until it is `serving` or `timeout` passes.
+absl::Status WaitHealth(const std::string& target, bool serving, absl::Duration timeout);
+
 // The sum of every sample of `name` (all label sets) on the Prometheus
 // endpoint at HOST:PORT.
 absl::StatusOr<double> ScrapeMetric(const std::string& target, const std::string& name);

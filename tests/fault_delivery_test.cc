@@ -1,0 +1,258 @@
+// The fault suite: a steady load of status changes from several client
+// threads against two booking-service replicas (booking store and history
+// store on two PostgreSQL servers) while history-service is SIGKILLed several
+// times, one booking replica is SIGKILLed, and each PostgreSQL server is
+// stopped and started again. Afterwards every change acknowledged to a client
+// is in history exactly once, in per-booking order, and history holds nothing
+// the booking store does not. Prints what it did and counted.
+#include <signal.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "booking/v1/booking.grpc.pb.h"
+#include "gtest/gtest.h"
+#include "pqxx/pqxx"
+#include "tests/support/grpc_client.h"
+#include "tests/support/pg_cluster.h"
+#include "tests/support/service_set.h"
+#include "tests/support/status_load.h"
+
+namespace booking::testing {
+namespace {
+
+int64_t Count(const std::string& url, const std::string& sql) {
+  pqxx::connection conn(url);
+  pqxx::nontransaction txn(conn);
+  return txn.exec(sql)[0][0].as<int64_t>();
+}
+
+// What the suite did, printed at the end.
+struct Tally {
+  absl::Time start = absl::Now();
+  int history_kills = 0;
+  int booking_kills = 0;
+  int booking_pg_restarts = 0;
+  int history_pg_restarts = 0;
+  std::vector<std::string> steps;
+
+  void Step(const std::string& what) {
+    const std::string line = absl::StrCat(
+        "[fault] t=",
+        absl::FormatDuration(absl::Trunc(absl::Now() - start, absl::Milliseconds(100))), " ", what);
+    std::printf("%s\n", line.c_str());
+    std::fflush(stdout);
+    steps.push_back(line);
+  }
+};
+
+// One booking-service call while its store is down: UNAVAILABLE, promptly.
+void ExpectFastUnavailable(const std::string& target) {
+  auto stub =
+      v1::BookingService::NewStub(grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
+  v1::GetBookingRequest request;
+  request.set_booking_id("any");
+  v1::Booking response;
+  const absl::Time started = absl::Now();
+  grpc::Status status =
+      stub->GetBooking(AuthedContext(ServiceSet::kToken).get(), request, &response);
+  const absl::Duration took = absl::Now() - started;
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
+  // Fail fast: the 15 s deadline of the call is far off.
+  EXPECT_LT(took, absl::Seconds(5)) << "a call with the store down took " << took;
+}
+
+TEST(FaultSuite, EveryAcknowledgedChangeReachesHistoryExactlyOnce) {
+  auto booking_pg = PgCluster::Start();
+  ASSERT_TRUE(booking_pg.ok()) << booking_pg.status();
+  auto history_pg = PgCluster::Start();
+  ASSERT_TRUE(history_pg.ok()) << history_pg.status();
+  auto created = ServiceSet::Create(**booking_pg, **history_pg, "fault");
+  ASSERT_TRUE(created.ok()) << created.status();
+  ServiceSet& s = **created;
+  ASSERT_TRUE(s.StartHistory().ok()) << s.Logs();
+  ASSERT_TRUE(s.StartBookingReplica(0).ok()) << s.Logs();
+  ASSERT_TRUE(s.StartBookingReplica(1).ok()) << s.Logs();
+
+  Tally tally;
+  tally.Step("two booking-service replicas, one history-service; load starts");
+  auto load = StatusLoad::Start({.target = s.booking_targets(),
+                                 .token = ServiceSet::kToken,
+                                 .booking_prefix = "fault",
+                                 .threads = 4,
+                                 .bookings_per_thread = 3});
+  ASSERT_TRUE(load.ok()) << load.status();
+  auto pause = [](int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); };
+  auto kill_history = [&](int down_ms) {
+    ASSERT_TRUE(s.StopHistory(SIGKILL).ok());
+    ++tally.history_kills;
+    tally.Step(absl::StrCat("SIGKILL history-service (", tally.history_kills, ")"));
+    pause(down_ms);
+    ASSERT_TRUE(s.StartHistory().ok()) << s.Logs();
+    tally.Step("history-service started again");
+  };
+
+  pause(3000);
+  kill_history(1500);
+  pause(2500);
+
+  // A booking replica dies, holding its share of the outbox partitions; the
+  // other takes them over.
+  ASSERT_TRUE(s.StopBookingReplica(1, SIGKILL).ok());
+  ++tally.booking_kills;
+  tally.Step("SIGKILL booking-service replica 1");
+  pause(3000);
+
+  // The booking store goes away: health NOT_SERVING, calls UNAVAILABLE at
+  // once; then back: SERVING, and the load goes on by itself.
+  ASSERT_TRUE((*booking_pg)->Stop().ok());
+  tally.Step("booking PostgreSQL stopped");
+  EXPECT_TRUE(WaitHealth(s.booking_target(0), false, absl::Seconds(10)).ok());
+  tally.Step("booking-service replica 0 health NOT_SERVING");
+  ExpectFastUnavailable(s.booking_target(0));
+  pause(1000);
+  ASSERT_TRUE((*booking_pg)->Restart().ok());
+  ++tally.booking_pg_restarts;
+  tally.Step("booking PostgreSQL started again");
+  EXPECT_TRUE(WaitHealth(s.booking_target(0), true, absl::Seconds(15)).ok());
+  tally.Step("booking-service replica 0 health SERVING");
+  pause(2000);
+
+  kill_history(500);
+  ASSERT_TRUE(s.StartBookingReplica(1).ok()) << s.Logs();
+  tally.Step("booking-service replica 1 started again");
+  pause(3000);
+
+  // The history store goes away: history-service NOT_SERVING, bookings go on.
+  ASSERT_TRUE((*history_pg)->Stop().ok());
+  tally.Step("history PostgreSQL stopped");
+  EXPECT_TRUE(WaitHealth(s.history_target(), false, absl::Seconds(10)).ok());
+  tally.Step("history-service health NOT_SERVING");
+  const int64_t acked_before = (*load)->acked_count();
+  pause(1500);
+  EXPECT_GT((*load)->acked_count(), acked_before) << "booking calls stopped with history's store";
+  ASSERT_TRUE((*history_pg)->Restart().ok());
+  ++tally.history_pg_restarts;
+  tally.Step("history PostgreSQL started again");
+  EXPECT_TRUE(WaitHealth(s.history_target(), true, absl::Seconds(15)).ok());
+  tally.Step("history-service health SERVING");
+  pause(2000);
+
+  kill_history(0);
+  pause(3000);
+
+  (*load)->Stop();
+  tally.Step(absl::StrCat("load stopped: ", (*load)->acked_count(), " changes acknowledged"));
+
+  // Every committed event drains.
+  const absl::Time drain_deadline = absl::Now() + absl::Seconds(90);
+  while (Count(s.booking_url(), R"(SELECT count(*) FROM "BookingOutbox")") > 0) {
+    ASSERT_LT(absl::Now(), drain_deadline) << "outbox did not drain\n" << s.Logs();
+    pause(200);
+  }
+  tally.Step("outbox drained");
+
+  // --- What the booking store holds, what history holds, what was acked.
+  struct Store {
+    int64_t version;
+    std::string status;
+  };
+  std::map<std::string, Store> store;
+  {
+    pqxx::connection conn(s.booking_url());
+    pqxx::nontransaction txn(conn);
+    for (const auto& row : txn.exec(R"(SELECT id, version, status::text FROM "Booking")")) {
+      store[row[0].as<std::string>()] = {row[1].as<int64_t>(), row[2].as<std::string>()};
+    }
+    EXPECT_EQ(txn.exec(R"(SELECT count(*) FROM "BookingOutboxRejected")")[0][0].as<int>(), 0);
+  }
+  struct Entry {
+    int64_t sequence;
+    std::string from, to;
+  };
+  std::map<std::string, std::vector<Entry>> history;
+  int64_t history_rows = 0;
+  {
+    pqxx::connection conn(s.history_url());
+    pqxx::nontransaction txn(conn);
+    pqxx::result totals =
+        txn.exec(R"(SELECT count(*), count(DISTINCT "eventId") FROM "BookingStatusHistory")");
+    history_rows = totals[0][0].as<int64_t>();
+    EXPECT_EQ(history_rows, totals[0][1].as<int64_t>()) << "an event is in history twice";
+    for (const auto& row : txn.exec(
+             R"(SELECT "bookingId", sequence, COALESCE("fromStatus", ''), "toStatus"
+                FROM "BookingStatusHistory" ORDER BY "bookingId", sequence)")) {
+      history[row[0].as<std::string>()].push_back(
+          {row[1].as<int64_t>(), row[2].as<std::string>(), row[3].as<std::string>()});
+    }
+  }
+
+  // History holds exactly the store's changes: per booking 1..version, each
+  // once, each following the one before, ending in the store's status.
+  int64_t store_changes = 0;
+  for (const auto& [id, b] : store) {
+    store_changes += b.version;
+    const std::vector<Entry>& entries = history[id];
+    ASSERT_EQ(static_cast<int64_t>(entries.size()), b.version) << "booking " << id;
+    for (size_t i = 0; i < entries.size(); ++i) {
+      ASSERT_EQ(entries[i].sequence, static_cast<int64_t>(i) + 1) << "booking " << id;
+      if (i > 0) {
+        ASSERT_EQ(entries[i].from, entries[i - 1].to) << id << " at " << i + 1;
+      }
+    }
+    EXPECT_EQ(entries.back().to, b.status) << "booking " << id;
+  }
+  for (const auto& [id, entries] : history) {
+    EXPECT_TRUE(store.count(id)) << "history has booking " << id << " the store does not";
+  }
+  EXPECT_EQ(history_rows, store_changes);
+
+  // Every acknowledged change is there, with the status it was acknowledged
+  // with; every acknowledgement is of a different change.
+  const std::vector<AckedChange> acked = (*load)->acked();
+  std::set<std::pair<std::string, int64_t>> distinct;
+  for (const AckedChange& a : acked) {
+    EXPECT_TRUE(distinct.insert({a.booking_id, a.version}).second)
+        << a.booking_id << " v" << a.version << " acknowledged twice";
+    const auto& entries = history[a.booking_id];
+    ASSERT_LE(a.version, static_cast<int64_t>(entries.size())) << a.booking_id;
+    EXPECT_EQ(entries[a.version - 1].to, a.status) << a.booking_id << " v" << a.version;
+  }
+  EXPECT_EQ((*load)->unresolved(), 0);
+  // Each thread resolved every change it started: nothing committed went
+  // unacknowledged.
+  EXPECT_EQ(static_cast<int64_t>(acked.size()), store_changes);
+
+  double sent = 0, relay_acked = 0, reconnects = 0;
+  for (int replica : {0, 1}) {
+    sent += ScrapeMetric(s.booking_metrics_target(replica), "relay_events_sent_total").value_or(0);
+    relay_acked +=
+        ScrapeMetric(s.booking_metrics_target(replica), "relay_events_acked_total").value_or(0);
+    reconnects +=
+        ScrapeMetric(s.booking_metrics_target(replica), "relay_reconnects_total").value_or(0);
+  }
+  std::string failures;
+  for (const auto& [code, n] : (*load)->failures()) absl::StrAppend(&failures, " ", code, "=", n);
+  std::printf(
+      "[fault] summary: duration %s; %zu changes acknowledged (%d bookings, 4 client threads); "
+      "%lld failed calls, retried with the same request id:%s; history-service SIGKILLed %d "
+      "times; booking-service replicas SIGKILLed %d; booking PostgreSQL restarted %d, history "
+      "PostgreSQL restarted %d; history rows %lld (= store versions %lld), duplicates 0, "
+      "outbox empty, set aside 0; relay counters since the last start of each replica: sent "
+      "%.0f, acked %.0f, reconnects %.0f\n",
+      absl::FormatDuration(absl::Trunc(absl::Now() - tally.start, absl::Seconds(1))).c_str(),
+      acked.size(), static_cast<int>(store.size()), static_cast<long long>((*load)->failed_calls()),
+      failures.c_str(), tally.history_kills, tally.booking_kills, tally.booking_pg_restarts,
+      tally.history_pg_restarts, static_cast<long long>(history_rows),
+      static_cast<long long>(store_changes), sent, relay_acked, reconnects);
+  if (HasFailure()) std::printf("%s\n", s.Logs().c_str());
+}
+
+}  // namespace
+}  // namespace booking::testing
