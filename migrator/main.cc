@@ -27,6 +27,9 @@ ABSL_FLAG(absl::Duration, lock_wait, absl::Seconds(60),
 ABSL_FLAG(absl::Duration, lock_timeout, absl::Seconds(2),
           "longest wait for a lock per statement; the batch or step is then retried, so writers "
           "never queue behind the migrator for longer");
+ABSL_FLAG(absl::Duration, ddl_lock_timeout, absl::Milliseconds(200),
+          "longest wait for a table lock that writers conflict with (adding labels, the shadow "
+          "column, the swap); while it waits writers queue behind it, so it gives up and retries");
 ABSL_FLAG(int, batch_size, 1000, "rows per batch (expand snapshot, backfill, rollback)");
 ABSL_FLAG(absl::Duration, throttle, absl::ZeroDuration(), "pause between batches, e.g. 20ms");
 ABSL_FLAG(std::string, in_service_rule, "",
@@ -105,7 +108,8 @@ absl::Status RunPhase(const std::string& command, const std::string& url) {
   try {
     // status only reads: it never waits for a running phase.
     if (command != "status") {
-      absl::Status s = AcquireStoreLock(**conn, StoreKind::kBooking, absl::GetFlag(FLAGS_lock_wait));
+      absl::Status s =
+          AcquireStoreLock(**conn, StoreKind::kBooking, absl::GetFlag(FLAGS_lock_wait));
       if (!s.ok()) return s;
     }
     const std::string progress = absl::GetFlag(FLAGS_progress);
@@ -114,6 +118,7 @@ absl::Status RunPhase(const std::string& command, const std::string& url) {
                          .batch_size = absl::GetFlag(FLAGS_batch_size),
                          .throttle = absl::GetFlag(FLAGS_throttle),
                          .lock_timeout = absl::GetFlag(FLAGS_lock_timeout),
+                         .ddl_lock_timeout = absl::GetFlag(FLAGS_ddl_lock_timeout),
                          .in_service_rule = absl::GetFlag(FLAGS_in_service_rule),
                          .compatibility_window = absl::GetFlag(FLAGS_compatibility_window),
                          .force = absl::GetFlag(FLAGS_force),

@@ -224,24 +224,33 @@ void StatusMigration::SetPhase(const std::string& from, const std::string& to,
 
 absl::Status StatusMigration::WithLockRetry(const std::string& what,
                                             const std::function<void(pqxx::work&)>& fn) {
+  return Retry(what, options_.lock_timeout, options_.lock_retries, fn);
+}
+
+absl::Status StatusMigration::WithTableLockRetry(const std::string& what,
+                                                 const std::function<void(pqxx::work&)>& fn) {
+  return Retry(what, options_.ddl_lock_timeout, options_.ddl_lock_retries, fn);
+}
+
+absl::Status StatusMigration::Retry(const std::string& what, absl::Duration timeout, int retries,
+                                    const std::function<void(pqxx::work&)>& fn) {
   for (int attempt = 1;; ++attempt) {
     try {
       pqxx::work txn(conn_);
-      txn.exec(absl::StrCat("SET LOCAL lock_timeout = ",
-                            absl::ToInt64Milliseconds(options_.lock_timeout)));
+      txn.exec(absl::StrCat("SET LOCAL lock_timeout = ", absl::ToInt64Milliseconds(timeout)));
       fn(txn);
       txn.commit();
       return absl::OkStatus();
     } catch (const pqxx::sql_error& e) {
       if (!IsLockConflict(e)) throw;
-      if (attempt >= options_.lock_retries) {
+      if (attempt >= retries) {
         return absl::UnavailableError(absl::StrCat(
             what, ": could not get its locks in ", attempt, " attempts (writers hold them); ",
             "run the phase again later, or raise --lock-timeout"));
       }
       LogWarning("lock not available; retrying",
                  {{"step", what}, {"attempt", absl::StrCat(attempt)}});
-      std::this_thread::sleep_for(std::chrono::milliseconds(100 * std::min(attempt, 20)));
+      std::this_thread::sleep_for(std::chrono::milliseconds(50 * std::min(attempt, 20)));
     }
   }
 }
@@ -369,7 +378,7 @@ absl::Status StatusMigration::Expand() {
   // A label added in a transaction cannot be used in it: each is added and
   // committed on its own, before anything uses it.
   for (const std::string& l : missing) {
-    absl::Status s = WithLockRetry("add label " + l, [&](pqxx::work& txn) {
+    absl::Status s = WithTableLockRetry("add label " + l, [&](pqxx::work& txn) {
       txn.exec(absl::StrCat("ALTER TYPE ", kType, " ADD VALUE IF NOT EXISTS ", txn.quote(l)));
     });
     if (!s.ok()) return s;
@@ -479,6 +488,7 @@ absl::StatusOr<int64_t> StatusMigration::RelabelBookings(bool rollback) {
                               Csv(from));
   Progress progress(progress_, rollback ? "rollback" : "backfill", total, options_.progress_bar);
   int64_t changed = 0;
+  absl::Duration longest_batch;
   // Passes until none is left; rows locked by writers are skipped and taken
   // in the next pass. A rollback stops after a few passes: running services
   // may legitimately keep writing new labels.
@@ -487,12 +497,14 @@ absl::StatusOr<int64_t> StatusMigration::RelabelBookings(bool rollback) {
     while (true) {
       int64_t n = 0;
       std::string last;
+      const absl::Time batch_start = absl::Now();
       absl::Status s = WithLockRetry("relabel batch", [&](pqxx::work& txn) {
         pqxx::result r = txn.exec_params(sql, Csv(from), after, options_.batch_size, reason);
         n = r[0][0].as<int64_t>();
         last = r[0][1].as<std::string>();
       });
       if (!s.ok()) return s;
+      longest_batch = std::max(longest_batch, absl::Now() - batch_start);
       if (last.empty()) break;
       after = last;
       changed += n;
@@ -513,6 +525,8 @@ absl::StatusOr<int64_t> StatusMigration::RelabelBookings(bool rollback) {
     absl::SleepFor(absl::Milliseconds(200));
   }
   progress.Finish();
+  out_ << (rollback ? "rollback" : "backfill") << ": longest batch (the longest a writer of "
+       << "one of its rows could wait) " << absl::ToDoubleMilliseconds(longest_batch) << " ms\n";
   return changed;
 }
 
@@ -527,7 +541,7 @@ absl::StatusOr<int64_t> StatusMigration::RelabelOtherColumns(bool rollback) {
   for (const EnumColumn& c : columns) {
     if (c.table == kBookingTable && c.column_name == "status") continue;
     // TID range batches: each visits a slice of the table's pages once.
-    constexpr int64_t kPagesPerBatch = 64;
+    constexpr int64_t kPagesPerBatch = 8;
     for (int pass = 0; pass < 5 && CountLabels(conn_, c, from) > 0; ++pass) {
       const int64_t pages =
           Count(conn_, absl::StrCat("SELECT pg_relation_size('", c.table,
@@ -782,7 +796,7 @@ absl::Status StatusMigration::SwapType(const std::vector<std::string>& labels, b
   for (const EnumColumn& c : deps.columns) {
     const std::string fn =
         QuoteIdent(Suffixed(absl::StrCat(Plain(c.table), "_", c.column_name), "__next_sync"));
-    absl::Status s = WithLockRetry("shadow column " + c.column, [&](pqxx::work& txn) {
+    absl::Status s = WithTableLockRetry("shadow column " + c.column, [&](pqxx::work& txn) {
       txn.exec(absl::StrCat("ALTER TABLE ", c.table, " ADD COLUMN IF NOT EXISTS ", Shadow(c), " ",
                             kNextType));
       txn.exec(absl::StrCat("CREATE OR REPLACE FUNCTION ", fn,
@@ -801,7 +815,7 @@ absl::Status StatusMigration::SwapType(const std::vector<std::string>& labels, b
                                   "') / current_setting('block_size')::bigint + 1"));
     Progress progress(progress_, absl::StrCat("copy ", c.table, ".", c.column), pages,
                       options_.progress_bar, "pages");
-    constexpr int64_t kPagesPerBatch = 64;
+    constexpr int64_t kPagesPerBatch = 8;
     const std::string value =
         absl::StrCat("(", MapExpr(c.column + "::text", forward, ""), ")::", kNextType);
     for (int64_t page = 0; page < pages; page += kPagesPerBatch) {
@@ -822,7 +836,7 @@ absl::Status StatusMigration::SwapType(const std::vector<std::string>& labels, b
     // (validation only takes SHARE UPDATE EXCLUSIVE) lets SET NOT NULL skip it.
     if (c.not_null) {
       const std::string check = QuoteIdent(Suffixed(c.column_name, "__next_not_null"));
-      absl::Status s = WithLockRetry("not-null check " + c.column, [&](pqxx::work& txn) {
+      absl::Status s = WithTableLockRetry("not-null check " + c.column, [&](pqxx::work& txn) {
         if (txn.exec_params(
                    "SELECT 1 FROM pg_constraint WHERE conrelid = $1::regclass AND conname = $2",
                    c.table, Suffixed(c.column_name, "__next_not_null"))
@@ -861,10 +875,12 @@ absl::Status StatusMigration::SwapType(const std::vector<std::string>& labels, b
     if (std::find(tables.begin(), tables.end(), c.table) == tables.end()) tables.push_back(c.table);
   }
   std::sort(tables.begin(), tables.end());
-  return WithLockRetry("swap", [&](pqxx::work& txn) {
+  absl::Time locked;
+  absl::Status swapped = WithTableLockRetry("swap", [&](pqxx::work& txn) {
     for (const std::string& t : tables) {
       txn.exec(absl::StrCat("LOCK TABLE ", t, " IN ACCESS EXCLUSIVE MODE"));
     }
+    locked = absl::Now();
     for (auto it = view_plans.rbegin(); it != view_plans.rend(); ++it) {
       txn.exec(absl::StrCat("DROP VIEW ", it->first->name));
     }
@@ -914,6 +930,12 @@ absl::Status StatusMigration::SwapType(const std::vector<std::string>& labels, b
                   VALUES ('rollback', 'expanded', 'none', 'new labels removed'))");
     }
   });
+  if (swapped.ok()) {
+    out_ << (forward ? "contract" : "rollback") << ": the swap held ACCESS EXCLUSIVE on "
+         << absl::StrJoin(tables, ", ") << " for "
+         << absl::ToDoubleMilliseconds(absl::Now() - locked) << " ms\n";
+  }
+  return swapped;
 }
 
 absl::Status StatusMigration::Contract() {
@@ -998,7 +1020,7 @@ absl::Status StatusMigration::Rollback() {
          << "] back\n";
     if (options_.dry_run) return absl::OkStatus();
     for (const std::string& l : missing) {
-      absl::Status s = WithLockRetry("add label " + l, [&](pqxx::work& txn) {
+      absl::Status s = WithTableLockRetry("add label " + l, [&](pqxx::work& txn) {
         txn.exec(absl::StrCat("ALTER TYPE ", kType, " ADD VALUE IF NOT EXISTS ", txn.quote(l)));
       });
       if (!s.ok()) return s;

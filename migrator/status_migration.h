@@ -23,9 +23,14 @@ struct PhaseOptions {
   bool json = false;
   int batch_size = 1000;
   absl::Duration throttle = absl::ZeroDuration();  // pause between batches
-  absl::Duration lock_timeout = absl::Seconds(2);  // per statement
-  int lock_retries = 20;                           // per batch or swap
-  std::string in_service_rule;                     // SQL predicate on "Booking"
+  absl::Duration lock_timeout = absl::Seconds(2);  // per batch statement (row locks)
+  int lock_retries = 20;                           // per batch
+  // For statements that need a table lock writers conflict with (new label,
+  // shadow column, trigger, swap): while such a request waits, every writer
+  // queues behind it, so it gives up quickly and tries again.
+  absl::Duration ddl_lock_timeout = absl::Milliseconds(200);
+  int ddl_lock_retries = 100;
+  std::string in_service_rule;  // SQL predicate on "Booking"
   absl::Duration compatibility_window = absl::Hours(24 * 14);
   bool force = false;  // contract before the window has passed
   bool progress_bar = false;
@@ -59,6 +64,11 @@ class StatusMigration {
   // Replaces the enum type by one with `labels` without a long lock.
   absl::Status SwapType(const std::vector<std::string>& labels, bool forward);
   absl::Status WithLockRetry(const std::string& what, const std::function<void(pqxx::work&)>& fn);
+  // The same with the short DDL lock timeout.
+  absl::Status WithTableLockRetry(const std::string& what,
+                                  const std::function<void(pqxx::work&)>& fn);
+  absl::Status Retry(const std::string& what, absl::Duration timeout, int retries,
+                     const std::function<void(pqxx::work&)>& fn);
 
   pqxx::connection& conn_;
   const PhaseOptions options_;

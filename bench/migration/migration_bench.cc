@@ -11,6 +11,7 @@
 #include <atomic>
 #include <iostream>
 #include <random>
+#include <sstream>
 #include <thread>
 
 #include "absl/flags/flag.h"
@@ -118,9 +119,17 @@ int Main(int argc, char** argv) {
     Check(load.exit_code == 0, "load: " + load.output);
     Exec(url, R"(VACUUM ANALYZE "Booking")");
   }
+  std::string reported;  // what the migrator itself says of its locks
   auto migrate = [&](std::vector<std::string> args) {
     MigratorRun run = RunMigrator(**pg, ours, "", args);
     Check(run.exit_code == 0, "migrator " + args[0] + ":\n" + run.output);
+    std::istringstream lines(run.output);
+    for (std::string line; std::getline(lines, line);) {
+      if (line.find("longest batch") != std::string::npos ||
+          line.find("held ACCESS EXCLUSIVE") != std::string::npos) {
+        reported += "  migrator: " + line + "\n";
+      }
+    }
   };
   auto seed_step = [&](const std::string& file) {
     PsqlRun run = RunPsqlFile(**pg, seed, FixturePath("seed_plan/" + file));
@@ -179,7 +188,8 @@ int Main(int argc, char** argv) {
   std::cout << "(the longest change wait during a contract is the longest time a writer was "
                "held by its ACCESS EXCLUSIVE lock; probe changes: "
             << seed_backfill.probe_changes << ", " << our_backfill.probe_changes << ", "
-            << seed_contract.probe_changes << ", " << our_contract.probe_changes << ")\n";
+            << seed_contract.probe_changes << ", " << our_contract.probe_changes << ")\n"
+            << reported;
   return 0;
 }
 
