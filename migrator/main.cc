@@ -73,9 +73,12 @@ Commands:
             trigger, batched copy, indexes built concurrently, a short swap);
             keeps defaults, indexes (partial ones translated), views, and other
             columns of the type.
-  rollback  undo the latest phase: contract (old labels back), backfill
+  rollback [PHASE]
+            undo the latest phase: contract (old labels back), backfill
             (untouched rows get their backup value, others are reverse-mapped,
-            with history), or expand (labels and backup removed).
+            with history), or expand (labels and backup removed). Name the
+            phase (rollback contract|backfill|expand) in Jobs: a rerun then
+            changes nothing, and a later phase still standing is refused.
 
 Every changing command takes --dry-run (the plan and the counts, no change)
 and is idempotent and resumable: run it again after any interruption.
@@ -102,7 +105,8 @@ Examples:
   migrator verify && migrator contract
   migrator status --json)";
 
-absl::Status RunPhase(const std::string& command, const std::string& url) {
+absl::Status RunPhase(const std::string& command, const std::string& url,
+                      const std::string& undo = "") {
   auto conn = Connect(WithConnectionDefaults(url, "migrator"));
   if (!conn.ok()) return conn.status();
   try {
@@ -129,7 +133,7 @@ absl::Status RunPhase(const std::string& command, const std::string& url) {
     if (command == "backfill") return migration.Backfill();
     if (command == "verify") return migration.Verify();
     if (command == "contract") return migration.Contract();
-    return migration.Rollback();
+    return migration.Rollback(undo);
   } catch (const std::exception& e) {
     return StatusFromException(e);
   }
@@ -137,7 +141,8 @@ absl::Status RunPhase(const std::string& command, const std::string& url) {
 
 int Main(int argc, char** argv) {
   std::vector<std::string> args = ParseCommandLine(argc, argv, kUsage);
-  if (args.size() != 2) {
+  const bool named_rollback = args.size() == 3 && args[1] == "rollback";
+  if (args.size() != 2 && !named_rollback) {
     std::cerr << "migrator: expected one command (up, status, expand, backfill, verify, contract "
                  "or rollback); see migrator --help\n";
     return 2;
@@ -171,7 +176,11 @@ int Main(int argc, char** argv) {
                    "BOOKING_DATABASE_URL\n";
       return 2;
     }
-    absl::Status status = RunPhase(command, url);
+    if (named_rollback && args[2] != "contract" && args[2] != "backfill" && args[2] != "expand") {
+      std::cerr << "migrator: rollback takes contract, backfill or expand\n";
+      return 2;
+    }
+    absl::Status status = RunPhase(command, url, named_rollback ? args[2] : "");
     if (!status.ok()) {
       std::cerr << "migrator " << command << ": " << status.message() << "\n";
       LogError("phase failed", {{"command", command}, {"error", status.ToString()}});
@@ -206,7 +215,7 @@ int Main(int argc, char** argv) {
                 << " store: " << status.message() << "\n";
       return ExitCodeOf(status);
     }
-    if (command == "status" && t.kind == StoreKind::kBooking && !absl::GetFlag(FLAGS_json)) {
+    if (command == "status" && t.kind == StoreKind::kBooking) {
       if (absl::Status s = RunPhase("status", t.url); !s.ok()) {
         std::cerr << "migrator status: " << s.message() << "\n";
         return ExitCodeOf(s);

@@ -196,10 +196,9 @@ StatusMigration::StatusMigration(pqxx::connection& conn, PhaseOptions options, s
 
 std::string StatusMigration::Phase() {
   pqxx::read_transaction txn(conn_);
-  pqxx::result r = txn.exec(
-      R"(SELECT CASE WHEN to_regclass('"StatusMigration"') IS NULL THEN NULL
-                     ELSE (SELECT phase FROM "StatusMigration") END)");
-  return r[0][0].is_null() ? "" : r[0][0].as<std::string>();
+  if (txn.exec(R"(SELECT to_regclass('"StatusMigration"') IS NULL)")[0][0].as<bool>()) return "";
+  pqxx::result r = txn.exec(R"(SELECT phase FROM "StatusMigration")");
+  return r.empty() ? "" : r[0][0].as<std::string>();
 }
 
 void StatusMigration::SetPhase(const std::string& from, const std::string& to,
@@ -260,8 +259,13 @@ absl::Status StatusMigration::Retry(const std::string& what, absl::Duration time
 absl::Status StatusMigration::PrintStatus() {
   const std::string phase = Phase();
   if (phase.empty()) {
-    return absl::FailedPreconditionError(
-        "the booking store has no status-migration state; run `migrator up` first");
+    if (options_.json) {
+      out_ << R"({"phase":"","next":"up"})"
+           << "\n";
+    } else {
+      out_ << "booking store status migration: not set up yet (next: `migrator up`)\n";
+    }
+    return absl::OkStatus();
   }
   google::protobuf::Struct report;
   auto& f = *report.mutable_fields();
@@ -997,10 +1001,35 @@ absl::Status StatusMigration::Contract() {
 
 // --- rollback -------------------------------------------------------------------
 
-absl::Status StatusMigration::Rollback() {
+absl::Status StatusMigration::Rollback(const std::string& undo) {
   const std::string phase = Phase();
   if (phase.empty()) {
     return absl::FailedPreconditionError("no status-migration state; run `migrator up` first");
+  }
+  // Named, a rollback is idempotent (a retried Job never undoes two phases):
+  // it undoes that phase if it is the latest, does nothing if it is undone
+  // already, and refuses while a later phase stands.
+  if (!undo.empty()) {
+    const std::vector<std::string> order = {"none", "expanded", "backfilled", "verified",
+                                            "contracted"};
+    const std::string latest = phase == "contracted"                          ? "contract"
+                               : phase == "backfilled" || phase == "verified" ? "backfill"
+                               : phase == "expanded"                          ? "expand"
+                                                                              : "";
+    const auto rank = [&](const std::string& p) {
+      return std::find(order.begin(), order.end(), p) - order.begin();
+    };
+    const std::string undone_phase = undo == "contract"   ? "contracted"
+                                     : undo == "backfill" ? "backfilled"
+                                                          : "expanded";
+    if (undo != latest) {
+      if (rank(phase) < rank(undone_phase)) {
+        out_ << "rollback " << undo << ": nothing to do (phase " << phase << ")\n";
+        return absl::OkStatus();
+      }
+      return absl::FailedPreconditionError(absl::StrCat("rollback ", undo, " refuses: phase is ",
+                                                        phase, "; roll back ", latest, " first"));
+    }
   }
   if (phase == "none") {
     out_ << "rollback: nothing to roll back (phase none)\n";

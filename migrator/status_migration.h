@@ -49,7 +49,9 @@ class StatusMigration {
   absl::Status Backfill();
   absl::Status Verify();
   absl::Status Contract();
-  absl::Status Rollback();
+  // Undoes the latest phase; with `undo` ("contract", "backfill" or
+  // "expand") only that one, so that a rerun changes nothing.
+  absl::Status Rollback(const std::string& undo = "");
 
  private:
   std::string Phase();

@@ -227,6 +227,51 @@ TEST_F(MigrationCycleTest, BookingsChangedThroughTheServiceKeepTheirProgressThro
       QueryValue(history_, R"(SELECT count(DISTINCT "eventId") FROM "BookingStatusHistory")"));
 }
 
+// Rows, events, schema and phase: what a second run of a phase must leave alone.
+std::string Snapshot(const std::string& url) {
+  return QueryText(url, R"(
+    SELECT md5(string_agg(concat_ws('|', id, status, "previousStatus", version, "updatedAt"), ','
+                          ORDER BY id)) FROM "Booking"
+    UNION ALL SELECT count(*)::text FROM "BookingOutbox"
+    UNION ALL SELECT string_agg(enumlabel, ',' ORDER BY enumsortorder) FROM pg_enum
+              WHERE enumtypid = '"BookingStatus"'::regtype
+    UNION ALL SELECT string_agg(indexdef, ';' ORDER BY indexname) FROM pg_indexes
+              WHERE tablename = 'Booking'
+    UNION ALL SELECT phase FROM "StatusMigration"
+    UNION ALL SELECT CASE WHEN to_regclass('"Booking_Status_Migration_Backup"') IS NULL
+                          THEN 'no backup' ELSE 'backup' END)");
+}
+
+TEST_F(MigrationCycleTest, EveryPhaseRunTwiceChangesNothingTheSecondTime) {
+  Load("twice");
+  const std::vector<std::vector<std::string>> phases = {
+      {"expand"},
+      {"backfill", "--in-service-rule", kRule},
+      {"verify"},
+      {"contract", "--compatibility-window", "0s"},
+      {"rollback", "contract"},
+      {"rollback", "backfill"},
+      {"rollback", "expand"}};
+  for (const auto& args : phases) {
+    Migrate(args);
+    const std::string once = Snapshot(booking_);
+    Migrate(args);
+    EXPECT_EQ(Snapshot(booking_), once) << absl::StrJoin(args, " ") << " changed something again";
+  }
+}
+
+TEST_F(MigrationCycleTest, ANamedRollbackRefusesWhileALaterPhaseStands) {
+  Load("named");
+  Migrate({"expand"});
+  Migrate({"backfill"});
+  Migrate({"verify"});
+  Migrate({"contract", "--compatibility-window", "0s"});
+  Migrate({"rollback", "backfill"}, 6);
+  EXPECT_NE(last_output_.find("roll back contract first"), std::string::npos) << last_output_;
+  Migrate({"rollback", "expand"}, 6);
+  Migrate({"rollback", "nonsense"}, 2);
+}
+
 TEST_F(MigrationCycleTest, BookingServiceWorksInEveryPhase) {
   Load("phases");
   const std::string dir = pg_->dir();
