@@ -59,7 +59,8 @@ Commands:
   status    applied and pending steps per store, and where the status change
             stands: phase, rows per label, backfill progress, blockers (--json).
   expand    add every new status label; snapshot id, status, "updatedAt" of
-            every booking into "Booking_Status_Migration_Backup" (status TEXT).
+            every booking into "Booking_Status_Migration_Backup" (status TEXT);
+            bring the history store (if its URL is set) to its schema.
   backfill  relabel old values to new ones in short batches (--batch-size,
             --throttle, --lock-timeout), each changed booking with a history
             entry in the same transaction; repeats until no old label is left in
@@ -104,6 +105,15 @@ Examples:
   migrator expand && migrator backfill --batch-size 500 --throttle 10ms
   migrator verify && migrator contract
   migrator status --json)";
+
+// Applies the history store's pending steps (as `up` would) unless dry-run;
+// refuses on a ledger conflict.
+absl::Status CheckHistoryStoreReady(const std::string& url, bool dry_run) {
+  UpOptions options{.dry_run = dry_run,
+                    .lock_wait = absl::GetFlag(FLAGS_lock_wait),
+                    .lock_timeout = absl::GetFlag(FLAGS_lock_timeout)};
+  return Up({StoreKind::kHistory, url}, options, std::cout);
+}
 
 absl::Status RunPhase(const std::string& command, const std::string& url,
                       const std::string& undo = "") {
@@ -179,6 +189,17 @@ int Main(int argc, char** argv) {
     if (named_rollback && args[2] != "contract" && args[2] != "backfill" && args[2] != "expand") {
       std::cerr << "migrator: rollback takes contract, backfill or expand\n";
       return 2;
+    }
+    // expand prepares the history store: it must be at its current schema
+    // (statuses there are TEXT, so new labels need nothing more), or backfill's
+    // history entries would wait in the outbox for it.
+    const std::string history_url = FlagOrEnv(FLAGS_history_database_url, "HISTORY_DATABASE_URL");
+    if (command == "expand" && !history_url.empty()) {
+      absl::Status history = CheckHistoryStoreReady(history_url, absl::GetFlag(FLAGS_dry_run));
+      if (!history.ok()) {
+        std::cerr << "migrator expand: history store: " << history.message() << "\n";
+        return ExitCodeOf(history);
+      }
     }
     absl::Status status = RunPhase(command, url, named_rollback ? args[2] : "");
     if (!status.ok()) {

@@ -86,7 +86,7 @@ class MigrationKillTest : public ::testing::Test {
   }
 
   std::unique_ptr<PgCluster> pg_;
-  std::string history_ = "unused";
+  std::string history_;  // no history store: backfill events stay in the outbox
 };
 
 TEST_F(MigrationKillTest, KilledBackfillAndContractEndAsAnUninterruptedRun) {
