@@ -15,6 +15,7 @@
 #include "pqxx/pqxx"
 #include "tests/support/fixtures.h"
 #include "tests/support/pg_cluster.h"
+#include "tests/support/pg_suite.h"
 #include "tests/support/process.h"
 #include "tests/support/service_set.h"
 
@@ -23,15 +24,8 @@ namespace {
 
 constexpr int kRows = 5000;
 
-class MigrationConcurrencyTest : public ::testing::Test {
+class MigrationConcurrencyTest : public PgSuite {
  protected:
-  static void SetUpTestSuite() {
-    auto pg = PgCluster::Start();
-    ASSERT_TRUE(pg.ok()) << pg.status();
-    pg_ = *std::move(pg);
-  }
-  static void TearDownTestSuite() { pg_.reset(); }
-
   std::string ExpandedStore(const std::string& name) {
     const std::string url = *pg_->CreateDatabase(name);
     PsqlRun load = RunPsqlFile(*pg_, url, FixturePath("prisma_booking_store.sql"),
@@ -50,11 +44,7 @@ class MigrationConcurrencyTest : public ::testing::Test {
     args.insert(args.begin(), MigratorBin());
     return Process::Spawn(args, {"BOOKING_DATABASE_URL=" + url}, pg_->dir() + "/" + log);
   }
-
-  static std::unique_ptr<PgCluster> pg_;
 };
-
-std::unique_ptr<PgCluster> MigrationConcurrencyTest::pg_;
 
 std::string Expected(const std::string& label) {
   if (auto old = ParseLegacyStatus(label)) return std::string(Label(MapForward(*old)));

@@ -16,6 +16,7 @@
 #include "tests/support/fixtures.h"
 #include "tests/support/grpc_client.h"
 #include "tests/support/pg_cluster.h"
+#include "tests/support/pg_suite.h"
 #include "tests/support/process.h"
 #include "tests/support/service_set.h"
 
@@ -38,15 +39,12 @@ constexpr char kLabelsSql[] = R"(
   SELECT string_agg(enumlabel, ',' ORDER BY enumsortorder) FROM pg_enum
   WHERE enumtypid = '"BookingStatus"'::regtype)";
 
-class MigrationCycleTest : public ::testing::Test {
+class MigrationCycleTest : public PgSuite {
  protected:
   static void SetUpTestSuite() {
-    auto pg = PgCluster::Start();
-    ASSERT_TRUE(pg.ok()) << pg.status();
-    pg_ = *std::move(pg);
+    PgSuite::SetUpTestSuite();
     Exec(pg_->Url("postgres"), "CREATE ROLE reporting");
   }
-  static void TearDownTestSuite() { pg_.reset(); }
 
   void Load(const std::string& name) {
     booking_ = *pg_->CreateDatabase(name);
@@ -65,11 +63,8 @@ class MigrationCycleTest : public ::testing::Test {
 
   std::string Q(const std::string& sql) { return QueryValue(booking_, sql); }
 
-  static std::unique_ptr<PgCluster> pg_;
   std::string booking_, history_, last_output_;
 };
-
-std::unique_ptr<PgCluster> MigrationCycleTest::pg_;
 
 TEST_F(MigrationCycleTest, FullCycleThenRollbacksBackToTheOriginalRowForRow) {
   Load("cycle");

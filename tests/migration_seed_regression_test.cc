@@ -8,19 +8,13 @@
 #include "gtest/gtest.h"
 #include "tests/support/fixtures.h"
 #include "tests/support/pg_cluster.h"
+#include "tests/support/pg_suite.h"
 
 namespace booking::testing {
 namespace {
 
-class SeedPlanTest : public ::testing::Test {
+class SeedPlanTest : public PgSuite {
  protected:
-  static void SetUpTestSuite() {
-    auto pg = PgCluster::Start();
-    ASSERT_TRUE(pg.ok()) << pg.status();
-    pg_ = *std::move(pg);
-  }
-  static void TearDownTestSuite() { pg_.reset(); }
-
   // A fresh database in the seed's shape.
   std::string SeedShapedStore(const std::string& name) {
     auto url = pg_->CreateDatabase(name);
@@ -33,11 +27,7 @@ class SeedPlanTest : public ::testing::Test {
   PsqlRun Seed(const std::string& url, const std::string& step) {
     return RunPsqlFile(*pg_, url, FixturePath("seed_plan/" + step));
   }
-
-  static std::unique_ptr<PgCluster> pg_;
 };
-
-std::unique_ptr<PgCluster> SeedPlanTest::pg_;
 
 TEST_F(SeedPlanTest, Defect1_DataMigrationUsesALabelExpandNeverAdded) {
   const std::string url = SeedShapedStore("seed1");

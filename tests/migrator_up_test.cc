@@ -7,6 +7,7 @@
 #include "gtest/gtest.h"
 #include "pqxx/pqxx"
 #include "tests/support/pg_cluster.h"
+#include "tests/support/pg_suite.h"
 #include "tests/support/process.h"
 #include "tests/support/service_set.h"
 
@@ -18,15 +19,8 @@ struct MigratorRun {
   std::string output;
 };
 
-class MigratorUpTest : public ::testing::Test {
+class MigratorUpTest : public PgSuite {
  protected:
-  static void SetUpTestSuite() {
-    auto pg = PgCluster::Start();
-    ASSERT_TRUE(pg.ok()) << pg.status();
-    pg_ = *std::move(pg);
-  }
-  static void TearDownTestSuite() { pg_.reset(); }
-
   void SetUp() override {
     static int n = 0;
     const std::string prefix = absl::StrCat("m", ++n);
@@ -74,11 +68,8 @@ class MigratorUpTest : public ::testing::Test {
            Query(url, R"(SELECT step, checksum, "appliedAt" FROM "MigrationLedger" ORDER BY step)");
   }
 
-  static std::unique_ptr<PgCluster> pg_;
   std::string booking_url_, history_url_;
 };
-
-std::unique_ptr<PgCluster> MigratorUpTest::pg_;
 
 TEST_F(MigratorUpTest, EmptyStoresGetThePrismaShapeWithTheNewStatusSet) {
   MigratorRun run = Migrator({"up"});
@@ -215,8 +206,10 @@ TEST_F(MigratorUpTest, StatusJsonListsAppliedAndPendingSteps) {
   ASSERT_EQ(Migrator({"up", "--store", "history"}).exit_code, 0);
   MigratorRun run = Migrator({"status", "--json"});
   ASSERT_EQ(run.exit_code, 0) << run.output;
-  EXPECT_NE(run.output.find(R"("pending":["0001_booking_base","0002_booking_service_tables","0003_status_migration_state"])"),
-            std::string::npos)
+  EXPECT_NE(
+      run.output.find(
+          R"("pending":["0001_booking_base","0002_booking_service_tables","0003_status_migration_state"])"),
+      std::string::npos)
       << run.output;
   EXPECT_NE(run.output.find(R"("applied":["0001_history_base","0002_history_immutable"])"),
             std::string::npos)
