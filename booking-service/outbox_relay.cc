@@ -1,6 +1,7 @@
 #include "booking-service/outbox_relay.h"
 
 #include <algorithm>
+#include <deque>
 #include <random>
 #include <vector>
 
@@ -40,7 +41,10 @@ struct Batch {
   google::protobuf::RepeatedPtrField<history::v1::RejectedEvent> set_aside;
 };
 
-Batch ReadBatch(pqxx::connection& conn, const std::vector<int>& partitions, int limit) {
+// Up to `limit` events of `partitions`, oldest first, but none of `exclude`
+// (sent and awaiting acknowledgement).
+Batch ReadBatch(pqxx::connection& conn, const std::vector<int>& partitions,
+                const std::vector<int64_t>& exclude, int limit) {
   pqxx::read_transaction txn(conn);
   pqxx::result r = txn.exec_params(
       absl::StrCat(
@@ -48,12 +52,13 @@ Batch ReadBatch(pqxx::connection& conn, const std::vector<int>& partitions, int 
                     "toStatus", "changedBy", COALESCE(reason, ''), COALESCE(metadata::text, ''),
                     (extract(epoch from "createdAt") * 1000000)::bigint
              FROM "BookingOutbox"
-             WHERE $1 = '' OR )",
-          kPartitionOf, R"( = ANY(string_to_array($1, ',')::int[])
+             WHERE ($1 = '' OR )",
+          kPartitionOf, R"( = ANY(string_to_array($1, ',')::int[]))
+               AND ($3 = '' OR id <> ALL(string_to_array($3, ',')::bigint[]))
              ORDER BY id LIMIT $2)"),
       // Owning every partition, no filter is needed.
       static_cast<int>(partitions.size()) == kRelayPartitions ? "" : absl::StrJoin(partitions, ","),
-      limit);
+      limit, absl::StrJoin(exclude, ","));
   Batch batch;
   for (const pqxx::row& row : r) {
     history::v1::StatusChangeEvent e;
@@ -152,6 +157,25 @@ OutboxRelay::~OutboxRelay() { Stop(absl::ZeroDuration()); }
 
 void OutboxRelay::Start() {
   thread_ = std::thread([this] { Run(); });
+  gauge_thread_ = std::thread([this] { GaugeLoop(); });
+}
+
+void OutboxRelay::GaugeLoop() {
+  std::unique_ptr<pqxx::connection> conn;
+  do {
+    try {
+      if (conn == nullptr) {
+        auto opened = Connect(options_.database_url, [](pqxx::connection& c) {
+          c.set_variable("statement_timeout", "5000");
+        });
+        if (!opened.ok()) continue;  // the session logs the outage
+        conn = *std::move(opened);
+      }
+      RefreshGauges(*conn);
+    } catch (const std::exception&) {
+      conn.reset();
+    }
+  } while (SleepFor(options_.idle_wait));
 }
 
 void OutboxRelay::Stop(absl::Duration grace) {
@@ -164,6 +188,7 @@ void OutboxRelay::Stop(absl::Duration grace) {
   }
   lock.unlock();
   thread_.join();
+  if (gauge_thread_.joinable()) gauge_thread_.join();
 }
 
 bool OutboxRelay::Stopping() {
@@ -312,57 +337,86 @@ absl::Status OutboxRelay::Session() {
     absl::Duration stream_backoff = options_.min_backoff;
     absl::Time stream_retry_at = absl::InfinitePast();
     std::mt19937_64 rng(std::random_device{}());
-    while (!Stopping()) {
-      if (absl::Now() >= next_maintenance) {
+    // Sent and not yet acknowledged, oldest first. history-service stores a
+    // stream's batches one after the other, so a booking's later events
+    // (in a later batch) never overtake its earlier ones.
+    std::deque<Batch> in_flight;
+    auto in_flight_ids = [&] {
+      std::vector<int64_t> ids;
+      for (const Batch& b : in_flight) {
+        ids.insert(ids.end(), b.outbox_ids.begin(), b.outbox_ids.end());
+      }
+      return ids;
+    };
+
+    while (true) {
+      const bool stopping = Stopping();
+      if (stopping && in_flight.empty()) break;
+      // Partitions change hands only while nothing of ours is in flight.
+      if (!stopping && in_flight.empty() && absl::Now() >= next_maintenance) {
         Rebalance(db, owned);
-        RefreshGauges(db);
         next_maintenance = absl::Now() + options_.idle_wait;
       }
-      if (owned.empty()) {
+      if (in_flight.empty() && owned.empty()) {
         WaitForEvents(db, next_maintenance - absl::Now());
-        continue;
-      }
-      Batch batch = ReadBatch(db, owned, options_.batch_size);
-      if (!batch.set_aside.empty()) {
-        Settle(db, batch.set_aside_ids, batch.set_aside);
-        rejected_.Increment(static_cast<double>(batch.set_aside.size()));
-        for (const auto& r : batch.set_aside) {
-          LogError("outbox event set aside in \"BookingOutboxRejected\"",
-                   {{"event_id", r.event_id()}, {"reason", r.reason()}});
-        }
-      }
-      if (batch.outbox_ids.empty()) {
-        if (batch.set_aside.empty()) WaitForEvents(db, next_maintenance - absl::Now());
         continue;
       }
       if (stream == nullptr && absl::Now() < stream_retry_at) {
         // Backing off from history-service; the partitions stay ours (the
-        // other replicas could not reach it either), and the backlog is
-        // still gauged.
+        // other replicas could not reach it either).
         if (!SleepFor(std::min(stream_retry_at, next_maintenance) - absl::Now())) break;
         continue;
       }
-      if (stream == nullptr) {
-        grpc::ChannelArguments args;
-        // A history-service that stops answering is noticed within ~30 s.
-        args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 20000);
-        args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
-        stub = history::v1::HistoryService::NewStub(grpc::CreateCustomChannel(
-            options_.history_target, grpc::InsecureChannelCredentials(), args));
-        context = std::make_unique<grpc::ClientContext>();
-        {
-          std::lock_guard<std::mutex> lock(mu_);
-          if (stopping_) break;
-          stream_context_ = context.get();
+
+      // Another batch goes out while fewer than pipeline_depth are
+      // unacknowledged; not when a rebalance is due, which waits for the
+      // pipeline to empty (a partition is handed over with nothing in flight).
+      bool sent = false;
+      if (!stopping && absl::Now() < next_maintenance &&
+          static_cast<int>(in_flight.size()) < options_.pipeline_depth) {
+        Batch batch = ReadBatch(db, owned, in_flight_ids(), options_.batch_size);
+        if (!batch.set_aside.empty()) {
+          Settle(db, batch.set_aside_ids, batch.set_aside);
+          rejected_.Increment(static_cast<double>(batch.set_aside.size()));
+          for (const auto& r : batch.set_aside) {
+            LogError("outbox event set aside in \"BookingOutboxRejected\"",
+                     {{"event_id", r.event_id()}, {"reason", r.reason()}});
+          }
         }
-        stream = stub->Ingest(context.get());
+        if (!batch.outbox_ids.empty()) {
+          if (stream == nullptr) {
+            grpc::ChannelArguments args;
+            // A history-service that stops answering is noticed within ~30 s.
+            args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 20000);
+            args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
+            stub = history::v1::HistoryService::NewStub(grpc::CreateCustomChannel(
+                options_.history_target, grpc::InsecureChannelCredentials(), args));
+            context = std::make_unique<grpc::ClientContext>();
+            {
+              std::lock_guard<std::mutex> lock(mu_);
+              if (stopping_) break;
+              stream_context_ = context.get();
+            }
+            stream = stub->Ingest(context.get());
+          }
+          batch.request.set_batch_id(++batch_id);
+          sent_.Increment(static_cast<double>(batch.outbox_ids.size()));
+          // A failed write shows as a failed read below.
+          sent = stream->Write(batch.request);
+          in_flight.push_back(std::move(batch));
+        } else if (batch.set_aside.empty() && in_flight.empty()) {
+          WaitForEvents(db, next_maintenance - absl::Now());
+          continue;
+        }
       }
-      batch.request.set_batch_id(++batch_id);
-      sent_.Increment(static_cast<double>(batch.outbox_ids.size()));
+      // An acknowledgement is awaited once the pipeline is full, or when
+      // nothing more was sent.
+      if (in_flight.empty() ||
+          (sent && static_cast<int>(in_flight.size()) < options_.pipeline_depth)) {
+        continue;
+      }
       history::v1::IngestAck ack;
-      if (!stream->Write(batch.request) || !stream->Read(&ack)) {
-        // The batch is unacknowledged and stays in the outbox: it is sent
-        // again on the next stream.
+      if (!stream->Read(&ack)) {
         grpc::Status s = stream->Finish();
         stream.reset();
         {
@@ -370,6 +424,7 @@ absl::Status OutboxRelay::Session() {
           stream_context_ = nullptr;
         }
         context.reset();
+        in_flight.clear();  // unacknowledged: they stay in the outbox
         reconnects_.Increment();
         const absl::Duration jittered =
             stream_backoff * std::uniform_real_distribution<double>(0.5, 1.0)(rng);
@@ -385,17 +440,19 @@ absl::Status OutboxRelay::Session() {
         continue;
       }
       stream_backoff = options_.min_backoff;
-      if (ack.batch_id() != batch.request.batch_id()) {
+      const Batch& acked = in_flight.front();
+      if (ack.batch_id() != acked.request.batch_id()) {
         return absl::InternalError(absl::StrCat("acknowledgement for batch ", ack.batch_id(),
-                                                " while waiting for ", batch.request.batch_id()));
+                                                " while waiting for ", acked.request.batch_id()));
       }
-      Settle(db, batch.outbox_ids, ack.rejected());
-      acked_.Increment(static_cast<double>(batch.outbox_ids.size() - ack.rejected_size()));
+      Settle(db, acked.outbox_ids, ack.rejected());
+      acked_.Increment(static_cast<double>(acked.outbox_ids.size() - ack.rejected_size()));
       rejected_.Increment(ack.rejected_size());
       for (const auto& r : ack.rejected()) {
         LogError("history rejected an event; set aside in \"BookingOutboxRejected\"",
                  {{"event_id", r.event_id()}, {"reason", r.reason()}});
       }
+      in_flight.pop_front();
     }
     if (stream != nullptr) {
       stream->WritesDone();

@@ -41,8 +41,11 @@ struct RelayOptions {
   std::string database_url;
   std::string history_target;  // HOST:PORT of history-service
   int batch_size = 500;
+  // Batches sent before the first is acknowledged: reading and settling in
+  // the booking store overlap storing in the history store.
+  int pipeline_depth = 2;
   // Longest sleep without a NOTIFY; also how often partitions are rebalanced
-  // and the backlog gauges refreshed.
+  // and the backlog gauges refreshed (by a thread of their own).
   absl::Duration idle_wait = absl::Seconds(1);
   absl::Duration min_backoff = absl::Milliseconds(100);
   absl::Duration max_backoff = absl::Seconds(5);
@@ -64,6 +67,9 @@ class OutboxRelay {
   void Run();
   // One connection to each side; returns why it ended.
   absl::Status Session();
+  // Refreshes the backlog gauges every idle_wait on a connection of its own,
+  // so that they stay true while the relay waits on history-service.
+  void GaugeLoop();
   // Takes or gives up partitions towards a fair share; `owned` is updated.
   void Rebalance(pqxx::connection& db, std::vector<int>& owned);
   void RefreshGauges(pqxx::connection& db);
@@ -88,6 +94,7 @@ class OutboxRelay {
   bool exited_ = false;
   grpc::ClientContext* stream_context_ = nullptr;  // guarded by mu_
   std::thread thread_;
+  std::thread gauge_thread_;
 };
 
 }  // namespace booking
