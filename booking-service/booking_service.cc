@@ -4,6 +4,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/digest.h"
 #include "common/rpc_error.h"
+#include "common/server_runtime.h"
 #include "google/protobuf/util/json_util.h"
 
 namespace booking {
@@ -39,15 +40,6 @@ std::string FingerprintWithoutRequestId(const Request& request) {
   Request copy = request;
   copy.clear_request_id();
   return Fingerprint(copy);
-}
-
-// The call's deadline for the store; none (infinite) when the caller set none.
-absl::Time DeadlineOf(const grpc::ServerContext& context) {
-  const auto deadline = context.deadline();
-  if (deadline >= std::chrono::system_clock::now() + std::chrono::hours(24)) {
-    return absl::InfiniteFuture();
-  }
-  return absl::FromChrono(deadline);
 }
 
 absl::StatusOr<int> PageSize(int32_t requested) {

@@ -151,10 +151,10 @@ absl::StatusOr<v1::Booking> BookingStore::Create(const std::string& booking_id,
 
 absl::StatusOr<v1::Booking> BookingStore::Get(const std::string& booking_id, absl::Time deadline) {
   absl::StatusOr<v1::Booking> booking = NotFound(booking_id);
-  absl::Status status = pool_.Run(
-      [&](pqxx::connection& conn) -> absl::Status {
-        pqxx::read_transaction txn(conn);
-        if (absl::Status s = BoundByDeadline(txn, deadline); !s.ok()) return s;
+  // A read, in a transaction all the same: bounded by the deadline and
+  // retried once on a fresh connection after a store restart.
+  absl::Status status = pool_.RunInTransaction(
+      [&](pqxx::work& txn) -> absl::Status {
         pqxx::result r = txn.exec_params(
             absl::StrCat("SELECT ", kBookingColumns, R"( FROM "Booking" WHERE id = $1)"),
             booking_id);
@@ -174,10 +174,10 @@ absl::StatusOr<v1::ListBookingsResponse> BookingStore::List(std::optional<Status
   const std::string labels =
       status_filter ? absl::StrJoin(LabelsReadingAs(*status_filter), ",") : std::string();
   v1::ListBookingsResponse response;
-  absl::Status status = pool_.Run(
-      [&](pqxx::connection& conn) -> absl::Status {
-        pqxx::read_transaction txn(conn);
-        if (absl::Status s = BoundByDeadline(txn, deadline); !s.ok()) return s;
+  // A read, in a transaction all the same: bounded by the deadline and
+  // retried once on a fresh connection after a store restart.
+  absl::Status status = pool_.RunInTransaction(
+      [&](pqxx::work& txn) -> absl::Status {
         pqxx::result r = txn.exec_params(absl::StrCat("SELECT ", kBookingColumns, R"( FROM "Booking"
            WHERE ($1 = '' OR status::text = ANY(string_to_array($1, ',')))
              AND id > $2
@@ -315,8 +315,9 @@ absl::StatusOr<v1::CreateExtensionResponse> BookingStore::CreateExtension(
 }
 
 absl::Status BookingStore::Probe() {
-  return pool_.Run([](pqxx::connection& conn) -> absl::Status {
-    pqxx::read_transaction txn(conn);
+  // In a transaction: retried once on a fresh connection after a store
+  // restart, so a stale pooled connection does not flip health.
+  return pool_.RunInTransaction([](pqxx::work& txn) -> absl::Status {
     pqxx::result r = txn.exec(
         R"(SELECT to_regclass('"BookingOutbox"') IS NOT NULL,
                   to_regclass('"IdempotencyRecord"') IS NOT NULL,

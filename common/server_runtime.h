@@ -27,6 +27,9 @@ struct ServerConfig {
   absl::Duration probe_interval = absl::Seconds(2);
 };
 
+// A call's deadline, for the store: InfiniteFuture when the caller set none.
+absl::Time DeadlineOf(const grpc::ServerContext& context);
+
 class ServerRuntime {
  public:
   // Call first in main, before any thread exists: SIGTERM and SIGINT are then

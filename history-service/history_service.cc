@@ -4,6 +4,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "common/rpc_error.h"
+#include "common/server_runtime.h"
 
 namespace booking {
 namespace {
@@ -21,7 +22,7 @@ HistoryServiceImpl::HistoryServiceImpl(HistoryStore& store, prometheus::Registry
                   .Register(metrics)) {}
 
 grpc::Status HistoryServiceImpl::GetBookingHistory(
-    grpc::ServerContext*, const history::v1::GetBookingHistoryRequest* request,
+    grpc::ServerContext* context, const history::v1::GetBookingHistoryRequest* request,
     history::v1::GetBookingHistoryResponse* response) {
   auto run = [&]() -> absl::Status {
     if (request->booking_id().empty()) return InvalidField("booking_id", "required");
@@ -35,7 +36,7 @@ grpc::Status HistoryServiceImpl::GetBookingHistory(
       return InvalidField("page_token", "not a token returned by GetBookingHistory");
     }
     absl::StatusOr<history::v1::GetBookingHistoryResponse> page =
-        store_.Get(request->booking_id(), page_size, after);
+        store_.Get(request->booking_id(), page_size, after, DeadlineOf(*context));
     if (!page.ok()) return page.status();
     *response = *std::move(page);
     return absl::OkStatus();

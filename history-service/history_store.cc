@@ -204,49 +204,51 @@ absl::StatusOr<history::v1::IngestAck> HistoryStore::StoreBatch(
 }
 
 absl::StatusOr<history::v1::GetBookingHistoryResponse> HistoryStore::Get(
-    const std::string& booking_id, int page_size, int64_t after_sequence) {
+    const std::string& booking_id, int page_size, int64_t after_sequence, absl::Time deadline) {
   history::v1::GetBookingHistoryResponse response;
-  absl::Status status = pool_.Run([&](pqxx::connection& conn) -> absl::Status {
-    pqxx::read_transaction txn(conn);
-    pqxx::result r = txn.exec_params(
-        R"(SELECT id::text, "eventId"::text, sequence, COALESCE("fromStatus", ''), "toStatus",
+  absl::Status status = pool_.RunInTransaction(
+      [&](pqxx::work& txn) -> absl::Status {
+        pqxx::result r = txn.exec_params(
+            R"(SELECT id::text, "eventId"::text, sequence, COALESCE("fromStatus", ''), "toStatus",
                   COALESCE("changedBy", ''), COALESCE(reason, ''), COALESCE(metadata::text, ''),
                   (extract(epoch from "createdAt") * 1000000)::bigint
            FROM "BookingStatusHistory"
            WHERE "bookingId" = $1 AND sequence > $2
            ORDER BY sequence LIMIT $3)",
-        booking_id, after_sequence, page_size + 1);
-    for (int i = 0; i < static_cast<int>(r.size()) && i < page_size; ++i) {
-      const pqxx::row& row = r[i];
-      history::v1::HistoryEntry* e = response.add_entries();
-      e->set_id(row[0].as<std::string>());
-      e->set_event_id(row[1].as<std::string>());
-      e->set_booking_id(booking_id);
-      e->set_sequence(row[2].as<int64_t>());
-      e->set_from_status(row[3].as<std::string>());
-      e->set_to_status(row[4].as<std::string>());
-      e->set_changed_by(row[5].as<std::string>());
-      e->set_reason(row[6].as<std::string>());
-      const std::string metadata = row[7].as<std::string>();
-      if (!metadata.empty() &&
-          !google::protobuf::util::JsonStringToMessage(metadata, e->mutable_metadata()).ok()) {
-        return absl::InternalError(
-            absl::StrCat("stored metadata of entry ", e->id(), " is not a JSON object"));
-      }
-      *e->mutable_create_time() = TimeUtil::MicrosecondsToTimestamp(row[8].as<int64_t>());
-    }
-    if (static_cast<int>(r.size()) > page_size) {
-      response.set_next_page_token(absl::StrCat(response.entries(page_size - 1).sequence()));
-    }
-    return absl::OkStatus();
-  });
+            booking_id, after_sequence, page_size + 1);
+        for (int i = 0; i < static_cast<int>(r.size()) && i < page_size; ++i) {
+          const pqxx::row& row = r[i];
+          history::v1::HistoryEntry* e = response.add_entries();
+          e->set_id(row[0].as<std::string>());
+          e->set_event_id(row[1].as<std::string>());
+          e->set_booking_id(booking_id);
+          e->set_sequence(row[2].as<int64_t>());
+          e->set_from_status(row[3].as<std::string>());
+          e->set_to_status(row[4].as<std::string>());
+          e->set_changed_by(row[5].as<std::string>());
+          e->set_reason(row[6].as<std::string>());
+          const std::string metadata = row[7].as<std::string>();
+          if (!metadata.empty() &&
+              !google::protobuf::util::JsonStringToMessage(metadata, e->mutable_metadata()).ok()) {
+            return absl::InternalError(
+                absl::StrCat("stored metadata of entry ", e->id(), " is not a JSON object"));
+          }
+          *e->mutable_create_time() = TimeUtil::MicrosecondsToTimestamp(row[8].as<int64_t>());
+        }
+        if (static_cast<int>(r.size()) > page_size) {
+          response.set_next_page_token(absl::StrCat(response.entries(page_size - 1).sequence()));
+        }
+        return absl::OkStatus();
+      },
+      deadline);
   if (!status.ok()) return status;
   return response;
 }
 
 absl::Status HistoryStore::Probe() {
-  return pool_.Run([](pqxx::connection& conn) -> absl::Status {
-    pqxx::read_transaction txn(conn);
+  // In a transaction: retried once on a fresh connection after a store
+  // restart, so a stale pooled connection does not flip health.
+  return pool_.RunInTransaction([](pqxx::work& txn) -> absl::Status {
     if (txn.exec(R"(SELECT to_regclass('"BookingStatusHistory"') IS NULL)")[0][0].as<bool>()) {
       return absl::FailedPreconditionError(
           "history store schema is missing; run `migrator up` against it first");

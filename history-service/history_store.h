@@ -24,8 +24,9 @@ class HistoryStore {
   absl::StatusOr<history::v1::IngestAck> StoreBatch(const history::v1::IngestRequest& batch);
 
   // A booking's entries with sequence > after_sequence, oldest first.
-  absl::StatusOr<history::v1::GetBookingHistoryResponse> Get(const std::string& booking_id,
-                                                             int page_size, int64_t after_sequence);
+  absl::StatusOr<history::v1::GetBookingHistoryResponse> Get(
+      const std::string& booking_id, int page_size, int64_t after_sequence,
+      absl::Time deadline = absl::InfiniteFuture());
 
   // OK when the store is reachable and has the history table.
   absl::Status Probe();
