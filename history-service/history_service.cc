@@ -100,12 +100,17 @@ grpc::Status HistoryServiceImpl::Ingest(
 void HistoryServiceImpl::BeginDrain() {
   std::lock_guard<std::mutex> lock(mu_);
   draining_ = true;
+  int cancelled = 0;
   for (auto& [context, open] : streams_) {
     if (!open.busy) {
       open.cancelled = true;
       context->TryCancel();
+      ++cancelled;
     }
   }
+  LogInfo("ingest streams end for shutdown",
+          {{"waiting_cancelled", absl::StrCat(cancelled)},
+           {"finishing_their_batch", absl::StrCat(streams_.size() - cancelled)}});
 }
 
 }  // namespace booking
