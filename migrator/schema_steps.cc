@@ -175,6 +175,15 @@ absl::string_view StoreName(StoreKind store) {
   return store == StoreKind::kBooking ? "booking" : "history";
 }
 
+namespace {
+// "recordedAt" is when the row was written, not when its transaction began
+// (a batch's transaction may begin well before): the history lag is exact.
+constexpr char kHistoryRecordedAtClock[] = R"sql(
+ALTER TABLE "BookingStatusHistory"
+  ALTER COLUMN "recordedAt" SET DEFAULT timezone('UTC', clock_timestamp());
+)sql";
+}  // namespace
+
 const std::vector<Step>& StepsFor(StoreKind store) {
   static const std::vector<Step> kBooking = {
       {"0001_booking_base", "Booking table and BookingStatus enum (adopted when present)",
@@ -189,6 +198,8 @@ const std::vector<Step>& StepsFor(StoreKind store) {
       {"0001_history_base", "BookingStatusHistory table and its indexes", kHistoryBase},
       {"0002_history_immutable", "refuse UPDATE, DELETE and TRUNCATE on BookingStatusHistory",
        kHistoryImmutable},
+      {"0003_history_recorded_at_clock", "\"recordedAt\" is the time the row was written",
+       kHistoryRecordedAtClock},
   };
   return store == StoreKind::kBooking ? kBooking : kHistory;
 }
