@@ -254,6 +254,28 @@ absl::Status StatusMigration::Retry(const std::string& what, absl::Duration time
   }
 }
 
+std::vector<std::string> StatusMigration::MissingLabels(const std::vector<std::string>& wanted) {
+  pqxx::read_transaction txn(conn_);
+  const std::vector<std::string> labels = EnumLabels(txn, kType);
+  std::vector<std::string> missing;
+  for (const std::string& l : wanted) {
+    if (std::find(labels.begin(), labels.end(), l) == labels.end()) missing.push_back(l);
+  }
+  return missing;
+}
+
+absl::Status StatusMigration::AddLabels(const std::vector<std::string>& labels) {
+  // A label added in a transaction cannot be used in it: each is added and
+  // committed on its own, before anything uses it.
+  for (const std::string& l : labels) {
+    absl::Status s = WithTableLockRetry("add label " + l, [&](pqxx::work& txn) {
+      txn.exec(absl::StrCat("ALTER TYPE ", kType, " ADD VALUE IF NOT EXISTS ", txn.quote(l)));
+    });
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
 // --- status -----------------------------------------------------------------
 
 absl::Status StatusMigration::PrintStatus() {
@@ -364,29 +386,14 @@ absl::Status StatusMigration::Expand() {
     out_ << "expand: nothing to do (phase " << phase << ")\n";
     return absl::OkStatus();
   }
-  std::vector<std::string> labels;
-  {
-    pqxx::read_transaction txn(conn_);
-    labels = EnumLabels(txn, kType);
-  }
-  std::vector<std::string> missing;
-  for (const std::string& l : NewLabels()) {
-    if (std::find(labels.begin(), labels.end(), l) == labels.end()) missing.push_back(l);
-  }
+  const std::vector<std::string> missing = MissingLabels(NewLabels());
   const int64_t rows = Count(conn_, absl::StrCat("SELECT count(*) FROM ", kBookingTable));
   out_ << "expand: add labels [" << absl::StrJoin(missing, ", ") << "] to " << kType
        << "; snapshot id, status, \"updatedAt\" of " << rows << " bookings into " << kBackup
        << "\n";
   if (options_.dry_run) return absl::OkStatus();
 
-  // A label added in a transaction cannot be used in it: each is added and
-  // committed on its own, before anything uses it.
-  for (const std::string& l : missing) {
-    absl::Status s = WithTableLockRetry("add label " + l, [&](pqxx::work& txn) {
-      txn.exec(absl::StrCat("ALTER TYPE ", kType, " ADD VALUE IF NOT EXISTS ", txn.quote(l)));
-    });
-    if (!s.ok()) return s;
-  }
+  if (absl::Status s = AddLabels(missing); !s.ok()) return s;
   // The backup keeps status as TEXT, so it never depends on either label set.
   // ref* is the row as the migrator last left it: a row still equal to it
   // has not moved on since.
@@ -1036,24 +1043,11 @@ absl::Status StatusMigration::Rollback(const std::string& undo) {
     return absl::OkStatus();
   }
   if (phase == "contracted") {
-    std::vector<std::string> labels;
-    {
-      pqxx::read_transaction txn(conn_);
-      labels = EnumLabels(txn, kType);
-    }
-    std::vector<std::string> missing;
-    for (const std::string& l : OldOnlyLabels()) {
-      if (std::find(labels.begin(), labels.end(), l) == labels.end()) missing.push_back(l);
-    }
+    const std::vector<std::string> missing = MissingLabels(OldOnlyLabels());
     out_ << "rollback of contract: add the old labels [" << absl::StrJoin(missing, ", ")
          << "] back\n";
     if (options_.dry_run) return absl::OkStatus();
-    for (const std::string& l : missing) {
-      absl::Status s = WithTableLockRetry("add label " + l, [&](pqxx::work& txn) {
-        txn.exec(absl::StrCat("ALTER TYPE ", kType, " ADD VALUE IF NOT EXISTS ", txn.quote(l)));
-      });
-      if (!s.ok()) return s;
-    }
+    if (absl::Status s = AddLabels(missing); !s.ok()) return s;
     SetPhase(phase, "verified", "rollback", "old labels added back");
     out_ << "rollback: done (phase verified). Old status names can be written again.\n";
     return absl::OkStatus();

@@ -55,6 +55,9 @@ class StatusMigration {
 
  private:
   std::string Phase();
+  // Labels of `wanted` the type lacks, in `wanted`'s order.
+  std::vector<std::string> MissingLabels(const std::vector<std::string>& wanted);
+  absl::Status AddLabels(const std::vector<std::string>& labels);
   void SetPhase(const std::string& from, const std::string& to, const std::string& action,
                 const std::string& detail);
   // Relabels rows (bookings with history, other tables plainly) until no

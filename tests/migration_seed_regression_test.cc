@@ -27,6 +27,13 @@ class SeedPlanTest : public PgSuite {
   PsqlRun Seed(const std::string& url, const std::string& step) {
     return RunPsqlFile(*pg_, url, FixturePath("seed_plan/" + step));
   }
+
+  // The plan's expand and data migration, with defect 1 fixed by hand.
+  void SeedDataMigrated(const std::string& url) {
+    ASSERT_EQ(Seed(url, "1_expand.sql").exit_code, 0);
+    Exec(url, R"(ALTER TYPE "BookingStatus" ADD VALUE 'AT_WORKSHOP')");
+    ASSERT_EQ(Seed(url, "2_data_migration.sql").exit_code, 0);
+  }
 };
 
 TEST_F(SeedPlanTest, Defect1_DataMigrationUsesALabelExpandNeverAdded) {
@@ -44,9 +51,7 @@ TEST_F(SeedPlanTest, Defect1_DataMigrationUsesALabelExpandNeverAdded) {
 
 TEST_F(SeedPlanTest, Defect2_ContractCannotCastTheDefault) {
   const std::string url = SeedShapedStore("seed2");
-  ASSERT_EQ(Seed(url, "1_expand.sql").exit_code, 0);
-  Exec(url, R"(ALTER TYPE "BookingStatus" ADD VALUE 'AT_WORKSHOP')");  // past defect 1
-  ASSERT_EQ(Seed(url, "2_data_migration.sql").exit_code, 0);
+  ASSERT_NO_FATAL_FAILURE(SeedDataMigrated(url));
   PsqlRun contract = Seed(url, "3_contract.sql");
   EXPECT_NE(contract.exit_code, 0);
   EXPECT_NE(contract.output.find(R"(default for column "status" cannot be cast automatically)"),
@@ -56,9 +61,7 @@ TEST_F(SeedPlanTest, Defect2_ContractCannotCastTheDefault) {
 
 TEST_F(SeedPlanTest, Defect3_DropTypeFailsOnTheBackupTable) {
   const std::string url = SeedShapedStore("seed3");
-  ASSERT_EQ(Seed(url, "1_expand.sql").exit_code, 0);
-  Exec(url, R"(ALTER TYPE "BookingStatus" ADD VALUE 'AT_WORKSHOP')");
-  ASSERT_EQ(Seed(url, "2_data_migration.sql").exit_code, 0);
+  ASSERT_NO_FATAL_FAILURE(SeedDataMigrated(url));
   Exec(url, R"(ALTER TABLE "Booking" ALTER COLUMN status DROP DEFAULT)");  // past defect 2
   PsqlRun contract = Seed(url, "3_contract.sql");
   EXPECT_NE(contract.exit_code, 0);
@@ -72,9 +75,7 @@ TEST_F(SeedPlanTest, Defect3_DropTypeFailsOnTheBackupTable) {
 
 TEST_F(SeedPlanTest, Defect4_RollbackUndoesTransitionsMadeSince) {
   const std::string url = SeedShapedStore("seed4");
-  ASSERT_EQ(Seed(url, "1_expand.sql").exit_code, 0);
-  Exec(url, R"(ALTER TYPE "BookingStatus" ADD VALUE 'AT_WORKSHOP')");
-  ASSERT_EQ(Seed(url, "2_data_migration.sql").exit_code, 0);
+  ASSERT_NO_FATAL_FAILURE(SeedDataMigrated(url));
   // After the migration, a booking moves on: its driver picked the car up.
   ASSERT_EQ(QueryValue(url, R"(SELECT status FROM "Booking" WHERE id = 'bk-00000002')"),
             "PICKUP_ASSIGNED");
@@ -88,9 +89,7 @@ TEST_F(SeedPlanTest, Defect4_RollbackUndoesTransitionsMadeSince) {
 
 TEST_F(SeedPlanTest, Defect5_ContractRewritesTheWholeTable) {
   const std::string url = SeedShapedStore("seed5");
-  ASSERT_EQ(Seed(url, "1_expand.sql").exit_code, 0);
-  Exec(url, R"(ALTER TYPE "BookingStatus" ADD VALUE 'AT_WORKSHOP')");
-  ASSERT_EQ(Seed(url, "2_data_migration.sql").exit_code, 0);
+  ASSERT_NO_FATAL_FAILURE(SeedDataMigrated(url));
   Exec(url, R"(ALTER TABLE "Booking" ALTER COLUMN status DROP DEFAULT)");
   Exec(url, R"(DROP TABLE "Booking_Status_Migration_Backup")");  // past defect 3
   const std::string before =
