@@ -17,15 +17,10 @@
 #include "tests/support/grpc_client.h"
 #include "tests/support/pg_cluster.h"
 #include "tests/support/service_set.h"
+#include "tests/support/sql.h"
 
 namespace booking::testing {
 namespace {
-
-int CountRows(const std::string& url, const std::string& sql) {
-  pqxx::connection conn(url);
-  pqxx::nontransaction txn(conn);
-  return txn.exec(sql)[0][0].as<int>();
-}
 
 TEST(HistoryOutage, BookingsKeepWorkingAndEveryEventArrivesOnceAfterwards) {
   auto pg = PgCluster::Start();
@@ -73,12 +68,12 @@ TEST(HistoryOutage, BookingsKeepWorkingAndEveryEventArrivesOnceAfterwards) {
   }
   const int expected = static_cast<int>(ids.size()) + changes;  // creations + changes
   // The events wait in the outbox (at least those made during the outage).
-  EXPECT_GE(CountRows(s.booking_url(), R"(SELECT count(*) FROM "BookingOutbox")"), changes);
+  EXPECT_GE(QueryCount(s.booking_url(), R"(SELECT count(*) FROM "BookingOutbox")"), changes);
 
   // Back up: the relay reconnects by itself and the outbox drains.
   ASSERT_TRUE(s.StartHistory().ok()) << s.Logs();
   const absl::Time deadline = absl::Now() + absl::Seconds(60);
-  while (CountRows(s.booking_url(), R"(SELECT count(*) FROM "BookingOutbox")") > 0) {
+  while (QueryCount(s.booking_url(), R"(SELECT count(*) FROM "BookingOutbox")") > 0) {
     ASSERT_LT(absl::Now(), deadline) << "outbox did not drain\n" << s.Logs();
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
@@ -102,7 +97,7 @@ TEST(HistoryOutage, BookingsKeepWorkingAndEveryEventArrivesOnceAfterwards) {
                 i == 0 ? "CONFIRMED" : v1::BookingStatus_Name(path[i - 1]));
     }
   }
-  EXPECT_EQ(CountRows(s.booking_url(), R"(SELECT count(*) FROM "BookingOutboxRejected")"), 0);
+  EXPECT_EQ(QueryCount(s.booking_url(), R"(SELECT count(*) FROM "BookingOutboxRejected")"), 0);
 }
 
 // Metadata whose compact JSON (5 bytes a null) and protobuf encoding (4) are
@@ -168,7 +163,7 @@ TEST(HistoryOutage, MalformedEventsAreSetAsideAndTheRestArrive) {
   ASSERT_TRUE(stub->ChangeStatus(AuthedContext(ServiceSet::kToken).get(), wide, &response).ok());
 
   const absl::Time deadline = absl::Now() + absl::Seconds(30);
-  while (CountRows(s.booking_url(), R"(SELECT count(*) FROM "BookingOutbox")") > 0) {
+  while (QueryCount(s.booking_url(), R"(SELECT count(*) FROM "BookingOutbox")") > 0) {
     ASSERT_LT(absl::Now(), deadline) << "outbox did not drain\n" << s.Logs();
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }

@@ -15,6 +15,7 @@
 #include "tests/support/grpc_client.h"
 #include "tests/support/pg_cluster.h"
 #include "tests/support/service_set.h"
+#include "tests/support/sql.h"
 #include "tests/support/status_load.h"
 
 namespace booking::testing {
@@ -60,12 +61,6 @@ TEST(Shutdown, SigtermDrainsAndExitsZero) {
                                           booking.id())[0][0]
                              .as<int>();
   EXPECT_EQ(in_outbox + in_history, 1);
-}
-
-int64_t Count(const std::string& url, const std::string& sql) {
-  pqxx::connection conn(url);
-  pqxx::nontransaction txn(conn);
-  return txn.exec(sql)[0][0].as<int64_t>();
 }
 
 TEST(Shutdown, SigtermUnderLoadFinishesInFlightCallsAndExitsZero) {
@@ -151,7 +146,7 @@ TEST(Shutdown, SigtermUnderLoadFinishesInFlightCallsAndExitsZero) {
   }
   ASSERT_TRUE(s.StartBooking().ok()) << s.Logs();
   const int64_t backlog = 20000 + (*load)->acked_count() + 1;
-  while (Count(s.history_url(), R"(SELECT count(*) FROM "BookingStatusHistory")") < 1000) {
+  while (QueryCount(s.history_url(), R"(SELECT count(*) FROM "BookingStatusHistory")") < 1000) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   const absl::Time history_sigterm = absl::Now();
@@ -168,7 +163,7 @@ TEST(Shutdown, SigtermUnderLoadFinishesInFlightCallsAndExitsZero) {
   // Back up: everything drains, each acknowledged change once.
   ASSERT_TRUE(s.StartHistory().ok()) << s.Logs();
   const absl::Time deadline = absl::Now() + absl::Seconds(60);
-  while (Count(s.booking_url(), R"(SELECT count(*) FROM "BookingOutbox")") > 0) {
+  while (QueryCount(s.booking_url(), R"(SELECT count(*) FROM "BookingOutbox")") > 0) {
     ASSERT_LT(absl::Now(), deadline) << "outbox did not drain\n" << s.Logs();
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
@@ -188,9 +183,10 @@ TEST(Shutdown, SigtermUnderLoadFinishesInFlightCallsAndExitsZero) {
       0);
   // Changes acknowledged, plus the held one and the backlog, and no more
   // than the store committed.
-  EXPECT_GE(Count(s.history_url(), R"(SELECT count(*) FROM "BookingStatusHistory")"), backlog + 1);
-  EXPECT_EQ(Count(s.history_url(), R"(SELECT count(*) FROM "BookingStatusHistory")"),
-            Count(s.booking_url(), R"(SELECT sum(version) FROM "Booking")") + 20000);
+  EXPECT_GE(QueryCount(s.history_url(), R"(SELECT count(*) FROM "BookingStatusHistory")"),
+            backlog + 1);
+  EXPECT_EQ(QueryCount(s.history_url(), R"(SELECT count(*) FROM "BookingStatusHistory")"),
+            QueryCount(s.booking_url(), R"(SELECT sum(version) FROM "Booking")") + 20000);
   std::printf(
       "[drain] booking-service exited 0 %s after SIGTERM with the held call finished; %lld "
       "changes acknowledged under load, failures %lld (UNAVAILABLE/CANCELLED); "

@@ -43,31 +43,6 @@ PsqlRun RunPsqlFile(const PgCluster& pg, const std::string& url, const std::stri
   return {rc.ok() ? *rc : -1, ReadFile(log)};
 }
 
-std::string QueryText(const std::string& url, const std::string& sql) {
-  pqxx::connection conn(url);
-  pqxx::nontransaction txn(conn);
-  std::string out;
-  for (const auto& row : txn.exec(sql)) {
-    for (const auto& field : row)
-      absl::StrAppend(&out, field.is_null() ? "NULL" : field.c_str(), "|");
-    out += "\n";
-  }
-  return out;
-}
-
-std::string QueryValue(const std::string& url, const std::string& sql) {
-  pqxx::connection conn(url);
-  pqxx::nontransaction txn(conn);
-  pqxx::result r = txn.exec(sql);
-  return r.empty() || r[0][0].is_null() ? "NULL" : r[0][0].as<std::string>();
-}
-
-void Exec(const std::string& url, const std::string& sql) {
-  pqxx::connection conn(url);
-  pqxx::nontransaction txn(conn);
-  txn.exec(sql);
-}
-
 MigratorRun RunMigrator(const PgCluster& pg, const std::string& booking_url,
                         const std::string& history_url, std::vector<std::string> args) {
   args.insert(args.begin(), MigratorBin());

@@ -8,6 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "tests/support/pg_cluster.h"
+#include "tests/support/sql.h"
 
 namespace booking::testing {
 
@@ -21,11 +22,6 @@ struct PsqlRun {
 // psql -v ON_ERROR_STOP=1 -f <fixture> against `url`, with -v name=value vars.
 PsqlRun RunPsqlFile(const PgCluster& pg, const std::string& url, const std::string& file,
                     const std::vector<std::string>& vars = {});
-
-// One query's rows as "a|b|\n" lines (NULL as "NULL").
-std::string QueryText(const std::string& url, const std::string& sql);
-std::string QueryValue(const std::string& url, const std::string& sql);
-void Exec(const std::string& url, const std::string& sql);
 
 // The migrator binary with BOOKING_DATABASE_URL / HISTORY_DATABASE_URL set.
 struct MigratorRun {
