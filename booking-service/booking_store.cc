@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "booking-service/status_wire.h"
+#include "booking-service/stored_status.h"
 #include "common/rpc_error.h"
 #include "google/protobuf/util/time_util.h"
 
@@ -17,25 +18,6 @@ using google::protobuf::util::TimeUtil;
 constexpr absl::string_view kDomain = "booking.v1";
 // The history table's CHECK on octet_length(metadata::text).
 constexpr int64_t kMaxStoredMetadataBytes = 16384;
-
-// Timestamps are TIMESTAMP(3) in UTC (the Prisma convention).
-constexpr char kBookingColumns[] =
-    R"(id, "customerId", status::text, version,
-       (extract(epoch from "createdAt") * 1000000)::bigint,
-       (extract(epoch from "updatedAt") * 1000000)::bigint)";
-
-absl::StatusOr<v1::Booking> BookingFromRow(const pqxx::row& row) {
-  v1::Booking b;
-  b.set_id(row[0].as<std::string>());
-  b.set_customer_id(row[1].is_null() ? "" : row[1].as<std::string>());
-  absl::StatusOr<Status> status = ResolveStoredLabel(row[2].as<std::string>());
-  if (!status.ok()) return status.status();
-  b.set_status(ToWire(*status));
-  b.set_version(row[3].as<int64_t>());
-  *b.mutable_create_time() = TimeUtil::MicrosecondsToTimestamp(row[4].as<int64_t>());
-  *b.mutable_update_time() = TimeUtil::MicrosecondsToTimestamp(row[5].as<int64_t>());
-  return b;
-}
 
 absl::Status NotFound(const std::string& booking_id) {
   return RpcError(absl::StatusCode::kNotFound, absl::StrCat("booking ", booking_id, " not found"))
@@ -102,9 +84,9 @@ absl::Status AppendEvent(pqxx::work& txn, const std::string& booking_id, int64_t
 // Locks the booking row; NOT_FOUND when absent.
 absl::StatusOr<pqxx::row> LockBooking(pqxx::work& txn, const std::string& booking_id,
                                       absl::string_view lock_mode) {
-  pqxx::result r = txn.exec_params(
-      absl::StrCat("SELECT ", kBookingColumns, R"( FROM "Booking" WHERE id = $1 FOR )", lock_mode),
-      booking_id);
+  pqxx::result r = txn.exec_params(absl::StrCat("SELECT ", kBookingColumns, kBookingFrom,
+                                                " WHERE b.id = $1 FOR ", lock_mode, " OF b"),
+                                   booking_id);
   if (r.empty()) return NotFound(booking_id);
   return r[0];
 }
@@ -119,15 +101,17 @@ absl::StatusOr<v1::Booking> BookingStore::Create(const std::string& booking_id,
       [&](pqxx::work& txn) -> absl::Status {
         absl::StatusOr<bool> replayed = Replay(txn, mutation, "CreateBooking", &booking);
         if (!replayed.ok() || *replayed) return replayed.status();
+        absl::StatusOr<WriteMode> mode = ReadWriteMode(txn);
+        if (!mode.ok()) return mode.status();
         pqxx::result r = txn.exec_params(
             absl::StrCat(
-                R"(INSERT INTO "Booking" (id, "customerId", status, version, "createdAt", "updatedAt")
+                R"(INSERT INTO "Booking" AS b (id, "customerId", status, version, "createdAt", "updatedAt")
                VALUES (COALESCE(NULLIF($1, ''), gen_random_uuid()::text), $2,
                        $3::"BookingStatus", 1, timezone('UTC', now()), timezone('UTC', now()))
                ON CONFLICT (id) DO NOTHING
                RETURNING )",
-                kBookingColumns),
-            booking_id, customer_id, std::string(Label(initial)));
+                kReturnedColumns),
+            booking_id, customer_id, StoredLabel(initial, *mode));
         if (r.empty()) {
           return RpcError(absl::StatusCode::kAlreadyExists,
                           absl::StrCat("booking ", booking_id, " already exists"))
@@ -136,6 +120,8 @@ absl::StatusOr<v1::Booking> BookingStore::Create(const std::string& booking_id,
         absl::StatusOr<v1::Booking> created = BookingFromRow(r[0]);
         if (!created.ok()) return created.status();
         booking = *std::move(created);
+        booking.set_status(ToWire(initial));
+        KeepExactStatus(txn, *mode, booking.id(), initial, booking.version());
         if (absl::Status s =
                 AppendEvent(txn, booking.id(), booking.version(), "", initial, mutation);
             !s.ok()) {
@@ -156,8 +142,7 @@ absl::StatusOr<v1::Booking> BookingStore::Get(const std::string& booking_id, abs
   absl::Status status = pool_.RunInTransaction(
       [&](pqxx::work& txn) -> absl::Status {
         pqxx::result r = txn.exec_params(
-            absl::StrCat("SELECT ", kBookingColumns, R"( FROM "Booking" WHERE id = $1)"),
-            booking_id);
+            absl::StrCat("SELECT ", kBookingColumns, kBookingFrom, " WHERE b.id = $1"), booking_id);
         if (!r.empty()) booking = BookingFromRow(r[0]);
         return absl::OkStatus();
       },
@@ -178,11 +163,15 @@ absl::StatusOr<v1::ListBookingsResponse> BookingStore::List(std::optional<Status
   // retried once on a fresh connection after a store restart.
   absl::Status status = pool_.RunInTransaction(
       [&](pqxx::work& txn) -> absl::Status {
-        pqxx::result r = txn.exec_params(absl::StrCat("SELECT ", kBookingColumns, R"( FROM "Booking"
-           WHERE ($1 = '' OR status::text = ANY(string_to_array($1, ',')))
-             AND id > $2
-           ORDER BY id LIMIT $3)"),
-                                         labels, after_id, page_size + 1);
+        pqxx::result r = txn.exec_params(
+            absl::StrCat("SELECT ", kBookingColumns, kBookingFrom,
+                         R"( WHERE ($1 = '' OR (b.status::text = ANY (string_to_array($1, ','))
+                                     AND )",
+                         ReadsAsCondition("$4"), R"())
+             AND b.id > $2
+           ORDER BY b.id LIMIT $3)"),
+            labels, after_id, page_size + 1,
+            status_filter ? std::string(Label(*status_filter)) : std::string());
         for (int i = 0; i < static_cast<int>(r.size()) && i < page_size; ++i) {
           absl::StatusOr<v1::Booking> b = BookingFromRow(r[i]);
           if (!b.ok()) return b.status();
@@ -210,7 +199,7 @@ absl::StatusOr<v1::ChangeStatusResponse> BookingStore::ChangeStatus(
         if (!row.ok()) return row.status();
         absl::StatusOr<v1::Booking> current = BookingFromRow(*row);
         if (!current.ok()) return current.status();
-        const Status from = *ResolveStoredLabel((*row)[2].as<std::string>());
+        const Status from = *StatusOfRow(*row);
 
         if (expected_version && *expected_version != current->version()) {
           return RpcError(
@@ -248,14 +237,18 @@ absl::StatusOr<v1::ChangeStatusResponse> BookingStore::ChangeStatus(
           }
           return error;
         }
-        pqxx::result updated = txn.exec_params(absl::StrCat(R"(UPDATE "Booking"
+        absl::StatusOr<WriteMode> mode = ReadWriteMode(txn);
+        if (!mode.ok()) return mode.status();
+        pqxx::result updated = txn.exec_params(absl::StrCat(R"(UPDATE "Booking" AS b
              SET status = $2::"BookingStatus", version = version + 1,
                  "updatedAt" = timezone('UTC', now())
              WHERE id = $1 RETURNING )",
-                                                            kBookingColumns),
-                                               booking_id, std::string(Label(target)));
+                                                            kReturnedColumns),
+                                               booking_id, StoredLabel(target, *mode));
         absl::StatusOr<v1::Booking> after = BookingFromRow(updated[0]);
         if (!after.ok()) return after.status();
+        after->set_status(ToWire(target));
+        KeepExactStatus(txn, *mode, booking_id, target, after->version());
         if (absl::Status s =
                 AppendEvent(txn, booking_id, after->version(), Label(from), target, mutation);
             !s.ok()) {
@@ -284,7 +277,7 @@ absl::StatusOr<v1::CreateExtensionResponse> BookingStore::CreateExtension(
         if (!row.ok()) return row.status();
         absl::StatusOr<v1::Booking> booking = BookingFromRow(*row);
         if (!booking.ok()) return booking.status();
-        const Status current = *ResolveStoredLabel((*row)[2].as<std::string>());
+        const Status current = *StatusOfRow(*row);
         if (current != Status::kInService) {
           return RpcError(absl::StatusCode::kFailedPrecondition,
                           absl::StrCat("an extension can be created only while the booking is "
@@ -319,26 +312,23 @@ absl::Status BookingStore::Probe() {
   // restart, so a stale pooled connection does not flip health.
   return pool_.RunInTransaction([](pqxx::work& txn) -> absl::Status {
     pqxx::result r = txn.exec(
-        R"(SELECT to_regclass('"BookingOutbox"') IS NOT NULL,
-                  to_regclass('"IdempotencyRecord"') IS NOT NULL,
-                  to_regclass('"BookingExtension"') IS NOT NULL)");
-    if (!r[0][0].as<bool>() || !r[0][1].as<bool>() || !r[0][2].as<bool>()) {
+        R"(SELECT to_regclass('"BookingOutbox"') IS NOT NULL
+                  AND to_regclass('"IdempotencyRecord"') IS NOT NULL
+                  AND to_regclass('"BookingExtension"') IS NOT NULL
+                  AND to_regclass('"BookingStatusExact"') IS NOT NULL)");
+    if (!r[0][0].as<bool>()) {
       return absl::FailedPreconditionError(
-          "booking store schema is missing; run `migrator up` against it first");
+          "booking store schema is missing or old; run `migrator up` against it first");
     }
-    // Until `migrator expand` has added the new labels, a change to one of
-    // them cannot be written: not ready.
-    const std::string labels = absl::StrJoin(
-        AllStatuses(), ",", [](std::string* out, Status s) { absl::StrAppend(out, Label(s)); });
-    pqxx::result missing = txn.exec_params(
-        R"(SELECT string_agg(label, ', ') FROM unnest(string_to_array($1, ',')) AS label
-           WHERE NOT EXISTS (SELECT 1 FROM pg_enum
-                             WHERE enumtypid = to_regtype('"BookingStatus"') AND enumlabel = label))",
-        labels);
-    if (!missing[0][0].is_null()) {
+    // Until `migrator expand` has finished (the new labels added, every
+    // object naming labels widened), a change to a new label cannot be
+    // written: not ready.
+    pqxx::result phase = txn.exec(R"(SELECT phase FROM "StatusMigration")");
+    const std::string p = phase.empty() ? "none" : phase[0][0].as<std::string>();
+    if (p == "none" || p == "expanding") {
       return absl::FailedPreconditionError(
-          absl::StrCat("the booking store's \"BookingStatus\" lacks the new labels ",
-                       missing[0][0].c_str(), "; run `migrator expand` first"));
+          absl::StrCat("the booking store's status change is at phase ", p,
+                       ": the new status labels are not usable yet; run `migrator expand` first"));
     }
     return absl::OkStatus();
   });

@@ -12,11 +12,15 @@
 #include "common/log.h"
 #include "common/pg.h"
 #include "common/server_runtime.h"
+#include "common/store_schema.h"
 
 ABSL_FLAG(std::string, listen, "",
           "gRPC address HOST:PORT [env BOOKING_LISTEN, default 0.0.0.0:50051]");
 ABSL_FLAG(std::string, database_url, "",
           "booking store, a libpq URL [env BOOKING_DATABASE_URL; required]");
+ABSL_FLAG(std::string, database_schema, "",
+          "the schema the booking store is in [env BOOKING_DATABASE_SCHEMA; default: the one "
+          "schema holding \"Booking\"]");
 ABSL_FLAG(std::string, history_target, "",
           "history-service address HOST:PORT [env HISTORY_TARGET; required]");
 ABSL_FLAG(std::string, metrics_listen, "",
@@ -81,11 +85,13 @@ int Main(int argc, char** argv) {
        .metrics_listen = FlagOrEnv(FLAGS_metrics_listen, "BOOKING_METRICS_LISTEN"),
        .drain_timeout = absl::GetFlag(FLAGS_drain_timeout)});
   const std::string url = WithConnectionDefaults(database_url, "booking-service");
+  const std::string schema = FlagOrEnv(FLAGS_database_schema, "BOOKING_DATABASE_SCHEMA");
   PgPool pool({.url = url,
                .size = absl::GetFlag(FLAGS_db_pool_size),
                .acquire_timeout = absl::Seconds(5),
                .setup =
-                   [](pqxx::connection& c) {
+                   [&schema](pqxx::connection& c) {
+                     UseStoreSchema(c, "Booking", schema);
                      // Bound every statement so a call cannot hang on a stuck store.
                      c.set_variable("statement_timeout", "10000");
                      c.set_variable("lock_timeout", "5000");
@@ -97,6 +103,7 @@ int Main(int argc, char** argv) {
                              legacy == "reject" ? LegacyNames::kReject : LegacyNames::kAccept,
                              runtime.metrics());
   OutboxRelay relay({.database_url = url,
+                     .database_schema = schema,
                      .history_target = history_target,
                      .batch_size = absl::GetFlag(FLAGS_relay_batch_size)},
                     runtime.metrics());

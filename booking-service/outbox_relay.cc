@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "common/log.h"
 #include "common/pg.h"
+#include "common/store_schema.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
 #include "grpcpp/grpcpp.h"
@@ -165,7 +166,8 @@ void OutboxRelay::GaugeLoop() {
   do {
     try {
       if (conn == nullptr) {
-        auto opened = Connect(options_.database_url, [](pqxx::connection& c) {
+        auto opened = Connect(options_.database_url, [this](pqxx::connection& c) {
+          UseStoreSchema(c, "Booking", options_.database_schema);
           c.set_variable("statement_timeout", "5000");
         });
         if (!opened.ok()) continue;  // the session logs the outage
@@ -296,8 +298,10 @@ void OutboxRelay::WaitForEvents(pqxx::connection& db, absl::Duration d) {
 }
 
 absl::Status OutboxRelay::Session() {
-  auto conn = Connect(options_.database_url,
-                      [](pqxx::connection& c) { c.set_variable("statement_timeout", "30000"); });
+  auto conn = Connect(options_.database_url, [this](pqxx::connection& c) {
+    UseStoreSchema(c, "Booking", options_.database_schema);
+    c.set_variable("statement_timeout", "30000");
+  });
   if (!conn.ok()) return conn.status();
   pqxx::connection& db = **conn;
   std::vector<int> owned;  // partitions held; the locks go with the connection

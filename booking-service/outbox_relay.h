@@ -39,7 +39,8 @@ inline constexpr int kRelayPartitions = 16;
 
 struct RelayOptions {
   std::string database_url;
-  std::string history_target;  // HOST:PORT of history-service
+  std::string database_schema;  // where "Booking" is; empty: found
+  std::string history_target;   // HOST:PORT of history-service
   int batch_size = 500;
   // Batches sent before the first is acknowledged: reading and settling in
   // the booking store overlap storing in the history store.

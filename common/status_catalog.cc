@@ -106,11 +106,17 @@ absl::StatusOr<Status> ResolveStoredLabel(absl::string_view label) {
       absl::StrCat("unknown booking status label in store: \"", label, "\""));
 }
 
+absl::StatusOr<Status> ResolveStoredLabel(absl::string_view label, absl::string_view exact) {
+  if (!exact.empty()) {
+    std::optional<Status> e = ParseStatus(exact);
+    if (e && ReverseLabel(*e) == label) return *e;
+  }
+  return ResolveStoredLabel(label);
+}
+
 std::vector<absl::string_view> LabelsReadingAs(Status status) {
   std::vector<absl::string_view> labels = {Label(status)};
-  for (const LegacyEntry& e : kLegacy) {
-    if (e.forward == status) labels.push_back(e.label);
-  }
+  if (ReverseLabel(status) != Label(status)) labels.push_back(ReverseLabel(status));
   return labels;
 }
 

@@ -61,8 +61,15 @@ absl::string_view ReverseLabel(Status status);
 // is a data error (INTERNAL), not a caller error.
 absl::StatusOr<Status> ResolveStoredLabel(absl::string_view label);
 
-// Every label (new ones and old ones) that reads as `status`, e.g. for
-// AT_WORKSHOP: {"AT_WORKSHOP", "IN_WORKSHOP"}.
+// The same, for a label stored with the exact new status kept beside it: a
+// rollback of the status change writes an old label that may stand for
+// several new ones (IN_WORKSHOP for AT_WORKSHOP and IN_SERVICE) and keeps
+// the exact one. `exact` (empty: none) wins when it reads back as `label`.
+absl::StatusOr<Status> ResolveStoredLabel(absl::string_view label, absl::string_view exact);
+
+// Every label that may read as `status`: its own, and the old label it is
+// stored as during a rollback (AT_WORKSHOP: {"AT_WORKSHOP", "IN_WORKSHOP"};
+// IN_SERVICE: {"IN_SERVICE", "IN_WORKSHOP"}).
 std::vector<absl::string_view> LabelsReadingAs(Status status);
 
 // The state machine. Setting the status a booking already has is not a

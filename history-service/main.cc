@@ -4,11 +4,15 @@
 #include "common/log.h"
 #include "common/pg.h"
 #include "common/server_runtime.h"
+#include "common/store_schema.h"
 #include "history-service/history_service.h"
 #include "history-service/history_store.h"
 
 ABSL_FLAG(std::string, listen, "",
           "gRPC address HOST:PORT [env HISTORY_LISTEN, default 0.0.0.0:50052]");
+ABSL_FLAG(std::string, database_schema, "",
+          "the schema the history store is in [env HISTORY_DATABASE_SCHEMA; default: the one "
+          "schema holding \"BookingStatusHistory\"]");
 ABSL_FLAG(std::string, database_url, "",
           "history store, a libpq URL [env HISTORY_DATABASE_URL; required]");
 ABSL_FLAG(std::string, metrics_listen, "",
@@ -49,10 +53,15 @@ int Main(int argc, char** argv) {
       {.listen = listen,
        .metrics_listen = FlagOrEnv(FLAGS_metrics_listen, "HISTORY_METRICS_LISTEN"),
        .drain_timeout = absl::GetFlag(FLAGS_drain_timeout)});
+  const std::string schema = FlagOrEnv(FLAGS_database_schema, "HISTORY_DATABASE_SCHEMA");
   PgPool pool({.url = WithConnectionDefaults(database_url, "history-service"),
                .size = absl::GetFlag(FLAGS_db_pool_size),
                .acquire_timeout = absl::Seconds(5),
-               .setup = [](pqxx::connection& c) { c.set_variable("statement_timeout", "10000"); },
+               .setup =
+                   [&schema](pqxx::connection& c) {
+                     UseStoreSchema(c, "BookingStatusHistory", schema);
+                     c.set_variable("statement_timeout", "10000");
+                   },
                .name = "history",
                .metrics = &runtime.metrics()});
   HistoryStore store(pool);

@@ -16,6 +16,10 @@ enum ExitCode {
   kExitLedgerConflict = 4,  // the ledger disagrees with this migrator: a human must look
   kExitVerifyFailed = 5,    // verify found rows that are not what they should be
   kExitRefused = 6,         // a phase's preconditions do not hold: the message says what to do
+  kExitLabelsArriving = 7,  // backfill (or its rollback) stopped: labels keep arriving from the
+                            // sessions named; stop them, then run it again
+  kExitNeedsHuman = 8,      // failed in a way no retry gets past (the message says what); the
+                            // store is at a state a rerun (after the fix) or a rollback completes
 };
 
 absl::Status WithExitCode(absl::Status status, ExitCode code);

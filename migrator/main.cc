@@ -5,23 +5,24 @@
 #include <iostream>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/usage.h"
-#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "common/config.h"
 #include "common/log.h"
-#include "common/pg.h"
 #include "migrator/exit_codes.h"
-#include "migrator/ledger.h"
-#include "migrator/status_migration.h"
+#include "migrator/run_phase.h"
 #include "migrator/up.h"
 
 ABSL_FLAG(std::string, booking_database_url, "",
           "booking store, a libpq URL [env BOOKING_DATABASE_URL]");
 ABSL_FLAG(std::string, history_database_url, "",
           "history store, a libpq URL [env HISTORY_DATABASE_URL]");
+ABSL_FLAG(std::string, schema, "",
+          "the schema the booking store is in [env BOOKING_DATABASE_SCHEMA; default: the one "
+          "schema holding \"Booking\" (refused when several do); for a new store the "
+          "connection's current schema]");
 ABSL_FLAG(std::string, store, "both", "which store(s) to work on: booking, history or both");
 ABSL_FLAG(bool, dry_run, false, "print the plan, change nothing");
-ABSL_FLAG(bool, json, false, "status: print JSON (one object per line)");
+ABSL_FLAG(bool, json, false, "status and plan: print JSON (one object per line)");
 ABSL_FLAG(absl::Duration, lock_wait, absl::Seconds(60),
           "how long to wait for another migrator run on the same store before giving up (exit 3)");
 ABSL_FLAG(absl::Duration, lock_timeout, absl::Seconds(2),
@@ -30,8 +31,17 @@ ABSL_FLAG(absl::Duration, lock_timeout, absl::Seconds(2),
 ABSL_FLAG(absl::Duration, ddl_lock_timeout, absl::Milliseconds(200),
           "longest wait for a table lock that writers conflict with (adding labels, the shadow "
           "column, the swap); while it waits writers queue behind it, so it gives up and retries");
+ABSL_FLAG(absl::Duration, wait_for_transactions, absl::Minutes(5),
+          "how long to wait for transactions older than a switch of the writers' label set, and "
+          "for CREATE INDEX CONCURRENTLY's waits, before giving up (exit 1)");
 ABSL_FLAG(int, batch_size, 1000, "rows per batch (expand snapshot, backfill, rollback)");
 ABSL_FLAG(absl::Duration, throttle, absl::ZeroDuration(), "pause between batches, e.g. 20ms");
+ABSL_FLAG(int, max_passes, 20,
+          "backfill and its rollback: passes over the table before giving up (exit 7) while "
+          "labels of the other set keep arriving");
+ABSL_FLAG(absl::Duration, max_duration, absl::ZeroDuration(),
+          "backfill and its rollback: give up (exit 7) after this long while labels keep "
+          "arriving (0: no limit)");
 ABSL_FLAG(std::string, in_service_rule, "",
           "backfill: SQL condition on \"Booking\" selecting IN_WORKSHOP bookings whose work is "
           "under way; they become IN_SERVICE, the others AT_WORKSHOP (e.g. "
@@ -39,6 +49,9 @@ ABSL_FLAG(std::string, in_service_rule, "",
 ABSL_FLAG(absl::Duration, compatibility_window, absl::Hours(24 * 14),
           "contract: how long after backfill old status names stay accepted");
 ABSL_FLAG(bool, force, false, "contract before the compatibility window has passed (logged)");
+ABSL_FLAG(std::string, assume_handled, "",
+          "objects the plan refuses that you made safe by hand, as the plan names them, "
+          "separated by ';' (only function bodies naming old labels)");
 ABSL_FLAG(std::string, progress, "auto",
           "progress display: bar, lines or auto (bar on a terminal)");
 
@@ -53,33 +66,42 @@ Usage: migrator COMMAND [flags]
 Commands:
   up        bring each store to the current schema. An empty booking store gets
             the Prisma shape ("Booking", enum "BookingStatus") with the new
-            status set; an existing one is adopted as it is, and the tables the
-            services need are added. Steps are recorded in "MigrationLedger"
-            with checksums. Running it again changes nothing.
+            status set; an existing one is adopted as it is, in the schema it is
+            in, and the tables the services need are added. Steps are recorded
+            in "MigrationLedger" with checksums. Running it again changes nothing.
   status    applied and pending steps per store, and where the status change
-            stands: phase, rows per label, backfill progress, blockers (--json).
-  expand    add every new status label; snapshot id, status, "updatedAt" of
-            every booking into "Booking_Status_Migration_Backup" (status TEXT);
-            bring the history store (if its URL is set) to its schema.
-  backfill  relabel old values to new ones in short batches (--batch-size,
+            stands: phase, rows per label, refused objects, label writers (--json).
+  plan      every object that depends on the status type or names one of its
+            labels, and how each phase carries it, or why it cannot be and what
+            to do (--json). Exit 6 when expand would refuse.
+  expand    plan (refuse with nothing changed when an object cannot be carried);
+            add every new status label; install the trigger that gives status
+            changes made with plain SQL their history entry; widen views,
+            indexes, checks, triggers, policies and rules naming old labels so
+            they accept both sets; snapshot every booking into
+            "Booking_Status_Migration_Backup"; bring the history store (if its
+            URL is set) to its schema.
+  backfill  relabel old values to new ones in short locked batches (--batch-size,
             --throttle, --lock-timeout), each changed booking with a history
-            entry in the same transaction; repeats until no old label is left in
-            any column of the type. IN_WORKSHOP becomes IN_SERVICE where
-            --in-service-rule says so, AT_WORKSHOP otherwise.
+            entry in the same transaction; repeats until no old label is left,
+            or gives up after --max-passes / --max-duration naming the sessions
+            that keep writing old labels (exit 7). IN_WORKSHOP becomes
+            IN_SERVICE where --in-service-rule says so, AT_WORKSHOP otherwise.
   verify    no old label anywhere; every booking equals the mapping of its
             backup value or has moved on since; counts reconcile (report).
   contract  after verify and the compatibility window (--compatibility-window,
             default 14 days after backfill; --force overrides, logged): remove
             the old labels without a long lock (new type, shadow column synced by
             trigger, batched copy, indexes built concurrently, a short swap);
-            keeps defaults, indexes (partial ones translated), views, and other
-            columns of the type.
+            every carried object narrowed to the new labels.
   rollback [PHASE]
-            undo the latest phase: contract (old labels back), backfill
-            (untouched rows get their backup value, others are reverse-mapped,
-            with history), or expand (labels and backup removed). Name the
-            phase (rollback contract|backfill|expand) in Jobs: a rerun then
-            changes nothing, and a later phase still standing is refused.
+            undo the latest phase: contract (old labels back, objects widened
+            again), backfill (writers switch to the old labels; every new label
+            written back as its old one, the exact new status kept, with
+            history), or expand (with booking-service stopped: the original type
+            and objects back, nothing of the change left). Name the phase in
+            Jobs: a rerun then changes nothing, and a later phase still standing
+            is refused.
 
 Every changing command takes --dry-run (the plan and the counts, no change)
 and is idempotent and resumable: run it again after any interruption.
@@ -90,160 +112,114 @@ Two runs on one store never interleave: the second waits (--lock-wait).
 
 Exit codes (for Kubernetes Jobs):
   0  done (or nothing to do)
-  1  failed; safe to retry (e.g. once the database is reachable, or writers
-     release their locks)
+  1  failed; safe to retry (the database was unreachable, locks were held by
+     writers, transactions did not end in time)
   2  bad usage: fix the command line
   3  another migrator run holds the store's lock: retry later
   4  the ledger disagrees with this migrator (an applied step was edited, or a
      newer migrator ran): a human must look
   5  verify failed: read its report
-  6  refused: a phase's preconditions do not hold (the message says which)
+  6  refused before changing anything: a phase's preconditions do not hold
+     (the message says which and what to do)
+  7  backfill (or its rollback) stopped: labels of the other set keep arriving
+     from the sessions named; stop them, then run it again
+  8  failed in a way no retry gets past (the message says what); `migrator
+     status` shows where the change stands: a rerun after the fix continues,
+     `migrator rollback` undoes it
 
 Examples:
   BOOKING_DATABASE_URL=postgresql://app@db/booking \
   HISTORY_DATABASE_URL=postgresql://app@db/history  migrator up
-  migrator expand && migrator backfill --batch-size 500 --throttle 10ms
+  migrator plan && migrator expand
+  migrator backfill --batch-size 500 --throttle 10ms
   migrator verify && migrator contract
   migrator status --json)";
 
-// Applies the history store's pending steps (as `up` would) unless dry-run;
-// refuses on a ledger conflict.
-absl::Status CheckHistoryStoreReady(const std::string& url, bool dry_run) {
-  UpOptions options{.dry_run = dry_run,
-                    .lock_wait = absl::GetFlag(FLAGS_lock_wait),
-                    .lock_timeout = absl::GetFlag(FLAGS_lock_timeout)};
-  return Up({StoreKind::kHistory, url}, options, std::cout);
+PhaseOptions OptionsFromFlags() {
+  const std::string progress = absl::GetFlag(FLAGS_progress);
+  PhaseOptions o;
+  o.dry_run = absl::GetFlag(FLAGS_dry_run);
+  o.json = absl::GetFlag(FLAGS_json);
+  o.batch_size = absl::GetFlag(FLAGS_batch_size);
+  o.throttle = absl::GetFlag(FLAGS_throttle);
+  o.lock_timeout = absl::GetFlag(FLAGS_lock_timeout);
+  o.ddl_lock_timeout = absl::GetFlag(FLAGS_ddl_lock_timeout);
+  o.wait_for_transactions = absl::GetFlag(FLAGS_wait_for_transactions);
+  o.in_service_rule = absl::GetFlag(FLAGS_in_service_rule);
+  o.compatibility_window = absl::GetFlag(FLAGS_compatibility_window);
+  o.force = absl::GetFlag(FLAGS_force);
+  o.progress_bar = progress == "bar" || (progress == "auto" && isatty(2));
+  o.max_passes = absl::GetFlag(FLAGS_max_passes);
+  o.max_duration = absl::GetFlag(FLAGS_max_duration);
+  for (absl::string_view name :
+       absl::StrSplit(absl::GetFlag(FLAGS_assume_handled), ';', absl::SkipWhitespace())) {
+    o.assume_handled.emplace_back(absl::StripAsciiWhitespace(name));
+  }
+  return o;
 }
 
-absl::Status RunPhase(const std::string& command, const std::string& url,
-                      const std::string& undo = "") {
-  auto conn = Connect(WithConnectionDefaults(url, "migrator"));
-  if (!conn.ok()) return conn.status();
-  try {
-    // status only reads: it never waits for a running phase.
-    if (command != "status") {
-      absl::Status s =
-          AcquireStoreLock(**conn, StoreKind::kBooking, absl::GetFlag(FLAGS_lock_wait));
-      if (!s.ok()) return s;
-    }
-    const std::string progress = absl::GetFlag(FLAGS_progress);
-    PhaseOptions options{.dry_run = absl::GetFlag(FLAGS_dry_run),
-                         .json = absl::GetFlag(FLAGS_json),
-                         .batch_size = absl::GetFlag(FLAGS_batch_size),
-                         .throttle = absl::GetFlag(FLAGS_throttle),
-                         .lock_timeout = absl::GetFlag(FLAGS_lock_timeout),
-                         .ddl_lock_timeout = absl::GetFlag(FLAGS_ddl_lock_timeout),
-                         .in_service_rule = absl::GetFlag(FLAGS_in_service_rule),
-                         .compatibility_window = absl::GetFlag(FLAGS_compatibility_window),
-                         .force = absl::GetFlag(FLAGS_force),
-                         .progress_bar = progress == "bar" || (progress == "auto" && isatty(2))};
-    StatusMigration migration(**conn, options, std::cout, std::cerr);
-    if (command == "status") return migration.PrintStatus();
-    if (command == "expand") return migration.Expand();
-    if (command == "backfill") return migration.Backfill();
-    if (command == "verify") return migration.Verify();
-    if (command == "contract") return migration.Contract();
-    return migration.Rollback(undo);
-  } catch (const std::exception& e) {
-    return StatusFromException(e);
+// A usage problem, or empty.
+std::string CheckFlags() {
+  const int batch = absl::GetFlag(FLAGS_batch_size);
+  if (batch < 1 || batch > 100000) return "--batch-size must be between 1 and 100000";
+  const std::string progress = absl::GetFlag(FLAGS_progress);
+  if (progress != "auto" && progress != "bar" && progress != "lines") {
+    return "--progress must be auto, bar or lines";
   }
+  const std::string store = absl::GetFlag(FLAGS_store);
+  if (store != "booking" && store != "history" && store != "both") {
+    return "--store must be booking, history or both";
+  }
+  if (absl::GetFlag(FLAGS_max_passes) < 1) return "--max-passes must be at least 1";
+  return "";
+}
+
+int Fail(const std::string& command, const absl::Status& status) {
+  std::cerr << "migrator " << command << ": " << status.message() << "\n";
+  LogError("command failed", {{"command", command}, {"error", status.ToString()}});
+  return ExitCodeOf(status);
 }
 
 int Main(int argc, char** argv) {
   std::vector<std::string> args = ParseCommandLine(argc, argv, kUsage);
   const bool named_rollback = args.size() == 3 && args[1] == "rollback";
   if (args.size() != 2 && !named_rollback) {
-    std::cerr << "migrator: expected one command (up, status, expand, backfill, verify, contract "
-                 "or rollback); see migrator --help\n";
-    return 2;
+    std::cerr << "migrator: expected one command (up, status, plan, expand, backfill, verify, "
+                 "contract or rollback); see migrator --help\n";
+    return kExitUsage;
   }
   const std::string& command = args[1];
-  const std::vector<std::string> phases = {"expand", "backfill", "verify", "contract", "rollback"};
+  const std::vector<std::string> phases = {"plan",   "expand",   "backfill",
+                                           "verify", "contract", "rollback"};
   const bool is_phase = std::find(phases.begin(), phases.end(), command) != phases.end();
   if (command != "up" && command != "status" && !is_phase) {
     std::cerr << "migrator: unknown command \"" << command << "\"; see migrator --help\n";
-    return 2;
+    return kExitUsage;
   }
-  const std::string store = absl::GetFlag(FLAGS_store);
-  if (store != "booking" && store != "history" && store != "both") {
-    std::cerr << "migrator: --store must be booking, history or both\n";
-    return 2;
+  if (const std::string problem = CheckFlags(); !problem.empty()) {
+    std::cerr << "migrator: " << problem << "\n";
+    return kExitUsage;
   }
-  std::vector<StoreTarget> targets;
-  if (absl::GetFlag(FLAGS_batch_size) < 1 || absl::GetFlag(FLAGS_batch_size) > 100000) {
-    std::cerr << "migrator: --batch-size must be between 1 and 100000\n";
-    return 2;
+  if (named_rollback && args[2] != "contract" && args[2] != "backfill" && args[2] != "expand") {
+    std::cerr << "migrator: rollback takes contract, backfill or expand\n";
+    return kExitUsage;
   }
-  const std::string progress = absl::GetFlag(FLAGS_progress);
-  if (progress != "auto" && progress != "bar" && progress != "lines") {
-    std::cerr << "migrator: --progress must be auto, bar or lines\n";
-    return 2;
+  Invocation run{command,
+                 named_rollback ? args[2] : "",
+                 FlagOrEnv(FLAGS_booking_database_url, "BOOKING_DATABASE_URL"),
+                 FlagOrEnv(FLAGS_history_database_url, "HISTORY_DATABASE_URL"),
+                 FlagOrEnv(FLAGS_schema, "BOOKING_DATABASE_SCHEMA"),
+                 absl::GetFlag(FLAGS_store),
+                 OptionsFromFlags(),
+                 {.dry_run = absl::GetFlag(FLAGS_dry_run),
+                  .lock_wait = absl::GetFlag(FLAGS_lock_wait),
+                  .lock_timeout = absl::GetFlag(FLAGS_lock_timeout)}};
+  if (std::string usage = CheckUrls(run); !usage.empty()) {
+    std::cerr << "migrator: " << usage << "\n";
+    return kExitUsage;
   }
-  if (is_phase) {
-    const std::string url = FlagOrEnv(FLAGS_booking_database_url, "BOOKING_DATABASE_URL");
-    if (url.empty()) {
-      std::cerr << "migrator: no URL for the booking store: set --booking-database-url or "
-                   "BOOKING_DATABASE_URL\n";
-      return 2;
-    }
-    if (named_rollback && args[2] != "contract" && args[2] != "backfill" && args[2] != "expand") {
-      std::cerr << "migrator: rollback takes contract, backfill or expand\n";
-      return 2;
-    }
-    // expand prepares the history store: it must be at its current schema
-    // (statuses there are TEXT, so new labels need nothing more), or backfill's
-    // history entries would wait in the outbox for it.
-    const std::string history_url = FlagOrEnv(FLAGS_history_database_url, "HISTORY_DATABASE_URL");
-    if (command == "expand" && !history_url.empty()) {
-      absl::Status history = CheckHistoryStoreReady(history_url, absl::GetFlag(FLAGS_dry_run));
-      if (!history.ok()) {
-        std::cerr << "migrator expand: history store: " << history.message() << "\n";
-        return ExitCodeOf(history);
-      }
-    }
-    absl::Status status = RunPhase(command, url, named_rollback ? args[2] : "");
-    if (!status.ok()) {
-      std::cerr << "migrator " << command << ": " << status.message() << "\n";
-      LogError("phase failed", {{"command", command}, {"error", status.ToString()}});
-    }
-    return ExitCodeOf(status);
-  }
-  if (store != "history") {
-    targets.push_back(
-        {StoreKind::kBooking, FlagOrEnv(FLAGS_booking_database_url, "BOOKING_DATABASE_URL")});
-  }
-  if (store != "booking") {
-    targets.push_back(
-        {StoreKind::kHistory, FlagOrEnv(FLAGS_history_database_url, "HISTORY_DATABASE_URL")});
-  }
-  for (const StoreTarget& t : targets) {
-    if (t.url.empty()) {
-      std::cerr << "migrator: no URL for the " << StoreName(t.kind) << " store: set --"
-                << StoreName(t.kind) << "-database-url or "
-                << (t.kind == StoreKind::kBooking ? "BOOKING" : "HISTORY")
-                << "_DATABASE_URL (or choose another --store)\n";
-      return 2;
-    }
-  }
-  UpOptions options{.dry_run = absl::GetFlag(FLAGS_dry_run),
-                    .lock_wait = absl::GetFlag(FLAGS_lock_wait),
-                    .lock_timeout = absl::GetFlag(FLAGS_lock_timeout)};
-  for (const StoreTarget& t : targets) {
-    absl::Status status = command == "up" ? Up(t, options, std::cout)
-                                          : PrintStatus(t, absl::GetFlag(FLAGS_json), std::cout);
-    if (!status.ok()) {
-      std::cerr << "migrator " << command << ": " << StoreName(t.kind)
-                << " store: " << status.message() << "\n";
-      return ExitCodeOf(status);
-    }
-    if (command == "status" && t.kind == StoreKind::kBooking) {
-      if (absl::Status s = RunPhase("status", t.url); !s.ok()) {
-        std::cerr << "migrator status: " << s.message() << "\n";
-        return ExitCodeOf(s);
-      }
-    }
-  }
-  return 0;
+  const absl::Status status = is_phase ? RunPhaseCommand(run) : RunStoreCommand(run);
+  return status.ok() ? kExitOk : Fail(command, status);
 }
 
 }  // namespace

@@ -123,6 +123,38 @@ SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_enum WHERE enumtypid = '"BookingStatus
 ON CONFLICT (id) DO NOTHING;
 )sql";
 
+// The status-enum change as the migrator now runs it: intermediate phases
+// (an interrupted expand or contract, in either direction), which label set
+// writers write (a rollback of backfill switches them to the old one), the
+// plan expand recorded; the exact new status of bookings written with an old
+// label during a rollback (so nothing is lost when backfill runs again); and
+// the sessions that wrote labels of the wrong set (backfill names them).
+constexpr char kStatusMigrationModes[] = R"sql(
+ALTER TABLE "StatusMigration" ADD COLUMN IF NOT EXISTS "writeLabels" TEXT NOT NULL DEFAULT 'new';
+ALTER TABLE "StatusMigration" ADD COLUMN IF NOT EXISTS plan TEXT;
+ALTER TABLE "StatusMigration" DROP CONSTRAINT IF EXISTS "StatusMigration_phase_check";
+ALTER TABLE "StatusMigration" ADD CONSTRAINT "StatusMigration_phase_check" CHECK (
+  phase IN ('none', 'expanding', 'expanded', 'backfilled', 'verified', 'contracting', 'contracted'));
+ALTER TABLE "StatusMigration" ADD CONSTRAINT "StatusMigration_writeLabels_check" CHECK (
+  "writeLabels" IN ('new', 'old'));
+CREATE TABLE IF NOT EXISTS "BookingStatusExact" (
+  id TEXT PRIMARY KEY,
+  status TEXT NOT NULL,
+  version BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS "StatusMigrationWriter" (
+  pid INTEGER NOT NULL,
+  role TEXT NOT NULL,
+  application TEXT NOT NULL,
+  client TEXT NOT NULL,
+  "lastLabel" TEXT NOT NULL,
+  writes BIGINT NOT NULL DEFAULT 1,
+  "firstAt" TIMESTAMPTZ NOT NULL DEFAULT now(),
+  "lastAt" TIMESTAMPTZ NOT NULL DEFAULT now(),
+  PRIMARY KEY (pid, role, application, client)
+);
+)sql";
+
 // The seed's fields, plus the event id (the dedupe key) and the booking's
 // sequence number (the order). Statuses are TEXT: history outlives any enum.
 constexpr char kHistoryBase[] = R"sql(
@@ -193,6 +225,9 @@ const std::vector<Step>& StepsFor(StoreKind store) {
        kBookingServiceTables},
       {"0003_status_migration_state", "where the status-enum change stands, and its log",
        kStatusMigrationState},
+      {"0004_status_migration_modes",
+       "intermediate phases, writers' label set, recorded plan, exact labels, label writers",
+       kStatusMigrationModes},
   };
   static const std::vector<Step> kHistory = {
       {"0001_history_base", "BookingStatusHistory table and its indexes", kHistoryBase},

@@ -5,8 +5,10 @@
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "common/pg.h"
+#include "common/store_schema.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
+#include "migrator/exit_codes.h"
 #include "migrator/ledger.h"
 
 namespace booking::migrator {
@@ -41,6 +43,30 @@ absl::Status ApplyStep(pqxx::connection& conn, const Step& step, const UpOptions
 
 }  // namespace
 
+std::string AnchorTable(StoreKind kind) {
+  return kind == StoreKind::kBooking ? "Booking" : "BookingStatusHistory";
+}
+
+absl::Status EnterStore(pqxx::connection& conn, const StoreTarget& target, bool create) {
+  absl::StatusOr<std::string> schema;
+  {
+    pqxx::read_transaction txn(conn);
+    schema = LocateSchema(txn, AnchorTable(target.kind), target.schema);
+    if (absl::IsNotFound(schema.status()) && target.schema.empty() && create) {
+      schema = CurrentSchema(txn);
+    }
+  }
+  if (!schema.ok()) {
+    return WithExitCode(
+        absl::FailedPreconditionError(
+            absl::StrCat("the ", StoreName(target.kind), " store: ", schema.status().message(),
+                         create ? "" : "; run `migrator up` (or name the schema with --schema)")),
+        kExitRefused);
+  }
+  UseSchema(conn, *schema);
+  return absl::OkStatus();
+}
+
 absl::Status Up(const StoreTarget& target, const UpOptions& options, std::ostream& out) {
   auto conn = Connect(WithConnectionDefaults(target.url, "migrator"));
   if (!conn.ok()) return conn.status();
@@ -48,6 +74,7 @@ absl::Status Up(const StoreTarget& target, const UpOptions& options, std::ostrea
     if (absl::Status s = AcquireStoreLock(**conn, target.kind, options.lock_wait); !s.ok()) {
       return s;
     }
+    if (absl::Status s = EnterStore(**conn, target, true); !s.ok()) return s;
     if (!options.dry_run) EnsureLedger(**conn);
     const auto applied = AppliedSteps(**conn);
     if (absl::Status s = CheckLedger(applied, target.kind); !s.ok()) return s;
@@ -74,6 +101,7 @@ absl::Status PrintStatus(const StoreTarget& target, bool json, std::ostream& out
   auto conn = Connect(WithConnectionDefaults(target.url, "migrator"));
   if (!conn.ok()) return conn.status();
   try {
+    if (absl::Status s = EnterStore(**conn, target, true); !s.ok()) return s;
     const auto applied = AppliedSteps(**conn);
     const absl::Status ledger = CheckLedger(applied, target.kind);
     google::protobuf::Struct report;

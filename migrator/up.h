@@ -8,13 +8,24 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "migrator/schema_steps.h"
+#include "pqxx/pqxx"
 
 namespace booking::migrator {
 
 struct StoreTarget {
   StoreKind kind;
   std::string url;
+  std::string schema;  // --schema: where the store is (empty: find it)
 };
+
+// The table that tells where a store is ("Booking", "BookingStatusHistory").
+std::string AnchorTable(StoreKind kind);
+
+// Finds the store's schema (the one schema holding its anchor table, or
+// `target.schema`) and works in it. With `create`, a store found nowhere
+// goes to the connection's current schema (never beside an existing one).
+// FAILED_PRECONDITION (exit 6) when the table is in several schemas.
+absl::Status EnterStore(pqxx::connection& conn, const StoreTarget& target, bool create);
 
 struct UpOptions {
   bool dry_run = false;

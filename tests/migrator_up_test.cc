@@ -208,7 +208,7 @@ TEST_F(MigratorUpTest, StatusJsonListsAppliedAndPendingSteps) {
   ASSERT_EQ(run.exit_code, 0) << run.output;
   EXPECT_NE(
       run.output.find(
-          R"("pending":["0001_booking_base","0002_booking_service_tables","0003_status_migration_state"])"),
+          R"("pending":["0001_booking_base","0002_booking_service_tables","0003_status_migration_state","0004_status_migration_modes"])"),
       std::string::npos)
       << run.output;
   EXPECT_NE(

@@ -114,8 +114,18 @@ TEST(StatusCatalog, LabelsReadingAsIncludeOldNames) {
   auto labels = LabelsReadingAs(Status::kAtWorkshop);
   EXPECT_EQ(std::set<absl::string_view>(labels.begin(), labels.end()),
             (std::set<absl::string_view>{"AT_WORKSHOP", "IN_WORKSHOP"}));
+  // IN_SERVICE is stored as IN_WORKSHOP during a rollback, the exact status kept.
   labels = LabelsReadingAs(Status::kInService);
-  EXPECT_EQ(labels, std::vector<absl::string_view>{"IN_SERVICE"});
+  EXPECT_EQ(labels, (std::vector<absl::string_view>{"IN_SERVICE", "IN_WORKSHOP"}));
+}
+
+TEST(StatusCatalog, AnExactStatusKeptBesideAnOldLabelWinsWhenItReadsBackAsIt) {
+  EXPECT_EQ(*ResolveStoredLabel("IN_WORKSHOP", "IN_SERVICE"), Status::kInService);
+  EXPECT_EQ(*ResolveStoredLabel("IN_WORKSHOP", ""), Status::kAtWorkshop);
+  EXPECT_EQ(*ResolveStoredLabel("IN_TRANSIT_TO_CUSTOMER", "RETURNED"), Status::kReturned);
+  // A stale exact status (the row moved on to another label) is ignored.
+  EXPECT_EQ(*ResolveStoredLabel("COMPLETED", "IN_SERVICE"), Status::kReadyForReturn);
+  EXPECT_EQ(*ResolveStoredLabel("CANCELLED", "garbage"), Status::kCancelled);
 }
 
 }  // namespace

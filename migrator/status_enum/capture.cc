@@ -1,0 +1,99 @@
+#include "migrator/status_enum/capture.h"
+
+#include "absl/strings/str_cat.h"
+#include "migrator/status_enum/labels.h"
+
+namespace booking::migrator {
+namespace {
+
+std::string FunctionSql(Tx& tx, const StoreInfo& store) {
+  const QuoteFn q = [&](const std::string& v) { return tx.Quote(v); };
+  const std::string old_only = LabelArraySql(OldOnlyLabels(), q);
+  const std::string new_only = LabelArraySql(NewOnlyLabels(), q);
+  // SECURITY DEFINER: old code's role may not write the outbox; the path is
+  // pinned so the definer's rights never resolve a caller's objects.
+  return absl::StrCat("CREATE OR REPLACE FUNCTION ", tx.Name(kCaptureFunction),
+                      "() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = ",
+                      tx.Name(store.schema), R"(, pg_temp AS $capture$
+DECLARE
+  state record;
+  label text := NEW.status::text;
+  from_label text;
+BEGIN
+  SELECT phase, "writeLabels" INTO state FROM "StatusMigration";
+  IF state.phase = 'expanding' AND label = ANY ()",
+                      new_only, R"() THEN
+    RAISE EXCEPTION 'booking status % cannot be written yet: migrator expand has not finished', label
+      USING ERRCODE = 'object_not_in_prerequisite_state';
+  END IF;
+  IF state.phase IN ('contracting', 'contracted') AND label = ANY ()",
+                      old_only, R"() THEN
+    RAISE EXCEPTION 'booking status % is an old label, no longer accepted: the status change is being contracted; write % instead', label, )",
+                      ForwardCaseSql("label", q), R"(
+      USING ERRCODE = 'object_not_in_prerequisite_state';
+  END IF;
+  IF (state."writeLabels" = 'new' AND label = ANY ()",
+                      old_only, R"()) OR (state."writeLabels" = 'old' AND label = ANY ()", new_only,
+                      R"()) THEN
+    INSERT INTO "StatusMigrationWriter" AS w (pid, role, application, client, "lastLabel")
+    VALUES (pg_backend_pid(), session_user, current_setting('application_name'),
+            COALESCE(host(inet_client_addr()), 'local'), label)
+    ON CONFLICT (pid, role, application, client)
+    DO UPDATE SET writes = w.writes + 1, "lastAt" = now(), "lastLabel" = EXCLUDED."lastLabel";
+  END IF;
+  IF TG_OP = 'UPDATE' THEN
+    -- Not a status change, or a writer that versions and records its own.
+    IF NEW.status IS NOT DISTINCT FROM OLD.status OR NEW.version IS DISTINCT FROM OLD.version THEN
+      RETURN NEW;
+    END IF;
+    SELECT e.status INTO from_label FROM "BookingStatusExact" e
+    WHERE e.id = OLD.id AND e.version = OLD.version;
+    from_label := COALESCE(from_label, )",
+                      ForwardCaseSql("OLD.status::text", q), R"();
+    NEW.version := OLD.version + 1;
+  ELSIF NEW.version IS DISTINCT FROM 0 THEN
+    RETURN NEW;  -- booking-service creates bookings at version 1 and records them
+  ELSE
+    NEW.version := 1;
+  END IF;
+  INSERT INTO "BookingOutbox"
+    ("bookingId", sequence, "fromStatus", "toStatus", "changedBy", reason, metadata)
+  VALUES (NEW.id, NEW.version, from_label, )",
+                      ForwardCaseSql("label", q), R"(,
+          format('%s via %s (%s)', session_user,
+                 COALESCE(NULLIF(current_setting('application_name'), ''), 'an unnamed application'),
+                 COALESCE(host(inet_client_addr()), 'local')),
+          'status written outside booking-service',
+          jsonb_build_object('storedLabel', label));
+  PERFORM pg_notify('booking_outbox', '');
+  RETURN NEW;
+END
+$capture$)");
+}
+
+}  // namespace
+
+void InstallCapture(Tx& tx, const StoreInfo& store) {
+  tx.Ddl(FunctionSql(tx, store));
+  const std::string name = tx.Name(kCaptureFunction);
+  tx.Ddl(absl::StrCat("CREATE OR REPLACE TRIGGER ", name, " BEFORE INSERT OR UPDATE OF status ON ",
+                      store.table, " FOR EACH ROW EXECUTE FUNCTION ", name, "()"));
+  // It must fire for every session, the migrator's own (which runs with
+  // user triggers off) included.
+  tx.Ddl(absl::StrCat("ALTER TABLE ", store.table, " ENABLE ALWAYS TRIGGER ", name));
+}
+
+void RemoveCapture(Tx& tx, const StoreInfo& store) {
+  const std::string name = tx.Name(kCaptureFunction);
+  tx.Ddl(absl::StrCat("DROP TRIGGER IF EXISTS ", name, " ON ", store.table));
+  tx.Ddl(absl::StrCat("DROP FUNCTION IF EXISTS ", name, "()"));
+}
+
+bool CaptureInstalled(Tx& tx, const StoreInfo& store) {
+  return !tx.Params(
+                "SELECT 1 FROM pg_trigger WHERE tgrelid = $1 AND tgname = $2 AND tgparentid = 0",
+                store.table_oid, std::string(kCaptureFunction))
+              .empty();
+}
+
+}  // namespace booking::migrator

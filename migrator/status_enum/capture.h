@@ -1,0 +1,24 @@
+// The capture trigger the migrator keeps on "Booking" from expand until
+// contract: every status change has its history entry, also one made with
+// plain SQL by code that knows nothing of versions or history (old code
+// during the compatibility window). Such a change gets its version bumped
+// and its outbox event written where it happens, in the writer's
+// transaction, with changedBy naming the database role, the application
+// and the client. It also keeps labels a phase cannot take out (new labels
+// while expand runs, old ones once contract has started) and counts who
+// writes labels of the set writers should no longer write.
+#ifndef MIGRATOR_STATUS_ENUM_CAPTURE_H_
+#define MIGRATOR_STATUS_ENUM_CAPTURE_H_
+
+#include "migrator/status_enum/db.h"
+#include "migrator/status_enum/inventory.h"
+
+namespace booking::migrator {
+
+void InstallCapture(Tx& tx, const StoreInfo& store);
+void RemoveCapture(Tx& tx, const StoreInfo& store);
+bool CaptureInstalled(Tx& tx, const StoreInfo& store);
+
+}  // namespace booking::migrator
+
+#endif  // MIGRATOR_STATUS_ENUM_CAPTURE_H_

@@ -1,0 +1,159 @@
+#include "migrator/status_enum/db.h"
+
+#include <signal.h>
+
+#include <cstdlib>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "common/backoff.h"
+#include "common/log.h"
+
+namespace booking::migrator {
+namespace {
+
+bool IsLockConflict(const pqxx::sql_error& e) {
+  const std::string& state = e.sqlstate();
+  return state == "55P03" || state == "40P01" || state == "40001";
+}
+
+// A failure as PostgreSQL reports one that no retry gets past.
+class InjectedFailure : public pqxx::sql_error {
+ public:
+  explicit InjectedFailure(const std::string& sql)
+      : pqxx::sql_error("injected failure (BOOKING_MIGRATOR_FAULT): cannot run: " + sql, sql,
+                        "2BP01") {}
+};
+
+}  // namespace
+
+FaultPlan FaultPlan::FromEnvironment() {
+  FaultPlan plan;
+  const char* env = std::getenv("BOOKING_MIGRATOR_FAULT");
+  if (env == nullptr) return plan;
+  absl::string_view spec(env);
+  plan.report = true;
+  if (absl::ConsumePrefix(&spec, "kill-before=")) {
+    (void)absl::SimpleAtoi(spec, &plan.kill_before_statement);
+  } else if (absl::ConsumePrefix(&spec, "fail-ddl=")) {
+    (void)absl::SimpleAtoi(spec, &plan.fail_ddl);
+  }
+  return plan;
+}
+
+pqxx::result Tx::Exec(const std::string& sql) {
+  db_.BeforeStatement(false);
+  return txn_.exec(sql);
+}
+
+void Tx::Ddl(const std::string& sql) {
+  db_.BeforeStatement(true);
+  txn_.exec(sql);
+}
+
+Db::Db(pqxx::connection& conn, FaultPlan faults) : conn_(conn), faults_(faults) {}
+
+Db::~Db() {
+  if (faults_.report) {
+    LogInfo("statements run",
+            {{"statements", absl::StrCat(statements_)}, {"ddl", absl::StrCat(ddl_statements_)}});
+  }
+}
+
+void Db::Prepare() {
+  pqxx::nontransaction txn(conn_);
+  txn.exec("SET row_security = off");
+  // Our own copies and relabels must fire no user trigger or rule; only a
+  // superuser or a role granted SET on this parameter may turn them off.
+  replica_mode_ =
+      txn.exec(R"(SELECT has_parameter_privilege('session_replication_role', 'SET'))")[0][0]
+          .as<bool>();
+  if (replica_mode_) txn.exec("SET session_replication_role = replica");
+}
+
+void Db::BeforeStatement(bool ddl) {
+  ++statements_;
+  if (ddl) ++ddl_statements_;
+  if (faults_.kill_before_statement > 0 && statements_ == faults_.kill_before_statement) {
+    LogWarning("BOOKING_MIGRATOR_FAULT: killing myself",
+               {{"statement", absl::StrCat(statements_)}});
+    ::raise(SIGKILL);
+  }
+  if (ddl && faults_.fail_ddl > 0 && ddl_statements_ == faults_.fail_ddl) {
+    throw InjectedFailure(absl::StrCat("DDL statement ", ddl_statements_));
+  }
+}
+
+absl::Status Db::Transaction(absl::string_view what, const RetryPolicy& policy,
+                             const std::function<void(Tx&)>& fn) {
+  Backoff backoff(absl::Milliseconds(50), absl::Seconds(2));
+  for (int attempt = 1;; ++attempt) {
+    try {
+      pqxx::work txn(conn_);
+      Tx tx(*this, txn);
+      tx.Exec(absl::StrCat("SET LOCAL lock_timeout = ",
+                           std::max<int64_t>(1, absl::ToInt64Milliseconds(policy.lock_timeout))));
+      fn(tx);
+      BeforeStatement(false);
+      txn.commit();
+      return absl::OkStatus();
+    } catch (const pqxx::sql_error& e) {
+      if (!IsLockConflict(e)) throw;
+      if (attempt >= policy.attempts) {
+        return absl::UnavailableError(absl::StrCat(
+            what, ": could not get its locks in ", attempt,
+            " attempts (other sessions hold them); run the phase again later, or raise "
+            "--lock-timeout"));
+      }
+      LogWarning("lock not available; retrying",
+                 {{"step", std::string(what)}, {"attempt", absl::StrCat(attempt)}});
+      std::this_thread::sleep_for(absl::ToChronoMilliseconds(backoff.Next()));
+    }
+  }
+}
+
+void Db::Read(const std::function<void(Tx&)>& fn) {
+  pqxx::read_transaction txn(conn_);
+  Tx tx(*this, txn);
+  fn(tx);
+}
+
+absl::Status Db::Autocommit(absl::string_view what, const RetryPolicy& policy,
+                            const std::string& sql) {
+  Backoff backoff(absl::Milliseconds(50), absl::Seconds(2));
+  for (int attempt = 1;; ++attempt) {
+    try {
+      pqxx::nontransaction txn(conn_);
+      txn.exec(absl::StrCat("SET lock_timeout = ",
+                            std::max<int64_t>(1, absl::ToInt64Milliseconds(policy.lock_timeout))));
+      Tx tx(*this, txn);
+      tx.Ddl(sql);
+      txn.exec("RESET lock_timeout");
+      return absl::OkStatus();
+    } catch (const pqxx::sql_error& e) {
+      if (!IsLockConflict(e)) throw;
+      if (attempt >= policy.attempts) {
+        return absl::UnavailableError(absl::StrCat(what, ": could not get its locks in ", attempt,
+                                                   " attempts; run the phase again later"));
+      }
+      LogWarning("lock not available; retrying",
+                 {{"step", std::string(what)}, {"attempt", absl::StrCat(attempt)}});
+      std::this_thread::sleep_for(absl::ToChronoMilliseconds(backoff.Next()));
+    }
+  }
+}
+
+bool IsTransient(const std::exception& e) {
+  if (dynamic_cast<const pqxx::broken_connection*>(&e) != nullptr) return true;
+  if (dynamic_cast<const pqxx::in_doubt_error*>(&e) != nullptr) return true;
+  const auto* sql = dynamic_cast<const pqxx::sql_error*>(&e);
+  if (sql == nullptr) return false;
+  const std::string& s = sql->sqlstate();
+  return s == "55P03" || s == "40P01" || s == "40001" || s == "57014" ||
+         absl::StartsWith(s, "08") || absl::StartsWith(s, "57P") || absl::StartsWith(s, "53");
+}
+
+}  // namespace booking::migrator

@@ -1,0 +1,112 @@
+// Every statement of the status-enum change runs through Db: one place for
+// the session's setup (the store's schema, row security, user triggers off),
+// lock timeouts and their retry, and the test hooks that make a crash or a
+// failure happen at an exact statement.
+#ifndef MIGRATOR_STATUS_ENUM_DB_H_
+#define MIGRATOR_STATUS_ENUM_DB_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "pqxx/pqxx"
+
+namespace booking::migrator {
+
+// BOOKING_MIGRATOR_FAULT, for tests only: "kill-before=N" SIGKILLs the
+// migrator just before its Nth statement (commits count as statements),
+// "fail-ddl=N" fails its Nth DDL statement as PostgreSQL would fail it
+// (SQLSTATE 2BP01), "count" logs how many statements ran. Unset: no hooks.
+struct FaultPlan {
+  int64_t kill_before_statement = 0;
+  int64_t fail_ddl = 0;
+  bool report = false;
+  static FaultPlan FromEnvironment();
+};
+
+// How long each statement waits for a lock, and how often a transaction
+// that could not get its locks is tried again (with backoff).
+struct RetryPolicy {
+  absl::Duration lock_timeout;
+  int attempts;
+};
+
+class Db;
+
+// One transaction's statements.
+class Tx {
+ public:
+  Tx(Db& db, pqxx::transaction_base& txn) : db_(db), txn_(txn) {}
+  pqxx::result Exec(const std::string& sql);
+  template <typename... Args>
+  pqxx::result Params(const std::string& sql, Args&&... args);
+  // A schema change: counted apart for the fault hook.
+  void Ddl(const std::string& sql);
+  std::string Name(const std::string& raw) const { return txn_.quote_name(raw); }
+  std::string Quote(const std::string& value) const { return txn_.quote(value); }
+  pqxx::transaction_base& raw() { return txn_; }
+
+ private:
+  Db& db_;
+  pqxx::transaction_base& txn_;
+};
+
+class Db {
+ public:
+  Db(pqxx::connection& conn, FaultPlan faults);
+  ~Db();
+  Db(const Db&) = delete;
+  Db& operator=(const Db&) = delete;
+
+  // Turns row security off (a query it would filter fails instead of
+  // returning fewer rows) and user triggers and rules off for this session
+  // where the role may (session_replication_role). The search_path is the
+  // store's schema already (EnterStore).
+  void Prepare();
+  bool replica_mode() const { return replica_mode_; }
+
+  // `fn` in one transaction under `policy`; a lock that could not be had in
+  // time rolls it back and tries again. UNAVAILABLE when every attempt
+  // failed; other errors propagate as exceptions.
+  absl::Status Transaction(absl::string_view what, const RetryPolicy& policy,
+                           const std::function<void(Tx&)>& fn);
+  // A read-only transaction (no retry: reads wait for nothing).
+  void Read(const std::function<void(Tx&)>& fn);
+  // One statement outside a transaction (CREATE INDEX CONCURRENTLY), under
+  // `policy`.
+  absl::Status Autocommit(absl::string_view what, const RetryPolicy& policy,
+                          const std::string& sql);
+
+  std::string Name(const std::string& raw) { return conn_.quote_name(raw); }
+  std::string Quote(const std::string& value) { return conn_.quote(value); }
+  pqxx::connection& conn() { return conn_; }
+
+  // Bookkeeping for the fault hooks, before each statement.
+  void BeforeStatement(bool ddl);
+
+ private:
+  pqxx::connection& conn_;
+  const FaultPlan faults_;
+  bool replica_mode_ = false;
+  int64_t statements_ = 0;
+  int64_t ddl_statements_ = 0;
+};
+
+template <typename... Args>
+pqxx::result Tx::Params(const std::string& sql, Args&&... args) {
+  db_.BeforeStatement(false);
+  return txn_.exec_params(sql, std::forward<Args>(args)...);
+}
+
+// True for errors that a later run can get past by itself: a lock not had
+// in time, a deadlock or serialization failure, a statement timeout, a lost
+// connection, a server shutting down.
+bool IsTransient(const std::exception& e);
+
+}  // namespace booking::migrator
+
+#endif  // MIGRATOR_STATUS_ENUM_DB_H_

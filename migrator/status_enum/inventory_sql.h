@@ -1,0 +1,30 @@
+// SQL fragments the inventory's queries share.
+#ifndef MIGRATOR_STATUS_ENUM_INVENTORY_SQL_H_
+#define MIGRATOR_STATUS_ENUM_INVENTORY_SQL_H_
+
+#include <string>
+
+#include "absl/strings/str_cat.h"
+
+namespace booking::migrator {
+
+// True when object (`classid`, `objid`) depends on the type `type_param`
+// ($n holding its oid), on its array type, or on a column of the type.
+inline std::string DependsOnTypeSql(const std::string& classid, const std::string& objid,
+                                    const std::string& type_param) {
+  return absl::StrCat(
+      "EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = ", classid, " AND d.objid = ", objid,
+      " AND d.deptype IN ('n', 'a') AND ((d.refclassid = 'pg_type'::regclass AND d.refobjid IN (",
+      type_param, ", (SELECT typarray FROM pg_type WHERE oid = ", type_param,
+      "))) OR (d.refclassid = 'pg_class'::regclass AND EXISTS (SELECT 1 FROM pg_attribute a "
+      "WHERE a.attrelid = d.refobjid AND a.attnum = d.refobjsubid AND a.atttypid = ",
+      type_param, "))))");
+}
+
+// The grantee of an aclexplode() row as SQL spells it.
+inline constexpr char kGranteeSql[] =
+    "CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(x.grantee)) END";
+
+}  // namespace booking::migrator
+
+#endif  // MIGRATOR_STATUS_ENUM_INVENTORY_SQL_H_

@@ -1,0 +1,111 @@
+// Views over columns of the type (or naming it), views over those views, and
+// what a DROP VIEW would take with it.
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "migrator/status_enum/inventory.h"
+#include "migrator/status_enum/inventory_sql.h"
+
+namespace booking::migrator {
+namespace {
+
+// Owner, privileges (table and column level), comments and column defaults:
+// everything CREATE VIEW does not bring back by itself.
+void ReadViewExtras(Tx& tx, uint32_t oid, PlanObject& o) {
+  pqxx::result r = tx.Params(
+      absl::StrCat(
+          R"(SELECT format('ALTER VIEW %s OWNER TO %I', c.oid::regclass, pg_get_userbyid(c.relowner))
+             FROM pg_class c WHERE c.oid = $1
+             UNION ALL
+             SELECT format('GRANT %s ON %s TO %s%s', x.privilege_type, c.oid::regclass, )",
+          kGranteeSql, R"(, CASE WHEN x.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END)
+             FROM pg_class c, aclexplode(c.relacl) x WHERE c.oid = $1 AND x.grantee <> c.relowner
+             UNION ALL
+             SELECT format('GRANT %s (%I) ON %s TO %s', x.privilege_type, a.attname,
+                           a.attrelid::regclass, )",
+          kGranteeSql, R"()
+             FROM pg_attribute a, aclexplode(a.attacl) x WHERE a.attrelid = $1 AND a.attnum > 0
+             UNION ALL
+             SELECT format('COMMENT ON VIEW %s IS %L', $1::regclass, obj_description($1, 'pg_class'))
+             WHERE obj_description($1, 'pg_class') IS NOT NULL
+             UNION ALL
+             SELECT format('COMMENT ON COLUMN %s.%I IS %L', a.attrelid::regclass, a.attname,
+                           col_description(a.attrelid, a.attnum))
+             FROM pg_attribute a WHERE a.attrelid = $1 AND a.attnum > 0
+               AND col_description(a.attrelid, a.attnum) IS NOT NULL
+             UNION ALL
+             SELECT format('ALTER VIEW %s ALTER COLUMN %I SET DEFAULT %s', a.attrelid::regclass,
+                           a.attname, pg_get_expr(d.adbin, d.adrelid))
+             FROM pg_attrdef d JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
+             WHERE d.adrelid = $1)"),
+      oid);
+  for (const pqxx::row& row : r) o.add_restore(row[0].as<std::string>());
+}
+
+// What depends on the view besides views over it: DROP VIEW would fail on
+// (or silently take) these.
+void ReadViewBlockers(Tx& tx, uint32_t oid, const std::string& name, StatusPlan& plan) {
+  pqxx::result r = tx.Params(
+      R"(SELECT pg_describe_object(d.classid, d.objid, d.objsubid)
+         FROM pg_depend d
+         WHERE d.deptype IN ('n', 'a')
+           AND ((d.refclassid = 'pg_class'::regclass AND d.refobjid = $1)
+             OR (d.refclassid = 'pg_type'::regclass
+                 AND d.refobjid = (SELECT reltype FROM pg_class WHERE oid = $1)))
+           AND NOT (d.classid = 'pg_rewrite'::regclass AND EXISTS (
+                 SELECT 1 FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class
+                 WHERE r.oid = d.objid AND r.ev_type = '1' AND c.relkind IN ('v', 'm')))
+         ORDER BY 1)",
+      oid);
+  for (const pqxx::row& row : r) {
+    AddRefused(plan, "view dependent", row[0].as<std::string>(),
+               absl::StrCat("it depends on view ", name,
+                            ", which the migrator recreates at contract; DROP VIEW would take it "
+                            "along"),
+               "drop it before expand and recreate it after contract");
+  }
+}
+
+}  // namespace
+
+void ReadViews(Tx& tx, const StoreInfo& store, StatusPlan& plan) {
+  pqxx::result r = tx.Params(absl::StrCat(
+                                 R"(WITH RECURSIVE direct AS (
+               SELECT DISTINCT r.ev_class AS view FROM pg_rewrite r
+               WHERE r.ev_type = '1' AND )",
+                                 DependsOnTypeSql("'pg_rewrite'::regclass", "r.oid", "$1"), R"(
+             ), tree(view, depth) AS (
+               SELECT view, 0 FROM direct
+               UNION
+               SELECT r.ev_class, tree.depth + 1
+               FROM tree JOIN pg_depend d ON d.refclassid = 'pg_class'::regclass
+                 AND d.refobjid = tree.view AND d.classid = 'pg_rewrite'::regclass
+               JOIN pg_rewrite r ON r.oid = d.objid AND r.ev_type = '1'
+               WHERE r.ev_class <> tree.view AND tree.depth < 30
+             )
+             SELECT c.oid, c.oid::regclass::text, c.relkind::text, pg_get_viewdef(c.oid),
+                    COALESCE(array_to_string(c.reloptions, ', '), ''), max(t.depth)
+             FROM tree t JOIN pg_class c ON c.oid = t.view
+             GROUP BY c.oid ORDER BY max(t.depth), 2)"),
+                             store.type_oid);
+  for (const pqxx::row& row : r) {
+    const uint32_t oid = row[0].as<uint32_t>();
+    const std::string name = row[1].as<std::string>();
+    if (row[2].as<std::string>() == "m") {
+      AddRefused(plan, "materialized view", name,
+                 "a materialized view stores rows of the type; it cannot be moved to the new "
+                 "type without being rebuilt and repopulated",
+                 "drop it before expand and create it again after contract");
+      continue;
+    }
+    PlanObject& o = *plan.add_objects();
+    o.set_kind("view");
+    o.set_name(name);
+    o.set_definition(row[3].as<std::string>());
+    o.set_options(row[4].as<std::string>());
+    o.set_depth(row[5].as<int>());
+    ReadViewExtras(tx, oid, o);
+    ReadViewBlockers(tx, oid, name, plan);
+  }
+}
+
+}  // namespace booking::migrator

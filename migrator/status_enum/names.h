@@ -1,0 +1,29 @@
+// Names of the objects the migrator creates beside the user's: deterministic
+// (a rerun finds what an interrupted run made), within PostgreSQL's 63 bytes,
+// never cutting a UTF-8 character.
+#ifndef MIGRATOR_STATUS_ENUM_NAMES_H_
+#define MIGRATOR_STATUS_ENUM_NAMES_H_
+
+#include <string>
+
+#include "absl/strings/string_view.h"
+
+namespace booking::migrator {
+
+// `raw` + `suffix`, `raw` shortened at a character boundary when the whole
+// would pass 63 bytes.
+std::string Suffixed(absl::string_view raw, absl::string_view suffix);
+
+// The shadow of a column (its copy in the new type) and the trigger keeping
+// it in sync.
+std::string ShadowColumn(absl::string_view column);
+std::string SyncTrigger(absl::string_view table_raw, absl::string_view column);
+std::string NotNullCheck(absl::string_view column);
+// An index or constraint rebuilt for the next phase.
+std::string NextName(absl::string_view raw);
+// An index rebuilt in place with a wider (or narrower) predicate.
+std::string WideName(absl::string_view raw);
+
+}  // namespace booking::migrator
+
+#endif  // MIGRATOR_STATUS_ENUM_NAMES_H_

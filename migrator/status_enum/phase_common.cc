@@ -1,0 +1,180 @@
+#include "migrator/status_enum/phase_common.h"
+
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "common/log.h"
+#include "migrator/exit_codes.h"
+#include "migrator/status_enum/labels.h"
+#include "migrator/status_enum/plan.h"
+
+namespace booking::migrator {
+namespace {
+
+std::string TablesOf(const StatusPlan& plan, const StoreInfo& store) {
+  std::vector<std::string> tables = {store.table};
+  for (const PlanObject* c : ObjectsOfKind(plan, "column")) {
+    if (std::find(tables.begin(), tables.end(), c->table()) == tables.end()) {
+      tables.push_back(c->table());
+    }
+    for (const std::string& leaf : c->leaves()) tables.push_back(leaf);
+  }
+  return TextArrayLiteral(tables);
+}
+
+// Row security that applies to this role would hide rows: every count and
+// relabel would silently skip them.
+void CheckRowSecurity(Tx& tx, const std::string& tables, StatusPlan& plan) {
+  for (const pqxx::row& r : tx.Params(
+           R"(SELECT c.oid::regclass::text, c.relforcerowsecurity
+              FROM pg_class c
+              WHERE c.oid IN (SELECT x::regclass FROM unnest($1::text[]) AS x)
+                AND c.relrowsecurity
+                AND NOT (SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user)
+                AND (c.relforcerowsecurity OR NOT pg_has_role(current_user, c.relowner, 'USAGE'))
+              ORDER BY 1)",
+           tables)) {
+    AddRefused(
+        plan, "row security", r[0].as<std::string>(),
+        absl::StrCat("row-level security ", r[1].as<bool>() ? "(FORCE ROW LEVEL SECURITY) " : "",
+                     "applies to the migrator's role and could hide rows from it"),
+        "run the migrator as a role with BYPASSRLS (ALTER ROLE ... BYPASSRLS) or as a "
+        "superuser");
+  }
+}
+
+// User triggers and rules on UPDATE would fire on the migrator's relabels
+// and copies (and, e.g., rewrite "updatedAt"). They are off in its session
+// where the role may set session_replication_role; ALWAYS and REPLICA ones
+// fire even then.
+void CheckUserTriggers(Tx& tx, const std::string& tables, bool replica_mode, StatusPlan& plan) {
+  const std::string firing = replica_mode ? "('A', 'R')" : "('O', 'A', 'R')";
+  for (const pqxx::row& r :
+       tx.Params(absl::StrCat(R"(SELECT format('%I on %s', t.tgname, t.tgrelid::regclass), 'trigger'
+              FROM pg_trigger t
+              WHERE t.tgrelid IN (SELECT x::regclass FROM unnest($1::text[]) AS x)
+                AND NOT t.tgisinternal AND t.tgparentid = 0 AND (t.tgtype & 16) <> 0
+                AND t.tgenabled IN )",
+                              firing, R"( AND t.tgname <> $2 AND t.tgname NOT LIKE '%\_\_next\_sync'
+              UNION ALL
+              SELECT format('%I on %s', r.rulename, r.ev_class::regclass), 'rule'
+              FROM pg_rewrite r
+              WHERE r.ev_class IN (SELECT x::regclass FROM unnest($1::text[]) AS x)
+                AND r.ev_type = '2' AND r.ev_enabled IN )",
+                              firing, " ORDER BY 1"),
+                 tables, std::string(kCaptureFunction))) {
+    AddRefused(plan, absl::StrCat("user ", r[1].c_str()), r[0].as<std::string>(),
+               "it would fire on the migrator's own relabels and copies and change data the "
+               "migrator must not touch",
+               replica_mode
+                   ? "it fires even with session_replication_role = replica; disable it during "
+                     "the change or make it ENABLE (origin) again"
+                   : "run the migrator as a superuser, or GRANT SET ON PARAMETER "
+                     "session_replication_role TO the migrator's role (PostgreSQL 15), so its "
+                     "session can turn user triggers and rules off");
+  }
+}
+
+}  // namespace
+
+absl::Status Refused(const std::string& message) {
+  return WithExitCode(absl::FailedPreconditionError(message), kExitRefused);
+}
+
+absl::StatusOr<MigrationState> State(PhaseContext& ctx) {
+  absl::StatusOr<MigrationState> state;
+  ctx.db.Read([&](Tx& tx) { state = ReadState(tx, ctx.options.compatibility_window); });
+  return state;
+}
+
+StatusPlan CurrentPlan(PhaseContext& ctx) {
+  StatusPlan plan;
+  ctx.db.Read([&](Tx& tx) {
+    plan = ReadInventory(tx, ctx.store);
+    const std::string tables = TablesOf(plan, ctx.store);
+    CheckRowSecurity(tx, tables, plan);
+    CheckUserTriggers(tx, tables, ctx.db.replica_mode(), plan);
+  });
+  JudgePlan(plan, {ctx.options.assume_handled});
+  return plan;
+}
+
+absl::Status RequireCarryable(const StatusPlan& plan, const std::string& phase) {
+  if (plan.carryable()) return absl::OkStatus();
+  return Refused(absl::StrCat(phase, " refuses; nothing was changed. ",
+                              absl::StrJoin(Refusals(plan), " | "),
+                              " (`migrator plan` lists every object)"));
+}
+
+absl::Status WaitForOlderTransactions(PhaseContext& ctx) {
+  std::string vxids;
+  ctx.db.Read([&](Tx& tx) {
+    vxids = tx.Exec(R"(SELECT COALESCE(string_agg(l.virtualxid, ','), '')
+                       FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+                       WHERE l.locktype = 'virtualxid' AND l.granted
+                         AND l.pid <> pg_backend_pid() AND a.datname = current_database()
+                         AND a.backend_type = 'client backend')")[0][0]
+                .as<std::string>();
+  });
+  if (vxids.empty()) return absl::OkStatus();
+  const absl::Time deadline = absl::Now() + ctx.options.wait_for_transactions;
+  while (true) {
+    std::string waiting;
+    ctx.db.Read([&](Tx& tx) {
+      waiting = tx.Params(R"(SELECT COALESCE(string_agg(format('pid %s (%s, %s since %s)', a.pid,
+                                    a.application_name, a.state, a.xact_start), '; '), '')
+                             FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+                             WHERE l.locktype = 'virtualxid' AND l.granted
+                               AND l.virtualxid = ANY (string_to_array($1, ',')))",
+                          vxids)[0][0]
+                    .as<std::string>();
+    });
+    if (waiting.empty()) return absl::OkStatus();
+    if (absl::Now() >= deadline) {
+      return absl::UnavailableError(absl::StrCat(
+          "transactions that began before the writers' label set changed have not ended: ", waiting,
+          "; end them (or wait) and run again"));
+    }
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+}
+
+std::vector<std::string> BookingServiceSessions(PhaseContext& ctx) {
+  std::vector<std::string> sessions;
+  ctx.db.Read([&](Tx& tx) {
+    for (const pqxx::row& r : tx.Exec(
+             R"(SELECT format('pid %s (%s from %s)', pid, application_name,
+                              COALESCE(host(client_addr), 'local'))
+                FROM pg_stat_activity
+                WHERE datname = current_database() AND pid <> pg_backend_pid()
+                  AND application_name LIKE 'booking-service%' ORDER BY pid)")) {
+      sessions.push_back(r[0].as<std::string>());
+    }
+  });
+  return sessions;
+}
+
+absl::Status MovePhase(PhaseContext& ctx, const std::string& from, const std::string& to,
+                       const std::string& action, const std::string& detail) {
+  return ctx.db.Transaction("phase", ctx.RowLocks(),
+                            [&](Tx& tx) { SetPhase(tx, from, to, action, detail); });
+}
+
+absl::Status SwitchWriters(PhaseContext& ctx, const MigrationState& state,
+                           const std::string& labels) {
+  if (state.write_labels != labels) {
+    absl::Status s = ctx.db.Transaction("switch writers", ctx.RowLocks(), [&](Tx& tx) {
+      SetWriteLabels(tx, labels);
+      LogAction(tx, "writers", state.phase, state.phase,
+                absl::StrCat("writers now write the ", labels, " labels"));
+    });
+    if (!s.ok()) return s;
+    LogInfo("writers switched", {{"labels", labels}});
+  }
+  // Also when already switched: an interrupted run may not have waited.
+  return WaitForOlderTransactions(ctx);
+}
+
+}  // namespace booking::migrator

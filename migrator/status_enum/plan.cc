@@ -1,0 +1,223 @@
+#include "migrator/status_enum/plan.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "google/protobuf/util/json_util.h"
+#include "migrator/status_enum/sql_tokens.h"
+#include "migrator/status_enum/translate.h"
+
+namespace booking::migrator {
+namespace {
+
+bool IsCarriedKind(const std::string& kind) {
+  return kind == "column" || kind == "index" || kind == "view" || kind == "check" ||
+         kind == "trigger" || kind == "policy" || kind == "rule";
+}
+
+// The texts (definitions, predicates) of `o` that name labels.
+std::vector<std::string> LabelTexts(const PlanObject& o) {
+  std::vector<std::string> texts;
+  if (o.kind() == "index") {
+    texts.push_back(SplitIndexDefinition(o.definition()).second);
+  } else if (!o.definition().empty()) {
+    texts.push_back(o.definition());
+  }
+  if (!o.policy_check().empty()) texts.push_back(o.policy_check());
+  return texts;
+}
+
+std::string SetText(const std::vector<std::string>& labels, DefinitionMode mode) {
+  std::vector<std::string> out;
+  for (const std::string& l : labels) {
+    for (const std::string& m : ComparisonLabels(l, mode)) {
+      if (std::find(out.begin(), out.end(), m) == out.end()) out.push_back(m);
+    }
+  }
+  return absl::StrJoin(out, ", ");
+}
+
+void DescribeColumn(PlanObject& o, const StatusPlan& plan) {
+  const bool bookings = o.column() == "status" && o.table() == plan.table();
+  o.set_at_expand(bookings ? "backfill relabels every row in short locked batches, each booking "
+                             "with its history entry"
+                           : "backfill relabels its rows in short batches");
+  if (!o.definition().empty() && !o.labels().empty()) {
+    absl::StrAppend(o.mutable_at_expand(), "; its default ", o.definition(), " names ",
+                    absl::StrJoin(o.labels(), ", "), " and gives the new label from backfill on");
+  }
+  o.set_at_contract(
+      absl::StrCat("a column of the new type (kept in sync by a trigger, filled in batches",
+                   o.leaves_size() > 1
+                       ? absl::StrCat(" partition by partition, ", o.leaves_size(), " partitions")
+                       : std::string(),
+                   ") replaces it in one short swap; the table is not rewritten"));
+  o.set_at_rollback(
+      "rollback of backfill writes the old labels back (keeping each row's exact new label); "
+      "rollback of expand swaps back to the original type the same way");
+}
+
+void DescribeDefinition(PlanObject& o) {
+  const bool names = o.labels_size() > 0;
+  const std::vector<std::string> labels(o.labels().begin(), o.labels().end());
+  const std::string sets =
+      names ? absl::StrCat(" (names ", absl::StrJoin(labels, ", "), ": accepts ",
+                           SetText(labels, DefinitionMode::kWiden), " until contract, then ",
+                           SetText(labels, DefinitionMode::kNarrow), ")")
+            : std::string();
+  const std::string& k = o.kind();
+  if (k == "index") {
+    o.set_at_expand(names ? "rebuilt concurrently, accepting old and new labels" : "unchanged");
+    o.set_at_contract("rebuilt concurrently on the new column, renamed in the swap");
+  } else if (k == "check") {
+    o.set_at_expand(names ? "replaced by one accepting old and new labels (added NOT VALID, then "
+                            "validated)"
+                          : "unchanged");
+    o.set_at_contract("rebuilt on the new column and validated before the swap");
+  } else if (k == "view") {
+    o.set_at_expand(names ? "replaced (CREATE OR REPLACE VIEW), accepting old and new labels"
+                          : "unchanged");
+    o.set_at_contract("recreated in the swap with its owner, grants, options and comments");
+  } else {  // trigger, policy, rule
+    o.set_at_expand(names ? absl::StrCat("replaced, accepting old and new labels") : "unchanged");
+    o.set_at_contract("dropped and recreated in the swap (it names the column)");
+  }
+  absl::StrAppend(o.mutable_at_expand(), sets);
+  o.set_at_rollback(
+      "rollback of contract widens it again; rollback of expand restores it as it was");
+}
+
+// Every definition must be rewritable for every phase it will go through,
+// or the object is refused now, before anything changes.
+void CheckRewritable(PlanObject& o, const StatusPlan& plan) {
+  const RewriteContext ctx = ContextFor(plan, o.kind() == "view" ? "" : o.table(), "next");
+  const bool shadow = o.kind() == "index" || o.kind() == "check";
+  for (const std::string& text : LabelTexts(o)) {
+    for (DefinitionMode mode :
+         {DefinitionMode::kWiden, DefinitionMode::kNarrow, DefinitionMode::kToOld}) {
+      absl::StatusOr<std::string> r = Rewrite(text, ctx, mode, shadow);
+      if (r.ok()) continue;
+      o.set_refusal(absl::StrCat("its definition cannot be rewritten for every phase: ",
+                                 r.status().message()));
+      o.set_remedy("rewrite the definition as the message says before expand");
+      return;
+    }
+  }
+}
+
+}  // namespace
+
+RewriteContext ContextFor(const StatusPlan& plan, const std::string& table,
+                          const std::string& next_type) {
+  RewriteContext ctx{plan.type(), next_type, {}, {}};
+  for (const PlanObject* c : ObjectsOfKind(plan, "column")) {
+    if (!table.empty() && c->table() != table) continue;
+    if (std::find(ctx.columns.begin(), ctx.columns.end(), c->printed_column()) ==
+        ctx.columns.end()) {
+      ctx.columns.push_back(c->printed_column());
+    }
+    ctx.shadows.emplace_back(c->printed_column(), c->shadow_column());
+  }
+  return ctx;
+}
+
+absl::StatusOr<std::string> Rewrite(const std::string& sql, const RewriteContext& ctx,
+                                    DefinitionMode mode, bool shadow) {
+  Translation how{mode, ctx.type, shadow ? ctx.next_type : "", ctx.columns, {}};
+  if (shadow) how.column_renames = ctx.shadows;
+  return TranslateDefinition(sql, how);
+}
+
+std::pair<std::string, std::string> SplitIndexDefinition(const std::string& definition) {
+  absl::StatusOr<std::vector<Token>> tokens = Tokenize(definition);
+  if (tokens.ok()) {
+    for (const Token& t : *tokens) {
+      if (t.IsWord("USING")) return {definition.substr(0, t.begin), definition.substr(t.begin)};
+    }
+  }
+  return {definition, ""};
+}
+
+std::vector<std::string> TypeColumnsOf(const StatusPlan& plan, const std::string& table) {
+  return ContextFor(plan, table, "").columns;
+}
+
+bool NamesLabels(const PlanObject& o) { return o.labels_size() > 0; }
+
+void JudgePlan(StatusPlan& plan, const PlanInputs& inputs) {
+  bool carryable = true;
+  for (PlanObject& o : *plan.mutable_objects()) {
+    if (!IsCarriedKind(o.kind())) {
+      const bool handled = o.kind() == "function body" &&
+                           std::find(inputs.assume_handled.begin(), inputs.assume_handled.end(),
+                                     o.name()) != inputs.assume_handled.end();
+      if (handled) {
+        o.clear_refusal();
+        o.set_at_expand("left to the operator (--assume-handled)");
+      } else {
+        carryable = false;
+      }
+      continue;
+    }
+    const RewriteContext ctx = ContextFor(plan, o.kind() == "view" ? "" : o.table(), "");
+    o.clear_labels();
+    for (const std::string& text : LabelTexts(o)) {
+      Translation how{DefinitionMode::kWiden, plan.type(), "", ctx.columns, {}};
+      for (const std::string& l : LabelsNamed(text, how)) o.add_labels(l);
+      for (const std::string& l : UnrecognisedLabelText(text, how)) {
+        plan.add_notes(absl::StrCat(o.kind(), " ", o.name(), " names '", l,
+                                    "' as text outside a comparison with the column; check it "
+                                    "by hand (it is not rewritten)"));
+      }
+    }
+    if (o.kind() == "column") {
+      DescribeColumn(o, plan);
+    } else {
+      DescribeDefinition(o);
+    }
+    CheckRewritable(o, plan);
+    if (!o.refusal().empty()) carryable = false;
+  }
+  plan.set_carryable(carryable);
+}
+
+std::vector<std::string> Refusals(const StatusPlan& plan) {
+  std::vector<std::string> out;
+  for (const PlanObject& o : plan.objects()) {
+    if (o.refusal().empty()) continue;
+    out.push_back(
+        absl::StrCat(o.kind(), " ", o.name(), ": ", o.refusal(), ". What to do: ", o.remedy()));
+  }
+  return out;
+}
+
+void PrintPlan(const StatusPlan& plan, bool json, std::ostream& out) {
+  if (json) {
+    std::string text;
+    google::protobuf::util::JsonPrintOptions options;
+    options.preserve_proto_field_names = false;
+    (void)google::protobuf::util::MessageToJsonString(plan, &text, options);
+    out << text << "\n";
+    return;
+  }
+  out << "plan: type " << plan.type() << " in schema " << plan.schema() << " has labels "
+      << absl::StrJoin(plan.labels(), ", ") << "\n";
+  for (const PlanObject& o : plan.objects()) {
+    if (!o.refusal().empty()) {
+      out << "  REFUSED " << o.kind() << " " << o.name() << ": " << o.refusal()
+          << "\n    what to do: " << o.remedy() << "\n";
+      continue;
+    }
+    out << "  " << o.kind() << " " << o.name() << "\n";
+    out << "    expand/backfill: " << o.at_expand() << "\n";
+    if (!o.at_contract().empty()) out << "    contract: " << o.at_contract() << "\n";
+    if (!o.at_rollback().empty()) out << "    rollback: " << o.at_rollback() << "\n";
+  }
+  for (const std::string& n : plan.notes()) out << "  NOTE: " << n << "\n";
+  out << (plan.carryable() ? "plan: every object can be carried through every phase\n"
+                           : "plan: REFUSED: the objects above cannot be carried; nothing was "
+                             "changed\n");
+}
+
+}  // namespace booking::migrator

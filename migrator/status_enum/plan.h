@@ -1,0 +1,61 @@
+// Judging the inventory: for every object, how each phase carries it (and
+// the definition it gets in each), or why it cannot be carried and what the
+// operator can do. Pure: tested without a database.
+#ifndef MIGRATOR_STATUS_ENUM_PLAN_H_
+#define MIGRATOR_STATUS_ENUM_PLAN_H_
+
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "migrator/status_enum/inventory.h"
+#include "migrator/status_enum/labels.h"
+
+namespace booking::migrator {
+
+struct PlanInputs {
+  // Objects an operator says were made safe by hand (--assume-handled), by
+  // the name the plan prints; only function bodies can be.
+  std::vector<std::string> assume_handled;
+};
+
+// Fills every object's per-phase text, labels and refusal; sets carryable.
+void JudgePlan(StatusPlan& plan, const PlanInputs& inputs);
+
+// True when the object's definition names a status label (so a phase
+// rewrites it).
+bool NamesLabels(const PlanObject& o);
+
+// The refused objects, one line each: "kind name: why. What to do: ...".
+std::vector<std::string> Refusals(const StatusPlan& plan);
+
+// How definitions of one table (or of views) are rewritten.
+struct RewriteContext {
+  std::string type;       // as printed, e.g. "BookingStatus" quoted
+  std::string next_type;  // the type contract builds, spelled the same way
+  // Printed names of columns of the type (for ::text comparisons).
+  std::vector<std::string> columns;
+  // Printed column -> its shadow, for definitions moved onto the shadows.
+  std::vector<std::pair<std::string, std::string>> shadows;
+};
+
+// The context for `table`'s objects (all tables' columns for a view).
+RewriteContext ContextFor(const StatusPlan& plan, const std::string& table,
+                          const std::string& next_type);
+
+// `sql` rewritten for `mode`; with `shadow`, also moved onto the shadow
+// columns and the next type.
+absl::StatusOr<std::string> Rewrite(const std::string& sql, const RewriteContext& ctx,
+                                    DefinitionMode mode, bool shadow);
+
+// An index definition split before " USING ": the part naming the index
+// and its table, and the part naming columns and labels.
+std::pair<std::string, std::string> SplitIndexDefinition(const std::string& definition);
+
+// The plan as text for an operator, or one JSON object.
+void PrintPlan(const StatusPlan& plan, bool json, std::ostream& out);
+
+}  // namespace booking::migrator
+
+#endif  // MIGRATOR_STATUS_ENUM_PLAN_H_

@@ -1,0 +1,212 @@
+#include "migrator/status_enum/relabel.h"
+
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "common/backoff.h"
+#include "migrator/exit_codes.h"
+#include "migrator/status_enum/labels.h"
+#include "migrator/status_enum/progress.h"
+#include "migrator/status_enum/relabel_sql.h"
+#include "migrator/status_enum/sql_tokens.h"
+
+namespace booking::migrator {
+namespace {
+
+constexpr char kReasonBackfill[] = "status migration backfill";
+constexpr char kReasonRollback[] = "status migration rollback";
+constexpr int64_t kPagesPerBatch = 8;
+
+std::vector<std::string> FromLabels(Direction d) {
+  return d == Direction::kForward ? OldOnlyLabels() : NewOnlyLabels();
+}
+
+// One pass over "Booking" in id ranges of --batch-size rows.
+absl::StatusOr<int64_t> BookingsPass(PhaseContext& ctx, Direction direction,
+                                     absl::Duration& longest, Progress& progress) {
+  std::string sql;
+  ctx.db.Read([&](Tx& tx) {
+    sql = BookingBatchSql(tx, ctx.store, direction, ctx.options.in_service_rule);
+  });
+  const std::string labels = TextArrayLiteral(FromLabels(direction));
+  const std::string reason = direction == Direction::kForward ? kReasonBackfill : kReasonRollback;
+  const std::string upper_sql =
+      absl::StrCat("SELECT max(id) FROM (SELECT id FROM ", ctx.store.table,
+                   " WHERE id > $1 ORDER BY id LIMIT $2) AS batch");
+  int64_t changed = 0;
+  std::string after;
+  while (true) {
+    std::string upper;
+    int64_t n = 0;
+    const absl::Time start = absl::Now();
+    absl::Status s = ctx.db.Transaction("relabel batch", ctx.RowLocks(), [&](Tx& tx) {
+      pqxx::result hi = tx.Params(upper_sql, after, ctx.options.batch_size);
+      if (hi[0][0].is_null()) return;
+      upper = hi[0][0].as<std::string>();
+      n = tx.Params(sql, labels, after, upper, reason)[0][0].as<int64_t>();
+    });
+    if (!s.ok()) return s;
+    if (upper.empty()) break;
+    longest = std::max(longest, absl::Now() - start);
+    after = upper;
+    changed += n;
+    progress.Add(n);
+    if (ctx.options.throttle > absl::ZeroDuration()) absl::SleepFor(ctx.options.throttle);
+  }
+  return changed;
+}
+
+// One pass over another column, leaf table by leaf table, in TID ranges
+// (each page visited once).
+absl::StatusOr<int64_t> ColumnPass(PhaseContext& ctx, const PlanObject& column, Direction direction,
+                                   Progress& progress) {
+  const std::string labels = TextArrayLiteral(FromLabels(direction));
+  int64_t changed = 0;
+  for (const std::string& leaf : column.leaves()) {
+    std::string sql;
+    int64_t pages = 0;
+    ctx.db.Read([&](Tx& tx) {
+      sql = OtherColumnBatchSql(tx, ctx.store, leaf, column.printed_column(), direction);
+      pages = tx.Params(
+                    "SELECT pg_relation_size($1::regclass) / "
+                    "current_setting('block_size')::bigint + 1",
+                    leaf)[0][0]
+                  .as<int64_t>();
+    });
+    for (int64_t page = 0; page < pages; page += kPagesPerBatch) {
+      absl::Status s = ctx.db.Transaction("relabel " + column.name(), ctx.RowLocks(), [&](Tx& tx) {
+        const int64_t n = tx.Params(sql, labels, page, page + kPagesPerBatch).affected_rows();
+        changed += n;
+        progress.Add(n);
+      });
+      if (!s.ok()) return s;
+    }
+  }
+  return changed;
+}
+
+bool IsBookingStatus(const PlanObject& column, const StoreInfo& store) {
+  return column.table() == store.table && column.column() == "status";
+}
+
+absl::Status StillArriving(PhaseContext& ctx, int64_t left, int passes, Direction direction) {
+  const std::vector<std::string> writers = LabelWriters(ctx);
+  std::string message = absl::StrCat(
+      left, " rows still hold ", direction == Direction::kForward ? "old" : "new", " labels after ",
+      passes, " passes: they keep arriving. Stop the code writing them (or switch it to the ",
+      direction == Direction::kForward ? "new" : "old", " labels), then run ",
+      direction == Direction::kForward ? "backfill" : "the rollback", " again.");
+  if (writers.empty()) {
+    absl::StrAppend(&message, " No writer was recorded (rows written before this run?).");
+  } else {
+    absl::StrAppend(&message, " Writers seen: ", absl::StrJoin(writers, "; "));
+  }
+  return WithExitCode(absl::AbortedError(message), kExitLabelsArriving);
+}
+
+}  // namespace
+
+int64_t RowsToRelabel(PhaseContext& ctx, const StatusPlan& plan, Direction direction) {
+  const std::string labels = TextArrayLiteral(FromLabels(direction));
+  int64_t rows = 0;
+  ctx.db.Read([&](Tx& tx) {
+    for (const PlanObject* c : ObjectsOfKind(plan, "column")) {
+      rows += tx.Params(absl::StrCat("SELECT count(*) FROM ", c->table(), " WHERE ",
+                                     c->printed_column(), "::text = ANY ($1::text[])"),
+                        labels)[0][0]
+                  .as<int64_t>();
+    }
+  });
+  return rows;
+}
+
+absl::StatusOr<RelabelOutcome> RelabelUntilDone(PhaseContext& ctx, const StatusPlan& plan,
+                                                Direction direction) {
+  RelabelOutcome outcome;
+  const absl::Time start = absl::Now();
+  Backoff pause(absl::Milliseconds(100), absl::Seconds(5));
+  Progress progress(ctx.progress, direction == Direction::kForward ? "backfill" : "rollback",
+                    RowsToRelabel(ctx, plan, direction), ctx.options.progress_bar);
+  while (true) {
+    ++outcome.passes;
+    absl::StatusOr<int64_t> n = BookingsPass(ctx, direction, outcome.longest_batch, progress);
+    if (!n.ok()) return n.status();
+    outcome.bookings += *n;
+    for (const PlanObject* c : ObjectsOfKind(plan, "column")) {
+      if (IsBookingStatus(*c, ctx.store)) continue;
+      absl::StatusOr<int64_t> m = ColumnPass(ctx, *c, direction, progress);
+      if (!m.ok()) return m.status();
+      outcome.others += *m;
+    }
+    const int64_t left = RowsToRelabel(ctx, plan, direction);
+    if (left == 0) break;
+    const bool out_of_time = ctx.options.max_duration > absl::ZeroDuration() &&
+                             absl::Now() - start >= ctx.options.max_duration;
+    if (outcome.passes >= ctx.options.max_passes || out_of_time) {
+      progress.Finish();
+      return StillArriving(ctx, left, outcome.passes, direction);
+    }
+    absl::SleepFor(pause.Next());
+  }
+  progress.Finish();
+  return outcome;
+}
+
+std::vector<std::string> LabelWriters(PhaseContext& ctx) {
+  std::vector<std::string> lines;
+  ctx.db.Read([&](Tx& tx) {
+    for (const pqxx::row& w : tx.Exec(
+             R"(SELECT w.pid, w.role, w.application, w.client, w.writes, w."lastLabel",
+                       w."lastAt"::text,
+                       EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = w.pid)
+                FROM "StatusMigrationWriter" w ORDER BY w."lastAt" DESC LIMIT 20)")) {
+      lines.push_back(absl::StrCat("pid ", w[0].c_str(), " (role ", w[1].c_str(),
+                                   ", application \"", w[2].c_str(), "\", client ", w[3].c_str(),
+                                   "): ", w[4].c_str(), " writes, last ", w[5].c_str(), " at ",
+                                   w[6].c_str(), w[7].as<bool>() ? ", still connected" : ", gone"));
+    }
+  });
+  return lines;
+}
+
+absl::Status ValidateInServiceRule(PhaseContext& ctx) {
+  const std::string& rule = ctx.options.in_service_rule;
+  if (rule.empty()) return absl::OkStatus();
+  absl::StatusOr<std::vector<Token>> tokens = Tokenize(rule);
+  if (!tokens.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--in-service-rule: ", tokens.status().message()));
+  }
+  int depth = 0;
+  for (const Token& t : *tokens) {
+    if (t.Is(TokenKind::kPunct, "(")) ++depth;
+    if (t.Is(TokenKind::kPunct, ")") && --depth < 0) break;
+    if (t.Is(TokenKind::kPunct, ";")) depth = -1;
+    if (depth < 0) break;
+  }
+  if (depth != 0) {
+    return absl::InvalidArgumentError(
+        "--in-service-rule must be one condition (balanced parentheses, no ';'), e.g. "
+        "'\"workStartedAt\" IS NOT NULL'");
+  }
+  try {
+    pqxx::result r;
+    ctx.db.Read([&](Tx& tx) {
+      r = tx.Params(absl::StrCat("SELECT (", rule, "\n) FROM ", ctx.store.table,
+                                 " AS \"Booking\" WHERE $1 LIMIT 0"),
+                    false);
+    });
+    if (r.column_type(0) != 16) {  // BOOLOID
+      return absl::InvalidArgumentError(
+          "--in-service-rule must be a condition (true or false) on \"Booking\"");
+    }
+  } catch (const pqxx::sql_error& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--in-service-rule is not a valid condition on \"Booking\": ", e.what()));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace booking::migrator

@@ -1,0 +1,45 @@
+// Relabelling rows: backfill (old labels to new) and its rollback (new to
+// old), for "Booking".status with a history entry per booking, and for the
+// type's other columns plainly. Every new value is computed from the row
+// version the batch has locked (FOR UPDATE in the same statement), never
+// from a snapshot read before the lock: a row a writer changed in between is
+// taken with its new value, or left for the next pass.
+#ifndef MIGRATOR_STATUS_ENUM_RELABEL_H_
+#define MIGRATOR_STATUS_ENUM_RELABEL_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "migrator/status_enum/context.h"
+
+namespace booking::migrator {
+
+enum class Direction { kForward, kBack };
+
+struct RelabelOutcome {
+  int64_t bookings = 0;  // "Booking".status rows changed (each with an event)
+  int64_t others = 0;    // rows of other columns changed
+  int passes = 0;
+  absl::Duration longest_batch;
+};
+
+// Passes over every column of the type until no row holds a label to
+// relabel. Stops after --max-passes / --max-duration when labels keep
+// arriving: ABORTED (exit 7) naming the sessions writing them.
+absl::StatusOr<RelabelOutcome> RelabelUntilDone(PhaseContext& ctx, const StatusPlan& plan,
+                                                Direction direction);
+
+// Rows (in every column of the type) holding a label `direction` relabels.
+int64_t RowsToRelabel(PhaseContext& ctx, const StatusPlan& plan, Direction direction);
+
+// The sessions that wrote labels of the set writers should no longer write,
+// one line each (from "StatusMigrationWriter" and pg_stat_activity).
+std::vector<std::string> LabelWriters(PhaseContext& ctx);
+
+// Validates --in-service-rule: one boolean expression over "Booking"
+// (INVALID_ARGUMENT saying why not).
+absl::Status ValidateInServiceRule(PhaseContext& ctx);
+
+}  // namespace booking::migrator
+
+#endif  // MIGRATOR_STATUS_ENUM_RELABEL_H_

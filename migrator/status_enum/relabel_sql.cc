@@ -1,0 +1,133 @@
+#include "migrator/status_enum/relabel_sql.h"
+
+#include "absl/strings/str_cat.h"
+#include "migrator/status_enum/labels.h"
+
+namespace booking::migrator {
+namespace {
+
+std::string ForwardSql(Tx& tx, const StoreInfo& store, const std::string& rule, bool backup) {
+  const QuoteFn q = [&](const std::string& v) { return tx.Quote(v); };
+  const std::string exact_valid =
+      absl::StrCat("(l.exact IS NOT NULL AND ", ReverseCaseSql("l.exact", q), " = l.old_label)");
+  const std::string in_service =
+      rule.empty() ? "false"
+                   : absl::StrCat("CASE WHEN \"Booking\".status::text = ", q("IN_WORKSHOP"),
+                                  " THEN COALESCE((", rule, "\n), false) ELSE false END");
+  return absl::StrCat(
+      R"(WITH locked AS (
+           SELECT "Booking".id, "Booking".status::text AS old_label,
+                  "Booking".version AS old_version,
+                  (SELECT e.status FROM "BookingStatusExact" e
+                   WHERE e.id = "Booking".id AND e.version = "Booking".version) AS exact,
+                  )",
+      in_service, R"( AS in_service
+           FROM )",
+      store.table, R"( AS "Booking"
+           WHERE "Booking".id > $2 AND "Booking".id <= $3
+             AND "Booking".status::text = ANY ($1::text[])
+           FOR UPDATE OF "Booking" SKIP LOCKED),
+         target AS (
+           SELECT l.*,
+                  CASE WHEN )",
+      exact_valid, " THEN l.exact WHEN l.in_service THEN ", q("IN_SERVICE"), " ELSE ",
+      ForwardCaseSql("l.old_label", q), R"( END AS new_label,
+                  CASE WHEN )",
+      exact_valid, " THEN l.exact ELSE ", ForwardCaseSql("l.old_label", q), R"( END AS from_status
+           FROM locked l),
+         changed AS (
+           UPDATE )",
+      store.table, " b SET status = t.new_label::", store.type, R"(, version = t.old_version + 1
+           FROM target t WHERE b.id = t.id
+           RETURNING b.id, t.old_label, t.new_label, t.from_status, b.version, b."updatedAt"),
+         consumed AS (DELETE FROM "BookingStatusExact" e USING changed c WHERE e.id = c.id),)",
+      backup ? absl::StrCat(R"(
+         backup AS (
+           INSERT INTO )",
+                            tx.Name(kBackupTable), R"( AS bk
+             (id, status, "updatedAt", "refStatus", "refVersion", "refUpdatedAt")
+           SELECT id, old_label, "updatedAt", new_label, version, "updatedAt" FROM changed
+           ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status,
+             "updatedAt" = EXCLUDED."updatedAt", "refStatus" = EXCLUDED."refStatus",
+             "refVersion" = EXCLUDED."refVersion", "refUpdatedAt" = EXCLUDED."refUpdatedAt"),)")
+             : std::string(),
+      R"(
+         events AS (
+           INSERT INTO "BookingOutbox"
+             ("bookingId", sequence, "fromStatus", "toStatus", "changedBy", reason, metadata)
+           SELECT id, version, from_status, new_label, 'migrator', $4,
+                  jsonb_build_object('migration', 'booking-status-v2', 'storedLabel', old_label,
+                                     'newStoredLabel', new_label)
+           FROM changed),
+         notified AS (SELECT pg_notify('booking_outbox', '') WHERE EXISTS (SELECT 1 FROM changed))
+       SELECT (SELECT count(*) FROM changed), (SELECT count(*) FROM notified))");
+}
+
+// Back: a new label becomes the old label it reads back as; the exact new
+// label is kept beside it, so booking-service still reads the booking as it
+// was and a later backfill restores it. History names the new label on
+// both sides (the booking did not change for its callers).
+std::string BackSql(Tx& tx, const StoreInfo& store, bool backup) {
+  const QuoteFn q = [&](const std::string& v) { return tx.Quote(v); };
+  return absl::StrCat(
+      R"(WITH locked AS (
+           SELECT "Booking".id, "Booking".status::text AS old_label,
+                  "Booking".version AS old_version
+           FROM )",
+      store.table, R"( AS "Booking"
+           WHERE "Booking".id > $2 AND "Booking".id <= $3
+             AND "Booking".status::text = ANY ($1::text[])
+           FOR UPDATE OF "Booking" SKIP LOCKED),
+         changed AS (
+           UPDATE )",
+      store.table, " b SET status = (", ReverseCaseSql("l.old_label", q), ")::", store.type,
+      R"(, version = l.old_version + 1
+           FROM locked l WHERE b.id = l.id
+           RETURNING b.id, l.old_label, b.status::text AS new_label, b.version, b."updatedAt"),
+         kept AS (
+           INSERT INTO "BookingStatusExact" AS e (id, status, version)
+           SELECT id, old_label, version FROM changed
+           ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, version = EXCLUDED.version),)",
+      backup ? absl::StrCat(R"(
+         backup AS (
+           UPDATE )",
+                            tx.Name(kBackupTable), R"( bk SET "refStatus" = c.new_label,
+             "refVersion" = c.version, "refUpdatedAt" = c."updatedAt"
+           FROM changed c WHERE bk.id = c.id),)")
+             : std::string(),
+      R"(
+         events AS (
+           INSERT INTO "BookingOutbox"
+             ("bookingId", sequence, "fromStatus", "toStatus", "changedBy", reason, metadata)
+           SELECT id, version, old_label, old_label, 'migrator', $4,
+                  jsonb_build_object('migration', 'booking-status-v2', 'storedLabel', old_label,
+                                     'newStoredLabel', new_label)
+           FROM changed),
+         notified AS (SELECT pg_notify('booking_outbox', '') WHERE EXISTS (SELECT 1 FROM changed))
+       SELECT (SELECT count(*) FROM changed), (SELECT count(*) FROM notified))");
+}
+
+}  // namespace
+
+std::string BookingBatchSql(Tx& tx, const StoreInfo& store, Direction direction,
+                            const std::string& in_service_rule) {
+  const bool backup =
+      !tx.Params("SELECT 1 FROM pg_class WHERE oid = to_regclass($1)", tx.Name(kBackupTable))
+           .empty();
+  return direction == Direction::kForward ? ForwardSql(tx, store, in_service_rule, backup)
+                                          : BackSql(tx, store, backup);
+}
+
+std::string OtherColumnBatchSql(Tx& tx, const StoreInfo& store, const std::string& leaf,
+                                const std::string& column, Direction direction) {
+  const QuoteFn q = [&](const std::string& v) { return tx.Quote(v); };
+  const std::string value = absl::StrCat(column, "::text");
+  const std::string mapped =
+      direction == Direction::kForward ? ForwardCaseSql(value, q) : ReverseCaseSql(value, q);
+  return absl::StrCat("UPDATE ", leaf, " SET ", column, " = (", mapped, ")::", store.type,
+                      " WHERE ctid >= format('(%s,0)', $2::bigint)::tid"
+                      " AND ctid < format('(%s,0)', $3::bigint)::tid AND ",
+                      column, "::text = ANY ($1::text[])");
+}
+
+}  // namespace booking::migrator

@@ -1,0 +1,32 @@
+// The relabel statements, built once per run.
+#ifndef MIGRATOR_STATUS_ENUM_RELABEL_SQL_H_
+#define MIGRATOR_STATUS_ENUM_RELABEL_SQL_H_
+
+#include <string>
+
+#include "migrator/status_enum/context.h"
+#include "migrator/status_enum/relabel.h"
+
+namespace booking::migrator {
+
+// One batch of "Booking".status: $1 the labels to relabel (text[]), $2 and
+// $3 the id range (lo, hi], $4 the history reason. Returns one row: the
+// number of bookings changed.
+//
+// The rows are locked and read in one SELECT ... FOR UPDATE SKIP LOCKED:
+// under READ COMMITTED a row updated after the statement's snapshot is
+// locked in its newest version, rechecked and returned as that version, so
+// the new label (and the IN_SERVICE rule) is computed from the row as it is
+// when locked. Every booking changed gets its version bumped and its outbox
+// event in the same statement.
+std::string BookingBatchSql(Tx& tx, const StoreInfo& store, Direction direction,
+                            const std::string& in_service_rule);
+
+// One TID range of another column: $1 labels (text[]), $2 $3 first and
+// past-last page. The new value is computed from the row being updated.
+std::string OtherColumnBatchSql(Tx& tx, const StoreInfo& store, const std::string& leaf,
+                                const std::string& column, Direction direction);
+
+}  // namespace booking::migrator
+
+#endif  // MIGRATOR_STATUS_ENUM_RELABEL_SQL_H_

@@ -1,0 +1,80 @@
+#include "migrator/status_enum/state.h"
+
+#include "absl/strings/str_split.h"
+#include "common/log.h"
+#include "google/protobuf/util/json_util.h"
+
+namespace booking::migrator {
+
+absl::StatusOr<MigrationState> ReadState(Tx& tx, absl::Duration compatibility_window) {
+  if (tx.Exec(R"(SELECT to_regclass('"StatusMigration"') IS NULL)")[0][0].as<bool>()) {
+    return absl::FailedPreconditionError(
+        "the booking store has no status-migration state; run `migrator up` first");
+  }
+  pqxx::result r = tx.Params(
+      R"(SELECT phase, "writeLabels", COALESCE(array_to_string("originalLabels", E'\n'), ''),
+                COALESCE("backfilledAt"::text, ''),
+                COALESCE(("backfilledAt" + make_interval(secs => $1))::text, ''),
+                COALESCE(now() >= "backfilledAt" + make_interval(secs => $1), false),
+                COALESCE(plan, '')
+         FROM "StatusMigration")",
+      absl::ToDoubleSeconds(compatibility_window));
+  if (r.empty()) {
+    return absl::FailedPreconditionError(
+        "the status-migration state row is missing; run `migrator up` again");
+  }
+  MigrationState s;
+  s.phase = r[0][0].as<std::string>();
+  s.write_labels = r[0][1].as<std::string>();
+  const std::string labels = r[0][2].as<std::string>();
+  if (!labels.empty()) s.original_labels = absl::StrSplit(labels, '\n');
+  s.backfilled_at = r[0][3].as<std::string>();
+  s.window_ends = r[0][4].as<std::string>();
+  s.window_passed = r[0][5].as<bool>();
+  s.plan_json = r[0][6].as<std::string>();
+  return s;
+}
+
+void LogAction(Tx& tx, const std::string& action, const std::string& from, const std::string& to,
+               const std::string& detail) {
+  tx.Params(R"(INSERT INTO "StatusMigrationLog" (action, "fromPhase", "toPhase", detail)
+               VALUES ($1, $2, $3, $4))",
+            action, from, to, detail);
+}
+
+void SetPhase(Tx& tx, const std::string& from, const std::string& to, const std::string& action,
+              const std::string& detail) {
+  tx.Params(R"(UPDATE "StatusMigration" SET phase = $1, "updatedAt" = now(),
+                 "backfilledAt" = CASE WHEN $1 = 'backfilled' AND $2 = 'expanded'
+                                       THEN COALESCE("backfilledAt", now())
+                                       WHEN $1 IN ('none', 'expanding', 'expanded') THEN NULL
+                                       ELSE "backfilledAt" END,
+                 "verifiedAt" = CASE WHEN $1 = 'verified' AND $2 = 'backfilled' THEN now()
+                                     WHEN $1 IN ('none', 'expanding', 'expanded', 'backfilled')
+                                       THEN NULL
+                                     ELSE "verifiedAt" END,
+                 "contractedAt" = CASE WHEN $1 = 'contracted' THEN now() ELSE NULL END)",
+            to, from);
+  LogAction(tx, action, from, to, detail);
+  LogInfo("phase changed", {{"action", action}, {"from", from}, {"to", to}, {"detail", detail}});
+}
+
+void SetWriteLabels(Tx& tx, const std::string& labels) {
+  tx.Params(R"(UPDATE "StatusMigration" SET "writeLabels" = $1, "updatedAt" = now())", labels);
+}
+
+void RecordPlan(Tx& tx, const StatusPlan& plan) {
+  std::string json;
+  (void)google::protobuf::util::MessageToJsonString(plan, &json);
+  tx.Params(R"(UPDATE "StatusMigration" SET plan = $1)", json);
+}
+
+StatusPlan RecordedPlan(const MigrationState& state) {
+  StatusPlan plan;
+  if (!state.plan_json.empty()) {
+    (void)google::protobuf::util::JsonStringToMessage(state.plan_json, &plan);
+  }
+  return plan;
+}
+
+}  // namespace booking::migrator

@@ -1,0 +1,133 @@
+// migrator plan and the status-change part of migrator status.
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
+#include "migrator/status_enum/labels.h"
+#include "migrator/status_enum/phase_common.h"
+#include "migrator/status_enum/phases.h"
+#include "migrator/status_enum/plan.h"
+#include "migrator/status_enum/relabel.h"
+
+namespace booking::migrator {
+namespace {
+
+std::string Next(const MigrationState& s) {
+  if (s.phase == kPhaseNone) return "expand";
+  if (s.phase == kPhaseExpanding) return "expand (or rollback expand): it was interrupted";
+  if (s.phase == kPhaseExpanded)
+    return s.write_labels == "old" ? "backfill, or rollback expand" : "backfill";
+  if (s.phase == kPhaseBackfilled) {
+    return s.write_labels == "old" ? "rollback backfill (it was interrupted), or backfill"
+                                   : "verify";
+  }
+  if (s.phase == kPhaseVerified) return "contract (after the compatibility window)";
+  if (s.phase == kPhaseContracting) return "contract (or rollback contract): it was interrupted";
+  return "nothing: the change is complete";
+}
+
+// Rows per label of every column of the type, and how many hold old labels.
+int64_t AddColumnCounts(PhaseContext& ctx, const StatusPlan& plan,
+                        google::protobuf::ListValue& columns) {
+  int64_t old_rows = 0;
+  ctx.db.Read([&](Tx& tx) {
+    for (const PlanObject* c : ObjectsOfKind(plan, "column")) {
+      google::protobuf::Struct col;
+      auto& cf = *col.mutable_fields();
+      cf["column"].set_string_value(c->name());
+      auto& per_label = *cf["counts"].mutable_struct_value()->mutable_fields();
+      for (const pqxx::row& row :
+           tx.Exec(absl::StrCat("SELECT ", c->printed_column(), "::text, count(*) FROM ",
+                                c->table(), " GROUP BY 1 ORDER BY 1"))) {
+        const std::string label = row[0].is_null() ? "NULL" : row[0].as<std::string>();
+        per_label[label].set_number_value(row[1].as<double>());
+        if (IsOldOnly(label)) old_rows += row[1].as<int64_t>();
+      }
+      *columns.add_values()->mutable_struct_value() = col;
+    }
+  });
+  return old_rows;
+}
+
+void PrintText(const google::protobuf::Struct& report, std::ostream& out) {
+  const auto& f = report.fields();
+  const auto str = [&](const char* k) { return f.at(k).string_value(); };
+  out << "booking store status migration: phase " << str("phase") << " (next: " << str("next")
+      << ")\n"
+      << "  writers write:     the " << str("writeLabels") << " labels\n"
+      << "  labels now:        " << str("labels") << "\n"
+      << "  original labels:   " << str("originalLabels") << "\n";
+  if (!str("backfilledAt").empty()) {
+    out << "  backfilled at:     " << str("backfilledAt") << " (compatibility window ends "
+        << str("compatibilityWindowEnds") << ")\n";
+  }
+  for (const auto& v : f.at("columns").list_value().values()) {
+    const auto& cf = v.struct_value().fields();
+    out << "  " << cf.at("column").string_value() << ":";
+    const auto& counts = cf.at("counts").struct_value().fields();
+    std::vector<std::string> names;
+    for (const auto& entry : counts) names.push_back(entry.first);
+    std::sort(names.begin(), names.end());
+    for (const std::string& label : names) {
+      out << " " << label << "=" << static_cast<int64_t>(counts.at(label).number_value());
+    }
+    out << "\n";
+  }
+  out << "  rows with old labels: "
+      << static_cast<int64_t>(f.at("rowsWithOldLabels").number_value())
+      << "\n  objects carried:   " << static_cast<int64_t>(f.at("objectsCarried").number_value())
+      << "\n";
+  for (const auto& v : f.at("refused").list_value().values()) {
+    out << "  REFUSED: " << v.string_value() << "\n";
+  }
+  for (const auto& v : f.at("labelWriters").list_value().values()) {
+    out << "  wrote labels of the other set: " << v.string_value() << "\n";
+  }
+}
+
+}  // namespace
+
+absl::Status StatusMigration::Plan() {
+  const StatusPlan plan = CurrentPlan(ctx_);
+  PrintPlan(plan, ctx_.options.json, ctx_.out);
+  if (!plan.carryable()) {
+    return Refused("expand would refuse: objects above cannot be carried (see each REFUSED line)");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status StatusMigration::PrintStatus() {
+  absl::StatusOr<MigrationState> state = State(ctx_);
+  if (!state.ok()) return state.status();
+  const StatusPlan plan = CurrentPlan(ctx_);
+  google::protobuf::Struct report;
+  auto& f = *report.mutable_fields();
+  f["phase"].set_string_value(state->phase);
+  f["next"].set_string_value(Next(*state));
+  f["writeLabels"].set_string_value(state->write_labels);
+  f["labels"].set_string_value(absl::StrJoin(ctx_.store.labels, ","));
+  f["originalLabels"].set_string_value(absl::StrJoin(state->original_labels, ","));
+  f["backfilledAt"].set_string_value(state->backfilled_at);
+  f["compatibilityWindowEnds"].set_string_value(state->window_ends);
+  f["rowsWithOldLabels"].set_number_value(
+      static_cast<double>(AddColumnCounts(ctx_, plan, *f["columns"].mutable_list_value())));
+  int carried = 0;
+  for (const PlanObject& o : plan.objects()) carried += o.refusal().empty() ? 1 : 0;
+  f["objectsCarried"].set_number_value(carried);
+  auto* refused = f["refused"].mutable_list_value();
+  for (const std::string& r : Refusals(plan)) refused->add_values()->set_string_value(r);
+  auto* writers = f["labelWriters"].mutable_list_value();
+  for (const std::string& w : LabelWriters(ctx_)) writers->add_values()->set_string_value(w);
+  if (ctx_.options.json) {
+    std::string text;
+    (void)google::protobuf::util::MessageToJsonString(report, &text);
+    ctx_.out << text << "\n";
+    return absl::OkStatus();
+  }
+  PrintText(report, ctx_.out);
+  return absl::OkStatus();
+}
+
+}  // namespace booking::migrator

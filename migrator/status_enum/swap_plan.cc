@@ -1,0 +1,197 @@
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "migrator/status_enum/capture.h"
+#include "migrator/status_enum/carry.h"
+#include "migrator/status_enum/index_build.h"
+#include "migrator/status_enum/names.h"
+#include "migrator/status_enum/objects_sql.h"
+#include "migrator/status_enum/plan.h"
+#include "migrator/status_enum/swap_internal.h"
+
+namespace booking::migrator {
+namespace {
+
+absl::StatusOr<Rewritten> RewriteFor(const PlanObject& o, const PlanObject& source,
+                                     const RewriteContext& rc, DefinitionMode mode) {
+  Rewritten r{&o, "", ""};
+  const std::string& k = o.kind();
+  absl::StatusOr<std::string> main = std::string();
+  if (k == "column") {
+    if (!source.definition().empty()) main = Rewrite(source.definition(), rc, mode, false);
+  } else if (k == "index") {
+    main = Rewrite(SplitIndexDefinition(source.definition()).second, rc, mode, true);
+  } else if (k == "check") {
+    main = Rewrite(CheckBody(source.definition()), rc, mode, true);
+  } else {
+    if (!source.definition().empty()) main = Rewrite(source.definition(), rc, mode, false);
+    if (k == "policy" && !source.policy_check().empty()) {
+      absl::StatusOr<std::string> check = Rewrite(source.policy_check(), rc, mode, false);
+      if (!check.ok()) return check.status();
+      r.check = *check;
+    }
+  }
+  if (!main.ok()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(k, " ", o.name(), ": ", main.status().message()));
+  }
+  r.main = *main;
+  return r;
+}
+
+std::vector<Rewritten>* ListFor(SwapPlan& plan, const std::string& kind) {
+  if (kind == "column") return &plan.columns;
+  if (kind == "index") return &plan.indexes;
+  if (kind == "check") return &plan.checks;
+  if (kind == "view") return &plan.views;
+  if (kind == "trigger") return &plan.triggers;
+  if (kind == "policy") return &plan.policies;
+  if (kind == "rule") return &plan.rules;
+  return nullptr;
+}
+
+void DropDependents(Tx& tx, PhaseContext& ctx, const SwapPlan& plan) {
+  for (auto it = plan.views.rbegin(); it != plan.views.rend(); ++it) {
+    tx.Ddl(absl::StrCat("DROP VIEW IF EXISTS ", it->object->name()));
+  }
+  for (const Rewritten& t : plan.triggers) {
+    tx.Ddl(absl::StrCat("DROP TRIGGER IF EXISTS ", tx.Name(t.object->raw_name()), " ON ",
+                        t.object->table()));
+  }
+  for (const Rewritten& p : plan.policies) {
+    tx.Ddl(absl::StrCat("DROP POLICY IF EXISTS ", tx.Name(p.object->raw_name()), " ON ",
+                        p.object->table()));
+  }
+  for (const Rewritten& r : plan.rules) {
+    tx.Ddl(absl::StrCat("DROP RULE IF EXISTS ", tx.Name(r.object->raw_name()), " ON ",
+                        r.object->table()));
+  }
+  RemoveCapture(tx, ctx.store);
+}
+
+void DropSyncTrigger(Tx& tx, const PlanObject& o) {
+  const std::string raw_table =
+      tx.Params("SELECT relname::text FROM pg_class WHERE oid = $1::regclass", o.table())[0][0]
+          .as<std::string>();
+  const std::string fn = tx.Name(SyncTrigger(raw_table, o.column()));
+  tx.Ddl(absl::StrCat("DROP TRIGGER IF EXISTS ", fn, " ON ", o.table()));
+  tx.Ddl(absl::StrCat("DROP FUNCTION IF EXISTS ", fn, "()"));
+}
+
+void SwapColumns(Tx& tx, const SwapPlan& plan) {
+  for (const Rewritten& c : plan.columns) {
+    const PlanObject& o = *c.object;
+    DropSyncTrigger(tx, o);
+    tx.Ddl(absl::StrCat("ALTER TABLE ", o.table(), " DROP COLUMN ", o.printed_column()));
+    tx.Ddl(absl::StrCat("ALTER TABLE ", o.table(), " RENAME COLUMN ", o.shadow_column(), " TO ",
+                        o.printed_column()));
+    if (o.not_null()) {
+      tx.Ddl(absl::StrCat("ALTER TABLE ", o.table(), " ALTER COLUMN ", o.printed_column(),
+                          " SET NOT NULL"));
+      tx.Ddl(absl::StrCat("ALTER TABLE ", o.table(), " DROP CONSTRAINT ",
+                          tx.Name(NotNullCheck(o.column()))));
+    }
+    for (const std::string& r : o.restore()) tx.Ddl(r);
+  }
+  for (const Rewritten& i : plan.indexes) {
+    tx.Ddl("DROP INDEX IF EXISTS " + Sibling(tx, i.object->table(), i.object->raw_name()));
+    RenameBuiltIndex(tx, *i.object, NextName(i.object->raw_name()), "__next");
+  }
+  for (const Rewritten& c : plan.checks) {
+    const PlanObject& o = *c.object;
+    tx.Ddl(absl::StrCat("ALTER TABLE ", o.table(), " DROP CONSTRAINT IF EXISTS ",
+                        tx.Name(o.raw_name())));
+    tx.Ddl(absl::StrCat("ALTER TABLE ", o.table(), " RENAME CONSTRAINT ",
+                        tx.Name(NextName(o.raw_name())), " TO ", tx.Name(o.raw_name())));
+    for (const std::string& r : o.restore()) tx.Ddl(r);
+  }
+}
+
+void Recreate(Tx& tx, const SwapPlan& plan) {
+  for (const Rewritten& v : plan.views) {
+    tx.Ddl(ViewSql(*v.object, v.main, false));
+    for (const std::string& r : v.object->restore()) tx.Ddl(r);
+  }
+  for (const Rewritten& t : plan.triggers) {
+    tx.Ddl(t.main);
+    if (const std::string s = FiringStateSql(tx, "TRIGGER", *t.object); !s.empty()) tx.Ddl(s);
+    for (const std::string& r : t.object->restore()) tx.Ddl(r);
+  }
+  for (const Rewritten& p : plan.policies) {
+    tx.Ddl(CreatePolicySql(tx, *p.object, p.main, p.check));
+    for (const std::string& r : p.object->restore()) tx.Ddl(r);
+  }
+  for (const Rewritten& r : plan.rules) {
+    tx.Ddl(r.main);
+    if (const std::string s = FiringStateSql(tx, "RULE", *r.object); !s.empty()) tx.Ddl(s);
+    for (const std::string& x : r.object->restore()) tx.Ddl(x);
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<SwapPlan> PlanSwap(PhaseContext& ctx, const StatusPlan& current,
+                                  const StatusPlan& recorded, DefinitionMode mode) {
+  SwapPlan plan;
+  for (const PlanObject& o : current.objects()) {
+    if (!o.refusal().empty()) {
+      return absl::FailedPreconditionError(absl::StrCat(o.kind(), " ", o.name(),
+                                                        " cannot be carried: ", o.refusal(),
+                                                        ". What to do: ", o.remedy()));
+    }
+    std::vector<Rewritten>* list = ListFor(plan, o.kind());
+    if (list == nullptr) continue;  // left to the operator (--assume-handled)
+    const RewriteContext rc =
+        ContextFor(current, o.kind() == "view" ? "" : o.table(), ctx.store.next_type);
+    absl::StatusOr<Rewritten> r = RewriteFor(o, Source(o, recorded), rc, mode);
+    if (!r.ok()) return r.status();
+    list->push_back(*r);
+    if (!o.table().empty() &&
+        std::find(plan.tables.begin(), plan.tables.end(), o.table()) == plan.tables.end()) {
+      plan.tables.push_back(o.table());
+    }
+  }
+  std::sort(plan.tables.begin(), plan.tables.end());
+  return plan;
+}
+
+void SwapInTransaction(Tx& tx, PhaseContext& ctx, const SwapPlan& plan, const SwapTarget& target) {
+  DropDependents(tx, ctx, plan);
+  SwapColumns(tx, plan);
+  tx.Ddl(absl::StrCat("DROP TYPE ", ctx.store.type));
+  tx.Ddl(absl::StrCat("ALTER TYPE ", ctx.store.next_type, " RENAME TO ",
+                      tx.Name(ctx.store.type_name)));
+  for (const Rewritten& c : plan.columns) {  // defaults name the type: after its rename
+    if (!c.main.empty()) SetDefault(tx, *c.object, c.main);
+  }
+  Recreate(tx, plan);
+  if (target.finish) target.finish(tx);
+}
+
+absl::Status DropSwapDebris(PhaseContext& ctx, const StatusPlan& current) {
+  return ctx.db.Transaction("drop swap leftovers", ctx.TableLocks(), [&](Tx& tx) {
+    for (const PlanObject* c : ObjectsOfKind(current, "column")) {
+      DropSyncTrigger(tx, *c);
+      tx.Ddl(
+          absl::StrCat("ALTER TABLE ", c->table(), " DROP COLUMN IF EXISTS ", c->shadow_column()));
+    }
+    for (const PlanObject* i : ObjectsOfKind(current, "index")) {
+      tx.Ddl("DROP INDEX IF EXISTS " + Sibling(tx, i->table(), NextName(i->raw_name())));
+    }
+    for (const PlanObject* k : ObjectsOfKind(current, "check")) {
+      tx.Ddl(absl::StrCat("ALTER TABLE ", k->table(), " DROP CONSTRAINT IF EXISTS ",
+                          tx.Name(NextName(k->raw_name()))));
+    }
+    tx.Ddl(absl::StrCat("DROP TYPE IF EXISTS ", ctx.store.next_type));
+  });
+}
+
+bool SwapDebrisExists(PhaseContext& ctx) {
+  bool exists = false;
+  ctx.db.Read([&](Tx& tx) {
+    exists = !tx.Params("SELECT to_regtype($1)", ctx.store.next_type)[0][0].is_null();
+  });
+  return exists;
+}
+
+}  // namespace booking::migrator

@@ -1,0 +1,129 @@
+#include "migrator/status_enum/verify.h"
+
+#include "absl/strings/str_cat.h"
+#include "migrator/status_enum/labels.h"
+
+namespace booking::migrator {
+namespace {
+
+// The labels an untouched booking may hold for its backup value (the
+// mapping; IN_WORKSHOP may also have become IN_SERVICE).
+std::string ForwardSetSql(Tx& tx, const std::string& expr) {
+  std::string sql = absl::StrCat("CASE ", expr);
+  for (const std::string& l : OldOnlyLabels()) {
+    std::vector<std::string> targets = Preimage(l);
+    std::string list;
+    for (const std::string& t : targets)
+      absl::StrAppend(&list, list.empty() ? "" : ", ", tx.Quote(t));
+    absl::StrAppend(&sql, " WHEN ", tx.Quote(l), " THEN ARRAY[", list, "]");
+  }
+  return absl::StrCat(sql, " ELSE ARRAY[", expr, "] END");
+}
+
+constexpr char kUntouched[] =
+    R"((b.version = bk."refVersion" AND b.status::text = bk."refStatus"
+        AND b."updatedAt" IS NOT DISTINCT FROM bk."refUpdatedAt"))";
+
+void CheckBackup(Tx& tx, const StoreInfo& store, VerifyReport& r) {
+  const std::string backup = tx.Name(kBackupTable);
+  const std::string wrong_cond = absl::StrCat(kUntouched, " AND NOT (b.status::text = ANY (",
+                                              ForwardSetSql(tx, "bk.status"), "))");
+  pqxx::result c =
+      tx.Exec(absl::StrCat("SELECT count(*), count(*) FILTER (WHERE b.id IS NULL),"
+                           " count(*) FILTER (WHERE b.id IS NOT NULL AND ",
+                           kUntouched,
+                           "),"
+                           " count(*) FILTER (WHERE b.id IS NOT NULL AND NOT ",
+                           kUntouched,
+                           "),"
+                           " count(*) FILTER (WHERE b.id IS NOT NULL AND ",
+                           wrong_cond,
+                           "),"
+                           " (SELECT count(*) FROM ",
+                           store.table,
+                           "),"
+                           " (SELECT count(*) FROM ",
+                           store.table, " x WHERE NOT EXISTS (SELECT 1 FROM ", backup,
+                           " y WHERE y.id = x.id))"
+                           " FROM ",
+                           backup, " bk LEFT JOIN ", store.table, " b ON b.id = bk.id"));
+  r.backup_rows = c[0][0].as<int64_t>();
+  r.deleted = c[0][1].as<int64_t>();
+  r.untouched = c[0][2].as<int64_t>();
+  r.moved_on = c[0][3].as<int64_t>();
+  r.wrong = c[0][4].as<int64_t>();
+  r.bookings = c[0][5].as<int64_t>();
+  r.created_after_expand = c[0][6].as<int64_t>();
+  if (r.backup_rows != r.untouched + r.moved_on + r.deleted ||
+      r.bookings != r.untouched + r.moved_on + r.created_after_expand) {
+    r.problems.push_back("counts do not reconcile");
+  }
+  if (r.wrong > 0) {
+    for (const pqxx::row& e : tx.Exec(absl::StrCat(
+             "SELECT b.id, bk.status, b.status::text FROM ", backup, " bk JOIN ", store.table,
+             " b ON b.id = bk.id WHERE ", wrong_cond, " ORDER BY b.id LIMIT 10"))) {
+      r.wrong_examples.push_back(absl::StrCat("booking ", e[0].c_str(), ": backup ", e[1].c_str(),
+                                              ", now ", e[2].c_str()));
+    }
+    r.problems.push_back(
+        absl::StrCat(r.wrong, " bookings are not the mapping of their backup value"));
+  }
+  for (const pqxx::row& m :
+       tx.Exec(absl::StrCat("SELECT bk.status, b.status::text, count(*) FROM ", backup, " bk JOIN ",
+                            store.table, " b ON b.id = bk.id WHERE ", kUntouched,
+                            " AND bk.status <> b.status::text GROUP BY 1, 2 ORDER BY 1, 2"))) {
+    r.mapping.push_back(absl::StrCat(m[0].c_str(), " -> ", m[1].c_str(), ": ", m[2].c_str()));
+  }
+}
+
+}  // namespace
+
+VerifyReport CheckStore(PhaseContext& ctx, const StatusPlan& plan,
+                        const std::string& write_labels) {
+  VerifyReport r;
+  r.writers_on_old_labels = write_labels == "old";
+  if (r.writers_on_old_labels) {
+    r.problems.push_back(
+        "a rollback of backfill switched writers to the old labels; run backfill again first");
+  }
+  const std::string old_labels = TextArrayLiteral(OldOnlyLabels());
+  ctx.db.Read([&](Tx& tx) {
+    for (const PlanObject* c : ObjectsOfKind(plan, "column")) {
+      const int64_t n = tx.Params(absl::StrCat("SELECT count(*) FROM ", c->table(), " WHERE ",
+                                               c->printed_column(), "::text = ANY ($1::text[])"),
+                                  old_labels)[0][0]
+                            .as<int64_t>();
+      r.old_labels.emplace_back(c->name(), n);
+      if (n > 0) {
+        r.problems.push_back(
+            absl::StrCat(n, " rows of ", c->name(), " hold old labels: run backfill again"));
+      }
+    }
+    r.has_backup =
+        !tx.Params("SELECT 1 FROM pg_class WHERE oid = to_regclass($1)", tx.Name(kBackupTable))
+             .empty();
+    if (r.has_backup) CheckBackup(tx, ctx.store, r);
+  });
+  return r;
+}
+
+std::string VerifyReport::Text() const {
+  std::string out;
+  for (const auto& [column, n] : old_labels) {
+    absl::StrAppend(&out, "old labels in ", column, ": ", n, "\n");
+  }
+  if (has_backup) {
+    absl::StrAppend(&out, "backup rows: ", backup_rows, " = ", untouched,
+                    " as the migrator left them + ", moved_on, " moved on since + ", deleted,
+                    " deleted since\n");
+    absl::StrAppend(&out, "bookings: ", bookings, " = ", untouched + moved_on, " in the backup + ",
+                    created_after_expand, " created after expand\n");
+    absl::StrAppend(&out, "untouched rows not equal to the mapping of their backup value: ", wrong,
+                    "\n");
+    for (const std::string& e : wrong_examples) absl::StrAppend(&out, "  ", e, "\n");
+    for (const std::string& m : mapping) absl::StrAppend(&out, "  ", m, "\n");
+  }
+  return out;
+}
+
+}  // namespace booking::migrator
