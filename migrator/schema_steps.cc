@@ -131,6 +131,8 @@ ON CONFLICT (id) DO NOTHING;
 // the sessions that wrote labels of the wrong set (backfill names them).
 constexpr char kStatusMigrationModes[] = R"sql(
 ALTER TABLE "StatusMigration" ADD COLUMN IF NOT EXISTS "writeLabels" TEXT NOT NULL DEFAULT 'new';
+ALTER TABLE "StatusMigration" ADD COLUMN IF NOT EXISTS "writeLabelsSince" TIMESTAMPTZ NOT NULL
+  DEFAULT now();
 ALTER TABLE "StatusMigration" ADD COLUMN IF NOT EXISTS plan TEXT;
 ALTER TABLE "StatusMigration" DROP CONSTRAINT IF EXISTS "StatusMigration_phase_check";
 ALTER TABLE "StatusMigration" ADD CONSTRAINT "StatusMigration_phase_check" CHECK (

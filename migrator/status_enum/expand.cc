@@ -118,7 +118,7 @@ absl::Status StatusMigration::Expand() {
   if (s = WidenInPlace(ctx_, CurrentPlan(ctx_), recorded); !s.ok()) return s;
   if (s = SnapshotBackup(ctx_); !s.ok()) return s;
   s = ctx_.db.Transaction("expanded", ctx_.RowLocks(), [&](Tx& tx) {
-    SetWriteLabels(tx, "new");
+    SetWriteLabels(tx, "new");  // from now on, as booking-service sees expand done
     SetPhase(tx, kPhaseExpanding, kPhaseExpanded, "expand",
              absl::StrCat("added ", missing.size(), " labels"));
   });

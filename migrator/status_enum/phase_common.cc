@@ -109,32 +109,22 @@ absl::Status RequireCarryable(const StatusPlan& plan, const std::string& phase) 
 }
 
 absl::Status WaitForOlderTransactions(PhaseContext& ctx) {
-  std::string vxids;
-  ctx.db.Read([&](Tx& tx) {
-    vxids = tx.Exec(R"(SELECT COALESCE(string_agg(l.virtualxid, ','), '')
-                       FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-                       WHERE l.locktype = 'virtualxid' AND l.granted
-                         AND l.pid <> pg_backend_pid() AND a.datname = current_database()
-                         AND a.backend_type = 'client backend')")[0][0]
-                .as<std::string>();
-  });
-  if (vxids.empty()) return absl::OkStatus();
   const absl::Time deadline = absl::Now() + ctx.options.wait_for_transactions;
   while (true) {
-    std::string waiting;
+    std::string older;
     ctx.db.Read([&](Tx& tx) {
-      waiting = tx.Params(R"(SELECT COALESCE(string_agg(format('pid %s (%s, %s since %s)', a.pid,
-                                    a.application_name, a.state, a.xact_start), '; '), '')
-                             FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-                             WHERE l.locktype = 'virtualxid' AND l.granted
-                               AND l.virtualxid = ANY (string_to_array($1, ',')))",
-                          vxids)[0][0]
-                    .as<std::string>();
+      older = tx.Exec(R"(SELECT COALESCE(string_agg(format('pid %s (%s, %s since %s)', a.pid,
+                                 a.application_name, a.state, a.xact_start), '; '), '')
+                         FROM pg_stat_activity a, "StatusMigration" m
+                         WHERE a.datname = current_database() AND a.pid <> pg_backend_pid()
+                           AND a.backend_type = 'client backend'
+                           AND a.xact_start < m."writeLabelsSince")")[0][0]
+                  .as<std::string>();
     });
-    if (waiting.empty()) return absl::OkStatus();
+    if (older.empty()) return absl::OkStatus();
     if (absl::Now() >= deadline) {
       return absl::UnavailableError(absl::StrCat(
-          "transactions that began before the writers' label set changed have not ended: ", waiting,
+          "transactions that began before the writers' label set changed have not ended: ", older,
           "; end them (or wait) and run again"));
     }
     absl::SleepFor(absl::Milliseconds(50));
@@ -173,7 +163,8 @@ absl::Status SwitchWriters(PhaseContext& ctx, const MigrationState& state,
     if (!s.ok()) return s;
     LogInfo("writers switched", {{"labels", labels}});
   }
-  // Also when already switched: an interrupted run may not have waited.
+  // Also when switched already: an interrupted run may not have waited. Only
+  // transactions older than the switch matter.
   return WaitForOlderTransactions(ctx);
 }
 

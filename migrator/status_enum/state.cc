@@ -60,7 +60,9 @@ void SetPhase(Tx& tx, const std::string& from, const std::string& to, const std:
 }
 
 void SetWriteLabels(Tx& tx, const std::string& labels) {
-  tx.Params(R"(UPDATE "StatusMigration" SET "writeLabels" = $1, "updatedAt" = now())", labels);
+  tx.Params(R"(UPDATE "StatusMigration" SET "writeLabels" = $1, "writeLabelsSince" = now(),
+                                        "updatedAt" = now())",
+            labels);
 }
 
 void RecordPlan(Tx& tx, const StatusPlan& plan) {

@@ -1,5 +1,7 @@
 #include "tests/support/service_set.h"
 
+#include <cstdlib>
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -23,7 +25,12 @@ namespace booking::testing {
 
 std::string BookingServiceBin() { return BOOKING_SERVICE_BIN; }
 std::string HistoryServiceBin() { return HISTORY_SERVICE_BIN; }
-std::string MigratorBin() { return MIGRATOR_BIN; }
+std::string MigratorBin() {
+  // MIGRATOR_UNDER_TEST runs a suite against another build (e.g. an older
+  // one, to see a test fail where the bug it guards against lives).
+  const char* other = std::getenv("MIGRATOR_UNDER_TEST");
+  return other != nullptr ? other : MIGRATOR_BIN;
+}
 
 absl::Status WaitServing(const std::string& target, absl::Duration timeout) {
   // Retry connecting quickly: the server is expected within moments.
