@@ -1,12 +1,11 @@
 #include "tests/support/service_set.h"
 
-#include <cstdlib>
-
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -133,12 +132,46 @@ absl::StatusOr<std::unique_ptr<ServiceSet>> ServiceSet::Create(PgCluster& pg,
   return Create(pg, pg, prefix);
 }
 
+absl::StatusOr<std::unique_ptr<ServiceSet>> ServiceSet::CreateSeeded(
+    PgCluster& pg, const std::string& prefix, const std::string& booking_seed,
+    const std::vector<std::string>& psql_vars) {
+  return Create(pg, pg, prefix, booking_seed, psql_vars);
+}
+
 absl::StatusOr<std::unique_ptr<ServiceSet>> ServiceSet::Create(PgCluster& booking_pg,
                                                                PgCluster& history_pg,
                                                                const std::string& prefix) {
+  return Create(booking_pg, history_pg, prefix, "", {});
+}
+
+absl::StatusOr<std::unique_ptr<ServiceSet>> ServiceSet::Create(
+    PgCluster& booking_pg, PgCluster& history_pg, const std::string& prefix,
+    const std::string& booking_seed, const std::vector<std::string>& psql_vars) {
   std::unique_ptr<ServiceSet> s(new ServiceSet());
   absl::StatusOr<std::string> booking = booking_pg.CreateDatabase(prefix + "_booking");
   if (!booking.ok()) return booking.status();
+  if (!booking_seed.empty()) {
+    const char* bin = std::getenv("PG_BIN");
+    std::vector<std::string> argv = {
+        absl::StrCat(bin != nullptr ? bin : "/usr/lib/postgresql/15/bin", "/psql"),
+        "-X",
+        "-q",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-d",
+        *booking,
+        "-f",
+        booking_seed};
+    for (const std::string& v : psql_vars) {
+      argv.push_back("-v");
+      argv.push_back(v);
+    }
+    const std::string seed_log = absl::StrCat(booking_pg.dir(), "/", prefix, "-seed.log");
+    absl::StatusOr<int> seeded = RunCommand(argv, {}, seed_log);
+    if (!seeded.ok() || *seeded != 0) {
+      return absl::InternalError(absl::StrCat("seeding failed:\n", ReadFile(seed_log)));
+    }
+  }
   absl::StatusOr<std::string> history = history_pg.CreateDatabase(prefix + "_history");
   if (!history.ok()) return history.status();
   s->booking_url_ = *booking;

@@ -54,6 +54,12 @@ class ServiceSet {
                                                             PgCluster& history_pg,
                                                             const std::string& prefix);
 
+  // Create, with the booking database first loaded from the psql file
+  // `booking_seed` (with -v `psql_vars`): a store as production has it.
+  static absl::StatusOr<std::unique_ptr<ServiceSet>> CreateSeeded(
+      PgCluster& pg, const std::string& prefix, const std::string& booking_seed,
+      const std::vector<std::string>& psql_vars);
+
   // Create, then both services started.
   static absl::StatusOr<std::unique_ptr<ServiceSet>> CreateAndStart(PgCluster& pg,
                                                                     const std::string& prefix);
@@ -92,6 +98,9 @@ class ServiceSet {
 
  private:
   ServiceSet() = default;
+  static absl::StatusOr<std::unique_ptr<ServiceSet>> Create(
+      PgCluster& booking_pg, PgCluster& history_pg, const std::string& prefix,
+      const std::string& booking_seed, const std::vector<std::string>& psql_vars);
   struct Instance {
     int port = 0;
     int metrics_port = 0;

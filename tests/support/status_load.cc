@@ -2,7 +2,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "booking/v1/booking.grpc.pb.h"
 
 namespace booking::testing {
 
@@ -60,6 +59,50 @@ bool StatusLoad::Resolve(const std::function<grpc::Status(grpc::ClientContext&)>
   }
 }
 
+bool StatusLoad::Create(v1::BookingService::Stub& stub, const std::string& id, int64_t* version,
+                        v1::BookingStatus* status) {
+  v1::CreateBookingRequest request;
+  request.set_booking_id(id);
+  request.set_customer_id("load");
+  request.set_payment_settled(true);
+  request.set_request_id(absl::StrCat(id, "/create"));
+  v1::Booking response;
+  if (!Resolve(
+          [&](grpc::ClientContext& c) { return stub.CreateBooking(&c, request, &response); })) {
+    return false;
+  }
+  *version = response.version();
+  *status = response.status();
+  std::lock_guard<std::mutex> lock(mu_);
+  acked_.push_back({id, *version, v1::BookingStatus_Name(*status)});
+  ++acked_count_;
+  return true;
+}
+
+v1::BookingStatus StatusLoad::Next(v1::BookingStatus status) const {
+  if (!options_.lifecycle) return status == v1::CONFIRMED ? v1::PICKUP_ASSIGNED : v1::CONFIRMED;
+  switch (status) {
+    case v1::CONFIRMED:
+      return v1::PICKUP_ASSIGNED;
+    case v1::PICKUP_ASSIGNED:
+      return v1::PICKED_UP;
+    case v1::PICKED_UP:
+      return v1::AT_WORKSHOP;
+    case v1::AT_WORKSHOP:
+      return v1::IN_SERVICE;
+    case v1::IN_SERVICE:
+      return v1::READY_FOR_RETURN;
+    case v1::READY_FOR_RETURN:
+      return v1::RETURN_ASSIGNED;
+    case v1::RETURN_ASSIGNED:
+      return v1::RETURNED;
+    case v1::RETURNED:
+      return v1::DELIVERED;
+    default:
+      return v1::CONFIRMED;
+  }
+}
+
 void StatusLoad::Worker(int thread) {
   auto stub = v1::BookingService::NewStub(NewChannel());
   struct Owned {
@@ -68,33 +111,23 @@ void StatusLoad::Worker(int thread) {
     v1::BookingStatus status = v1::BOOKING_STATUS_UNSPECIFIED;
   };
   std::vector<Owned> bookings;
+  int created = 0;
   for (int n = 0; n < options_.bookings_per_thread && !stopping_; ++n) {
     Owned b;
-    b.id = absl::StrCat(options_.booking_prefix, "-", thread, "-", n);
-    v1::CreateBookingRequest request;
-    request.set_booking_id(b.id);
-    request.set_customer_id("load");
-    request.set_payment_settled(true);
-    request.set_request_id(absl::StrCat(b.id, "/create"));
-    v1::Booking response;
-    if (!Resolve(
-            [&](grpc::ClientContext& c) { return stub->CreateBooking(&c, request, &response); })) {
-      return;
-    }
-    b.version = response.version();
-    b.status = response.status();
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      acked_.push_back({b.id, b.version, v1::BookingStatus_Name(b.status)});
-    }
-    ++acked_count_;
+    b.id = absl::StrCat(options_.booking_prefix, "-", thread, "-", created++);
+    if (!Create(*stub, b.id, &b.version, &b.status)) return;
     bookings.push_back(std::move(b));
   }
   for (size_t i = 0; !stopping_ && !bookings.empty(); ++i) {
     Owned& b = bookings[i % bookings.size()];
+    if (b.status == v1::DELIVERED) {  // done: a new booking takes its place
+      b.id = absl::StrCat(options_.booking_prefix, "-", thread, "-", created++);
+      if (!Create(*stub, b.id, &b.version, &b.status)) return;
+      continue;
+    }
     v1::ChangeStatusRequest request;
     request.set_booking_id(b.id);
-    request.set_target_status(b.status == v1::CONFIRMED ? v1::PICKUP_ASSIGNED : v1::CONFIRMED);
+    request.set_target_status(Next(b.status));
     request.set_reason("load");
     // One id per change: a retry of it is answered once.
     request.set_request_id(absl::StrCat(b.id, "/", b.version + 1));

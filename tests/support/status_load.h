@@ -20,6 +20,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "booking/v1/booking.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 
 namespace booking::testing {
@@ -36,6 +37,9 @@ struct LoadOptions {
   // How long one change may be retried before it is given up (unresolved).
   absl::Duration resolve_timeout = absl::Seconds(90);
   absl::Duration pause = absl::ZeroDuration();  // between a thread's changes
+  // Walk each booking through its whole lifecycle (CONFIRMED .. IN_SERVICE ..
+  // RETURNED .. DELIVERED), then start a new one, instead of the short cycle.
+  bool lifecycle = false;
 };
 
 struct AckedChange {
@@ -69,6 +73,10 @@ class StatusLoad {
  private:
   explicit StatusLoad(LoadOptions options) : options_(std::move(options)) {}
   void Worker(int thread);
+  // Creates booking `id`; true when acknowledged.
+  bool Create(v1::BookingService::Stub& stub, const std::string& id, int64_t* version,
+              v1::BookingStatus* status);
+  v1::BookingStatus Next(v1::BookingStatus status) const;
   // Sends `call` until OK (or once without retries); true when acknowledged.
   bool Resolve(const std::function<grpc::Status(grpc::ClientContext&)>& call);
   std::shared_ptr<grpc::Channel> NewChannel() const;
