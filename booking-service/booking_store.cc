@@ -91,6 +91,56 @@ absl::StatusOr<pqxx::row> LockBooking(pqxx::work& txn, const std::string& bookin
   return r[0];
 }
 
+absl::Status VersionMismatch(const std::string& booking_id, int64_t expected, int64_t current) {
+  return RpcError(absl::StatusCode::kAborted,
+                  absl::StrCat("booking ", booking_id, " is at version ", current, ", not ",
+                               expected, "; read it again and retry"))
+      .Info("VERSION_MISMATCH", std::string(kDomain),
+            {{"booking_id", booking_id},
+             {"expected_version", absl::StrCat(expected)},
+             {"current_version", absl::StrCat(current)}});
+}
+
+absl::Status IllegalTransition(const std::string& booking_id, Status from, Status target) {
+  const std::string allowed = DescribeAllowedNext(from);
+  RpcError error(absl::StatusCode::kFailedPrecondition,
+                 absl::StrCat("booking ", booking_id, " cannot go from ", Label(from), " to ",
+                              Label(target), "; allowed next: ", allowed));
+  error.Info("ILLEGAL_TRANSITION", std::string(kDomain),
+             {{"booking_id", booking_id},
+              {"from", std::string(Label(from))},
+              {"to", std::string(Label(target))},
+              {"allowed_next", allowed}});
+  for (Status next : AllowedNext(from)) {
+    error.Precondition("ALLOWED_NEXT_STATUS", std::string(Label(next)),
+                       absl::StrCat(Label(from), " may go to ", Label(next)));
+  }
+  if (AllowedNext(from).empty()) {
+    error.Precondition("FINAL_STATUS", std::string(Label(from)),
+                       absl::StrCat(Label(from), " is final"));
+  }
+  return error;
+}
+
+// Writes `target` to the locked booking in the label set writers write now
+// (keeping the exact status beside an old label); the booking as written.
+absl::StatusOr<v1::Booking> WriteStatus(pqxx::work& txn, const std::string& booking_id,
+                                        Status target) {
+  absl::StatusOr<WriteMode> mode = ReadWriteMode(txn);
+  if (!mode.ok()) return mode.status();
+  pqxx::result updated = txn.exec_params(absl::StrCat(R"(UPDATE "Booking" AS b
+       SET status = $2::"BookingStatus", version = version + 1,
+           "updatedAt" = timezone('UTC', now())
+       WHERE id = $1 RETURNING )",
+                                                      kReturnedColumns),
+                                         booking_id, StoredLabel(target, *mode));
+  absl::StatusOr<v1::Booking> after = BookingFromRow(updated[0]);
+  if (!after.ok()) return after.status();
+  after->set_status(ToWire(target));
+  KeepExactStatus(txn, *mode, booking_id, target, after->version());
+  return after;
+}
+
 }  // namespace
 
 absl::StatusOr<v1::Booking> BookingStore::Create(const std::string& booking_id,
@@ -202,14 +252,7 @@ absl::StatusOr<v1::ChangeStatusResponse> BookingStore::ChangeStatus(
         const Status from = *StatusOfRow(*row);
 
         if (expected_version && *expected_version != current->version()) {
-          return RpcError(
-                     absl::StatusCode::kAborted,
-                     absl::StrCat("booking ", booking_id, " is at version ", current->version(),
-                                  ", not ", *expected_version, "; read it again and retry"))
-              .Info("VERSION_MISMATCH", std::string(kDomain),
-                    {{"booking_id", booking_id},
-                     {"expected_version", absl::StrCat(*expected_version)},
-                     {"current_version", absl::StrCat(current->version())}});
+          return VersionMismatch(booking_id, *expected_version, current->version());
         }
         if (from == target) {  // nothing changes, nothing is recorded
           *response.mutable_booking() = *std::move(current);
@@ -217,38 +260,9 @@ absl::StatusOr<v1::ChangeStatusResponse> BookingStore::ChangeStatus(
           Remember(txn, mutation, "ChangeStatus", response);
           return absl::OkStatus();
         }
-        if (!IsTransitionAllowed(from, target)) {
-          const std::string allowed = DescribeAllowedNext(from);
-          RpcError error(absl::StatusCode::kFailedPrecondition,
-                         absl::StrCat("booking ", booking_id, " cannot go from ", Label(from),
-                                      " to ", Label(target), "; allowed next: ", allowed));
-          error.Info("ILLEGAL_TRANSITION", std::string(kDomain),
-                     {{"booking_id", booking_id},
-                      {"from", std::string(Label(from))},
-                      {"to", std::string(Label(target))},
-                      {"allowed_next", allowed}});
-          for (Status next : AllowedNext(from)) {
-            error.Precondition("ALLOWED_NEXT_STATUS", std::string(Label(next)),
-                               absl::StrCat(Label(from), " may go to ", Label(next)));
-          }
-          if (AllowedNext(from).empty()) {
-            error.Precondition("FINAL_STATUS", std::string(Label(from)),
-                               absl::StrCat(Label(from), " is final"));
-          }
-          return error;
-        }
-        absl::StatusOr<WriteMode> mode = ReadWriteMode(txn);
-        if (!mode.ok()) return mode.status();
-        pqxx::result updated = txn.exec_params(absl::StrCat(R"(UPDATE "Booking" AS b
-             SET status = $2::"BookingStatus", version = version + 1,
-                 "updatedAt" = timezone('UTC', now())
-             WHERE id = $1 RETURNING )",
-                                                            kReturnedColumns),
-                                               booking_id, StoredLabel(target, *mode));
-        absl::StatusOr<v1::Booking> after = BookingFromRow(updated[0]);
+        if (!IsTransitionAllowed(from, target)) return IllegalTransition(booking_id, from, target);
+        absl::StatusOr<v1::Booking> after = WriteStatus(txn, booking_id, target);
         if (!after.ok()) return after.status();
-        after->set_status(ToWire(target));
-        KeepExactStatus(txn, *mode, booking_id, target, after->version());
         if (absl::Status s =
                 AppendEvent(txn, booking_id, after->version(), Label(from), target, mutation);
             !s.ok()) {

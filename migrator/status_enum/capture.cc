@@ -6,21 +6,10 @@
 namespace booking::migrator {
 namespace {
 
-std::string FunctionSql(Tx& tx, const StoreInfo& store) {
-  const QuoteFn q = [&](const std::string& v) { return tx.Quote(v); };
-  const std::string old_only = LabelArraySql(OldOnlyLabels(), q);
-  const std::string new_only = LabelArraySql(NewOnlyLabels(), q);
-  // SECURITY DEFINER: old code's role may not write the outbox; the path is
-  // pinned so the definer's rights never resolve a caller's objects.
-  return absl::StrCat("CREATE OR REPLACE FUNCTION ", tx.Name(kCaptureFunction),
-                      "() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = ",
-                      tx.Name(store.schema), R"(, pg_temp AS $capture$
-DECLARE
-  state record;
-  label text := NEW.status::text;
-  from_label text;
-BEGIN
-  SELECT phase, "writeLabels" INTO state FROM "StatusMigration";
+// Labels a phase cannot take: new ones while expand runs, old ones once
+// contract has started.
+std::string GuardSql(const QuoteFn& q, const std::string& old_only, const std::string& new_only) {
+  return absl::StrCat(R"(
   IF state.phase = 'expanding' AND label = ANY ()",
                       new_only, R"() THEN
     RAISE EXCEPTION 'booking status % cannot be written yet: migrator expand has not finished', label
@@ -31,7 +20,13 @@ BEGIN
     RAISE EXCEPTION 'booking status % is an old label, no longer accepted: the status change is being contracted; write % instead', label, )",
                       ForwardCaseSql("label", q), R"(
       USING ERRCODE = 'object_not_in_prerequisite_state';
-  END IF;
+  END IF;)");
+}
+
+// Who writes labels of the set writers should no longer write (backfill
+// names them when such labels keep arriving).
+std::string TrackSql(const std::string& old_only, const std::string& new_only) {
+  return absl::StrCat(R"(
   IF (state."writeLabels" = 'new' AND label = ANY ()",
                       old_only, R"()) OR (state."writeLabels" = 'old' AND label = ANY ()", new_only,
                       R"()) THEN
@@ -40,7 +35,13 @@ BEGIN
             COALESCE(host(inet_client_addr()), 'local'), label)
     ON CONFLICT (pid, role, application, client)
     DO UPDATE SET writes = w.writes + 1, "lastAt" = now(), "lastLabel" = EXCLUDED."lastLabel";
-  END IF;
+  END IF;)");
+}
+
+// A status written by code that neither versions nor records it: the
+// version moves and the change gets its outbox event, in the new names.
+std::string RecordSql(const QuoteFn& q) {
+  return absl::StrCat(R"(
   IF TG_OP = 'UPDATE' THEN
     -- Not a status change, or a writer that versions and records its own.
     IF NEW.status IS NOT DISTINCT FROM OLD.status OR NEW.version IS DISTINCT FROM OLD.version THEN
@@ -65,7 +66,26 @@ BEGIN
                  COALESCE(host(inet_client_addr()), 'local')),
           'status written outside booking-service',
           jsonb_build_object('storedLabel', label));
-  PERFORM pg_notify('booking_outbox', '');
+  PERFORM pg_notify('booking_outbox', '');)");
+}
+
+std::string FunctionSql(Tx& tx, const StoreInfo& store) {
+  const QuoteFn q = [&](const std::string& v) { return tx.Quote(v); };
+  const std::string old_only = LabelArraySql(OldOnlyLabels(), q);
+  const std::string new_only = LabelArraySql(NewOnlyLabels(), q);
+  // SECURITY DEFINER: old code's role may not write the outbox; the path is
+  // pinned so the definer's rights never resolve a caller's objects.
+  return absl::StrCat("CREATE OR REPLACE FUNCTION ", tx.Name(kCaptureFunction),
+                      "() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = ",
+                      tx.Name(store.schema), R"(, pg_temp AS $capture$
+DECLARE
+  state record;
+  label text := NEW.status::text;
+  from_label text;
+BEGIN
+  SELECT phase, "writeLabels" INTO state FROM "StatusMigration";)",
+                      GuardSql(q, old_only, new_only), TrackSql(old_only, new_only), RecordSql(q),
+                      R"(
   RETURN NEW;
 END
 $capture$)");

@@ -130,6 +130,42 @@ void ReadConstraints(Tx& tx, const StoreInfo& store, StatusPlan& plan) {
   }
 }
 
+// A dependent of the type no other reader handles: refused, saying why (a
+// column's own default is carried with the column).
+void ClassifyOther(const pqxx::row& row, StatusPlan& plan) {
+  const std::string cls = row[0].as<std::string>();
+  const std::string what = row[1].as<std::string>();
+  if (cls == "pg_attrdef") {
+    if (row[2].as<std::string>() == "s") {
+      AddRefused(plan, "generated column", what,
+                 "a stored generated column is computed from a column of the type: PostgreSQL "
+                 "15 cannot change its expression without rewriting the table, and it would "
+                 "compute wrongly once rows hold new labels",
+                 "drop the generated column before expand and add it back after contract, or "
+                 "make it a plain column");
+    } else if (!row[3].as<bool>()) {
+      AddRefused(plan, "default", what, "a default of another column names the type",
+                 "change that default so it does not name the type before expand");
+    }
+  } else if (cls == "pg_proc") {
+    AddRefused(plan, "function", what,
+               "a function takes, returns or is built on the type; PostgreSQL cannot change a "
+               "function's signature in place",
+               "drop it before expand and create it again after contract (or make it take text)");
+  } else if (cls == "pg_type") {
+    AddRefused(plan, row[4].as<std::string>() == "d" ? "domain" : "type", what,
+               "a type is built on the status type; the migrator cannot move it to the new one",
+               "replace it by the type itself or by text before expand");
+  } else if (cls == "pg_statistic_ext") {
+    AddRefused(plan, "statistics", what, "extended statistics include a column of the type",
+               "DROP STATISTICS before expand and CREATE STATISTICS after contract");
+  } else {
+    AddRefused(plan, "other", what,
+               "an object of a kind the migrator does not carry depends on the type",
+               "drop it before expand and recreate it after contract");
+  }
+}
+
 }  // namespace
 
 void ReadTableObjects(Tx& tx, const StoreInfo& store, StatusPlan& plan) {
@@ -170,42 +206,7 @@ void ReadOtherDependents(Tx& tx, const StoreInfo& store, StatusPlan& plan) {
                      AND a.attnum = d.refobjsubid AND a.atttypid = $1)))
          ORDER BY 2)",
       store.type_oid);
-  for (const pqxx::row& row : r) {
-    const std::string cls = row[0].as<std::string>();
-    const std::string what = row[1].as<std::string>();
-    if (cls == "pg_attrdef") {
-      if (row[2].as<std::string>() == "s") {
-        AddRefused(plan, "generated column", what,
-                   "a stored generated column is computed from a column of the type: PostgreSQL "
-                   "15 cannot change its expression without rewriting the table, and it would "
-                   "compute wrongly once rows hold new labels",
-                   "drop the generated column before expand and add it back after contract, or "
-                   "make it a plain column");
-      } else if (!row[3].as<bool>()) {
-        AddRefused(plan, "default", what, "a default of another column names the type",
-                   "change that default so it does not name the type before expand");
-      }
-      continue;  // a column's own default is carried with the column
-    }
-    if (cls == "pg_proc") {
-      AddRefused(plan, "function", what,
-                 "a function takes, returns or is built on the type; PostgreSQL cannot change a "
-                 "function's signature in place",
-                 "drop it before expand and create it again after contract (or make it take text)");
-    } else if (cls == "pg_type") {
-      AddRefused(plan, row[4].as<std::string>() == "d" ? "domain" : "type", what,
-                 "a type is built on the status type; the migrator cannot move it to the new one",
-                 "replace it by the type itself or by text before expand");
-    } else if (cls == "pg_statistic_ext") {
-      AddRefused(plan, "statistics", what, "extended statistics include a column of the type",
-                 "DROP STATISTICS before expand and CREATE STATISTICS after contract");
-    } else {
-      AddRefused(plan, "other", what,
-                 "an object of a kind the migrator does not carry depends "
-                 "on the type",
-                 "drop it before expand and recreate it after contract");
-    }
-  }
+  for (const pqxx::row& row : r) ClassifyOther(row, plan);
 }
 
 }  // namespace booking::migrator
