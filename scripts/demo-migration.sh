@@ -37,9 +37,16 @@ token=$(demo_token)
 services_start "$BOOKING_DATABASE_URL" "$HISTORY_DATABASE_URL"
 build/migrator/migrator status
 
+step "Job: migrator plan (every object naming the status type, and how each phase carries it)"
+job plan
+
 step "Job: migrator expand"
 job expand
 build/migrator/migrator status --store booking
+
+step "Old code still runs: it writes an old label with plain SQL (bk-00000004 IN_WORKSHOP -> COMPLETED)"
+psql_local -d legacy_booking -c \
+  "UPDATE \"Booking\" SET status = 'COMPLETED', \"updatedAt\" = now() WHERE id = 'bk-00000004'"
 
 step "Job: migrator backfill (IN_WORKSHOP with work started becomes IN_SERVICE)"
 job backfill --in-service-rule '"workStartedAt" IS NOT NULL' --batch-size 1000
@@ -59,6 +66,10 @@ build/migrator/migrator status --store booking
 step "bk-00000002 kept its progress; its history shows each change and who made it"
 build/tools/booking-demo --booking-target "$booking_listen" --history-target "$history_listen" \
   --token "$token" --booking-id bk-00000002
+
+step "bk-00000004's history has old code's plain-SQL change too (in the new names)"
+build/tools/booking-demo --booking-target "$booking_listen" --history-target "$history_listen" \
+  --token "$token" --booking-id bk-00000004
 
 cat <<INFO
 

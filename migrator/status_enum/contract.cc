@@ -90,6 +90,7 @@ absl::Status StatusMigration::Contract() {
   }
   SwapTarget target{NewLabels(), DefinitionMode::kNarrow, [&](Tx& tx) {
                       tx.Exec(R"(DELETE FROM "BookingStatusExact")");
+                      tx.Exec(R"(DELETE FROM "StatusMigrationWriter")");
                       SetPhase(tx, kPhaseContracting, kPhaseContracted, "contract",
                                "old labels removed");
                     }};
