@@ -9,6 +9,7 @@
 #include "migrator/status_enum/phase_common.h"
 #include "migrator/status_enum/phases.h"
 #include "migrator/status_enum/swap.h"
+#include "migrator/status_enum/unique_check.h"
 #include "migrator/status_enum/verify.h"
 
 namespace booking::migrator {
@@ -74,6 +75,11 @@ absl::Status StatusMigration::Contract() {
   }
   const StatusPlan plan = CurrentPlan(ctx_);
   if (absl::Status s = RequireCarryable(plan, "contract"); !s.ok()) return s;
+  if (absl::Status s =
+          CheckUniqueIndexes(ctx_, plan, RecordedPlan(*state), DefinitionMode::kNarrow);
+      !s.ok()) {
+    return s;
+  }
   if (phase == kPhaseVerified) {
     const VerifyReport report = CheckStore(ctx_, plan, state->write_labels);
     if (!report.ok()) {
