@@ -10,6 +10,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "migrator/exit_codes.h"
 #include "migrator/ledger.h"
+#include "migrator/status_enum/db.h"
 
 namespace booking::migrator {
 namespace {
@@ -31,8 +32,16 @@ absl::Status ApplyStep(pqxx::connection& conn, const Step& step, const UpOptions
       return absl::OkStatus();
     } catch (const pqxx::sql_error& e) {
       if (e.sqlstate() != kLockNotAvailable || attempt >= options.lock_retries) {
-        return absl::Status(StatusFromException(e).code(),
-                            absl::StrCat("step ", step.id, " failed: ", e.what()));
+        if (IsTransient(e)) {
+          return absl::UnavailableError(
+              absl::StrCat("step ", step.id, " failed: ", e.what(), " (safe to retry)"));
+        }
+        // The store is not what the step expects: a retry cannot help.
+        return WithExitCode(
+            absl::InternalError(absl::StrCat("step ", step.id, " failed: ", e.what(),
+                                             " A retry will not help: the store differs from "
+                                             "what the step expects (see the error)")),
+            kExitNeedsHuman);
       }
       LogWarning("step waited too long for a lock; retrying",
                  {{"step", step.id}, {"attempt", absl::StrCat(attempt)}});

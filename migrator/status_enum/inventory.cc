@@ -78,6 +78,9 @@ absl::StatusOr<StoreInfo> ReadStore(Tx& tx) {
 
 PlanObject& AddRefused(StatusPlan& plan, const std::string& kind, const std::string& name,
                        const std::string& refusal, const std::string& remedy) {
+  for (PlanObject& o : *plan.mutable_objects()) {
+    if (o.kind() == kind && o.name() == name && !o.refusal().empty()) return o;  // said once
+  }
   PlanObject& o = *plan.add_objects();
   o.set_kind(kind);
   o.set_name(name);

@@ -184,7 +184,11 @@ void ReadOtherDependents(Tx& tx, const StoreInfo& store, StatusPlan& plan) {
                "the type belongs to an extension", "upgrade the extension instead");
   }
   pqxx::result r = tx.Params(
-      R"(SELECT DISTINCT d.classid::regclass::text, pg_describe_object(d.classid, d.objid, d.objsubid),
+      R"(SELECT DISTINCT d.classid::regclass::text,
+                COALESCE((SELECT format('%s.%I', ad.adrelid::regclass, a.attname) FROM pg_attrdef ad
+                          JOIN pg_attribute a ON a.attrelid = ad.adrelid AND a.attnum = ad.adnum
+                          WHERE d.classid = 'pg_attrdef'::regclass AND ad.oid = d.objid),
+                         pg_describe_object(d.classid, d.objid, d.objsubid)),
                 COALESCE((SELECT a.attgenerated::text FROM pg_attrdef ad
                           JOIN pg_attribute a ON a.attrelid = ad.adrelid AND a.attnum = ad.adnum
                           WHERE d.classid = 'pg_attrdef'::regclass AND ad.oid = d.objid), ''),

@@ -158,7 +158,11 @@ void ReadIndexes(Tx& tx, const StoreInfo& store, StatusPlan& plan) {
                     i.indisvalid, COALESCE(k.contype::text, ''), i.indisreplident,
                     ic.relkind::text,
                     EXISTS (SELECT 1 FROM pg_inherits h WHERE h.inhrelid = i.indexrelid),
-                    i.indisclustered, obj_description(i.indexrelid, 'pg_class')
+                    i.indisclustered, obj_description(i.indexrelid, 'pg_class'),
+                    i.indisunique AND EXISTS (
+                      SELECT 1 FROM pg_attribute a
+                      WHERE a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey::int2[])
+                        AND a.atttypid = $1)
              FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
              LEFT JOIN pg_constraint k ON k.conindid = i.indexrelid AND k.contype IN ('p', 'u', 'x')
              WHERE )",
@@ -174,6 +178,13 @@ void ReadIndexes(Tx& tx, const StoreInfo& store, StatusPlan& plan) {
                  "it backs a primary key, unique or exclusion constraint on a column of the type",
                  "replace the constraint by a unique index (CREATE UNIQUE INDEX CONCURRENTLY, then "
                  "ALTER TABLE ... DROP CONSTRAINT) before expand");
+    } else if (row[13].as<bool>()) {
+      AddRefused(plan, "unique index on status", name,
+                 "a unique index has a column of the type in its key: while both label sets are "
+                 "in use, an old label and its new one are different keys for the same status, "
+                 "so it cannot enforce what it did (and a relabel could collide)",
+                 "drop it before expand and create it again after contract, or key it on a "
+                 "column that is not of the type");
     } else if (row[8].as<bool>()) {
       AddRefused(plan, "replica identity", name,
                  "it is the table's replica identity; logical replication would lose it",

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "common/log.h"
 #include "migrator/exit_codes.h"
@@ -77,6 +78,28 @@ void CheckUserTriggers(Tx& tx, const std::string& tables, bool replica_mode, Sta
   }
 }
 
+// A CHECK added NOT VALID binds every update of a row, not only new rows:
+// where rows violate it, the migrator's relabels and copies of them fail
+// like any application update would.
+void CheckNotValidChecks(Tx& tx, StatusPlan& plan) {
+  for (PlanObject& o : *plan.mutable_objects()) {
+    if (o.kind() != "check" || o.enabled() != "not valid") continue;
+    absl::string_view body(o.definition());
+    absl::ConsumeSuffix(&body, " NOT VALID");
+    absl::ConsumeSuffix(&body, " NO INHERIT");
+    if (!absl::ConsumePrefix(&body, "CHECK ")) continue;
+    const int64_t violating =
+        tx.Exec(absl::StrCat("SELECT count(*) FROM ", o.table(), " WHERE NOT ", body))[0][0]
+            .as<int64_t>();
+    if (violating == 0) continue;
+    o.set_refusal(
+        absl::StrCat(violating,
+                     " rows violate this NOT VALID check; any update of them fails, the migrator's "
+                     "relabels and copies included"));
+    o.set_remedy("fix those rows (and VALIDATE the check), or drop the check, before expand");
+  }
+}
+
 }  // namespace
 
 absl::Status Refused(const std::string& message) {
@@ -96,6 +119,7 @@ StatusPlan CurrentPlan(PhaseContext& ctx) {
     const std::string tables = TablesOf(plan, ctx.store);
     CheckRowSecurity(tx, tables, plan);
     CheckUserTriggers(tx, tables, ctx.db.replica_mode(), plan);
+    CheckNotValidChecks(tx, plan);
   });
   JudgePlan(plan, {ctx.options.assume_handled});
   return plan;

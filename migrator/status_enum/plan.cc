@@ -112,7 +112,10 @@ RewriteContext ContextFor(const StatusPlan& plan, const std::string& table,
                           const std::string& next_type) {
   RewriteContext ctx{plan.type(), next_type, {}, {}};
   for (const PlanObject* c : ObjectsOfKind(plan, "column")) {
-    if (!table.empty() && c->table() != table) continue;
+    // An object of one partition names its partitioned table's column.
+    const bool own = c->table() == table ||
+                     std::find(c->leaves().begin(), c->leaves().end(), table) != c->leaves().end();
+    if (!table.empty() && !own) continue;
     if (std::find(ctx.columns.begin(), ctx.columns.end(), c->printed_column()) ==
         ctx.columns.end()) {
       ctx.columns.push_back(c->printed_column());

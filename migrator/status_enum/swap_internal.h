@@ -23,6 +23,8 @@ struct Rewritten {
 struct SwapPlan {
   std::vector<Rewritten> columns, indexes, checks, views, triggers, policies, rules;
   std::vector<std::string> tables;  // locked by the swap, in a fixed order
+  // What gives the new type the old one's owner, privileges and comment.
+  std::vector<std::string> type_restore;
 };
 
 absl::StatusOr<SwapPlan> PlanSwap(PhaseContext& ctx, const StatusPlan& current,

@@ -128,6 +128,39 @@ void Recreate(Tx& tx, const SwapPlan& plan) {
   }
 }
 
+// The type's owner, privileges and comment, as statements naming it (they
+// run once the new type has its name).
+std::vector<std::string> TypeExtras(PhaseContext& ctx) {
+  std::vector<std::string> out;
+  ctx.db.Read([&](Tx& tx) {
+    pqxx::result t = tx.Params(
+        R"(SELECT pg_get_userbyid(typowner), typacl IS NOT NULL, obj_description(oid, 'pg_type')
+           FROM pg_type WHERE oid = $1)",
+        ctx.store.type_oid);
+    const std::string& type = ctx.store.type;
+    const std::string owner = t[0][0].as<std::string>();
+    out.push_back(absl::StrCat("ALTER TYPE ", type, " OWNER TO ", tx.Name(owner)));
+    if (t[0][1].as<bool>()) {  // explicit privileges: exactly these
+      out.push_back(absl::StrCat("REVOKE ALL ON TYPE ", type, " FROM PUBLIC"));
+      out.push_back(absl::StrCat("REVOKE ALL ON TYPE ", type, " FROM ", tx.Name(owner)));
+      for (const pqxx::row& g : tx.Params(
+               R"(SELECT x.privilege_type, CASE WHEN x.grantee = 0 THEN 'PUBLIC'
+                                                ELSE quote_ident(pg_get_userbyid(x.grantee)) END,
+                         x.is_grantable
+                  FROM pg_type t, aclexplode(t.typacl) x WHERE t.oid = $1)",
+               ctx.store.type_oid)) {
+        out.push_back(absl::StrCat("GRANT ", g[0].c_str(), " ON TYPE ", type, " TO ", g[1].c_str(),
+                                   g[2].as<bool>() ? " WITH GRANT OPTION" : ""));
+      }
+    }
+    if (!t[0][2].is_null()) {
+      out.push_back(
+          absl::StrCat("COMMENT ON TYPE ", type, " IS ", tx.Quote(t[0][2].as<std::string>())));
+    }
+  });
+  return out;
+}
+
 }  // namespace
 
 absl::StatusOr<SwapPlan> PlanSwap(PhaseContext& ctx, const StatusPlan& current,
@@ -152,6 +185,7 @@ absl::StatusOr<SwapPlan> PlanSwap(PhaseContext& ctx, const StatusPlan& current,
     }
   }
   std::sort(plan.tables.begin(), plan.tables.end());
+  plan.type_restore = TypeExtras(ctx);
   return plan;
 }
 
@@ -161,6 +195,7 @@ void SwapInTransaction(Tx& tx, PhaseContext& ctx, const SwapPlan& plan, const Sw
   tx.Ddl(absl::StrCat("DROP TYPE ", ctx.store.type));
   tx.Ddl(absl::StrCat("ALTER TYPE ", ctx.store.next_type, " RENAME TO ",
                       tx.Name(ctx.store.type_name)));
+  for (const std::string& r : plan.type_restore) tx.Ddl(r);
   for (const Rewritten& c : plan.columns) {  // defaults name the type: after its rename
     if (!c.main.empty()) SetDefault(tx, *c.object, c.main);
   }

@@ -75,8 +75,15 @@ class Translator {
 
   std::vector<std::string> Unrecognised() {
     std::vector<std::string> out;
-    for (const Token& t : tokens_) {
-      if (t.kind == TokenKind::kString && IsOldOnly(t.value)) AddUnique(out, {t.value});
+    for (size_t i = 0; i < tokens_.size(); ++i) {
+      const Token& t = tokens_[i];
+      if (t.kind != TokenKind::kString || !IsOldOnly(t.value)) continue;
+      // A literal of another type (another enum sharing a label name) is not ours.
+      if (i + 1 < tokens_.size() && tokens_[i + 1].kind == TokenKind::kCast &&
+          !IsTextType(ParseTypeName(tokens_, i + 2))) {
+        continue;
+      }
+      AddUnique(out, {t.value});
     }
     // Minus those that are enum literals or recognised text comparisons.
     for (const std::string& l : Named())
