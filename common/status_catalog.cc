@@ -39,6 +39,11 @@ constexpr std::array<LegacyEntry, kLegacyStatusCount> kLegacy = {{
     {"IN_TRANSIT_TO_CUSTOMER", Status::kReturnAssigned},
 }};
 
+constexpr std::array<absl::string_view, kOldSetCount> kOldSet = {
+    "PENDING_PAYMENT",        "CONFIRMED",   "JOCKEY_ASSIGNED",
+    "IN_TRANSIT_TO_WORKSHOP", "IN_WORKSHOP", "COMPLETED",
+    "IN_TRANSIT_TO_CUSTOMER", "DELIVERED",   "CANCELLED"};
+
 // The state machine: the one table of allowed transitions.
 constexpr std::pair<Status, Status> kTransitions[] = {
     {Status::kPendingPayment, Status::kConfirmed},
@@ -64,6 +69,7 @@ int Index(LegacyStatus s) { return static_cast<int>(s); }
 
 const std::array<Status, kStatusCount>& AllStatuses() { return kStatuses; }
 const std::array<LegacyStatus, kLegacyStatusCount>& AllLegacyStatuses() { return kLegacyStatuses; }
+const std::array<absl::string_view, kOldSetCount>& OldSetLabels() { return kOldSet; }
 
 absl::string_view Label(Status status) { return kLabels[Index(status)]; }
 absl::string_view Label(LegacyStatus status) { return kLegacy[Index(status)].label; }

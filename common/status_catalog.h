@@ -40,6 +40,9 @@ enum class LegacyStatus {
 inline constexpr int kLegacyStatusCount = 5;
 
 const std::array<Status, kStatusCount>& AllStatuses();
+// The old set's labels in its order, as existing databases hold them.
+inline constexpr int kOldSetCount = 9;
+const std::array<absl::string_view, kOldSetCount>& OldSetLabels();
 const std::array<LegacyStatus, kLegacyStatusCount>& AllLegacyStatuses();
 
 // The database label, which is also the name on the wire.

@@ -6,6 +6,23 @@
 namespace booking::migrator {
 namespace {
 
+// The end of a batch statement: each booking in `changed` gets its outbox
+// event (statuses named `from` and `to`, in the new names) and the relay is
+// woken; the statement answers how many bookings changed.
+std::string EventsSql(const std::string& from, const std::string& to) {
+  return absl::StrCat(R"(
+         events AS (
+           INSERT INTO "BookingOutbox"
+             ("bookingId", sequence, "fromStatus", "toStatus", "changedBy", reason, metadata)
+           SELECT id, version, )",
+                      from, ", ", to, R"(, 'migrator', $4,
+                  jsonb_build_object('migration', 'booking-status-v2', 'storedLabel', old_label,
+                                     'newStoredLabel', new_label)
+           FROM changed),
+         notified AS (SELECT pg_notify('booking_outbox', '') WHERE EXISTS (SELECT 1 FROM changed))
+       SELECT (SELECT count(*) FROM changed), (SELECT count(*) FROM notified))");
+}
+
 std::string ForwardSql(Tx& tx, const StoreInfo& store, const std::string& rule, bool backup) {
   const QuoteFn q = [&](const std::string& v) { return tx.Quote(v); };
   const std::string exact_valid =
@@ -51,16 +68,7 @@ std::string ForwardSql(Tx& tx, const StoreInfo& store, const std::string& rule, 
              "updatedAt" = EXCLUDED."updatedAt", "refStatus" = EXCLUDED."refStatus",
              "refVersion" = EXCLUDED."refVersion", "refUpdatedAt" = EXCLUDED."refUpdatedAt"),)")
              : std::string(),
-      R"(
-         events AS (
-           INSERT INTO "BookingOutbox"
-             ("bookingId", sequence, "fromStatus", "toStatus", "changedBy", reason, metadata)
-           SELECT id, version, from_status, new_label, 'migrator', $4,
-                  jsonb_build_object('migration', 'booking-status-v2', 'storedLabel', old_label,
-                                     'newStoredLabel', new_label)
-           FROM changed),
-         notified AS (SELECT pg_notify('booking_outbox', '') WHERE EXISTS (SELECT 1 FROM changed))
-       SELECT (SELECT count(*) FROM changed), (SELECT count(*) FROM notified))");
+      EventsSql("from_status", "new_label"));
 }
 
 // Back: a new label becomes the old label it reads back as; the exact new
@@ -95,16 +103,7 @@ std::string BackSql(Tx& tx, const StoreInfo& store, bool backup) {
              "refVersion" = c.version, "refUpdatedAt" = c."updatedAt"
            FROM changed c WHERE bk.id = c.id),)")
              : std::string(),
-      R"(
-         events AS (
-           INSERT INTO "BookingOutbox"
-             ("bookingId", sequence, "fromStatus", "toStatus", "changedBy", reason, metadata)
-           SELECT id, version, old_label, old_label, 'migrator', $4,
-                  jsonb_build_object('migration', 'booking-status-v2', 'storedLabel', old_label,
-                                     'newStoredLabel', new_label)
-           FROM changed),
-         notified AS (SELECT pg_notify('booking_outbox', '') WHERE EXISTS (SELECT 1 FROM changed))
-       SELECT (SELECT count(*) FROM changed), (SELECT count(*) FROM notified))");
+      EventsSql("old_label", "old_label"));
 }
 
 }  // namespace

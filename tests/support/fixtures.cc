@@ -23,21 +23,7 @@ std::string FixturePath(const std::string& name) { return absl::StrCat(FIXTURES_
 
 PsqlRun RunPsqlFile(const PgCluster& pg, const std::string& url, const std::string& file,
                     const std::vector<std::string>& vars) {
-  const char* bin = std::getenv("PG_BIN");
-  std::vector<std::string> argv = {
-      absl::StrCat(bin != nullptr ? bin : "/usr/lib/postgresql/15/bin", "/psql"),
-      "-X",
-      "-q",
-      "-v",
-      "ON_ERROR_STOP=1",
-      "-d",
-      url,
-      "-f",
-      file};
-  for (const std::string& v : vars) {
-    argv.push_back("-v");
-    argv.push_back(v);
-  }
+  const std::vector<std::string> argv = PsqlFileCommand(url, file, vars);
   const std::string log = UniqueLog(pg, "psql");
   absl::StatusOr<int> rc = RunCommand(argv, {}, log);
   return {rc.ok() ? *rc : -1, ReadFile(log)};

@@ -20,6 +20,17 @@ std::string PgBin() {
 
 }  // namespace
 
+std::vector<std::string> PsqlFileCommand(const std::string& url, const std::string& file,
+                                         const std::vector<std::string>& vars) {
+  std::vector<std::string> argv = {
+      PgBin() + "/psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-f", file};
+  for (const std::string& v : vars) {
+    argv.push_back("-v");
+    argv.push_back(v);
+  }
+  return argv;
+}
+
 std::vector<std::string> PgCluster::AsServerUser(std::vector<std::string> argv) const {
   if (!as_postgres_user_) return argv;
   argv.insert(argv.begin(), {"/usr/sbin/runuser", "-u", "postgres", "--"});

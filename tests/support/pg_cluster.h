@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 
@@ -38,6 +39,11 @@ class PgCluster {
   int port_ = 0;
   bool as_postgres_user_ = false;
 };
+
+// psql running `file` against `url`, stopping at the first error, with
+// -v `vars` ("name=value").
+std::vector<std::string> PsqlFileCommand(const std::string& url, const std::string& file,
+                                         const std::vector<std::string>& vars);
 
 }  // namespace booking::testing
 

@@ -151,21 +151,7 @@ absl::StatusOr<std::unique_ptr<ServiceSet>> ServiceSet::Create(
   absl::StatusOr<std::string> booking = booking_pg.CreateDatabase(prefix + "_booking");
   if (!booking.ok()) return booking.status();
   if (!booking_seed.empty()) {
-    const char* bin = std::getenv("PG_BIN");
-    std::vector<std::string> argv = {
-        absl::StrCat(bin != nullptr ? bin : "/usr/lib/postgresql/15/bin", "/psql"),
-        "-X",
-        "-q",
-        "-v",
-        "ON_ERROR_STOP=1",
-        "-d",
-        *booking,
-        "-f",
-        booking_seed};
-    for (const std::string& v : psql_vars) {
-      argv.push_back("-v");
-      argv.push_back(v);
-    }
+    const std::vector<std::string> argv = PsqlFileCommand(*booking, booking_seed, psql_vars);
     const std::string seed_log = absl::StrCat(booking_pg.dir(), "/", prefix, "-seed.log");
     absl::StatusOr<int> seeded = RunCommand(argv, {}, seed_log);
     if (!seeded.ok() || *seeded != 0) {
