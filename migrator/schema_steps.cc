@@ -136,7 +136,8 @@ ALTER TABLE "StatusMigration" ADD COLUMN IF NOT EXISTS "writeLabelsSince" TIMEST
 ALTER TABLE "StatusMigration" ADD COLUMN IF NOT EXISTS plan TEXT;
 ALTER TABLE "StatusMigration" DROP CONSTRAINT IF EXISTS "StatusMigration_phase_check";
 ALTER TABLE "StatusMigration" ADD CONSTRAINT "StatusMigration_phase_check" CHECK (
-  phase IN ('none', 'expanding', 'expanded', 'backfilled', 'verified', 'contracting', 'contracted'));
+  phase IN ('none', 'expanding', 'expanded', 'backfilling', 'backfilled', 'verified',
+            'contracting', 'contracted'));
 ALTER TABLE "StatusMigration" ADD CONSTRAINT "StatusMigration_writeLabels_check" CHECK (
   "writeLabels" IN ('new', 'old'));
 CREATE TABLE IF NOT EXISTS "BookingStatusExact" (

@@ -60,17 +60,25 @@ absl::Status StatusMigration::Backfill() {
     ctx_.out << "backfill: nothing to do (phase contracted)\n";
     return absl::OkStatus();
   }
-  if (phase != kPhaseExpanded && phase != kPhaseBackfilled && phase != kPhaseVerified) {
+  if (phase != kPhaseExpanded && phase != kPhaseBackfilling && phase != kPhaseBackfilled &&
+      phase != kPhaseVerified) {
     return Refused(absl::StrCat("backfill refuses: phase is ", phase,
                                 phase == kPhaseContracting
                                     ? "; finish `migrator contract` or `migrator rollback contract`"
                                     : "; run `migrator expand` first"));
   }
   if (absl::Status s = ValidateInServiceRule(ctx_); !s.ok()) return s;
+  if (!ctx_.options.dry_run) {
+    if (absl::Status s = FinishWideRenames(ctx_, RecordedPlan(*state)); !s.ok()) return s;
+  }
   const StatusPlan plan = CurrentPlan(ctx_);
   if (absl::Status s = RequireCarryable(plan, "backfill"); !s.ok()) return s;
   PrintCounts(ctx_, plan, Direction::kForward);
   if (ctx_.options.dry_run) return absl::OkStatus();
+  if (phase == kPhaseExpanded) {  // from here on a rollback has something to undo
+    absl::Status s = MovePhase(ctx_, phase, kPhaseBackfilling, "backfill", "started");
+    if (!s.ok()) return s;
+  }
   if (absl::Status s = SwitchWriters(ctx_, *state, "new"); !s.ok()) return s;
   const StatusPlan recorded = RecordedPlan(*state);
   if (absl::Status s = MoveDefaults(ctx_, plan, recorded, DefinitionMode::kNarrow); !s.ok()) {
@@ -79,8 +87,8 @@ absl::Status StatusMigration::Backfill() {
   absl::StatusOr<RelabelOutcome> outcome = RelabelUntilDone(ctx_, plan, Direction::kForward);
   if (!outcome.ok()) return outcome.status();
   if (absl::Status s = DropStaleExactLabels(ctx_); !s.ok()) return s;
-  if (phase == kPhaseExpanded) {
-    absl::Status s = MovePhase(ctx_, phase, kPhaseBackfilled, "backfill",
+  if (phase == kPhaseExpanded || phase == kPhaseBackfilling) {
+    absl::Status s = MovePhase(ctx_, kPhaseBackfilling, kPhaseBackfilled, "backfill",
                                absl::StrCat(outcome->bookings, " bookings and ", outcome->others,
                                             " other rows relabelled"));
     if (!s.ok()) return s;

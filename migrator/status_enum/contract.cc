@@ -73,6 +73,11 @@ absl::Status StatusMigration::Contract() {
     return Refused(absl::StrCat("contract refuses: verify has not passed (phase is ", phase,
                                 "); run `migrator verify` first"));
   }
+  // An interrupted rollback of contract may have left a widened index or
+  // check under its temporary name: it must be carried, not lost.
+  if (!ctx_.options.dry_run) {
+    if (absl::Status s = FinishWideRenames(ctx_, RecordedPlan(*state)); !s.ok()) return s;
+  }
   const StatusPlan plan = CurrentPlan(ctx_);
   if (absl::Status s = RequireCarryable(plan, "contract"); !s.ok()) return s;
   if (absl::Status s =

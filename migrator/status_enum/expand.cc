@@ -10,6 +10,7 @@
 #include "migrator/status_enum/phases.h"
 #include "migrator/status_enum/plan.h"
 #include "migrator/status_enum/progress.h"
+#include "migrator/status_enum/swap.h"
 
 namespace booking::migrator {
 namespace {
@@ -109,6 +110,9 @@ absl::Status StatusMigration::Expand() {
                absl::StrCat("plan recorded: ", plan.objects_size(), " objects"));
     });
     if (!s.ok()) return s;
+  }
+  if (SwapDebrisExists(ctx_)) {  // an interrupted rollback of expand was swapping back
+    if (absl::Status s = DropSwapDebris(ctx_, plan); !s.ok()) return s;
   }
   if (absl::Status s = AddLabels(ctx_, missing); !s.ok()) return s;
   absl::Status s = ctx_.db.Transaction("capture trigger", ctx_.TableLocks(),

@@ -23,7 +23,9 @@ int Rank(const std::string& phase) {
 // The phase a rollback undoes now.
 std::string Latest(const std::string& phase) {
   if (phase == kPhaseContracted || phase == kPhaseContracting) return "contract";
-  if (phase == kPhaseVerified || phase == kPhaseBackfilled) return "backfill";
+  if (phase == kPhaseVerified || phase == kPhaseBackfilled || phase == kPhaseBackfilling) {
+    return "backfill";
+  }
   if (phase == kPhaseExpanded || phase == kPhaseExpanding) return "expand";
   return "";
 }
@@ -31,7 +33,7 @@ std::string Latest(const std::string& phase) {
 // The first phase at which `undo` has something to undo.
 std::string FirstPhaseOf(const std::string& undo) {
   if (undo == "contract") return kPhaseContracting;
-  if (undo == "backfill") return kPhaseBackfilled;
+  if (undo == "backfill") return kPhaseBackfilling;
   return kPhaseExpanding;
 }
 

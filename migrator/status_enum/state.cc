@@ -45,13 +45,14 @@ void LogAction(Tx& tx, const std::string& action, const std::string& from, const
 void SetPhase(Tx& tx, const std::string& from, const std::string& to, const std::string& action,
               const std::string& detail) {
   tx.Params(R"(UPDATE "StatusMigration" SET phase = $1, "updatedAt" = now(),
-                 "backfilledAt" = CASE WHEN $1 = 'backfilled' AND $2 = 'expanded'
+                 "backfilledAt" = CASE WHEN $1 = 'backfilled' AND $2 IN ('expanded', 'backfilling')
                                        THEN COALESCE("backfilledAt", now())
-                                       WHEN $1 IN ('none', 'expanding', 'expanded') THEN NULL
+                                       WHEN $1 IN ('none', 'expanding', 'expanded', 'backfilling')
+                                         THEN NULL
                                        ELSE "backfilledAt" END,
                  "verifiedAt" = CASE WHEN $1 = 'verified' AND $2 = 'backfilled' THEN now()
-                                     WHEN $1 IN ('none', 'expanding', 'expanded', 'backfilled')
-                                       THEN NULL
+                                     WHEN $1 IN ('none', 'expanding', 'expanded', 'backfilling',
+                                                 'backfilled') THEN NULL
                                      ELSE "verifiedAt" END,
                  "contractedAt" = CASE WHEN $1 = 'contracted' THEN now() ELSE NULL END)",
             to, from);

@@ -3,10 +3,10 @@
 // the original labels and the plan expand recorded. Every phase change is
 // logged in "StatusMigrationLog".
 //
-// Phases: none -> expanding -> expanded -> backfilled -> verified ->
-// contracting -> contracted. "expanding" and "contracting" are the way
-// there in either direction: an interrupted expand (or rollback of expand)
-// resumes from it, as does an interrupted contract (or its rollback).
+// Phases: none -> expanding -> expanded -> backfilling -> backfilled ->
+// verified -> contracting -> contracted. "expanding", "backfilling" and
+// "contracting" are the way there: an interrupted phase (or its rollback)
+// resumes from them, and its rollback knows there is something to undo.
 #ifndef MIGRATOR_STATUS_ENUM_STATE_H_
 #define MIGRATOR_STATUS_ENUM_STATE_H_
 
@@ -22,6 +22,7 @@ namespace booking::migrator {
 inline constexpr char kPhaseNone[] = "none";
 inline constexpr char kPhaseExpanding[] = "expanding";
 inline constexpr char kPhaseExpanded[] = "expanded";
+inline constexpr char kPhaseBackfilling[] = "backfilling";
 inline constexpr char kPhaseBackfilled[] = "backfilled";
 inline constexpr char kPhaseVerified[] = "verified";
 inline constexpr char kPhaseContracting[] = "contracting";

@@ -19,6 +19,9 @@ std::string Next(const MigrationState& s) {
   if (s.phase == kPhaseExpanding) return "expand (or rollback expand): it was interrupted";
   if (s.phase == kPhaseExpanded)
     return s.write_labels == "old" ? "backfill, or rollback expand" : "backfill";
+  if (s.phase == kPhaseBackfilling) {
+    return "backfill (or rollback backfill): it was interrupted";
+  }
   if (s.phase == kPhaseBackfilled) {
     return s.write_labels == "old" ? "rollback backfill (it was interrupted), or backfill"
                                    : "verify";
