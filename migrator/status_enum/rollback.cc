@@ -15,8 +15,8 @@ namespace {
 
 int Rank(const std::string& phase) {
   static const std::vector<std::string> kOrder = {
-      kPhaseNone,     kPhaseExpanding,   kPhaseExpanded,  kPhaseBackfilled,
-      kPhaseVerified, kPhaseContracting, kPhaseContracted};
+      kPhaseNone,       kPhaseExpanding, kPhaseExpanded,    kPhaseBackfilling,
+      kPhaseBackfilled, kPhaseVerified,  kPhaseContracting, kPhaseContracted};
   return static_cast<int>(std::find(kOrder.begin(), kOrder.end(), phase) - kOrder.begin());
 }
 
