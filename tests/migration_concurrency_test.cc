@@ -19,7 +19,7 @@
 namespace booking::testing {
 namespace {
 
-constexpr int kRows = 3000;
+constexpr int kRows = 1200;
 
 enum class Held { kAny, kNoOldLabels, kNoNewLabels };
 
