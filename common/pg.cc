@@ -6,6 +6,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/backoff.h"
 #include "common/log.h"
 
 namespace booking {
@@ -194,6 +195,8 @@ absl::Status PgPool::Run(const std::function<absl::Status(pqxx::connection&)>& f
 absl::Status PgPool::RunInTransaction(const std::function<absl::Status(pqxx::work&)>& fn,
                                       absl::Time deadline) {
   constexpr int kAttempts = 3;
+  // Conflicting transactions retried at once would likely conflict again.
+  Backoff backoff(absl::Milliseconds(5), absl::Milliseconds(100));
   absl::Status status;
   bool retried_lost = false;
   for (int attempt = 0; attempt < kAttempts; ++attempt) {
@@ -222,7 +225,7 @@ absl::Status PgPool::RunInTransaction(const std::function<absl::Status(pqxx::wor
       retried_lost = true;
       continue;
     }
-    if (!conflict) break;
+    if (!conflict || attempt + 1 >= kAttempts || !backoff.Wait(deadline)) break;
   }
   return status;
 }

@@ -3,7 +3,6 @@
 #include <signal.h>
 
 #include <cstdlib>
-#include <thread>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -110,7 +109,7 @@ absl::Status Db::Transaction(absl::string_view what, const RetryPolicy& policy,
       }
       LogWarning("lock not available; retrying",
                  {{"step", std::string(what)}, {"attempt", absl::StrCat(attempt)}});
-      std::this_thread::sleep_for(absl::ToChronoMilliseconds(backoff.Next()));
+      backoff.Wait();
     }
   }
 }
@@ -141,7 +140,7 @@ absl::Status Db::Autocommit(absl::string_view what, const RetryPolicy& policy,
       }
       LogWarning("lock not available; retrying",
                  {{"step", std::string(what)}, {"attempt", absl::StrCat(attempt)}});
-      std::this_thread::sleep_for(absl::ToChronoMilliseconds(backoff.Next()));
+      backoff.Wait();
     }
   }
 }

@@ -148,7 +148,7 @@ absl::StatusOr<RelabelOutcome> RelabelUntilDone(PhaseContext& ctx, const StatusP
       progress.Finish();
       return StillArriving(ctx, left, outcome.passes, direction);
     }
-    absl::SleepFor(pause.Next());
+    pause.Wait();
   }
   progress.Finish();
   return outcome;
