@@ -186,19 +186,16 @@ absl::StatusOr<v1::Booking> BookingStore::Create(const std::string& booking_id,
 }
 
 absl::StatusOr<v1::Booking> BookingStore::Get(const std::string& booking_id, absl::Time deadline) {
-  absl::StatusOr<v1::Booking> booking = NotFound(booking_id);
   // A read, in a transaction all the same: bounded by the deadline and
   // retried once on a fresh connection after a store restart.
-  absl::Status status = pool_.RunInTransaction(
-      [&](pqxx::work& txn) -> absl::Status {
+  return pool_.RunInTransaction<v1::Booking>(
+      [&](pqxx::work& txn) -> absl::StatusOr<v1::Booking> {
         pqxx::result r = txn.exec_params(
             absl::StrCat("SELECT ", kBookingColumns, kBookingFrom, " WHERE b.id = $1"), booking_id);
-        if (!r.empty()) booking = BookingFromRow(r[0]);
-        return absl::OkStatus();
+        if (r.empty()) return NotFound(booking_id);
+        return BookingFromRow(r[0]);
       },
       deadline);
-  if (!status.ok()) return status;
-  return booking;
 }
 
 absl::StatusOr<v1::ListBookingsResponse> BookingStore::List(std::optional<Status> status_filter,
@@ -208,11 +205,12 @@ absl::StatusOr<v1::ListBookingsResponse> BookingStore::List(std::optional<Status
   // A filter selects rows still holding an old label that reads as the status.
   const std::string labels =
       status_filter ? absl::StrJoin(LabelsReadingAs(*status_filter), ",") : std::string();
-  v1::ListBookingsResponse response;
   // A read, in a transaction all the same: bounded by the deadline and
-  // retried once on a fresh connection after a store restart.
-  absl::Status status = pool_.RunInTransaction(
-      [&](pqxx::work& txn) -> absl::Status {
+  // retried once on a fresh connection after a store restart (each attempt
+  // builds its own page).
+  return pool_.RunInTransaction<v1::ListBookingsResponse>(
+      [&](pqxx::work& txn) -> absl::StatusOr<v1::ListBookingsResponse> {
+        v1::ListBookingsResponse response;
         pqxx::result r = txn.exec_params(
             absl::StrCat("SELECT ", kBookingColumns, kBookingFrom,
                          R"( WHERE ($1 = '' OR (b.status::text = ANY (string_to_array($1, ','))
@@ -230,11 +228,9 @@ absl::StatusOr<v1::ListBookingsResponse> BookingStore::List(std::optional<Status
         if (static_cast<int>(r.size()) > page_size) {
           response.set_next_page_token(response.bookings(page_size - 1).id());
         }
-        return absl::OkStatus();
+        return response;
       },
       deadline);
-  if (!status.ok()) return status;
-  return response;
 }
 
 absl::StatusOr<v1::ChangeStatusResponse> BookingStore::ChangeStatus(

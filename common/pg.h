@@ -14,6 +14,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -74,14 +75,43 @@ class PgPool {
   absl::Status Run(const std::function<absl::Status(pqxx::connection&)>& fn,
                    absl::Time deadline = absl::InfiniteFuture());
 
-  // Runs fn in a transaction, retried (a few times) on serialization failure
-  // or deadlock, and once on a fresh connection when the connection was lost
-  // before commit (nothing was written). fn's error status rolls the
-  // transaction back. With a finite `deadline`, every statement of the
-  // transaction is bounded by the time left (SET LOCAL statement_timeout):
-  // a caller's deadline is honoured by the store too.
+  // Runs fn in a transaction, retried (a few times, after a short jittered
+  // pause) on serialization failure or deadlock, and once on a fresh
+  // connection when the connection was lost before commit (nothing was
+  // written). fn's error status rolls the transaction back. With a finite
+  // `deadline`, every statement of the transaction is bounded by the time
+  // left (SET LOCAL statement_timeout): a caller's deadline is honoured by the
+  // store too, and no retry starts once it has passed.
+  //
+  // fn may run more than once, each time on a fresh transaction: it must
+  // start from nothing each time. A callback that produces output (rows read,
+  // a response) uses the value-returning form below, which keeps only the
+  // value of the attempt that committed; this form is for callbacks that
+  // leave nothing behind but the transaction's effects (and a status).
   absl::Status RunInTransaction(const std::function<absl::Status(pqxx::work&)>& fn,
                                 absl::Time deadline = absl::InfiniteFuture());
+
+  // The same for a callback producing a value: every attempt builds its own
+  // T, and only the committed attempt's is returned, so an attempt that was
+  // rolled back and run again cannot leave duplicated or stale output.
+  //   auto page = pool.RunInTransaction<Page>(
+  //       [&](pqxx::work& txn) -> absl::StatusOr<Page> { Page p; ...; return p; });
+  template <typename T>
+  absl::StatusOr<T> RunInTransaction(const std::function<absl::StatusOr<T>(pqxx::work&)>& fn,
+                                     absl::Time deadline = absl::InfiniteFuture()) {
+    std::optional<T> committed;
+    absl::Status status = RunInTransaction(
+        [&](pqxx::work& txn) -> absl::Status {
+          committed.reset();  // nothing of an earlier attempt survives
+          absl::StatusOr<T> value = fn(txn);
+          if (!value.ok()) return value.status();
+          committed = *std::move(value);
+          return absl::OkStatus();
+        },
+        deadline);
+    if (!status.ok()) return status;
+    return *std::move(committed);
+  }
 
  private:
   absl::StatusOr<std::unique_ptr<pqxx::connection>> Take(absl::Time deadline);
