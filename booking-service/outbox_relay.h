@@ -8,12 +8,15 @@
 // booking's events leave in sequence order (one replica, id order). Replicas
 // register with a shared advisory lock, count each other and take or give up
 // partitions (between batches only) until each holds a fair share; when one
-// dies its connection ends, its locks go and the others take its partitions.
+// dies its connection ends, its locks go and the others take its partitions
+// (relay_partitions.h).
 //
 // Unacknowledged events are sent again after a reconnect: history-service
 // stores each event id once. Events history-service rejects as malformed (and
-// those the relay cannot even encode) are set aside in "BookingOutboxRejected"
-// instead of blocking the ones after them.
+// those the relay cannot send: not encodable, or larger than a batch may be)
+// are set aside in "BookingOutboxRejected" instead of blocking the ones after
+// them (relay_outbox.h). Batches go over one stream at a time on one channel
+// for the relay's lifetime (relay_stream.h).
 #ifndef BOOKING_SERVICE_OUTBOX_RELAY_H_
 #define BOOKING_SERVICE_OUTBOX_RELAY_H_
 
@@ -25,8 +28,12 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
-#include "grpcpp/client_context.h"
+#include "booking-service/relay_interrupts.h"
+#include "booking-service/relay_outbox.h"
+#include "common/backoff.h"
+#include "grpcpp/channel.h"
 #include "pqxx/pqxx"
 #include "prometheus/counter.h"
 #include "prometheus/gauge.h"
@@ -34,23 +41,32 @@
 
 namespace booking {
 
-// Fixed: every replica must split the outbox the same way.
-inline constexpr int kRelayPartitions = 16;
+class IngestPipeline;
+class PartitionOwnership;
 
 struct RelayOptions {
   std::string database_url;
   std::string database_schema;  // where "Booking" is; empty: found
   std::string history_target;   // HOST:PORT of history-service
   int batch_size = 500;
+  // A batch's serialized IngestRequest stays within this; an event larger
+  // on its own is set aside.
+  int max_batch_bytes = 1 << 20;
+  // The channel's send and receive limit; at least max_batch_bytes plus
+  // kMessageHeadroomBytes (raised to that when less).
+  int max_message_bytes = 4 << 20;
   // Batches sent before the first is acknowledged: reading and settling in
   // the booking store overlap storing in the history store.
   int pipeline_depth = 2;
   // Longest sleep without a NOTIFY; also how often partitions are rebalanced
   // and the backlog gauges refreshed (by a thread of their own).
   absl::Duration idle_wait = absl::Seconds(1);
+  // Pauses between failed sessions and between failed streams.
   absl::Duration min_backoff = absl::Milliseconds(100);
   absl::Duration max_backoff = absl::Seconds(5);
 };
+
+inline constexpr int kMessageHeadroomBytes = 64 << 10;
 
 class OutboxRelay {
  public:
@@ -60,27 +76,42 @@ class OutboxRelay {
   OutboxRelay& operator=(const OutboxRelay&) = delete;
 
   void Start();
-  // Lets the batch in flight be acknowledged (for at most `grace`), then
-  // stops. Whatever is not acknowledged stays in the outbox.
+  // Lets the batches in flight be acknowledged (for at most `grace`), then
+  // cancels the stream and any database statement in progress and returns
+  // soon after (well within a second; opening a database connection is the
+  // exception, bounded by its connect_timeout). Whatever is not
+  // acknowledged stays in the outbox.
   void Stop(absl::Duration grace = absl::Seconds(5));
 
+  // The partitions this relay holds now (sorted), as its
+  // relay_partitions_owned gauge counts them.
+  std::vector<int> OwnedPartitions() const;
+
  private:
+  struct Session;
   void Run();
   // One connection to each side; returns why it ended.
-  absl::Status Session();
+  absl::Status RunSession();
+  absl::Status Pump(Session& s);
+  // Reads the next batch and sends it; false when there was nothing to send.
+  bool SendNext(Session& s);
+  // Settles the oldest batch's acknowledgement, or handles the stream's end.
+  void SettleNextAck(Session& s);
+  // A stream that ended after acknowledging batches and with UNAVAILABLE
+  // (GOAWAY) is reopened at once; otherwise after a pause of the backoff.
+  void AfterStreamEnd(const absl::Status& why, bool after_ack);
+  void Rebalance(Session& s);
   // Refreshes the backlog gauges every idle_wait on a connection of its own,
   // so that they stay true while the relay waits on history-service.
   void GaugeLoop();
-  // Takes or gives up partitions towards a fair share; `owned` is updated.
-  void Rebalance(pqxx::connection& db, std::vector<int>& owned);
-  void RefreshGauges(pqxx::connection& db);
   // Waits for a NOTIFY, Stop or `d`, whichever comes first.
   void WaitForEvents(pqxx::connection& db, absl::Duration d);
-  bool Stopping();
-  // Sleeps for `d` or until Stop; false when stopping.
-  bool SleepFor(absl::Duration d);
+  void SetOwned(std::vector<int> owned);
+  void ThreadExited();
+  bool WaitExited(absl::Duration d);
 
   const RelayOptions options_;
+  const std::shared_ptr<grpc::Channel> channel_;
   prometheus::Counter& sent_;
   prometheus::Counter& acked_;
   prometheus::Counter& rejected_;
@@ -89,11 +120,13 @@ class OutboxRelay {
   prometheus::Gauge& oldest_age_;
   prometheus::Gauge& partitions_owned_;
 
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;
-  bool exited_ = false;
-  grpc::ClientContext* stream_context_ = nullptr;  // guarded by mu_
+  absl::Notification stop_;
+  RelayInterrupts interrupts_;
+  Backoff stream_backoff_;  // of the relay thread
+  mutable std::mutex mu_;
+  std::condition_variable exited_;
+  int running_ = 0;         // threads; guarded by mu_
+  std::vector<int> owned_;  // guarded by mu_
   std::thread thread_;
   std::thread gauge_thread_;
 };

@@ -1,0 +1,74 @@
+// The relay's reads and writes of the outbox: a batch of pending events
+// (capped by count and by bytes), and settling a batch (acknowledged events
+// deleted, rejected ones set aside in "BookingOutboxRejected").
+#ifndef BOOKING_SERVICE_RELAY_OUTBOX_H_
+#define BOOKING_SERVICE_RELAY_OUTBOX_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "history/v1/history.pb.h"
+#include "pqxx/pqxx"
+
+namespace booking {
+
+// Fixed: every replica must split the outbox the same way.
+inline constexpr int kRelayPartitions = 16;
+
+// Serialized bytes of an IngestRequest beyond its events' (the batch id),
+// with room to spare.
+inline constexpr int kBatchOverheadBytes = 16;
+
+struct Batch {
+  history::v1::IngestRequest request;
+  std::vector<int64_t> outbox_ids;  // of the events in `request`
+  // Events the relay cannot send (not encodable, or larger than a batch may
+  // be), set aside without being sent.
+  std::vector<int64_t> set_aside_ids;
+  google::protobuf::RepeatedPtrField<history::v1::RejectedEvent> set_aside;
+};
+
+struct BatchLimits {
+  int max_events = 500;
+  // The serialized IngestRequest stays within this (at least one event
+  // always goes, unless it alone is larger: then it is set aside).
+  int max_bytes = 1 << 20;
+};
+
+// Opens a connection to the booking store for the relay, every statement
+// bounded by `statement_timeout_ms`.
+absl::StatusOr<std::unique_ptr<pqxx::connection>> OpenOutbox(const std::string& url,
+                                                             const std::string& schema,
+                                                             int statement_timeout_ms);
+
+// Pending events of `partitions`, oldest first, within `limits`, but none of
+// `exclude` (sent and awaiting acknowledgement).
+Batch ReadBatch(pqxx::connection& conn, const std::vector<int>& partitions,
+                const std::vector<int64_t>& exclude, const BatchLimits& limits);
+
+// Acknowledged events leave the outbox; rejected ones are set aside with the
+// reason, in the same transaction.
+void Settle(pqxx::connection& conn, const std::vector<int64_t>& outbox_ids,
+            const google::protobuf::RepeatedPtrField<history::v1::RejectedEvent>& rejected);
+
+struct Backlog {
+  double events = 0;
+  double oldest_age_seconds = 0;  // 0 when empty
+};
+// The whole outbox (all partitions).
+Backlog ReadBacklog(pqxx::connection& conn);
+
+// Listens for the NOTIFY sent with every event written to the outbox.
+class OutboxListener final : public pqxx::notification_receiver {
+ public:
+  explicit OutboxListener(pqxx::connection& conn)
+      : pqxx::notification_receiver(conn, "booking_outbox") {}
+  void operator()(const std::string&, int) override {}
+};
+
+}  // namespace booking
+
+#endif  // BOOKING_SERVICE_RELAY_OUTBOX_H_
