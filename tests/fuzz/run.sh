@@ -49,7 +49,7 @@ for t in "${targets[@]}"; do
   [ "$t" = metadata_json ] && opts+=(-dict=tests/fuzz/json.dict)
   echo "fuzz: $t for ${seconds}s over $seeds ($(ls "$seeds" | wc -l) inputs)"
   if "$bin" "${opts[@]}" "$work/$t" >"$artifacts/$t.log" 2>&1; then
-    grep -E '^#[0-9]+ +DONE|stat::number_of_executed_units|stat::peak_rss_mb' "$artifacts/$t.log" |
+    grep -E '^#[0-9]+[[:space:]]+DONE|stat::number_of_executed_units|stat::peak_rss_mb' "$artifacts/$t.log" |
       sed 's/^/  /' || true
   else
     failed+=("$t")
