@@ -35,6 +35,7 @@ cmake -S . -B "$build_dir" -DBOOKING_FUZZ=ON -DCMAKE_CXX_COMPILER=clang++-14 >/d
 cmake --build "$build_dir" --target fuzzers -j "${FUZZ_JOBS:-2}"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/booking-fuzz.XXXXXX")
+trap 'rm -rf "$work"' EXIT
 artifacts="$root/$build_dir/fuzz-artifacts"
 mkdir -p "$artifacts"
 failed=()
@@ -60,7 +61,6 @@ for t in "${targets[@]}"; do
     echo "  cp <input> tests/fuzz/corpus/$t/crash-<what it shows> (and fix the code)" >&2
   fi
 done
-rm -rf "$work"
 if [ ${#failed[@]} -gt 0 ]; then
   echo "fuzz: findings in: ${failed[*]} (inputs under $artifacts)" >&2
   exit 1
