@@ -34,6 +34,18 @@ ABSL_FLAG(std::string, legacy_status_names, "",
           "mapped forward [env BOOKING_LEGACY_STATUS_NAMES, default accept]");
 ABSL_FLAG(int, db_pool_size, 8, "booking store connections used by calls");
 ABSL_FLAG(int, relay_batch_size, 500, "largest batch of events sent to history-service at once");
+ABSL_FLAG(std::string, health_listen, "",
+          "address HOST:PORT of a server answering only grpc.health.v1.Health (and reflection), "
+          "with bounds of its own, for probes [env BOOKING_HEALTH_LISTEN; default: off]");
+ABSL_FLAG(std::string, grpc_memory_quota_mib, "",
+          "memory gRPC may use for all connections' buffers, MiB; near it new connections are "
+          "refused and streams cancelled [env BOOKING_GRPC_MEMORY_QUOTA_MIB, default 128]");
+ABSL_FLAG(std::string, grpc_max_threads, "",
+          "threads running calls at once; beyond, calls are refused with RESOURCE_EXHAUSTED [env "
+          "BOOKING_GRPC_MAX_THREADS, default 64]");
+ABSL_FLAG(std::string, max_connections, "",
+          "open connections beyond which new ones are closed at once [env BOOKING_MAX_CONNECTIONS, "
+          "default 4096]");
 ABSL_FLAG(absl::Duration, drain_timeout, absl::Seconds(20),
           "on SIGTERM, how long in-flight calls may take to finish");
 
@@ -53,12 +65,30 @@ Serves booking.v1.BookingService, grpc.health.v1.Health (SERVING while the
 booking store is reachable and migrated) and server reflection. SIGTERM drains.
 The schema comes from `migrator up`; this service never runs DDL.)";
 
+// The server's address, drain and bounds, from flags and the environment.
+absl::StatusOr<ServerConfig> ServerSettings() {
+  ServerConfig config;
+  config.listen = FlagOrEnv(FLAGS_listen, "BOOKING_LISTEN");
+  if (config.listen.empty()) config.listen = "0.0.0.0:50051";
+  config.metrics_listen = FlagOrEnv(FLAGS_metrics_listen, "BOOKING_METRICS_LISTEN");
+  config.health_listen = FlagOrEnv(FLAGS_health_listen, "BOOKING_HEALTH_LISTEN");
+  config.drain_timeout = absl::GetFlag(FLAGS_drain_timeout);
+  // The largest booking request (a few ids, 1,000 bytes of text, 16 KiB of
+  // metadata), with room for its encoding (limits::kMaxBookingRequestBytes).
+  config.max_receive_message_bytes = 256 << 10;
+  absl::Status bounds = ApplyBoundSettings(
+      {.memory_quota_mib = FlagOrEnv(FLAGS_grpc_memory_quota_mib, "BOOKING_GRPC_MEMORY_QUOTA_MIB"),
+       .max_threads = FlagOrEnv(FLAGS_grpc_max_threads, "BOOKING_GRPC_MAX_THREADS"),
+       .max_connections = FlagOrEnv(FLAGS_max_connections, "BOOKING_MAX_CONNECTIONS")},
+      config);
+  if (!bounds.ok()) return bounds;
+  return config;
+}
+
 int Main(int argc, char** argv) {
   ServerRuntime::BlockTerminationSignals();
   ParseCommandLine(argc, argv, kUsage);
 
-  std::string listen = FlagOrEnv(FLAGS_listen, "BOOKING_LISTEN");
-  if (listen.empty()) listen = "0.0.0.0:50051";
   const std::string database_url = FlagOrEnv(FLAGS_database_url, "BOOKING_DATABASE_URL");
   const std::string history_target = FlagOrEnv(FLAGS_history_target, "HISTORY_TARGET");
   const std::string legacy = FlagOrEnv(FLAGS_legacy_status_names, "BOOKING_LEGACY_STATUS_NAMES");
@@ -80,10 +110,12 @@ int Main(int argc, char** argv) {
   }
   if (!auth->enabled()) LogWarning("authentication is off: changedBy is \"anonymous\"");
 
-  ServerRuntime runtime(
-      {.listen = listen,
-       .metrics_listen = FlagOrEnv(FLAGS_metrics_listen, "BOOKING_METRICS_LISTEN"),
-       .drain_timeout = absl::GetFlag(FLAGS_drain_timeout)});
+  absl::StatusOr<ServerConfig> server = ServerSettings();
+  if (!server.ok()) {
+    LogError(server.status().message());
+    return 2;
+  }
+  ServerRuntime runtime(*std::move(server));
   const std::string url = WithConnectionDefaults(database_url, "booking-service");
   const std::string schema = FlagOrEnv(FLAGS_database_schema, "BOOKING_DATABASE_SCHEMA");
   PgPool pool({.url = url,

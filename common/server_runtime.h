@@ -1,10 +1,13 @@
 // What both gRPC servers share: the standard health service (driven by a
 // store probe), server reflection (grpcurl needs no .proto files), a
-// Prometheus endpoint, and a graceful drain on SIGTERM.
+// Prometheus endpoint, a graceful drain on SIGTERM, and bounds on what callers
+// can make a server hold (memory, threads, message sizes, streams,
+// connections), so that no request, stream or flood exhausts it.
 #ifndef BOOKING_COMMON_SERVER_RUNTIME_H_
 #define BOOKING_COMMON_SERVER_RUNTIME_H_
 
 #include <condition_variable>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -13,7 +16,10 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "common/connection_acceptor.h"
 #include "grpcpp/grpcpp.h"
 #include "prometheus/exposer.h"
 #include "prometheus/registry.h"
@@ -23,9 +29,35 @@ namespace booking {
 struct ServerConfig {
   std::string listen;          // HOST:PORT
   std::string metrics_listen;  // HOST:PORT for /metrics; empty: none
+  // HOST:PORT of a server answering only health (and reflection), with
+  // bounds of its own: the probes' port, which a flood of the service port
+  // cannot starve. Empty: none (health is on `listen` too, always).
+  std::string health_listen;
   absl::Duration drain_timeout = absl::Seconds(20);
   absl::Duration probe_interval = absl::Seconds(2);
+
+  // Bounds (why each: see ApplyLimits in server_runtime.cc).
+  int64_t memory_quota_bytes = int64_t{128} << 20;  // gRPC's buffers, all connections
+  int max_threads = 64;                             // sync call threads
+  int max_connections = 4096;                       // open connections
+  int max_receive_message_bytes = 4 << 20;
+  int max_send_message_bytes = 4 << 20;
+  int max_concurrent_streams = 100;  // per connection
+  int max_metadata_bytes = 16 << 10;
+  absl::Duration max_connection_idle = absl::Minutes(5);
+  absl::Duration max_connection_age = absl::Minutes(30);
+  absl::Duration max_connection_age_grace = absl::Seconds(30);
+  absl::Duration handshake_timeout = absl::Seconds(20);
 };
+
+// The bounds operators may change, as given (a flag, else the environment;
+// empty keeps the default): memory quota in MiB, threads, connections.
+struct BoundSettings {
+  std::string memory_quota_mib, max_threads, max_connections;
+};
+// Sets them in `config`; INVALID_ARGUMENT naming one that is not a positive
+// integer.
+absl::Status ApplyBoundSettings(const BoundSettings& settings, ServerConfig& config);
 
 // A call's deadline, for the store: InfiniteFuture when the caller set none.
 absl::Time DeadlineOf(const grpc::ServerContext& context);
@@ -42,6 +74,9 @@ class ServerRuntime {
   ServerRuntime& operator=(const ServerRuntime&) = delete;
 
   prometheus::Registry& metrics() { return *registry_; }
+  // The ports listened on (after Start), the ones chosen for port 0.
+  int port() const { return main_.acceptor != nullptr ? main_.acceptor->port() : 0; }
+  int health_port() const { return health_.acceptor != nullptr ? health_.acceptor->port() : 0; }
 
   struct Served {
     grpc::Service* service;
@@ -50,7 +85,11 @@ class ServerRuntime {
 
   // Starts serving `services`, NOT_SERVING until the probe first succeeds.
   // `probe` runs every probe_interval; health is SERVING while it returns OK,
-  // for the server ("") and for each service by name.
+  // for the server ("") and for each service by name. Health of
+  // kLivenessService is SERVING from Start to the end, whatever the probe:
+  // a liveness probe asks for it, so that only a process that no longer
+  // answers is restarted (not one whose store is down, or one draining).
+  static constexpr char kLivenessService[] = "liveness";
   absl::Status Start(const std::vector<Served>& services, std::function<absl::Status()> probe);
 
   // Runs at the start of Drain, after health turned NOT_SERVING and before
@@ -62,18 +101,28 @@ class ServerRuntime {
   // Blocks until SIGTERM or SIGINT arrives.
   void WaitForTerminationSignal();
 
-  // Health NOT_SERVING, refuse new calls, let in-flight calls finish (at most
+  // Stop accepting connections, health NOT_SERVING (for clients already
+  // connected), refuse new calls, let in-flight calls finish (at most
   // drain_timeout), then stop.
   void Drain();
 
  private:
+  // A gRPC server fed by a listener of our own.
+  struct Endpoint {
+    std::unique_ptr<grpc::Server> server;
+    std::unique_ptr<ConnectionAcceptor> acceptor;  // stopped before the server
+    void Stop(absl::Duration grace);
+  };
+  absl::StatusOr<Endpoint> Serve(const std::string& listen, const std::vector<Served>& services);
+  void ApplyLimits(grpc::ServerBuilder& builder, bool health_only) const;
   void ProbeLoop();
   void SetServing(bool serving);
 
   const ServerConfig config_;
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<prometheus::Exposer> exposer_;
-  std::unique_ptr<grpc::Server> server_;
+  Endpoint main_;
+  Endpoint health_;  // when config_.health_listen is set
   std::vector<std::string> service_names_;
   std::function<absl::Status()> probe_;
   std::function<void()> on_drain_;

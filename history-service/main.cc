@@ -18,6 +18,18 @@ ABSL_FLAG(std::string, database_url, "",
 ABSL_FLAG(std::string, metrics_listen, "",
           "Prometheus /metrics address HOST:PORT [env HISTORY_METRICS_LISTEN; default: off]");
 ABSL_FLAG(int, db_pool_size, 8, "history store connections");
+ABSL_FLAG(std::string, health_listen, "",
+          "address HOST:PORT of a server answering only grpc.health.v1.Health (and reflection), "
+          "with bounds of its own, for probes [env HISTORY_HEALTH_LISTEN; default: off]");
+ABSL_FLAG(std::string, grpc_memory_quota_mib, "",
+          "memory gRPC may use for all connections' buffers, MiB; near it new connections are "
+          "refused and streams cancelled [env HISTORY_GRPC_MEMORY_QUOTA_MIB, default 128]");
+ABSL_FLAG(std::string, grpc_max_threads, "",
+          "threads running calls at once; beyond, calls are refused with RESOURCE_EXHAUSTED [env "
+          "HISTORY_GRPC_MAX_THREADS, default 64]");
+ABSL_FLAG(std::string, max_connections, "",
+          "open connections beyond which new ones are closed at once [env HISTORY_MAX_CONNECTIONS, "
+          "default 4096]");
 ABSL_FLAG(absl::Duration, drain_timeout, absl::Seconds(10),
           "on SIGTERM, how long in-flight calls and ingest streams may take to finish");
 
@@ -38,21 +50,41 @@ Serves grpc.health.v1.Health (SERVING while the history store is reachable and
 migrated) and server reflection. SIGTERM drains. The schema comes from
 `migrator up`; this service never runs DDL.)";
 
+// The server's address, drain and bounds, from flags and the environment.
+absl::StatusOr<ServerConfig> ServerSettings() {
+  ServerConfig config;
+  config.listen = FlagOrEnv(FLAGS_listen, "HISTORY_LISTEN");
+  if (config.listen.empty()) config.listen = "0.0.0.0:50052";
+  config.metrics_listen = FlagOrEnv(FLAGS_metrics_listen, "HISTORY_METRICS_LISTEN");
+  config.health_listen = FlagOrEnv(FLAGS_health_listen, "HISTORY_HEALTH_LISTEN");
+  config.drain_timeout = absl::GetFlag(FLAGS_drain_timeout);
+  // Ingest batches are capped at 1 MiB by the relay; requests of
+  // GetBookingHistory are far smaller (limits::kMaxIngestMessageBytes).
+  config.max_receive_message_bytes = 4 << 20;
+  absl::Status bounds = ApplyBoundSettings(
+      {.memory_quota_mib = FlagOrEnv(FLAGS_grpc_memory_quota_mib, "HISTORY_GRPC_MEMORY_QUOTA_MIB"),
+       .max_threads = FlagOrEnv(FLAGS_grpc_max_threads, "HISTORY_GRPC_MAX_THREADS"),
+       .max_connections = FlagOrEnv(FLAGS_max_connections, "HISTORY_MAX_CONNECTIONS")},
+      config);
+  if (!bounds.ok()) return bounds;
+  return config;
+}
+
 int Main(int argc, char** argv) {
   ServerRuntime::BlockTerminationSignals();
   ParseCommandLine(argc, argv, kUsage);
 
-  std::string listen = FlagOrEnv(FLAGS_listen, "HISTORY_LISTEN");
-  if (listen.empty()) listen = "0.0.0.0:50052";
   const std::string database_url = FlagOrEnv(FLAGS_database_url, "HISTORY_DATABASE_URL");
   if (database_url.empty()) {
     LogError("--database-url (or HISTORY_DATABASE_URL) is required; see --help");
     return 2;
   }
-  ServerRuntime runtime(
-      {.listen = listen,
-       .metrics_listen = FlagOrEnv(FLAGS_metrics_listen, "HISTORY_METRICS_LISTEN"),
-       .drain_timeout = absl::GetFlag(FLAGS_drain_timeout)});
+  absl::StatusOr<ServerConfig> server = ServerSettings();
+  if (!server.ok()) {
+    LogError(server.status().message());
+    return 2;
+  }
+  ServerRuntime runtime(*std::move(server));
   const std::string schema = FlagOrEnv(FLAGS_database_schema, "HISTORY_DATABASE_SCHEMA");
   PgPool pool({.url = WithConnectionDefaults(database_url, "history-service"),
                .size = absl::GetFlag(FLAGS_db_pool_size),
