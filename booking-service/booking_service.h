@@ -30,11 +30,11 @@ class BookingServiceImpl final : public v1::BookingService::Service {
                                v1::CreateExtensionResponse* response) override;
 
  private:
-  // Authenticates and fills a Mutation (all but its fingerprint) from the
-  // request's common fields.
-  absl::StatusOr<Mutation> MutationFor(const grpc::ServerContext& context,
-                                       const std::string& request_id, const std::string& reason,
-                                       const google::protobuf::Struct* metadata);
+  // Authenticates the caller, checks the request (request_checks.h) and
+  // fills a Mutation for the store.
+  template <typename Request>
+  absl::StatusOr<Mutation> MutationFor(const grpc::ServerContext& context, const Request& request,
+                                       const std::string& reason);
   // Counts the call's outcome by method and code.
   grpc::Status Finish(absl::string_view method, const absl::Status& status);
 

@@ -317,10 +317,8 @@ absl::StatusOr<v1::CreateExtensionResponse> BookingStore::CreateExtension(
   return response;
 }
 
-absl::Status BookingStore::Probe() {
-  // In a transaction: retried once on a fresh connection after a store
-  // restart, so a stale pooled connection does not flip health.
-  return pool_.RunInTransaction([](pqxx::work& txn) -> absl::Status {
+absl::Status BookingStore::Probe(ProbeConnection& probe) {
+  return probe.Run([](pqxx::transaction_base& txn) -> absl::Status {
     pqxx::result r = txn.exec(
         R"(SELECT to_regclass('"BookingOutbox"') IS NOT NULL
                   AND to_regclass('"IdempotencyRecord"') IS NOT NULL

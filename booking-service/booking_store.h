@@ -10,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "booking/v1/booking.pb.h"
 #include "common/pg.h"
+#include "common/probe_connection.h"
 #include "common/status_catalog.h"
 
 namespace booking {
@@ -46,7 +47,8 @@ class BookingStore {
       const Mutation& mutation, absl::Time deadline = absl::InfiniteFuture());
 
   // OK when the store is reachable and has the schema this binary needs.
-  absl::Status Probe();
+  // On the probe's own connection, never waiting for a pooled one.
+  static absl::Status Probe(ProbeConnection& probe);
 
  private:
   PgPool& pool_;

@@ -9,8 +9,10 @@
 #include "booking-service/booking_store.h"
 #include "booking-service/outbox_relay.h"
 #include "common/config.h"
+#include "common/limits.h"
 #include "common/log.h"
 #include "common/pg.h"
+#include "common/probe_connection.h"
 #include "common/server_runtime.h"
 #include "common/store_schema.h"
 
@@ -73,9 +75,7 @@ absl::StatusOr<ServerConfig> ServerSettings() {
   config.metrics_listen = FlagOrEnv(FLAGS_metrics_listen, "BOOKING_METRICS_LISTEN");
   config.health_listen = FlagOrEnv(FLAGS_health_listen, "BOOKING_HEALTH_LISTEN");
   config.drain_timeout = absl::GetFlag(FLAGS_drain_timeout);
-  // The largest booking request (a few ids, 1,000 bytes of text, 16 KiB of
-  // metadata), with room for its encoding (limits::kMaxBookingRequestBytes).
-  config.max_receive_message_bytes = 256 << 10;
+  config.max_receive_message_bytes = limits::kMaxBookingRequestBytes;
   absl::Status bounds = ApplyBoundSettings(
       {.memory_quota_mib = FlagOrEnv(FLAGS_grpc_memory_quota_mib, "BOOKING_GRPC_MEMORY_QUOTA_MIB"),
        .max_threads = FlagOrEnv(FLAGS_grpc_max_threads, "BOOKING_GRPC_MAX_THREADS"),
@@ -120,7 +120,7 @@ int Main(int argc, char** argv) {
   const std::string schema = FlagOrEnv(FLAGS_database_schema, "BOOKING_DATABASE_SCHEMA");
   PgPool pool({.url = url,
                .size = absl::GetFlag(FLAGS_db_pool_size),
-               .acquire_timeout = absl::Seconds(5),
+               .acquire_timeout = absl::Seconds(1),
                .setup =
                    [&schema](pqxx::connection& c) {
                      UseStoreSchema(c, "Booking", schema);
@@ -131,6 +131,8 @@ int Main(int argc, char** argv) {
                .name = "booking",
                .metrics = &runtime.metrics()});
   BookingStore store(pool);
+  ProbeConnection probe(WithConnectionDefaults(database_url, "booking-service-probe"),
+                        [&schema](pqxx::connection& c) { UseStoreSchema(c, "Booking", schema); });
   BookingServiceImpl service(store, *auth,
                              legacy == "reject" ? LegacyNames::kReject : LegacyNames::kAccept,
                              runtime.metrics());
@@ -141,7 +143,7 @@ int Main(int argc, char** argv) {
                     runtime.metrics());
 
   if (absl::Status s = runtime.Start({{&service, v1::BookingService::service_full_name()}},
-                                     [&] { return store.Probe(); });
+                                     [&] { return BookingStore::Probe(probe); });
       !s.ok()) {
     LogError("cannot start", {{"error", s.ToString()}});
     return 1;

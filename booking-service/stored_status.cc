@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "booking-service/status_wire.h"
+#include "common/rpc_error.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace booking {
@@ -37,9 +38,11 @@ absl::StatusOr<WriteMode> ReadWriteMode(pqxx::transaction_base& txn) {
   WriteMode mode;
   if (r.empty()) return mode;
   if (r[0][0].as<std::string>() == "expanding") {
-    return absl::UnavailableError(
-        "the booking store's status change is being expanded (or its expand rolled back): "
-        "statuses cannot be written until `migrator expand` finishes; retry shortly");
+    return RpcError(absl::StatusCode::kUnavailable,
+                    "the booking store's status change is being expanded (or its expand rolled "
+                    "back): statuses cannot be written until `migrator expand` finishes; retry "
+                    "shortly")
+        .Info("STATUS_MIGRATION_EXPANDING", "booking.v1");
   }
   mode.old_labels = r[0][1].as<std::string>() == "old";
   return mode;

@@ -4,9 +4,12 @@
 
 #include <cstdio>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/input_check.h"
+#include "common/limits.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 
@@ -27,10 +30,19 @@ absl::string_view LevelName(LogLevel level) {
   return "info";
 }
 
-// A JSON string literal.
+// At most limits::kMaxLoggedValueBytes of `text` (cut on a character
+// boundary, the length noted): a caller's 3 MB value does not fill the log.
+std::string Cut(absl::string_view text) {
+  if (text.size() <= limits::kMaxLoggedValueBytes) return std::string(text);
+  size_t end = limits::kMaxLoggedValueBytes;
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
+  return absl::StrCat(text.substr(0, end), "... (", text.size(), " bytes)");
+}
+
+// A JSON string literal; bytes that are not UTF-8 are written as \x escapes.
 std::string Quote(absl::string_view text) {
   google::protobuf::Value value;
-  value.set_string_value(std::string(text));
+  value.set_string_value(IsValidUtf8(text) ? std::string(text) : absl::CHexEscape(text));
   std::string json;
   if (!google::protobuf::util::MessageToJsonString(value, &json).ok()) return "\"?\"";
   return json;
@@ -45,9 +57,9 @@ void Log(LogLevel level, absl::string_view msg, LogFields fields) {
       "{\"time\":",
       Quote(absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone())),
       ",\"level\":", Quote(LevelName(level)),
-      ",\"component\":", Quote(program_invocation_short_name), ",\"msg\":", Quote(msg));
+      ",\"component\":", Quote(program_invocation_short_name), ",\"msg\":", Quote(Cut(msg)));
   for (const auto& [key, value] : fields)
-    absl::StrAppend(&line, ",", Quote(key), ":", Quote(value));
+    absl::StrAppend(&line, ",", Quote(key), ":", Quote(Cut(value)));
   line.append("}\n");
   // One fwrite per line keeps lines whole when several threads log.
   std::fwrite(line.data(), 1, line.size(), stderr);

@@ -113,7 +113,8 @@ absl::StatusOr<std::unique_ptr<pqxx::connection>> PgPool::Take(absl::Time deadli
       if (absl::Now() >= deadline) {
         return absl::DeadlineExceededError("deadline passed waiting for a database connection");
       }
-      return absl::UnavailableError("no database connection free in time");
+      // Every connection busy: the service is at capacity, not broken.
+      return absl::ResourceExhaustedError("no database connection free in time");
     }
     if (!idle_.empty()) {
       auto conn = std::move(idle_.back());

@@ -71,7 +71,8 @@ class PgPool {
 
   // Runs fn on a pooled connection. A connection that broke is dropped and
   // replaced on the next call. Exceptions from fn become a status. Waiting
-  // for a free connection ends at `deadline` (DEADLINE_EXCEEDED).
+  // for a free connection ends at `deadline` (DEADLINE_EXCEEDED) or after
+  // acquire_timeout (RESOURCE_EXHAUSTED: every connection busy).
   absl::Status Run(const std::function<absl::Status(pqxx::connection&)>& fn,
                    absl::Time deadline = absl::InfiniteFuture());
 

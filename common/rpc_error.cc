@@ -1,14 +1,41 @@
 #include "common/rpc_error.h"
 
+#include <random>
 #include <utility>
 
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/log.h"
 #include "grpcpp/support/error_details.h"
 
 namespace booking {
 namespace {
 constexpr absl::string_view kDetailsPayloadUrl = "type.googleapis.com/google.rpc.Status";
+
+// What a caller can do about an error it cannot see the details of.
+std::pair<absl::string_view, absl::string_view> ReasonAndAdvice(absl::StatusCode code) {
+  switch (code) {
+    case absl::StatusCode::kUnavailable:
+      return {"STORE_UNAVAILABLE", "the service cannot reach its store; retry with backoff"};
+    case absl::StatusCode::kDeadlineExceeded:
+      return {"DEADLINE_EXCEEDED", "the deadline passed before the store answered; retry later"};
+    case absl::StatusCode::kAborted:
+      return {"CONFLICT", "the change conflicted with a concurrent one; retry"};
+    case absl::StatusCode::kResourceExhausted:
+      return {"OVERLOADED", "the service is at capacity; retry with backoff"};
+    case absl::StatusCode::kFailedPrecondition:
+      return {"NOT_READY", "the service's store is not ready (see its health); retry later"};
+    default:
+      return {"INTERNAL", "internal error; the service log has the details"};
+  }
+}
+
+std::string NewReference() {
+  static thread_local std::mt19937_64 rng(std::random_device{}());
+  return absl::StrFormat("%016x", rng());
+}
+
 }  // namespace
 
 RpcError::RpcError(absl::StatusCode code, std::string message)
@@ -62,6 +89,22 @@ google::rpc::Status DetailsOf(const absl::Status& status) {
   details.set_code(static_cast<int>(status.code()));
   details.set_message(std::string(status.message()));
   return details;
+}
+
+grpc::Status ToCallerStatus(const absl::Status& status, absl::string_view domain,
+                            absl::string_view method) {
+  if (status.ok() || status.GetPayload(kDetailsPayloadUrl).has_value()) {
+    return ToGrpcStatus(status);
+  }
+  const std::string reference = NewReference();
+  const auto [reason, advice] = ReasonAndAdvice(status.code());
+  LogError("call failed", {{"method", std::string(method)},
+                           {"code", absl::StatusCodeToString(status.code())},
+                           {"error", std::string(status.message())},
+                           {"reference", reference}});
+  return ToGrpcStatus(
+      RpcError(status.code(), absl::StrCat(advice, " (reference ", reference, ")"))
+          .Info(std::string(reason), std::string(domain), {{"reference", reference}}));
 }
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {

@@ -42,6 +42,14 @@ absl::Status InvalidField(absl::string_view field, absl::string_view description
 // absl::Status -> grpc::Status, keeping the google.rpc details.
 grpc::Status ToGrpcStatus(const absl::Status& status);
 
+// The status a caller sees. Errors built by RpcError are meant for callers
+// and pass unchanged. Any other error (a database's text, an exception) is
+// logged in full with a reference id, and the caller gets its code, a message
+// saying what to do, and an ErrorInfo (reason, `domain`, the reference):
+// never the internals.
+grpc::Status ToCallerStatus(const absl::Status& status, absl::string_view domain,
+                            absl::string_view method);
+
 // The google.rpc.Status an error carries (code and message only when it was
 // not built by RpcError).
 google::rpc::Status DetailsOf(const absl::Status& status);

@@ -9,6 +9,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
+#include "common/parse_error_interceptor.h"
 #include "grpc/health/v1/health.pb.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
@@ -163,6 +164,7 @@ absl::StatusOr<ServerRuntime::Endpoint> ServerRuntime::Serve(const std::string& 
   if (!acceptor.ok()) return acceptor.status();
   grpc::ServerBuilder builder;
   ApplyLimits(builder, health_only);
+  builder.experimental().SetInterceptorCreators(ServerInterceptors());
   auto sink = builder.experimental().AddExternalConnectionAcceptor(
       grpc::ServerBuilder::experimental_type::ExternalConnectionType::FROM_FD,
       grpc::InsecureServerCredentials());

@@ -2,6 +2,8 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/input_check.h"
+#include "common/limits.h"
 #include "common/log.h"
 #include "common/rpc_error.h"
 #include "common/server_runtime.h"
@@ -10,7 +12,7 @@ namespace booking {
 namespace {
 
 constexpr int kDefaultPageSize = 100;
-constexpr int kMaxPageSize = 1000;
+constexpr absl::string_view kDomain = "history.v1";
 
 }  // namespace
 
@@ -25,9 +27,15 @@ grpc::Status HistoryServiceImpl::GetBookingHistory(
     grpc::ServerContext* context, const history::v1::GetBookingHistoryRequest* request,
     history::v1::GetBookingHistoryResponse* response) {
   auto run = [&]() -> absl::Status {
+    // Lenient as history itself: any booking id the booking store may hold.
     if (request->booking_id().empty()) return InvalidField("booking_id", "required");
-    if (request->page_size() < 0 || request->page_size() > kMaxPageSize) {
-      return InvalidField("page_size", "must be between 0 and 1000 (0 means 100)");
+    if (absl::Status s = CheckText("booking_id", request->booking_id(), limits::kMaxIdBytes);
+        !s.ok()) {
+      return s;
+    }
+    if (request->page_size() < 0 || request->page_size() > limits::kMaxPageSize) {
+      return InvalidField("page_size", absl::StrCat("must be between 0 and ", limits::kMaxPageSize,
+                                                    " (0 means ", kDefaultPageSize, ")"));
     }
     const int page_size = request->page_size() == 0 ? kDefaultPageSize : request->page_size();
     int64_t after = 0;
@@ -41,7 +49,7 @@ grpc::Status HistoryServiceImpl::GetBookingHistory(
     *response = *std::move(page);
     return absl::OkStatus();
   };
-  return ToGrpcStatus(run());
+  return ToCallerStatus(run(), kDomain, "history.v1.HistoryService/GetBookingHistory");
 }
 
 grpc::Status HistoryServiceImpl::Ingest(
@@ -52,6 +60,13 @@ grpc::Status HistoryServiceImpl::Ingest(
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (draining_) return shutting_down;
+    if (streams_.size() >= limits::kMaxIngestStreams) {
+      return ToGrpcStatus(
+          RpcError(absl::StatusCode::kResourceExhausted,
+                   absl::StrCat("history-service already has ", limits::kMaxIngestStreams,
+                                " ingest streams open; retry with backoff"))
+              .Info("TOO_MANY_INGEST_STREAMS", std::string(kDomain)));
+    }
     streams_.emplace(context, OpenStream{});
   }
   struct Forget {
@@ -77,7 +92,7 @@ grpc::Status HistoryServiceImpl::Ingest(
     if (!ack.ok()) {
       // Nothing of the batch is acknowledged; the relay sends it again.
       LogWarning("ingest batch failed", {{"error", ack.status().ToString()}});
-      return ToGrpcStatus(ack.status());
+      return ToCallerStatus(ack.status(), kDomain, "history.v1.HistoryService/Ingest");
     }
     events_.Add({{"outcome", "stored"}}).Increment(ack->stored());
     events_.Add({{"outcome", "duplicate"}}).Increment(ack->duplicates());

@@ -7,20 +7,20 @@
 
 #include "absl/status/statusor.h"
 #include "common/pg.h"
+#include "common/probe_connection.h"
 #include "history/v1/history.pb.h"
 
 namespace booking {
-
-// Why an event cannot be stored, or empty when it can.
-std::string ValidateEvent(const history::v1::StatusChangeEvent& event);
 
 class HistoryStore {
  public:
   explicit HistoryStore(PgPool& pool) : pool_(pool) {}
 
-  // Stores the batch's valid events in one transaction; already stored event
-  // ids count as duplicates; malformed events are rejected (listed in the
-  // ack), never stored.
+  // Stores the batch's events in one transaction; already stored event ids
+  // count as duplicates; an event that cannot be stored (malformed, refused
+  // by the table, its place taken by another event) is rejected alone,
+  // listed in the ack with why, never stored. An error means nothing was
+  // stored and the batch may be sent again (the store was unreachable).
   absl::StatusOr<history::v1::IngestAck> StoreBatch(const history::v1::IngestRequest& batch);
 
   // A booking's entries with sequence > after_sequence, oldest first.
@@ -28,8 +28,9 @@ class HistoryStore {
       const std::string& booking_id, int page_size, int64_t after_sequence,
       absl::Time deadline = absl::InfiniteFuture());
 
-  // OK when the store is reachable and has the history table.
-  absl::Status Probe();
+  // OK when the store is reachable and has the history table; on the
+  // probe's own connection, never waiting for a pooled one.
+  static absl::Status Probe(ProbeConnection& probe);
 
  private:
   PgPool& pool_;

@@ -1,6 +1,7 @@
 // history-service: the append-only, immutable status history of bookings.
 #include "absl/flags/flag.h"
 #include "common/config.h"
+#include "common/limits.h"
 #include "common/log.h"
 #include "common/pg.h"
 #include "common/server_runtime.h"
@@ -58,9 +59,9 @@ absl::StatusOr<ServerConfig> ServerSettings() {
   config.metrics_listen = FlagOrEnv(FLAGS_metrics_listen, "HISTORY_METRICS_LISTEN");
   config.health_listen = FlagOrEnv(FLAGS_health_listen, "HISTORY_HEALTH_LISTEN");
   config.drain_timeout = absl::GetFlag(FLAGS_drain_timeout);
-  // Ingest batches are capped at 1 MiB by the relay; requests of
-  // GetBookingHistory are far smaller (limits::kMaxIngestMessageBytes).
-  config.max_receive_message_bytes = 4 << 20;
+  // Ingest batches (the relay caps them at limits::kMaxIngestBatchBytes);
+  // requests of GetBookingHistory are far smaller.
+  config.max_receive_message_bytes = limits::kMaxIngestMessageBytes;
   absl::Status bounds = ApplyBoundSettings(
       {.memory_quota_mib = FlagOrEnv(FLAGS_grpc_memory_quota_mib, "HISTORY_GRPC_MEMORY_QUOTA_MIB"),
        .max_threads = FlagOrEnv(FLAGS_grpc_max_threads, "HISTORY_GRPC_MAX_THREADS"),
@@ -88,7 +89,7 @@ int Main(int argc, char** argv) {
   const std::string schema = FlagOrEnv(FLAGS_database_schema, "HISTORY_DATABASE_SCHEMA");
   PgPool pool({.url = WithConnectionDefaults(database_url, "history-service"),
                .size = absl::GetFlag(FLAGS_db_pool_size),
-               .acquire_timeout = absl::Seconds(5),
+               .acquire_timeout = absl::Seconds(1),
                .setup =
                    [&schema](pqxx::connection& c) {
                      UseStoreSchema(c, "BookingStatusHistory", schema);
@@ -97,9 +98,12 @@ int Main(int argc, char** argv) {
                .name = "history",
                .metrics = &runtime.metrics()});
   HistoryStore store(pool);
+  ProbeConnection probe(
+      WithConnectionDefaults(database_url, "history-service-probe"),
+      [&schema](pqxx::connection& c) { UseStoreSchema(c, "BookingStatusHistory", schema); });
   HistoryServiceImpl service(store, runtime.metrics());
   if (absl::Status s = runtime.Start({{&service, history::v1::HistoryService::service_full_name()}},
-                                     [&] { return store.Probe(); });
+                                     [&] { return HistoryStore::Probe(probe); });
       !s.ok()) {
     LogError("cannot start", {{"error", s.ToString()}});
     return 1;

@@ -1,0 +1,39 @@
+// Checks of caller input against common/limits.h. Each returns OK or
+// INVALID_ARGUMENT naming the field (a google.rpc.BadRequest violation), so a
+// caller learns what to fix; nothing malformed reaches the stores.
+#ifndef BOOKING_COMMON_INPUT_CHECK_H_
+#define BOOKING_COMMON_INPUT_CHECK_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "common/limits.h"
+#include "google/protobuf/struct.pb.h"
+
+namespace booking {
+
+// An identifier: 1..kMaxIdBytes of visible ASCII (0x21-0x7E). Empty is
+// "required" unless `optional`.
+absl::Status CheckId(absl::string_view field, absl::string_view value, bool optional = false);
+
+// Text: valid UTF-8, no NUL, at most `max_bytes`.
+absl::Status CheckText(absl::string_view field, absl::string_view value,
+                       size_t max_bytes = limits::kMaxTextBytes);
+
+// A lowercase or uppercase 8-4-4-4-12 hex UUID.
+absl::Status CheckUuid(absl::string_view field, absl::string_view value);
+
+// Metadata as compact JSON ("" for an empty Struct): nesting at most
+// kMaxMetadataDepth, no NUL in keys or strings, finite numbers, at most
+// kMaxMetadataJsonBytes. The JSON is what the stores keep.
+absl::StatusOr<std::string> MetadataToJson(absl::string_view field,
+                                           const google::protobuf::Struct& metadata);
+
+// True for valid UTF-8 (no overlong forms, no surrogates).
+bool IsValidUtf8(absl::string_view text);
+
+}  // namespace booking
+
+#endif  // BOOKING_COMMON_INPUT_CHECK_H_
