@@ -23,31 +23,20 @@
 #include "tests/support/grpc_client.h"
 #include "tests/support/pg_cluster.h"
 #include "tests/support/service_set.h"
+#include "tests/support/sql.h"
 
 namespace booking::testing {
 namespace {
-
-int64_t Count(const std::string& url, const std::string& sql) {
-  pqxx::connection conn(url);
-  pqxx::nontransaction txn(conn);
-  return txn.exec(sql)[0][0].as<int64_t>();
-}
-
-void Exec(const std::string& url, const std::string& sql) {
-  pqxx::connection conn(url);
-  pqxx::nontransaction txn(conn);
-  txn.exec(sql);
-}
 
 // Polls `sql` (a count) until it is `want` or `timeout` passes.
 bool WaitCount(const std::string& url, const std::string& sql, int64_t want,
                absl::Duration timeout) {
   const absl::Time until = absl::Now() + timeout;
   while (absl::Now() < until) {
-    if (Count(url, sql) == want) return true;
+    if (QueryCount(url, sql) == want) return true;
     absl::SleepFor(absl::Milliseconds(100));
   }
-  return Count(url, sql) == want;
+  return QueryCount(url, sql) == want;
 }
 
 // A Struct nested `depth` levels deep.
@@ -142,7 +131,7 @@ ServiceSet* PoisonTest::set_ = nullptr;
 
 TEST_F(PoisonTest, ApiRefusesEachPoisonKindNamingTheFieldAndCommitsNothing) {
   const int64_t outbox_before =
-      Count(set_->booking_url(), R"(SELECT count(*) FROM "BookingOutbox")");
+      QueryCount(set_->booking_url(), R"(SELECT count(*) FROM "BookingOutbox")");
   struct Case {
     std::string name;
     v1::CreateBookingRequest request;
@@ -213,9 +202,11 @@ TEST_F(PoisonTest, ApiRefusesEachPoisonKindNamingTheFieldAndCommitsNothing) {
   v1::Booking got;
   EXPECT_EQ(bookings_->GetBooking(AuthedContext(ServiceSet::kToken).get(), get, &got).error_code(),
             grpc::StatusCode::NOT_FOUND);
-  EXPECT_EQ(Count(set_->booking_url(), R"(SELECT count(*) FROM "BookingOutbox")"), outbox_before);
-  EXPECT_EQ(Count(set_->booking_url(), R"(SELECT count(*) FROM "Booking" WHERE id LIKE 'poison%')"),
-            0);
+  EXPECT_EQ(QueryCount(set_->booking_url(), R"(SELECT count(*) FROM "BookingOutbox")"),
+            outbox_before);
+  EXPECT_EQ(
+      QueryCount(set_->booking_url(), R"(SELECT count(*) FROM "Booking" WHERE id LIKE 'poison%')"),
+      0);
 }
 
 TEST_F(PoisonTest, RequestIdsDifferingAfterANulDoNotReplayEachOther) {
@@ -286,13 +277,13 @@ TEST_F(PoisonTest, PoisonInTheOutboxIsSetAsideAloneAndTheRestFlows) {
 
   ASSERT_TRUE(WaitCount(url, R"(SELECT count(*) FROM "BookingOutbox")", 0, absl::Seconds(60)))
       << set_->Logs();
-  EXPECT_EQ(Count(url, R"(SELECT count(*) FROM "BookingOutboxRejected"
+  EXPECT_EQ(QueryCount(url, R"(SELECT count(*) FROM "BookingOutboxRejected"
                           WHERE "bookingId" LIKE 'poison-%' AND "rejectReason" <> '')"),
             written);
-  EXPECT_EQ(Count(set_->history_url(), R"(SELECT count(*) FROM "BookingStatusHistory"
+  EXPECT_EQ(QueryCount(set_->history_url(), R"(SELECT count(*) FROM "BookingStatusHistory"
                                          WHERE "bookingId" LIKE 'poison-%')"),
             0);
-  EXPECT_EQ(Count(set_->history_url(), R"(SELECT count(*) FROM "BookingStatusHistory"
+  EXPECT_EQ(QueryCount(set_->history_url(), R"(SELECT count(*) FROM "BookingStatusHistory"
                                          WHERE "bookingId" LIKE 'flow-%')"),
             2 * static_cast<int64_t>(good.size()));
   // The 3 MB label is in the logs cut, not whole.
@@ -319,9 +310,10 @@ TEST_F(PoisonTest, ABacklogLargerThanOneMessageIsDelivered) {
   ASSERT_TRUE(WaitCount(url, R"(SELECT count(*) FROM "BookingOutbox")", 0, absl::Seconds(120)))
       << set_->Logs();
   EXPECT_EQ(
-      Count(url, R"(SELECT count(*) FROM "BookingOutboxRejected" WHERE "bookingId" LIKE 'bulk-%')"),
+      QueryCount(url,
+                 R"(SELECT count(*) FROM "BookingOutboxRejected" WHERE "bookingId" LIKE 'bulk-%')"),
       0);
-  EXPECT_EQ(Count(set_->history_url(), R"(SELECT count(*) FROM "BookingStatusHistory"
+  EXPECT_EQ(QueryCount(set_->history_url(), R"(SELECT count(*) FROM "BookingStatusHistory"
                                          WHERE "bookingId" LIKE 'bulk-%')"),
             500);
 }
