@@ -4,6 +4,7 @@
 // flight) every booking reads as the mapping of its last write, and holds a
 // label of the set that phase promises; no writer ever saw a deadlock or an
 // unexpected error. And two migrator runs on one store never interleave.
+#include <cstdio>
 #include <functional>
 
 #include "absl/strings/str_cat.h"
@@ -42,7 +43,11 @@ class MigrationConcurrencyTest : public PgSuite {
 
   MigratorRun Migrate(const std::string& url, std::vector<std::string> args, int expected = 0) {
     args.push_back("--progress=lines");
+    const absl::Time started = absl::Now();
     MigratorRun run = RunMigrator(*pg_, url, "", args);
+    std::printf(
+        "  migrator %s %s: %s\n", args[0].c_str(), args.size() > 2 ? args[1].c_str() : "",
+        absl::FormatDuration(absl::Trunc(absl::Now() - started, absl::Milliseconds(1))).c_str());
     EXPECT_EQ(run.exit_code, expected) << args[0] << ":\n" << run.output;
     return run;
   }
