@@ -1,6 +1,7 @@
 // booking-service: owns bookings and their status; relays every committed
 // status change to history-service.
 #include <cstdlib>
+#include <optional>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
@@ -86,6 +87,8 @@ absl::StatusOr<ServerConfig> ServerSettings() {
 }
 
 int Main(int argc, char** argv) {
+  // This binary started again to answer the probes (common/health_process.h).
+  if (std::optional<int> code = HealthProcess::RunIfAsked(argc, argv)) return *code;
   ServerRuntime::BlockTerminationSignals();
   ParseCommandLine(argc, argv, kUsage);
 

@@ -93,7 +93,6 @@ ServerRuntime::~ServerRuntime() {
   stop_cv_.notify_all();
   if (probe_thread_.joinable()) probe_thread_.join();
   main_.Stop(absl::ZeroDuration());
-  health_.Stop(absl::ZeroDuration());
 }
 
 void ServerRuntime::Endpoint::Stop(absl::Duration grace) {
@@ -182,27 +181,17 @@ absl::StatusOr<ServerRuntime::Endpoint> ServerRuntime::Serve(const std::string& 
 
 absl::Status ServerRuntime::Start(const std::vector<Served>& services,
                                   std::function<absl::Status()> probe) {
-  // Linking the generated health descriptor into the binary lets reflection
-  // serve grpc.health.v1.Health, which grpcurl needs to call it.
-  (void)grpc::health::v1::HealthCheckRequest::descriptor();
-  grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-
-  RaiseOpenFilesLimit();
-  absl::StatusOr<Endpoint> main = Serve(config_.listen, services);
-  if (!main.ok()) return main.status();
-  main_ = *std::move(main);
   for (const Served& s : services) service_names_.push_back(s.name);
   if (!config_.health_listen.empty()) {
-    absl::StatusOr<Endpoint> health = Serve(config_.health_listen, {});
+    // First, while this process has few threads and fds to copy.
+    absl::StatusOr<std::unique_ptr<HealthProcess>> health =
+        HealthProcess::Spawn(config_.health_listen, service_names_);
     if (!health.ok()) return health.status();
-    health_ = *std::move(health);
+    health_process_ = *std::move(health);
   }
-  for (Endpoint* e : {&main_, &health_}) {
-    if (e->server != nullptr) {
-      e->server->GetHealthCheckService()->SetServingStatus(kLivenessService, true);
-    }
-  }
+  RaiseOpenFilesLimit();
+  absl::Status started = StartEndpoint(services);
+  if (!started.ok()) return started;
   SetServing(false);
 
   if (!config_.metrics_listen.empty()) {
@@ -253,13 +242,36 @@ void ServerRuntime::ProbeLoop() {
   }
 }
 
+absl::Status ServerRuntime::StartEndpoint(const std::vector<Served>& services) {
+  // Linking the generated health descriptor into the binary lets reflection
+  // serve grpc.health.v1.Health, which grpcurl needs to call it.
+  (void)grpc::health::v1::HealthCheckRequest::descriptor();
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  absl::StatusOr<Endpoint> main = Serve(config_.listen, services);
+  if (!main.ok()) return main.status();
+  main_ = *std::move(main);
+  return absl::OkStatus();
+}
+
+absl::Status ServerRuntime::StartHealthOnly(std::vector<std::string> services) {
+  service_names_ = std::move(services);
+  absl::Status started = StartEndpoint({});
+  if (started.ok()) SetHealth(true, false);
+  return started;
+}
+
+void ServerRuntime::SetHealth(bool live, bool serving) {
+  if (main_.server == nullptr) return;
+  grpc::HealthCheckServiceInterface* health = main_.server->GetHealthCheckService();
+  health->SetServingStatus(kLivenessService, live);
+  health->SetServingStatus("", serving);
+  for (const std::string& name : service_names_) health->SetServingStatus(name, serving);
+}
+
 void ServerRuntime::SetServing(bool serving) {
-  for (Endpoint* e : {&main_, &health_}) {
-    if (e->server == nullptr) continue;
-    grpc::HealthCheckServiceInterface* health = e->server->GetHealthCheckService();
-    health->SetServingStatus("", serving);
-    for (const std::string& name : service_names_) health->SetServingStatus(name, serving);
-  }
+  SetHealth(true, serving);
+  if (health_process_ != nullptr) health_process_->Report(serving);
 }
 
 void ServerRuntime::WaitForTerminationSignal() {
@@ -283,7 +295,7 @@ void ServerRuntime::Drain() {
   if (on_drain_) on_drain_();
   // Refuses new calls at once; in-flight calls get until the deadline.
   main_.Stop(config_.drain_timeout);
-  health_.Stop(absl::ZeroDuration());
+  health_process_.reset();
   LogInfo("drained");
 }
 

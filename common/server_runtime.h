@@ -20,6 +20,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "common/connection_acceptor.h"
+#include "common/health_process.h"
 #include "grpcpp/grpcpp.h"
 #include "prometheus/exposer.h"
 #include "prometheus/registry.h"
@@ -29,9 +30,10 @@ namespace booking {
 struct ServerConfig {
   std::string listen;          // HOST:PORT
   std::string metrics_listen;  // HOST:PORT for /metrics; empty: none
-  // HOST:PORT of a server answering only health (and reflection), with
-  // bounds of its own: the probes' port, which a flood of the service port
-  // cannot starve. Empty: none (health is on `listen` too, always).
+  // HOST:PORT of a server answering only health (and reflection), in a
+  // process of its own (common/health_process.h): the probes' port, which a
+  // flood of the service port cannot starve. Empty: none (health is on
+  // `listen` too, always).
   std::string health_listen;
   absl::Duration drain_timeout = absl::Seconds(20);
   absl::Duration probe_interval = absl::Seconds(2);
@@ -76,7 +78,7 @@ class ServerRuntime {
   prometheus::Registry& metrics() { return *registry_; }
   // The ports listened on (after Start), the ones chosen for port 0.
   int port() const { return main_.acceptor != nullptr ? main_.acceptor->port() : 0; }
-  int health_port() const { return health_.acceptor != nullptr ? health_.acceptor->port() : 0; }
+  int health_port() const { return health_process_ != nullptr ? health_process_->port() : 0; }
 
   struct Served {
     grpc::Service* service;
@@ -98,6 +100,12 @@ class ServerRuntime {
   // drain_timeout).
   void OnDrain(std::function<void()> hook) { on_drain_ = std::move(hook); }
 
+  // The health process's runtime: serves only health (and reflection) on
+  // config.listen for the server ("") and `services`; SetHealth sets what it
+  // answers.
+  absl::Status StartHealthOnly(std::vector<std::string> services);
+  void SetHealth(bool live, bool serving);
+
   // Blocks until SIGTERM or SIGINT arrives.
   void WaitForTerminationSignal();
 
@@ -114,6 +122,9 @@ class ServerRuntime {
     void Stop(absl::Duration grace);
   };
   absl::StatusOr<Endpoint> Serve(const std::string& listen, const std::vector<Served>& services);
+  // Serves `services` (none: health only) on config_.listen, with health and
+  // reflection.
+  absl::Status StartEndpoint(const std::vector<Served>& services);
   void ApplyLimits(grpc::ServerBuilder& builder, bool health_only) const;
   void ProbeLoop();
   void SetServing(bool serving);
@@ -122,7 +133,7 @@ class ServerRuntime {
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<prometheus::Exposer> exposer_;
   Endpoint main_;
-  Endpoint health_;  // when config_.health_listen is set
+  std::unique_ptr<HealthProcess> health_process_;  // when config_.health_listen is set
   std::vector<std::string> service_names_;
   std::function<absl::Status()> probe_;
   std::function<void()> on_drain_;

@@ -1,4 +1,6 @@
 // history-service: the append-only, immutable status history of bookings.
+#include <optional>
+
 #include "absl/flags/flag.h"
 #include "common/config.h"
 #include "common/limits.h"
@@ -72,6 +74,8 @@ absl::StatusOr<ServerConfig> ServerSettings() {
 }
 
 int Main(int argc, char** argv) {
+  // This binary started again to answer the probes (common/health_process.h).
+  if (std::optional<int> code = HealthProcess::RunIfAsked(argc, argv)) return *code;
   ServerRuntime::BlockTerminationSignals();
   ParseCommandLine(argc, argv, kUsage);
 

@@ -11,7 +11,9 @@
 #include <sstream>
 #include <thread>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 
 extern char** environ;
@@ -109,6 +111,17 @@ absl::StatusOr<int> RunCommand(const std::vector<std::string>& argv,
   absl::StatusOr<Process> p = Process::Spawn(argv, env, log_path);
   if (!p.ok()) return p.status();
   return p->Wait(timeout);
+}
+
+std::vector<pid_t> ChildrenOf(pid_t pid) {
+  std::vector<pid_t> children;
+  for (absl::string_view word :
+       absl::StrSplit(ReadFile(absl::StrCat("/proc/", pid, "/task/", pid, "/children")), ' ',
+                      absl::SkipWhitespace())) {
+    pid_t child = 0;
+    if (absl::SimpleAtoi(word, &child)) children.push_back(child);
+  }
+  return children;
 }
 
 int FreePort() {

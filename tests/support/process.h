@@ -43,6 +43,10 @@ absl::StatusOr<int> RunCommand(const std::vector<std::string>& argv,
                                const std::vector<std::string>& env, const std::string& log_path,
                                absl::Duration timeout = absl::Minutes(2));
 
+// The children of `pid` started by its main thread (as a service's health
+// process is).
+std::vector<pid_t> ChildrenOf(pid_t pid);
+
 // A TCP port on 127.0.0.1 that was free a moment ago.
 int FreePort();
 

@@ -59,29 +59,48 @@ absl::Status WaitServing(const std::string& target, absl::Duration timeout) {
   return absl::DeadlineExceededError(absl::StrCat(target, " not SERVING: ", last));
 }
 
-absl::StatusOr<bool> IsServing(const std::string& target) {
+namespace {
+
+// SERVING at `target` within 30 s; an error at once when `process` exits.
+absl::Status WaitStarted(Process& process, const std::string& target) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  absl::Status serving;
+  do {
+    if (!process.Running()) {
+      return absl::FailedPreconditionError(absl::StrCat("exited before serving ", target));
+    }
+    serving = WaitServing(target, absl::Seconds(1));
+  } while (!serving.ok() && absl::Now() < deadline);
+  return serving;
+}
+
+}  // namespace
+
+absl::StatusOr<bool> IsServing(const std::string& target, const std::string& service) {
   auto stub = grpc::health::v1::Health::NewStub(
       grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(1));
   grpc::health::v1::HealthCheckRequest request;
+  request.set_service(service);
   grpc::health::v1::HealthCheckResponse response;
   grpc::Status status = stub->Check(&context, request, &response);
   if (!status.ok()) return absl::UnavailableError(status.error_message());
   return response.status() == grpc::health::v1::HealthCheckResponse::SERVING;
 }
 
-absl::Status WaitHealth(const std::string& target, bool serving, absl::Duration timeout) {
+absl::Status WaitHealth(const std::string& target, bool serving, absl::Duration timeout,
+                        const std::string& service) {
   const absl::Time deadline = absl::Now() + timeout;
   std::string last = "no answer";
   while (absl::Now() < deadline) {
-    absl::StatusOr<bool> now = IsServing(target);
+    absl::StatusOr<bool> now = IsServing(target, service);
     if (now.ok() && *now == serving) return absl::OkStatus();
     last = now.ok() ? (*now ? "SERVING" : "NOT_SERVING") : now.status().ToString();
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  return absl::DeadlineExceededError(
-      absl::StrCat(target, " still ", last, " after ", absl::FormatDuration(timeout)));
+  return absl::DeadlineExceededError(absl::StrCat(target, " (service \"", service, "\") still ",
+                                                  last, " after ", absl::FormatDuration(timeout)));
 }
 
 absl::StatusOr<double> ScrapeMetric(const std::string& target, const std::string& name) {
@@ -240,7 +259,7 @@ absl::Status ServiceSet::StartHistory(const std::vector<std::string>& extra_flag
   absl::StatusOr<Process> p = Process::Spawn(argv, {}, log_dir_ + "/history.log");
   if (!p.ok()) return p.status();
   history_.process = *std::move(p);
-  return WaitServing(history_target(), absl::Seconds(30));
+  return WaitStarted(*history_.process, history_target());
 }
 
 absl::Status ServiceSet::StartBooking(const std::vector<std::string>& extra_flags) {
@@ -269,7 +288,7 @@ absl::Status ServiceSet::StartBookingReplica(int replica,
   absl::StatusOr<Process> p = Process::Spawn(argv, {}, BookingLog(replica));
   if (!p.ok()) return p.status();
   b.process = *std::move(p);
-  return WaitServing(booking_target(replica), absl::Seconds(30));
+  return WaitStarted(*b.process, booking_target(replica));
 }
 
 namespace {
@@ -307,6 +326,12 @@ void ServiceSet::SignalBookingReplica(int replica, int signal) {
 }
 absl::StatusOr<int> ServiceSet::WaitBookingReplica(int replica, absl::Duration timeout) {
   return WaitProcess(bookings_[replica].process, timeout);
+}
+
+pid_t ServiceSet::booking_pid(int replica) const {
+  const auto it = bookings_.find(replica);
+  if (it == bookings_.end() || !it->second.process.has_value()) return -1;
+  return it->second.process->pid();
 }
 
 }  // namespace booking::testing

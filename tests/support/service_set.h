@@ -28,11 +28,13 @@ std::string MigratorBin();
 // `timeout`.
 absl::Status WaitServing(const std::string& target, absl::Duration timeout);
 
-// The health status of the whole server at `target`: true SERVING, false
-// NOT_SERVING; an error when it does not answer within a second.
-absl::StatusOr<bool> IsServing(const std::string& target);
+// The health status at `target` of `service` ("" = the whole server): true
+// SERVING, false NOT_SERVING; an error when it does not answer within a
+// second.
+absl::StatusOr<bool> IsServing(const std::string& target, const std::string& service = "");
 // Polls IsServing until it is `serving` or `timeout` passes.
-absl::Status WaitHealth(const std::string& target, bool serving, absl::Duration timeout);
+absl::Status WaitHealth(const std::string& target, bool serving, absl::Duration timeout,
+                        const std::string& service = "");
 
 // The sum of every sample of `name` (all label sets) on the Prometheus
 // endpoint at HOST:PORT.
@@ -81,6 +83,8 @@ class ServiceSet {
   absl::StatusOr<int> WaitHistory(absl::Duration timeout);
   void SignalBookingReplica(int replica, int signal);
   absl::StatusOr<int> WaitBookingReplica(int replica, absl::Duration timeout);
+  // The replica's process id; -1 when it is not running.
+  pid_t booking_pid(int replica) const;
 
   const std::string& booking_url() const { return booking_url_; }
   const std::string& history_url() const { return history_url_; }
