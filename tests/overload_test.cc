@@ -3,8 +3,10 @@
 // 2,000 concurrent history reads, 5,000 idle streams, 20,000 idle
 // connections. Throughout, a health checker in a process of its own (so the
 // load this test generates does not delay its answers on the client side)
-// checks each service's health port every 50 ms: every answer SERVING within
-// 100 ms. The same checks on the service ports are shown, not held to it.
+// checks each service's health port (served by a health process of the
+// service's own, common/health_process.h) every 50 ms: every answer SERVING
+// within 100 ms. The same checks on the service ports are shown, not held to
+// it: there, health shares the process with the flood (200-400 ms).
 // Each service's peak RSS stays under its gRPC memory quota plus a stated
 // margin; nothing crashes; afterwards a normal change reaches history.
 // Prints the figures.
@@ -46,14 +48,8 @@ constexpr int64_t kRssLimit = (kQuotaMiB + kMarginMiB) * kMiB;
 // gRPC's sync call threads (--grpc-max-threads default) plus the rest: the
 // acceptor, the probe, the pool, gRPC's own pollers and executors, metrics.
 constexpr int kThreadLimit = 64 + 64;
-// The target for health answers, printed beside each figure; held
-// only where it is met with room on this shared 2-core machine (the 20,000
-// connections). Everywhere, health must answer SERVING and never take a
-// second: the failure this guards against (health waiting on the request
-// pool: 5.6 s, NOT_SERVING) is far beyond that.
+// Every answer of the probes' port, in every scenario.
 constexpr double kHealthTargetMs = 100;
-constexpr double kHealthBoundMs = 1000;
-enum HealthCheck { kHoldTarget, kHoldBound, kPrintOnly };
 // history-service gets a low open-files limit, so 20,000 connections reach it.
 constexpr int kHistoryFdLimit = 4096;
 constexpr char kSeededBooking[] = "overload-history-1000";
@@ -82,7 +78,14 @@ class OverloadTest : public ::testing::Test {
         std::make_unique<HealthWatch>(set_->booking_target(), logs + "/hw-bp.log");
     history_port_health_ =
         std::make_unique<HealthWatch>(set_->history_target(), logs + "/hw-hp.log");
-    sampler_ = std::make_unique<PeakSampler>(std::vector<pid_t>{booking_->pid(), history_->pid()});
+    // The services, then their health processes (the container holds both).
+    std::vector<pid_t> pids = {booking_->pid(), history_->pid()};
+    for (pid_t service : {booking_->pid(), history_->pid()}) {
+      const std::vector<pid_t> children = ChildrenOf(service);
+      ASSERT_EQ(children.size(), 1u) << "a health process per service";
+      pids.push_back(children[0]);
+    }
+    sampler_ = std::make_unique<PeakSampler>(pids);
   }
 
   static void StartServices() {
@@ -132,12 +135,9 @@ class OverloadTest : public ::testing::Test {
   }
 
   // The scenario's figures, printed and held to the bounds; then a normal
-  // change must reach history. Health is held to its bound on the health
-  // port (the probes'); on the service port it is shown.
-  // `health`: held to kHealthTargetMs, to kHealthBoundMs, or only printed
-  // (the 100 MB flood, named where passed).
-  void CheckBounds(const std::string& scenario, const std::string& outcome,
-                   HealthCheck health = kHoldBound) {
+  // change must reach history. Health is held to kHealthTargetMs on the
+  // health port (the probes'); on the service port it is shown.
+  void CheckBounds(const std::string& scenario, const std::string& outcome) {
     std::string report = absl::StrCat("[overload] ", scenario, ": ", outcome, "\n");
     const struct {
       const char* name;
@@ -149,19 +149,17 @@ class OverloadTest : public ::testing::Test {
       const HealthWatch::Figures h = services[i].probe_port->Take();
       const HealthWatch::Figures p = services[i].service_port->Take();
       const int64_t rss = sampler_->PeakRssBytes(i);
+      const int64_t health_rss = sampler_->PeakRssBytes(i + 2);
       absl::StrAppend(&report, "  ", services[i].name, ": RSS ", sampler_->StartRssBytes(i) / kMiB,
-                      " MiB at start, peak ", rss / kMiB, " MiB (bound ", kRssLimit / kMiB,
-                      "), peak threads ", sampler_->PeakThreads(i), "\n",
-                      "    health port: ", Text(h), "\n    service port: ", Text(p), "\n");
-      EXPECT_LT(rss, kRssLimit) << services[i].name;
+                      " MiB at start, peak ", rss / kMiB, " MiB + health process ",
+                      health_rss / kMiB, " MiB (bound ", kRssLimit / kMiB, "), peak threads ",
+                      sampler_->PeakThreads(i), "\n", "    health port: ", Text(h),
+                      "\n    service port: ", Text(p), "\n");
+      EXPECT_LT(rss + health_rss, kRssLimit) << services[i].name;
       EXPECT_LE(sampler_->PeakThreads(i), kThreadLimit) << services[i].name;
       EXPECT_GT(h.answers, 0) << services[i].name;
       EXPECT_EQ(h.failures, 0) << services[i].name << ": " << h.first_failure;
-      if (health == kHoldTarget) {
-        EXPECT_LE(h.max_ms, kHealthTargetMs) << services[i].name;
-      } else if (health == kHoldBound) {
-        EXPECT_LE(h.max_ms, kHealthBoundMs) << services[i].name;
-      }
+      EXPECT_LE(h.max_ms, kHealthTargetMs) << services[i].name;
     }
     std::cout << report << std::flush;
     ASSERT_TRUE(booking_->Running()) << set_->Logs();
@@ -247,20 +245,18 @@ std::string SendHugeMessages(const std::string& target, const std::string& metho
   return outcomes.Text();
 }
 
-// Known gap on a 2-core machine that also runs the senders: health answers
-// here take up to ~260 ms. gRPC 1.51 receives a message in full before its
-// size is checked (grpc/grpc#43012), so each service reads 1.6 GB at loopback
-// speed, and the health-only server shares the process's one polling engine.
+// gRPC 1.51 receives a message in full before its size is checked
+// (grpc/grpc#43012): each service reads 1.6 GB at loopback speed, within its
+// memory quota. Health on the service port is delayed by it (shown); the
+// probes' port, in a process of its own, is not (held).
 TEST_F(OverloadTest, SixteenConcurrent100MBMessagesToEachService) {
   constexpr size_t kBytes = 100 * 1000 * 1000;
   const std::string booking = SendHugeMessages(
       set_->booking_target(), "/booking.v1.BookingService/CreateBooking", 16, kBytes);
   const std::string history = SendHugeMessages(
       set_->history_target(), "/history.v1.HistoryService/GetBookingHistory", 16, kBytes);
-  // The 100 ms health bound is not met here (see above): printed, not held,
-  // until the receive size can be checked before the message is read.
   CheckBounds("16 concurrent 100 MB messages to each service",
-              absl::StrCat("booking {", booking, "}, history {", history, "}"), kPrintOnly);
+              absl::StrCat("booking {", booking, "}, history {", history, "}"));
 }
 
 TEST_F(OverloadTest, TwoThousandConcurrentReadsOfAThousandEntries) {
@@ -390,7 +386,7 @@ TEST_F(OverloadTest, TwentyThousandIdleConnectionsToEachService) {
       FloodConnections(set_->booking_target(), PortOf(set_->booking_target()),
                        set_->booking_metrics_target(), *booking_health_);
   CheckBounds("20,000 idle TCP connections to each service",
-              absl::StrCat("history {", history, "}, booking {", booking, "}"), kHoldTarget);
+              absl::StrCat("history {", history, "}, booking {", booking, "}"));
 }
 
 }  // namespace
