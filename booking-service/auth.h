@@ -1,12 +1,12 @@
-// Who is calling: the identity recorded as changedBy. Callers present
-// "authorization: Bearer <token>"; the token file maps tokens to principals.
-// A caller can never name itself through a request field.
+// Who is calling: the identity recorded as changedBy. The caller was
+// authenticated and authorized before the handler ran (common/authz.h: a
+// bearer token or a client certificate, and the policy); a caller can never
+// name itself through a request field.
 #ifndef BOOKING_SERVICE_AUTH_H_
 #define BOOKING_SERVICE_AUTH_H_
 
 #include <string>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "grpcpp/server_context.h"
 
@@ -14,17 +14,10 @@ namespace booking {
 
 class Authenticator {
  public:
-  // Reads "principal token" lines ('#' starts a comment). An empty path
-  // disables authentication: every caller is "anonymous".
-  static absl::StatusOr<Authenticator> FromFile(const std::string& path);
-
-  bool enabled() const { return !principals_by_token_.empty(); }
-
-  // UNAUTHENTICATED when the token is missing or unknown.
+  // The caller's principal ("anonymous" when authentication is off), or the
+  // refusal (UNAUTHENTICATED, PERMISSION_DENIED) decided for the call.
+  // Called first in every handler.
   absl::StatusOr<std::string> Identify(const grpc::ServerContext& context) const;
-
- private:
-  absl::flat_hash_map<std::string, std::string> principals_by_token_;
 };
 
 }  // namespace booking

@@ -9,6 +9,7 @@
 #include "booking-service/booking_service.h"
 #include "booking-service/booking_store.h"
 #include "booking-service/outbox_relay.h"
+#include "common/authz.h"
 #include "common/config.h"
 #include "common/limits.h"
 #include "common/log.h"
@@ -16,6 +17,8 @@
 #include "common/probe_connection.h"
 #include "common/server_runtime.h"
 #include "common/store_schema.h"
+#include "common/tls.h"
+#include "common/tls_setup.h"
 
 ABSL_FLAG(std::string, listen, "",
           "gRPC address HOST:PORT [env BOOKING_LISTEN, default 0.0.0.0:50051]");
@@ -28,10 +31,6 @@ ABSL_FLAG(std::string, history_target, "",
           "history-service address HOST:PORT [env HISTORY_TARGET; required]");
 ABSL_FLAG(std::string, metrics_listen, "",
           "Prometheus /metrics address HOST:PORT [env BOOKING_METRICS_LISTEN; default: off]");
-ABSL_FLAG(std::string, auth_tokens_file, "",
-          "file of \"principal token\" lines; callers send \"authorization: Bearer <token>\" and "
-          "the principal is recorded as changedBy [env BOOKING_AUTH_TOKENS_FILE; default: "
-          "authentication off, every caller is \"anonymous\"]");
 ABSL_FLAG(std::string, legacy_status_names, "",
           "accept|reject: whether old status names (JOCKEY_ASSIGNED, ...) are still accepted and "
           "mapped forward [env BOOKING_LEGACY_STATUS_NAMES, default accept]");
@@ -105,19 +104,13 @@ int Main(int argc, char** argv) {
     LogError("--legacy-status-names must be accept or reject", {{"given", legacy}});
     return 2;
   }
-  absl::StatusOr<Authenticator> auth =
-      Authenticator::FromFile(FlagOrEnv(FLAGS_auth_tokens_file, "BOOKING_AUTH_TOKENS_FILE"));
-  if (!auth.ok()) {
-    LogError("cannot load auth tokens", {{"error", auth.status().ToString()}});
-    return 2;
-  }
-  if (!auth->enabled()) LogWarning("authentication is off: changedBy is \"anonymous\"");
-
   absl::StatusOr<ServerConfig> server = ServerSettings();
   if (!server.ok()) {
     LogError(server.status().message());
     return 2;
   }
+  absl::StatusOr<TlsSettings> tls = SecureServer("BOOKING", *server);
+  if (!tls.ok()) return 2;
   ServerRuntime runtime(*std::move(server));
   const std::string url = WithConnectionDefaults(database_url, "booking-service");
   const std::string schema = FlagOrEnv(FLAGS_database_schema, "BOOKING_DATABASE_SCHEMA");
@@ -136,12 +129,14 @@ int Main(int argc, char** argv) {
   BookingStore store(pool);
   ProbeConnection probe(WithConnectionDefaults(database_url, "booking-service-probe"),
                         [&schema](pqxx::connection& c) { UseStoreSchema(c, "Booking", schema); });
-  BookingServiceImpl service(store, *auth,
+  const Authenticator auth;
+  BookingServiceImpl service(store, auth,
                              legacy == "reject" ? LegacyNames::kReject : LegacyNames::kAccept,
                              runtime.metrics());
   OutboxRelay relay({.database_url = url,
                      .database_schema = schema,
                      .history_target = history_target,
+                     .credentials = ChannelCredentialsFor(*tls),
                      .batch_size = absl::GetFlag(FLAGS_relay_batch_size)},
                     runtime.metrics());
 

@@ -34,6 +34,7 @@
 #include "booking-service/relay_outbox.h"
 #include "common/backoff.h"
 #include "grpcpp/channel.h"
+#include "grpcpp/security/credentials.h"
 #include "pqxx/pqxx"
 #include "prometheus/counter.h"
 #include "prometheus/gauge.h"
@@ -48,6 +49,8 @@ struct RelayOptions {
   std::string database_url;
   std::string database_schema;  // where "Booking" is; empty: found
   std::string history_target;   // HOST:PORT of history-service
+  // How the relay connects and who it is (common/tls.h); null: plaintext.
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
   int batch_size = 500;
   // A batch's serialized IngestRequest stays within this; an event larger
   // on its own is set aside.

@@ -27,8 +27,12 @@ std::shared_ptr<grpc::Channel> HistoryChannel(const RelayOptions& options) {
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, Milliseconds(options.min_backoff));
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, Milliseconds(options.min_backoff));
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, Milliseconds(options.max_backoff));
-  return grpc::CreateCustomChannel(options.history_target, grpc::InsecureChannelCredentials(),
-                                   args);
+  // TLS verifying history-service with our CA and presenting our own
+  // certificate as the client identity (common/tls.h), unless plaintext.
+  return grpc::CreateCustomChannel(
+      options.history_target,
+      options.credentials != nullptr ? options.credentials : grpc::InsecureChannelCredentials(),
+      args);
 }
 
 IngestPipeline::IngestPipeline(std::shared_ptr<grpc::Channel> channel, RelayInterrupts& interrupts)

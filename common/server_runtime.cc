@@ -8,6 +8,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/authz_interceptor.h"
 #include "common/log.h"
 #include "common/parse_error_interceptor.h"
 #include "grpc/health/v1/health.pb.h"
@@ -163,10 +164,14 @@ absl::StatusOr<ServerRuntime::Endpoint> ServerRuntime::Serve(const std::string& 
   if (!acceptor.ok()) return acceptor.status();
   grpc::ServerBuilder builder;
   ApplyLimits(builder, health_only);
-  builder.experimental().SetInterceptorCreators(ServerInterceptors());
+  auto interceptors = ServerInterceptors();
+  interceptors.push_back(std::make_unique<AuthzInterceptorFactory>(
+      config_.access != nullptr ? config_.access : AccessControl::Open()));
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   auto sink = builder.experimental().AddExternalConnectionAcceptor(
       grpc::ServerBuilder::experimental_type::ExternalConnectionType::FROM_FD,
-      grpc::InsecureServerCredentials());
+      config_.credentials != nullptr && !health_only ? config_.credentials
+                                                     : grpc::InsecureServerCredentials());
   for (const Served& s : services) builder.RegisterService(s.service);
   Endpoint endpoint;
   endpoint.server = builder.BuildAndStart();
@@ -209,6 +214,7 @@ absl::Status ServerRuntime::Start(const std::vector<Served>& services,
           {{"listen", config_.listen},
            {"port", absl::StrCat(port())},
            {"health_listen", config_.health_listen.empty() ? "off" : config_.health_listen},
+           {"access", config_.access != nullptr ? config_.access->Describe() : "open"},
            {"health_port", absl::StrCat(health_port())},
            {"max_connections", absl::StrCat(config_.max_connections)},
            {"memory_quota_bytes", absl::StrCat(config_.memory_quota_bytes)},

@@ -19,6 +19,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "common/authz.h"
 #include "common/connection_acceptor.h"
 #include "common/health_process.h"
 #include "grpcpp/grpcpp.h"
@@ -35,6 +36,11 @@ struct ServerConfig {
   // flood of the service port cannot starve. Empty: none (health is on
   // `listen` too, always).
   std::string health_listen;
+  // Transport security of `listen` (null: plaintext; the health-only port is
+  // always plaintext, see health_process.h) and who may call what (null:
+  // everyone, as "anonymous"): common/tls.h, common/authz.h.
+  std::shared_ptr<grpc::ServerCredentials> credentials;
+  std::shared_ptr<const AccessControl> access;
   absl::Duration drain_timeout = absl::Seconds(20);
   absl::Duration probe_interval = absl::Seconds(2);
 

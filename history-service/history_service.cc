@@ -2,6 +2,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/authz_interceptor.h"
 #include "common/input_check.h"
 #include "common/limits.h"
 #include "common/log.h"
@@ -27,6 +28,7 @@ grpc::Status HistoryServiceImpl::GetBookingHistory(
     grpc::ServerContext* context, const history::v1::GetBookingHistoryRequest* request,
     history::v1::GetBookingHistoryResponse* response) {
   auto run = [&]() -> absl::Status {
+    if (absl::Status refused = CallRefusal(*context); !refused.ok()) return refused;  // authz
     // Lenient as history itself: any booking id the booking store may hold.
     if (request->booking_id().empty()) return InvalidField("booking_id", "required");
     if (absl::Status s = CheckText("booking_id", request->booking_id(), limits::kMaxIdBytes);
@@ -55,6 +57,7 @@ grpc::Status HistoryServiceImpl::GetBookingHistory(
 grpc::Status HistoryServiceImpl::Ingest(
     grpc::ServerContext* context,
     grpc::ServerReaderWriter<history::v1::IngestAck, history::v1::IngestRequest>* stream) {
+  if (absl::Status refused = CallRefusal(*context); !refused.ok()) return ToGrpcStatus(refused);
   const grpc::Status shutting_down(grpc::StatusCode::UNAVAILABLE,
                                    "history-service is shutting down");
   {

@@ -8,6 +8,7 @@
 #include "common/pg.h"
 #include "common/server_runtime.h"
 #include "common/store_schema.h"
+#include "common/tls_setup.h"
 #include "history-service/history_service.h"
 #include "history-service/history_store.h"
 
@@ -89,6 +90,7 @@ int Main(int argc, char** argv) {
     LogError(server.status().message());
     return 2;
   }
+  if (!SecureServer("HISTORY", *server).ok()) return 2;  // TLS, tokens, policy
   ServerRuntime runtime(*std::move(server));
   const std::string schema = FlagOrEnv(FLAGS_database_schema, "HISTORY_DATABASE_SCHEMA");
   PgPool pool({.url = WithConnectionDefaults(database_url, "history-service"),

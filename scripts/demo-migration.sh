@@ -53,7 +53,7 @@ job backfill --in-service-rule '"workStartedAt" IS NOT NULL' --batch-size 1000
 build/migrator/migrator status --store booking
 
 step "Mid-way: bk-00000002 (was JOCKEY_ASSIGNED) is picked up, through booking-service"
-build/tools/booking-demo --booking-target "$booking_listen" --history-target "$history_listen" \
+build/tools/booking-demo --booking-target "$booking_listen" --history-target "$history_listen" $(tls_flags demo-client) \
   --token "$token" --booking-id bk-00000002 --change-to PICKED_UP
 
 step "Job: migrator verify"
@@ -64,11 +64,11 @@ job contract --compatibility-window 0s
 build/migrator/migrator status --store booking
 
 step "bk-00000002 kept its progress; its history shows each change and who made it"
-build/tools/booking-demo --booking-target "$booking_listen" --history-target "$history_listen" \
+build/tools/booking-demo --booking-target "$booking_listen" --history-target "$history_listen" $(tls_flags demo-client) \
   --token "$token" --booking-id bk-00000002
 
 step "bk-00000004's history has old code's plain-SQL change too (in the new names)"
-build/tools/booking-demo --booking-target "$booking_listen" --history-target "$history_listen" \
+build/tools/booking-demo --booking-target "$booking_listen" --history-target "$history_listen" $(tls_flags demo-client) \
   --token "$token" --booking-id bk-00000004
 
 cat <<INFO

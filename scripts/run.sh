@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # README's run command: installs, builds, starts a local PostgreSQL in
 # .local/pg, runs `migrator up`, starts history-service and booking-service,
-# and walks one booking through its lifecycle. The services stay up;
-# scripts/stop.sh stops everything.
+# and walks one booking through its lifecycle. Both services run with mTLS
+# (a local CA and certificates in .local/tls), tokens and a policy. The
+# services stay up; scripts/stop.sh stops everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -17,7 +18,9 @@ build/migrator/migrator up
 
 token=$(demo_token)
 services_start "$BOOKING_DATABASE_URL" "$HISTORY_DATABASE_URL"
-build/tools/booking-demo --booking-target "$booking_listen" --history-target "$history_listen" --token "$token"
+# shellcheck disable=SC2046
+build/tools/booking-demo --booking-target "$booking_listen" --history-target "$history_listen" \
+  --token "$token" $(tls_flags demo-client)
 
 cat <<INFO
 
@@ -26,6 +29,12 @@ Running:
   history-service  $history_listen   (log .local/logs/history-service.log)
   PostgreSQL       127.0.0.1:$pg_port  (databases booking, history; data in .local/pg)
   bearer token     $token  (principal demo-dispatcher, in .local/tokens)
+  mTLS             CA, certificates and keys in .local/tls; policy in .local/policy
+
+Call it with grpcurl (the demo-client certificate, the token names you):
+  grpcurl -cacert .local/tls/ca.crt -cert .local/tls/demo-client.crt \
+    -key .local/tls/demo-client.key -H "authorization: Bearer $token" \
+    $booking_listen booking.v1.BookingService/ListBookings
 
 Stop everything with: scripts/stop.sh
 INFO

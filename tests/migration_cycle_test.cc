@@ -153,17 +153,19 @@ TEST_F(MigrationCycleTest, BookingsChangedThroughTheServiceKeepTheirProgressThro
   Migrate({"backfill", "--in-service-rule", kRule});
   // Both services against these stores.
   const std::string dir = pg_->dir();
-  std::ofstream(dir + "/tokens") << "dispatcher token-1\n";
+  std::ofstream(dir + "/tokens") << "dispatcher token-cycle-0000001\n";
   const int booking_port = FreePort(), history_port = FreePort();
   const std::string booking_target = absl::StrCat("127.0.0.1:", booking_port);
   const std::string history_target = absl::StrCat("127.0.0.1:", history_port);
   absl::StatusOr<Process> history =
-      Process::Spawn({HistoryServiceBin(), "--listen", history_target, "--database-url", history_},
+      Process::Spawn({HistoryServiceBin(), "--listen", history_target, "--database-url", history_,
+                      "--insecure-plaintext"},
                      {}, dir + "/cycle-history.log");
   ASSERT_TRUE(history.ok());
   absl::StatusOr<Process> booking =
       Process::Spawn({BookingServiceBin(), "--listen", booking_target, "--database-url", booking_,
-                      "--history-target", history_target, "--auth-tokens-file", dir + "/tokens"},
+                      "--history-target", history_target, "--auth-tokens-file", dir + "/tokens",
+                      "--insecure-plaintext"},
                      {}, dir + "/cycle-booking.log");
   ASSERT_TRUE(booking.ok());
   ASSERT_TRUE(WaitServing(booking_target, absl::Seconds(30)).ok())
@@ -176,7 +178,8 @@ TEST_F(MigrationCycleTest, BookingsChangedThroughTheServiceKeepTheirProgressThro
     request.set_target_status(target);
     request.set_reason("moved on after the backfill");
     v1::ChangeStatusResponse response;
-    grpc::Status s = stub->ChangeStatus(AuthedContext("token-1").get(), request, &response);
+    grpc::Status s =
+        stub->ChangeStatus(AuthedContext("token-cycle-0000001").get(), request, &response);
     EXPECT_TRUE(s.ok()) << id << ": " << s.error_message();
     return response.booking().status();
   };
@@ -191,7 +194,8 @@ TEST_F(MigrationCycleTest, BookingsChangedThroughTheServiceKeepTheirProgressThro
   create.set_customer_id("new");
   create.set_payment_settled(true);
   v1::Booking created;
-  ASSERT_TRUE(stub->CreateBooking(AuthedContext("token-1").get(), create, &created).ok());
+  ASSERT_TRUE(
+      stub->CreateBooking(AuthedContext("token-cycle-0000001").get(), create, &created).ok());
   EXPECT_EQ(change(created.id(), v1::PICKUP_ASSIGNED), v1::PICKUP_ASSIGNED);
 
   Migrate({"verify"});  // moved-on rows are fine
@@ -210,7 +214,8 @@ TEST_F(MigrationCycleTest, BookingsChangedThroughTheServiceKeepTheirProgressThro
     v1::GetBookingRequest request;
     request.set_booking_id(id);
     v1::Booking booking;
-    grpc::Status s = stub->GetBooking(AuthedContext("token-1").get(), request, &booking);
+    grpc::Status s =
+        stub->GetBooking(AuthedContext("token-cycle-0000001").get(), request, &booking);
     EXPECT_TRUE(s.ok()) << id << ": " << s.error_message();
     return booking.status();
   };
@@ -284,16 +289,18 @@ TEST_F(MigrationCycleTest, ANamedRollbackRefusesWhileALaterPhaseStands) {
 TEST_F(MigrationCycleTest, BookingServiceWorksInEveryPhase) {
   Load("phases");
   const std::string dir = pg_->dir();
-  std::ofstream(dir + "/tokens-phases") << "dispatcher token-2\n";
+  std::ofstream(dir + "/tokens-phases") << "dispatcher token-phases-000002\n";
   const std::string booking_target = absl::StrCat("127.0.0.1:", FreePort());
   const std::string history_target = absl::StrCat("127.0.0.1:", FreePort());
   absl::StatusOr<Process> history =
-      Process::Spawn({HistoryServiceBin(), "--listen", history_target, "--database-url", history_},
+      Process::Spawn({HistoryServiceBin(), "--listen", history_target, "--database-url", history_,
+                      "--insecure-plaintext"},
                      {}, dir + "/phases-history.log");
-  absl::StatusOr<Process> booking = Process::Spawn(
-      {BookingServiceBin(), "--listen", booking_target, "--database-url", booking_,
-       "--history-target", history_target, "--auth-tokens-file", dir + "/tokens-phases"},
-      {}, dir + "/phases-booking.log");
+  absl::StatusOr<Process> booking =
+      Process::Spawn({BookingServiceBin(), "--listen", booking_target, "--database-url", booking_,
+                      "--history-target", history_target, "--auth-tokens-file",
+                      dir + "/tokens-phases", "--insecure-plaintext"},
+                     {}, dir + "/phases-booking.log");
   ASSERT_TRUE(history.ok() && booking.ok());
   // Before expand the new labels do not exist: not ready, and it says why.
   EXPECT_FALSE(WaitServing(booking_target, absl::Seconds(3)).ok());
@@ -309,7 +316,8 @@ TEST_F(MigrationCycleTest, BookingServiceWorksInEveryPhase) {
     v1::GetBookingRequest request;
     request.set_booking_id(id);
     v1::Booking booking;
-    grpc::Status s = stub->GetBooking(AuthedContext("token-2").get(), request, &booking);
+    grpc::Status s =
+        stub->GetBooking(AuthedContext("token-phases-000002").get(), request, &booking);
     EXPECT_TRUE(s.ok()) << s.error_message();
     return booking.status();
   };
@@ -318,7 +326,8 @@ TEST_F(MigrationCycleTest, BookingServiceWorksInEveryPhase) {
     request.set_booking_id(id);
     request.set_target_status(target);
     v1::ChangeStatusResponse response;
-    grpc::Status s = stub->ChangeStatus(AuthedContext("token-2").get(), request, &response);
+    grpc::Status s =
+        stub->ChangeStatus(AuthedContext("token-phases-000002").get(), request, &response);
     EXPECT_TRUE(s.ok()) << id << " -> " << v1::BookingStatus_Name(target) << ": "
                         << s.error_message();
     return response.booking().status();
@@ -330,7 +339,7 @@ TEST_F(MigrationCycleTest, BookingServiceWorksInEveryPhase) {
   list.set_status(v1::PICKUP_ASSIGNED);
   list.set_page_size(1000);
   v1::ListBookingsResponse page;
-  ASSERT_TRUE(stub->ListBookings(AuthedContext("token-2").get(), list, &page).ok());
+  ASSERT_TRUE(stub->ListBookings(AuthedContext("token-phases-000002").get(), list, &page).ok());
   EXPECT_EQ(page.bookings_size(), 167);  // every JOCKEY_ASSIGNED booking
   // Changes in every phase; the service writes new labels once they exist.
   EXPECT_EQ(change("bk-00000002", v1::PICKED_UP), v1::PICKED_UP);

@@ -96,14 +96,14 @@ class OverloadTest : public ::testing::Test {
         {"/usr/bin/prlimit", absl::StrCat("--nofile=", kHistoryFdLimit, ":", kHistoryFdLimit),
          HistoryServiceBin(), "--listen", set_->history_target(), "--database-url",
          set_->history_url(), "--metrics-listen", set_->history_metrics_target(), quota,
-         "--health-listen", history_health_target_},
+         "--health-listen", history_health_target_, "--insecure-plaintext"},
         {}, set_->log_dir() + "/history.log");
     ASSERT_TRUE(history.ok()) << history.status();
     history_ = *std::move(history);
     auto booking = Process::Spawn(
         {BookingServiceBin(), "--listen", set_->booking_target(), "--database-url",
          set_->booking_url(), "--history-target", set_->history_target(), "--metrics-listen",
-         set_->booking_metrics_target(), quota, "--health-listen", booking_health_target_},
+         set_->booking_metrics_target(), quota, "--health-listen", booking_health_target_, "--insecure-plaintext"},
         {}, set_->log_dir() + "/booking.log");
     ASSERT_TRUE(booking.ok()) << booking.status();
     booking_ = *std::move(booking);

@@ -8,6 +8,8 @@
 #include "absl/time/clock.h"
 #include "booking/v1/booking.grpc.pb.h"
 #include "common/config.h"
+#include "common/log.h"
+#include "common/tls.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
 #include "grpcpp/grpcpp.h"
@@ -138,9 +140,9 @@ class Demo {
       history::v1::GetBookingHistoryRequest request;
       request.set_booking_id(booking_id);
       response.Clear();
-      grpc::ClientContext context;
-      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
-      grpc::Status status = history_->GetBookingHistory(&context, request, &response);
+      // The token names the reader too (history-service takes the same tokens).
+      auto context = Context();
+      grpc::Status status = history_->GetBookingHistory(context.get(), request, &response);
       if (status.ok() && response.entries_size() >= expected_entries) break;
       if (absl::Now() > deadline) {
         std::cerr << "history of " << booking_id << " incomplete after waiting ("
@@ -172,10 +174,17 @@ class Demo {
 
 int main(int argc, char** argv) {
   booking::ParseCommandLine(argc, argv, booking::kUsage);
-  booking::Demo demo(
-      grpc::CreateChannel(absl::GetFlag(FLAGS_booking_target), grpc::InsecureChannelCredentials()),
-      grpc::CreateChannel(absl::GetFlag(FLAGS_history_target), grpc::InsecureChannelCredentials()),
-      booking::FlagOrEnv(FLAGS_token, "BOOKING_TOKEN"));
+  // --tls-cert/--tls-key (our client identity), --tls-ca (verifies the
+  // services), or --insecure-plaintext: as the services take them.
+  absl::StatusOr<booking::TlsSettings> tls = booking::TlsSettingsFromFlags("BOOKING_DEMO");
+  if (!tls.ok()) {
+    booking::LogError(tls.status().message());
+    return 2;
+  }
+  const auto credentials = booking::ChannelCredentialsFor(*tls);
+  booking::Demo demo(grpc::CreateChannel(absl::GetFlag(FLAGS_booking_target), credentials),
+                     grpc::CreateChannel(absl::GetFlag(FLAGS_history_target), credentials),
+                     booking::FlagOrEnv(FLAGS_token, "BOOKING_TOKEN"));
   const std::string booking_id = absl::GetFlag(FLAGS_booking_id);
   if (!booking_id.empty()) return demo.Show(booking_id, absl::GetFlag(FLAGS_change_to));
   return demo.Run();

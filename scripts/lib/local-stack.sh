@@ -37,9 +37,40 @@ db_create() {
 
 demo_token() {
   local tokens="$local_dir/tokens"
-  [ -f "$tokens" ] || echo "demo-dispatcher demo-token-$(head -c8 /dev/urandom | od -An -tx1 | tr -d ' \n')" > "$tokens"
+  [ -f "$tokens" ] || echo "demo-dispatcher demo-token-$(head -c16 /dev/urandom | od -An -tx1 | tr -d ' \n')" > "$tokens"
   awk '{print $2}' "$tokens"
 }
+
+# A local CA and certificates in .local/tls (made once, by
+# scripts/lib/tls-certs.sh): each service's certificate names it
+# (spiffe://booking.local/<name>) and localhost; demo-client is the
+# certificate tools such as booking-demo and grpcurl present.
+tls_dir="$local_dir/tls"
+tls_setup() {
+  scripts/lib/tls-certs.sh ca "$tls_dir"
+  local name
+  for name in booking-service history-service demo-client; do
+    [ -f "$tls_dir/$name.crt" ] ||
+      scripts/lib/tls-certs.sh cert "$tls_dir" "$name" \
+        "DNS:localhost,IP:127.0.0.1,URI:spiffe://booking.local/$name"
+  done
+}
+tls_flags() { echo --tls-cert "$tls_dir/$1.crt" --tls-key "$tls_dir/$1.key" --tls-ca "$tls_dir/ca.crt"; }
+
+# The local policy (.local/policy; README "Transport security and
+# authorization"): booking-service alone ingests history; the demo token's
+# principal reads and writes bookings and reads history.
+policy_setup() {
+  cat >"$local_dir/policy" <<'POLICY'
+group readers demo-dispatcher
+group writers demo-dispatcher
+allow spiffe://booking.local/booking-service /history.v1.HistoryService/Ingest
+allow readers /history.v1.HistoryService/GetBookingHistory
+allow readers /booking.v1.BookingService/GetBooking /booking.v1.BookingService/ListBookings
+allow writers /booking.v1.BookingService/*
+POLICY
+}
+access_flags() { echo --auth-tokens-file "$local_dir/tokens" --authz-policy "$local_dir/policy"; }
 
 # Starts (or restarts) a service in the background: name, then the command.
 service_start() {
@@ -60,11 +91,18 @@ service_stop() {
 }
 
 # Both services against the given booking and history URLs.
+# Over mTLS, with the tokens and the policy.
 services_start() {
+  tls_setup
+  policy_setup
+  demo_token >/dev/null
+  # shellcheck disable=SC2046 # the flags are words without spaces
   service_start history-service build/history-service/history-service --listen "$history_listen" \
-    --database-url "$2"
+    --database-url "$2" $(tls_flags history-service) $(access_flags)
+  # shellcheck disable=SC2046
   service_start booking-service build/booking-service/booking-service --listen "$booking_listen" \
-    --database-url "$1" --history-target "$history_listen" --auth-tokens-file "$local_dir/tokens"
+    --database-url "$1" --history-target "$history_listen" $(tls_flags booking-service) \
+    $(access_flags)
   for _ in $(seq 1 100); do
     (exec 3<>"/dev/tcp/${booking_listen%:*}/${booking_listen#*:}") 2>/dev/null && return 0
     sleep 0.1

@@ -31,14 +31,16 @@ std::string MigratorBin() {
   return other != nullptr ? other : MIGRATOR_BIN;
 }
 
-absl::Status WaitServing(const std::string& target, absl::Duration timeout) {
+absl::Status WaitServing(const std::string& target, absl::Duration timeout,
+                         std::shared_ptr<grpc::ChannelCredentials> credentials) {
   // Retry connecting quickly: the server is expected within moments.
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 50);
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 50);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 200);
-  auto stub = grpc::health::v1::Health::NewStub(
-      grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args));
+  if (credentials == nullptr) credentials = grpc::InsecureChannelCredentials();
+  auto stub =
+      grpc::health::v1::Health::NewStub(grpc::CreateCustomChannel(target, credentials, args));
   const absl::Time deadline = absl::Now() + timeout;
   std::string last = "no answer";
   while (absl::Now() < deadline) {
@@ -62,14 +64,15 @@ absl::Status WaitServing(const std::string& target, absl::Duration timeout) {
 namespace {
 
 // SERVING at `target` within 30 s; an error at once when `process` exits.
-absl::Status WaitStarted(Process& process, const std::string& target) {
+absl::Status WaitStarted(Process& process, const std::string& target,
+                         const std::shared_ptr<grpc::ChannelCredentials>& credentials) {
   const absl::Time deadline = absl::Now() + absl::Seconds(30);
   absl::Status serving;
   do {
     if (!process.Running()) {
       return absl::FailedPreconditionError(absl::StrCat("exited before serving ", target));
     }
-    serving = WaitServing(target, absl::Seconds(1));
+    serving = WaitServing(target, absl::Seconds(1), credentials);
   } while (!serving.ok() && absl::Now() < deadline);
   return serving;
 }
@@ -251,15 +254,24 @@ std::string ServiceSet::Logs() const {
   return out;
 }
 
+void ServiceSet::SetSecurity(std::vector<std::string> history_flags,
+                             std::vector<std::string> booking_flags,
+                             std::shared_ptr<grpc::ChannelCredentials> credentials) {
+  history_security_ = std::move(history_flags);
+  booking_security_ = std::move(booking_flags);
+  credentials_ = std::move(credentials);
+}
+
 absl::Status ServiceSet::StartHistory(const std::vector<std::string>& extra_flags) {
   std::vector<std::string> argv = {
       HistoryServiceBin(), "--listen", history_target(),   "--database-url",        history_url_,
       "--drain-timeout",   "5s",       "--metrics-listen", history_metrics_target()};
+  argv.insert(argv.end(), history_security_.begin(), history_security_.end());
   argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
   absl::StatusOr<Process> p = Process::Spawn(argv, {}, log_dir_ + "/history.log");
   if (!p.ok()) return p.status();
   history_.process = *std::move(p);
-  return WaitStarted(*history_.process, history_target());
+  return WaitStarted(*history_.process, history_target(), credentials_);
 }
 
 absl::Status ServiceSet::StartBooking(const std::vector<std::string>& extra_flags) {
@@ -284,11 +296,12 @@ absl::Status ServiceSet::StartBookingReplica(int replica,
                                    tokens_file_,
                                    "--metrics-listen",
                                    booking_metrics_target(replica)};
+  argv.insert(argv.end(), booking_security_.begin(), booking_security_.end());
   argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
   absl::StatusOr<Process> p = Process::Spawn(argv, {}, BookingLog(replica));
   if (!p.ok()) return p.status();
   b.process = *std::move(p);
-  return WaitStarted(*b.process, booking_target(replica));
+  return WaitStarted(*b.process, booking_target(replica), credentials_);
 }
 
 namespace {

@@ -14,6 +14,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "grpcpp/security/credentials.h"
 #include "tests/support/pg_cluster.h"
 #include "tests/support/process.h"
 
@@ -26,7 +27,8 @@ std::string MigratorBin();
 
 // SERVING from grpc.health.v1.Health at `target` ("" = whole server) within
 // `timeout`.
-absl::Status WaitServing(const std::string& target, absl::Duration timeout);
+absl::Status WaitServing(const std::string& target, absl::Duration timeout,
+                         std::shared_ptr<grpc::ChannelCredentials> credentials = nullptr);
 
 // The health status at `target` of `service` ("" = the whole server): true
 // SERVING, false NOT_SERVING; an error when it does not answer within a
@@ -68,6 +70,12 @@ class ServiceSet {
   static absl::StatusOr<std::unique_ptr<ServiceSet>> CreateAndStart(PgCluster& booking_pg,
                                                                     PgCluster& history_pg,
                                                                     const std::string& prefix);
+
+  // How the services are secured from the next start on: flags given to each
+  // (default: --insecure-plaintext) and the credentials the set's own health
+  // checks connect with (default: plaintext).
+  void SetSecurity(std::vector<std::string> history_flags, std::vector<std::string> booking_flags,
+                   std::shared_ptr<grpc::ChannelCredentials> credentials);
 
   absl::Status StartHistory(const std::vector<std::string>& extra_flags = {});
   // Replica 0 of booking-service.
@@ -113,7 +121,10 @@ class ServiceSet {
   std::string BookingLog(int replica) const;
 
   std::string booking_url_, history_url_, log_dir_, tokens_file_;
-  std::map<int, Instance> bookings_;  // by replica
+  std::vector<std::string> history_security_ = {"--insecure-plaintext"};
+  std::vector<std::string> booking_security_ = {"--insecure-plaintext"};
+  std::shared_ptr<grpc::ChannelCredentials> credentials_;  // null: plaintext
+  std::map<int, Instance> bookings_;                       // by replica
   Instance history_;
 };
 
