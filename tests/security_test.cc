@@ -7,6 +7,7 @@
 // - Ingest only for booking-service's certificate: a forged next-sequence
 //   event from any other caller never reaches the table, and the real
 //   change is stored when it comes.
+#include <fstream>
 #include <map>
 #include <string>
 #include <vector>
@@ -206,12 +207,15 @@ TEST_F(SecurityTest, ForgedIngestNeverReachesTheTable) {
 
 TEST_F(SecurityTest, RefusesToStartWithoutTlsOrPlaintext) {
   const std::string log = stack_->set().log_dir() + "/refused.log";
+  const std::string short_tokens = stack_->set().log_dir() + "/short-tokens";
+  std::ofstream(short_tokens) << "someone short-token\n";
   const std::vector<std::vector<std::string>> cases = {
       {},                                                     // neither
       {"--tls-cert", stack_->pki().cert("history-service")},  // no key
       {"--insecure-plaintext", "--tls-ca", stack_->pki().ca()},
       {"--tls-cert", stack_->pki().cert("history-service"), "--tls-key",
        stack_->pki().key("auditor")},  // a key of another certificate
+      {"--insecure-plaintext", "--auth-tokens-file", short_tokens},
   };
   for (const auto& flags : cases) {
     std::vector<std::string> argv = {HistoryServiceBin(), "--listen",
@@ -226,6 +230,7 @@ TEST_F(SecurityTest, RefusesToStartWithoutTlsOrPlaintext) {
   }
   EXPECT_NE(ReadWholeFile(log).find("--insecure-plaintext"), std::string::npos);
   EXPECT_NE(ReadWholeFile(log).find("is not the key of the certificate"), std::string::npos);
+  EXPECT_NE(ReadWholeFile(log).find("at least 16 are required"), std::string::npos);
 }
 
 }  // namespace
