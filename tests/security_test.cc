@@ -7,8 +7,10 @@
 // - Ingest only for booking-service's certificate: a forged next-sequence
 //   event from any other caller never reaches the table, and the real
 //   change is stored when it comes.
+#include <condition_variable>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -16,6 +18,7 @@
 #include "absl/time/clock.h"
 #include "booking/v1/booking.grpc.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "grpcpp/generic/generic_stub.h"
 #include "gtest/gtest.h"
 #include "history/v1/history.grpc.pb.h"
 #include "tests/support/grpc_client.h"
@@ -157,6 +160,35 @@ TEST_F(SecurityTest, NoIdentityIsUnauthenticatedBeforeValidation) {
   auto stream = stub->Ingest(&ingest);
   stream->WritesDone();
   EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::UNAUTHENTICATED);
+}
+
+// Bytes that do not parse as the request: the refused caller hears only its
+// refusal, the allowed one that the request is malformed.
+TEST_F(SecurityTest, UnparseableRequestsRevealNothingToRefusedCallers) {
+  const auto raw_call = [](const Caller& caller) {
+    grpc::GenericStub stub(stack_->Channel(stack_->set().history_target(), caller));
+    grpc::Slice slice(std::string("\xff\xff\xff\xff\x0f garbage"));
+    grpc::ByteBuffer request(&slice, 1), response;
+    grpc::Status status;
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;
+    auto context = SecureStack::Context(caller);
+    stub.UnaryCall(context.get(), "/history.v1.HistoryService/GetBookingHistory",
+                   grpc::StubOptions(), &request, &response, [&](grpc::Status s) {
+                     std::lock_guard<std::mutex> lock(mu);
+                     status = std::move(s);
+                     done = true;
+                     cv.notify_all();
+                   });
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return done; });
+    return status;
+  };
+  EXPECT_EQ(raw_call(Caller::Cert("auditor")).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(raw_call(Caller::Cert("intruder")).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(raw_call(Caller::Token("not-a-token-anyone-was-given")).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
 }
 
 TEST_F(SecurityTest, PlaintextAndCertificatelessClientsAreRefused) {
