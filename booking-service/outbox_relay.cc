@@ -245,8 +245,14 @@ void OutboxRelay::SettleNextAck(Session& s) {
   const history::v1::IngestAck& ack = acked->ack;
   Settle(s.db, acked->batch.outbox_ids, ack.rejected());
   acked_.Increment(static_cast<double>(acked->batch.outbox_ids.size() - ack.rejected_size()));
-  rejected_.Increment(ack.rejected_size());
   for (const auto& r : ack.rejected()) {
+    // A gap waits in the outbox and is sent again later (relay_outbox.h).
+    if (r.disposition() == history::v1::GAP) {
+      LogWarning("history holds an event back until the events before it arrive; sent again later",
+                 {{"event_id", r.event_id()}, {"reason", r.reason()}});
+      continue;
+    }
+    rejected_.Increment();
     LogError("history rejected an event; set aside in \"BookingOutboxRejected\"",
              {{"event_id", r.event_id()}, {"reason", r.reason()}});
   }

@@ -29,6 +29,7 @@ pqxx::result SelectPending(pqxx::connection& conn, const std::vector<int>& parti
              WHERE ($1 = '' OR )",
           kPartitionOf, R"( = ANY(string_to_array($1, ',')::int[]))
                AND ($3 = '' OR id <> ALL(string_to_array($3, ',')::bigint[]))
+               AND ("retryAfter" IS NULL OR "retryAfter" <= now())
              ORDER BY id LIMIT $2)"),
       // Owning every partition, no filter is needed.
       static_cast<int>(partitions.size()) == kRelayPartitions ? "" : absl::StrJoin(partitions, ","),
@@ -111,7 +112,29 @@ Batch ReadBatch(pqxx::connection& conn, const std::vector<int>& partitions,
 void Settle(pqxx::connection& conn, const std::vector<int64_t>& outbox_ids,
             const google::protobuf::RepeatedPtrField<history::v1::RejectedEvent>& rejected) {
   pqxx::work txn(conn);
+  std::vector<std::string> waiting;  // gaps: stay in the outbox
   for (const history::v1::RejectedEvent& r : rejected) {
+    if (r.disposition() == history::v1::GAP) {
+      // Sent again after a pause that doubles (1 s up to kMaxGapPause); set
+      // aside after kMaxGapTries. history-service holds it meanwhile and
+      // stores it itself once the missing events arrive.
+      pqxx::result kept = txn.exec_params(
+          R"(UPDATE "BookingOutbox"
+             SET "heldCount" = "heldCount" + 1,
+                 "retryAfter" = now() + least(power(2, "heldCount"), $2) * interval '1 second'
+             WHERE "eventId" = $1::uuid AND "heldCount" + 1 < $3
+             RETURNING id)",
+          r.event_id(), absl::ToInt64Seconds(kMaxGapPause), kMaxGapTries);
+      if (!kept.empty()) {
+        waiting.push_back(r.event_id());
+        continue;
+      }
+    }
+    const std::string why =
+        r.disposition() == history::v1::GAP
+            ? absl::StrCat("held back by history as a gap ", kMaxGapTries,
+                           " times; the missing events never came: ", r.reason())
+            : r.reason();
     txn.exec_params(
         R"(INSERT INTO "BookingOutboxRejected"
              (id, "eventId", "bookingId", sequence, "fromStatus", "toStatus", "changedBy",
@@ -120,11 +143,12 @@ void Settle(pqxx::connection& conn, const std::vector<int64_t>& outbox_ids,
                   reason, metadata, "createdAt", $2
            FROM "BookingOutbox" WHERE "eventId" = $1::uuid
            ON CONFLICT DO NOTHING)",
-        r.event_id(), r.reason());
+        r.event_id(), why);
   }
   txn.exec_params(
-      R"(DELETE FROM "BookingOutbox" WHERE id = ANY(string_to_array($1, ',')::bigint[]))",
-      absl::StrJoin(outbox_ids, ","));
+      R"(DELETE FROM "BookingOutbox" WHERE id = ANY(string_to_array($1, ',')::bigint[])
+           AND "eventId"::text <> ALL(string_to_array($2, ',')))",
+      absl::StrJoin(outbox_ids, ","), absl::StrJoin(waiting, ","));
   txn.commit();
 }
 

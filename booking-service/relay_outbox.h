@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "history/v1/history.pb.h"
 #include "pqxx/pqxx"
 
@@ -49,8 +50,14 @@ absl::StatusOr<std::unique_ptr<pqxx::connection>> OpenOutbox(const std::string& 
 Batch ReadBatch(pqxx::connection& conn, const std::vector<int>& partitions,
                 const std::vector<int64_t>& exclude, const BatchLimits& limits);
 
+// An event history holds back as a gap waits in the outbox this long at
+// most between two sends, and is set aside after this many.
+inline constexpr absl::Duration kMaxGapPause = absl::Minutes(5);
+inline constexpr int kMaxGapTries = 20;
+
 // Acknowledged events leave the outbox; rejected ones are set aside with the
-// reason, in the same transaction.
+// reason, in the same transaction, except gaps (history-service's GAP
+// disposition): they stay and are sent again after a growing pause.
 void Settle(pqxx::connection& conn, const std::vector<int64_t>& outbox_ids,
             const google::protobuf::RepeatedPtrField<history::v1::RejectedEvent>& rejected);
 

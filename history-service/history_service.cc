@@ -1,5 +1,7 @@
 #include "history-service/history_service.h"
 
+#include <set>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/authz_interceptor.h"
@@ -22,7 +24,15 @@ HistoryServiceImpl::HistoryServiceImpl(HistoryStore& store, prometheus::Registry
       events_(prometheus::BuildCounter()
                   .Name("history_ingested_events_total")
                   .Help("events received on the ingest stream, by outcome")
-                  .Register(metrics)) {}
+                  .Register(metrics)),
+      held_(prometheus::BuildCounter()
+                .Name("history_held_back_events_total")
+                .Help("events held back instead of stored, by reason (gap, fork, conflict); "
+                      "each event counted once, however often it is sent")
+                .Register(metrics)) {
+  // Present from the start, so a dashboard sees 0 rather than nothing.
+  for (const char* reason : {"gap", "fork", "conflict"}) held_.Add({{"reason", reason}});
+}
 
 grpc::Status HistoryServiceImpl::GetBookingHistory(
     grpc::ServerContext* context, const history::v1::GetBookingHistoryRequest* request,
@@ -52,6 +62,30 @@ grpc::Status HistoryServiceImpl::GetBookingHistory(
     return absl::OkStatus();
   };
   return ToCallerStatus(run(), kDomain, "history.v1.HistoryService/GetBookingHistory");
+}
+
+grpc::Status HistoryServiceImpl::VerifyHistory(grpc::ServerContext* context,
+                                               const history::v1::VerifyHistoryRequest* request,
+                                               history::v1::VerifyHistoryResponse* response) {
+  auto run = [&]() -> absl::Status {
+    if (request->booking_id().empty()) return InvalidField("booking_id", "required");
+    if (absl::Status s = CheckText("booking_id", request->booking_id(), limits::kMaxIdBytes);
+        !s.ok()) {
+      return s;
+    }
+    absl::StatusOr<history::v1::VerifyHistoryResponse> verified =
+        store_.Verify(request->booking_id(), DeadlineOf(*context));
+    if (!verified.ok()) return verified.status();
+    *response = *std::move(verified);
+    if (!response->verified()) {
+      LogError("history does not verify",
+               {{"booking_id", request->booking_id()},
+                {"sequence", absl::StrCat(response->first_bad_sequence())},
+                {"problem", response->problem()}});
+    }
+    return absl::OkStatus();
+  };
+  return ToCallerStatus(run(), kDomain, "history.v1.HistoryService/VerifyHistory");
 }
 
 grpc::Status HistoryServiceImpl::Ingest(
@@ -91,19 +125,14 @@ grpc::Status HistoryServiceImpl::Ingest(
       if (open.cancelled) break;
       open.busy = true;
     }
-    absl::StatusOr<history::v1::IngestAck> ack = store_.StoreBatch(batch);
-    if (!ack.ok()) {
+    absl::StatusOr<StoredBatch> stored = store_.StoreBatch(batch);
+    if (!stored.ok()) {
       // Nothing of the batch is acknowledged; the relay sends it again.
-      LogWarning("ingest batch failed", {{"error", ack.status().ToString()}});
-      return ToCallerStatus(ack.status(), kDomain, "history.v1.HistoryService/Ingest");
+      LogWarning("ingest batch failed", {{"error", stored.status().ToString()}});
+      return ToCallerStatus(stored.status(), kDomain, "history.v1.HistoryService/Ingest");
     }
-    events_.Add({{"outcome", "stored"}}).Increment(ack->stored());
-    events_.Add({{"outcome", "duplicate"}}).Increment(ack->duplicates());
-    events_.Add({{"outcome", "rejected"}}).Increment(ack->rejected_size());
-    for (const auto& r : ack->rejected()) {
-      LogError("rejected event", {{"event_id", r.event_id()}, {"reason", r.reason()}});
-    }
-    if (!stream->Write(*ack)) break;
+    Count(*stored);
+    if (!stream->Write(stored->ack)) break;
     std::lock_guard<std::mutex> lock(mu_);
     streams_[context].busy = false;
     if (draining_) {
@@ -113,6 +142,31 @@ grpc::Status HistoryServiceImpl::Ingest(
   }
   LogInfo("ingest stream closed", {{"peer", context->peer()}});
   return grpc::Status::OK;
+}
+
+void HistoryServiceImpl::Count(const StoredBatch& stored) {
+  const history::v1::IngestAck& ack = stored.ack;
+  const int held = static_cast<int>(stored.held.size());
+  events_.Add({{"outcome", "stored"}}).Increment(ack.stored());
+  events_.Add({{"outcome", "duplicate"}}).Increment(ack.duplicates());
+  events_.Add({{"outcome", "rejected"}}).Increment(ack.rejected_size() - held);
+  events_.Add({{"outcome", "held_back"}}).Increment(held);
+  if (stored.promoted > 0) {
+    events_.Add({{"outcome", "stored_after_gap"}}).Increment(stored.promoted);
+    LogInfo("held-back events stored after their gap filled",
+            {{"count", absl::StrCat(stored.promoted)}});
+  }
+  for (const auto& [reason, n] : stored.newly_held) held_.Add({{"reason", reason}}).Increment(n);
+  std::set<std::string> held_ids;
+  for (const HeldEventLog& h : stored.held) {
+    held_ids.insert(h.event_id);
+    LogWarning("event held back",
+               {{"event_id", h.event_id}, {"reason", h.reason}, {"detail", h.detail}});
+  }
+  for (const auto& r : ack.rejected()) {
+    if (held_ids.count(r.event_id())) continue;
+    LogError("rejected event", {{"event_id", r.event_id()}, {"reason", r.reason()}});
+  }
 }
 
 void HistoryServiceImpl::BeginDrain() {

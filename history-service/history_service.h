@@ -20,6 +20,9 @@ class HistoryServiceImpl final : public history::v1::HistoryService::Service {
   grpc::Status GetBookingHistory(grpc::ServerContext* context,
                                  const history::v1::GetBookingHistoryRequest* request,
                                  history::v1::GetBookingHistoryResponse* response) override;
+  grpc::Status VerifyHistory(grpc::ServerContext* context,
+                             const history::v1::VerifyHistoryRequest* request,
+                             history::v1::VerifyHistoryResponse* response) override;
   grpc::Status Ingest(grpc::ServerContext* context,
                       grpc::ServerReaderWriter<history::v1::IngestAck, history::v1::IngestRequest>*
                           stream) override;
@@ -37,11 +40,15 @@ class HistoryServiceImpl final : public history::v1::HistoryService::Service {
     bool cancelled = false;  // cancelled by BeginDrain while waiting
   };
 
+  // Metrics and logs of a stored batch: held-back events by reason.
+  void Count(const StoredBatch& stored);
+
   HistoryStore& store_;
   std::mutex mu_;
   bool draining_ = false;                               // guarded by mu_
   std::map<grpc::ServerContext*, OpenStream> streams_;  // guarded by mu_
   prometheus::Family<prometheus::Counter>& events_;
+  prometheus::Family<prometheus::Counter>& held_;
 };
 
 }  // namespace booking

@@ -5,41 +5,18 @@
 #include <set>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "common/limits.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
 #include "history-service/ingest_encoding.h"
+#include "history-service/ingest_store.h"
+#include "history-service/verify_booking.h"
 
 namespace booking {
 namespace {
-
-using google::protobuf::util::TimeUtil;
-
-// Inserts the encoded events at `which` (positions in encoded.json) in one
-// statement; returns the ids inserted now (not those stored before).
-std::set<std::string> Insert(pqxx::transaction_base& txn, const EncodedEvents& encoded,
-                             const std::vector<int>& which) {
-  pqxx::result r = txn.exec_params(
-      R"(INSERT INTO "BookingStatusHistory"
-           ("eventId", "bookingId", sequence, "fromStatus", "toStatus", "changedBy", reason,
-            metadata, "createdAt")
-         SELECT e.event_id, e.booking_id, e.sequence, NULLIF(e.from_status, ''), e.to_status,
-                e.changed_by, NULLIF(e.reason, ''), NULLIF(e.metadata, '{}'::jsonb),
-                e.change_time AT TIME ZONE 'UTC'
-         FROM jsonb_to_recordset($1::jsonb) AS e(
-                event_id uuid, booking_id text, sequence bigint, from_status text,
-                to_status text, changed_by text, reason text, metadata jsonb,
-                change_time timestamptz)
-         ON CONFLICT DO NOTHING
-         RETURNING "eventId"::text)",
-      JsonArray(encoded, which));
-  std::set<std::string> inserted;
-  for (const pqxx::row& row : r) inserted.insert(row[0].as<std::string>());
-  return inserted;
-}
 
 // An error about the data of a row (SQLSTATE classes 22 data exception, 23
 // integrity, 54 program limit): the table refuses that event whatever is
@@ -52,117 +29,174 @@ bool IsDataError(const std::exception& e) {
          absl::StartsWith(state, "54");
 }
 
-struct Inserted {
-  std::set<std::string> ids;                   // inserted now
-  std::map<std::string, std::string> refused;  // event id -> the table's reason
-};
+history::v1::Disposition DispositionOf(HeldReason reason) {
+  switch (reason) {
+    case HeldReason::kGap:
+      return history::v1::GAP;
+    case HeldReason::kFork:
+      return history::v1::FORK;
+    case HeldReason::kConflict:
+      return history::v1::CONFLICT;
+  }
+  return history::v1::MALFORMED;
+}
 
-// Each event in a savepoint of its own: those the table refuses are known
-// by name, the others are stored.
-Inserted InsertOneByOne(pqxx::transaction_base& txn, const history::v1::IngestRequest& batch,
-                        const EncodedEvents& encoded) {
-  Inserted out;
-  for (size_t k = 0; k < encoded.json.size(); ++k) {
-    // By hand: libpqxx 6's subtransaction leaves the transaction aborted
-    // after a failed statement.
-    txn.exec("SAVEPOINT event");
-    try {
-      out.ids.merge(Insert(txn, encoded, {static_cast<int>(k)}));
-    } catch (const std::exception& ex) {
-      if (!IsDataError(ex)) throw;
-      out.refused.emplace(batch.events(encoded.index[k]).event_id(), ex.what());
-      txn.exec("ROLLBACK TO SAVEPOINT event");
+void Reject(history::v1::IngestAck& ack, const std::string& event_id, std::string why,
+            history::v1::Disposition disposition) {
+  auto* r = ack.add_rejected();
+  r->set_event_id(event_id);
+  r->set_reason(std::move(why));
+  r->set_disposition(disposition);
+}
+
+// The table's own limit on metadata, checked before planning so that the
+// plan never counts on a row the table refuses.
+std::string TableRefusal(const RowContent& c) {
+  if (c.metadata && c.metadata->size() > limits::kMaxMetadataJsonBytes) {
+    return absl::StrCat("refused by the history table: metadata is ", c.metadata->size(),
+                        " bytes as stored, more than ", limits::kMaxMetadataJsonBytes);
+  }
+  return "";
+}
+
+// The acknowledgement and the held events of a planned batch.
+StoredBatch Outcomes(const history::v1::IngestRequest& batch, const EncodedEvents& encoded,
+                     std::map<std::string, std::string>& refused,
+                     const std::vector<RowContent>& events, const std::vector<int>& event_index,
+                     const IngestPlan& plan) {
+  StoredBatch out;
+  out.promoted = plan.promoted;
+  out.ack.set_batch_id(batch.batch_id());
+  std::set<std::string> held_keys;
+  std::map<int, Decision> by_index;
+  for (size_t k = 0; k < events.size(); ++k) by_index[event_index[k]] = plan.decisions[k];
+  for (int i = 0; i < batch.events_size(); ++i) {
+    const history::v1::StatusChangeEvent& e = batch.events(i);
+    if (!encoded.refused[i].empty()) {
+      Reject(out.ack, e.event_id(), encoded.refused[i], history::v1::MALFORMED);
+      continue;
     }
-    txn.exec("RELEASE SAVEPOINT event");
+    auto d = by_index.find(i);
+    if (d == by_index.end()) {
+      Reject(out.ack, e.event_id(), refused[e.event_id()], history::v1::MALFORMED);
+    } else if (d->second.outcome == Outcome::kStored) {
+      out.ack.set_stored(out.ack.stored() + 1);
+    } else if (d->second.outcome == Outcome::kDuplicate) {
+      out.ack.set_duplicates(out.ack.duplicates() + 1);
+    } else {
+      Reject(out.ack, e.event_id(), d->second.detail, DispositionOf(d->second.reason));
+      out.held.push_back(
+          {e.event_id(), std::string(HeldReasonName(d->second.reason)), d->second.detail});
+      const RowContent& c = events[std::distance(
+          event_index.begin(), std::find(event_index.begin(), event_index.end(), i))];
+      if (held_keys.insert(c.event_id + ContentDigest(c)).second) {
+        out.to_hold.push_back({c, d->second.reason, d->second.detail});
+      }
+    }
   }
   return out;
 }
 
-// Of the events not inserted now, those whose id is stored (by this batch
-// or before, maybe by a transaction that committed while this one waited: a
-// new statement sees it).
-std::set<std::string> StoredBefore(pqxx::transaction_base& txn,
-                                   const history::v1::IngestRequest& batch,
-                                   const EncodedEvents& encoded, const Inserted& inserted) {
-  std::vector<std::string> ids;
-  for (int i : encoded.index) {
-    const std::string& id = batch.events(i).event_id();
-    if (!inserted.ids.count(id) && !inserted.refused.count(id)) ids.push_back(id);
-  }
-  std::set<std::string> stored;
-  if (ids.empty()) return stored;
-  pqxx::result r = txn.exec_params(
-      R"(SELECT "eventId"::text FROM "BookingStatusHistory"
-         WHERE "eventId" = ANY(string_to_array($1, ',')::uuid[]))",
-      absl::StrJoin(ids, ","));
-  for (const pqxx::row& row : r) stored.insert(row[0].as<std::string>());
-  return stored;
-}
-
-// The acknowledgement: each event stored, a duplicate, or rejected with why.
-history::v1::IngestAck Acknowledge(const history::v1::IngestRequest& batch,
-                                   const EncodedEvents& encoded, const Inserted& inserted,
-                                   const std::set<std::string>& stored_before) {
-  history::v1::IngestAck ack;
-  ack.set_batch_id(batch.batch_id());
-  std::set<std::string> counted;  // an id twice in a batch is stored once
-  for (int i = 0; i < batch.events_size(); ++i) {
-    const history::v1::StatusChangeEvent& e = batch.events(i);
-    std::string why = encoded.refused[i];
-    if (why.empty()) {
-      if (auto it = inserted.refused.find(e.event_id()); it != inserted.refused.end()) {
-        why = absl::StrCat("refused by the history table: ", it->second);
-      } else if (inserted.ids.count(e.event_id()) && counted.insert(e.event_id()).second) {
-        ack.set_stored(ack.stored() + 1);
-        continue;
-      } else if (inserted.ids.count(e.event_id()) || stored_before.count(e.event_id())) {
-        ack.set_duplicates(ack.duplicates() + 1);
-        continue;
-      } else {
-        why = absl::StrCat("sequence ", e.sequence(), " of booking ", e.booking_id(),
-                           " is already recorded by another event");
-      }
-    }
-    auto* r = ack.add_rejected();
-    r->set_event_id(e.event_id());
-    r->set_reason(why);
-  }
-  return ack;
-}
-
 }  // namespace
 
-absl::StatusOr<history::v1::IngestAck> HistoryStore::StoreBatch(
-    const history::v1::IngestRequest& batch) {
+// One attempt: plan the batch from what the store holds (under the
+// bookings' locks), then write the plan. `refused` (event id -> why) grows
+// when the table refuses a row: the attempt is then rolled back and run
+// again without it.
+absl::StatusOr<StoredBatch> HistoryStore::StoreAttempt(
+    pqxx::work& txn, const history::v1::IngestRequest& batch, const EncodedEvents& encoded,
+    std::map<std::string, std::string>& refused) {
+  const std::vector<RowContent> normalized = NormalizeEvents(txn, encoded);
+  std::vector<RowContent> events;
+  std::vector<int> event_index;  // batch index of events[k]
+  std::set<std::string> bookings, ids;
+  for (size_t k = 0; k < normalized.size(); ++k) {
+    const std::string& id = batch.events(encoded.index[k]).event_id();
+    if (refused.count(id)) continue;
+    if (std::string why = TableRefusal(normalized[k]); !why.empty()) {
+      refused.emplace(id, why);
+      continue;
+    }
+    events.push_back(normalized[k]);
+    event_index.push_back(encoded.index[k]);
+    bookings.insert(normalized[k].booking_id);
+    ids.insert(normalized[k].event_id);
+  }
+  LockBookings(txn, bookings);
+  const IngestPlan plan = PlanIngest(events, LoadState(txn, bookings, ids));
+  try {
+    InsertRows(txn, plan.inserts);
+  } catch (const std::exception& e) {
+    if (!IsDataError(e)) throw;
+    // Not foreseen by TableRefusal: found row by row in the next attempt.
+    return absl::AbortedError(e.what());
+  }
+  Release(txn, plan.released);
+  StoredBatch out = Outcomes(batch, encoded, refused, events, event_index, plan);
+  out.newly_held = HoldEvents(txn, out.to_hold);
+  return out;
+}
+
+absl::StatusOr<StoredBatch> HistoryStore::StoreBatch(const history::v1::IngestRequest& batch) {
   // What the checks refuse never reaches the table.
   const EncodedEvents encoded = EncodeEvents(batch);
-  std::vector<int> all(encoded.json.size());
-  for (size_t k = 0; k < all.size(); ++k) all[k] = static_cast<int>(k);
-
-  history::v1::IngestAck ack;
+  std::map<std::string, std::string> refused;  // by the table, found one by one
   bool one_by_one = false;
-  auto store = [&](pqxx::work& txn) -> absl::Status {
-    Inserted inserted;
-    if (one_by_one) {
-      inserted = InsertOneByOne(txn, batch, encoded);
+  absl::StatusOr<StoredBatch> result;
+  // Each round either stores the batch or finds one more row the table
+  // refuses: at most one round per event, plus one.
+  for (int round = 0; round <= batch.events_size() + 1; ++round) {
+    result =
+        pool_.RunInTransaction<StoredBatch>([&](pqxx::work& txn) -> absl::StatusOr<StoredBatch> {
+          if (!one_by_one) return StoreAttempt(txn, batch, encoded, refused);
+          return FindRefusedRow(txn, batch, encoded, refused);
+        });
+    if (!absl::IsAborted(result.status())) return result;
+    if (!one_by_one) {
+      one_by_one = true;
     } else {
-      try {
-        inserted.ids = Insert(txn, encoded, all);
-      } catch (const std::exception& e) {
-        if (!IsDataError(e)) throw;
-        // An event the checks let through and the table refuses: found one
-        // by one in a new transaction, so it is rejected alone.
-        one_by_one = true;
-        return absl::AbortedError(e.what());  // rolls this attempt back
-      }
+      one_by_one = false;  // one more refused row known: plan again without it
     }
-    ack = Acknowledge(batch, encoded, inserted, StoredBefore(txn, batch, encoded, inserted));
-    return absl::OkStatus();
-  };
-  absl::Status status = pool_.RunInTransaction(store);
-  if (one_by_one && !status.ok()) status = pool_.RunInTransaction(store);
-  if (!status.ok()) return status;
-  return ack;
+  }
+  return result;
+}
+
+// Inserts each planned row in a savepoint of its own until the table refuses
+// one, which joins `refused`; always rolled back (Aborted) so that the next
+// round plans without it.
+absl::StatusOr<StoredBatch> HistoryStore::FindRefusedRow(
+    pqxx::work& txn, const history::v1::IngestRequest& batch, const EncodedEvents& encoded,
+    std::map<std::string, std::string>& refused) {
+  const std::vector<RowContent> normalized = NormalizeEvents(txn, encoded);
+  std::vector<RowContent> events;
+  std::set<std::string> bookings, ids;
+  for (size_t k = 0; k < normalized.size(); ++k) {
+    if (refused.count(batch.events(encoded.index[k]).event_id())) continue;
+    events.push_back(normalized[k]);
+    bookings.insert(normalized[k].booking_id);
+    ids.insert(normalized[k].event_id);
+  }
+  LockBookings(txn, bookings);
+  const IngestPlan plan = PlanIngest(events, LoadState(txn, bookings, ids));
+  for (const PlannedRow& row : plan.inserts) {
+    // By hand: libpqxx 6's subtransaction leaves the transaction aborted
+    // after a failed statement.
+    txn.exec("SAVEPOINT event");
+    try {
+      InsertRows(txn, {row});
+    } catch (const std::exception& e) {
+      if (!IsDataError(e)) throw;
+      for (int i : encoded.index) {
+        if (absl::AsciiStrToLower(batch.events(i).event_id()) == row.content.event_id) {
+          refused.emplace(batch.events(i).event_id(),
+                          absl::StrCat("refused by the history table: ", e.what()));
+        }
+      }
+      return absl::AbortedError("a row refused by the table");
+    }
+    txn.exec("RELEASE SAVEPOINT event");
+  }
+  return absl::AbortedError("no row refused");
 }
 
 namespace {
@@ -184,7 +218,8 @@ absl::Status ToEntry(const pqxx::row& row, const std::string& booking_id,
     return absl::InternalError(
         absl::StrCat("stored metadata of entry ", e->id(), " is not a JSON object"));
   }
-  *e->mutable_create_time() = TimeUtil::MicrosecondsToTimestamp(row[8].as<int64_t>());
+  *e->mutable_create_time() =
+      google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(row[8].as<int64_t>());
   return absl::OkStatus();
 }
 
@@ -228,6 +263,15 @@ absl::StatusOr<history::v1::GetBookingHistoryResponse> HistoryStore::Get(
           response.set_next_page_token(absl::StrCat(response.entries(taken - 1).sequence()));
         }
         return response;
+      },
+      deadline);
+}
+
+absl::StatusOr<history::v1::VerifyHistoryResponse> HistoryStore::Verify(
+    const std::string& booking_id, absl::Time deadline) {
+  return pool_.RunInTransaction<history::v1::VerifyHistoryResponse>(
+      [&](pqxx::work& txn) -> absl::StatusOr<history::v1::VerifyHistoryResponse> {
+        return VerifyBooking(txn, booking_id);
       },
       deadline);
 }

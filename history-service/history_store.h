@@ -3,36 +3,73 @@
 #ifndef HISTORY_SERVICE_HISTORY_STORE_H_
 #define HISTORY_SERVICE_HISTORY_STORE_H_
 
+#include <map>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "common/pg.h"
 #include "common/probe_connection.h"
+#include "history-service/ingest_encoding.h"
+#include "history-service/ingest_store.h"
 #include "history/v1/history.pb.h"
 
 namespace booking {
+
+struct HeldEventLog {
+  std::string event_id;
+  std::string reason;  // "gap", "fork", "conflict"
+  std::string detail;
+};
+
+// A batch's outcome: the acknowledgement, the events held back (to log),
+// how many of them were held for the first time (by reason: the metric), and
+// how many held gaps of earlier batches were stored after this batch filled
+// their gap.
+struct StoredBatch {
+  history::v1::IngestAck ack;
+  std::vector<HeldEventLog> held;
+  std::map<std::string, int> newly_held;
+  int promoted = 0;
+  std::vector<HeldRow> to_hold;  // for "BookingStatusHeldBack"
+};
 
 class HistoryStore {
  public:
   explicit HistoryStore(PgPool& pool) : pool_(pool) {}
 
-  // Stores the batch's events in one transaction; already stored event ids
-  // count as duplicates; an event that cannot be stored (malformed, refused
-  // by the table, its place taken by another event) is rejected alone,
-  // listed in the ack with why, never stored. An error means nothing was
-  // stored and the batch may be sent again (the store was unreachable).
-  absl::StatusOr<history::v1::IngestAck> StoreBatch(const history::v1::IngestRequest& batch);
+  // Stores the batch's events in one transaction, each only as its
+  // booking's next entry (ingest_plan.h); an event id stored before with the
+  // same content counts as a duplicate. An event that cannot be stored is
+  // rejected alone, listed in the ack with why and its disposition: malformed
+  // (or refused by the table), or held back in "BookingStatusHeldBack" as a
+  // gap, fork or conflict. Held gaps that the batch's events make fit are
+  // stored after them. An error means nothing was stored and the batch may be
+  // sent again (the store was unreachable).
+  absl::StatusOr<StoredBatch> StoreBatch(const history::v1::IngestRequest& batch);
 
   // A booking's entries with sequence > after_sequence, oldest first.
   absl::StatusOr<history::v1::GetBookingHistoryResponse> Get(
       const std::string& booking_id, int page_size, int64_t after_sequence,
       absl::Time deadline = absl::InfiniteFuture());
 
+  // One booking's rows, hashes, check and checkpoint proof (verify_booking.h).
+  absl::StatusOr<history::v1::VerifyHistoryResponse> Verify(
+      const std::string& booking_id, absl::Time deadline = absl::InfiniteFuture());
+
   // OK when the store is reachable and has the history table; on the
   // probe's own connection, never waiting for a pooled one.
   static absl::Status Probe(ProbeConnection& probe);
 
  private:
+  absl::StatusOr<StoredBatch> StoreAttempt(pqxx::work& txn, const history::v1::IngestRequest& batch,
+                                           const EncodedEvents& encoded,
+                                           std::map<std::string, std::string>& refused);
+  absl::StatusOr<StoredBatch> FindRefusedRow(pqxx::work& txn,
+                                             const history::v1::IngestRequest& batch,
+                                             const EncodedEvents& encoded,
+                                             std::map<std::string, std::string>& refused);
+
   PgPool& pool_;
 };
 

@@ -9,6 +9,7 @@
 #include "common/server_runtime.h"
 #include "common/store_schema.h"
 #include "common/tls_setup.h"
+#include "history-service/checkpointer.h"
 #include "history-service/history_service.h"
 #include "history-service/history_store.h"
 
@@ -36,6 +37,13 @@ ABSL_FLAG(std::string, max_connections, "",
           "default 4096]");
 ABSL_FLAG(absl::Duration, drain_timeout, absl::Seconds(10),
           "on SIGTERM, how long in-flight calls and ingest streams may take to finish");
+
+ABSL_FLAG(std::string, checkpoint_key, "",
+          "file holding the Ed25519 seed (hex) that signs checkpoints of the store; make one "
+          "with `history-verify keygen --out FILE` [env HISTORY_CHECKPOINT_KEY; default: no "
+          "checkpoints]");
+ABSL_FLAG(absl::Duration, checkpoint_interval, absl::Minutes(1),
+          "how often a checkpoint is signed (when rows were added since the last)");
 
 namespace booking {
 namespace {
@@ -113,6 +121,17 @@ int Main(int argc, char** argv) {
       !s.ok()) {
     LogError("cannot start", {{"error", s.ToString()}});
     return 1;
+  }
+  std::optional<Checkpointer> checkpointer;
+  if (const std::string key_file = FlagOrEnv(FLAGS_checkpoint_key, "HISTORY_CHECKPOINT_KEY");
+      !key_file.empty()) {
+    absl::StatusOr<SigningKey> key = LoadSigningKey(key_file);
+    if (!key.ok()) {
+      LogError(key.status().message());
+      return 2;
+    }
+    checkpointer.emplace(pool, *std::move(key), absl::GetFlag(FLAGS_checkpoint_interval));
+    checkpointer->Start();
   }
   runtime.OnDrain([&] { service.BeginDrain(); });
   runtime.WaitForTerminationSignal();

@@ -217,6 +217,111 @@ constexpr char kHistoryRecordedAtClock[] = R"sql(
 ALTER TABLE "BookingStatusHistory"
   ALTER COLUMN "recordedAt" SET DEFAULT timezone('UTC', clock_timestamp());
 )sql";
+// Events history holds back instead of storing (a gap before them, a fork
+// of the booking's story, an event id seen with other content), with why;
+// a gap is stored (and leaves this table) once the missing events arrive.
+constexpr char kHistoryHeldBack[] = R"sql(
+CREATE TABLE IF NOT EXISTS "BookingStatusHeldBack" (
+  id BIGSERIAL PRIMARY KEY,
+  "eventId" UUID NOT NULL,
+  "bookingId" TEXT NOT NULL,
+  sequence BIGINT NOT NULL,
+  "fromStatus" TEXT,
+  "toStatus" TEXT NOT NULL,
+  "changedBy" TEXT,
+  reason TEXT,
+  metadata JSONB,
+  "createdAt" TIMESTAMP(3) NOT NULL,
+  "heldReason" TEXT NOT NULL CHECK ("heldReason" IN ('gap', 'fork', 'conflict')),
+  detail TEXT NOT NULL,
+  "heldAt" TIMESTAMPTZ NOT NULL DEFAULT now(),
+  "lastSeenAt" TIMESTAMPTZ NOT NULL DEFAULT now(),
+  "timesSeen" BIGINT NOT NULL DEFAULT 1,
+  -- SHA-256 of the event's canonical content: one row per distinct content
+  -- of an event id (a conflicting duplicate is kept beside the original).
+  "contentDigest" BYTEA NOT NULL,
+  CONSTRAINT "BookingStatusHeldBack_event_content_key" UNIQUE ("eventId", "contentDigest")
+);
+CREATE INDEX IF NOT EXISTS "BookingStatusHeldBack_bookingId_idx"
+  ON "BookingStatusHeldBack" ("bookingId", sequence);
+)sql";
+
+// An event history holds back as a gap stays in the outbox and is sent
+// again after "retryAfter" ("heldCount" times so far).
+constexpr char kOutboxRetry[] = R"sql(
+ALTER TABLE "BookingOutbox" ADD COLUMN IF NOT EXISTS "retryAfter" TIMESTAMPTZ;
+ALTER TABLE "BookingOutbox" ADD COLUMN IF NOT EXISTS "heldCount" INTEGER NOT NULL DEFAULT 0;
+)sql";
+
+// Tamper evidence: each row's "rowHash" is SHA-256 over the booking's
+// previous row's hash (32 zero bytes for its first) and the row's canonical
+// content (history-service/row_content.h, Canonical: the same bytes as
+// "BookingStatusHistory_canonical" here). history-service computes it at
+// insert; rows written before this step are chained here, once, with the
+// immutability trigger set aside for the length of this transaction only.
+constexpr char kHistoryChain[] = R"sql(
+ALTER TABLE "BookingStatusHistory" ADD COLUMN IF NOT EXISTS "rowHash" BYTEA;
+CREATE OR REPLACE FUNCTION "BookingStatusHistory_field"(v TEXT) RETURNS TEXT
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT CASE WHEN v IS NULL THEN 'n' ELSE 'v' || octet_length(v) || ':' || v END
+$$;
+CREATE OR REPLACE FUNCTION "BookingStatusHistory_canonical"(h "BookingStatusHistory")
+RETURNS BYTEA LANGUAGE sql STABLE AS $$
+  SELECT convert_to('bsh1' || "BookingStatusHistory_field"(h."eventId"::text)
+    || "BookingStatusHistory_field"(h."bookingId")
+    || "BookingStatusHistory_field"(h.sequence::text)
+    || "BookingStatusHistory_field"(h."fromStatus")
+    || "BookingStatusHistory_field"(h."toStatus")
+    || "BookingStatusHistory_field"(h."changedBy")
+    || "BookingStatusHistory_field"(h.reason)
+    || "BookingStatusHistory_field"(h.metadata::text)
+    || "BookingStatusHistory_field"(
+         ((extract(epoch from h."createdAt") * 1000000)::bigint)::text), 'UTF8')
+$$;
+DO $$
+DECLARE
+  r "BookingStatusHistory";
+  prev BYTEA;
+  booking TEXT;
+BEGIN
+  IF EXISTS (SELECT 1 FROM "BookingStatusHistory" WHERE "rowHash" IS NULL) THEN
+    ALTER TABLE "BookingStatusHistory" DISABLE TRIGGER "BookingStatusHistory_no_update_delete";
+    FOR r IN SELECT * FROM "BookingStatusHistory" ORDER BY "bookingId", sequence LOOP
+      IF booking IS DISTINCT FROM r."bookingId" THEN
+        prev := decode(repeat('00', 32), 'hex');
+        booking := r."bookingId";
+      END IF;
+      prev := sha256(prev || "BookingStatusHistory_canonical"(r));
+      UPDATE "BookingStatusHistory" SET "rowHash" = prev WHERE id = r.id;
+    END LOOP;
+    ALTER TABLE "BookingStatusHistory" ENABLE TRIGGER "BookingStatusHistory_no_update_delete";
+  END IF;
+END
+$$;
+)sql";
+
+// Signed checkpoints (history-service/checkpoint.h): each with the heads
+// that changed since the one before, so any checkpoint's head list can be
+// rebuilt and checked against its signed root.
+constexpr char kHistoryCheckpoints[] = R"sql(
+CREATE TABLE IF NOT EXISTS "HistoryCheckpoint" (
+  id BIGSERIAL PRIMARY KEY,
+  "rowCount" BIGINT NOT NULL,
+  "bookingCount" BIGINT NOT NULL,
+  root BYTEA NOT NULL,
+  "signedAtMicros" BIGINT NOT NULL,
+  "publicKey" BYTEA NOT NULL,
+  signature BYTEA NOT NULL
+);
+CREATE TABLE IF NOT EXISTS "HistoryCheckpointHead" (
+  "checkpointId" BIGINT NOT NULL REFERENCES "HistoryCheckpoint" (id),
+  "bookingId" TEXT NOT NULL,
+  sequence BIGINT NOT NULL,
+  "rowHash" BYTEA NOT NULL,
+  PRIMARY KEY ("bookingId", "checkpointId")
+);
+)sql";
+
 }  // namespace
 
 const std::vector<Step>& StepsFor(StoreKind store) {
@@ -231,6 +336,8 @@ const std::vector<Step>& StepsFor(StoreKind store) {
       {"0004_status_migration_modes",
        "intermediate phases, writers' label set, recorded plan, exact labels, label writers",
        kStatusMigrationModes},
+      {"0005_outbox_retry", "outbox events history held back as gaps wait before a resend",
+       kOutboxRetry},
   };
   static const std::vector<Step> kHistory = {
       {"0001_history_base", "BookingStatusHistory table and its indexes", kHistoryBase},
@@ -238,6 +345,11 @@ const std::vector<Step>& StepsFor(StoreKind store) {
        kHistoryImmutable},
       {"0003_history_recorded_at_clock", "\"recordedAt\" is the time the row was written",
        kHistoryRecordedAtClock},
+      {"0004_history_held_back", "events held back: gaps, forks, conflicting duplicates",
+       kHistoryHeldBack},
+      {"0005_history_chain", "each row hash-chained to its booking's previous row", kHistoryChain},
+      {"0006_history_checkpoints", "signed checkpoints and the heads each one covers",
+       kHistoryCheckpoints},
   };
   return store == StoreKind::kBooking ? kBooking : kHistory;
 }

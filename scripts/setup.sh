@@ -7,7 +7,7 @@ set -euo pipefail
 packages=(
   g++ cmake make pkg-config
   protobuf-compiler libprotobuf-dev protobuf-compiler-grpc libgrpc++-dev grpc-proto
-  libabsl-dev libpqxx-dev libssl-dev prometheus-cpp-dev
+  libabsl-dev libpqxx-dev libssl-dev libsodium-dev prometheus-cpp-dev
   libgtest-dev libgmock-dev gdb
   postgresql-15 postgresql-client-15
 )

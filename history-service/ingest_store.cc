@@ -1,0 +1,157 @@
+#include "history-service/ingest_store.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace booking {
+namespace {
+
+// The advisory lock class of history bookings (any constant of our own).
+constexpr int kBookingLockClass = 0x4853;  // "HS"
+
+std::string JsonTextArray(const std::set<std::string>& values) {
+  std::string out = "[";
+  for (const std::string& v : values) {
+    if (out.size() > 1) out += ',';
+    out += JsonString(v);
+  }
+  return out + "]";
+}
+
+std::string JsonTextArray(const std::vector<std::string>& values) {
+  return JsonTextArray(std::set<std::string>(values.begin(), values.end()));
+}
+
+}  // namespace
+
+std::vector<RowContent> NormalizeEvents(pqxx::transaction_base& txn, const EncodedEvents& encoded) {
+  std::vector<int> all(encoded.json.size());
+  for (size_t k = 0; k < all.size(); ++k) all[k] = static_cast<int>(k);
+  pqxx::result r = txn.exec_params(
+      R"(SELECT (e->>'event_id')::uuid::text, e->>'booking_id', (e->>'sequence')::bigint,
+                NULLIF(e->>'from_status', ''), e->>'to_status', e->>'changed_by',
+                NULLIF(e->>'reason', ''), NULLIF(e->'metadata', '{}'::jsonb)::text,
+                (extract(epoch from
+                   ((e->>'change_time')::timestamptz AT TIME ZONE 'UTC')::timestamp(3))
+                 * 1000000)::bigint
+         FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(e, ord)
+         ORDER BY ord)",
+      JsonArray(encoded, all));
+  std::vector<RowContent> out;
+  out.reserve(r.size());
+  for (const pqxx::row& row : r) out.push_back(ReadContent(row));
+  return out;
+}
+
+void LockBookings(pqxx::transaction_base& txn, const std::set<std::string>& bookings) {
+  // Sorted by key (volatile output is computed after ORDER BY): two
+  // transactions locking overlapping sets never wait on each other in a cycle.
+  txn.exec_params(R"(SELECT pg_advisory_xact_lock($2, k)
+                     FROM (SELECT DISTINCT hashtext(b) AS k
+                           FROM jsonb_array_elements_text($1::jsonb) AS t(b)) AS keys
+                     ORDER BY k)",
+                  JsonTextArray(bookings), kBookingLockClass);
+}
+
+IngestState LoadState(pqxx::transaction_base& txn, const std::set<std::string>& bookings,
+                      const std::set<std::string>& event_ids) {
+  IngestState state;
+  const std::string booking_json = JsonTextArray(bookings);
+  const std::string ids_json = JsonTextArray(event_ids);
+  for (const pqxx::row& row : txn.exec_params(
+           R"(SELECT b, h.sequence, h."toStatus", COALESCE(h."rowHash", '\x'::bytea)
+              FROM jsonb_array_elements_text($1::jsonb) AS t(b)
+              CROSS JOIN LATERAL (SELECT sequence, "toStatus", "rowHash"
+                                  FROM "BookingStatusHistory" WHERE "bookingId" = b
+                                  ORDER BY sequence DESC LIMIT 1) AS h)",
+           booking_json)) {
+    state.heads[row[0].as<std::string>()] = {row[1].as<int64_t>(), row[2].as<std::string>(),
+                                             pqxx::binarystring(row[3]).str()};
+  }
+  for (const pqxx::row& row :
+       txn.exec_params(absl::StrCat("SELECT ", kContentColumns, R"( FROM "BookingStatusHistory"
+              WHERE "eventId" IN (SELECT x::uuid FROM jsonb_array_elements_text($1::jsonb) AS t(x)))"),
+                       ids_json)) {
+    RowContent c = ReadContent(row);
+    state.stored.emplace(c.event_id, std::move(c));
+  }
+  for (const pqxx::row& row :
+       txn.exec_params(absl::StrCat("SELECT ", kContentColumns, R"(, "bookingId" = ANY(
+                SELECT jsonb_array_elements_text($1::jsonb)) AND "heldReason" = 'gap',
+                "eventId" IN (SELECT x::uuid FROM jsonb_array_elements_text($2::jsonb) AS t(x))
+              FROM "BookingStatusHeldBack"
+              WHERE "heldReason" <> 'conflict' AND
+                    ("bookingId" IN (SELECT jsonb_array_elements_text($1::jsonb)) OR
+                     "eventId" IN (SELECT x::uuid FROM jsonb_array_elements_text($2::jsonb) AS t(x)))
+              ORDER BY "heldAt", id)"),
+                       booking_json, ids_json)) {
+    RowContent c = ReadContent(row);
+    if (row[9].as<bool>()) state.held_gaps.push_back(c);
+    if (row[10].as<bool>()) state.held.emplace(c.event_id, c);
+  }
+  return state;
+}
+
+void InsertRows(pqxx::transaction_base& txn, const std::vector<PlannedRow>& rows) {
+  if (rows.empty()) return;
+  std::string json = "[";
+  for (const PlannedRow& p : rows) {
+    if (json.size() > 1) json += ',';
+    std::string object = ContentJson(p.content);
+    object.pop_back();
+    absl::StrAppend(&json, object, ",\"row_hash\":\"", Hex(RowHash(p.previous_hash, p.content)),
+                    "\"}");
+  }
+  json += "]";
+  txn.exec_params(absl::StrCat(R"(INSERT INTO "BookingStatusHistory"
+           ("eventId", "bookingId", sequence, "fromStatus", "toStatus", "changedBy", reason,
+            metadata, "createdAt", "rowHash")
+         SELECT )",
+                               kContentValues, R"(, decode(r.row_hash, 'hex')
+         FROM jsonb_to_recordset($1::jsonb) AS r()",
+                               kContentRecord, ", row_hash text)"),
+                  json);
+}
+
+std::map<std::string, int> HoldEvents(pqxx::transaction_base& txn,
+                                      const std::vector<HeldRow>& held) {
+  std::map<std::string, int> added;
+  if (held.empty()) return added;
+  std::string json = "[";
+  for (const HeldRow& h : held) {
+    if (json.size() > 1) json += ',';
+    std::string object = ContentJson(h.content);
+    object.pop_back();
+    absl::StrAppend(&json, object,
+                    ",\"held_reason\":", JsonString(std::string(HeldReasonName(h.reason))),
+                    ",\"detail\":", JsonString(h.detail), ",\"digest\":\"",
+                    Hex(ContentDigest(h.content)), "\"}");
+  }
+  json += "]";
+  pqxx::result r = txn.exec_params(
+      absl::StrCat(R"(INSERT INTO "BookingStatusHeldBack" AS h
+           ("eventId", "bookingId", sequence, "fromStatus", "toStatus", "changedBy", reason,
+            metadata, "createdAt", "heldReason", detail, "contentDigest")
+         SELECT )",
+                   kContentValues, R"(, r.held_reason, r.detail, decode(r.digest, 'hex')
+         FROM jsonb_to_recordset($1::jsonb) AS r()",
+                   kContentRecord, R"(, held_reason text, detail text, digest text)
+         ON CONFLICT ("eventId", "contentDigest") DO UPDATE
+           SET "heldReason" = EXCLUDED."heldReason", detail = EXCLUDED.detail,
+               "lastSeenAt" = now(), "timesSeen" = h."timesSeen" + 1
+         RETURNING "heldReason", xmax = 0)"),
+      json);
+  for (const pqxx::row& row : r) {
+    if (row[1].as<bool>()) ++added[row[0].as<std::string>()];
+  }
+  return added;
+}
+
+void Release(pqxx::transaction_base& txn, const std::vector<std::string>& event_ids) {
+  if (event_ids.empty()) return;
+  txn.exec_params(R"(DELETE FROM "BookingStatusHeldBack"
+                     WHERE "heldReason" <> 'conflict' AND "eventId" IN
+                       (SELECT x::uuid FROM jsonb_array_elements_text($1::jsonb) AS t(x)))",
+                  JsonTextArray(event_ids));
+}
+
+}  // namespace booking

@@ -1,0 +1,46 @@
+// The statements of one ingest transaction: lock the batch's bookings, read
+// what the store holds for them, insert the planned rows, keep held-back
+// events. Each takes the whole batch in one statement.
+#ifndef HISTORY_SERVICE_INGEST_STORE_H_
+#define HISTORY_SERVICE_INGEST_STORE_H_
+
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "history-service/ingest_encoding.h"
+#include "history-service/ingest_plan.h"
+#include "pqxx/pqxx"
+
+namespace booking {
+
+// The encoded events as the table would hold them (uuid and jsonb as
+// PostgreSQL prints them, "createdAt" at its millisecond precision).
+std::vector<RowContent> NormalizeEvents(pqxx::transaction_base& txn, const EncodedEvents& encoded);
+
+// Transaction-scoped advisory locks on the bookings, taken in one order:
+// two streams never decide a booking's next sequence at once.
+void LockBookings(pqxx::transaction_base& txn, const std::set<std::string>& bookings);
+
+IngestState LoadState(pqxx::transaction_base& txn, const std::set<std::string>& bookings,
+                      const std::set<std::string>& event_ids);
+
+// Inserts `rows` (with their chain hashes) in one statement.
+void InsertRows(pqxx::transaction_base& txn, const std::vector<PlannedRow>& rows);
+
+struct HeldRow {
+  RowContent content;
+  HeldReason reason;
+  std::string detail;
+};
+// Keeps `held` in "BookingStatusHeldBack" (seen again: counted, reason
+// updated); returns how many are new, by reason name.
+std::map<std::string, int> HoldEvents(pqxx::transaction_base& txn,
+                                      const std::vector<HeldRow>& held);
+// Gaps and forks stored now leave the held-back table.
+void Release(pqxx::transaction_base& txn, const std::vector<std::string>& event_ids);
+
+}  // namespace booking
+
+#endif  // HISTORY_SERVICE_INGEST_STORE_H_

@@ -1,0 +1,67 @@
+// A history row's content as the store holds it, and its canonical form:
+// what an event id's duplicates are compared by and what the row's hash
+// covers. Nullable columns stay distinct from empty ones.
+#ifndef HISTORY_SERVICE_ROW_CONTENT_H_
+#define HISTORY_SERVICE_ROW_CONTENT_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "pqxx/pqxx"
+
+namespace booking {
+
+struct RowContent {
+  std::string event_id;  // as PostgreSQL prints a uuid
+  std::string booking_id;
+  int64_t sequence = 0;
+  std::optional<std::string> from_status;
+  std::string to_status;
+  std::optional<std::string> changed_by;
+  std::optional<std::string> reason;
+  std::optional<std::string> metadata;  // as PostgreSQL prints the jsonb
+  int64_t created_micros = 0;           // "createdAt" (UTC), microseconds since 1970
+
+  bool operator==(const RowContent& o) const;
+  bool operator!=(const RowContent& o) const { return !(*this == o); }
+};
+
+// The columns, in RowContent's order, of a table with the history's shape
+// ("BookingStatusHistory", "BookingStatusHeldBack"); ReadContent reads them.
+extern const char kContentColumns[];
+// Reads kContentColumns starting at column `first` of `row`.
+RowContent ReadContent(const pqxx::row& row, int first = 0);
+
+// "bsh1" then each field in order: NULL as "n", a value as "v<bytes>:<value>"
+// (numbers in decimal). Reproducible in SQL (the migration chains existing
+// rows with it).
+std::string Canonical(const RowContent& c);
+
+// 32 bytes: SHA-256 of Canonical(c).
+std::string ContentDigest(const RowContent& c);
+// 32 bytes: SHA-256 of `previous` (the booking's previous row's hash; 32
+// zero bytes for its first row) followed by Canonical(c).
+std::string RowHash(const std::string& previous, const RowContent& c);
+// The same from the canonical bytes.
+std::string HashCanonical(const std::string& previous, const std::string& canonical);
+// The previous hash of a booking's first row.
+const std::string& FirstPrevious();
+
+std::string Hex(const std::string& bytes);
+// Empty optional when `hex` is not hex.
+std::optional<std::string> FromHex(const std::string& hex);
+
+// A JSON string literal of UTF-8 text.
+std::string JsonString(const std::string& text);
+// A JSON object with the content's fields (metadata as a string of JSON);
+// for jsonb_to_recordset.
+std::string ContentJson(const RowContent& c);
+// The jsonb_to_recordset column list matching ContentJson, and the select
+// list turning it into column values (createdAt exact to the microsecond).
+extern const char kContentRecord[];
+extern const char kContentValues[];
+
+}  // namespace booking
+
+#endif  // HISTORY_SERVICE_ROW_CONTENT_H_

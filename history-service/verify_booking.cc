@@ -1,0 +1,118 @@
+#include "history-service/verify_booking.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/util/json_util.h"
+#include "google/protobuf/util/time_util.h"
+#include "history-service/checkpoint.h"
+#include "history-service/verify.h"
+
+namespace booking {
+namespace {
+
+void ToVerifiedRow(const StoredRow& row, history::v1::VerifiedRow* out) {
+  const RowContent& c = row.content;
+  history::v1::HistoryEntry* e = out->mutable_entry();
+  e->set_event_id(c.event_id);
+  e->set_booking_id(c.booking_id);
+  e->set_sequence(c.sequence);
+  e->set_from_status(c.from_status.value_or(""));
+  e->set_to_status(c.to_status);
+  e->set_changed_by(c.changed_by.value_or(""));
+  e->set_reason(c.reason.value_or(""));
+  if (c.metadata) {
+    (void)google::protobuf::util::JsonStringToMessage(*c.metadata, e->mutable_metadata());
+  }
+  *e->mutable_create_time() =
+      google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(c.created_micros);
+  out->set_canonical(Canonical(c));
+  out->set_row_hash(row.row_hash.value_or(""));
+}
+
+void Fail(history::v1::VerifyHistoryResponse& r, const Finding& f) {
+  if (!r.verified()) return;  // the first finding stands
+  r.set_verified(false);
+  r.set_first_bad_sequence(f.sequence);
+  r.set_problem(f.problem);
+}
+
+}  // namespace
+
+history::v1::VerifyHistoryResponse VerifyBooking(pqxx::transaction_base& txn,
+                                                 const std::string& booking_id) {
+  history::v1::VerifyHistoryResponse response;
+  response.set_verified(true);
+  std::vector<StoredRow> rows;
+  for (const pqxx::row& row :
+       txn.exec_params(absl::StrCat("SELECT ", StoredRowColumns(), R"( FROM "BookingStatusHistory"
+                        WHERE "bookingId" = $1 ORDER BY sequence)"),
+                       booking_id)) {
+    rows.push_back(ReadStoredRow(row));
+    ToVerifiedRow(rows.back(), response.add_rows());
+  }
+  if (std::optional<Finding> f = CheckChain(rows)) Fail(response, *f);
+  // Every head a checkpoint signed for the booking must still be there: a
+  // deleted last row shows even after a later checkpoint.
+  for (const pqxx::row& row : txn.exec_params(
+           R"(SELECT sequence, "rowHash" FROM "HistoryCheckpointHead"
+              WHERE "bookingId" = $1 ORDER BY "checkpointId")",
+           booking_id)) {
+    const Head signed_head{booking_id, row[0].as<int64_t>(), pqxx::binarystring(row[1]).str()};
+    if (std::optional<Finding> f = CheckHead(rows, signed_head)) Fail(response, *f);
+  }
+  std::optional<history::v1::Checkpoint> checkpoint = NewestCheckpoint(txn);
+  if (!checkpoint) return response;
+  const std::vector<Head> heads = CheckpointHeads(txn, checkpoint->id());
+  const std::vector<std::string> leaves = Leaves(heads);
+  if (MerkleRoot(leaves) != checkpoint->root()) {
+    Fail(response, {booking_id, 0,
+                    "the store's copy of the checkpoint's heads does not match its signed root"});
+  }
+  *response.mutable_checkpoint() = *checkpoint;
+  auto it =
+      std::lower_bound(heads.begin(), heads.end(), booking_id,
+                       [](const Head& h, const std::string& id) { return h.booking_id < id; });
+  if (it == heads.end() || it->booking_id != booking_id) return response;
+  const size_t index = static_cast<size_t>(it - heads.begin());
+  response.set_checkpoint_sequence(it->sequence);
+  response.set_checkpoint_row_hash(it->row_hash);
+  response.set_leaf_index(static_cast<int64_t>(index));
+  for (std::string& p : AuditPath(leaves, index)) response.add_audit_path(std::move(p));
+  if (std::optional<Finding> f = CheckHead(rows, *it)) Fail(response, *f);
+  return response;
+}
+
+std::string CheckVerifyResponse(const history::v1::VerifyHistoryResponse& r,
+                                const std::string& public_key) {
+  std::string previous = FirstPrevious();
+  std::string head_hash;
+  for (const history::v1::VerifiedRow& row : r.rows()) {
+    if (HashCanonical(previous, row.canonical()) != row.row_hash()) {
+      return absl::StrCat("booking ", row.entry().booking_id(), " sequence ",
+                          row.entry().sequence(), ": hash does not verify");
+    }
+    previous = row.row_hash();
+    if (row.entry().sequence() == r.checkpoint_sequence()) head_hash = row.row_hash();
+  }
+  if (!r.has_checkpoint()) return "";
+  if (!SignatureValid(r.checkpoint(), public_key))
+    return "the checkpoint's signature does not verify";
+  if (r.checkpoint_sequence() == 0) return "";
+  if (head_hash != r.checkpoint_row_hash()) {
+    return absl::StrCat("sequence ", r.checkpoint_sequence(),
+                        ": not the head the checkpoint holds");
+  }
+  const std::string booking = r.rows_size() > 0 ? r.rows(0).entry().booking_id() : "";
+  const std::string leaf = LeafHash({booking, r.checkpoint_sequence(), r.checkpoint_row_hash()});
+  std::vector<std::string> path(r.audit_path().begin(), r.audit_path().end());
+  if (!VerifyAuditPath(leaf, static_cast<uint64_t>(r.leaf_index()),
+                       static_cast<uint64_t>(r.checkpoint().booking_count()), path,
+                       r.checkpoint().root())) {
+    return "the audit path does not lead to the checkpoint's root";
+  }
+  return "";
+}
+
+}  // namespace booking

@@ -1,0 +1,145 @@
+// history-verify: proves offline that the history store was not altered, or
+// names the first row that was (booking and sequence).
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
+#include "common/config.h"
+#include "common/pg.h"
+#include "common/store_schema.h"
+#include "history-service/checkpoint.h"
+#include "history-service/row_content.h"
+#include "history-verify/store_verify.h"
+
+ABSL_FLAG(std::string, out, "", "keygen: the key file to write (its public key goes to FILE.pub)");
+ABSL_FLAG(std::string, database_url, "",
+          "the history store, a libpq URL [env HISTORY_DATABASE_URL]");
+ABSL_FLAG(std::string, database_schema, "", "the schema holding \"BookingStatusHistory\"");
+ABSL_FLAG(std::string, public_key, "", "file holding the checkpoint signer's public key (hex)");
+ABSL_FLAG(std::string, checkpoint, "",
+          "verify: the trusted checkpoint, a line printed by `history-verify checkpoint` or a "
+          "file holding one [default: the newest in the store, signature checked]");
+ABSL_FLAG(std::string, booking, "", "verify: only this booking");
+
+namespace booking {
+namespace {
+
+constexpr char kUsage[] = R"(proves that history was not altered, or names where it was.
+
+  history-verify keygen --out KEY
+      writes a new Ed25519 seed to KEY (mode 0600; history-service --checkpoint-key KEY)
+      and its public key to KEY.pub
+  history-verify checkpoint --database-url URL --public-key KEY.pub
+      prints the newest checkpoint, its signature checked: keep the line outside the store
+  history-verify verify --database-url URL --public-key KEY.pub [--checkpoint LINE|FILE]
+                        [--booking ID]
+      checks every row's hash chain, every head the checkpoint signed and its row count;
+      prints the first row that does not verify (booking, sequence, why)
+
+Exit codes: 0 verified, 1 tampering found, 2 usage or setup error, 3 store unreachable.)";
+
+int Fail(int code, const std::string& message) {
+  std::cerr << "history-verify: " << message << "\n";
+  return code;
+}
+
+std::string DatabaseUrl() {
+  std::string url = absl::GetFlag(FLAGS_database_url);
+  if (url.empty() && std::getenv("HISTORY_DATABASE_URL") != nullptr) {
+    url = std::getenv("HISTORY_DATABASE_URL");
+  }
+  return url;
+}
+
+// The trusted checkpoint: given (a line, or a file holding one), or the
+// store's newest; its signature checked with the public key.
+absl::StatusOr<history::v1::Checkpoint> Trusted(pqxx::transaction_base& txn,
+                                                const std::string& public_key) {
+  std::string given = absl::GetFlag(FLAGS_checkpoint);
+  history::v1::Checkpoint c;
+  if (!given.empty()) {
+    if (std::ifstream in(given); in) {
+      std::getline(in, given);
+    }
+    absl::StatusOr<history::v1::Checkpoint> parsed = ParseCheckpointLine(given);
+    if (!parsed.ok()) return parsed.status();
+    c = *parsed;
+  } else {
+    std::optional<history::v1::Checkpoint> newest = NewestCheckpoint(txn);
+    if (!newest) {
+      return absl::FailedPreconditionError(
+          "the store holds no checkpoint yet: run history-service with --checkpoint-key");
+    }
+    c = *newest;
+  }
+  if (!SignatureValid(c, public_key)) {
+    return absl::PermissionDeniedError(
+        "the checkpoint's signature does not verify with the public key: not signed by that key, "
+        "or altered");
+  }
+  return c;
+}
+
+int Verify(pqxx::connection& conn, const std::string& public_key, bool print_only) {
+  pqxx::transaction<pqxx::isolation_level::repeatable_read, pqxx::readwrite_policy::read_only> txn(
+      conn);
+  absl::StatusOr<history::v1::Checkpoint> trusted = Trusted(txn, public_key);
+  if (!trusted.ok()) {
+    return Fail(absl::IsPermissionDenied(trusted.status()) ? 1 : 2,
+                std::string(trusted.status().message()));
+  }
+  if (print_only) {
+    std::cout << CheckpointLine(*trusted) << "\n";
+    return 0;
+  }
+  const std::string booking = absl::GetFlag(FLAGS_booking);
+  const StoreReport report = VerifyStore(
+      txn, *trusted, booking.empty() ? std::nullopt : std::optional<std::string>(booking));
+  for (const Finding& f : report.findings) {
+    std::cout << "NOT VERIFIED: booking " << (f.booking_id.empty() ? "-" : f.booking_id)
+              << " sequence " << f.sequence << ": " << f.problem << "\n";
+  }
+  std::cout << (report.findings.empty() ? "verified: " : "tampered: ") << report.rows << " rows of "
+            << report.bookings << " bookings checked against the checkpoint of "
+            << trusted->row_count() << " rows signed at " << trusted->signed_at_micros()
+            << " (microseconds since 1970)\n";
+  return report.findings.empty() ? 0 : 1;
+}
+
+int Main(int argc, char** argv) {
+  const std::vector<std::string> args = ParseCommandLine(argc, argv, kUsage);
+  if (args.size() != 2) return Fail(2, "name one command: keygen, checkpoint or verify (--help)");
+  const std::string command = args[1];
+  if (command == "keygen") {
+    if (absl::GetFlag(FLAGS_out).empty()) return Fail(2, "keygen needs --out FILE");
+    absl::Status s = WriteKeyPair(absl::GetFlag(FLAGS_out));
+    if (!s.ok()) return Fail(2, std::string(s.message()));
+    std::cout << "wrote " << absl::GetFlag(FLAGS_out) << " and " << absl::GetFlag(FLAGS_out)
+              << ".pub\n";
+    return 0;
+  }
+  if (command != "checkpoint" && command != "verify") {
+    return Fail(2, absl::StrCat("unknown command \"", command, "\"; see --help"));
+  }
+  if (DatabaseUrl().empty()) return Fail(2, "--database-url (or HISTORY_DATABASE_URL) is required");
+  if (absl::GetFlag(FLAGS_public_key).empty()) return Fail(2, "--public-key FILE is required");
+  absl::StatusOr<std::string> public_key = LoadPublicKey(absl::GetFlag(FLAGS_public_key));
+  if (!public_key.ok()) return Fail(2, std::string(public_key.status().message()));
+  const std::string schema = absl::GetFlag(FLAGS_database_schema);
+  absl::StatusOr<std::unique_ptr<pqxx::connection>> conn =
+      Connect(DatabaseUrl(),
+              [&](pqxx::connection& c) { UseStoreSchema(c, "BookingStatusHistory", schema); });
+  if (!conn.ok()) return Fail(3, std::string(conn.status().message()));
+  try {
+    return Verify(**conn, *public_key, command == "checkpoint");
+  } catch (const std::exception& e) {
+    return Fail(3, e.what());
+  }
+}
+
+}  // namespace
+}  // namespace booking
+
+int main(int argc, char** argv) { return booking::Main(argc, argv); }

@@ -1,0 +1,201 @@
+// Tamper evidence: rows hash-chained per booking, checkpoints signed with
+// Ed25519. A superuser who disables the immutability trigger and edits,
+// deletes, inserts or swaps rows is caught by history-verify (offline,
+// against a trusted checkpoint line) and by VerifyHistory, each naming the
+// booking and sequence; a client checks VerifyHistory's proof itself; an
+// untouched store of 100,000 rows verifies clean.
+#include <sys/wait.h>
+
+#include <cstdio>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "gtest/gtest.h"
+#include "history-service/checkpoint.h"
+#include "history-service/row_content.h"
+#include "history-service/verify_booking.h"
+#include "tests/support/ingest_client.h"
+#include "tests/support/pg_suite.h"
+#include "tests/support/service_set.h"
+#include "tests/support/sql.h"
+
+namespace booking::testing {
+namespace {
+
+struct CommandRun {
+  int code = -1;
+  std::string out;
+};
+
+// history-verify with `args`, its exit code and output (stderr too).
+CommandRun HistoryVerify(const std::string& args) {
+  CommandRun run;
+  FILE* p = popen(absl::StrCat(HISTORY_VERIFY_BIN, " ", args, " 2>&1").c_str(), "r");
+  if (p == nullptr) return run;
+  char buf[4096];
+  for (size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) run.out.append(buf, n);
+  const int status = pclose(p);
+  run.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return run;
+}
+
+const char* const kPath[] = {"PENDING_PAYMENT", "CONFIRMED", "PICKUP_ASSIGNED", "PICKED_UP",
+                             "AT_WORKSHOP"};
+
+// `bookings` bookings named `prefix`-N, each with `events` events, through
+// the real Ingest in batches of about 500.
+void IngestStories(const std::string& target, const std::string& prefix, int bookings, int events,
+                   int64_t first_id) {
+  IngestClient client(target);
+  std::vector<history::v1::StatusChangeEvent> batch;
+  int64_t id = first_id;
+  for (int b = 0; b < bookings; ++b) {
+    for (int s = 1; s <= events; ++s) {
+      batch.push_back(StatusEvent(EventId(id++), absl::StrCat(prefix, "-", b), s,
+                                  s == 1 ? "" : kPath[s - 2], kPath[s - 1]));
+    }
+    if (batch.size() >= 500 || b + 1 == bookings) {
+      auto ack = client.Send(batch);
+      ASSERT_TRUE(ack.ok()) << ack.status();
+      ASSERT_EQ(ack->stored(), static_cast<int>(batch.size()));
+      batch.clear();
+    }
+  }
+}
+
+class HistoryTamperTest : public PgSuite {
+ protected:
+  // A set whose history-service signs a checkpoint every 200 ms.
+  static std::unique_ptr<ServiceSet> SigningSet(const std::string& prefix) {
+    auto set = ServiceSet::Create(*pg_, prefix);
+    EXPECT_TRUE(set.ok()) << set.status();
+    if (!set.ok()) return nullptr;
+    const std::string key = absl::StrCat((*set)->log_dir(), "/checkpoint.key");
+    CommandRun keygen = HistoryVerify(absl::StrCat("keygen --out ", key));
+    EXPECT_EQ(keygen.code, 0) << keygen.out;
+    EXPECT_TRUE(
+        (*set)->StartHistory({"--checkpoint-key", key, "--checkpoint-interval", "200ms"}).ok())
+        << (*set)->Logs();
+    return *std::move(set);
+  }
+  static std::string PublicKey(const ServiceSet& set) {
+    return absl::StrCat(set.log_dir(), "/checkpoint.key.pub");
+  }
+  // Waits for a checkpoint that covers `rows` rows; its line, as
+  // `history-verify checkpoint` prints it.
+  static std::string CheckpointCovering(const ServiceSet& set, int64_t rows) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(60);
+    while (QueryCount(set.history_url(),
+                      R"(SELECT COALESCE(max("rowCount"), 0) FROM "HistoryCheckpoint")") < rows) {
+      if (absl::Now() > deadline) return "";
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+    CommandRun line = HistoryVerify(absl::StrCat("checkpoint --database-url '", set.history_url(),
+                                                 "' --public-key ", PublicKey(set)));
+    EXPECT_EQ(line.code, 0) << line.out;
+    return line.out;
+  }
+  static history::v1::VerifyHistoryResponse VerifyHistory(const ServiceSet& set,
+                                                          const std::string& booking) {
+    auto stub = history::v1::HistoryService::NewStub(
+        grpc::CreateChannel(set.history_target(), grpc::InsecureChannelCredentials()));
+    grpc::ClientContext context;
+    history::v1::VerifyHistoryRequest request;
+    request.set_booking_id(booking);
+    history::v1::VerifyHistoryResponse response;
+    grpc::Status s = stub->VerifyHistory(&context, request, &response);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return response;
+  }
+};
+
+TEST_F(HistoryTamperTest, SuperuserTamperingIsNamedByHistoryVerifyAndVerifyHistory) {
+  std::unique_ptr<ServiceSet> set = SigningSet("tamper");
+  ASSERT_NE(set, nullptr);
+  IngestStories(set->history_target(), "t", 6, 5, 1);
+  const std::string trusted = CheckpointCovering(*set, 30);
+  ASSERT_FALSE(trusted.empty()) << set->Logs();
+  const std::string checkpoint_file = set->log_dir() + "/trusted.checkpoint";
+  {
+    FILE* f = std::fopen(checkpoint_file.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::fputs(trusted.c_str(), f);
+    std::fclose(f);
+  }
+  const std::string verify =
+      absl::StrCat("verify --database-url '", set->history_url(), "' --public-key ",
+                   PublicKey(*set), " --checkpoint ", checkpoint_file);
+  CommandRun clean = HistoryVerify(verify);
+  ASSERT_EQ(clean.code, 0) << clean.out;
+  EXPECT_NE(clean.out.find("verified: 30 rows of 6 bookings"), std::string::npos) << clean.out;
+
+  // A client checks the proof of an untouched booking on its own.
+  history::v1::VerifyHistoryResponse proof = VerifyHistory(*set, "t-5");
+  EXPECT_TRUE(proof.verified()) << proof.problem();
+  EXPECT_EQ(proof.checkpoint_sequence(), 5);
+  auto key = booking::FromHex(std::string(absl::StripAsciiWhitespace(
+      QueryValue(set->history_url(), R"(SELECT encode("publicKey", 'hex') FROM "HistoryCheckpoint"
+                                        ORDER BY id DESC LIMIT 1)"))));
+  ASSERT_TRUE(key.has_value());
+  EXPECT_EQ(CheckVerifyResponse(proof, *key), "");
+
+  // The superuser's edits, with the immutability trigger out of the way.
+  Exec(set->history_url(), R"(
+    ALTER TABLE "BookingStatusHistory" DISABLE TRIGGER "BookingStatusHistory_no_update_delete";
+    UPDATE "BookingStatusHistory" SET "toStatus" = 'CANCELLED'
+      WHERE "bookingId" = 't-0' AND sequence = 2;
+    DELETE FROM "BookingStatusHistory" WHERE "bookingId" = 't-1' AND sequence = 3;
+    INSERT INTO "BookingStatusHistory" ("eventId", "bookingId", sequence, "fromStatus",
+                                        "toStatus", "changedBy", "rowHash")
+      SELECT gen_random_uuid(), 't-2', 6, 'AT_WORKSHOP', 'CANCELLED', 'ceo', "rowHash"
+      FROM "BookingStatusHistory" WHERE "bookingId" = 't-2' AND sequence = 5;
+    UPDATE "BookingStatusHistory" SET sequence = sequence + 100
+      WHERE "bookingId" = 't-3' AND sequence IN (2, 3);
+    UPDATE "BookingStatusHistory" SET sequence = 5 - (sequence - 100)
+      WHERE "bookingId" = 't-3' AND sequence > 100;
+    DELETE FROM "BookingStatusHistory" WHERE "bookingId" = 't-4' AND sequence = 5;
+    ALTER TABLE "BookingStatusHistory" ENABLE TRIGGER "BookingStatusHistory_no_update_delete";)");
+
+  CommandRun caught = HistoryVerify(verify);
+  EXPECT_EQ(caught.code, 1) << caught.out;
+  for (const char* named :
+       {"booking t-0 sequence 2:", "booking t-1 sequence 4:", "booking t-2 sequence 6:",
+        "booking t-3 sequence 2:", "booking t-4 sequence 5:"}) {
+    EXPECT_NE(caught.out.find(absl::StrCat("NOT VERIFIED: ", named)), std::string::npos)
+        << named << "\n"
+        << caught.out;
+  }
+  EXPECT_EQ(caught.out.find("booking t-5 "), std::string::npos) << caught.out;
+  CommandRun one = HistoryVerify(absl::StrCat(verify, " --booking t-1"));
+  EXPECT_EQ(one.code, 1);
+  EXPECT_NE(one.out.find("NOT VERIFIED: booking t-1 sequence 4:"), std::string::npos) << one.out;
+
+  const std::pair<const char*, int64_t> expected[] = {
+      {"t-0", 2}, {"t-1", 4}, {"t-2", 6}, {"t-3", 2}, {"t-4", 5}};
+  for (const auto& [booking, sequence] : expected) {
+    history::v1::VerifyHistoryResponse r = VerifyHistory(*set, booking);
+    EXPECT_FALSE(r.verified()) << booking;
+    EXPECT_EQ(r.first_bad_sequence(), sequence) << booking << ": " << r.problem();
+  }
+  EXPECT_TRUE(VerifyHistory(*set, "t-5").verified());
+}
+
+TEST_F(HistoryTamperTest, UntouchedStoreOfOneHundredThousandRowsVerifiesClean) {
+  std::unique_ptr<ServiceSet> set = SigningSet("clean");
+  ASSERT_NE(set, nullptr);
+  const absl::Time start = absl::Now();
+  IngestStories(set->history_target(), "c", 20000, 5, 1);
+  std::printf("ingested 100000 rows in %s\n", absl::FormatDuration(absl::Now() - start).c_str());
+  ASSERT_FALSE(CheckpointCovering(*set, 100000).empty()) << set->Logs();
+  const absl::Time verify_start = absl::Now();
+  CommandRun clean = HistoryVerify(absl::StrCat("verify --database-url '", set->history_url(),
+                                                "' --public-key ", PublicKey(*set)));
+  std::printf("verified in %s\n", absl::FormatDuration(absl::Now() - verify_start).c_str());
+  EXPECT_EQ(clean.code, 0) << clean.out;
+  EXPECT_NE(clean.out.find("verified: 100000 rows of 20000 bookings"), std::string::npos)
+      << clean.out;
+}
+
+}  // namespace
+}  // namespace booking::testing
