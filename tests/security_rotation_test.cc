@@ -40,6 +40,13 @@ class SteadyCalls {
     if (thread_.joinable()) thread_.join();
   }
   int calls() const { return calls_; }
+  // Until `more` calls beyond those made so far have returned.
+  bool WaitForMore(int more) {
+    const int want = calls_ + more;
+    const absl::Time until = absl::Now() + absl::Seconds(30);
+    while (calls_ < want && absl::Now() < until) absl::SleepFor(absl::Milliseconds(10));
+    return calls_ >= want;
+  }
   int failures() const { return failures_; }
   std::string last_error() const { return last_error_; }
 
@@ -118,7 +125,7 @@ TEST_F(SecurityRotationTest, NewConnectionsGetTheNewCertificateCallsInFlightSucc
   EXPECT_EQ(served, after) << "history-service still serves the old certificate";
   std::cout << "new certificate served " << absl::FormatDuration(absl::Now() - rotated)
             << " after the files changed\n";
-  absl::SleepFor(absl::Milliseconds(500));  // calls on the old connection go on
+  EXPECT_TRUE(steady.WaitForMore(20));  // calls on the old connection go on
   steady.Stop();
   EXPECT_GT(steady.calls(), 10);
   EXPECT_EQ(steady.failures(), 0) << steady.last_error();
@@ -146,6 +153,7 @@ TEST_F(SecurityRotationTest, TokensReloadWithoutRestartCallsInFlightSucceed) {
     v1::ListBookingsResponse out;
     return bookings->ListBookings(context.get(), request, &out);
   });
+  ASSERT_TRUE(steady.WaitForMore(10));
   {
     // Replaced by rename, as a Secret volume does.
     const std::string next = stack_->tokens_file() + ".next";
@@ -162,10 +170,44 @@ TEST_F(SecurityRotationTest, TokensReloadWithoutRestartCallsInFlightSucceed) {
             << " after the file changed\n";
   EXPECT_EQ(ReadHistory(*history, SecureStack::kReaderToken).error_code(),
             grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_TRUE(steady.WaitForMore(10));
   steady.Stop();
   EXPECT_GT(steady.calls(), 10);
   EXPECT_EQ(steady.failures(), 0) << steady.last_error();
   EXPECT_EQ(stack_->set().booking_pid(0), booking_pid) << "booking-service restarted";
+}
+
+TEST_F(SecurityRotationTest, PolicyReloadsWithoutRestart) {
+  auto history = history::v1::HistoryService::NewStub(
+      stack_->Channel(stack_->set().history_target(), Caller::Cert("intruder")));
+  const auto read = [&] {
+    auto context = SecureStack::Context(Caller::Cert("intruder"));
+    history::v1::GetBookingHistoryRequest request;
+    request.set_booking_id("bk-rotation");
+    history::v1::GetBookingHistoryResponse out;
+    return history->GetBookingHistory(context.get(), request, &out);
+  };
+  ASSERT_EQ(read().error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  {
+    const std::string next = stack_->policy_file() + ".next";
+    std::ofstream(next) << SecureStack::kPolicy << "allow " << kSpiffePrefix
+                        << "intruder /history.v1.HistoryService/GetBookingHistory\n";
+    ASSERT_EQ(std::rename(next.c_str(), stack_->policy_file().c_str()), 0);
+  }
+  const absl::Time changed = absl::Now();
+  while (!read().ok() && absl::Now() < changed + absl::Seconds(30)) {
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_TRUE(read().ok());
+  // A policy that no longer loads leaves the last good one in force.
+  std::ofstream(stack_->policy_file()) << "allow nothing-here\n";
+  const absl::Time broken = absl::Now();
+  while (stack_->set().Logs().find("reload failed") == std::string::npos &&
+         absl::Now() < broken + absl::Seconds(30)) {
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_NE(stack_->set().Logs().find("reload failed"), std::string::npos);
+  EXPECT_TRUE(read().ok());
 }
 
 }  // namespace

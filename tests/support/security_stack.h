@@ -46,6 +46,7 @@ class SecureStack {
   ServiceSet& set() { return *set_; }
   const TestPki& pki() const { return pki_; }
   const std::string& tokens_file() const { return tokens_file_; }
+  const std::string& policy_file() const { return policy_file_; }
 
   std::shared_ptr<grpc::Channel> Channel(const std::string& target, const Caller& caller) const;
   static std::unique_ptr<grpc::ClientContext> Context(const Caller& caller);
