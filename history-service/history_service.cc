@@ -68,6 +68,7 @@ grpc::Status HistoryServiceImpl::VerifyHistory(grpc::ServerContext* context,
                                                const history::v1::VerifyHistoryRequest* request,
                                                history::v1::VerifyHistoryResponse* response) {
   auto run = [&]() -> absl::Status {
+    if (absl::Status refused = CallRefusal(*context); !refused.ok()) return refused;  // authz
     if (request->booking_id().empty()) return InvalidField("booking_id", "required");
     if (absl::Status s = CheckText("booking_id", request->booking_id(), limits::kMaxIdBytes);
         !s.ok()) {

@@ -96,6 +96,10 @@ class SecurityTest : public ::testing::Test {
       history::v1::GetBookingHistoryResponse out;
       return history->GetBookingHistory(context.get(), {}, &out);
     }
+    if (method == "VerifyHistory") {
+      history::v1::VerifyHistoryResponse out;
+      return history->VerifyHistory(context.get(), {}, &out);
+    }
     if (method == "Ingest") {
       auto stream = history->Ingest(context.get());
       stream->WritesDone();
@@ -114,17 +118,17 @@ class SecurityTest : public ::testing::Test {
 TEST_F(SecurityTest, EveryMethodForEveryIdentity) {
   using V = Verdict;
   constexpr V A = V::kAllowed, D = V::kDenied, U = V::kUnauthenticated;
-  const std::vector<std::string> methods = {"GetBooking",   "ListBookings",      "CreateBooking",
-                                            "ChangeStatus", "GetBookingHistory", "Ingest",
-                                            "Health"};
+  const std::vector<std::string> methods = {
+      "GetBooking",        "ListBookings",  "CreateBooking", "ChangeStatus",
+      "GetBookingHistory", "VerifyHistory", "Ingest",        "Health"};
   const std::vector<std::pair<Caller, std::vector<V>>> table = {
-      {Caller::Cert("booking-service"), {D, D, D, D, D, A, A}},
-      {Caller::Cert("auditor"), {A, A, D, D, A, D, A}},
-      {Caller::Cert("intruder"), {D, D, D, D, D, D, A}},
-      {Caller::Token(SecureStack::kWriterToken), {A, A, A, A, D, D, A}},
-      {Caller::Token(SecureStack::kReaderToken), {A, A, D, D, A, D, A}},
-      {Caller::Token("not-a-token-anyone-was-given"), {U, U, U, U, U, U, A}},
-      {Caller::Cert("tool"), {D, D, D, D, D, D, A}},
+      {Caller::Cert("booking-service"), {D, D, D, D, D, D, A, A}},
+      {Caller::Cert("auditor"), {A, A, D, D, A, A, D, A}},
+      {Caller::Cert("intruder"), {D, D, D, D, D, D, D, A}},
+      {Caller::Token(SecureStack::kWriterToken), {A, A, A, A, D, D, D, A}},
+      {Caller::Token(SecureStack::kReaderToken), {A, A, D, D, A, A, D, A}},
+      {Caller::Token("not-a-token-anyone-was-given"), {U, U, U, U, U, U, U, A}},
+      {Caller::Cert("tool"), {D, D, D, D, D, D, D, A}},
   };
   for (const auto& [caller, want] : table) {
     for (size_t i = 0; i < methods.size(); ++i) {
