@@ -85,25 +85,42 @@ absl::StatusOr<ServerConfig> ServerSettings() {
   return config;
 }
 
+// Where the store and history-service are, and how legacy names are taken.
+struct StoreSettings {
+  std::string database_url, history_target;
+  LegacyNames legacy_names = LegacyNames::kAccept;
+};
+
+absl::StatusOr<StoreSettings> ReadStoreSettings() {
+  StoreSettings settings{.database_url = FlagOrEnv(FLAGS_database_url, "BOOKING_DATABASE_URL"),
+                         .history_target = FlagOrEnv(FLAGS_history_target, "HISTORY_TARGET")};
+  if (settings.database_url.empty() || settings.history_target.empty()) {
+    return absl::InvalidArgumentError(
+        "--database-url (or BOOKING_DATABASE_URL) and --history-target (or HISTORY_TARGET) "
+        "are required; see --help");
+  }
+  const std::string legacy = FlagOrEnv(FLAGS_legacy_status_names, "BOOKING_LEGACY_STATUS_NAMES");
+  if (!legacy.empty() && legacy != "accept" && legacy != "reject") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--legacy-status-names must be accept or reject, not \"", legacy, "\""));
+  }
+  if (legacy == "reject") settings.legacy_names = LegacyNames::kReject;
+  return settings;
+}
+
 int Main(int argc, char** argv) {
   // This binary started again to answer the probes (common/health_process.h).
   if (std::optional<int> code = HealthProcess::RunIfAsked(argc, argv)) return *code;
   ServerRuntime::BlockTerminationSignals();
   ParseCommandLine(argc, argv, kUsage);
 
-  const std::string database_url = FlagOrEnv(FLAGS_database_url, "BOOKING_DATABASE_URL");
-  const std::string history_target = FlagOrEnv(FLAGS_history_target, "HISTORY_TARGET");
-  const std::string legacy = FlagOrEnv(FLAGS_legacy_status_names, "BOOKING_LEGACY_STATUS_NAMES");
-  if (database_url.empty() || history_target.empty()) {
-    LogError(
-        "--database-url (or BOOKING_DATABASE_URL) and --history-target (or HISTORY_TARGET) "
-        "are required; see --help");
+  absl::StatusOr<StoreSettings> settings = ReadStoreSettings();
+  if (!settings.ok()) {
+    LogError(settings.status().message());
     return 2;
   }
-  if (!legacy.empty() && legacy != "accept" && legacy != "reject") {
-    LogError("--legacy-status-names must be accept or reject", {{"given", legacy}});
-    return 2;
-  }
+  const std::string& database_url = settings->database_url;
+  const std::string& history_target = settings->history_target;
   absl::StatusOr<ServerConfig> server = ServerSettings();
   if (!server.ok()) {
     LogError(server.status().message());
@@ -130,9 +147,7 @@ int Main(int argc, char** argv) {
   ProbeConnection probe(WithConnectionDefaults(database_url, "booking-service-probe"),
                         [&schema](pqxx::connection& c) { UseStoreSchema(c, "Booking", schema); });
   const Authenticator auth;
-  BookingServiceImpl service(store, auth,
-                             legacy == "reject" ? LegacyNames::kReject : LegacyNames::kAccept,
-                             runtime.metrics());
+  BookingServiceImpl service(store, auth, settings->legacy_names, runtime.metrics());
   OutboxRelay relay({.database_url = url,
                      .database_schema = schema,
                      .history_target = history_target,
