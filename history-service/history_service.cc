@@ -17,6 +17,12 @@ namespace {
 constexpr int kDefaultPageSize = 100;
 constexpr absl::string_view kDomain = "history.v1";
 
+// Lenient as history itself: any booking id the booking store may hold.
+absl::Status CheckBookingId(const std::string& id) {
+  if (id.empty()) return InvalidField("booking_id", "required");
+  return CheckText("booking_id", id, limits::kMaxIdBytes);
+}
+
 }  // namespace
 
 HistoryServiceImpl::HistoryServiceImpl(HistoryStore& store, prometheus::Registry& metrics)
@@ -39,12 +45,7 @@ grpc::Status HistoryServiceImpl::GetBookingHistory(
     history::v1::GetBookingHistoryResponse* response) {
   auto run = [&]() -> absl::Status {
     if (absl::Status refused = CallRefusal(*context); !refused.ok()) return refused;  // authz
-    // Lenient as history itself: any booking id the booking store may hold.
-    if (request->booking_id().empty()) return InvalidField("booking_id", "required");
-    if (absl::Status s = CheckText("booking_id", request->booking_id(), limits::kMaxIdBytes);
-        !s.ok()) {
-      return s;
-    }
+    if (absl::Status s = CheckBookingId(request->booking_id()); !s.ok()) return s;
     if (request->page_size() < 0 || request->page_size() > limits::kMaxPageSize) {
       return InvalidField("page_size", absl::StrCat("must be between 0 and ", limits::kMaxPageSize,
                                                     " (0 means ", kDefaultPageSize, ")"));
@@ -69,11 +70,7 @@ grpc::Status HistoryServiceImpl::VerifyHistory(grpc::ServerContext* context,
                                                history::v1::VerifyHistoryResponse* response) {
   auto run = [&]() -> absl::Status {
     if (absl::Status refused = CallRefusal(*context); !refused.ok()) return refused;  // authz
-    if (request->booking_id().empty()) return InvalidField("booking_id", "required");
-    if (absl::Status s = CheckText("booking_id", request->booking_id(), limits::kMaxIdBytes);
-        !s.ok()) {
-      return s;
-    }
+    if (absl::Status s = CheckBookingId(request->booking_id()); !s.ok()) return s;
     absl::StatusOr<history::v1::VerifyHistoryResponse> verified =
         store_.Verify(request->booking_id(), DeadlineOf(*context));
     if (!verified.ok()) return verified.status();
