@@ -193,6 +193,14 @@ absl::Status PgPool::Run(const std::function<absl::Status(pqxx::connection&)>& f
   return RunOnce(fn, deadline, &lost);
 }
 
+absl::Status PgPool::RunRead(const std::function<absl::Status(pqxx::connection&)>& fn,
+                             absl::Time deadline) {
+  bool lost = false;
+  absl::Status status = RunOnce(fn, deadline, &lost);
+  if (lost && absl::Now() < deadline) status = RunOnce(fn, deadline, &lost);
+  return status;
+}
+
 absl::Status PgPool::RunInTransaction(const std::function<absl::Status(pqxx::work&)>& fn,
                                       absl::Time deadline) {
   constexpr int kAttempts = 3;

@@ -76,6 +76,12 @@ class PgPool {
   absl::Status Run(const std::function<absl::Status(pqxx::connection&)>& fn,
                    absl::Time deadline = absl::InfiniteFuture());
 
+  // Run for a callback that only reads: once more on a fresh connection when
+  // the connection was found lost (a read is safe to repeat), so a store
+  // restart costs a reader no error once the server is back.
+  absl::Status RunRead(const std::function<absl::Status(pqxx::connection&)>& fn,
+                       absl::Time deadline = absl::InfiniteFuture());
+
   // Runs fn in a transaction, retried (a few times, after a short jittered
   // pause) on serialization failure or deadlock, and once on a fresh
   // connection when the connection was lost before commit (nothing was

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
 #include <vector>
 
@@ -9,8 +10,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/limits.h"
-#include "google/protobuf/util/json_util.h"
-#include "google/protobuf/util/time_util.h"
+#include "history-service/history_page.h"
 #include "history-service/ingest_encoding.h"
 #include "history-service/ingest_store.h"
 #include "history-service/verify_booking.h"
@@ -199,72 +199,20 @@ absl::StatusOr<StoredBatch> HistoryStore::FindRefusedRow(
   return absl::AbortedError("no row refused");
 }
 
-namespace {
-
-// A history row as an entry; INTERNAL when its stored metadata does not parse.
-absl::Status ToEntry(const pqxx::row& row, const std::string& booking_id,
-                     history::v1::HistoryEntry* e) {
-  e->set_id(row[0].as<std::string>());
-  e->set_event_id(row[1].as<std::string>());
-  e->set_booking_id(booking_id);
-  e->set_sequence(row[2].as<int64_t>());
-  e->set_from_status(row[3].as<std::string>());
-  e->set_to_status(row[4].as<std::string>());
-  e->set_changed_by(row[5].as<std::string>());
-  e->set_reason(row[6].as<std::string>());
-  const std::string metadata = row[7].as<std::string>();
-  if (!metadata.empty() &&
-      !google::protobuf::util::JsonStringToMessage(metadata, e->mutable_metadata()).ok()) {
-    return absl::InternalError(
-        absl::StrCat("stored metadata of entry ", e->id(), " is not a JSON object"));
-  }
-  *e->mutable_create_time() =
-      google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(row[8].as<int64_t>());
-  return absl::OkStatus();
-}
-
-}  // namespace
-
 absl::StatusOr<history::v1::GetBookingHistoryResponse> HistoryStore::Get(
     const std::string& booking_id, int page_size, int64_t after_sequence, absl::Time deadline) {
-  return pool_.RunInTransaction<history::v1::GetBookingHistoryResponse>(
-      [&](pqxx::work& txn) -> absl::StatusOr<history::v1::GetBookingHistoryResponse> {
-        // A page ends at page_size entries or once about kMaxHistoryPageBytes
-        // are read, whichever comes first: big metadata makes shorter pages,
-        // never a response (or a result held in memory) of many megabytes.
-        pqxx::result r = txn.exec_params(
-            R"(SELECT id, "eventId", sequence, "fromStatus", "toStatus", "changedBy", reason,
-                      metadata, micros, upto
-               FROM (SELECT *, sum(size) OVER (ORDER BY sequence ROWS UNBOUNDED PRECEDING) AS upto
-                     FROM (SELECT *, 128 + octet_length(metadata) + octet_length(reason) AS size
-                           FROM (SELECT id::text, "eventId"::text, sequence,
-                                        COALESCE("fromStatus", '') AS "fromStatus", "toStatus",
-                                        COALESCE("changedBy", '') AS "changedBy",
-                                        COALESCE(reason, '') AS reason,
-                                        COALESCE(metadata::text, '') AS metadata,
-                                        (extract(epoch from "createdAt") * 1000000)::bigint
-                                          AS micros
-                                 FROM "BookingStatusHistory"
-                                 WHERE "bookingId" = $1 AND sequence > $2
-                                 ORDER BY sequence LIMIT $3) AS rows) AS sized) AS page
-               WHERE upto - size < $4
-               ORDER BY sequence)",
-            booking_id, after_sequence, page_size + 1,
-            static_cast<int64_t>(limits::kMaxHistoryPageBytes));
-        history::v1::GetBookingHistoryResponse response;
-        const int taken = std::min<int>(static_cast<int>(r.size()), page_size);
-        for (int i = 0; i < taken; ++i) {
-          if (absl::Status s = ToEntry(r[i], booking_id, response.add_entries()); !s.ok()) return s;
-        }
-        const bool more = static_cast<int>(r.size()) > page_size ||
-                          (taken > 0 && r[taken - 1][9].as<int64_t>() >=
-                                            static_cast<int64_t>(limits::kMaxHistoryPageBytes));
-        if (more && taken > 0) {
-          response.set_next_page_token(absl::StrCat(response.entries(taken - 1).sequence()));
-        }
-        return response;
+  std::optional<history::v1::GetBookingHistoryResponse> page;
+  absl::Status status = pool_.RunRead(
+      [&](pqxx::connection& conn) -> absl::Status {
+        absl::StatusOr<history::v1::GetBookingHistoryResponse> read =
+            ReadHistoryPage(conn, booking_id, page_size, after_sequence, deadline);
+        if (!read.ok()) return read.status();
+        page = *std::move(read);
+        return absl::OkStatus();
       },
       deadline);
+  if (!status.ok()) return status;
+  return *std::move(page);
 }
 
 absl::StatusOr<history::v1::VerifyHistoryResponse> HistoryStore::Verify(
