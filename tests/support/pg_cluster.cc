@@ -75,7 +75,12 @@ absl::Status PgCluster::Ctl(const std::string& action) {
     argv.insert(argv.end() - 1,
                 {"-o", absl::StrCat("-p ", port_, " -k ", dir_,
                                     " -c listen_addresses=127.0.0.1 -c fsync=off"
-                                    " -c max_connections=200 -c synchronous_commit=off")});
+                                    " -c max_connections=200 -c synchronous_commit=off",
+                                    // For profiling, e.g. PG_EXTRA_OPTS="-c
+                                    // shared_preload_libraries=pg_stat_statements".
+                                    std::getenv("PG_EXTRA_OPTS") == nullptr
+                                        ? ""
+                                        : absl::StrCat(" ", std::getenv("PG_EXTRA_OPTS")))});
   }
   if (action != "start") argv.insert(argv.end() - 1, {"-m", "fast"});
   absl::StatusOr<int> rc = RunCommand(AsServerUser(argv), {}, "/dev/null");
