@@ -28,6 +28,7 @@ class Planner {
  public:
   Planner(IngestState state, size_t events) : state_(std::move(state)) {
     plan_.decisions.resize(events);
+    plan_.inserts.reserve(events);
   }
 
   void Take(size_t i, const RowContent& e) {
@@ -92,8 +93,9 @@ class Planner {
   void Store(const RowContent& e) {
     BookingHead& head = state_.heads[e.booking_id];
     const std::string previous = head.sequence == 0 ? FirstPrevious() : head.hash;
-    head = {e.sequence, e.to_status, RowHash(previous, e)};
-    plan_.inserts.push_back({e, previous});
+    std::string hash = RowHash(previous, e);
+    head = {e.sequence, e.to_status, hash};
+    plan_.inserts.push_back({e, previous, std::move(hash)});
     state_.stored[e.event_id] = e;
     if (state_.held.erase(e.event_id) > 0) plan_.released.push_back(e.event_id);
   }

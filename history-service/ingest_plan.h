@@ -48,6 +48,7 @@ struct Decision {
 struct PlannedRow {
   RowContent content;
   std::string previous_hash;  // the booking's previous row's hash (FirstPrevious() if none)
+  std::string hash;           // RowHash(previous_hash, content), the row's own
 };
 
 struct IngestPlan {

@@ -98,8 +98,7 @@ void InsertRows(pqxx::transaction_base& txn, const std::vector<PlannedRow>& rows
     if (json.size() > 1) json += ',';
     std::string object = ContentJson(p.content);
     object.pop_back();
-    absl::StrAppend(&json, object, ",\"row_hash\":\"", Hex(RowHash(p.previous_hash, p.content)),
-                    "\"}");
+    absl::StrAppend(&json, object, ",\"row_hash\":\"", Hex(p.hash), "\"}");
   }
   json += "]";
   txn.exec_params(absl::StrCat(R"(INSERT INTO "BookingStatusHistory"
