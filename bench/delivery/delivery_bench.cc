@@ -1,71 +1,188 @@
-// delivery-bench: how fast the outbox drains into history, against COPY of the
-// same rows into the same table in the same run; the history lag (booking
-// commit to history row) under a steady load; and booking call latency while
-// history-service is stalled. Prints figures; not a test.
+// delivery-bench: how fast an outbox backlog drains into history through
+// booking-service's relay and history-service's Ingest (every consistency
+// check, the hash chain, checkpoints), against COPY of the same rows into a
+// fresh history table on the same server in the same run; then the history
+// lag through a history-service outage under a steady load, plotted
+// (outage.h). Prints figures (bench/common/figure.h); not a test.
 //
 // The real binaries and two real PostgreSQL 15 servers (booking store and
 // history store apart, as deployed), started by the test harness.
-#include <signal.h>
-
-#include <algorithm>
 #include <cstdio>
-#include <thread>
+#include <cstdlib>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
-#include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
-#include "absl/time/clock.h"
-#include "pqxx/pqxx"
+#include "bench/common/figure.h"
+#include "bench/delivery/bench_support.h"
+#include "bench/delivery/outage.h"
 #include "tests/support/pg_cluster.h"
 #include "tests/support/process.h"
-#include "tests/support/service_set.h"
-#include "tests/support/status_load.h"
 
 ABSL_FLAG(int, events, 500000, "outbox backlog to drain");
 ABSL_FLAG(int, replicas, 1, "booking-service replicas relaying the backlog");
 ABSL_FLAG(int, relay_batch_size, 500, "booking-service --relay-batch-size");
-ABSL_FLAG(int, threads, 4, "client threads of the steady load");
-ABSL_FLAG(absl::Duration, load, absl::Seconds(20), "length of the steady load");
-ABSL_FLAG(absl::Duration, stall, absl::Seconds(5), "how long history-service is stopped");
+ABSL_FLAG(bool, drain, true, "measure the backlog drain against COPY");
+ABSL_FLAG(bool, outage, true, "run the outage and plot the history lag");
+ABSL_FLAG(int, threads, 4, "client threads of the steady load in the outage run");
+ABSL_FLAG(absl::Duration, pause, absl::Milliseconds(10), "between a client thread's changes");
+ABSL_FLAG(absl::Duration, before, absl::Seconds(5), "steady load before the outage");
+ABSL_FLAG(absl::Duration, down, absl::Seconds(5), "how long history-service is down");
+ABSL_FLAG(absl::Duration, after, absl::Seconds(15), "steady load after it is back");
+ABSL_FLAG(bool, kill, true, "SIGKILL and restart history-service; false: SIGSTOP and SIGCONT");
+ABSL_FLAG(std::string, plot_dir, "build/bench-plots", "where the plot (SVG, PNG, .dat) goes");
+ABSL_FLAG(bool, profile, false,
+          "pg_stat_statements on both servers; the drain's top statements printed");
 
 namespace booking::testing {
 namespace {
 
 constexpr char kColumns[] =
-    R"("eventId", "bookingId", sequence, "fromStatus", "toStatus", "changedBy", reason, metadata, "createdAt")";
+    R"("eventId", "bookingId", sequence, "fromStatus", "toStatus", "changedBy", reason, metadata, "createdAt", "rowHash")";
+constexpr char kPsql[] = "/usr/lib/postgresql/15/bin/psql";
 
-int64_t Count(const std::string& url, const std::string& sql) {
+void WriteBacklog(const ServiceSet& s, int events) {
+  const absl::Time t = absl::Now();
+  pqxx::connection conn(s.booking_url());
+  pqxx::work txn(conn);
+  // 50,000 bookings, each with its events in sequence order (ids ascend
+  // with the sequence, as the service writes them).
+  txn.exec_params(R"(
+    INSERT INTO "BookingOutbox"
+      ("bookingId", sequence, "fromStatus", "toStatus", "changedBy", reason, metadata)
+    SELECT 'bench-' || ((g - 1) % 50000), (g - 1) / 50000 + 1,
+           CASE WHEN (g - 1) / 50000 = 0 THEN NULL
+                WHEN ((g - 1) / 50000) % 2 = 1 THEN 'CONFIRMED' ELSE 'PICKUP_ASSIGNED' END,
+           CASE WHEN ((g - 1) / 50000) % 2 = 1 THEN 'PICKUP_ASSIGNED' ELSE 'CONFIRMED' END,
+           'bench@dispatch', 'benchmark backlog',
+           jsonb_build_object('driver', 'd-' || (g % 100))
+    FROM generate_series(1, $1) AS g)",
+                  events);
+  txn.commit();
+  std::printf("backlog: %d outbox events written in %.2f s\n", events,
+              absl::ToDoubleSeconds(absl::Now() - t));
+}
+
+void ProfileStart(const std::vector<std::string>& urls) {
+  for (const std::string& url : urls) {
+    pqxx::connection conn(url);
+    pqxx::nontransaction txn(conn);
+    txn.exec("CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
+    txn.exec("SELECT pg_stat_statements_reset()");
+  }
+}
+
+void ProfilePrint(const std::string& name, const std::string& url) {
   pqxx::connection conn(url);
   pqxx::nontransaction txn(conn);
-  return txn.exec(sql)[0][0].as<int64_t>();
+  std::printf("profile, %s store (pg_stat_statements, by total time):\n", name.c_str());
+  for (const pqxx::row& r : txn.exec(R"(
+      SELECT calls, total_exec_time, total_exec_time / calls, rows,
+             left(regexp_replace(query, '\s+', ' ', 'g'), 110)
+      FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 8)")) {
+    std::printf("  %6lld calls %8.0f ms %7.2f ms/call %8lld rows  %s\n", r[0].as<long long>(),
+                r[1].as<double>(), r[2].as<double>(), r[3].as<long long>(), r[4].c_str());
+  }
 }
 
-void Die(const std::string& what) {
-  std::fprintf(stderr, "delivery-bench: %s\n", what.c_str());
-  std::exit(1);
+// Seconds from booking-service's start until its relay acknowledged all.
+double Drain(ServiceSet& s, int events) {
+  const int replicas = absl::GetFlag(FLAGS_replicas);
+  const absl::Time start = absl::Now();
+  for (int r = 0; r < replicas; ++r) {
+    Check(s.StartBookingReplica(
+              r, {"--relay-batch-size", absl::StrCat(absl::GetFlag(FLAGS_relay_batch_size))}),
+          "booking-service");
+  }
+  WaitAcked(s, replicas, events);
+  const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  const int64_t stored = Count(s.history_url(), R"(SELECT count(*) FROM "BookingStatusHistory")");
+  if (stored != events) Die(absl::StrCat("history holds ", stored, " rows, not ", events));
+  if (Count(s.booking_url(), R"(SELECT count(*) FROM "BookingOutbox")") != 0) {
+    Die("acknowledged, yet the outbox is not empty");
+  }
+  std::printf(
+      "relay drain: %d events into history in %.2f s = %s events/s (%d replica(s), batch size "
+      "%d, from booking-service start until the relay acknowledged the last)\n",
+      events, seconds, Thousands(events / seconds).c_str(), replicas,
+      absl::GetFlag(FLAGS_relay_batch_size));
+  return seconds;
 }
 
-void Check(const absl::Status& s, const std::string& what) {
-  if (!s.ok()) Die(absl::StrCat(what, ": ", s.ToString()));
+// Seconds COPY takes to load the drained rows into a fresh history store
+// (same server, schema, indexes and triggers; the rows' chain hashes too).
+double Copy(PgCluster& history_pg, const ServiceSet& s, int events) {
+  auto copy_db = history_pg.CreateDatabase("bench_copy");
+  Check(copy_db.status(), "copy database");
+  const std::string log = absl::StrCat(history_pg.dir(), "/bench_copy.log");
+  absl::StatusOr<int> rc = RunCommand({MigratorBin(), "up", "--store", "history"},
+                                      {absl::StrCat("HISTORY_DATABASE_URL=", *copy_db)}, log);
+  if (!rc.ok() || *rc != 0) Die("migrator up on the copy database failed; see " + log);
+  const std::string rows = absl::StrCat(history_pg.dir(), "/rows.copy");
+  rc = RunCommand({kPsql, s.history_url(), "-qc",
+                   absl::StrCat(R"(\copy (SELECT )", kColumns,
+                                R"( FROM "BookingStatusHistory") TO ')", rows, "'")},
+                  {}, log);
+  if (!rc.ok() || *rc != 0) Die("psql \\copy out failed; see " + log);
+  const absl::Time t = absl::Now();
+  rc = RunCommand(
+      {kPsql, *copy_db, "-qc",
+       absl::StrCat(R"(\copy "BookingStatusHistory" ()", kColumns, ") FROM '", rows, "'")},
+      {}, log);
+  const double seconds = absl::ToDoubleSeconds(absl::Now() - t);
+  if (!rc.ok() || *rc != 0) Die("psql \\copy in failed; see " + log);
+  std::printf(
+      "COPY:        %d rows into a fresh \"BookingStatusHistory\" in %.2f s = %s rows/s "
+      "(psql \\copy FROM, same server, same schema)\n",
+      events, seconds, Thousands(events / seconds).c_str());
+  return seconds;
 }
 
-std::string Psql() { return "/usr/lib/postgresql/15/bin/psql"; }
-
-// p-quantile of `v` (sorted here).
-absl::Duration Quantile(std::vector<absl::Duration> v, double p) {
-  if (v.empty()) return absl::ZeroDuration();
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<size_t>(p * v.size()))];
+void DrainFigure(PgCluster& history_pg, ServiceSet& s) {
+  const int events = absl::GetFlag(FLAGS_events);
+  WriteBacklog(s, events);
+  if (absl::GetFlag(FLAGS_profile)) ProfileStart({s.booking_url(), s.history_url()});
+  const double relay = events / Drain(s, events);
+  if (absl::GetFlag(FLAGS_profile)) {
+    ProfilePrint("history", s.history_url());
+    ProfilePrint("booking", s.booking_url());
+  }
+  const double copy = events / Copy(history_pg, s, events);
+  const double ratio = relay / copy;
+  bench::PrintFigure({.name = absl::StrCat("backlog drain events/s (", Thousands(events),
+                                           " events) vs COPY of the same rows"),
+                      .ours = absl::StrCat(Thousands(relay), " events/s"),
+                      .yardstick = absl::StrCat(Thousands(copy), " rows/s (COPY)"),
+                      .ratio = absl::StrFormat("%.2fx", ratio),
+                      .target = ">= 0.6x",
+                      .met = ratio >= 0.6});
 }
 
-std::string Ms(absl::Duration d) {
-  return absl::StrFormat("%.1f ms", absl::ToDoubleMilliseconds(d));
+void OutageFigure(ServiceSet& s) {
+  const OutageResult r = RunOutage(s, {.threads = absl::GetFlag(FLAGS_threads),
+                                       .pause = absl::GetFlag(FLAGS_pause),
+                                       .before = absl::GetFlag(FLAGS_before),
+                                       .outage = absl::GetFlag(FLAGS_down),
+                                       .after = absl::GetFlag(FLAGS_after),
+                                       .kill = absl::GetFlag(FLAGS_kill),
+                                       .plot_dir = absl::GetFlag(FLAGS_plot_dir)});
+  bench::PrintFigure(
+      {.name =
+           absl::StrCat("history lag through a ", absl::FormatDuration(absl::GetFlag(FLAGS_down)),
+                        " history-service outage (plot)"),
+       .ours = absl::StrFormat("p99 %.0f ms before, max %.1f s, steady %.1f s after restart",
+                               r.steady_p99_ms, r.max_lag_ms / 1000, r.recovered_after_s),
+       .yardstick = "-",
+       .ratio = "-",
+       .target = absl::StrCat("lag drains after the outage; plot ", r.png),
+       .met = r.recovered_after_s >= 0});
 }
 
 int Main() {
-  const int events = absl::GetFlag(FLAGS_events);
+  if (absl::GetFlag(FLAGS_profile)) {
+    // Read by the harness when it starts the servers.
+    setenv("PG_EXTRA_OPTS", "-c shared_preload_libraries=pg_stat_statements", 1);
+  }
   auto booking_pg = PgCluster::Start();
   Check(booking_pg.status(), "booking PostgreSQL");
   auto history_pg = PgCluster::Start();
@@ -74,146 +191,13 @@ int Main() {
   Check(created.status(), "stores");
   ServiceSet& s = **created;
   std::printf("delivery-bench: booking store and history store on two PostgreSQL 15 servers\n");
-
-  // --- 1. A backlog of `events` events, drained by the relay.
-  absl::Time t = absl::Now();
-  {
-    pqxx::connection conn(s.booking_url());
-    pqxx::work txn(conn);
-    // 50,000 bookings, each with its events in sequence order (ids ascend
-    // with the sequence, as the service writes them).
-    txn.exec_params(R"(
-      INSERT INTO "BookingOutbox"
-        ("bookingId", sequence, "fromStatus", "toStatus", "changedBy", reason, metadata)
-      SELECT 'bench-' || ((g - 1) % 50000), (g - 1) / 50000 + 1,
-             CASE WHEN (g - 1) / 50000 = 0 THEN NULL
-                  WHEN ((g - 1) / 50000) % 2 = 1 THEN 'CONFIRMED' ELSE 'PICKUP_ASSIGNED' END,
-             CASE WHEN ((g - 1) / 50000) % 2 = 1 THEN 'PICKUP_ASSIGNED' ELSE 'CONFIRMED' END,
-             'bench@dispatch', 'benchmark backlog',
-             jsonb_build_object('driver', 'd-' || (g % 100))
-      FROM generate_series(1, $1) AS g)",
-                    events);
-    txn.commit();
-  }
-  std::printf("backlog: %d outbox events written in %s\n", events, Ms(absl::Now() - t).c_str());
   Check(s.StartHistory(), "history-service");
-  const absl::Time drain_start = absl::Now();
-  for (int r = 0; r < absl::GetFlag(FLAGS_replicas); ++r) {
-    Check(s.StartBookingReplica(
-              r, {"--relay-batch-size", absl::StrCat(absl::GetFlag(FLAGS_relay_batch_size))}),
-          "booking-service");
+  if (absl::GetFlag(FLAGS_drain)) {
+    DrainFigure(**history_pg, s);
+  } else {
+    Check(s.StartBooking(), "booking-service");
   }
-  while (Count(s.booking_url(), R"(SELECT count(*) FROM "BookingOutbox")") > 0) {
-    absl::SleepFor(absl::Milliseconds(100));
-  }
-  const absl::Duration drain = absl::Now() - drain_start;
-  const int64_t stored = Count(s.history_url(), R"(SELECT count(*) FROM "BookingStatusHistory")");
-  if (stored != events) Die(absl::StrCat("history holds ", stored, " rows, not ", events));
-  const double relay_rate = events / absl::ToDoubleSeconds(drain);
-  std::printf(
-      "relay drain: %d events into history in %.2f s = %.0f events/s (%d replica(s), "
-      "from booking-service start to an empty outbox)\n",
-      events, absl::ToDoubleSeconds(drain), relay_rate, absl::GetFlag(FLAGS_replicas));
-
-  // --- 2. COPY of the same rows into the same table (a fresh history store
-  // on the same server, same schema, indexes and triggers).
-  auto copy_db = (*history_pg)->CreateDatabase("bench_copy");
-  Check(copy_db.status(), "copy database");
-  const std::string log = absl::StrCat((*history_pg)->dir(), "/bench_copy.log");
-  absl::StatusOr<int> rc = RunCommand({MigratorBin(), "up", "--store", "history"},
-                                      {absl::StrCat("HISTORY_DATABASE_URL=", *copy_db)}, log);
-  if (!rc.ok() || *rc != 0) Die("migrator up on the copy database failed; see " + log);
-  const std::string rows_file = absl::StrCat((*history_pg)->dir(), "/rows.copy");
-  rc = RunCommand({Psql(), s.history_url(), "-qc",
-                   absl::StrCat(R"(\copy (SELECT )", kColumns,
-                                R"( FROM "BookingStatusHistory") TO ')", rows_file, "'")},
-                  {}, log);
-  if (!rc.ok() || *rc != 0) Die("psql \\copy out failed; see " + log);
-  t = absl::Now();
-  rc = RunCommand(
-      {Psql(), *copy_db, "-qc",
-       absl::StrCat(R"(\copy "BookingStatusHistory" ()", kColumns, ") FROM '", rows_file, "'")},
-      {}, log);
-  const absl::Duration copy = absl::Now() - t;
-  if (!rc.ok() || *rc != 0) Die("psql \\copy in failed; see " + log);
-  const double copy_rate = events / absl::ToDoubleSeconds(copy);
-  std::printf(
-      "COPY:        %d rows into a fresh \"BookingStatusHistory\" in %.2f s = %.0f rows/s "
-      "(psql \\copy FROM, same server, same schema)\n",
-      events, absl::ToDoubleSeconds(copy), copy_rate);
-  std::printf("ratio:       relay drain runs at %.0f%% of COPY (COPY is %.1fx faster)\n",
-              100 * relay_rate / copy_rate, copy_rate / relay_rate);
-
-  // --- 3. Steady load: history lag (booking commit to history row).
-  const int threads = absl::GetFlag(FLAGS_threads);
-  auto load = StatusLoad::Start({.target = s.booking_targets(),
-                                 .token = ServiceSet::kToken,
-                                 .booking_prefix = "lag",
-                                 .threads = threads,
-                                 .bookings_per_thread = 4});
-  Check(load.status(), "load");
-  absl::SleepFor(absl::GetFlag(FLAGS_load));
-  (*load)->Stop();
-  while (Count(s.booking_url(), R"(SELECT count(*) FROM "BookingOutbox")") > 0) {
-    absl::SleepFor(absl::Milliseconds(50));
-  }
-  {
-    pqxx::connection conn(s.history_url());
-    pqxx::nontransaction txn(conn);
-    // "createdAt": the booking transaction's time (the event's change_time);
-    // "recordedAt": the history transaction's. Millisecond precision.
-    pqxx::result lag = txn.exec(R"(
-      SELECT count(*),
-             percentile_cont(0.5) WITHIN GROUP (ORDER BY lag_ms),
-             percentile_cont(0.99) WITHIN GROUP (ORDER BY lag_ms),
-             max(lag_ms)
-      FROM (SELECT extract(epoch from "recordedAt" - "createdAt") * 1000 AS lag_ms
-            FROM "BookingStatusHistory" WHERE "bookingId" LIKE 'lag-%') AS l)");
-    const std::vector<absl::Duration> calls = (*load)->latencies();
-    std::printf(
-        "steady load: %d client threads for %s: %lld changes (%.0f/s), %lld failed calls; "
-        "booking call latency p50 %s, p99 %s\n",
-        threads, absl::FormatDuration(absl::GetFlag(FLAGS_load)).c_str(),
-        static_cast<long long>((*load)->acked_count()),
-        (*load)->acked_count() / absl::ToDoubleSeconds(absl::GetFlag(FLAGS_load)),
-        static_cast<long long>((*load)->failed_calls()), Ms(Quantile(calls, 0.5)).c_str(),
-        Ms(Quantile(calls, 0.99)).c_str());
-    std::printf(
-        "history lag: %lld events: p50 %.1f ms, p99 %.1f ms, max %.1f ms "
-        "(history \"recordedAt\" - booking commit time)\n",
-        lag[0][0].as<long long>(), lag[0][1].as<double>(), lag[0][2].as<double>(),
-        lag[0][3].as<double>());
-  }
-
-  // --- 4. history-service stalled (SIGSTOP): booking calls do not wait for it.
-  s.SignalHistory(SIGSTOP);
-  auto stalled = StatusLoad::Start({.target = s.booking_targets(),
-                                    .token = ServiceSet::kToken,
-                                    .booking_prefix = "stall",
-                                    .threads = threads,
-                                    .bookings_per_thread = 4});
-  Check(stalled.status(), "load");
-  absl::SleepFor(absl::GetFlag(FLAGS_stall));
-  (*stalled)->Stop();
-  const int64_t waiting = Count(s.booking_url(), R"(SELECT count(*) FROM "BookingOutbox")");
-  const absl::StatusOr<double> gauge =
-      ScrapeMetric(s.booking_metrics_target(0), "relay_outbox_backlog");
-  s.SignalHistory(SIGCONT);
-  const std::vector<absl::Duration> calls = (*stalled)->latencies();
-  std::printf(
-      "history-service stopped for %s under the same load: %lld changes (%.0f/s), "
-      "booking call latency p50 %s, p99 %s; %lld events waiting in the outbox "
-      "(gauge relay_outbox_backlog said %.0f)\n",
-      absl::FormatDuration(absl::GetFlag(FLAGS_stall)).c_str(),
-      static_cast<long long>((*stalled)->acked_count()),
-      (*stalled)->acked_count() / absl::ToDoubleSeconds(absl::GetFlag(FLAGS_stall)),
-      Ms(Quantile(calls, 0.5)).c_str(), Ms(Quantile(calls, 0.99)).c_str(),
-      static_cast<long long>(waiting), gauge.value_or(-1));
-  const absl::Time resumed = absl::Now();
-  while (Count(s.booking_url(), R"(SELECT count(*) FROM "BookingOutbox")") > 0) {
-    absl::SleepFor(absl::Milliseconds(50));
-  }
-  std::printf("after SIGCONT the outbox drained in %s\n", Ms(absl::Now() - resumed).c_str());
+  if (absl::GetFlag(FLAGS_outage)) OutageFigure(s);
   return 0;
 }
 
@@ -222,8 +206,10 @@ int Main() {
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
-      "delivery-bench [--events N] [--replicas R] [--threads T] [--load 20s] [--stall 5s]: "
-      "outbox drain vs COPY, history lag under load, booking latency with history stalled");
+      "delivery-bench [--events N] [--replicas R] [--relay_batch_size B] [--drain=false] "
+      "[--outage=false] [--threads T] [--before 5s] [--down 5s] [--after 15s] [--kill=false] "
+      "[--plot_dir DIR] [--profile]: outbox drain vs COPY; history lag through an outage, "
+      "plotted");
   absl::ParseCommandLine(argc, argv);
   return booking::testing::Main();
 }
