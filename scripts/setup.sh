@@ -10,6 +10,7 @@ packages=(
   libabsl-dev libpqxx-dev libssl-dev libsodium-dev prometheus-cpp-dev
   libgtest-dev libgmock-dev gdb
   postgresql-15 postgresql-client-15
+  gnuplot-nox  # the benchmarks' plots (bench/run-all and their smoke tests)
 )
 
 missing=()
