@@ -24,47 +24,74 @@ absl::Status NotFound(const std::string& booking_id) {
       .Info("BOOKING_NOT_FOUND", std::string(kDomain), {{"booking_id", booking_id}});
 }
 
-// Serialises calls that share a request id, then answers a retry from its
-// record. Returns true when `response` was filled from an earlier call.
-absl::StatusOr<bool> Replay(pqxx::work& txn, const Mutation& m, absl::string_view method,
-                            google::protobuf::Message* response) {
-  if (m.request_id.empty()) return false;
-  txn.exec_params("SELECT pg_advisory_xact_lock(hashtextextended($1 || '/' || $2, 0))", m.caller,
-                  m.request_id);
-  pqxx::result r = txn.exec_params(
-      R"(SELECT method, fingerprint, response FROM "IdempotencyRecord"
-         WHERE caller = $1 AND "requestId" = $2)",
-      m.caller, m.request_id);
-  if (r.empty()) return false;
-  if (r[0][0].as<std::string>() != method || r[0][1].as<std::string>() != m.fingerprint) {
+// Prepared once per connection (on first use; redefining the same is a no-op).
+const std::string& Prepared(pqxx::transaction_base& txn, const std::string& name,
+                            const std::string& sql) {
+  txn.conn().prepare(name, sql);
+  return name;
+}
+
+// Serialises calls that share a request id (until commit): the record of the
+// first is then visible to every statement the next one starts afterwards.
+void LockRequestId(pqxx::work& txn, const Mutation& m) {
+  if (m.request_id.empty()) return;
+  txn.exec_prepared(Prepared(txn, "booking_request_lock",
+                             "SELECT pg_advisory_xact_lock(hashtextextended($1 || '/' || $2, 0))"),
+                    m.caller, m.request_id);
+}
+
+// Answers a retry from its record (`method`, `fingerprint`, `response`
+// fields; NULL when none). Returns true when `response` was filled.
+absl::StatusOr<bool> ReplayRecord(const pqxx::field& method, const pqxx::field& fingerprint,
+                                  const pqxx::field& stored, const Mutation& m,
+                                  absl::string_view expected_method,
+                                  google::protobuf::Message* response) {
+  if (m.request_id.empty() || method.is_null()) return false;
+  if (method.as<std::string>() != expected_method ||
+      fingerprint.as<std::string>() != m.fingerprint) {
     return RpcError(absl::StatusCode::kAlreadyExists,
                     absl::StrCat("request id ", m.request_id,
                                  " was already used for a different request; use a new one"))
         .Info("REQUEST_ID_REUSED", std::string(kDomain),
-              {{"request_id", m.request_id}, {"first_method", r[0][0].as<std::string>()}});
+              {{"request_id", m.request_id}, {"first_method", method.as<std::string>()}});
   }
-  pqxx::binarystring bytes(r[0][2]);
+  pqxx::binarystring bytes(stored);
   if (!response->ParseFromString(bytes.str())) {
     return absl::InternalError("stored idempotency record does not parse");
   }
   return true;
 }
 
+// LockRequestId, then ReplayRecord.
+absl::StatusOr<bool> Replay(pqxx::work& txn, const Mutation& m, absl::string_view method,
+                            google::protobuf::Message* response) {
+  if (m.request_id.empty()) return false;
+  LockRequestId(txn, m);
+  pqxx::result r =
+      txn.exec_prepared(Prepared(txn, "booking_request_record",
+                                 R"(SELECT method, fingerprint, response FROM "IdempotencyRecord"
+                  WHERE caller = $1 AND "requestId" = $2)"),
+                        m.caller, m.request_id);
+  if (r.empty()) return false;
+  return ReplayRecord(r[0][0], r[0][1], r[0][2], m, method, response);
+}
+
 void Remember(pqxx::work& txn, const Mutation& m, absl::string_view method,
               const google::protobuf::Message& response) {
   if (m.request_id.empty()) return;
   const std::string bytes = response.SerializeAsString();
-  txn.exec_params(
-      R"(INSERT INTO "IdempotencyRecord" (caller, "requestId", method, fingerprint, response)
-         VALUES ($1, $2, $3, $4, $5))",
+  txn.exec_prepared(
+      Prepared(
+          txn, "booking_request_remember",
+          R"(INSERT INTO "IdempotencyRecord" (caller, "requestId", method, fingerprint, response)
+                  VALUES ($1, $2, $3, $4, $5))"),
       m.caller, m.request_id, std::string(method), m.fingerprint,
       pqxx::binarystring(bytes.data(), bytes.size()));
 }
 
-// The change's event, committed with it; NOTIFY wakes the relay on commit.
-// history-service's table bounds metadata by its jsonb text (which has more
-// spaces than the request's JSON): a change whose event history would refuse
-// is refused here, before anything is committed.
+// The event, committed with the change; NOTIFY wakes the relay on commit.
+// History bounds metadata by its jsonb text (more spaces than the request's
+// JSON): an event history would refuse is refused here, before commit.
 absl::Status AppendEvent(pqxx::work& txn, const std::string& booking_id, int64_t sequence,
                          absl::string_view from_status, Status to_status, const Mutation& m) {
   pqxx::result r = txn.exec_params(
@@ -122,22 +149,49 @@ absl::Status IllegalTransition(const std::string& booking_id, Status from, Statu
   return error;
 }
 
+// What a change reads, in one statement run after LockRequestId: the booking
+// locked (0-6 as kBookingColumns; NULL when absent), the write mode (7-8) and
+// the call's idempotency record (9-11; NULL when none).
+pqxx::row LockForChange(pqxx::work& txn, const std::string& booking_id, const Mutation& m) {
+  static const std::string sql =
+      absl::StrCat("SELECT bk.*, ", kWriteModeColumns, R"(, i.method, i.fingerprint, i.response
+       FROM (SELECT 1) AS one
+       LEFT JOIN LATERAL (SELECT )",
+                   kBookingColumns, kBookingFrom,
+                   R"( WHERE b.id = $1 FOR UPDATE OF b) AS bk ON true)", kWriteModeJoin, R"(
+       LEFT JOIN "IdempotencyRecord" i ON i.caller = $2 AND i."requestId" = $3)");
+  return txn.exec_prepared(Prepared(txn, "booking_change_read", sql), booking_id, m.caller,
+                           m.request_id)[0];
+}
+
 // Writes `target` to the locked booking in the label set writers write now
-// (keeping the exact status beside an old label); the booking as written.
-absl::StatusOr<v1::Booking> WriteStatus(pqxx::work& txn, const std::string& booking_id,
-                                        Status target) {
-  absl::StatusOr<WriteMode> mode = ReadWriteMode(txn);
-  if (!mode.ok()) return mode.status();
-  pqxx::result updated = txn.exec_params(absl::StrCat(R"(UPDATE "Booking" AS b
-       SET status = $2::"BookingStatus", version = version + 1,
-           "updatedAt" = timezone('UTC', now())
-       WHERE id = $1 RETURNING )",
-                                                      kReturnedColumns),
-                                         booking_id, StoredLabel(target, *mode));
-  absl::StatusOr<v1::Booking> after = BookingFromRow(updated[0]);
+// (the exact status kept beside an old label) and its event (metadata bounded
+// as in AppendEvent) in one statement; the booking as written.
+absl::StatusOr<v1::Booking> WriteChange(pqxx::work& txn, const std::string& booking_id, Status from,
+                                        Status target, const WriteMode& mode, const Mutation& m) {
+  static const std::string sql = absl::StrCat(R"(
+      WITH u AS (UPDATE "Booking" AS b
+                 SET status = $2::"BookingStatus", version = version + 1,
+                     "updatedAt" = timezone('UTC', now())
+                 WHERE id = $1 RETURNING )",
+                                              kReturnedColumns, R"(),
+           ev AS (INSERT INTO "BookingOutbox"
+                    ("bookingId", sequence, "fromStatus", "toStatus", "changedBy", reason, metadata)
+                  SELECT u.id, u.version, NULLIF($3, ''), $4, $5, NULLIF($6, ''),
+                         NULLIF($7, '')::jsonb FROM u
+                  RETURNING COALESCE(octet_length(metadata::text), 0) AS metadata_bytes)
+      SELECT u.*, (SELECT metadata_bytes FROM ev), pg_notify('booking_outbox', '') FROM u)");
+  // Unprepared: a prepared $2 would keep the enum's oid after contract's swap.
+  pqxx::row r =
+      txn.exec_params1(sql, booking_id, StoredLabel(target, mode), std::string(Label(from)),
+                       std::string(Label(target)), m.caller, m.reason, m.metadata_json);
+  if (r[7].as<int64_t>() > kMaxStoredMetadataBytes) {
+    return InvalidField("metadata", "larger than 16 KiB as stored JSON (jsonb text)");
+  }
+  absl::StatusOr<v1::Booking> after = BookingFromRow(r);
   if (!after.ok()) return after.status();
   after->set_status(ToWire(target));
-  KeepExactStatus(txn, *mode, booking_id, target, after->version());
+  KeepExactStatus(txn, mode, booking_id, target, after->version());
   return after;
 }
 
@@ -239,14 +293,16 @@ absl::StatusOr<v1::ChangeStatusResponse> BookingStore::ChangeStatus(
   v1::ChangeStatusResponse response;
   absl::Status status = pool_.RunInTransaction(
       [&](pqxx::work& txn) -> absl::Status {
-        absl::StatusOr<bool> replayed = Replay(txn, mutation, "ChangeStatus", &response);
+        response.Clear();
+        LockRequestId(txn, mutation);
+        const pqxx::row row = LockForChange(txn, booking_id, mutation);
+        absl::StatusOr<bool> replayed =
+            ReplayRecord(row[9], row[10], row[11], mutation, "ChangeStatus", &response);
         if (!replayed.ok() || *replayed) return replayed.status();
-        absl::StatusOr<pqxx::row> row = LockBooking(txn, booking_id, "UPDATE");
-        if (!row.ok()) return row.status();
-        absl::StatusOr<v1::Booking> current = BookingFromRow(*row);
+        if (row[0].is_null()) return NotFound(booking_id);
+        absl::StatusOr<v1::Booking> current = BookingFromRow(row);
         if (!current.ok()) return current.status();
-        const Status from = *StatusOfRow(*row);
-
+        const Status from = *StatusOfRow(row);
         if (expected_version && *expected_version != current->version()) {
           return VersionMismatch(booking_id, *expected_version, current->version());
         }
@@ -257,13 +313,11 @@ absl::StatusOr<v1::ChangeStatusResponse> BookingStore::ChangeStatus(
           return absl::OkStatus();
         }
         if (!IsTransitionAllowed(from, target)) return IllegalTransition(booking_id, from, target);
-        absl::StatusOr<v1::Booking> after = WriteStatus(txn, booking_id, target);
+        absl::StatusOr<WriteMode> mode = WriteModeOf(row[7], row[8]);
+        if (!mode.ok()) return mode.status();
+        absl::StatusOr<v1::Booking> after =
+            WriteChange(txn, booking_id, from, target, *mode, mutation);
         if (!after.ok()) return after.status();
-        if (absl::Status s =
-                AppendEvent(txn, booking_id, after->version(), Label(from), target, mutation);
-            !s.ok()) {
-          return s;
-        }
         *response.mutable_booking() = *std::move(after);
         response.set_changed(true);
         Remember(txn, mutation, "ChangeStatus", response);

@@ -35,16 +35,21 @@ absl::StatusOr<v1::Booking> BookingFromRow(const pqxx::row& row) {
 
 absl::StatusOr<WriteMode> ReadWriteMode(pqxx::transaction_base& txn) {
   pqxx::result r = txn.exec(R"(SELECT phase, "writeLabels" FROM "StatusMigration")");
+  if (r.empty()) return WriteMode();
+  return WriteModeOf(r[0][0], r[0][1]);
+}
+
+absl::StatusOr<WriteMode> WriteModeOf(const pqxx::field& phase, const pqxx::field& write_labels) {
   WriteMode mode;
-  if (r.empty()) return mode;
-  if (r[0][0].as<std::string>() == "expanding") {
+  if (phase.is_null()) return mode;
+  if (phase.as<std::string>() == "expanding") {
     return RpcError(absl::StatusCode::kUnavailable,
                     "the booking store's status change is being expanded (or its expand rolled "
                     "back): statuses cannot be written until `migrator expand` finishes; retry "
                     "shortly")
         .Info("STATUS_MIGRATION_EXPANDING", "booking.v1");
   }
-  mode.old_labels = r[0][1].as<std::string>() == "old";
+  mode.old_labels = write_labels.as<std::string>() == "old";
   return mode;
 }
 

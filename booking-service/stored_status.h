@@ -48,6 +48,14 @@ struct WriteMode {
 };
 // UNAVAILABLE while `migrator expand` runs (retry shortly).
 absl::StatusOr<WriteMode> ReadWriteMode(pqxx::transaction_base& txn);
+// The same from "StatusMigration".phase and "writeLabels" read by a caller's
+// own statement (both NULL when the table has no row).
+absl::StatusOr<WriteMode> WriteModeOf(const pqxx::field& phase, const pqxx::field& write_labels);
+// The select list and source of a statement reading what a writer needs
+// beside the booking: "SELECT <kBookingColumns>, " kWriteModeColumns
+// " FROM ... " kWriteModeJoin.
+inline constexpr char kWriteModeColumns[] = R"(m.phase, m."writeLabels")";
+inline constexpr char kWriteModeJoin[] = R"( LEFT JOIN "StatusMigration" m ON true)";
 
 // The label to store for `status` in `mode`.
 std::string StoredLabel(Status status, const WriteMode& mode);
