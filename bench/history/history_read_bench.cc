@@ -189,6 +189,13 @@ Latencies StraightToDatabase(const std::string& url, int bookings, int per_booki
   return l;
 }
 
+// "10M", "200k", "2000".
+std::string RowsLabel(int64_t rows) {
+  if (rows >= 1000000) return absl::StrCat(rows / 1000000, "M");
+  if (rows >= 1000) return absl::StrCat(rows / 1000, "k");
+  return absl::StrCat(rows);
+}
+
 void Report(const std::string& who, const Latencies& l) {
   const double seconds = absl::ToDoubleSeconds(absl::GetFlag(FLAGS_duration));
   std::printf("%-44s %8zu calls %8.0f/s  p50 %6.2f ms  p99 %6.2f ms  max %7.2f ms\n", who.c_str(),
@@ -222,9 +229,8 @@ int Main() {
   Report("GetBookingHistory through history-service", ours);
   const double p99 = Ms(Quantile(ours, 0.99));
   bench::PrintFigure(
-      {.name = absl::StrFormat(
-           "GetBookingHistory p99, %s history rows, %d caller(s)",
-           absl::StrCat(static_cast<long long>(bookings) * per_booking / 1000000, "M"), callers),
+      {.name = absl::StrFormat("GetBookingHistory p99, %s history rows, %d caller(s)",
+                               RowsLabel(static_cast<int64_t>(bookings) * per_booking), callers),
        .ours = absl::StrFormat("%.2f ms (p50 %.2f)", p99, Ms(Quantile(ours, 0.5))),
        .yardstick = absl::StrFormat("%.2f ms (its SELECT over libpq)", Ms(Quantile(db, 0.99))),
        .ratio = absl::StrFormat("%.2fx", p99 / std::max(0.001, Ms(Quantile(db, 0.99)))),
