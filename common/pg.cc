@@ -77,14 +77,20 @@ bool IsConnectionLost(const std::exception& e) {
   return false;
 }
 
-absl::Status BoundByDeadline(pqxx::transaction_base& txn, absl::Time deadline) {
-  if (deadline == absl::InfiniteFuture()) return absl::OkStatus();
+absl::StatusOr<std::string> DeadlineBoundStatement(absl::Time deadline) {
+  if (deadline == absl::InfiniteFuture()) return std::string();
   const int64_t left_ms = absl::ToInt64Milliseconds(deadline - absl::Now());
   if (left_ms <= 0)
     return absl::DeadlineExceededError("deadline passed before the store was asked");
   // statement_timeout is an int of milliseconds; further is as good as never.
-  txn.exec(absl::StrCat("SET LOCAL statement_timeout = ",
-                        std::min<int64_t>(left_ms, std::numeric_limits<int32_t>::max())));
+  return absl::StrCat("SET LOCAL statement_timeout = ",
+                      std::min<int64_t>(left_ms, std::numeric_limits<int32_t>::max()));
+}
+
+absl::Status BoundByDeadline(pqxx::transaction_base& txn, absl::Time deadline) {
+  absl::StatusOr<std::string> bound = DeadlineBoundStatement(deadline);
+  if (!bound.ok()) return bound.status();
+  if (!bound->empty()) txn.exec(*bound);
   return absl::OkStatus();
 }
 

@@ -54,6 +54,11 @@ bool IsConnectionLost(const std::exception& e);
 // left. Nothing to do for an infinite deadline.
 absl::Status BoundByDeadline(pqxx::transaction_base& txn, absl::Time deadline);
 
+// The statement BoundByDeadline sends ("SET LOCAL statement_timeout = N"),
+// for a caller that sends it in one message with its query; "" for an
+// infinite deadline; DEADLINE_EXCEEDED when none is left.
+absl::StatusOr<std::string> DeadlineBoundStatement(absl::Time deadline);
+
 class PgPool {
  public:
   struct Options {

@@ -1,11 +1,11 @@
 #include "history-service/history_page.h"
 
 #include <algorithm>
-#include <limits>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "common/limits.h"
+#include "common/pg.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
 
@@ -45,16 +45,10 @@ bool IsMissingStatement(const pqxx::sql_error& e) { return e.sqlstate() == "2600
 // is the prepared one. Values are quoted by libpq.
 absl::StatusOr<std::string> PageMessage(pqxx::connection& conn, const std::string& booking_id,
                                         int rows, int64_t after_sequence, absl::Time deadline) {
-  std::string bound;
-  if (deadline != absl::InfiniteFuture()) {
-    const int64_t left_ms = absl::ToInt64Milliseconds(deadline - absl::Now());
-    if (left_ms <= 0) {
-      return absl::DeadlineExceededError("deadline passed before the store was asked");
-    }
-    bound = absl::StrCat("SET LOCAL statement_timeout = ",
-                         std::min<int64_t>(left_ms, std::numeric_limits<int32_t>::max()), "; ");
-  }
-  return absl::StrCat(bound, "EXECUTE ", kStatementName, "(", conn.quote(booking_id), ", ",
+  absl::StatusOr<std::string> bound = DeadlineBoundStatement(deadline);
+  if (!bound.ok()) return bound.status();
+  if (!bound->empty()) *bound += "; ";
+  return absl::StrCat(*bound, "EXECUTE ", kStatementName, "(", conn.quote(booking_id), ", ",
                       after_sequence, ", ", rows, ", ", limits::kMaxHistoryPageBytes, ")");
 }
 
