@@ -3,8 +3,10 @@
 #include "absl/strings/str_cat.h"
 #include "booking-service/request_checks.h"
 #include "common/digest.h"
+#include "common/log.h"
 #include "common/rpc_error.h"
 #include "common/server_runtime.h"
+#include "common/trace_context.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 
@@ -32,6 +34,17 @@ std::string FingerprintWithoutRequestId(const Request& request) {
   return Fingerprint(copy);
 }
 
+// One line per recorded change: its trace id finds it in the outbox, in
+// history and in history-service's log.
+void LogChange(const v1::Booking& booking, const Mutation& m) {
+  LogInfo("booking status changed", {{"booking_id", booking.id()},
+                                     {"to_status", v1::BookingStatus_Name(booking.status())},
+                                     {"version", absl::StrCat(booking.version())},
+                                     {"changed_by", m.caller},
+                                     {"request_id", m.request_id},
+                                     {"traceparent", m.traceparent}});
+}
+
 }  // namespace
 
 BookingServiceImpl::BookingServiceImpl(BookingStore& store, const Authenticator& auth,
@@ -51,7 +64,7 @@ grpc::Status BookingServiceImpl::Finish(absl::string_view method, const absl::St
 }
 
 template <typename Request>
-absl::StatusOr<Mutation> BookingServiceImpl::MutationFor(const grpc::ServerContext& context,
+absl::StatusOr<Mutation> BookingServiceImpl::MutationFor(grpc::ServerContext& context,
                                                          const Request& request,
                                                          const std::string& reason) {
   // The caller first: an unauthenticated caller learns nothing from checks.
@@ -65,6 +78,10 @@ absl::StatusOr<Mutation> BookingServiceImpl::MutationFor(const grpc::ServerConte
   m.fingerprint = FingerprintWithoutRequestId(request);
   m.reason = reason;
   m.metadata_json = std::move(checked->metadata_json);
+  // This call's span of the caller's trace (or a new trace), stored with the
+  // change's event and sent back so the caller can find the change by it.
+  m.traceparent = TraceOfCall(context).ToTraceparent();
+  context.AddInitialMetadata("traceparent", m.traceparent);
   return m;
 }
 
@@ -79,6 +96,7 @@ grpc::Status BookingServiceImpl::CreateBooking(grpc::ServerContext* context,
     absl::StatusOr<v1::Booking> booking = store_.Create(
         request->booking_id(), request->customer_id(), initial, *m, DeadlineOf(*context));
     if (!booking.ok()) return booking.status();
+    LogChange(*booking, *m);
     *response = *std::move(booking);
     return absl::OkStatus();
   };
@@ -139,6 +157,7 @@ grpc::Status BookingServiceImpl::ChangeStatus(grpc::ServerContext* context,
     absl::StatusOr<v1::ChangeStatusResponse> result =
         store_.ChangeStatus(request->booking_id(), *target, expected, *m, DeadlineOf(*context));
     if (!result.ok()) return result.status();
+    if (result->changed()) LogChange(result->booking(), *m);
     *response = *std::move(result);
     return absl::OkStatus();
   };

@@ -33,7 +33,7 @@ class BookingServiceImpl final : public v1::BookingService::Service {
   // Authenticates the caller, checks the request (request_checks.h) and
   // fills a Mutation for the store.
   template <typename Request>
-  absl::StatusOr<Mutation> MutationFor(const grpc::ServerContext& context, const Request& request,
+  absl::StatusOr<Mutation> MutationFor(grpc::ServerContext& context, const Request& request,
                                        const std::string& reason);
   // Counts the call's outcome by method and code.
   grpc::Status Finish(absl::string_view method, const absl::Status& status);

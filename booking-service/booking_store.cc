@@ -96,11 +96,12 @@ absl::Status AppendEvent(pqxx::work& txn, const std::string& booking_id, int64_t
                          absl::string_view from_status, Status to_status, const Mutation& m) {
   pqxx::result r = txn.exec_params(
       R"(INSERT INTO "BookingOutbox"
-           ("bookingId", sequence, "fromStatus", "toStatus", "changedBy", reason, metadata)
-         VALUES ($1, $2, NULLIF($3, ''), $4, $5, NULLIF($6, ''), NULLIF($7, '')::jsonb)
+           ("bookingId", sequence, "fromStatus", "toStatus", "changedBy", reason, metadata,
+            "traceParent")
+         VALUES ($1, $2, NULLIF($3, ''), $4, $5, NULLIF($6, ''), NULLIF($7, '')::jsonb, $8)
          RETURNING COALESCE(octet_length(metadata::text), 0))",
       booking_id, sequence, std::string(from_status), std::string(Label(to_status)), m.caller,
-      m.reason, m.metadata_json);
+      m.reason, m.metadata_json, m.traceparent);
   if (r[0][0].as<int64_t>() > kMaxStoredMetadataBytes) {
     return InvalidField("metadata", "larger than 16 KiB as stored JSON (jsonb text)");
   }
@@ -176,15 +177,16 @@ absl::StatusOr<v1::Booking> WriteChange(pqxx::work& txn, const std::string& book
                  WHERE id = $1 RETURNING )",
                                               kReturnedColumns, R"(),
            ev AS (INSERT INTO "BookingOutbox"
-                    ("bookingId", sequence, "fromStatus", "toStatus", "changedBy", reason, metadata)
+                    ("bookingId", sequence, "fromStatus", "toStatus", "changedBy", reason, metadata,
+                     "traceParent")
                   SELECT u.id, u.version, NULLIF($3, ''), $4, $5, NULLIF($6, ''),
-                         NULLIF($7, '')::jsonb FROM u
+                         NULLIF($7, '')::jsonb, $8 FROM u
                   RETURNING COALESCE(octet_length(metadata::text), 0) AS metadata_bytes)
       SELECT u.*, (SELECT metadata_bytes FROM ev), pg_notify('booking_outbox', '') FROM u)");
   // Unprepared: a prepared $2 would keep the enum's oid after contract's swap.
-  pqxx::row r =
-      txn.exec_params1(sql, booking_id, StoredLabel(target, mode), std::string(Label(from)),
-                       std::string(Label(target)), m.caller, m.reason, m.metadata_json);
+  pqxx::row r = txn.exec_params1(sql, booking_id, StoredLabel(target, mode),
+                                 std::string(Label(from)), std::string(Label(target)), m.caller,
+                                 m.reason, m.metadata_json, m.traceparent);
   if (r[7].as<int64_t>() > kMaxStoredMetadataBytes) {
     return InvalidField("metadata", "larger than 16 KiB as stored JSON (jsonb text)");
   }
@@ -369,31 +371,6 @@ absl::StatusOr<v1::CreateExtensionResponse> BookingStore::CreateExtension(
       deadline);
   if (!status.ok()) return status;
   return response;
-}
-
-absl::Status BookingStore::Probe(ProbeConnection& probe) {
-  return probe.Run([](pqxx::transaction_base& txn) -> absl::Status {
-    pqxx::result r = txn.exec(
-        R"(SELECT to_regclass('"BookingOutbox"') IS NOT NULL
-                  AND to_regclass('"IdempotencyRecord"') IS NOT NULL
-                  AND to_regclass('"BookingExtension"') IS NOT NULL
-                  AND to_regclass('"BookingStatusExact"') IS NOT NULL)");
-    if (!r[0][0].as<bool>()) {
-      return absl::FailedPreconditionError(
-          "booking store schema is missing or old; run `migrator up` against it first");
-    }
-    // Until `migrator expand` has finished (the new labels added, every
-    // object naming labels widened), a change to a new label cannot be
-    // written: not ready.
-    pqxx::result phase = txn.exec(R"(SELECT phase FROM "StatusMigration")");
-    const std::string p = phase.empty() ? "none" : phase[0][0].as<std::string>();
-    if (p == "none" || p == "expanding") {
-      return absl::FailedPreconditionError(
-          absl::StrCat("the booking store's status change is at phase ", p,
-                       ": the new status labels are not usable yet; run `migrator expand` first"));
-    }
-    return absl::OkStatus();
-  });
 }
 
 }  // namespace booking

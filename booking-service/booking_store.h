@@ -22,6 +22,7 @@ struct Mutation {
   std::string fingerprint;  // hash of the request, to tell a retry from a reuse
   std::string reason;
   std::string metadata_json;  // empty: none
+  std::string traceparent;    // W3C traceparent of this change (common/trace_context.h)
 };
 
 // Every call takes the caller's deadline: the store gives up (DEADLINE_EXCEEDED)

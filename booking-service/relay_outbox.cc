@@ -24,7 +24,8 @@ pqxx::result SelectPending(pqxx::connection& conn, const std::vector<int>& parti
       absl::StrCat(
           R"(SELECT id, "eventId"::text, "bookingId", sequence, COALESCE("fromStatus", ''),
                     "toStatus", "changedBy", COALESCE(reason, ''), COALESCE(metadata::text, ''),
-                    (extract(epoch from "createdAt") * 1000000)::bigint
+                    (extract(epoch from "createdAt") * 1000000)::bigint,
+                    COALESCE("traceParent", '')
              FROM "BookingOutbox"
              WHERE ($1 = '' OR )",
           kPartitionOf, R"( = ANY(string_to_array($1, ',')::int[]))
@@ -45,6 +46,7 @@ std::string EventOfRow(const pqxx::row& row, history::v1::StatusChangeEvent& e) 
   e.set_to_status(row[5].as<std::string>());
   e.set_changed_by(row[6].as<std::string>());
   e.set_reason(row[7].as<std::string>());
+  e.set_traceparent(row[10].as<std::string>());
   *e.mutable_change_time() =
       google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(row[9].as<int64_t>());
   const std::string metadata = row[8].as<std::string>();
@@ -138,9 +140,9 @@ void Settle(pqxx::connection& conn, const std::vector<int64_t>& outbox_ids,
     txn.exec_params(
         R"(INSERT INTO "BookingOutboxRejected"
              (id, "eventId", "bookingId", sequence, "fromStatus", "toStatus", "changedBy",
-              reason, metadata, "createdAt", "rejectReason")
+              reason, metadata, "createdAt", "traceParent", "rejectReason")
            SELECT id, "eventId", "bookingId", sequence, "fromStatus", "toStatus", "changedBy",
-                  reason, metadata, "createdAt", $2
+                  reason, metadata, "createdAt", "traceParent", $2
            FROM "BookingOutbox" WHERE "eventId" = $1::uuid
            ON CONFLICT DO NOTHING)",
         r.event_id(), why);

@@ -17,14 +17,15 @@ namespace booking {
 // (or a result held in memory) of many megabytes.
 const char kHistoryPageQuery[] = R"(
   SELECT id, "eventId", sequence, "fromStatus", "toStatus", "changedBy", reason, metadata, micros,
-         upto
+         upto, trace
   FROM (SELECT *, sum(size) OVER (ORDER BY sequence ROWS UNBOUNDED PRECEDING) AS upto
         FROM (SELECT *, 128 + octet_length(metadata) + octet_length(reason) AS size
               FROM (SELECT id::text, "eventId"::text, sequence,
                            COALESCE("fromStatus", '') AS "fromStatus", "toStatus",
                            COALESCE("changedBy", '') AS "changedBy", COALESCE(reason, '') AS reason,
                            COALESCE(metadata::text, '') AS metadata,
-                           (extract(epoch from "createdAt") * 1000000)::bigint AS micros
+                           (extract(epoch from "createdAt") * 1000000)::bigint AS micros,
+                           COALESCE("traceParent", '') AS trace
                     FROM "BookingStatusHistory"
                     WHERE "bookingId" = $1 AND sequence > $2
                     ORDER BY sequence LIMIT $3) AS rows) AS sized) AS page
@@ -63,6 +64,7 @@ absl::Status ToEntry(const pqxx::row& row, const std::string& booking_id,
   e->set_to_status(row[4].as<std::string>());
   e->set_changed_by(row[5].as<std::string>());
   e->set_reason(row[6].as<std::string>());
+  e->set_traceparent(row[10].as<std::string>());
   const std::string metadata = row[7].as<std::string>();
   if (!metadata.empty() &&
       !google::protobuf::util::JsonStringToMessage(metadata, e->mutable_metadata()).ok()) {

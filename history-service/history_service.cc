@@ -144,6 +144,14 @@ grpc::Status HistoryServiceImpl::Ingest(
 
 void HistoryServiceImpl::Count(const StoredBatch& stored) {
   const history::v1::IngestAck& ack = stored.ack;
+  // One line per stored entry: the change's traceparent finds it here as in
+  // booking-service's log, its outbox row and its history row.
+  for (const StoredEntryLog& e : stored.stored) {
+    LogInfo("history entry stored", {{"event_id", e.event_id},
+                                     {"booking_id", e.booking_id},
+                                     {"sequence", absl::StrCat(e.sequence)},
+                                     {"traceparent", e.traceparent}});
+  }
   const int held = static_cast<int>(stored.held.size());
   events_.Add({{"outcome", "stored"}}).Increment(ack.stored());
   events_.Add({{"outcome", "duplicate"}}).Increment(ack.duplicates());

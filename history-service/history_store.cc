@@ -133,6 +133,10 @@ absl::StatusOr<StoredBatch> HistoryStore::StoreAttempt(
   }
   Release(txn, plan.released);
   StoredBatch out = Outcomes(batch, encoded, refused, events, event_index, plan);
+  for (const PlannedRow& p : plan.inserts) {
+    const RowContent& c = p.content;
+    out.stored.push_back({c.event_id, c.booking_id, c.sequence, c.trace_parent});
+  }
   out.newly_held = HoldEvents(txn, out.to_hold);
   return out;
 }
@@ -226,9 +230,12 @@ absl::StatusOr<history::v1::VerifyHistoryResponse> HistoryStore::Verify(
 
 absl::Status HistoryStore::Probe(ProbeConnection& probe) {
   return probe.Run([](pqxx::transaction_base& txn) -> absl::Status {
-    if (txn.exec(R"(SELECT to_regclass('"BookingStatusHistory"') IS NULL)")[0][0].as<bool>()) {
+    // The newest column this binary writes stands for the whole schema.
+    if (!txn.exec(R"(SELECT EXISTS (SELECT FROM pg_attribute WHERE attname = 'traceParent'
+                       AND attrelid = to_regclass('"BookingStatusHistory"')))")[0][0]
+             .as<bool>()) {
       return absl::FailedPreconditionError(
-          "history store schema is missing; run `migrator up` against it first");
+          "history store schema is missing or old; run `migrator up` against it first");
     }
     return absl::OkStatus();
   });

@@ -22,12 +22,22 @@ struct HeldEventLog {
   std::string detail;
 };
 
-// A batch's outcome: the acknowledgement, the events held back (to log),
+// A row the batch stored, for its log line.
+struct StoredEntryLog {
+  std::string event_id;
+  std::string booking_id;
+  int64_t sequence = 0;
+  std::string traceparent;
+};
+
+// A batch's outcome: the acknowledgement, the rows stored and the events
+// held back (to log),
 // how many of them were held for the first time (by reason: the metric), and
 // how many held gaps of earlier batches were stored after this batch filled
 // their gap.
 struct StoredBatch {
   history::v1::IngestAck ack;
+  std::vector<StoredEntryLog> stored;
   std::vector<HeldEventLog> held;
   std::map<std::string, int> newly_held;
   int promoted = 0;

@@ -4,6 +4,7 @@
 #include "common/input_check.h"
 #include "common/limits.h"
 #include "common/status_catalog.h"
+#include "common/trace_context.h"
 #include "google/protobuf/util/time_util.h"
 #include "history-service/row_content.h"
 
@@ -49,6 +50,9 @@ std::string ValidateFields(const history::v1::StatusChangeEvent& e) {
   }
   if (absl::Status s = CheckText("reason", e.reason()); !s.ok()) return Why(s);
   if (!e.has_change_time()) return "change_time: required";
+  if (!e.traceparent().empty() && !ParseTraceparent(e.traceparent())) {
+    return "traceparent: not a W3C traceparent (00-<32 hex>-<16 hex>-<2 hex>)";
+  }
   return CheckTime(e.change_time());
 }
 
@@ -62,7 +66,7 @@ std::string EventJson(const history::v1::StatusChangeEvent& e, const std::string
       ",\"sequence\":\"", e.sequence(), "\",\"from_status\":", JsonString(e.from_status()),
       ",\"to_status\":", JsonString(e.to_status()), ",\"changed_by\":", JsonString(e.changed_by()),
       ",\"reason\":", JsonString(e.reason()), ",\"change_time\":\"",
-      TimeUtil::ToString(e.change_time()), "\"");
+      TimeUtil::ToString(e.change_time()), "\",\"traceparent\":", JsonString(e.traceparent()));
   if (!metadata.empty()) absl::StrAppend(&json, ",\"metadata\":", metadata);
   json += '}';
   return json;

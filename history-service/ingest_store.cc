@@ -32,13 +32,17 @@ std::vector<RowContent> NormalizeEvents(pqxx::transaction_base& txn, const Encod
                 NULLIF(e->>'reason', ''), NULLIF(e->'metadata', '{}'::jsonb)::text,
                 (extract(epoch from
                    ((e->>'change_time')::timestamptz AT TIME ZONE 'UTC')::timestamp(3))
-                 * 1000000)::bigint
+                 * 1000000)::bigint,
+                e->>'traceparent'
          FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(e, ord)
          ORDER BY ord)",
       JsonArray(encoded, all));
   std::vector<RowContent> out;
   out.reserve(r.size());
-  for (const pqxx::row& row : r) out.push_back(ReadContent(row));
+  for (const pqxx::row& row : r) {
+    out.push_back(ReadContent(row));
+    out.back().trace_parent = row[9].as<std::string>();
+  }
   return out;
 }
 
@@ -77,7 +81,8 @@ IngestState LoadState(pqxx::transaction_base& txn, const std::set<std::string>& 
   for (const pqxx::row& row :
        txn.exec_params(absl::StrCat("SELECT ", kContentColumns, R"(, "bookingId" = ANY(
                 SELECT jsonb_array_elements_text($1::jsonb)) AND "heldReason" = 'gap',
-                "eventId" IN (SELECT x::uuid FROM jsonb_array_elements_text($2::jsonb) AS t(x))
+                "eventId" IN (SELECT x::uuid FROM jsonb_array_elements_text($2::jsonb) AS t(x)),
+                COALESCE("traceParent", '')
               FROM "BookingStatusHeldBack"
               WHERE "heldReason" <> 'conflict' AND
                     ("bookingId" IN (SELECT jsonb_array_elements_text($1::jsonb)) OR
@@ -85,6 +90,7 @@ IngestState LoadState(pqxx::transaction_base& txn, const std::set<std::string>& 
               ORDER BY "heldAt", id)"),
                        booking_json, ids_json)) {
     RowContent c = ReadContent(row);
+    c.trace_parent = row[11].as<std::string>();
     if (row[9].as<bool>()) state.held_gaps.push_back(c);
     if (row[10].as<bool>()) state.held.emplace(c.event_id, c);
   }
@@ -101,9 +107,8 @@ void InsertRows(pqxx::transaction_base& txn, const std::vector<PlannedRow>& rows
     absl::StrAppend(&json, object, ",\"row_hash\":\"", Hex(p.hash), "\"}");
   }
   json += "]";
-  txn.exec_params(absl::StrCat(R"(INSERT INTO "BookingStatusHistory"
-           ("eventId", "bookingId", sequence, "fromStatus", "toStatus", "changedBy", reason,
-            metadata, "createdAt", "rowHash")
+  txn.exec_params(absl::StrCat(R"(INSERT INTO "BookingStatusHistory" ()", kContentInsertColumns,
+                               R"(, "rowHash")
          SELECT )",
                                kContentValues, R"(, decode(r.row_hash, 'hex')
          FROM jsonb_to_recordset($1::jsonb) AS r()",
@@ -127,9 +132,8 @@ std::map<std::string, int> HoldEvents(pqxx::transaction_base& txn,
   }
   json += "]";
   pqxx::result r = txn.exec_params(
-      absl::StrCat(R"(INSERT INTO "BookingStatusHeldBack" AS h
-           ("eventId", "bookingId", sequence, "fromStatus", "toStatus", "changedBy", reason,
-            metadata, "createdAt", "heldReason", detail, "contentDigest")
+      absl::StrCat(R"(INSERT INTO "BookingStatusHeldBack" AS h ()", kContentInsertColumns,
+                   R"(, "heldReason", detail, "contentDigest")
          SELECT )",
                    kContentValues, R"(, r.held_reason, r.detail, decode(r.digest, 'hex')
          FROM jsonb_to_recordset($1::jsonb) AS r()",

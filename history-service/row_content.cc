@@ -34,12 +34,17 @@ const char kContentColumns[] =
 
 const char kContentRecord[] =
     R"(event_id uuid, booking_id text, sequence bigint, from_status text, to_status text,
-       changed_by text, reason text, metadata text, created_micros bigint)";
+       changed_by text, reason text, metadata text, created_micros bigint, trace_parent text)";
 
 const char kContentValues[] =
     R"(r.event_id, r.booking_id, r.sequence, r.from_status, r.to_status, r.changed_by, r.reason,
        r.metadata::jsonb,
-       timestamp '1970-01-01 00:00:00' + r.created_micros * interval '1 microsecond')";
+       timestamp '1970-01-01 00:00:00' + r.created_micros * interval '1 microsecond',
+       NULLIF(r.trace_parent, ''))";
+
+const char kContentInsertColumns[] =
+    R"("eventId", "bookingId", sequence, "fromStatus", "toStatus", "changedBy", reason, metadata,
+       "createdAt", "traceParent")";
 
 bool RowContent::operator==(const RowContent& o) const {
   return event_id == o.event_id && booking_id == o.booking_id && sequence == o.sequence &&
@@ -149,7 +154,8 @@ std::string ContentJson(const RowContent& c) {
       ",\"sequence\":", c.sequence, ",\"from_status\":", JsonOptional(c.from_status),
       ",\"to_status\":", JsonString(c.to_status), ",\"changed_by\":", JsonOptional(c.changed_by),
       ",\"reason\":", JsonOptional(c.reason), ",\"metadata\":", JsonOptional(c.metadata),
-      ",\"created_micros\":", c.created_micros, "}");
+      ",\"created_micros\":", c.created_micros, ",\"trace_parent\":", JsonString(c.trace_parent),
+      "}");
 }
 
 }  // namespace booking

@@ -22,6 +22,9 @@ struct RowContent {
   std::optional<std::string> reason;
   std::optional<std::string> metadata;  // as PostgreSQL prints the jsonb
   int64_t created_micros = 0;           // "createdAt" (UTC), microseconds since 1970
+  // "traceParent": carried with the row, not part of its content (neither
+  // compared nor hashed): the same event sent again is the same event.
+  std::string trace_parent;
 
   bool operator==(const RowContent& o) const;
   bool operator!=(const RowContent& o) const { return !(*this == o); }
@@ -58,9 +61,11 @@ std::string JsonString(const std::string& text);
 // for jsonb_to_recordset.
 std::string ContentJson(const RowContent& c);
 // The jsonb_to_recordset column list matching ContentJson, and the select
-// list turning it into column values (createdAt exact to the microsecond).
+// list turning it into the values of kContentInsertColumns (createdAt exact to
+// the microsecond).
 extern const char kContentRecord[];
 extern const char kContentValues[];
+extern const char kContentInsertColumns[];
 
 }  // namespace booking
 

@@ -322,6 +322,18 @@ CREATE TABLE IF NOT EXISTS "HistoryCheckpointHead" (
 );
 )sql";
 
+// The W3C traceparent of the call that made each change, carried from the
+// outbox to the history row (common/trace_context.h). Nullable columns
+// without a default: adding them rewrites nothing and locks only briefly.
+constexpr char kOutboxTrace[] = R"sql(
+ALTER TABLE "BookingOutbox" ADD COLUMN IF NOT EXISTS "traceParent" TEXT;
+ALTER TABLE "BookingOutboxRejected" ADD COLUMN IF NOT EXISTS "traceParent" TEXT;
+)sql";
+constexpr char kHistoryTrace[] = R"sql(
+ALTER TABLE "BookingStatusHistory" ADD COLUMN IF NOT EXISTS "traceParent" TEXT;
+ALTER TABLE "BookingStatusHeldBack" ADD COLUMN IF NOT EXISTS "traceParent" TEXT;
+)sql";
+
 }  // namespace
 
 const std::vector<Step>& StepsFor(StoreKind store) {
@@ -338,6 +350,7 @@ const std::vector<Step>& StepsFor(StoreKind store) {
        kStatusMigrationModes},
       {"0005_outbox_retry", "outbox events history held back as gaps wait before a resend",
        kOutboxRetry},
+      {"0006_outbox_trace", "the traceparent of the call that made each change", kOutboxTrace},
   };
   static const std::vector<Step> kHistory = {
       {"0001_history_base", "BookingStatusHistory table and its indexes", kHistoryBase},
@@ -350,6 +363,7 @@ const std::vector<Step>& StepsFor(StoreKind store) {
       {"0005_history_chain", "each row hash-chained to its booking's previous row", kHistoryChain},
       {"0006_history_checkpoints", "signed checkpoints and the heads each one covers",
        kHistoryCheckpoints},
+      {"0009_history_trace", "the traceparent of the call that made each change", kHistoryTrace},
   };
   return store == StoreKind::kBooking ? kBooking : kHistory;
 }

@@ -94,6 +94,19 @@ TEST(InputCheck, WhatTheApiAcceptsHistoryCanStore) {
   EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(JsonArray(encoded, {0}), &parsed).ok());
 }
 
+TEST(InputCheck, EventTraceparentIsEmptyOrW3C) {
+  history::v1::StatusChangeEvent e = Event("bk-1");
+  EXPECT_EQ(ValidateEvent(e), "");  // none: a change made outside a call
+  e.set_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+  EXPECT_EQ(ValidateEvent(e), "");
+  e.set_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7");
+  EXPECT_NE(ValidateEvent(e).find("traceparent"), std::string::npos);
+  e.set_traceparent(std::string(3 << 20, 'a'));
+  const std::string why = ValidateEvent(e);
+  EXPECT_NE(why.find("traceparent"), std::string::npos);
+  EXPECT_LT(why.size(), 200u);
+}
+
 TEST(InputCheck, EncodingRefusesPerEventAndKeepsTheRest) {
   history::v1::IngestRequest batch;
   *batch.add_events() = Event("bk-1");

@@ -208,12 +208,12 @@ TEST_F(MigratorUpTest, StatusJsonListsAppliedAndPendingSteps) {
   ASSERT_EQ(run.exit_code, 0) << run.output;
   EXPECT_NE(
       run.output.find(
-          R"("pending":["0001_booking_base","0002_booking_service_tables","0003_status_migration_state","0004_status_migration_modes","0005_outbox_retry"])"),
+          R"("pending":["0001_booking_base","0002_booking_service_tables","0003_status_migration_state","0004_status_migration_modes","0005_outbox_retry","0006_outbox_trace"])"),
       std::string::npos)
       << run.output;
   EXPECT_NE(
       run.output.find(
-          R"("applied":["0001_history_base","0002_history_immutable","0003_history_recorded_at_clock","0004_history_held_back","0005_history_chain","0006_history_checkpoints"])"),
+          R"("applied":["0001_history_base","0002_history_immutable","0003_history_recorded_at_clock","0004_history_held_back","0005_history_chain","0006_history_checkpoints","0009_history_trace"])"),
       std::string::npos)
       << run.output;
 }
