@@ -11,8 +11,8 @@
 #include "common/authz_interceptor.h"
 #include "common/log.h"
 #include "common/parse_error_interceptor.h"
+#include "common/server_reflection.h"
 #include "grpc/health/v1/health.pb.h"
-#include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/resource_quota.h"
 
@@ -173,6 +173,7 @@ absl::StatusOr<ServerRuntime::Endpoint> ServerRuntime::Serve(const std::string& 
       config_.credentials != nullptr && !health_only ? config_.credentials
                                                      : grpc::InsecureServerCredentials());
   for (const Served& s : services) builder.RegisterService(s.service);
+  builder.SetOption(ServerReflectionOption());  // v1 and v1alpha
   Endpoint endpoint;
   endpoint.server = builder.BuildAndStart();
   if (endpoint.server == nullptr) {
@@ -253,7 +254,6 @@ absl::Status ServerRuntime::StartEndpoint(const std::vector<Served>& services) {
   // serve grpc.health.v1.Health, which grpcurl needs to call it.
   (void)grpc::health::v1::HealthCheckRequest::descriptor();
   grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   absl::StatusOr<Endpoint> main = Serve(config_.listen, services);
   if (!main.ok()) return main.status();
   main_ = *std::move(main);

@@ -3,13 +3,8 @@
 // (grpc.reflection.v1alpha) lists the services and serves every descriptor
 // needed to call them, well-known types and grpc.health.v1.Health included;
 // requests are then built from JSON on a DynamicMessageFactory, sent through a
-// GenericStub as raw bytes, and the responses decoded back to JSON.
-//
-// The descriptor pools built here have no underlay: every file in them came
-// from a server, none from this binary's generated pool.
-#include <chrono>
-#include <future>
-#include <map>
+// GenericStub as raw bytes, and the responses decoded back to JSON
+// (tests/support/reflection_client.h, json_call.h).
 #include <memory>
 #include <set>
 #include <string>
@@ -23,15 +18,14 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "google/protobuf/descriptor.h"
-#include "google/protobuf/descriptor.pb.h"
 #include "google/protobuf/dynamic_message.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
-#include "grpcpp/generic/generic_stub.h"
-#include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "tests/support/json_call.h"
 #include "tests/support/pg_cluster.h"
+#include "tests/support/reflection_client.h"
 #include "tests/support/service_set.h"
 
 namespace booking::testing {
@@ -45,221 +39,12 @@ constexpr char kHistoryService[] = "history.v1.HistoryService";
 constexpr char kHealthService[] = "grpc.health.v1.Health";
 constexpr char kReflectionService[] = "grpc.reflection.v1alpha.ServerReflection";
 
-absl::Status FromProtobuf(const pb::util::Status& status) {
-  if (status.ok()) return absl::OkStatus();
-  return absl::InvalidArgumentError(status.ToString());
-}
-
-class CollectErrors : public pb::DescriptorPool::ErrorCollector {
- public:
-  void AddError(const std::string& filename, const std::string& element_name,
-                const pb::Message* /*descriptor*/, ErrorLocation /*location*/,
-                const std::string& message) override {
-    errors_.push_back(absl::StrCat(filename, ": ", element_name, ": ", message));
-  }
-  std::string Text() const { return absl::StrJoin(errors_, "; "); }
-
- private:
-  std::vector<std::string> errors_;
+// The protocol version this test speaks (reflection_v1_test: v1).
+struct V1Alpha {
+  using ServerReflection = refl::ServerReflection;
+  using Request = refl::ServerReflectionRequest;
+  using Response = refl::ServerReflectionResponse;
 };
-
-// A reflection client as grpcurl has it: one ServerReflectionInfo stream,
-// one request and one response at a time.
-class ReflectionClient {
- public:
-  explicit ReflectionClient(const std::string& target)
-      : stub_(refl::ServerReflection::NewStub(
-            grpc::CreateChannel(target, grpc::InsecureChannelCredentials()))) {
-    context_.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
-    stream_ = stub_->ServerReflectionInfo(&context_);
-  }
-
-  ~ReflectionClient() {
-    if (finished_) return;
-    stream_->WritesDone();
-    (void)stream_->Finish();
-  }
-
-  absl::StatusOr<std::vector<std::string>> ListServices() {
-    refl::ServerReflectionRequest request;
-    request.set_list_services("*");
-    absl::StatusOr<refl::ServerReflectionResponse> response = Ask(request);
-    if (!response.ok()) return response.status();
-    if (!response->has_list_services_response()) {
-      return absl::InternalError(
-          absl::StrCat("no list_services_response: ", response->ShortDebugString()));
-    }
-    std::vector<std::string> names;
-    for (const refl::ServiceResponse& service : response->list_services_response().service()) {
-      names.push_back(service.name());
-    }
-    return names;
-  }
-
-  // Loads the file declaring `symbol`, and everything it imports, into `pool`
-  // (file_containing_symbol, then file_by_filename for whatever is missing).
-  absl::Status LoadSymbol(const std::string& symbol, pb::DescriptorPool& pool) {
-    refl::ServerReflectionRequest request;
-    request.set_file_containing_symbol(symbol);
-    absl::StatusOr<std::string> file = Fetch(request);
-    if (!file.ok()) return file.status();
-    return Build(*file, pool);
-  }
-
-  // Names of the files the server sent on this stream.
-  std::set<std::string> received() const {
-    std::set<std::string> names;
-    for (const auto& [name, proto] : files_) names.insert(name);
-    return names;
-  }
-
- private:
-  absl::StatusOr<refl::ServerReflectionResponse> Ask(const refl::ServerReflectionRequest& request) {
-    refl::ServerReflectionResponse response;
-    if (finished_) return absl::FailedPreconditionError("reflection stream already broke");
-    if (!stream_->Write(request) || !stream_->Read(&response)) {
-      finished_ = true;
-      grpc::Status status = stream_->Finish();
-      return absl::UnavailableError(absl::StrCat("reflection stream broke: ", status.error_code(),
-                                                 " ", status.error_message()));
-    }
-    if (response.has_error_response()) {
-      return absl::NotFoundError(absl::StrCat(request.ShortDebugString(), ": ",
-                                              response.error_response().error_code(), " ",
-                                              response.error_response().error_message()));
-    }
-    return response;
-  }
-
-  // Sends a file request, keeps every file of the answer; returns the name of
-  // the first one (the one asked for, by the protocol).
-  absl::StatusOr<std::string> Fetch(const refl::ServerReflectionRequest& request) {
-    absl::StatusOr<refl::ServerReflectionResponse> response = Ask(request);
-    if (!response.ok()) return response.status();
-    if (!response->has_file_descriptor_response() ||
-        response->file_descriptor_response().file_descriptor_proto_size() == 0) {
-      return absl::InternalError(
-          absl::StrCat("no file descriptors for ", request.ShortDebugString()));
-    }
-    std::string first;
-    for (const std::string& bytes : response->file_descriptor_response().file_descriptor_proto()) {
-      pb::FileDescriptorProto file;
-      if (!file.ParseFromString(bytes)) {
-        return absl::InternalError("unparsable FileDescriptorProto");
-      }
-      if (first.empty()) first = file.name();
-      files_.emplace(file.name(), std::move(file));
-    }
-    return first;
-  }
-
-  absl::Status Build(const std::string& name, pb::DescriptorPool& pool) {
-    if (pool.FindFileByName(name) != nullptr) return absl::OkStatus();
-    if (files_.count(name) == 0) {
-      refl::ServerReflectionRequest request;
-      request.set_file_by_filename(name);
-      absl::StatusOr<std::string> fetched = Fetch(request);
-      if (!fetched.ok()) return fetched.status();
-      if (files_.count(name) == 0) {
-        return absl::InternalError(absl::StrCat("asked for ", name, ", got ", *fetched));
-      }
-    }
-    const pb::FileDescriptorProto proto = files_.at(name);
-    for (const std::string& dependency : proto.dependency()) {
-      if (absl::Status s = Build(dependency, pool); !s.ok()) return s;
-    }
-    CollectErrors errors;
-    if (pool.BuildFileCollectingErrors(proto, &errors) == nullptr) {
-      return absl::InternalError(absl::StrCat("cannot build ", name, ": ", errors.Text()));
-    }
-    return absl::OkStatus();
-  }
-
-  std::unique_ptr<refl::ServerReflection::Stub> stub_;
-  grpc::ClientContext context_;
-  std::unique_ptr<
-      grpc::ClientReaderWriter<refl::ServerReflectionRequest, refl::ServerReflectionResponse>>
-      stream_;
-  std::map<std::string, pb::FileDescriptorProto> files_;
-  bool finished_ = false;
-};
-
-// A pool holding `service` and its dependencies, all from the server at
-// `target`.
-absl::StatusOr<std::unique_ptr<pb::DescriptorPool>> PoolFor(const std::string& target,
-                                                            const std::string& service) {
-  auto pool = std::make_unique<pb::DescriptorPool>();
-  ReflectionClient client(target);
-  if (absl::Status s = client.LoadSymbol(service, *pool); !s.ok()) return s;
-  return pool;
-}
-
-// A unary call built from JSON through `pool`, the way grpcurl makes it:
-// `method` is "package.Service/Method"; the response comes back as JSON.
-absl::StatusOr<std::string> CallJson(const std::string& target, const pb::DescriptorPool& pool,
-                                     const std::string& method, const std::string& request_json,
-                                     const std::string& token = "") {
-  const std::string::size_type slash = method.find('/');
-  const pb::ServiceDescriptor* service = pool.FindServiceByName(method.substr(0, slash));
-  if (service == nullptr) return absl::NotFoundError(absl::StrCat("no service for ", method));
-  const pb::MethodDescriptor* rpc = service->FindMethodByName(method.substr(slash + 1));
-  if (rpc == nullptr) return absl::NotFoundError(absl::StrCat("no method ", method));
-
-  pb::DynamicMessageFactory factory(&pool);
-  std::unique_ptr<pb::Message> request(factory.GetPrototype(rpc->input_type())->New());
-  if (absl::Status s = FromProtobuf(pb::util::JsonStringToMessage(request_json, request.get()));
-      !s.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("request JSON: ", s.message()));
-  }
-  std::string request_bytes;
-  if (!request->SerializeToString(&request_bytes)) return absl::InternalError("serialize");
-  grpc::Slice slice(request_bytes);
-  grpc::ByteBuffer request_buffer(&slice, 1);
-
-  grpc::GenericStub stub(grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-  if (!token.empty()) context.AddMetadata("authorization", absl::StrCat("Bearer ", token));
-  grpc::ByteBuffer response_buffer;
-  std::promise<grpc::Status> done;
-  stub.UnaryCall(&context, absl::StrCat("/", rpc->service()->full_name(), "/", rpc->name()),
-                 grpc::StubOptions(), &request_buffer, &response_buffer,
-                 [&done](grpc::Status status) { done.set_value(std::move(status)); });
-  const grpc::Status status = done.get_future().get();
-  if (!status.ok()) {
-    return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                        absl::StrCat(method, ": ", status.error_message()));
-  }
-
-  std::vector<grpc::Slice> slices;
-  if (!response_buffer.Dump(&slices).ok()) return absl::InternalError("response buffer");
-  std::string response_bytes;
-  for (const grpc::Slice& s : slices) {
-    response_bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
-  }
-  std::unique_ptr<pb::Message> response(factory.GetPrototype(rpc->output_type())->New());
-  if (!response->ParseFromString(response_bytes)) {
-    return absl::InternalError(absl::StrCat("unparsable ", rpc->output_type()->full_name()));
-  }
-  std::string json;
-  if (absl::Status s = FromProtobuf(pb::util::MessageToJsonString(*response, &json)); !s.ok()) {
-    return s;
-  }
-  return json;
-}
-
-// JSON text as a google.protobuf.Struct, for looking into responses.
-pb::Struct ParseJson(const std::string& json) {
-  pb::Struct parsed;
-  const absl::Status s = FromProtobuf(pb::util::JsonStringToMessage(json, &parsed));
-  EXPECT_TRUE(s.ok()) << s << ": " << json;
-  return parsed;
-}
-
-std::string StringField(const pb::Struct& object, const std::string& name) {
-  auto it = object.fields().find(name);
-  return it == object.fields().end() ? "" : it->second.string_value();
-}
 
 class ReflectionTest : public ::testing::Test {
  protected:
@@ -298,7 +83,7 @@ bool ReflectionTest::ready_ = false;
 
 TEST_F(ReflectionTest, ListsTheServiceHealthAndReflection) {
   for (const auto& [target, own_service] : Servers()) {
-    ReflectionClient client(target);
+    ReflectionClient<V1Alpha> client(target);
     absl::StatusOr<std::vector<std::string>> listed = client.ListServices();
     ASSERT_TRUE(listed.ok()) << target << ": " << listed.status();
     const std::set<std::string> names(listed->begin(), listed->end());
@@ -310,7 +95,7 @@ TEST_F(ReflectionTest, ListsTheServiceHealthAndReflection) {
 
 TEST_F(ReflectionTest, EveryListedServiceHasBuildableDescriptors) {
   for (const auto& [target, own_service] : Servers()) {
-    ReflectionClient lister(target);
+    ReflectionClient<V1Alpha> lister(target);
     absl::StatusOr<std::vector<std::string>> listed = lister.ListServices();
     ASSERT_TRUE(listed.ok()) << target << ": " << listed.status();
     ASSERT_GE(listed->size(), 3u);
@@ -318,7 +103,7 @@ TEST_F(ReflectionTest, EveryListedServiceHasBuildableDescriptors) {
       SCOPED_TRACE(absl::StrCat(target, " ", name));
       // A fresh stream and pool per service: everything it needs must come
       // from the server for this service alone.
-      ReflectionClient client(target);
+      ReflectionClient<V1Alpha> client(target);
       pb::DescriptorPool pool;
       absl::Status s = client.LoadSymbol(name, pool);
       ASSERT_TRUE(s.ok()) << s;
@@ -332,7 +117,7 @@ TEST_F(ReflectionTest, EveryListedServiceHasBuildableDescriptors) {
 
 TEST_F(ReflectionTest, DescriptorsHaveTheExpectedShape) {
   // booking.v1 with its well-known imports, served by the server.
-  ReflectionClient booking(services_->booking_target());
+  ReflectionClient<V1Alpha> booking(services_->booking_target());
   pb::DescriptorPool booking_pool;
   absl::Status s = booking.LoadSymbol(kBookingService, booking_pool);
   ASSERT_TRUE(s.ok()) << s;
@@ -355,7 +140,7 @@ TEST_F(ReflectionTest, DescriptorsHaveTheExpectedShape) {
 
   // history.v1, including the streaming Ingest.
   absl::StatusOr<std::unique_ptr<pb::DescriptorPool>> history =
-      PoolFor(services_->history_target(), kHistoryService);
+      PoolFor<V1Alpha>(services_->history_target(), kHistoryService);
   ASSERT_TRUE(history.ok()) << history.status();
   const pb::ServiceDescriptor* history_service = (*history)->FindServiceByName(kHistoryService);
   ASSERT_NE(history_service, nullptr);
@@ -367,7 +152,8 @@ TEST_F(ReflectionTest, DescriptorsHaveTheExpectedShape) {
 
   // The health service's descriptor, on both servers.
   for (const auto& [target, own_service] : Servers()) {
-    absl::StatusOr<std::unique_ptr<pb::DescriptorPool>> health = PoolFor(target, kHealthService);
+    absl::StatusOr<std::unique_ptr<pb::DescriptorPool>> health =
+        PoolFor<V1Alpha>(target, kHealthService);
     ASSERT_TRUE(health.ok()) << target << ": " << health.status();
     const pb::ServiceDescriptor* health_service = (*health)->FindServiceByName(kHealthService);
     ASSERT_NE(health_service, nullptr) << target;
@@ -378,7 +164,7 @@ TEST_F(ReflectionTest, DescriptorsHaveTheExpectedShape) {
 
 TEST_F(ReflectionTest, CreateBookingAndReadHistoryFromJson) {
   absl::StatusOr<std::unique_ptr<pb::DescriptorPool>> booking_pool =
-      PoolFor(services_->booking_target(), kBookingService);
+      PoolFor<V1Alpha>(services_->booking_target(), kBookingService);
   ASSERT_TRUE(booking_pool.ok()) << booking_pool.status();
   absl::StatusOr<std::string> created = CallJson(
       services_->booking_target(), **booking_pool, "booking.v1.BookingService/CreateBooking",
@@ -397,7 +183,7 @@ TEST_F(ReflectionTest, CreateBookingAndReadHistoryFromJson) {
   EXPECT_EQ(anonymous.status().code(), absl::StatusCode::kUnauthenticated) << anonymous.status();
 
   absl::StatusOr<std::unique_ptr<pb::DescriptorPool>> history_pool =
-      PoolFor(services_->history_target(), kHistoryService);
+      PoolFor<V1Alpha>(services_->history_target(), kHistoryService);
   ASSERT_TRUE(history_pool.ok()) << history_pool.status();
   const std::string request = absl::StrCat(R"({"bookingId":")", id, R"("})");
   std::string last;
@@ -428,7 +214,8 @@ TEST_F(ReflectionTest, CreateBookingAndReadHistoryFromJson) {
 
 TEST_F(ReflectionTest, HealthCheckFromJsonIsServing) {
   for (const auto& [target, own_service] : Servers()) {
-    absl::StatusOr<std::unique_ptr<pb::DescriptorPool>> pool = PoolFor(target, kHealthService);
+    absl::StatusOr<std::unique_ptr<pb::DescriptorPool>> pool =
+        PoolFor<V1Alpha>(target, kHealthService);
     ASSERT_TRUE(pool.ok()) << target << ": " << pool.status();
     absl::StatusOr<std::string> health =
         CallJson(target, **pool, "grpc.health.v1.Health/Check", "{}");
@@ -448,7 +235,7 @@ TEST_F(ReflectionTest, HealthCheckFromJsonIsServing) {
 
 TEST_F(ReflectionTest, BadJsonValueIsAClientSideParseError) {
   absl::StatusOr<std::unique_ptr<pb::DescriptorPool>> pool =
-      PoolFor(services_->booking_target(), kBookingService);
+      PoolFor<V1Alpha>(services_->booking_target(), kBookingService);
   ASSERT_TRUE(pool.ok()) << pool.status();
   const pb::Descriptor* type = (*pool)->FindMessageTypeByName("booking.v1.ChangeStatusRequest");
   ASSERT_NE(type, nullptr);
