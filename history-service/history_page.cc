@@ -52,9 +52,10 @@ absl::StatusOr<std::string> PageMessage(pqxx::connection& conn, const std::strin
                       after_sequence, ", ", rows, ", ", limits::kMaxHistoryPageBytes, ")");
 }
 
-// A history row as an entry; INTERNAL when its stored metadata does not parse.
-absl::Status ToEntry(const pqxx::row& row, const std::string& booking_id,
-                     history::v1::HistoryEntry* e) {
+}  // namespace
+
+absl::Status HistoryRowToEntry(const pqxx::row& row, const std::string& booking_id,
+                               history::v1::HistoryEntry* e) {
   e->set_id(row[0].as<std::string>());
   e->set_event_id(row[1].as<std::string>());
   e->set_booking_id(booking_id);
@@ -74,8 +75,6 @@ absl::Status ToEntry(const pqxx::row& row, const std::string& booking_id,
   return absl::OkStatus();
 }
 
-}  // namespace
-
 absl::StatusOr<history::v1::GetBookingHistoryResponse> ReadHistoryPage(
     pqxx::connection& conn, const std::string& booking_id, int page_size, int64_t after_sequence,
     absl::Time deadline) {
@@ -94,7 +93,8 @@ absl::StatusOr<history::v1::GetBookingHistoryResponse> ReadHistoryPage(
   history::v1::GetBookingHistoryResponse response;
   const int taken = std::min<int>(static_cast<int>(r.size()), page_size);
   for (int i = 0; i < taken; ++i) {
-    if (absl::Status s = ToEntry(r[i], booking_id, response.add_entries()); !s.ok()) return s;
+    if (absl::Status s = HistoryRowToEntry(r[i], booking_id, response.add_entries()); !s.ok())
+      return s;
   }
   const bool more = static_cast<int>(r.size()) > page_size ||
                     (taken > 0 && r[taken - 1][9].as<int64_t>() >=
