@@ -152,24 +152,14 @@ void ExpectErrorInfo(const BadCall& c) {
   EXPECT_EQ(info.domain(), c.domain) << c.what;
 }
 
-TEST_F(AipConformanceTest, EveryBookingErrorCarriesErrorInfo) {
-  const v1::Booking booking = CreateBooking("aip-errors");
+TEST_F(AipConformanceTest, EveryBookingRequestErrorCarriesErrorInfo) {
   const auto token = [] { return AuthedContext(ServiceSet::kToken); };
   v1::Booking b;
-  v1::ChangeStatusResponse changed;
   v1::ListBookingsResponse page;
   using grpc::StatusCode;
   const std::vector<BadCall> calls = {
       {"create, no id", [&] { return bookings_->CreateBooking(token().get(), {}, &b); },
        StatusCode::INVALID_ARGUMENT, "booking.v1"},
-      {"create, taken id",
-       [&] {
-         v1::CreateBookingRequest r;
-         r.set_booking_id("aip-errors");
-         r.set_customer_id("someone-else");
-         return bookings_->CreateBooking(token().get(), r, &b);
-       },
-       StatusCode::ALREADY_EXISTS, "booking.v1"},
       {"get, unknown",
        [&] {
          v1::GetBookingRequest r;
@@ -191,6 +181,33 @@ TEST_F(AipConformanceTest, EveryBookingErrorCarriesErrorInfo) {
          return bookings_->ListBookings(token().get(), r, &page);
        },
        StatusCode::INVALID_ARGUMENT, "booking.v1"},
+      {"no credentials", [&] { return bookings_->GetBooking(AuthedContext("").get(), {}, &b); },
+       StatusCode::UNAUTHENTICATED, "auth.booking"},
+      {"unparseable",
+       [&] {
+         return RawCall(set_->booking_target(), "/booking.v1.BookingService/CreateBooking",
+                        std::string("\xff\xff\xff\xff\x0f garbage"));
+       },
+       StatusCode::INVALID_ARGUMENT, "booking.v1"},
+  };
+  for (const BadCall& c : calls) ExpectErrorInfo(c);
+}
+
+TEST_F(AipConformanceTest, EveryBookingStateErrorCarriesErrorInfo) {
+  const v1::Booking booking = CreateBooking("aip-errors");
+  const auto token = [] { return AuthedContext(ServiceSet::kToken); };
+  v1::Booking b;
+  v1::ChangeStatusResponse changed;
+  using grpc::StatusCode;
+  const std::vector<BadCall> calls = {
+      {"create, taken id",
+       [&] {
+         v1::CreateBookingRequest r;
+         r.set_booking_id("aip-errors");
+         r.set_customer_id("someone-else");
+         return bookings_->CreateBooking(token().get(), r, &b);
+       },
+       StatusCode::ALREADY_EXISTS, "booking.v1"},
       {"change, stale version",
        [&] {
          v1::ChangeStatusRequest r;
@@ -208,22 +225,13 @@ TEST_F(AipConformanceTest, EveryBookingErrorCarriesErrorInfo) {
          return bookings_->ChangeStatus(token().get(), r, &changed);
        },
        StatusCode::FAILED_PRECONDITION, "booking.v1"},
-      {"no credentials", [&] { return bookings_->GetBooking(AuthedContext("").get(), {}, &b); },
-       StatusCode::UNAUTHENTICATED, "auth.booking"},
-      {"unparseable",
-       [&] {
-         return RawCall(set_->booking_target(), "/booking.v1.BookingService/CreateBooking",
-                        std::string("\xff\xff\xff\xff\x0f garbage"));
-       },
-       StatusCode::INVALID_ARGUMENT, "booking.v1"},
   };
   for (const BadCall& c : calls) ExpectErrorInfo(c);
 }
 
-TEST_F(AipConformanceTest, EveryHistoryErrorCarriesErrorInfo) {
+TEST_F(AipConformanceTest, EveryBookingHistoryErrorCarriesErrorInfo) {
   const auto token = [] { return AuthedContext(ServiceSet::kToken); };
   history::v1::GetBookingHistoryResponse got;
-  history::v1::ListHistoryResponse listed;
   history::v1::VerifyHistoryResponse verified;
   using grpc::StatusCode;
   const std::vector<BadCall> calls = {
@@ -247,6 +255,15 @@ TEST_F(AipConformanceTest, EveryHistoryErrorCarriesErrorInfo) {
        StatusCode::INVALID_ARGUMENT, "history.v1"},
       {"verify, no id", [&] { return history_->VerifyHistory(token().get(), {}, &verified); },
        StatusCode::INVALID_ARGUMENT, "history.v1"},
+  };
+  for (const BadCall& c : calls) ExpectErrorInfo(c);
+}
+
+TEST_F(AipConformanceTest, EveryListHistoryErrorCarriesErrorInfo) {
+  const auto token = [] { return AuthedContext(ServiceSet::kToken); };
+  history::v1::ListHistoryResponse listed;
+  using grpc::StatusCode;
+  const std::vector<BadCall> calls = {
       {"list, bad filter",
        [&] {
          history::v1::ListHistoryRequest r;

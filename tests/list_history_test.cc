@@ -119,17 +119,16 @@ std::vector<StatusChangeEvent> Story() {
   return out;
 }
 
-TEST_F(ListHistoryTest, EachFilterAloneAndCombinedInBothOrders) {
-  ASSERT_NO_FATAL_FAILURE(Start("list_filters"));
-  const std::vector<StatusChangeEvent> story = Story();
-  ASSERT_NO_FATAL_FAILURE(Store(story));
-  const int64_t from = kBase + 5 * 600, to = kBase + 12 * 600;  // bookings 5..11
-  struct Case {
-    std::string filter;
-    std::function<bool(const StatusChangeEvent&)> selects;
-  };
+struct FilterCase {
+  std::string filter;
+  std::function<bool(const StatusChangeEvent&)> selects;
+};
+
+// Each filter alone and combined, with what it selects of Story(); the time
+// range [from, to) in seconds.
+std::vector<FilterCase> FilterCases(int64_t from, int64_t to) {
   const auto at = [](const StatusChangeEvent& e) { return e.change_time().seconds(); };
-  const std::vector<Case> cases = {
+  return {
       {"", [](const auto&) { return true; }},
       {R"(changed_by = "ops@x")", [](const auto& e) { return e.changed_by() == "ops@x"; }},
       {"to_status = CANCELLED", [](const auto& e) { return e.to_status() == "CANCELLED"; }},
@@ -138,11 +137,11 @@ TEST_F(ListHistoryTest, EachFilterAloneAndCombinedInBothOrders) {
       {R"(from_status = "")", [](const auto& e) { return e.from_status().empty(); }},
       {absl::StrCat(R"(create_time >= ")", Rfc3339(from), R"(" AND create_time < ")", Rfc3339(to),
                     R"(")"),
-       [&](const auto& e) { return at(e) >= from && at(e) < to; }},
+       [=](const auto& e) { return at(e) >= from && at(e) < to; }},
       {absl::StrCat(R"(create_time > ")", Rfc3339(from), R"(")"),
-       [&](const auto& e) { return at(e) > from; }},
+       [=](const auto& e) { return at(e) > from; }},
       {absl::StrCat(R"(create_time <= ")", Rfc3339(to), R"(")"),
-       [&](const auto& e) { return at(e) <= to; }},
+       [=](const auto& e) { return at(e) <= to; }},
       {R"(changed_by = "ops@x" AND to_status = "CANCELLED")",
        [](const auto& e) { return e.changed_by() == "ops@x" && e.to_status() == "CANCELLED"; }},
       {R"(changed_by = "ops@x" AND from_status = "PENDING_PAYMENT")",
@@ -152,13 +151,20 @@ TEST_F(ListHistoryTest, EachFilterAloneAndCombinedInBothOrders) {
       {absl::StrCat(R"(changed_by = "ops@x" AND to_status = "CANCELLED" AND )",
                     R"(from_status = "CONFIRMED" AND create_time >= ")", Rfc3339(from),
                     R"(" AND create_time < ")", Rfc3339(to), R"(")"),
-       [&](const auto& e) {
+       [=](const auto& e) {
          return e.changed_by() == "ops@x" && e.to_status() == "CANCELLED" &&
                 e.from_status() == "CONFIRMED" && at(e) >= from && at(e) < to;
        }},
       {R"(to_status = "NO_SUCH_STATUS")", [](const auto&) { return false; }},
   };
-  for (const Case& c : cases) {
+}
+
+TEST_F(ListHistoryTest, EachFilterAloneAndCombinedInBothOrders) {
+  ASSERT_NO_FATAL_FAILURE(Start("list_filters"));
+  const std::vector<StatusChangeEvent> story = Story();
+  ASSERT_NO_FATAL_FAILURE(Store(story));
+  const int64_t from = kBase + 5 * 600, to = kBase + 12 * 600;  // bookings 5..11
+  for (const FilterCase& c : FilterCases(from, to)) {
     std::vector<std::string> oldest;  // story is in time order
     for (const StatusChangeEvent& e : story) {
       if (c.selects(e)) oldest.push_back(e.event_id());
@@ -251,6 +257,48 @@ TEST_F(ListHistoryTest, BadFiltersOrdersAndTokensAreInvalidArgument) {
   EXPECT_TRUE(List(again, &page).ok());
 }
 
+// Stores new entries (one booking each, event numbers from `first`, times
+// spread over the same span as the 10,000) until stopped.
+class LateWriter {
+ public:
+  LateWriter(const std::string& target, int64_t first)
+      : thread_([this, target, first] { Run(target, first); }) {}
+  ~LateWriter() { Stop(); }
+
+  // Waits until `n` more entries are stored than now (or the writer failed);
+  // how many were.
+  int AwaitMore(int n) {
+    const int before = written_.load();
+    while (written_.load() < before + n && !done_.load()) absl::SleepFor(absl::Milliseconds(1));
+    return written_.load() - before;
+  }
+
+  void Stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  void Run(const std::string& target, int64_t first) {
+    IngestClient ingest(target);
+    for (int64_t n = first; !stop_.load(); n += 20) {
+      std::vector<StatusChangeEvent> batch;
+      for (int64_t k = n; k < n + 20; ++k) {
+        batch.push_back(Event(k, absl::StrCat("late-", k), 1, "", "CONFIRMED", "late@x",
+                              kBase + ((k * 104729) % 4000) * 60));
+      }
+      absl::StatusOr<history::v1::IngestAck> ack = ingest.Send(batch);
+      if (!ack.ok() || ack->stored() != 20) break;
+      written_ += 20;
+    }
+    done_ = true;
+  }
+
+  std::atomic<bool> stop_{false}, done_{false};
+  std::atomic<int> written_{0};
+  std::thread thread_;
+};
+
 // 10,000 entries (1,000 bookings x 10) over 10,000 minutes, then paged newest
 // first and oldest first while a writer stores more entries, with times in
 // the same span, before and after every cursor.
@@ -271,51 +319,23 @@ TEST_F(ListHistoryTest, PagesThrough10000EntriesWhileNewOnesArrive) {
   for (const auto& e : original) originals.insert(e.event_id());
 
   for (const std::string order : {"create_time desc", "create_time asc"}) {
-    std::atomic<bool> stop{false}, writer_done{false};
-    std::atomic<int> written{0};
-    std::thread writer([&, order] {
-      struct Done {
-        std::atomic<bool>& done;
-        ~Done() { done = true; }
-      } done{writer_done};
-      IngestClient ingest(set_->history_target());
-      const int64_t first = (order == "create_time asc" ? 1 : 2) * 1000000;
-      for (int64_t n = first; !stop.load(); n += 20) {
-        std::vector<StatusChangeEvent> batch;
-        for (int64_t k = n; k < n + 20; ++k) {
-          batch.push_back(Event(k, absl::StrCat("late-", k), 1, "", "CONFIRMED", "late@x",
-                                kBase + ((k * 104729) % 4000) * 60));
-        }
-        absl::StatusOr<history::v1::IngestAck> ack = ingest.Send(batch);
-        if (!ack.ok() || ack->stored() != 20) break;
-        written += 20;
-      }
-    });
+    LateWriter writer(set_->history_target(), order == "create_time asc" ? 1000000 : 2000000);
     std::map<std::string, int> seen;
     ListHistoryRequest request;
     request.set_order_by(order);
     request.set_page_size(250);
-    int pages = 0;
-    int written_while_paging = -1;
+    int pages = 0, arrived = 0;
     for (;; ++pages) {
       ListHistoryResponse page;
       grpc::Status s = List(request, &page);
       ASSERT_TRUE(s.ok()) << s.error_message();
       for (const HistoryEntry& e : page.entries()) ++seen[e.event_id()];
-      if (pages == 0) {
-        // Entries arrive between the first page and the rest.
-        const int before = written.load();
-        while (written.load() < before + 40 && !writer_done.load()) {
-          absl::SleepFor(absl::Milliseconds(1));
-        }
-        written_while_paging = written.load();
-      }
+      if (pages == 0) arrived = writer.AwaitMore(40);  // between the first page and the rest
       if (page.next_page_token().empty()) break;
       request.set_page_token(page.next_page_token());
     }
-    stop = true;
-    writer.join();
-    EXPECT_GE(written_while_paging, 40) << order;
+    writer.Stop();
+    EXPECT_GE(arrived, 40) << order;
     EXPECT_GE(pages, 40) << order;
     for (const std::string& id : originals) {
       ASSERT_EQ(seen.count(id), 1u) << order << ": skipped " << id;
