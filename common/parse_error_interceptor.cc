@@ -30,8 +30,9 @@ class ParseErrorInterceptor final : public grpc::experimental::Interceptor {
           ToGrpcStatus(RpcError(absl::StatusCode::kInvalidArgument, message)
                            .Info("UNPARSEABLE_REQUEST", DomainOfMethod(method_))));
     }
-    // AIP-193: an ErrorInfo on every error, also on those no handler built
-    // (gRPC's own, or sent before a handler ran).
+    // AIP-193: an ErrorInfo on every error, also on a status a handler
+    // returned without ToCallerStatus. (Errors gRPC's core sends without
+    // running the call, such as an oversized message, never pass here.)
     if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS) &&
         !methods->GetSendStatus().ok()) {
       methods->ModifySendStatus(WithErrorInfo(methods->GetSendStatus(), DomainOfMethod(method_)));
