@@ -53,11 +53,9 @@ absl::Status CheckRequest(const v1::GetBookingRequest& request) {
 
 absl::StatusOr<ListPage> CheckRequest(const v1::ListBookingsRequest& request) {
   ListPage page;
-  if (request.page_size() < 0 || request.page_size() > limits::kMaxPageSize) {
-    return InvalidField("page_size", absl::StrCat("must be between 0 and ", limits::kMaxPageSize,
-                                                  " (0 means ", kDefaultPageSize, ")"));
-  }
-  page.page_size = request.page_size() == 0 ? kDefaultPageSize : request.page_size();
+  absl::StatusOr<int> page_size = PageSizeOf(request.page_size(), kDefaultPageSize);
+  if (!page_size.ok()) return page_size.status();
+  page.page_size = *page_size;
   if (request.page_token().empty()) return page;
   const absl::Status bad_token = InvalidField("page_token", "not a token returned by ListBookings");
   if (request.page_token().size() > limits::kMaxPageTokenBytes ||

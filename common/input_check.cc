@@ -1,5 +1,6 @@
 #include "common/input_check.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "absl/strings/ascii.h"
@@ -152,6 +153,16 @@ absl::StatusOr<std::string> MetadataToJson(absl::string_view field,
         field, absl::StrCat("larger than ", limits::kMaxMetadataJsonBytes, " bytes as JSON"));
   }
   return json;
+}
+
+absl::StatusOr<int> PageSizeOf(int requested, int default_size) {
+  if (requested < 0) {
+    return InvalidField("page_size",
+                        absl::StrCat("must not be negative (0 means ", default_size, "; at most ",
+                                     limits::kMaxPageSize, " are sent)"));
+  }
+  if (requested == 0) return default_size;
+  return std::min(requested, limits::kMaxPageSize);
 }
 
 }  // namespace booking

@@ -31,6 +31,10 @@ absl::Status CheckUuid(absl::string_view field, absl::string_view value);
 absl::StatusOr<std::string> MetadataToJson(absl::string_view field,
                                            const google::protobuf::Struct& metadata);
 
+// A list call's page size (AIP-158): 0 means `default_size`, more than
+// limits::kMaxPageSize means the maximum; negative is INVALID_ARGUMENT.
+absl::StatusOr<int> PageSizeOf(int requested, int default_size);
+
 // True for valid UTF-8 (no overlong forms, no surrogates).
 bool IsValidUtf8(absl::string_view text);
 

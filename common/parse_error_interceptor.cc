@@ -26,8 +26,16 @@ class ParseErrorInterceptor final : public grpc::experimental::Interceptor {
           absl::StrCat("the request is not a valid ", method_,
                        " message: it does not parse as protobuf, or a string field in it is not "
                        "valid UTF-8");
-      methods->ModifySendStatus(ToGrpcStatus(RpcError(absl::StatusCode::kInvalidArgument, message)
-                                                 .Info("UNPARSEABLE_REQUEST", "grpc")));
+      methods->ModifySendStatus(
+          ToGrpcStatus(RpcError(absl::StatusCode::kInvalidArgument, message)
+                           .Info("UNPARSEABLE_REQUEST", DomainOfMethod(method_))));
+    }
+    // AIP-193: an ErrorInfo on every error, also on a status a handler
+    // returned without ToCallerStatus. (Errors gRPC's core sends without
+    // running the call, such as an oversized message, never pass here.)
+    if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS) &&
+        !methods->GetSendStatus().ok()) {
+      methods->ModifySendStatus(WithErrorInfo(methods->GetSendStatus(), DomainOfMethod(method_)));
     }
     methods->Proceed();
   }

@@ -3,9 +3,12 @@
 #include <random>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/strip.h"
 #include "common/log.h"
 #include "grpcpp/support/error_details.h"
 
@@ -91,10 +94,53 @@ google::rpc::Status DetailsOf(const absl::Status& status) {
   return details;
 }
 
+void EnsureErrorInfo(google::rpc::Status& details, absl::string_view domain) {
+  std::string field;
+  for (const google::protobuf::Any& any : details.details()) {
+    if (any.Is<google::rpc::ErrorInfo>()) return;
+    google::rpc::BadRequest bad;
+    if (field.empty() && any.UnpackTo(&bad) && bad.field_violations_size() > 0) {
+      field = bad.field_violations(0).field();
+    }
+  }
+  google::rpc::ErrorInfo info;
+  info.set_reason(absl::AsciiStrToUpper(absl::StrReplaceAll(
+      absl::StatusCodeToString(static_cast<absl::StatusCode>(details.code())), {{" ", "_"}})));
+  info.set_domain(std::string(domain));
+  if (!field.empty()) (*info.mutable_metadata())["field"] = field;
+  details.add_details()->PackFrom(info);
+}
+
+grpc::Status WithErrorInfo(const grpc::Status& status, absl::string_view domain) {
+  if (status.ok()) return status;
+  google::rpc::Status details;
+  if (status.error_details().empty() || !details.ParseFromString(status.error_details())) {
+    details.Clear();
+    details.set_code(status.error_code());
+    details.set_message(status.error_message());
+  }
+  EnsureErrorInfo(details, domain);
+  grpc::Status out;
+  grpc::SetErrorDetails(details, &out);
+  return out;
+}
+
+std::string DomainOfMethod(absl::string_view method) {
+  absl::ConsumePrefix(&method, "/");
+  method = method.substr(0, method.find('/'));
+  const size_t dot = method.rfind('.');
+  return std::string(dot == absl::string_view::npos ? method : method.substr(0, dot));
+}
+
 grpc::Status ToCallerStatus(const absl::Status& status, absl::string_view domain,
                             absl::string_view method) {
-  if (status.ok() || status.GetPayload(kDetailsPayloadUrl).has_value()) {
-    return ToGrpcStatus(status);
+  if (status.ok()) return grpc::Status::OK;
+  if (status.GetPayload(kDetailsPayloadUrl).has_value()) {
+    google::rpc::Status details = DetailsOf(status);
+    EnsureErrorInfo(details, domain);
+    grpc::Status out;
+    grpc::SetErrorDetails(details, &out);
+    return out;
   }
   const std::string reference = NewReference();
   const auto [reason, advice] = ReasonAndAdvice(status.code());

@@ -43,12 +43,26 @@ absl::Status InvalidField(absl::string_view field, absl::string_view description
 grpc::Status ToGrpcStatus(const absl::Status& status);
 
 // The status a caller sees. Errors built by RpcError are meant for callers
-// and pass unchanged. Any other error (a database's text, an exception) is
+// and pass unchanged, with an ErrorInfo in `domain` added when they have
+// none (EnsureErrorInfo). Any other error (a database's text, an exception) is
 // logged in full with a reference id, and the caller gets its code, a message
 // saying what to do, and an ErrorInfo (reason, `domain`, the reference):
 // never the internals.
 grpc::Status ToCallerStatus(const absl::Status& status, absl::string_view domain,
                             absl::string_view method);
+
+// AIP-193: adds an ErrorInfo to `details` unless it has one: reason the
+// code's name ("INVALID_ARGUMENT"), `domain`, and the first BadRequest
+// field (metadata "field") when there is one.
+void EnsureErrorInfo(google::rpc::Status& details, absl::string_view domain);
+
+// The same on a status about to be sent (google.rpc details in
+// error_details(), or none).
+grpc::Status WithErrorInfo(const grpc::Status& status, absl::string_view domain);
+
+// The ErrorInfo domain of a full method name: its package
+// ("/history.v1.HistoryService/ListHistory" -> "history.v1").
+std::string DomainOfMethod(absl::string_view method);
 
 // The google.rpc.Status an error carries (code and message only when it was
 // not built by RpcError).

@@ -17,7 +17,7 @@ namespace booking {
 // (or a result held in memory) of many megabytes.
 const char kHistoryPageQuery[] = R"(
   SELECT id, "eventId", sequence, "fromStatus", "toStatus", "changedBy", reason, metadata, micros,
-         upto, trace
+         trace, upto
   FROM (SELECT *, sum(size) OVER (ORDER BY sequence ROWS UNBOUNDED PRECEDING) AS upto
         FROM (SELECT *, 128 + octet_length(metadata) + octet_length(reason) AS size
               FROM (SELECT id::text, "eventId"::text, sequence,
@@ -53,9 +53,10 @@ absl::StatusOr<std::string> PageMessage(pqxx::connection& conn, const std::strin
                       after_sequence, ", ", rows, ", ", limits::kMaxHistoryPageBytes, ")");
 }
 
-// A history row as an entry; INTERNAL when its stored metadata does not parse.
-absl::Status ToEntry(const pqxx::row& row, const std::string& booking_id,
-                     history::v1::HistoryEntry* e) {
+}  // namespace
+
+absl::Status HistoryRowToEntry(const pqxx::row& row, const std::string& booking_id,
+                               history::v1::HistoryEntry* e) {
   e->set_id(row[0].as<std::string>());
   e->set_event_id(row[1].as<std::string>());
   e->set_booking_id(booking_id);
@@ -64,7 +65,7 @@ absl::Status ToEntry(const pqxx::row& row, const std::string& booking_id,
   e->set_to_status(row[4].as<std::string>());
   e->set_changed_by(row[5].as<std::string>());
   e->set_reason(row[6].as<std::string>());
-  e->set_traceparent(row[10].as<std::string>());
+  e->set_traceparent(row[9].as<std::string>());
   const std::string metadata = row[7].as<std::string>();
   if (!metadata.empty() &&
       !google::protobuf::util::JsonStringToMessage(metadata, e->mutable_metadata()).ok()) {
@@ -75,8 +76,6 @@ absl::Status ToEntry(const pqxx::row& row, const std::string& booking_id,
       google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(row[8].as<int64_t>());
   return absl::OkStatus();
 }
-
-}  // namespace
 
 absl::StatusOr<history::v1::GetBookingHistoryResponse> ReadHistoryPage(
     pqxx::connection& conn, const std::string& booking_id, int page_size, int64_t after_sequence,
@@ -96,10 +95,11 @@ absl::StatusOr<history::v1::GetBookingHistoryResponse> ReadHistoryPage(
   history::v1::GetBookingHistoryResponse response;
   const int taken = std::min<int>(static_cast<int>(r.size()), page_size);
   for (int i = 0; i < taken; ++i) {
-    if (absl::Status s = ToEntry(r[i], booking_id, response.add_entries()); !s.ok()) return s;
+    if (absl::Status s = HistoryRowToEntry(r[i], booking_id, response.add_entries()); !s.ok())
+      return s;
   }
   const bool more = static_cast<int>(r.size()) > page_size ||
-                    (taken > 0 && r[taken - 1][9].as<int64_t>() >=
+                    (taken > 0 && r[taken - 1][10].as<int64_t>() >=
                                       static_cast<int64_t>(limits::kMaxHistoryPageBytes));
   if (more && taken > 0) {
     response.set_next_page_token(absl::StrCat(response.entries(taken - 1).sequence()));

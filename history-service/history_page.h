@@ -18,6 +18,13 @@ namespace booking {
 // measure the database's share of a read).
 extern const char kHistoryPageQuery[];
 
+// A history row as an entry, its columns as kHistoryPageQuery selects them:
+// id, "eventId", sequence, "fromStatus", "toStatus", "changedBy", reason,
+// metadata (text, "" for none), create time in micros, traceparent ("" for
+// none). INTERNAL when the stored metadata does not parse.
+absl::Status HistoryRowToEntry(const pqxx::row& row, const std::string& booking_id,
+                               history::v1::HistoryEntry* e);
+
 // Up to page_size entries of `booking_id` after `after_sequence`, ending
 // early once about limits::kMaxHistoryPageBytes are read; next_page_token
 // set when more follow. Runs outside any transaction on `conn`.

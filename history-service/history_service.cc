@@ -46,18 +46,15 @@ grpc::Status HistoryServiceImpl::GetBookingHistory(
   auto run = [&]() -> absl::Status {
     if (absl::Status refused = CallRefusal(*context); !refused.ok()) return refused;  // authz
     if (absl::Status s = CheckBookingId(request->booking_id()); !s.ok()) return s;
-    if (request->page_size() < 0 || request->page_size() > limits::kMaxPageSize) {
-      return InvalidField("page_size", absl::StrCat("must be between 0 and ", limits::kMaxPageSize,
-                                                    " (0 means ", kDefaultPageSize, ")"));
-    }
-    const int page_size = request->page_size() == 0 ? kDefaultPageSize : request->page_size();
+    absl::StatusOr<int> page_size = PageSizeOf(request->page_size(), kDefaultPageSize);
+    if (!page_size.ok()) return page_size.status();
     int64_t after = 0;
     if (!request->page_token().empty() &&
         (!absl::SimpleAtoi(request->page_token(), &after) || after < 0)) {
       return InvalidField("page_token", "not a token returned by GetBookingHistory");
     }
     absl::StatusOr<history::v1::GetBookingHistoryResponse> page =
-        store_.Get(request->booking_id(), page_size, after, DeadlineOf(*context));
+        store_.Get(request->booking_id(), *page_size, after, DeadlineOf(*context));
     if (!page.ok()) return page.status();
     *response = *std::move(page);
     return absl::OkStatus();
@@ -86,12 +83,29 @@ grpc::Status HistoryServiceImpl::VerifyHistory(grpc::ServerContext* context,
   return ToCallerStatus(run(), kDomain, "history.v1.HistoryService/VerifyHistory");
 }
 
+grpc::Status HistoryServiceImpl::ListHistory(grpc::ServerContext* context,
+                                             const history::v1::ListHistoryRequest* request,
+                                             history::v1::ListHistoryResponse* response) {
+  auto run = [&]() -> absl::Status {
+    if (absl::Status refused = CallRefusal(*context); !refused.ok()) return refused;  // authz
+    absl::StatusOr<ListPlan> plan = PlanListHistory(*request);
+    if (!plan.ok()) return plan.status();
+    absl::StatusOr<history::v1::ListHistoryResponse> page =
+        store_.List(*plan, DeadlineOf(*context));
+    if (!page.ok()) return page.status();
+    *response = *std::move(page);
+    return absl::OkStatus();
+  };
+  return ToCallerStatus(run(), kDomain, "history.v1.HistoryService/ListHistory");
+}
+
 grpc::Status HistoryServiceImpl::Ingest(
     grpc::ServerContext* context,
     grpc::ServerReaderWriter<history::v1::IngestAck, history::v1::IngestRequest>* stream) {
   if (absl::Status refused = CallRefusal(*context); !refused.ok()) return ToGrpcStatus(refused);
-  const grpc::Status shutting_down(grpc::StatusCode::UNAVAILABLE,
-                                   "history-service is shutting down");
+  const grpc::Status shutting_down =
+      ToGrpcStatus(RpcError(absl::StatusCode::kUnavailable, "history-service is shutting down")
+                       .Info("SHUTTING_DOWN", std::string(kDomain)));
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (draining_) return shutting_down;

@@ -23,6 +23,9 @@ class HistoryServiceImpl final : public history::v1::HistoryService::Service {
   grpc::Status VerifyHistory(grpc::ServerContext* context,
                              const history::v1::VerifyHistoryRequest* request,
                              history::v1::VerifyHistoryResponse* response) override;
+  grpc::Status ListHistory(grpc::ServerContext* context,
+                           const history::v1::ListHistoryRequest* request,
+                           history::v1::ListHistoryResponse* response) override;
   grpc::Status Ingest(grpc::ServerContext* context,
                       grpc::ServerReaderWriter<history::v1::IngestAck, history::v1::IngestRequest>*
                           stream) override;

@@ -219,6 +219,12 @@ absl::StatusOr<history::v1::GetBookingHistoryResponse> HistoryStore::Get(
   return *std::move(page);
 }
 
+absl::StatusOr<history::v1::ListHistoryResponse> HistoryStore::List(const ListPlan& plan,
+                                                                    absl::Time deadline) {
+  return pool_.RunInTransaction<history::v1::ListHistoryResponse>(
+      [&](pqxx::work& txn) { return ReadListPage(txn, plan); }, deadline);
+}
+
 absl::StatusOr<history::v1::VerifyHistoryResponse> HistoryStore::Verify(
     const std::string& booking_id, absl::Time deadline) {
   return pool_.RunInTransaction<history::v1::VerifyHistoryResponse>(

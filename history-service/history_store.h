@@ -12,6 +12,7 @@
 #include "common/probe_connection.h"
 #include "history-service/ingest_encoding.h"
 #include "history-service/ingest_store.h"
+#include "history-service/list_history.h"
 #include "history/v1/history.pb.h"
 
 namespace booking {
@@ -62,6 +63,10 @@ class HistoryStore {
   absl::StatusOr<history::v1::GetBookingHistoryResponse> Get(
       const std::string& booking_id, int page_size, int64_t after_sequence,
       absl::Time deadline = absl::InfiniteFuture());
+
+  // ListHistory's page for a checked request (list_history.h).
+  absl::StatusOr<history::v1::ListHistoryResponse> List(
+      const ListPlan& plan, absl::Time deadline = absl::InfiniteFuture());
 
   // One booking's rows, hashes, check and checkpoint proof (verify_booking.h).
   absl::StatusOr<history::v1::VerifyHistoryResponse> Verify(

@@ -333,6 +333,10 @@ constexpr char kHistoryTrace[] = R"sql(
 ALTER TABLE "BookingStatusHistory" ADD COLUMN IF NOT EXISTS "traceParent" TEXT;
 ALTER TABLE "BookingStatusHeldBack" ADD COLUMN IF NOT EXISTS "traceParent" TEXT;
 )sql";
+// ListHistory (history-service/list_history.h): each filter shape is one
+// range of one of these, already in (create time, id) order, so a page is
+// read from the index without a sort; built concurrently (see Step).
+constexpr char kHistoryListIndexes[] = "SELECT 1; -- the indexes: concurrent_indexes\n";
 
 }  // namespace
 
@@ -363,11 +367,28 @@ const std::vector<Step>& StepsFor(StoreKind store) {
       {"0005_history_chain", "each row hash-chained to its booking's previous row", kHistoryChain},
       {"0006_history_checkpoints", "signed checkpoints and the heads each one covers",
        kHistoryCheckpoints},
+      {"0007_history_list_indexes",
+       "(create time, id) indexes for ListHistory, alone and after changedBy, toStatus and "
+       "fromStatus",
+       kHistoryListIndexes,
+       {{"BookingStatusHistory_createdAt_id_idx", R"(ON "BookingStatusHistory" ("createdAt", id))"},
+        {"BookingStatusHistory_changedBy_createdAt_idx",
+         R"(ON "BookingStatusHistory" ("changedBy", "createdAt", id))"},
+        {"BookingStatusHistory_toStatus_createdAt_idx",
+         R"(ON "BookingStatusHistory" ("toStatus", "createdAt", id))"},
+        {"BookingStatusHistory_fromStatus_createdAt_idx",
+         R"(ON "BookingStatusHistory" ("fromStatus", "createdAt", id))"}}},
       {"0009_history_trace", "the traceparent of the call that made each change", kHistoryTrace},
   };
   return store == StoreKind::kBooking ? kBooking : kHistory;
 }
 
-std::string Checksum(const Step& step) { return Sha256Hex(step.sql); }
+std::string Checksum(const Step& step) {
+  std::string text = step.sql;
+  for (const auto& [name, definition] : step.concurrent_indexes) {
+    text += "CREATE INDEX CONCURRENTLY " + name + " " + definition + ";\n";
+  }
+  return Sha256Hex(text);
+}
 
 }  // namespace booking::migrator

@@ -5,6 +5,7 @@
 #define MIGRATOR_SCHEMA_STEPS_H_
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/string_view.h"
@@ -19,6 +20,10 @@ struct Step {
   std::string id;  // "0001_booking_base": sorts in order of application
   std::string description;
   std::string sql;  // runs in one transaction with its ledger record
+  // Indexes built first, each with CREATE INDEX CONCURRENTLY outside any
+  // transaction (writers go on meanwhile): name -> "ON table (columns)". A
+  // build an interrupted run left invalid is dropped and built again.
+  std::vector<std::pair<std::string, std::string>> concurrent_indexes = {};
 };
 
 const std::vector<Step>& StepsFor(StoreKind store);

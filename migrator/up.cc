@@ -17,10 +17,37 @@ namespace {
 
 constexpr char kLockNotAvailable[] = "55P03";
 
+// The step's concurrent indexes, each outside any transaction: CREATE INDEX
+// CONCURRENTLY takes no lock that writers wait for (it waits for them
+// instead). An invalid index (a build interrupted or failed) is dropped and
+// built again.
+void BuildConcurrently(pqxx::connection& conn, const Step& step) {
+  for (const auto& [name, definition] : step.concurrent_indexes) {
+    const std::string index = conn.quote_name(name);
+    pqxx::nontransaction tx(conn);
+    const pqxx::result state =
+        tx.exec_params("SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass($1)", index);
+    if (!state.empty() && state[0][0].as<bool>()) continue;
+    if (!state.empty()) tx.exec("DROP INDEX CONCURRENTLY IF EXISTS " + index);
+    LogInfo("building index concurrently", {{"step", step.id}, {"index", name}});
+    try {
+      tx.exec(absl::StrCat("CREATE INDEX CONCURRENTLY ", index, " ", definition));
+    } catch (const std::exception&) {
+      // Nothing half-made stays behind (a rerun would build it anyway).
+      try {
+        tx.exec("DROP INDEX CONCURRENTLY IF EXISTS " + index);
+      } catch (const std::exception&) {
+      }
+      throw;
+    }
+  }
+}
+
 // Applies one step; a lock_timeout (another session holding a table lock)
 // rolls it back and tries again after a pause, so the step never queues
 // writers behind it for long.
 absl::Status ApplyStep(pqxx::connection& conn, const Step& step, const UpOptions& options) {
+  BuildConcurrently(conn, step);
   for (int attempt = 1;; ++attempt) {
     try {
       pqxx::work txn(conn);

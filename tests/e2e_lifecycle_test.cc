@@ -340,8 +340,14 @@ TEST_F(LifecycleTest, ListFiltersByStatusAndPages) {
   for (const auto& id : cancelled) EXPECT_EQ(seen.count(id), 1u) << id;
   EXPECT_GE(pages, 3);
 
+  // AIP-158: above the maximum is coerced to it; negative is refused.
+  request.set_page_token("");
   request.set_page_size(5000);
   v1::ListBookingsResponse page;
+  EXPECT_TRUE(
+      bookings_->ListBookings(AuthedContext(ServiceSet::kToken).get(), request, &page).ok());
+  EXPECT_GE(static_cast<size_t>(page.bookings_size()), cancelled.size());
+  request.set_page_size(-1);
   EXPECT_EQ(
       bookings_->ListBookings(AuthedContext(ServiceSet::kToken).get(), request, &page).error_code(),
       grpc::StatusCode::INVALID_ARGUMENT);

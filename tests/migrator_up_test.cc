@@ -213,9 +213,32 @@ TEST_F(MigratorUpTest, StatusJsonListsAppliedAndPendingSteps) {
       << run.output;
   EXPECT_NE(
       run.output.find(
-          R"("applied":["0001_history_base","0002_history_immutable","0003_history_recorded_at_clock","0004_history_held_back","0005_history_chain","0006_history_checkpoints","0009_history_trace"])"),
+          R"("applied":["0001_history_base","0002_history_immutable","0003_history_recorded_at_clock","0004_history_held_back","0005_history_chain","0006_history_checkpoints","0007_history_list_indexes","0009_history_trace"])"),
       std::string::npos)
       << run.output;
+}
+
+// Step 0007 builds its indexes concurrently, outside a transaction: a build
+// that failed half-way leaves an invalid index of the same name, which the
+// next run drops and builds again, as the step defines it.
+TEST_F(MigratorUpTest, AnInvalidLeftoverOfAConcurrentBuildIsRebuilt) {
+  ASSERT_EQ(Migrator({"up", "--store", "history"}).exit_code, 0);
+  Query(history_url_, R"(
+    INSERT INTO "BookingStatusHistory" ("eventId", "bookingId", sequence, "toStatus")
+    SELECT gen_random_uuid(), 'b' || s, 1, 'SAME' FROM generate_series(1, 3) AS s)");
+  Query(history_url_, R"(DROP INDEX "BookingStatusHistory_toStatus_createdAt_idx")");
+  Query(history_url_, R"(DELETE FROM "MigrationLedger" WHERE step = '0007_history_list_indexes')");
+  // A unique build over equal values fails and leaves the index invalid.
+  EXPECT_ANY_THROW(Query(history_url_, R"(CREATE UNIQUE INDEX CONCURRENTLY
+    "BookingStatusHistory_toStatus_createdAt_idx" ON "BookingStatusHistory" ("toStatus"))"));
+  const std::string state = R"(SELECT indisvalid, indisunique, pg_get_indexdef(indexrelid) LIKE
+    '%("toStatus", "createdAt", id)' FROM pg_index
+    WHERE indexrelid = '"BookingStatusHistory_toStatus_createdAt_idx"'::regclass)";
+  ASSERT_EQ(Query(history_url_, state), "f|t|f|\n");
+  MigratorRun run = Migrator({"up", "--store", "history"});
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_NE(run.output.find("applied 0007_history_list_indexes"), std::string::npos) << run.output;
+  EXPECT_EQ(Query(history_url_, state), "t|f|t|\n");
 }
 
 }  // namespace

@@ -1,0 +1,186 @@
+#include "history-service/list_history.h"
+
+#include <algorithm>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/time.h"
+#include "common/digest.h"
+#include "common/input_check.h"
+#include "common/limits.h"
+#include "common/rpc_error.h"
+#include "history-service/history_page.h"
+
+namespace booking {
+namespace {
+
+constexpr int kDefaultPageSize = 100;
+constexpr char kDomain[] = "history.v1";
+constexpr char kTokenVersion[] = "l1";
+
+absl::Status BadField(const std::string& field, const std::string& problem,
+                      const std::string& reason) {
+  return RpcError(absl::StatusCode::kInvalidArgument, absl::StrCat(field, ": ", problem))
+      .FieldViolation(field, problem)
+      .Info(reason, kDomain);
+}
+
+absl::StatusOr<ListOrder> ParseOrderBy(absl::string_view text) {
+  const std::vector<absl::string_view> words =
+      absl::StrSplit(text, absl::ByAnyChar(" \t"), absl::SkipEmpty());
+  if (words.empty()) return ListOrder::kNewestFirst;
+  if (words[0] == "create_time" && words.size() <= 2) {
+    if (words.size() == 1 || words[1] == "asc") return ListOrder::kOldestFirst;
+    if (words[1] == "desc") return ListOrder::kNewestFirst;
+  }
+  return BadField("order_by",
+                  "supported: \"create_time desc\" (newest first, the default), \"create_time\" "
+                  "or \"create_time asc\" (oldest first)",
+                  "INVALID_ORDER_BY");
+}
+
+// What a token is bound to: the filter's meaning and the order.
+std::string Binding(const ListFilter& filter, ListOrder order) {
+  return Sha256Hex(absl::StrCat(filter.Canonical(), order == ListOrder::kNewestFirst ? "d" : "a"))
+      .substr(0, 16);
+}
+
+std::string EncodeToken(const ListPlan& plan, int64_t micros, const std::string& id) {
+  return absl::WebSafeBase64Escape(
+      absl::StrCat(kTokenVersion, "|", Binding(plan.filter, plan.order), "|", micros, "|", id));
+}
+
+absl::StatusOr<ListCursor> DecodeToken(const std::string& token, const ListPlan& plan) {
+  const absl::Status bad =
+      BadField("page_token", "not a page token returned by ListHistory", "INVALID_PAGE_TOKEN");
+  std::string raw;
+  if (token.size() > limits::kMaxPageTokenBytes || !absl::WebSafeBase64Unescape(token, &raw)) {
+    return bad;
+  }
+  const std::vector<std::string> parts = absl::StrSplit(raw, '|');
+  ListCursor cursor;
+  if (parts.size() != 4 || parts[0] != kTokenVersion ||
+      !absl::SimpleAtoi(parts[2], &cursor.micros) || !CheckUuid("page_token", parts[3]).ok()) {
+    return bad;
+  }
+  if (parts[1] != Binding(plan.filter, plan.order)) {
+    return BadField("page_token",
+                    "made for another filter or order_by: send the filter and order_by of the "
+                    "call that returned it, or no page_token to start over",
+                    "PAGE_TOKEN_MISMATCH");
+  }
+  cursor.id = parts[3];
+  return cursor;
+}
+
+// A timestamp literal for "createdAt" (TIMESTAMP without zone, UTC).
+std::string TimestampText(int64_t micros) {
+  return absl::FormatTime("%Y-%m-%d %H:%M:%E6S", absl::FromUnixMicros(micros), absl::UTCTimeZone());
+}
+
+// The WHERE conditions of `plan`, their values appended to `params`.
+std::vector<std::string> Conditions(const ListPlan& plan, std::vector<std::string>& params) {
+  std::vector<std::string> where;
+  const auto param = [&](std::string value, absl::string_view cast = "") {
+    params.push_back(std::move(value));
+    return absl::StrCat("$", params.size(), cast);
+  };
+  // from_status "": history stores a booking's first entry without one.
+  const auto text = [&](absl::string_view column, const std::optional<std::string>& value) {
+    if (!value) return;
+    const bool none = value->empty() && column == "fromStatus";
+    where.push_back(none ? absl::StrCat("h.\"", column, "\" IS NULL")
+                         : absl::StrCat("h.\"", column, "\" = ", param(*value)));
+  };
+  const ListFilter& f = plan.filter;
+  text("changedBy", f.changed_by);
+  text("toStatus", f.to_status);
+  text("fromStatus", f.from_status);
+  if (f.after) {
+    where.push_back(absl::StrCat("h.\"createdAt\" ", f.after->inclusive ? ">=" : ">", " ",
+                                 param(TimestampText(f.after->micros), "::timestamp")));
+  }
+  if (f.before) {
+    where.push_back(absl::StrCat("h.\"createdAt\" ", f.before->inclusive ? "<=" : "<", " ",
+                                 param(TimestampText(f.before->micros), "::timestamp")));
+  }
+  if (plan.after) {
+    const bool newest = plan.order == ListOrder::kNewestFirst;
+    where.push_back(absl::StrCat("(h.\"createdAt\", h.id) ", newest ? "<" : ">", " (",
+                                 param(TimestampText(plan.after->micros), "::timestamp"), ", ",
+                                 param(plan.after->id, "::uuid"), ")"));
+  }
+  return where;
+}
+
+}  // namespace
+
+absl::StatusOr<ListPlan> PlanListHistory(const history::v1::ListHistoryRequest& request) {
+  ListPlan plan;
+  absl::StatusOr<ListFilter> filter = ParseListFilter(request.filter());
+  if (!filter.ok()) return filter.status();
+  plan.filter = *std::move(filter);
+  absl::StatusOr<ListOrder> order = ParseOrderBy(request.order_by());
+  if (!order.ok()) return order.status();
+  plan.order = *order;
+  absl::StatusOr<int> page_size = PageSizeOf(request.page_size(), kDefaultPageSize);
+  if (!page_size.ok()) return page_size.status();
+  plan.page_size = *page_size;
+  if (!request.page_token().empty()) {
+    absl::StatusOr<ListCursor> cursor = DecodeToken(request.page_token(), plan);
+    if (!cursor.ok()) return cursor.status();
+    plan.after = *std::move(cursor);
+  }
+  return plan;
+}
+
+// Columns as HistoryRowToEntry reads them (0..9), then "bookingId" and the
+// bytes read up to the row. Like GetBookingHistory's page, the page ends at
+// page_size rows or once about kMaxHistoryPageBytes are read.
+ListQuery BuildListQuery(const ListPlan& plan) {
+  ListQuery q;
+  const std::vector<std::string> where = Conditions(plan, q.params);
+  const std::string dir = plan.order == ListOrder::kNewestFirst ? "DESC" : "ASC";
+  const std::string order = absl::StrCat("at ", dir, ", uid ", dir);
+  q.sql = absl::StrCat(
+      "SELECT id, \"eventId\", sequence, \"fromStatus\", \"toStatus\", \"changedBy\", reason, "
+      "metadata, micros, trace, \"bookingId\", upto FROM (SELECT *, sum(size) OVER (ORDER BY ",
+      order, " ROWS UNBOUNDED PRECEDING) AS upto FROM (SELECT *, 128 + octet_length(metadata) + ",
+      "octet_length(reason) AS size FROM (SELECT h.id::text AS id, h.\"eventId\"::text AS "
+      "\"eventId\", h.sequence, COALESCE(h.\"fromStatus\", '') AS \"fromStatus\", h.\"toStatus\", ",
+      "COALESCE(h.\"changedBy\", '') AS \"changedBy\", COALESCE(h.reason, '') AS reason, ",
+      "COALESCE(h.metadata::text, '') AS metadata, (extract(epoch from h.\"createdAt\") * "
+      "1000000)::bigint AS micros, COALESCE(h.\"traceParent\", '') AS trace, h.\"bookingId\", ",
+      "h.\"createdAt\" AS at, h.id AS uid ", "FROM \"BookingStatusHistory\" h",
+      where.empty() ? "" : absl::StrCat(" WHERE ", absl::StrJoin(where, " AND ")),
+      " ORDER BY h.\"createdAt\" ", dir, ", h.id ", dir, " LIMIT ", plan.page_size + 1,
+      ") AS rows) AS sized) AS page WHERE upto - size < ", limits::kMaxHistoryPageBytes,
+      " ORDER BY ", order);
+  return q;
+}
+
+absl::StatusOr<history::v1::ListHistoryResponse> ReadListPage(pqxx::transaction_base& txn,
+                                                              const ListPlan& plan) {
+  const ListQuery q = BuildListQuery(plan);
+  const pqxx::result r = txn.exec_params(q.sql, pqxx::prepare::make_dynamic_params(q.params));
+  history::v1::ListHistoryResponse response;
+  const int taken = std::min<int>(static_cast<int>(r.size()), plan.page_size);
+  for (int i = 0; i < taken; ++i) {
+    absl::Status s = HistoryRowToEntry(r[i], r[i][10].as<std::string>(), response.add_entries());
+    if (!s.ok()) return s;
+  }
+  const bool more = static_cast<int>(r.size()) > plan.page_size ||
+                    (taken > 0 && r[taken - 1][11].as<int64_t>() >=
+                                      static_cast<int64_t>(limits::kMaxHistoryPageBytes));
+  if (more && taken > 0) {
+    const history::v1::HistoryEntry& last = response.entries(taken - 1);
+    response.set_next_page_token(EncodeToken(plan, r[taken - 1][8].as<int64_t>(), last.id()));
+  }
+  return response;
+}
+
+}  // namespace booking

@@ -1,0 +1,58 @@
+// ListHistory: entries across bookings, filtered (list_filter.h), ordered by
+// create_time (ties by entry id), read as a keyset page: a page token holds
+// the last entry's (create_time, id), so later pages neither skip nor repeat
+// an entry however many are stored meanwhile. Each filter shape is one range
+// of an index of history step 0007 (migrator/schema_steps.cc).
+#ifndef HISTORY_SERVICE_LIST_HISTORY_H_
+#define HISTORY_SERVICE_LIST_HISTORY_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "history-service/list_filter.h"
+#include "history/v1/history.pb.h"
+#include "pqxx/pqxx"
+
+namespace booking {
+
+// AIP-132: newest first unless order_by says "create_time" / "create_time asc".
+enum class ListOrder { kNewestFirst, kOldestFirst };
+
+// The last entry of the previous page.
+struct ListCursor {
+  int64_t micros = 0;
+  std::string id;  // UUID
+};
+
+// A checked ListHistory request.
+struct ListPlan {
+  ListFilter filter;
+  ListOrder order = ListOrder::kNewestFirst;
+  int page_size = 0;
+  std::optional<ListCursor> after;
+};
+
+// INVALID_ARGUMENT (with a BadRequest violation and ErrorInfo) for a bad
+// filter, order_by, negative page_size, or a page token that is not one of
+// ListHistory's or was made for another filter or order_by.
+absl::StatusOr<ListPlan> PlanListHistory(const history::v1::ListHistoryRequest& request);
+
+// The statement ListHistory runs and its parameters ($1..$n, text):
+// exposed so that a test can EXPLAIN exactly what the service runs.
+struct ListQuery {
+  std::string sql;
+  std::vector<std::string> params;
+};
+ListQuery BuildListQuery(const ListPlan& plan);
+
+// One page: up to page_size entries, fewer once about
+// limits::kMaxHistoryPageBytes are read; next_page_token when more follow.
+absl::StatusOr<history::v1::ListHistoryResponse> ReadListPage(pqxx::transaction_base& txn,
+                                                              const ListPlan& plan);
+
+}  // namespace booking
+
+#endif  // HISTORY_SERVICE_LIST_HISTORY_H_
