@@ -189,7 +189,7 @@ void MakeCalls(const ServiceSet& set) {
 TEST_F(MonitoringNamesTest, EveryQueryNamesOnlyMetricsTheServicesExport) {
   auto set = ServiceSet::CreateAndStart(*pg_, "monitoring");
   ASSERT_TRUE(set.ok()) << set.status();
-  MakeCalls(**set);
+  ASSERT_NO_FATAL_FAILURE(MakeCalls(**set));
   // Both events stored in history: the relay's and history's series exist.
   const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   while (

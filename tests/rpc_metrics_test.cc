@@ -36,6 +36,39 @@ Labels Series(const std::string& service, const std::string& method, const std::
   return labels;
 }
 
+// Cancels `id` as the writer with `request_id`; the call's status.
+grpc::Status Cancel(SecureStack& stack, const std::string& id, const std::string& request_id) {
+  const Caller writer = Caller::Token(SecureStack::kWriterToken);
+  auto stub = v1::BookingService::NewStub(stack.Channel(stack.set().booking_target(), writer));
+  v1::ChangeStatusRequest request;
+  request.set_booking_id(id);
+  request.set_target_status(v1::CANCELLED);
+  request.set_request_id(request_id);
+  v1::ChangeStatusResponse out;
+  return stub->ChangeStatus(SecureStack::Context(writer).get(), request, &out);
+}
+
+grpc::Status Get(SecureStack& stack, const Caller& caller, const std::string& id) {
+  auto stub = v1::BookingService::NewStub(stack.Channel(stack.set().booking_target(), caller));
+  v1::GetBookingRequest request;
+  request.set_booking_id(id);
+  v1::Booking out;
+  return stub->GetBooking(SecureStack::Context(caller).get(), request, &out);
+}
+
+// `bytes` (not a protobuf message) sent to `method` as `caller`.
+grpc::Status RawCall(SecureStack& stack, const Caller& caller, const std::string& method,
+                     const std::string& bytes) {
+  grpc::GenericStub stub(stack.Channel(stack.set().booking_target(), caller));
+  grpc::Slice slice(bytes);
+  grpc::ByteBuffer request(&slice, 1), response;
+  std::promise<grpc::Status> done;
+  auto context = SecureStack::Context(caller);
+  stub.UnaryCall(context.get(), method, grpc::StubOptions(), &request, &response,
+                 [&](grpc::Status s) { done.set_value(std::move(s)); });
+  return done.get_future().get();
+}
+
 class RpcMetricsTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -56,41 +89,6 @@ class RpcMetricsTest : public ::testing::Test {
     absl::StatusOr<std::vector<MetricSample>> samples = ScrapeSamples(target);
     EXPECT_TRUE(samples.ok()) << samples.status();
     return samples.ok() ? *std::move(samples) : std::vector<MetricSample>{};
-  }
-
-  // Cancels `id` as the writer with `request_id`; the call's status.
-  static grpc::Status Cancel(const std::string& id, const std::string& request_id) {
-    const Caller writer = Caller::Token(SecureStack::kWriterToken);
-    auto stub =
-        v1::BookingService::NewStub(stack_->Channel(stack_->set().booking_target(), writer));
-    v1::ChangeStatusRequest request;
-    request.set_booking_id(id);
-    request.set_target_status(v1::CANCELLED);
-    request.set_request_id(request_id);
-    v1::ChangeStatusResponse out;
-    return stub->ChangeStatus(SecureStack::Context(writer).get(), request, &out);
-  }
-
-  static grpc::Status Get(const Caller& caller, const std::string& id) {
-    auto stub =
-        v1::BookingService::NewStub(stack_->Channel(stack_->set().booking_target(), caller));
-    v1::GetBookingRequest request;
-    request.set_booking_id(id);
-    v1::Booking out;
-    return stub->GetBooking(SecureStack::Context(caller).get(), request, &out);
-  }
-
-  // `bytes` (not a protobuf message) sent to `method` as `caller`.
-  static grpc::Status RawCall(const Caller& caller, const std::string& method,
-                              const std::string& bytes) {
-    grpc::GenericStub stub(stack_->Channel(stack_->set().booking_target(), caller));
-    grpc::Slice slice(bytes);
-    grpc::ByteBuffer request(&slice, 1), response;
-    std::promise<grpc::Status> done;
-    auto context = SecureStack::Context(caller);
-    stub.UnaryCall(context.get(), method, grpc::StubOptions(), &request, &response,
-                   [&](grpc::Status s) { done.set_value(std::move(s)); });
-    return done.get_future().get();
   }
 
   inline static std::unique_ptr<PgCluster> pg_;
@@ -117,77 +115,75 @@ TEST_F(RpcMetricsTest, EveryMethodHasAnOkSeriesBeforeAnyCall) {
             0);
 }
 
+// kCalls calls of each kind (any unexpected answer fails the test).
+void CallsOfEachKind(SecureStack& stack) {
+  const Caller reader = Caller::Token(SecureStack::kReaderToken);
+  for (int i = 0; i < kCalls; ++i) {
+    const std::string id = absl::StrCat("metrics-", i);
+    ASSERT_TRUE(stack.CreateBooking(id).ok());
+    // A retry with the same request id is replayed: an OK call, no change.
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      grpc::Status s = Cancel(stack, id, absl::StrCat("cancel-", id));
+      ASSERT_TRUE(s.ok()) << s.error_message();
+    }
+    EXPECT_EQ(Get(stack, reader, absl::StrCat("missing-", i)).error_code(),
+              grpc::StatusCode::NOT_FOUND);
+    // Readers may not change bookings: refused before the bytes are parsed.
+    EXPECT_EQ(RawCall(stack, reader, "/booking.v1.BookingService/ChangeStatus", "\xff\xff\xff")
+                  .error_code(),
+              grpc::StatusCode::PERMISSION_DENIED);
+    EXPECT_EQ(
+        stack.ForgeNextEvent(Caller::Cert("intruder"), id, 2, "CONFIRMED", "CANCELLED", "intruder")
+            .error_code(),
+        grpc::StatusCode::PERMISSION_DENIED);
+  }
+}
+
+double Moved(const std::vector<MetricSample>& before, const std::vector<MetricSample>& after,
+             const std::string& name, const Labels& labels) {
+  return SumOf(after, name, labels) - SumOf(before, name, labels);
+}
+
+// The counter, the histogram's count and its +Inf bucket of one series.
+void ExpectSeriesMoved(const std::vector<MetricSample>& before,
+                       const std::vector<MetricSample>& after, const Labels& series, double by) {
+  Labels inf = series;
+  inf["le"] = "+Inf";
+  const std::string what = absl::StrCat(series.at("grpc_method"), " ", series.at("grpc_code"));
+  EXPECT_EQ(Moved(before, after, "grpc_server_handled_total", series), by) << what;
+  EXPECT_EQ(Moved(before, after, "grpc_server_handling_seconds_count", series), by) << what;
+  EXPECT_EQ(Moved(before, after, "grpc_server_handling_seconds_bucket", inf), by) << what;
+}
+
 TEST_F(RpcMetricsTest, KCallsOfEachKindMoveTheirSeriesByExactlyK) {
   const std::string booking_metrics = stack_->set().booking_metrics_target();
   const std::string history_metrics = stack_->set().history_metrics_target();
   const std::vector<MetricSample> b0 = Scrape(booking_metrics), h0 = Scrape(history_metrics);
-  const Caller reader = Caller::Token(SecureStack::kReaderToken);
-  for (int i = 0; i < kCalls; ++i) {
-    const std::string id = absl::StrCat("metrics-", i);
-    ASSERT_TRUE(stack_->CreateBooking(id).ok());
-    // A retry with the same request id is replayed: an OK call, no change.
-    for (int attempt = 0; attempt < 2; ++attempt) {
-      grpc::Status s = Cancel(id, absl::StrCat("cancel-", id));
-      ASSERT_TRUE(s.ok()) << s.error_message();
-    }
-    EXPECT_EQ(Get(reader, absl::StrCat("missing-", i)).error_code(), grpc::StatusCode::NOT_FOUND);
-    // Readers may not change bookings: refused before the bytes are parsed.
-    EXPECT_EQ(
-        RawCall(reader, "/booking.v1.BookingService/ChangeStatus", "\xff\xff\xff").error_code(),
-        grpc::StatusCode::PERMISSION_DENIED);
-    EXPECT_EQ(
-        stack_
-            ->ForgeNextEvent(Caller::Cert("intruder"), id, 2, "CONFIRMED", "CANCELLED", "intruder")
-            .error_code(),
-        grpc::StatusCode::PERMISSION_DENIED);
-  }
+  ASSERT_NO_FATAL_FAILURE(CallsOfEachKind(*stack_));
   const std::vector<MetricSample> b1 = Scrape(booking_metrics), h1 = Scrape(history_metrics);
-  auto moved = [](const std::vector<MetricSample>& before, const std::vector<MetricSample>& after,
-                  const std::string& name, const Labels& labels) {
-    return SumOf(after, name, labels) - SumOf(before, name, labels);
-  };
-  struct Expected {
-    std::string service, method, code;
-    double calls;
-  };
-  const std::vector<Expected> expected = {{kBooking, "CreateBooking", "OK", kCalls},
-                                          {kBooking, "ChangeStatus", "OK", 2 * kCalls},
-                                          {kBooking, "GetBooking", "NotFound", kCalls},
-                                          {kBooking, "ChangeStatus", "PermissionDenied", kCalls},
-                                          {kBooking, "ChangeStatus", "InvalidArgument", 0},
-                                          {kHistory, "Ingest", "PermissionDenied", kCalls}};
-  for (const Expected& e : expected) {
-    const auto& [before, after] = e.service == kBooking ? std::tie(b0, b1) : std::tie(h0, h1);
-    const Labels series = Series(e.service, e.method, e.code);
-    EXPECT_EQ(moved(before, after, "grpc_server_handled_total", series), e.calls)
-        << e.method << " " << e.code;
-    EXPECT_EQ(moved(before, after, "grpc_server_handling_seconds_count", series), e.calls)
-        << e.method << " " << e.code;
-    EXPECT_EQ(moved(before, after, "grpc_server_handling_seconds_bucket",
-                    [&] {
-                      Labels inf = series;
-                      inf["le"] = "+Inf";
-                      return inf;
-                    }()),
-              e.calls)
-        << e.method << " " << e.code;
-  }
+  ExpectSeriesMoved(b0, b1, Series(kBooking, "CreateBooking", "OK"), kCalls);
+  ExpectSeriesMoved(b0, b1, Series(kBooking, "ChangeStatus", "OK"), 2 * kCalls);
+  ExpectSeriesMoved(b0, b1, Series(kBooking, "GetBooking", "NotFound"), kCalls);
+  // The code the caller got, not the one the handler ended with.
+  ExpectSeriesMoved(b0, b1, Series(kBooking, "ChangeStatus", "PermissionDenied"), kCalls);
+  ExpectSeriesMoved(b0, b1, Series(kBooking, "ChangeStatus", "InvalidArgument"), 0);
+  ExpectSeriesMoved(h0, h1, Series(kHistory, "Ingest", "PermissionDenied"), kCalls);
   // Nothing else was called on booking-service, and nothing counted twice.
-  EXPECT_EQ(moved(b0, b1, "grpc_server_handled_total", {{"grpc_service", kBooking}}), 5 * kCalls);
-  EXPECT_EQ(moved(b0, b1, "grpc_server_started_total", {{"grpc_service", kBooking}}), 5 * kCalls);
-  EXPECT_EQ(moved(b0, b1, "grpc_server_started_total", Series(kBooking, "ChangeStatus")),
+  EXPECT_EQ(Moved(b0, b1, "grpc_server_handled_total", {{"grpc_service", kBooking}}), 5 * kCalls);
+  EXPECT_EQ(Moved(b0, b1, "grpc_server_started_total", {{"grpc_service", kBooking}}), 5 * kCalls);
+  EXPECT_EQ(Moved(b0, b1, "grpc_server_started_total", Series(kBooking, "ChangeStatus")),
             3 * kCalls);
   // Messages: the refused raw calls' bytes never parsed, NOT_FOUND sent none.
-  EXPECT_EQ(moved(b0, b1, "grpc_server_msg_received_total", Series(kBooking, "ChangeStatus")),
+  EXPECT_EQ(Moved(b0, b1, "grpc_server_msg_received_total", Series(kBooking, "ChangeStatus")),
             2 * kCalls);
-  EXPECT_EQ(moved(b0, b1, "grpc_server_msg_received_total", Series(kBooking, "GetBooking")),
+  EXPECT_EQ(Moved(b0, b1, "grpc_server_msg_received_total", Series(kBooking, "GetBooking")),
             kCalls);
-  EXPECT_EQ(moved(b0, b1, "grpc_server_msg_sent_total", Series(kBooking, "GetBooking")), 0);
-  EXPECT_EQ(moved(b0, b1, "grpc_server_msg_sent_total", Series(kBooking, "CreateBooking")), kCalls);
+  EXPECT_EQ(Moved(b0, b1, "grpc_server_msg_sent_total", Series(kBooking, "GetBooking")), 0);
+  EXPECT_EQ(Moved(b0, b1, "grpc_server_msg_sent_total", Series(kBooking, "CreateBooking")), kCalls);
   EXPECT_EQ(
-      moved(b0, b1, "booking_status_changes_total", {{"from", "CONFIRMED"}, {"to", "CANCELLED"}}),
+      Moved(b0, b1, "booking_status_changes_total", {{"from", "CONFIRMED"}, {"to", "CANCELLED"}}),
       kCalls);
-  EXPECT_EQ(moved(b0, b1, "booking_status_changes_total", {}), kCalls);
+  EXPECT_EQ(Moved(b0, b1, "booking_status_changes_total", {}), kCalls);
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -110,10 +111,17 @@ absl::Status WaitHealth(const std::string& target, bool serving, absl::Duration 
 absl::StatusOr<double> ScrapeMetric(const std::string& target, const std::string& name) {
   absl::StatusOr<std::vector<MetricSample>> samples = ScrapeSamples(target);
   if (!samples.ok()) return samples.status();
-  if (NamesOf(*samples).count(name) == 0) {
-    return absl::NotFoundError(absl::StrCat(name, " not served by ", target));
-  }
-  return SumOf(*samples, name);
+  // `name` may carry labels (name{reason="gap"}): read as a sample line.
+  const std::vector<MetricSample> selector = ParseMetricsText(absl::StrCat(name, " 0"));
+  if (selector.size() != 1) return absl::InvalidArgumentError(absl::StrCat("not a metric: ", name));
+  const std::string& base = selector[0].name;
+  const auto& labels = selector[0].labels;
+  const bool served = std::any_of(samples->begin(), samples->end(), [&](const MetricSample& s) {
+    return s.name == base &&
+           std::includes(s.labels.begin(), s.labels.end(), labels.begin(), labels.end());
+  });
+  if (!served) return absl::NotFoundError(absl::StrCat(name, " not served by ", target));
+  return SumOf(*samples, base, labels);
 }
 
 absl::StatusOr<std::unique_ptr<ServiceSet>> ServiceSet::Create(PgCluster& pg,
