@@ -1,6 +1,8 @@
 #include "booking-service/booking_store.h"
 
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -293,9 +295,11 @@ absl::StatusOr<v1::ChangeStatusResponse> BookingStore::ChangeStatus(
     const std::string& booking_id, Status target, std::optional<int64_t> expected_version,
     const Mutation& mutation, absl::Time deadline) {
   v1::ChangeStatusResponse response;
+  std::optional<std::pair<Status, Status>> changed;  // of the attempt that committed
   absl::Status status = pool_.RunInTransaction(
       [&](pqxx::work& txn) -> absl::Status {
         response.Clear();
+        changed.reset();
         LockRequestId(txn, mutation);
         const pqxx::row row = LockForChange(txn, booking_id, mutation);
         absl::StatusOr<bool> replayed =
@@ -320,6 +324,7 @@ absl::StatusOr<v1::ChangeStatusResponse> BookingStore::ChangeStatus(
         absl::StatusOr<v1::Booking> after =
             WriteChange(txn, booking_id, from, target, *mode, mutation);
         if (!after.ok()) return after.status();
+        changed.emplace(from, target);
         *response.mutable_booking() = *std::move(after);
         response.set_changed(true);
         Remember(txn, mutation, "ChangeStatus", response);
@@ -327,6 +332,7 @@ absl::StatusOr<v1::ChangeStatusResponse> BookingStore::ChangeStatus(
       },
       deadline);
   if (!status.ok()) return status;
+  if (changed && changes_ != nullptr) changes_->Count(changed->first, changed->second);
   return response;
 }
 

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "booking-service/status_change_metrics.h"
 #include "booking/v1/booking.pb.h"
 #include "common/pg.h"
 #include "common/probe_connection.h"
@@ -29,7 +30,9 @@ struct Mutation {
 // when it passes instead of working for a caller that has gone.
 class BookingStore {
  public:
-  explicit BookingStore(PgPool& pool) : pool_(pool) {}
+  // `changes` (may be null) counts each status change once committed.
+  explicit BookingStore(PgPool& pool, StatusChangeMetrics* changes = nullptr)
+      : pool_(pool), changes_(changes) {}
 
   absl::StatusOr<v1::Booking> Create(const std::string& booking_id, const std::string& customer_id,
                                      Status initial, const Mutation& mutation,
@@ -53,6 +56,7 @@ class BookingStore {
 
  private:
   PgPool& pool_;
+  StatusChangeMetrics* const changes_;
 };
 
 }  // namespace booking

@@ -143,7 +143,8 @@ int Main(int argc, char** argv) {
                    },
                .name = "booking",
                .metrics = &runtime.metrics()});
-  BookingStore store(pool);
+  StatusChangeMetrics status_changes(runtime.metrics());
+  BookingStore store(pool, &status_changes);
   ProbeConnection probe(WithConnectionDefaults(database_url, "booking-service-probe"),
                         [&schema](pqxx::connection& c) { UseStoreSchema(c, "Booking", schema); });
   const Authenticator auth;

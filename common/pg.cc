@@ -106,6 +106,21 @@ PgPool::PgPool(Options options) : options_(std::move(options)) {
                  .Help("database connections found broken (server restarted or unreachable)")
                  .Register(*options_.metrics)
                  .Add({{"pool", options_.name}});
+    // Database performance as calls see it: the wait for a connection (the
+    // pool too small or the store slow) and the time each call's work held
+    // it (its statements, or transaction up to the commit).
+    const prometheus::Histogram::BucketBoundaries buckets = {
+        0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+    wait_ = &prometheus::BuildHistogram()
+                 .Name("db_pool_wait_seconds")
+                 .Help("time waited for a pooled database connection")
+                 .Register(*options_.metrics)
+                 .Add({{"pool", options_.name}}, buckets);
+    use_ = &prometheus::BuildHistogram()
+                .Name("db_pool_use_seconds")
+                .Help("time a call held a pooled connection: its statements or transaction")
+                .Register(*options_.metrics)
+                .Add({{"pool", options_.name}}, buckets);
   }
 }
 
@@ -174,7 +189,10 @@ void PgPool::DropIdle(const std::string& why) {
 absl::Status PgPool::RunOnce(const std::function<absl::Status(pqxx::connection&)>& fn,
                              absl::Time deadline, bool* lost) {
   *lost = false;
+  const absl::Time asked = absl::Now();
   auto conn = Take(deadline);
+  const absl::Time taken = absl::Now();
+  if (wait_ != nullptr) wait_->Observe(absl::ToDoubleSeconds(taken - asked));
   if (!conn.ok()) return conn.status();
   absl::Status status;
   try {
@@ -189,6 +207,7 @@ absl::Status PgPool::RunOnce(const std::function<absl::Status(pqxx::connection&)
     if (gone || absl::IsUnavailable(status)) conn->reset();
     if (gone) DropIdle(e.what());
   }
+  if (use_ != nullptr) use_->Observe(absl::ToDoubleSeconds(absl::Now() - taken));
   Give(std::move(*conn));
   return status;
 }

@@ -23,6 +23,7 @@
 #include "absl/time/time.h"
 #include "pqxx/pqxx"
 #include "prometheus/counter.h"
+#include "prometheus/histogram.h"
 #include "prometheus/registry.h"
 
 namespace booking {
@@ -67,7 +68,8 @@ class PgPool {
     absl::Duration acquire_timeout = absl::Seconds(5);
     ConnectionSetup setup;
     std::string name = "db";  // in logs and the metrics' "pool" label
-    // When set: db_connections_opened_total and db_connections_lost_total.
+    // When set: db_connections_opened_total, db_connections_lost_total and
+    // the histograms db_pool_wait_seconds and db_pool_use_seconds.
     prometheus::Registry* metrics = nullptr;
   };
   explicit PgPool(Options options);
@@ -137,6 +139,8 @@ class PgPool {
   const Options options_;
   prometheus::Counter* opened_ = nullptr;
   prometheus::Counter* lost_ = nullptr;
+  prometheus::Histogram* wait_ = nullptr;
+  prometheus::Histogram* use_ = nullptr;
   std::mutex mu_;
   std::condition_variable released_;
   std::vector<std::unique_ptr<pqxx::connection>> idle_;

@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "common/parse_error_interceptor.h"
 #include "common/server_reflection.h"
+#include "common/rpc_metrics.h"
 #include "grpc/health/v1/health.pb.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/resource_quota.h"
@@ -167,6 +168,12 @@ absl::StatusOr<ServerRuntime::Endpoint> ServerRuntime::Serve(const std::string& 
   auto interceptors = ServerInterceptors();
   interceptors.push_back(std::make_unique<AuthzInterceptorFactory>(
       config_.access != nullptr ? config_.access : AccessControl::Open()));
+  // Last: it counts the status the caller gets, after authz replaced it.
+  auto rpc_metrics = std::make_shared<RpcMetrics>(*registry_);
+  std::vector<std::string> names;
+  for (const Served& s : services) names.push_back(s.name);
+  rpc_metrics->Precreate(names);
+  interceptors.push_back(std::make_unique<RpcMetricsInterceptorFactory>(std::move(rpc_metrics)));
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   auto sink = builder.experimental().AddExternalConnectionAcceptor(
       grpc::ServerBuilder::experimental_type::ExternalConnectionType::FROM_FD,

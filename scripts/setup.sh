@@ -11,6 +11,7 @@ packages=(
   libgtest-dev libgmock-dev gdb
   postgresql-15 postgresql-client-15
   gnuplot-nox  # the benchmarks' plots (bench/run-all and their smoke tests)
+  prometheus  # promtool: tests/monitoring_config_test checks deploy/monitoring's rules
 )
 
 missing=()

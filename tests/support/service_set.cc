@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -19,6 +20,7 @@
 #include "absl/time/clock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
+#include "tests/support/metrics_scrape.h"
 
 namespace booking::testing {
 
@@ -107,46 +109,19 @@ absl::Status WaitHealth(const std::string& target, bool serving, absl::Duration 
 }
 
 absl::StatusOr<double> ScrapeMetric(const std::string& target, const std::string& name) {
-  // No HTTP client library is installed; HTTP/1.0 GET is a few lines.
-  std::vector<std::string> host_port = absl::StrSplit(target, ':');
-  int port = 0;
-  if (host_port.size() != 2 || !absl::SimpleAtoi(host_port[1], &port)) {
-    return absl::InvalidArgumentError(absl::StrCat("not HOST:PORT: ", target));
-  }
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  inet_pton(AF_INET, host_port[0].c_str(), &addr.sin_addr);
-  timeval timeout{5, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    close(fd);
-    return absl::UnavailableError(absl::StrCat("cannot connect to ", target));
-  }
-  const std::string request =
-      absl::StrCat("GET /metrics HTTP/1.0\r\nHost: ", target, "\r\nConnection: close\r\n\r\n");
-  (void)send(fd, request.data(), request.size(), MSG_NOSIGNAL);
-  std::string response;
-  char buf[8192];
-  for (ssize_t n; (n = recv(fd, buf, sizeof(buf), 0)) > 0;) response.append(buf, n);
-  close(fd);
-  double sum = 0;
-  bool found = false;
-  std::istringstream lines(response);
-  for (std::string line; std::getline(lines, line);) {
-    if (line.rfind(name, 0) != 0 || line.size() <= name.size()) continue;
-    const char next = line[name.size()];
-    if (next != '{' && next != ' ') continue;  // another metric sharing the prefix
-    const size_t space = line.rfind(' ');
-    double value = 0;
-    if (absl::SimpleAtod(absl::StripAsciiWhitespace(line.substr(space + 1)), &value)) {
-      sum += value;
-      found = true;
-    }
-  }
-  if (!found) return absl::NotFoundError(absl::StrCat(name, " not served by ", target));
-  return sum;
+  absl::StatusOr<std::vector<MetricSample>> samples = ScrapeSamples(target);
+  if (!samples.ok()) return samples.status();
+  // `name` may carry labels (name{reason="gap"}): read as a sample line.
+  const std::vector<MetricSample> selector = ParseMetricsText(absl::StrCat(name, " 0"));
+  if (selector.size() != 1) return absl::InvalidArgumentError(absl::StrCat("not a metric: ", name));
+  const std::string& base = selector[0].name;
+  const auto& labels = selector[0].labels;
+  const bool served = std::any_of(samples->begin(), samples->end(), [&](const MetricSample& s) {
+    return s.name == base &&
+           std::includes(s.labels.begin(), s.labels.end(), labels.begin(), labels.end());
+  });
+  if (!served) return absl::NotFoundError(absl::StrCat(name, " not served by ", target));
+  return SumOf(*samples, base, labels);
 }
 
 absl::StatusOr<std::unique_ptr<ServiceSet>> ServiceSet::Create(PgCluster& pg,

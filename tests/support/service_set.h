@@ -38,8 +38,9 @@ absl::StatusOr<bool> IsServing(const std::string& target, const std::string& ser
 absl::Status WaitHealth(const std::string& target, bool serving, absl::Duration timeout,
                         const std::string& service = "");
 
-// The sum of every sample of `name` (all label sets) on the Prometheus
-// endpoint at HOST:PORT.
+// The sum of every sample of `name` (all label sets; or, for
+// `name{k="v",...}`, those with these labels) on the Prometheus endpoint at
+// HOST:PORT; NOT_FOUND when none is served.
 absl::StatusOr<double> ScrapeMetric(const std::string& target, const std::string& name);
 
 class ServiceSet {
