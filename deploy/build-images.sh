@@ -76,8 +76,8 @@ build_image() {
     mmdebstrap --quiet --variant=extract --mode=root --include="$packages" \
       --extract-hook="bash '$PWD/deploy/image-root.sh' status \"\$1\"" \
       "$suite" "$work/root" "${mirrors[@]}"
-  deploy/image-root.sh finish "$work/root" "$uid"
   objcopy --strip-debug "$bin" "$work/bin/$name"
+  deploy/image-root.sh finish "$work/root" "$uid" "$work/bin/$name"
 
   umoci init --layout "$layout"
   umoci new --image "$ref"
@@ -103,6 +103,8 @@ build_image() {
     "$IMAGE_REPOSITORY" "$name" "$IMAGE_TAG" "$(du -sh --apparent-size "$layout/blobs" | cut -f1)" \
     "$(du -sh --apparent-size "$work/check/rootfs" | cut -f1)" "$out_dir/$name.oci.tar")")
   tar -C "$layout" -cf "$out_dir/$name.oci.tar" .
+  # Under sudo: the caller's, like the rest of the build directory.
+  [ -z "${SUDO_UID:-}" ] || chown -R "$SUDO_UID:${SUDO_GID:-$SUDO_UID}" "$layout" "$out_dir/$name.oci.tar"
   rm -rf "$work"
 }
 
