@@ -41,6 +41,8 @@ printf 'root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:%s:%s:nonroot:/home/nonro
   "$uid" "$uid" >"$root/etc/passwd"
 printf 'root:x:0:\nnonroot:x:%s:\n' "$uid" >"$root/etc/group"
 printf 'passwd: files\ngroup: files\nhosts: files dns\n' >"$root/etc/nsswitch.conf"
+# localhost resolves where no runtime mounts /etc/hosts (kubelet does).
+printf '127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n' >"$root/etc/hosts"
 mkdir -p "$root/tmp" "$root/home/nonroot"
 chmod 1777 "$root/tmp"
 chown "$uid:$uid" "$root/home/nonroot"
