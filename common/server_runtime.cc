@@ -279,6 +279,7 @@ void ServerRuntime::SetHealth(bool live, bool serving) {
   grpc::HealthCheckServiceInterface* health = main_.server->GetHealthCheckService();
   health->SetServingStatus(kLivenessService, live);
   health->SetServingStatus("", serving);
+  health->SetServingStatus(kReadinessService, serving);
   for (const std::string& name : service_names_) health->SetServingStatus(name, serving);
 }
 

@@ -98,6 +98,9 @@ class ServerRuntime {
   // a liveness probe asks for it, so that only a process that no longer
   // answers is restarted (not one whose store is down, or one draining).
   static constexpr char kLivenessService[] = "liveness";
+  // The readiness probe's name for the server's verdict (the same as ""):
+  // each probe names what it asks, so the two cannot be mixed up.
+  static constexpr char kReadinessService[] = "readiness";
   absl::Status Start(const std::vector<Served>& services, std::function<absl::Status()> probe);
 
   // Runs at the start of Drain, after health turned NOT_SERVING and before

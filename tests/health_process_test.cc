@@ -1,9 +1,10 @@
 // The probes' port (--health-listen) is served by a process of the service's
 // own (common/health_process.h). It must tell the truth about its service and
-// never outlive it: the service's verdict and liveness on the health port; NOT
-// SERVING through a drain, then gone with the service; gone when the service
-// is killed; liveness NOT_SERVING while the service is stopped (hung), back
-// when it resumes; a health port that cannot be had refuses the start.
+// never outlive it: the service's verdict (health "", its name, "readiness")
+// and liveness on the health port; NOT SERVING through a drain, then gone with
+// the service; gone when the service is killed; liveness NOT_SERVING while the
+// service is stopped (hung), back when it resumes; a health port that cannot
+// be had refuses the start.
 #include "common/health_process.h"
 
 #include <netinet/in.h>
@@ -30,6 +31,7 @@ namespace {
 
 constexpr char kService[] = "booking.v1.BookingService";
 constexpr char kLiveness[] = "liveness";
+constexpr char kReadiness[] = "readiness";  // deploy/'s readiness probes
 
 // Gone: no such process, or a zombie waiting for whoever reaps it.
 bool Gone(pid_t pid) {
@@ -84,7 +86,7 @@ class HealthProcessTest : public ::testing::Test {
 TEST_F(HealthProcessTest, AnswersForItsServiceFromAProcessOfItsOwn) {
   ASSERT_NO_FATAL_FAILURE(StartWithHealthPort());
   EXPECT_NE(health_pid_, set_->booking_pid(1));
-  for (const std::string service : {"", kService, kLiveness}) {
+  for (const std::string service : {"", kService, kLiveness, kReadiness}) {
     absl::StatusOr<bool> serving = IsServing(health_target_, service);
     ASSERT_TRUE(serving.ok()) << service << ": " << serving.status();
     EXPECT_TRUE(*serving) << service;
@@ -123,9 +125,11 @@ TEST_F(HealthProcessTest, NotServingThroughTheDrainThenEndsWithTheService) {
   }
 
   set_->SignalBookingReplica(1, SIGTERM);
-  // Draining: the probes' port answers NOT_SERVING (not "refused"), and
-  // liveness stays SERVING: a draining service is not restarted.
+  // Draining: the probes' port answers NOT_SERVING (not "refused"), for
+  // the readiness probe's name too, and liveness stays SERVING: a draining
+  // service is not restarted.
   EXPECT_TRUE(WaitHealth(health_target_, false, absl::Seconds(5)).ok());
+  EXPECT_EQ(IsServing(health_target_, kReadiness).value_or(true), false);
   EXPECT_EQ(IsServing(health_target_, kLiveness).value_or(false), true);
   EXPECT_FALSE(Gone(health_pid_));
 
@@ -156,9 +160,11 @@ TEST_F(HealthProcessTest, HungServiceIsNotLiveUntilItResumes) {
   EXPECT_GE(absl::Now() - stopped, HealthProcess::kStaleAfter - absl::Seconds(1))
       << "liveness failed before the service was silent for kStaleAfter";
   EXPECT_EQ(IsServing(health_target_, kService).value_or(true), false);
+  EXPECT_EQ(IsServing(health_target_, kReadiness).value_or(true), false);
   set_->SignalBookingReplica(1, SIGCONT);
   EXPECT_TRUE(WaitHealth(health_target_, true, absl::Seconds(10), kLiveness).ok());
   EXPECT_TRUE(WaitHealth(health_target_, true, absl::Seconds(10), kService).ok());
+  EXPECT_TRUE(WaitHealth(health_target_, true, absl::Seconds(10), kReadiness).ok());
   EXPECT_EQ(set_->StopBookingReplica(1, SIGTERM).value_or(-1), 0) << set_->Logs();
 }
 

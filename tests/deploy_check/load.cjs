@@ -1,0 +1,67 @@
+// Loads what the manifest check compares: every document of deploy/*.yaml,
+// and the facts the manifests must agree with, read from where they are
+// defined (the images' names, tag and user; the health service names; the
+// overload test's memory margin), so none is restated here.
+'use strict';
+const fs = require('node:fs');
+const path = require('node:path');
+const YAML = require('yaml');
+
+// [{file, index, doc}] of every document of every DIR/*.yaml (not
+// subdirectories: deploy/monitoring/ is checked on its own), plus parse errors.
+function loadManifests(dir) {
+  const docs = [];
+  const errors = [];
+  const files = fs.readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort();
+  for (const name of files) {
+    const file = path.join(path.basename(dir), name);
+    const all = YAML.parseAllDocuments(fs.readFileSync(path.join(dir, name), 'utf8'));
+    all.forEach((parsed, index) => {
+      if (parsed.errors.length > 0) {
+        errors.push(`${file} document ${index + 1}: YAML: ${parsed.errors[0].message}`);
+        return;
+      }
+      const doc = parsed.toJS();
+      if (doc !== null && doc !== undefined) docs.push({ file, index: index + 1, doc });
+    });
+  }
+  return { docs, errors };
+}
+
+function readMatch(file, regex, what) {
+  const match = fs.readFileSync(file, 'utf8').match(regex);
+  if (!match) throw new Error(`cannot read ${what} from ${file}`);
+  return match[1];
+}
+
+// deploy/images.env: KEY=VALUE lines, values optionally double-quoted.
+function readEnvFile(file) {
+  const env = {};
+  for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
+    const m = line.match(/^([A-Z_]+)=(?:"([^"]*)"|(\S*))/);
+    if (m) env[m[1]] = m[2] !== undefined ? m[2] : m[3];
+  }
+  return env;
+}
+
+function loadFacts(root) {
+  const env = readEnvFile(path.join(root, 'deploy/images.env'));
+  const runtime = path.join(root, 'common/server_runtime.h');
+  const overload = path.join(root, 'tests/overload_test.cc');
+  return {
+    images: env.IMAGE_NAMES.split(/\s+/).filter(Boolean).map(
+      (name) => `${env.IMAGE_REPOSITORY}/${name}:${env.IMAGE_TAG}`),
+    uid: Number(env.IMAGE_UID),
+    liveness: readMatch(runtime, /kLivenessService\[\] = "([^"]+)"/, 'the liveness name'),
+    readiness: readMatch(runtime, /kReadinessService\[\] = "([^"]+)"/, 'the readiness name'),
+    memoryMarginMiB: Number(readMatch(overload, /kMarginMiB = (\d+)/, 'the memory margin')),
+  };
+}
+
+// "Deployment booking-service (deploy/booking-service.yaml document 1)"
+function describe({ file, index, doc }) {
+  const name = doc && doc.metadata && doc.metadata.name;
+  return `${file} document ${index} (${(doc && doc.kind) || '?'} ${name || '?'})`;
+}
+
+module.exports = { loadManifests, loadFacts, describe };
