@@ -322,6 +322,51 @@ CREATE TABLE IF NOT EXISTS "HistoryCheckpointHead" (
 );
 )sql";
 
+// WatchHistory's feed (history-service/watch_feed.h): every row's position
+// in COMMIT order, so that a watcher reading "position > its token" can never
+// skip a row that commits later with a smaller position. Positions are taken
+// at commit time (a deferred constraint trigger runs as the transaction
+// commits) under one transaction-level advisory lock, held until the commit
+// is visible: a transaction taking positions after another one waits for that
+// one's commit, so positions become visible in ascending order. The lock is
+// held from the start of the commit to its end only (the feed insert and the
+// WAL flush), never while a batch plans or waits on a booking's lock. The
+// sequence must not cache (CACHE 1): cached values would break the order. The
+// NOTIFY wakes watchers of every history-service replica (sent on commit).
+// Rows written before this step keep no position: they are fixed once the
+// trigger exists (CREATE TRIGGER waits for writers in flight), a watch from
+// the start reads them first, by booking and sequence, when "legacyRows"
+// says there are any. So nothing is backfilled and no lock is held long.
+constexpr char kHistoryFeed[] = R"sql(
+CREATE SEQUENCE IF NOT EXISTS "BookingStatusHistoryFeed_position_seq" CACHE 1;
+CREATE TABLE IF NOT EXISTS "BookingStatusHistoryFeed" (
+  position BIGINT PRIMARY KEY,
+  "historyId" UUID NOT NULL UNIQUE
+);
+CREATE OR REPLACE FUNCTION "BookingStatusHistory_feed"() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_advisory_xact_lock(18502, 0);  -- class 0x4846 "HF": the feed's order
+  INSERT INTO "BookingStatusHistoryFeed" (position, "historyId")
+    VALUES (nextval('"BookingStatusHistoryFeed_position_seq"'), NEW.id);
+  PERFORM pg_notify('history_feed', '');
+  RETURN NULL;
+END
+$$;
+DO $$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'BookingStatusHistory_feed') THEN
+    CREATE CONSTRAINT TRIGGER "BookingStatusHistory_feed" AFTER INSERT ON "BookingStatusHistory"
+      DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION "BookingStatusHistory_feed"();
+  END IF;
+END
+$$;
+CREATE TABLE IF NOT EXISTS "BookingStatusHistoryFeedStart" ("legacyRows" BOOLEAN NOT NULL);
+INSERT INTO "BookingStatusHistoryFeedStart"
+  SELECT EXISTS (SELECT 1 FROM "BookingStatusHistory")
+  WHERE NOT EXISTS (SELECT 1 FROM "BookingStatusHistoryFeedStart");
+)sql";
+
 }  // namespace
 
 const std::vector<Step>& StepsFor(StoreKind store) {
@@ -350,6 +395,8 @@ const std::vector<Step>& StepsFor(StoreKind store) {
       {"0005_history_chain", "each row hash-chained to its booking's previous row", kHistoryChain},
       {"0006_history_checkpoints", "signed checkpoints and the heads each one covers",
        kHistoryCheckpoints},
+      {"0008_history_feed", "each row's watch position, in commit order, and its NOTIFY",
+       kHistoryFeed},
   };
   return store == StoreKind::kBooking ? kBooking : kHistory;
 }

@@ -213,7 +213,7 @@ TEST_F(MigratorUpTest, StatusJsonListsAppliedAndPendingSteps) {
       << run.output;
   EXPECT_NE(
       run.output.find(
-          R"("applied":["0001_history_base","0002_history_immutable","0003_history_recorded_at_clock","0004_history_held_back","0005_history_chain","0006_history_checkpoints"])"),
+          R"("applied":["0001_history_base","0002_history_immutable","0003_history_recorded_at_clock","0004_history_held_back","0005_history_chain","0006_history_checkpoints","0008_history_feed"])"),
       std::string::npos)
       << run.output;
 }
