@@ -333,6 +333,9 @@ CREATE TABLE IF NOT EXISTS "HistoryCheckpointHead" (
 // WAL flush), never while a batch plans or waits on a booking's lock. The
 // sequence must not cache (CACHE 1): cached values would break the order. The
 // NOTIFY wakes watchers of every history-service replica (sent on commit).
+// The function runs as its owner (SECURITY DEFINER, its search_path pinned to
+// the store's schema): a service role allowed only to INSERT history rows
+// still gets their positions.
 // Rows written before this step keep no position: they are fixed once the
 // trigger exists (CREATE TRIGGER waits for writers in flight), a watch from
 // the start reads them first, by booking and sequence, when "legacyRows"
@@ -344,7 +347,7 @@ CREATE TABLE IF NOT EXISTS "BookingStatusHistoryFeed" (
   "historyId" UUID NOT NULL UNIQUE
 );
 CREATE OR REPLACE FUNCTION "BookingStatusHistory_feed"() RETURNS trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SECURITY DEFINER AS $$
 BEGIN
   PERFORM pg_advisory_xact_lock(18502, 0);  -- class 0x4846 "HF": the feed's order
   INSERT INTO "BookingStatusHistoryFeed" (position, "historyId")
@@ -355,7 +358,10 @@ END
 $$;
 DO $$
 BEGIN
-  IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'BookingStatusHistory_feed') THEN
+  EXECUTE format('ALTER FUNCTION "BookingStatusHistory_feed"() SET search_path = %I, pg_temp',
+                 current_schema());
+  IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = '"BookingStatusHistory"'::regclass
+                 AND tgname = 'BookingStatusHistory_feed') THEN
     CREATE CONSTRAINT TRIGGER "BookingStatusHistory_feed" AFTER INSERT ON "BookingStatusHistory"
       DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION "BookingStatusHistory_feed"();
   END IF;
