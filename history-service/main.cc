@@ -59,7 +59,8 @@ constexpr char kUsage[] = R"(the append-only, immutable status history of bookin
 Takes status-change events from booking-service over one long-lived gRPC stream
 (history.v1.HistoryService/Ingest), stores each batch in one transaction, each
 event id exactly once, and acknowledges it. Answers GetBookingHistory (oldest
-first, by the booking's sequence number). The table refuses UPDATE and DELETE
+first, by the booking's sequence number) and WatchHistory (entries as they are
+stored, resumable from a token; see --watch-buffer). The table refuses UPDATE and DELETE
 by trigger, whoever connects.
 
   history-service --database-url postgresql://... --listen 0.0.0.0:50052
