@@ -131,5 +131,44 @@ TEST_F(WatchOrderTest, EntriesStoredThroughAnotherReplicaReachTheWatcher) {
   EXPECT_EQ(Keys(w->Entries(3)), ExpectedKeys("replica", 1, 3));
 }
 
+// Last: it turns the suite's store into one migrated from before the feed.
+TEST_F(WatchOrderTest, RowsOlderThanTheFeedComeFirstFromTheStart) {
+  const std::string url = set_->history_url();
+  // Rows without a position, as a store written before schema step 0008 has.
+  Exec(url, R"(ALTER TABLE "BookingStatusHistory" DISABLE TRIGGER "BookingStatusHistory_feed")");
+  Exec(url, R"(INSERT INTO "BookingStatusHistory"
+                 ("eventId", "bookingId", sequence, "fromStatus", "toStatus", "changedBy")
+               VALUES (gen_random_uuid(), 'legacy-b', 1, NULL, 'PENDING_PAYMENT', 'old'),
+                      (gen_random_uuid(), 'legacy-b', 2, 'PENDING_PAYMENT', 'CONFIRMED', 'old'),
+                      (gen_random_uuid(), 'legacy-a', 1, NULL, 'PENDING_PAYMENT', 'old'))");
+  Exec(url, R"(ALTER TABLE "BookingStatusHistory" ENABLE TRIGGER "BookingStatusHistory_feed")");
+  Exec(url, R"(UPDATE "BookingStatusHistoryFeedStart" SET "legacyRows" = true)");
+  IngestAll(Target(), Chain("legacy-a", 2, 3, 700));
+  // The legacy rows by booking and sequence, then the positioned ones.
+  auto legacy_keys = [](WatchClient& w, std::vector<std::string>* tokens) {
+    std::vector<std::string> keys;
+    while (keys.empty() || keys.back() != "legacy-a:3") {
+      std::vector<history::v1::HistoryEntry> e = w.Entries(1);
+      if (e.empty()) break;
+      if (!absl::StartsWith(e[0].booking_id(), "legacy-")) continue;
+      keys.push_back(Keys(e)[0]);
+      if (tokens != nullptr) tokens->push_back(w.last_token());
+    }
+    return keys;
+  };
+  history::v1::WatchHistoryRequest all;
+  all.set_from_start(true);
+  auto w = OpenWatch(Target(), all);
+  std::vector<std::string> tokens;
+  EXPECT_EQ(legacy_keys(*w, &tokens),
+            (std::vector<std::string>{"legacy-a:1", "legacy-b:1", "legacy-b:2", "legacy-a:2",
+                                      "legacy-a:3"}));
+  ASSERT_GE(tokens.size(), 2u);
+  // Resumed from inside the legacy rows: the rest, once.
+  auto resumed = OpenWatch(Target(), ResumeFrom(tokens[1]));
+  EXPECT_EQ(legacy_keys(*resumed, nullptr),
+            (std::vector<std::string>{"legacy-b:2", "legacy-a:2", "legacy-a:3"}));
+}
+
 }  // namespace
 }  // namespace booking::testing
