@@ -108,6 +108,7 @@ bool WatchHub::WaitStop(absl::Duration d) {
 }
 
 void WatchHub::ListenLoop() {
+  bool warned = false;  // once per outage, not once per retry
   while (true) {
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -118,20 +119,27 @@ void WatchHub::ListenLoop() {
       FeedListener listener(conn, [this] { Poke(); });
       Poke();  // what was stored while nobody listened
       LogInfo("watch listener connected");
+      warned = false;
       while (!WaitStop(absl::ZeroDuration())) {
         // Short waits: Stop is seen within one.
         if (conn.await_notification(0, 200000) > 0) Poke();
       }
       return;
     } catch (const std::exception& e) {
-      LogWarning("watch listener lost its connection; the periodic re-check covers the gap",
-                 {{"error", e.what()}});
+      if (!warned) {
+        LogWarning(
+            "watch listener lost its connection; retrying, the periodic re-check covers "
+            "the gap",
+            {{"error", e.what()}});
+      }
+      warned = true;
     }
     if (WaitStop(options_.recheck)) return;
   }
 }
 
 void WatchHub::ReadLoop() {
+  bool failing = false;  // warned once per outage
   std::unique_lock<std::mutex> lock(mu_);
   while (!stopping_) {
     cv_.wait_for(lock, absl::ToChronoMilliseconds(options_.recheck),
@@ -142,7 +150,8 @@ void WatchHub::ReadLoop() {
     if (watches.empty()) continue;
     lock.unlock();
     absl::Status s = Round(watches);
-    if (!s.ok()) LogWarning("watch read failed; retried", {{"error", s.ToString()}});
+    if (!s.ok() && !failing) LogWarning("watch read failed; retried", {{"error", s.ToString()}});
+    failing = !s.ok();
     lock.lock();
   }
 }
