@@ -134,6 +134,7 @@ absl::StatusOr<StoredBatch> HistoryStore::StoreAttempt(
   Release(txn, plan.released);
   StoredBatch out = Outcomes(batch, encoded, refused, events, event_index, plan);
   out.newly_held = HoldEvents(txn, out.to_hold);
+  AssignFeedPositions(txn, plan.inserts);  // last: its lock is held until commit
   return out;
 }
 

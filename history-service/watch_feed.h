@@ -1,17 +1,15 @@
 // WatchHistory's positions and the reads behind a watch.
 //
 // Every history row stored since schema step 0008 has a position in the
-// "BookingStatusHistoryFeed" table, assigned as its transaction commits under
-// one lock, so positions become visible in ascending order (the step's
-// comment in migrator/schema_steps.cc says why that is sound): "every entry
-// with a position above P" never misses a row that commits later. Within
-// one transaction positions follow insertion order (deferred trigger events
-// fire in the order queued), and a batch inserts a booking's rows in
-// sequence order (ingest_plan.h). Rows stored before the step (legacy rows)
-// have no position; a watch from the start reads them first, by booking and
-// sequence. A booking's entries are in sequence order in both parts, and its
-// legacy rows all come before its positioned ones, so a watch delivers each
-// booking's entries in order.
+// "BookingStatusHistoryFeed" table, taken last in its ingest transaction
+// under one lock held until commit, so positions become visible in ascending
+// order (the step's comment in migrator/schema_steps.cc says why that is
+// sound): "every entry with a position above P" never misses a row that
+// commits later. Within one transaction positions follow insertion order, and
+// a batch inserts a booking's rows in sequence order (ingest_plan.h). Rows stored before the step
+// (legacy rows) have no position; a watch from the start reads them first, by booking and sequence.
+// A booking's entries are in sequence order in both parts, and its legacy rows all come before its
+// positioned ones, so a watch delivers each booking's entries in order.
 //
 // A resume token is base64url of "w1:<position>" or, inside the legacy part,
 // "w1:L:<sequence>:<booking id>": the last entry delivered. Nothing is ever

@@ -324,49 +324,25 @@ CREATE TABLE IF NOT EXISTS "HistoryCheckpointHead" (
 
 // WatchHistory's feed (history-service/watch_feed.h): every row's position
 // in COMMIT order, so that a watcher reading "position > its token" can never
-// skip a row that commits later with a smaller position. Positions are taken
-// at commit time (a deferred constraint trigger runs as the transaction
-// commits) under one transaction-level advisory lock, held until the commit
-// is visible: a transaction taking positions after another one waits for that
-// one's commit, so positions become visible in ascending order. The lock is
-// held from the start of the commit to its end only (the feed insert and the
-// WAL flush), never while a batch plans or waits on a booking's lock. The
-// sequence must not cache (CACHE 1): cached values would break the order. The
-// NOTIFY wakes watchers of every history-service replica (sent on commit).
-// The function runs as its owner (SECURITY DEFINER, its search_path pinned to
-// the store's schema): a service role allowed only to INSERT history rows
-// still gets their positions.
-// Rows written before this step keep no position: they are fixed once the
-// trigger exists (CREATE TRIGGER waits for writers in flight), a watch from
-// the start reads them first, by booking and sequence, when "legacyRows"
-// says there are any. So nothing is backfilled and no lock is held long.
+// skip a row that commits later with a smaller position. history-service
+// takes positions as the last statements of an ingest transaction, under one
+// transaction-level advisory lock held until the commit is visible
+// (AssignFeedPositions in history-service/ingest_store.cc): a transaction
+// taking positions after another one waits for that one's commit, so
+// positions become visible in ascending order. The lock is held from those
+// statements to the end of the commit only, never while a batch plans or
+// waits on a booking's lock. The sequence must not cache (CACHE 1): cached
+// values would break the order. (Not a deferred trigger: its pending events
+// would refuse an ALTER TABLE later in the same transaction.) Rows stored
+// before this step have no position; a watch from the start reads them first,
+// by booking and sequence, when "legacyRows" says there are any: nothing is
+// backfilled and no lock is held long.
 constexpr char kHistoryFeed[] = R"sql(
 CREATE SEQUENCE IF NOT EXISTS "BookingStatusHistoryFeed_position_seq" CACHE 1;
 CREATE TABLE IF NOT EXISTS "BookingStatusHistoryFeed" (
   position BIGINT PRIMARY KEY,
   "historyId" UUID NOT NULL UNIQUE
 );
-CREATE OR REPLACE FUNCTION "BookingStatusHistory_feed"() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER AS $$
-BEGIN
-  PERFORM pg_advisory_xact_lock(18502, 0);  -- class 0x4846 "HF": the feed's order
-  INSERT INTO "BookingStatusHistoryFeed" (position, "historyId")
-    VALUES (nextval('"BookingStatusHistoryFeed_position_seq"'), NEW.id);
-  PERFORM pg_notify('history_feed', '');
-  RETURN NULL;
-END
-$$;
-DO $$
-BEGIN
-  EXECUTE format('ALTER FUNCTION "BookingStatusHistory_feed"() SET search_path = %I, pg_temp',
-                 current_schema());
-  IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = '"BookingStatusHistory"'::regclass
-                 AND tgname = 'BookingStatusHistory_feed') THEN
-    CREATE CONSTRAINT TRIGGER "BookingStatusHistory_feed" AFTER INSERT ON "BookingStatusHistory"
-      DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION "BookingStatusHistory_feed"();
-  END IF;
-END
-$$;
 CREATE TABLE IF NOT EXISTS "BookingStatusHistoryFeedStart" ("legacyRows" BOOLEAN NOT NULL);
 INSERT INTO "BookingStatusHistoryFeedStart"
   SELECT EXISTS (SELECT 1 FROM "BookingStatusHistory")
@@ -401,8 +377,7 @@ const std::vector<Step>& StepsFor(StoreKind store) {
       {"0005_history_chain", "each row hash-chained to its booking's previous row", kHistoryChain},
       {"0006_history_checkpoints", "signed checkpoints and the heads each one covers",
        kHistoryCheckpoints},
-      {"0008_history_feed", "each row's watch position, in commit order, and its NOTIFY",
-       kHistoryFeed},
+      {"0008_history_feed", "the watch feed: each row's position, in commit order", kHistoryFeed},
   };
   return store == StoreKind::kBooking ? kBooking : kHistory;
 }
