@@ -41,6 +41,12 @@ inline constexpr int kMaxIngestMessageBytes = 4 * 1024 * 1024;
 // a server thread.
 inline constexpr size_t kMaxIngestStreams = 32;
 
+// WatchHistory: entries queued for one watcher beyond which it is cut off as
+// too slow (history-service --watch-buffer; the watcher resumes from its
+// token), and watches open at once per history-service.
+inline constexpr int kWatchBufferEntries = 1000;
+inline constexpr size_t kMaxWatches = 256;
+
 // A logged value longer than this is cut (with its length noted).
 inline constexpr size_t kMaxLoggedValueBytes = 512;
 

@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "common/rpc_error.h"
 #include "common/server_runtime.h"
+#include "history-service/watch_stream.h"
 
 namespace booking {
 namespace {
@@ -25,8 +26,10 @@ absl::Status CheckBookingId(const std::string& id) {
 
 }  // namespace
 
-HistoryServiceImpl::HistoryServiceImpl(HistoryStore& store, prometheus::Registry& metrics)
+HistoryServiceImpl::HistoryServiceImpl(HistoryStore& store, prometheus::Registry& metrics,
+                                       WatchHub* watches)
     : store_(store),
+      watches_(watches),
       events_(prometheus::BuildCounter()
                   .Name("history_ingested_events_total")
                   .Help("events received on the ingest stream, by outcome")
@@ -156,6 +159,11 @@ grpc::Status HistoryServiceImpl::Ingest(
   return grpc::Status::OK;
 }
 
+grpc::ServerWriteReactor<history::v1::WatchHistoryResponse>* HistoryServiceImpl::WatchHistory(
+    grpc::CallbackServerContext* context, const history::v1::WatchHistoryRequest* request) {
+  return StartWatch(context, *request, watches_);
+}
+
 void HistoryServiceImpl::Count(const StoredBatch& stored) {
   const history::v1::IngestAck& ack = stored.ack;
   // One line per stored entry: the change's traceparent finds it here as in
@@ -190,6 +198,7 @@ void HistoryServiceImpl::Count(const StoredBatch& stored) {
 }
 
 void HistoryServiceImpl::BeginDrain() {
+  if (watches_ != nullptr) watches_->Drain();
   std::lock_guard<std::mutex> lock(mu_);
   draining_ = true;
   int cancelled = 0;

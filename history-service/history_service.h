@@ -7,15 +7,22 @@
 #include <mutex>
 
 #include "history-service/history_store.h"
+#include "history-service/watch_hub.h"
 #include "history/v1/history.grpc.pb.h"
 #include "prometheus/counter.h"
 #include "prometheus/registry.h"
 
 namespace booking {
 
-class HistoryServiceImpl final : public history::v1::HistoryService::Service {
+// WatchHistory runs on gRPC's callback API (history-service/watch_stream.h),
+// the other methods on the sync one.
+class HistoryServiceImpl final
+    : public history::v1::HistoryService::WithCallbackMethod_WatchHistory<
+          history::v1::HistoryService::Service> {
  public:
-  HistoryServiceImpl(HistoryStore& store, prometheus::Registry& metrics);
+  // `watches` null: WatchHistory is UNIMPLEMENTED.
+  HistoryServiceImpl(HistoryStore& store, prometheus::Registry& metrics,
+                     WatchHub* watches = nullptr);
 
   grpc::Status GetBookingHistory(grpc::ServerContext* context,
                                  const history::v1::GetBookingHistoryRequest* request,
@@ -29,12 +36,15 @@ class HistoryServiceImpl final : public history::v1::HistoryService::Service {
   grpc::Status Ingest(grpc::ServerContext* context,
                       grpc::ServerReaderWriter<history::v1::IngestAck, history::v1::IngestRequest>*
                           stream) override;
+  grpc::ServerWriteReactor<history::v1::WatchHistoryResponse>* WatchHistory(
+      grpc::CallbackServerContext* context,
+      const history::v1::WatchHistoryRequest* request) override;
 
   // SIGTERM: ends every ingest stream after the batch it is storing (that
   // batch is stored and acknowledged; a stream waiting for its next batch is
   // cancelled at once) and refuses new streams, so the server need not wait
   // for long-lived streams until the drain timeout. The relay sends what is
-  // unacknowledged to another replica.
+  // unacknowledged to another replica. Watches end too (WatchHub::Drain).
   void BeginDrain();
 
  private:
@@ -47,6 +57,7 @@ class HistoryServiceImpl final : public history::v1::HistoryService::Service {
   void Count(const StoredBatch& stored);
 
   HistoryStore& store_;
+  WatchHub* const watches_;
   std::mutex mu_;
   bool draining_ = false;                               // guarded by mu_
   std::map<grpc::ServerContext*, OpenStream> streams_;  // guarded by mu_

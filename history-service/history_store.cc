@@ -138,6 +138,7 @@ absl::StatusOr<StoredBatch> HistoryStore::StoreAttempt(
     out.stored.push_back({c.event_id, c.booking_id, c.sequence, c.trace_parent});
   }
   out.newly_held = HoldEvents(txn, out.to_hold);
+  AssignFeedPositions(txn, plan.inserts);  // last: its lock is held until commit
   return out;
 }
 

@@ -1,12 +1,15 @@
 #include "history-service/ingest_store.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 
 namespace booking {
 namespace {
 
 // The advisory lock class of history bookings (any constant of our own).
 constexpr int kBookingLockClass = 0x4853;  // "HS"
+// The feed's order: one lock (class "HF", key 0) for every position taken.
+constexpr int kFeedLockClass = 0x4846;
 
 std::string JsonTextArray(const std::set<std::string>& values) {
   std::string out = "[";
@@ -147,6 +150,23 @@ std::map<std::string, int> HoldEvents(pqxx::transaction_base& txn,
     if (row[1].as<bool>()) ++added[row[0].as<std::string>()];
   }
   return added;
+}
+
+void AssignFeedPositions(pqxx::transaction_base& txn, const std::vector<PlannedRow>& rows) {
+  if (rows.empty()) return;
+  std::vector<std::string> ids;
+  for (const PlannedRow& p : rows) ids.push_back(JsonString(p.content.event_id));
+  txn.exec_params("SELECT pg_advisory_xact_lock($1, 0)", kFeedLockClass);
+  // nextval is computed after the subquery's ORDER BY: positions in insertion
+  // order, so a booking's rows in sequence order.
+  txn.exec_params(R"(INSERT INTO "BookingStatusHistoryFeed" (position, "historyId")
+                     SELECT nextval('"BookingStatusHistoryFeed_position_seq"'), id
+                     FROM (SELECT h.id FROM jsonb_array_elements_text($1::jsonb)
+                                              WITH ORDINALITY AS t(e, ord)
+                           JOIN "BookingStatusHistory" h ON h."eventId" = t.e::uuid
+                           ORDER BY t.ord) AS inserted)",
+                  absl::StrCat("[", absl::StrJoin(ids, ","), "]"));
+  txn.exec("NOTIFY history_feed");  // delivered on commit, to every replica's listener
 }
 
 void Release(pqxx::transaction_base& txn, const std::vector<std::string>& event_ids) {

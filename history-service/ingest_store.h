@@ -38,6 +38,11 @@ struct HeldRow {
 // updated); returns how many are new, by reason name.
 std::map<std::string, int> HoldEvents(pqxx::transaction_base& txn,
                                       const std::vector<HeldRow>& held);
+// The inserted rows' watch positions (schema step 0008), in insertion order,
+// and NOTIFY history_feed: the transaction's last statements, as they take a
+// lock held until commit that orders positions by commit.
+void AssignFeedPositions(pqxx::transaction_base& txn, const std::vector<PlannedRow>& rows);
+
 // Gaps and forks stored now leave the held-back table.
 void Release(pqxx::transaction_base& txn, const std::vector<std::string>& event_ids);
 

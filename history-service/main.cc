@@ -38,6 +38,12 @@ ABSL_FLAG(std::string, max_connections, "",
 ABSL_FLAG(absl::Duration, drain_timeout, absl::Seconds(10),
           "on SIGTERM, how long in-flight calls and ingest streams may take to finish");
 
+ABSL_FLAG(int, watch_buffer, booking::limits::kWatchBufferEntries,
+          "WatchHistory: entries queued per watcher; one further behind reads on from the store");
+ABSL_FLAG(absl::Duration, watch_stall_timeout, absl::Seconds(10),
+          "WatchHistory: a watcher whose buffer stays full, nothing read, this long is cut off "
+          "(RESOURCE_EXHAUSTED, WATCH_TOO_SLOW) and resumes from its token");
+
 ABSL_FLAG(std::string, checkpoint_key, "",
           "file holding the Ed25519 seed (hex) that signs checkpoints of the store; make one "
           "with `history-verify keygen --out FILE` [env HISTORY_CHECKPOINT_KEY; default: no "
@@ -53,7 +59,8 @@ constexpr char kUsage[] = R"(the append-only, immutable status history of bookin
 Takes status-change events from booking-service over one long-lived gRPC stream
 (history.v1.HistoryService/Ingest), stores each batch in one transaction, each
 event id exactly once, and acknowledges it. Answers GetBookingHistory (oldest
-first, by the booking's sequence number). The table refuses UPDATE and DELETE
+first, by the booking's sequence number) and WatchHistory (entries as they are
+stored, resumable from a token; see --watch-buffer). The table refuses UPDATE and DELETE
 by trigger, whoever connects.
 
   history-service --database-url postgresql://... --listen 0.0.0.0:50052
@@ -115,7 +122,17 @@ int Main(int argc, char** argv) {
   ProbeConnection probe(
       WithConnectionDefaults(database_url, "history-service-probe"),
       [&schema](pqxx::connection& c) { UseStoreSchema(c, "BookingStatusHistory", schema); });
-  HistoryServiceImpl service(store, runtime.metrics());
+  if (absl::GetFlag(FLAGS_watch_buffer) < 1) {
+    LogError("--watch-buffer must be at least 1");
+    return 2;
+  }
+  // Its own connection for LISTEN (a pooled one would miss notifications).
+  WatchHub watches(pool,
+                   {.listen_url = WithConnectionDefaults(database_url, "history-service-watch"),
+                    .buffer = absl::GetFlag(FLAGS_watch_buffer),
+                    .stall = absl::GetFlag(FLAGS_watch_stall_timeout)});
+  watches.Start();
+  HistoryServiceImpl service(store, runtime.metrics(), &watches);
   if (absl::Status s = runtime.Start({{&service, history::v1::HistoryService::service_full_name()}},
                                      [&] { return HistoryStore::Probe(probe); });
       !s.ok()) {

@@ -337,6 +337,32 @@ ALTER TABLE "BookingStatusHeldBack" ADD COLUMN IF NOT EXISTS "traceParent" TEXT;
 // range of one of these, already in (create time, id) order, so a page is
 // read from the index without a sort; built concurrently (see Step).
 constexpr char kHistoryListIndexes[] = "SELECT 1; -- the indexes: concurrent_indexes\n";
+// WatchHistory's feed (history-service/watch_feed.h): every row's position
+// in COMMIT order, so that a watcher reading "position > its token" can never
+// skip a row that commits later with a smaller position. history-service
+// takes positions as the last statements of an ingest transaction, under one
+// transaction-level advisory lock held until the commit is visible
+// (AssignFeedPositions in history-service/ingest_store.cc): a transaction
+// taking positions after another one waits for that one's commit, so
+// positions become visible in ascending order. The lock is held from those
+// statements to the end of the commit only, never while a batch plans or
+// waits on a booking's lock. The sequence must not cache (CACHE 1): cached
+// values would break the order. (Not a deferred trigger: its pending events
+// would refuse an ALTER TABLE later in the same transaction.) Rows stored
+// before this step have no position; a watch from the start reads them first,
+// by booking and sequence, when "legacyRows" says there are any: nothing is
+// backfilled and no lock is held long.
+constexpr char kHistoryFeed[] = R"sql(
+CREATE SEQUENCE IF NOT EXISTS "BookingStatusHistoryFeed_position_seq" CACHE 1;
+CREATE TABLE IF NOT EXISTS "BookingStatusHistoryFeed" (
+  position BIGINT PRIMARY KEY,
+  "historyId" UUID NOT NULL UNIQUE
+);
+CREATE TABLE IF NOT EXISTS "BookingStatusHistoryFeedStart" ("legacyRows" BOOLEAN NOT NULL);
+INSERT INTO "BookingStatusHistoryFeedStart"
+  SELECT EXISTS (SELECT 1 FROM "BookingStatusHistory")
+  WHERE NOT EXISTS (SELECT 1 FROM "BookingStatusHistoryFeedStart");
+)sql";
 
 }  // namespace
 
@@ -378,6 +404,7 @@ const std::vector<Step>& StepsFor(StoreKind store) {
          R"(ON "BookingStatusHistory" ("toStatus", "createdAt", id))"},
         {"BookingStatusHistory_fromStatus_createdAt_idx",
          R"(ON "BookingStatusHistory" ("fromStatus", "createdAt", id))"}}},
+      {"0008_history_feed", "the watch feed: each row's position, in commit order", kHistoryFeed},
       {"0009_history_trace", "the traceparent of the call that made each change", kHistoryTrace},
   };
   return store == StoreKind::kBooking ? kBooking : kHistory;

@@ -104,6 +104,15 @@ class SecurityTest : public ::testing::Test {
       history::v1::ListHistoryResponse out;
       return history->ListHistory(context.get(), {}, &out);
     }
+    if (method == "WatchHistory") {  // a bad token: INVALID_ARGUMENT when allowed
+      history::v1::WatchHistoryRequest request;
+      request.set_resume_token("not a token");
+      auto reader = history->WatchHistory(context.get(), request);
+      history::v1::WatchHistoryResponse out;
+      while (reader->Read(&out)) {
+      }
+      return reader->Finish();
+    }
     if (method == "Ingest") {
       auto stream = history->Ingest(context.get());
       stream->WritesDone();
@@ -124,15 +133,15 @@ TEST_F(SecurityTest, EveryMethodForEveryIdentity) {
   constexpr V A = V::kAllowed, D = V::kDenied, U = V::kUnauthenticated;
   const std::vector<std::string> methods = {
       "GetBooking",    "ListBookings", "CreateBooking", "ChangeStatus", "GetBookingHistory",
-      "VerifyHistory", "ListHistory",  "Ingest",        "Health"};
+      "VerifyHistory", "ListHistory",  "Ingest",        "Health",        "WatchHistory"};
   const std::vector<std::pair<Caller, std::vector<V>>> table = {
-      {Caller::Cert("booking-service"), {D, D, D, D, D, D, D, A, A}},
-      {Caller::Cert("auditor"), {A, A, D, D, A, A, A, D, A}},
-      {Caller::Cert("intruder"), {D, D, D, D, D, D, D, D, A}},
-      {Caller::Token(SecureStack::kWriterToken), {A, A, A, A, D, D, D, D, A}},
-      {Caller::Token(SecureStack::kReaderToken), {A, A, D, D, A, A, A, D, A}},
-      {Caller::Token("not-a-token-anyone-was-given"), {U, U, U, U, U, U, U, U, A}},
-      {Caller::Cert("tool"), {D, D, D, D, D, D, D, D, A}},
+      {Caller::Cert("booking-service"), {D, D, D, D, D, D, D, A, A, D}},
+      {Caller::Cert("auditor"), {A, A, D, D, A, A, A, D, A, A}},
+      {Caller::Cert("intruder"), {D, D, D, D, D, D, D, D, A, D}},
+      {Caller::Token(SecureStack::kWriterToken), {A, A, A, A, D, D, D, D, A, D}},
+      {Caller::Token(SecureStack::kReaderToken), {A, A, D, D, A, A, A, D, A, A}},
+      {Caller::Token("not-a-token-anyone-was-given"), {U, U, U, U, U, U, U, U, A, U}},
+      {Caller::Cert("tool"), {D, D, D, D, D, D, D, D, A, D}},
   };
   for (const auto& [caller, want] : table) {
     for (size_t i = 0; i < methods.size(); ++i) {

@@ -65,7 +65,7 @@ policy_setup() {
 group readers demo-dispatcher
 group writers demo-dispatcher
 allow spiffe://booking.local/booking-service /history.v1.HistoryService/Ingest
-allow readers /history.v1.HistoryService/GetBookingHistory /history.v1.HistoryService/VerifyHistory /history.v1.HistoryService/ListHistory
+allow readers /history.v1.HistoryService/GetBookingHistory /history.v1.HistoryService/VerifyHistory /history.v1.HistoryService/ListHistory /history.v1.HistoryService/WatchHistory
 allow readers /booking.v1.BookingService/GetBooking /booking.v1.BookingService/ListBookings
 allow writers /booking.v1.BookingService/*
 POLICY

@@ -14,7 +14,7 @@ const char SecureStack::kPolicy[] = R"(# who may call what (tests)
 group readers spiffe://booking.test/auditor reader@test
 group writers dispatcher@test
 allow spiffe://booking.test/booking-service /history.v1.HistoryService/Ingest
-allow readers /history.v1.HistoryService/GetBookingHistory /history.v1.HistoryService/VerifyHistory /history.v1.HistoryService/ListHistory
+allow readers /history.v1.HistoryService/GetBookingHistory /history.v1.HistoryService/VerifyHistory /history.v1.HistoryService/ListHistory /history.v1.HistoryService/WatchHistory
 allow readers /booking.v1.BookingService/GetBooking /booking.v1.BookingService/ListBookings
 allow writers /booking.v1.BookingService/*
 )";

@@ -1,0 +1,145 @@
+#include "history-service/watch_feed.h"
+
+#include <utility>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/limits.h"
+#include "common/rpc_error.h"
+#include "history-service/history_page.h"
+
+namespace booking {
+namespace {
+
+constexpr char kVersion[] = "w1";
+
+// The entry columns as HistoryRowToEntry reads them (0..9), then the booking
+// id (10) and the position (11): h is "BookingStatusHistory".
+constexpr char kEntryColumns[] = R"(h.id::text, h."eventId"::text, h.sequence,
+  COALESCE(h."fromStatus", ''), h."toStatus", COALESCE(h."changedBy", ''),
+  COALESCE(h.reason, ''), COALESCE(h.metadata::text, ''),
+  (extract(epoch from h."createdAt") * 1000000)::bigint, COALESCE(h."traceParent", ''),
+  h."bookingId")";
+
+absl::Status BadToken(absl::string_view why) {
+  return InvalidField("resume_token", absl::StrCat("not a token returned by WatchHistory: ", why));
+}
+
+// A row (kEntryColumns, position) as an entry; INTERNAL when its stored
+// metadata does not parse.
+absl::StatusOr<FeedEntry> ToFeedEntry(const pqxx::row& row, bool legacy) {
+  FeedEntry out;
+  history::v1::HistoryEntry& e = out.entry;
+  if (absl::Status s = HistoryRowToEntry(row, row[10].as<std::string>(), &e); !s.ok()) return s;
+  if (legacy) {
+    out.at = FeedPosition::Legacy(e.booking_id(), e.sequence());
+  } else {
+    out.at = FeedPosition::After(row[11].as<int64_t>());
+  }
+  return out;
+}
+
+absl::Status Append(const pqxx::result& rows, bool legacy, std::vector<FeedEntry>& out) {
+  for (const pqxx::row& row : rows) {
+    absl::StatusOr<FeedEntry> e = ToFeedEntry(row, legacy);
+    if (!e.ok()) return e.status();
+    out.push_back(*std::move(e));
+  }
+  return absl::OkStatus();
+}
+
+// Legacy rows (no feed row) after (booking, sequence), by booking and
+// sequence: the unique ("bookingId", sequence) index, probing the feed's
+// "historyId" index for each.
+pqxx::result ReadLegacy(pqxx::transaction_base& txn, const FeedPosition& after,
+                        const std::string& booking_id, int limit) {
+  return txn.exec_params(absl::StrCat("SELECT ", kEntryColumns, R"(, 0 FROM "BookingStatusHistory" h
+        WHERE (h."bookingId", h.sequence) > ($1, $2) AND ($3 = '' OR h."bookingId" = $3)
+          AND NOT EXISTS (SELECT 1 FROM "BookingStatusHistoryFeed" f WHERE f."historyId" = h.id)
+        ORDER BY h."bookingId", h.sequence LIMIT $4)"),
+                         after.booking_id, after.sequence, booking_id, limit);
+}
+
+pqxx::result ReadPositioned(pqxx::transaction_base& txn, int64_t after, int64_t upto,
+                            const std::string& booking_id, int limit) {
+  const std::string query = absl::StrCat("SELECT ", kEntryColumns, R"(, f.position
+        FROM "BookingStatusHistoryFeed" f JOIN "BookingStatusHistory" h ON h.id = f."historyId"
+        WHERE f.position > $1 AND f.position <= $2)");
+  // All: the feed in position order. One booking: its few rows by the
+  // ("bookingId", sequence) index, each joined to its position.
+  if (booking_id.empty()) {
+    return txn.exec_params(absl::StrCat(query, " ORDER BY f.position LIMIT $3"), after, upto,
+                           limit);
+  }
+  return txn.exec_params(
+      absl::StrCat(query, R"( AND h."bookingId" = $4 ORDER BY f.position LIMIT $3)"), after, upto,
+      limit, booking_id);
+}
+
+}  // namespace
+
+std::string EncodeToken(const FeedPosition& at) {
+  const std::string plain = at.legacy
+                                ? absl::StrCat(kVersion, ":L:", at.sequence, ":", at.booking_id)
+                                : absl::StrCat(kVersion, ":", at.position);
+  return absl::WebSafeBase64Escape(plain);
+}
+
+absl::StatusOr<FeedPosition> DecodeToken(const std::string& token) {
+  std::string plain;
+  if (token.size() > limits::kMaxPageTokenBytes || !absl::WebSafeBase64Unescape(token, &plain)) {
+    return BadToken("not base64url");
+  }
+  std::vector<std::string> parts = absl::StrSplit(plain, absl::MaxSplits(':', 3));
+  if (parts.size() < 2 || parts[0] != kVersion) return BadToken("unknown version");
+  FeedPosition at;
+  if (parts.size() == 2) {
+    if (!absl::SimpleAtoi(parts[1], &at.position) || at.position < 0) {
+      return BadToken("bad position");
+    }
+    return at;
+  }
+  at.legacy = true;
+  if (parts.size() != 4 || parts[1] != "L" || !absl::SimpleAtoi(parts[2], &at.sequence) ||
+      at.sequence < 0 || parts[3].size() > limits::kMaxIdBytes) {
+    return BadToken("bad legacy position");
+  }
+  at.booking_id = parts[3];
+  return at;
+}
+
+int64_t FeedHead(pqxx::transaction_base& txn) {
+  return txn.exec(R"(SELECT COALESCE(max(position), 0) FROM "BookingStatusHistoryFeed")")[0][0]
+      .as<int64_t>();
+}
+
+bool HasLegacyRows(pqxx::transaction_base& txn) {
+  pqxx::result r = txn.exec(R"(SELECT "legacyRows" FROM "BookingStatusHistoryFeedStart")");
+  return !r.empty() && r[0][0].as<bool>();
+}
+
+absl::StatusOr<std::vector<FeedEntry>> ReadFeed(pqxx::transaction_base& txn,
+                                                const FeedPosition& after, int64_t upto,
+                                                const std::string& booking_id, int limit) {
+  std::vector<FeedEntry> out;
+  int64_t from = after.position;
+  if (after.legacy) {
+    if (HasLegacyRows(txn)) {
+      if (absl::Status s = Append(ReadLegacy(txn, after, booking_id, limit), true, out); !s.ok()) {
+        return s;
+      }
+      if (static_cast<int>(out.size()) == limit) return out;
+    }
+    from = 0;  // the legacy rows are done: the feed from its start
+  }
+  const int left = limit - static_cast<int>(out.size());
+  if (absl::Status s = Append(ReadPositioned(txn, from, upto, booking_id, left), false, out);
+      !s.ok()) {
+    return s;
+  }
+  return out;
+}
+
+}  // namespace booking

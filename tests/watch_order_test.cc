@@ -1,0 +1,173 @@
+// WatchHistory's positions follow commit order: a batch that inserted its
+// rows first but commits after another stream's batch is still delivered,
+// live and to a watcher resuming from the other batch's token (a position
+// taken at insert would have been skipped). Plus a watch driven from JSON
+// (as grpcurl does), and rows stored through another history-service
+// replica reaching a watcher.
+#include <chrono>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/time/clock.h"
+#include "google/protobuf/util/json_util.h"
+#include "gtest/gtest.h"
+#include "pqxx/pqxx"
+#include "tests/support/ingest_client.h"
+#include "tests/support/pg_suite.h"
+#include "tests/support/process.h"
+#include "tests/support/service_set.h"
+#include "tests/support/sql.h"
+#include "tests/support/watch_client.h"
+
+namespace booking::testing {
+namespace {
+
+class WatchOrderTest : public PgSuite {
+ protected:
+  static void SetUpTestSuite() {
+    PgSuite::SetUpTestSuite();
+    if (pg_ == nullptr) return;
+    auto set = ServiceSet::Create(*pg_, "watchorder");
+    ASSERT_TRUE(set.ok()) << set.status();
+    set_ = *std::move(set);
+    ASSERT_TRUE(set_->StartHistory().ok()) << set_->Logs();
+  }
+  static void TearDownTestSuite() {
+    set_.reset();
+    PgSuite::TearDownTestSuite();
+  }
+  void SetUp() override {
+    PgSuite::SetUp();
+    ASSERT_NE(set_, nullptr);
+  }
+  static std::string Target() { return set_->history_target(); }
+
+  inline static std::unique_ptr<ServiceSet> set_;
+};
+
+TEST_F(WatchOrderTest, ABatchCommittingAfterALaterOneIsNotSkipped) {
+  {  // x:2 alone: held back as a gap until x:1 comes
+    IngestClient c(Target());
+    absl::StatusOr<history::v1::IngestAck> ack = c.Send(Chain("order-x", 2, 2, 100));
+    ASSERT_TRUE(ack.ok() && ack->rejected_size() == 1) << ack.status();
+  }
+  // Holds the held-back row, so that the batch storing x:1 and x:2 inserts
+  // its rows and then waits (to delete that row) before it can commit.
+  pqxx::connection blocker(set_->history_url());
+  pqxx::work hold(blocker);
+  hold.exec(R"(SELECT 1 FROM "BookingStatusHeldBack" WHERE "bookingId" = 'order-x' FOR UPDATE)");
+  auto w = OpenWatch(Target(), {});
+  absl::StatusOr<history::v1::IngestAck> first_ack;
+  std::thread first([&] {
+    IngestClient a(Target());
+    first_ack = a.Send(Chain("order-x", 1, 1, 100));
+  });
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  while (QueryCount(set_->history_url(), "SELECT count(*) FROM pg_locks WHERE NOT granted") == 0) {
+    ASSERT_LT(absl::Now(), deadline) << "the first batch never waited\n" << set_->Logs();
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  // Meanwhile another stream's batch inserts after it and commits first.
+  IngestAll(Target(), Chain("order-y", 1, 3, 200));
+  EXPECT_EQ(Keys(w->Entries(3)), ExpectedKeys("order-y", 1, 3));
+  const std::string after_y = w->last_token();
+  hold.abort();
+  first.join();
+  ASSERT_TRUE(first_ack.ok()) << first_ack.status();
+  ASSERT_EQ(first_ack->stored(), 1) << first_ack->DebugString();
+  EXPECT_EQ(Keys(w->Entries(2)), (std::vector<std::string>{"order-x:1", "order-x:2"}));
+  // And once more for a watcher resuming from the last entry it saw before.
+  auto resumed = OpenWatch(Target(), ResumeFrom(after_y));
+  IngestAll(Target(), Chain("order-end", 1, 1, 300));
+  EXPECT_EQ(KeysUntil(*resumed, "order-end"),
+            (std::vector<std::string>{"order-x:1", "order-x:2", "order-end:1"}));
+}
+
+TEST_F(WatchOrderTest, AWatchDrivenFromJson) {
+  IngestAll(Target(), Chain("json-b", 1, 2, 400));
+  namespace pbu = google::protobuf::util;
+  history::v1::WatchHistoryRequest request;
+  ASSERT_TRUE(
+      pbu::JsonStringToMessage(R"({"bookingId": "json-b", "fromStart": true})", &request).ok());
+  WatchClient w(Target(), request);
+  std::vector<std::string> lines;  // as grpcurl prints them
+  for (int i = 0; i < 3; ++i) {
+    std::optional<history::v1::WatchHistoryResponse> r = w.Next();
+    ASSERT_TRUE(r.has_value()) << set_->Logs();
+    ASSERT_TRUE(pbu::MessageToJsonString(*r, &lines.emplace_back()).ok());
+  }
+  EXPECT_FALSE(absl::StrContains(lines[0], "\"entry\"")) << lines[0];  // the first bookmark
+  EXPECT_TRUE(absl::StrContains(lines[0], "\"resumeToken\"")) << lines[0];
+  for (int s = 1; s <= 2; ++s) {
+    history::v1::WatchHistoryResponse back;
+    ASSERT_TRUE(pbu::JsonStringToMessage(lines[s], &back).ok()) << lines[s];
+    EXPECT_EQ(back.entry().booking_id(), "json-b");
+    EXPECT_EQ(back.entry().sequence(), s);
+    EXPECT_TRUE(absl::StrContains(lines[s], R"("bookingId":"json-b")")) << lines[s];
+  }
+  // Resumed from the token of the first entry, as JSON again: the second.
+  history::v1::WatchHistoryResponse seen;
+  ASSERT_TRUE(pbu::JsonStringToMessage(lines[1], &seen).ok());
+  history::v1::WatchHistoryRequest resume;
+  ASSERT_TRUE(pbu::JsonStringToMessage(absl::StrCat(R"({"bookingId": "json-b", "resumeToken": ")",
+                                                    seen.resume_token(), "\"}"),
+                                       &resume)
+                  .ok());
+  auto resumed = OpenWatch(Target(), resume);
+  EXPECT_EQ(Keys(resumed->Entries(1)), (std::vector<std::string>{"json-b:2"}));
+}
+
+TEST_F(WatchOrderTest, EntriesStoredThroughAnotherReplicaReachTheWatcher) {
+  const std::string other = absl::StrCat("127.0.0.1:", FreePort());
+  absl::StatusOr<Process> replica =
+      Process::Spawn({HistoryServiceBin(), "--listen", other, "--database-url", set_->history_url(),
+                      "--insecure-plaintext"},
+                     {}, set_->log_dir() + "/history-2.log");
+  ASSERT_TRUE(replica.ok()) << replica.status();
+  ASSERT_TRUE(WaitServing(other, absl::Seconds(60)).ok())
+      << ReadFile(set_->log_dir() + "/history-2.log");
+  auto w = OpenWatch(Target(), {});
+  IngestAll(other, Chain("replica", 1, 3, 500));
+  EXPECT_EQ(Keys(w->Entries(3)), ExpectedKeys("replica", 1, 3));
+}
+
+// Last: it turns the suite's store into one migrated from before the feed.
+TEST_F(WatchOrderTest, RowsOlderThanTheFeedComeFirstFromTheStart) {
+  const std::string url = set_->history_url();
+  // Rows without a position (plain SQL takes none), as a store written
+  // before schema step 0008 has.
+  Exec(url, R"(INSERT INTO "BookingStatusHistory"
+                 ("eventId", "bookingId", sequence, "fromStatus", "toStatus", "changedBy")
+               VALUES (gen_random_uuid(), 'legacy-b', 1, NULL, 'PENDING_PAYMENT', 'old'),
+                      (gen_random_uuid(), 'legacy-b', 2, 'PENDING_PAYMENT', 'CONFIRMED', 'old'),
+                      (gen_random_uuid(), 'legacy-a', 1, NULL, 'PENDING_PAYMENT', 'old'))");
+  Exec(url, R"(UPDATE "BookingStatusHistoryFeedStart" SET "legacyRows" = true)");
+  IngestAll(Target(), Chain("legacy-a", 2, 3, 700));
+  // The legacy rows by booking and sequence, then the positioned ones.
+  auto legacy_keys = [](WatchClient& w, std::vector<std::string>* tokens) {
+    std::vector<std::string> keys;
+    while (keys.empty() || keys.back() != "legacy-a:3") {
+      std::vector<history::v1::HistoryEntry> e = w.Entries(1);
+      if (e.empty()) break;
+      if (!absl::StartsWith(e[0].booking_id(), "legacy-")) continue;
+      keys.push_back(Keys(e)[0]);
+      if (tokens != nullptr) tokens->push_back(w.last_token());
+    }
+    return keys;
+  };
+  history::v1::WatchHistoryRequest all;
+  all.set_from_start(true);
+  auto w = OpenWatch(Target(), all);
+  std::vector<std::string> tokens;
+  EXPECT_EQ(legacy_keys(*w, &tokens),
+            (std::vector<std::string>{"legacy-a:1", "legacy-b:1", "legacy-b:2", "legacy-a:2",
+                                      "legacy-a:3"}));
+  ASSERT_GE(tokens.size(), 2u);
+  // Resumed from inside the legacy rows: the rest, once.
+  auto resumed = OpenWatch(Target(), ResumeFrom(tokens[1]));
+  EXPECT_EQ(legacy_keys(*resumed, nullptr),
+            (std::vector<std::string>{"legacy-b:2", "legacy-a:2", "legacy-a:3"}));
+}
+
+}  // namespace
+}  // namespace booking::testing
