@@ -158,52 +158,6 @@ CREATE TABLE IF NOT EXISTS "StatusMigrationWriter" (
 );
 )sql";
 
-// The seed's fields, plus the event id (the dedupe key) and the booking's
-// sequence number (the order). Statuses are TEXT: history outlives any enum.
-constexpr char kHistoryBase[] = R"sql(
-CREATE TABLE IF NOT EXISTS "BookingStatusHistory" (
-  id UUID NOT NULL DEFAULT gen_random_uuid(),
-  "eventId" UUID NOT NULL,
-  "bookingId" TEXT NOT NULL,
-  sequence BIGINT NOT NULL CHECK (sequence > 0),
-  "fromStatus" TEXT,
-  "toStatus" TEXT NOT NULL,
-  "changedBy" TEXT,
-  reason TEXT,
-  metadata JSONB CHECK (metadata IS NULL OR
-                        (jsonb_typeof(metadata) = 'object' AND octet_length(metadata::text) <= 16384)),
-  "createdAt" TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
-  "recordedAt" TIMESTAMP(3) NOT NULL DEFAULT timezone('UTC', now()),
-  CONSTRAINT "BookingStatusHistory_pkey" PRIMARY KEY (id),
-  CONSTRAINT "BookingStatusHistory_eventId_key" UNIQUE ("eventId"),
-  CONSTRAINT "BookingStatusHistory_bookingId_sequence_key" UNIQUE ("bookingId", sequence)
-);
-CREATE INDEX IF NOT EXISTS "BookingStatusHistory_toStatus_idx" ON "BookingStatusHistory" ("toStatus");
-CREATE INDEX IF NOT EXISTS "BookingStatusHistory_createdAt_idx" ON "BookingStatusHistory" ("createdAt");
-CREATE INDEX IF NOT EXISTS "BookingStatusHistory_changedBy_idx" ON "BookingStatusHistory" ("changedBy");
-)sql";
-
-// Immutability enforced by the database for every role, the table owner
-// included: a trigger refuses UPDATE, DELETE and TRUNCATE; the grants take
-// the privileges away too.
-constexpr char kHistoryImmutable[] = R"sql(
-CREATE OR REPLACE FUNCTION "BookingStatusHistory_refuse_change"() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-  RAISE EXCEPTION '"BookingStatusHistory" is append-only: % is not allowed', TG_OP
-    USING ERRCODE = 'insufficient_privilege',
-          HINT = 'history entries are immutable; a correction is a new status change';
-END
-$$;
-CREATE OR REPLACE TRIGGER "BookingStatusHistory_no_update_delete"
-  BEFORE UPDATE OR DELETE ON "BookingStatusHistory"
-  FOR EACH ROW EXECUTE FUNCTION "BookingStatusHistory_refuse_change"();
-CREATE OR REPLACE TRIGGER "BookingStatusHistory_no_truncate"
-  BEFORE TRUNCATE ON "BookingStatusHistory"
-  FOR EACH STATEMENT EXECUTE FUNCTION "BookingStatusHistory_refuse_change"();
-REVOKE UPDATE, DELETE, TRUNCATE ON "BookingStatusHistory" FROM PUBLIC;
-)sql";
-
 }  // namespace
 
 absl::string_view StoreName(StoreKind store) {
@@ -211,40 +165,6 @@ absl::string_view StoreName(StoreKind store) {
 }
 
 namespace {
-// "recordedAt" is when the row was written, not when its transaction began
-// (a batch's transaction may begin well before): the history lag is exact.
-constexpr char kHistoryRecordedAtClock[] = R"sql(
-ALTER TABLE "BookingStatusHistory"
-  ALTER COLUMN "recordedAt" SET DEFAULT timezone('UTC', clock_timestamp());
-)sql";
-// Events history holds back instead of storing (a gap before them, a fork
-// of the booking's story, an event id seen with other content), with why;
-// a gap is stored (and leaves this table) once the missing events arrive.
-constexpr char kHistoryHeldBack[] = R"sql(
-CREATE TABLE IF NOT EXISTS "BookingStatusHeldBack" (
-  id BIGSERIAL PRIMARY KEY,
-  "eventId" UUID NOT NULL,
-  "bookingId" TEXT NOT NULL,
-  sequence BIGINT NOT NULL,
-  "fromStatus" TEXT,
-  "toStatus" TEXT NOT NULL,
-  "changedBy" TEXT,
-  reason TEXT,
-  metadata JSONB,
-  "createdAt" TIMESTAMP(3) NOT NULL,
-  "heldReason" TEXT NOT NULL CHECK ("heldReason" IN ('gap', 'fork', 'conflict')),
-  detail TEXT NOT NULL,
-  "heldAt" TIMESTAMPTZ NOT NULL DEFAULT now(),
-  "lastSeenAt" TIMESTAMPTZ NOT NULL DEFAULT now(),
-  "timesSeen" BIGINT NOT NULL DEFAULT 1,
-  -- SHA-256 of the event's canonical content: one row per distinct content
-  -- of an event id (a conflicting duplicate is kept beside the original).
-  "contentDigest" BYTEA NOT NULL,
-  CONSTRAINT "BookingStatusHeldBack_event_content_key" UNIQUE ("eventId", "contentDigest")
-);
-CREATE INDEX IF NOT EXISTS "BookingStatusHeldBack_bookingId_idx"
-  ON "BookingStatusHeldBack" ("bookingId", sequence);
-)sql";
 
 // An event history holds back as a gap stays in the outbox and is sent
 // again after "retryAfter" ("heldCount" times so far).
@@ -253,115 +173,12 @@ ALTER TABLE "BookingOutbox" ADD COLUMN IF NOT EXISTS "retryAfter" TIMESTAMPTZ;
 ALTER TABLE "BookingOutbox" ADD COLUMN IF NOT EXISTS "heldCount" INTEGER NOT NULL DEFAULT 0;
 )sql";
 
-// Tamper evidence: each row's "rowHash" is SHA-256 over the booking's
-// previous row's hash (32 zero bytes for its first) and the row's canonical
-// content (history-service/row_content.h, Canonical: the same bytes as
-// "BookingStatusHistory_canonical" here). history-service computes it at
-// insert; rows written before this step are chained here, once, with the
-// immutability trigger set aside for the length of this transaction only.
-constexpr char kHistoryChain[] = R"sql(
-ALTER TABLE "BookingStatusHistory" ADD COLUMN IF NOT EXISTS "rowHash" BYTEA;
-CREATE OR REPLACE FUNCTION "BookingStatusHistory_field"(v TEXT) RETURNS TEXT
-LANGUAGE sql IMMUTABLE AS $$
-  SELECT CASE WHEN v IS NULL THEN 'n' ELSE 'v' || octet_length(v) || ':' || v END
-$$;
-CREATE OR REPLACE FUNCTION "BookingStatusHistory_canonical"(h "BookingStatusHistory")
-RETURNS BYTEA LANGUAGE sql STABLE AS $$
-  SELECT convert_to('bsh1' || "BookingStatusHistory_field"(h."eventId"::text)
-    || "BookingStatusHistory_field"(h."bookingId")
-    || "BookingStatusHistory_field"(h.sequence::text)
-    || "BookingStatusHistory_field"(h."fromStatus")
-    || "BookingStatusHistory_field"(h."toStatus")
-    || "BookingStatusHistory_field"(h."changedBy")
-    || "BookingStatusHistory_field"(h.reason)
-    || "BookingStatusHistory_field"(h.metadata::text)
-    || "BookingStatusHistory_field"(
-         ((extract(epoch from h."createdAt") * 1000000)::bigint)::text), 'UTF8')
-$$;
-DO $$
-DECLARE
-  r "BookingStatusHistory";
-  prev BYTEA;
-  booking TEXT;
-BEGIN
-  IF EXISTS (SELECT 1 FROM "BookingStatusHistory" WHERE "rowHash" IS NULL) THEN
-    ALTER TABLE "BookingStatusHistory" DISABLE TRIGGER "BookingStatusHistory_no_update_delete";
-    FOR r IN SELECT * FROM "BookingStatusHistory" ORDER BY "bookingId", sequence LOOP
-      IF booking IS DISTINCT FROM r."bookingId" THEN
-        prev := decode(repeat('00', 32), 'hex');
-        booking := r."bookingId";
-      END IF;
-      prev := sha256(prev || "BookingStatusHistory_canonical"(r));
-      UPDATE "BookingStatusHistory" SET "rowHash" = prev WHERE id = r.id;
-    END LOOP;
-    ALTER TABLE "BookingStatusHistory" ENABLE TRIGGER "BookingStatusHistory_no_update_delete";
-  END IF;
-END
-$$;
-)sql";
-
-// Signed checkpoints (history-service/checkpoint.h): each with the heads
-// that changed since the one before, so any checkpoint's head list can be
-// rebuilt and checked against its signed root.
-constexpr char kHistoryCheckpoints[] = R"sql(
-CREATE TABLE IF NOT EXISTS "HistoryCheckpoint" (
-  id BIGSERIAL PRIMARY KEY,
-  "rowCount" BIGINT NOT NULL,
-  "bookingCount" BIGINT NOT NULL,
-  root BYTEA NOT NULL,
-  "signedAtMicros" BIGINT NOT NULL,
-  "publicKey" BYTEA NOT NULL,
-  signature BYTEA NOT NULL
-);
-CREATE TABLE IF NOT EXISTS "HistoryCheckpointHead" (
-  "checkpointId" BIGINT NOT NULL REFERENCES "HistoryCheckpoint" (id),
-  "bookingId" TEXT NOT NULL,
-  sequence BIGINT NOT NULL,
-  "rowHash" BYTEA NOT NULL,
-  PRIMARY KEY ("bookingId", "checkpointId")
-);
-)sql";
-
 // The W3C traceparent of the call that made each change, carried from the
 // outbox to the history row (common/trace_context.h). Nullable columns
 // without a default: adding them rewrites nothing and locks only briefly.
 constexpr char kOutboxTrace[] = R"sql(
 ALTER TABLE "BookingOutbox" ADD COLUMN IF NOT EXISTS "traceParent" TEXT;
 ALTER TABLE "BookingOutboxRejected" ADD COLUMN IF NOT EXISTS "traceParent" TEXT;
-)sql";
-constexpr char kHistoryTrace[] = R"sql(
-ALTER TABLE "BookingStatusHistory" ADD COLUMN IF NOT EXISTS "traceParent" TEXT;
-ALTER TABLE "BookingStatusHeldBack" ADD COLUMN IF NOT EXISTS "traceParent" TEXT;
-)sql";
-// ListHistory (history-service/list_history.h): each filter shape is one
-// range of one of these, already in (create time, id) order, so a page is
-// read from the index without a sort; built concurrently (see Step).
-constexpr char kHistoryListIndexes[] = "SELECT 1; -- the indexes: concurrent_indexes\n";
-// WatchHistory's feed (history-service/watch_feed.h): every row's position
-// in COMMIT order, so that a watcher reading "position > its token" can never
-// skip a row that commits later with a smaller position. history-service
-// takes positions as the last statements of an ingest transaction, under one
-// transaction-level advisory lock held until the commit is visible
-// (AssignFeedPositions in history-service/ingest_store.cc): a transaction
-// taking positions after another one waits for that one's commit, so
-// positions become visible in ascending order. The lock is held from those
-// statements to the end of the commit only, never while a batch plans or
-// waits on a booking's lock. The sequence must not cache (CACHE 1): cached
-// values would break the order. (Not a deferred trigger: its pending events
-// would refuse an ALTER TABLE later in the same transaction.) Rows stored
-// before this step have no position; a watch from the start reads them first,
-// by booking and sequence, when "legacyRows" says there are any: nothing is
-// backfilled and no lock is held long.
-constexpr char kHistoryFeed[] = R"sql(
-CREATE SEQUENCE IF NOT EXISTS "BookingStatusHistoryFeed_position_seq" CACHE 1;
-CREATE TABLE IF NOT EXISTS "BookingStatusHistoryFeed" (
-  position BIGINT PRIMARY KEY,
-  "historyId" UUID NOT NULL UNIQUE
-);
-CREATE TABLE IF NOT EXISTS "BookingStatusHistoryFeedStart" ("legacyRows" BOOLEAN NOT NULL);
-INSERT INTO "BookingStatusHistoryFeedStart"
-  SELECT EXISTS (SELECT 1 FROM "BookingStatusHistory")
-  WHERE NOT EXISTS (SELECT 1 FROM "BookingStatusHistoryFeedStart");
 )sql";
 
 }  // namespace
@@ -382,32 +199,7 @@ const std::vector<Step>& StepsFor(StoreKind store) {
        kOutboxRetry},
       {"0006_outbox_trace", "the traceparent of the call that made each change", kOutboxTrace},
   };
-  static const std::vector<Step> kHistory = {
-      {"0001_history_base", "BookingStatusHistory table and its indexes", kHistoryBase},
-      {"0002_history_immutable", "refuse UPDATE, DELETE and TRUNCATE on BookingStatusHistory",
-       kHistoryImmutable},
-      {"0003_history_recorded_at_clock", "\"recordedAt\" is the time the row was written",
-       kHistoryRecordedAtClock},
-      {"0004_history_held_back", "events held back: gaps, forks, conflicting duplicates",
-       kHistoryHeldBack},
-      {"0005_history_chain", "each row hash-chained to its booking's previous row", kHistoryChain},
-      {"0006_history_checkpoints", "signed checkpoints and the heads each one covers",
-       kHistoryCheckpoints},
-      {"0007_history_list_indexes",
-       "(create time, id) indexes for ListHistory, alone and after changedBy, toStatus and "
-       "fromStatus",
-       kHistoryListIndexes,
-       {{"BookingStatusHistory_createdAt_id_idx", R"(ON "BookingStatusHistory" ("createdAt", id))"},
-        {"BookingStatusHistory_changedBy_createdAt_idx",
-         R"(ON "BookingStatusHistory" ("changedBy", "createdAt", id))"},
-        {"BookingStatusHistory_toStatus_createdAt_idx",
-         R"(ON "BookingStatusHistory" ("toStatus", "createdAt", id))"},
-        {"BookingStatusHistory_fromStatus_createdAt_idx",
-         R"(ON "BookingStatusHistory" ("fromStatus", "createdAt", id))"}}},
-      {"0008_history_feed", "the watch feed: each row's position, in commit order", kHistoryFeed},
-      {"0009_history_trace", "the traceparent of the call that made each change", kHistoryTrace},
-  };
-  return store == StoreKind::kBooking ? kBooking : kHistory;
+  return store == StoreKind::kBooking ? kBooking : HistorySteps();
 }
 
 std::string Checksum(const Step& step) {

@@ -27,6 +27,8 @@ struct Step {
 };
 
 const std::vector<Step>& StepsFor(StoreKind store);
+// The history store's (history_schema_steps.cc); StepsFor(kHistory).
+const std::vector<Step>& HistorySteps();
 
 // SHA-256 of the step's SQL, hex.
 std::string Checksum(const Step& step);
