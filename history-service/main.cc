@@ -89,6 +89,17 @@ absl::StatusOr<ServerConfig> ServerSettings() {
   return config;
 }
 
+absl::StatusOr<WatchHub::Options> WatchSettings(const std::string& database_url) {
+  if (absl::GetFlag(FLAGS_watch_buffer) < 1) {
+    return absl::InvalidArgumentError("--watch-buffer must be at least 1");
+  }
+  // Its own connection for LISTEN (a pooled one would miss notifications).
+  return WatchHub::Options{
+      .listen_url = WithConnectionDefaults(database_url, "history-service-watch"),
+      .buffer = absl::GetFlag(FLAGS_watch_buffer),
+      .stall = absl::GetFlag(FLAGS_watch_stall_timeout)};
+}
+
 int Main(int argc, char** argv) {
   // This binary started again to answer the probes (common/health_process.h).
   if (std::optional<int> code = HealthProcess::RunIfAsked(argc, argv)) return *code;
@@ -103,6 +114,11 @@ int Main(int argc, char** argv) {
   absl::StatusOr<ServerConfig> server = ServerSettings();
   if (!server.ok()) {
     LogError(server.status().message());
+    return 2;
+  }
+  absl::StatusOr<WatchHub::Options> watch = WatchSettings(database_url);
+  if (!watch.ok()) {
+    LogError(watch.status().message());
     return 2;
   }
   if (!SecureServer("HISTORY", *server).ok()) return 2;  // TLS, tokens, policy
@@ -122,15 +138,7 @@ int Main(int argc, char** argv) {
   ProbeConnection probe(
       WithConnectionDefaults(database_url, "history-service-probe"),
       [&schema](pqxx::connection& c) { UseStoreSchema(c, "BookingStatusHistory", schema); });
-  if (absl::GetFlag(FLAGS_watch_buffer) < 1) {
-    LogError("--watch-buffer must be at least 1");
-    return 2;
-  }
-  // Its own connection for LISTEN (a pooled one would miss notifications).
-  WatchHub watches(pool,
-                   {.listen_url = WithConnectionDefaults(database_url, "history-service-watch"),
-                    .buffer = absl::GetFlag(FLAGS_watch_buffer),
-                    .stall = absl::GetFlag(FLAGS_watch_stall_timeout)});
+  WatchHub watches(pool, *watch);
   watches.Start();
   HistoryServiceImpl service(store, runtime.metrics(), &watches);
   if (absl::Status s = runtime.Start({{&service, history::v1::HistoryService::service_full_name()}},

@@ -12,7 +12,6 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "google/protobuf/util/time_util.h"
 #include "grpcpp/grpcpp.h"
@@ -264,7 +263,6 @@ class LateWriter {
   LateWriter(const std::string& target, int64_t first)
       : thread_([this, target, first] { Run(target, first); }) {}
   ~LateWriter() { Stop(); }
-
   // Waits until `n` more entries are stored than now (or the writer failed);
   // how many were.
   int AwaitMore(int n) {
@@ -272,7 +270,6 @@ class LateWriter {
     while (written_.load() < before + n && !done_.load()) absl::SleepFor(absl::Milliseconds(1));
     return written_.load() - before;
   }
-
   void Stop() {
     stop_ = true;
     if (thread_.joinable()) thread_.join();
