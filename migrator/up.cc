@@ -3,6 +3,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/log.h"
 #include "common/pg.h"
 #include "common/store_schema.h"
@@ -77,6 +78,46 @@ absl::Status ApplyStep(pqxx::connection& conn, const Step& step, const UpOptions
   }
 }
 
+// Columns anywhere storing rows of "Booking" (its row type, or an array,
+// domain or other row holding it): PostgreSQL refuses to add a column with a
+// default to "Booking" while they exist, and dropping its status column at
+// contract would leave their status NULL for good.
+std::vector<std::string> BookingRowsStored(pqxx::connection& conn) {
+  pqxx::read_transaction tx(conn);
+  std::vector<std::string> out;
+  for (const pqxx::row& r : tx.exec(R"(
+      WITH RECURSIVE edges(holder, held) AS (
+        SELECT oid, typelem FROM pg_type
+        WHERE typelem <> 0 AND typsubscript = 'array_subscript_handler'::regproc
+        UNION ALL SELECT oid, typbasetype FROM pg_type WHERE typtype = 'd'
+        UNION ALL SELECT c.reltype, a.atttypid FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+          WHERE a.attnum > 0 AND NOT a.attisdropped AND c.reltype <> 0
+      ), holds(oid) AS (
+        SELECT reltype FROM pg_class WHERE oid = to_regclass('"Booking"')
+        UNION SELECT e.holder FROM edges e JOIN holds h ON e.held = h.oid
+      )
+      SELECT format('%s.%I', a.attrelid::regclass, a.attname) FROM pg_attribute a
+      JOIN pg_class c ON c.oid = a.attrelid
+      WHERE a.atttypid IN (SELECT oid FROM holds) AND a.attnum > 0 AND NOT a.attisdropped
+        AND c.relkind IN ('r', 'p', 'f', 'm', 'c') ORDER BY 1)")) {
+    out.push_back(r[0].as<std::string>());
+  }
+  return out;
+}
+
+absl::Status CheckBookingRows(pqxx::connection& conn) {
+  const std::vector<std::string> columns = BookingRowsStored(conn);
+  if (columns.empty()) return absl::OkStatus();
+  return WithExitCode(
+      absl::FailedPreconditionError(absl::StrCat(
+          "refused; nothing was changed: ", absl::StrJoin(columns, ", "),
+          " store(s) rows of \"Booking\" (its row type). PostgreSQL cannot add the columns `up` "
+          "adds to \"Booking\" while they do, and the status change would leave their status "
+          "NULL for good. Store those rows as jsonb (ALTER TABLE ... ALTER COLUMN ... TYPE jsonb "
+          "USING to_jsonb(...)) or drop those columns, then run `migrator up` again")),
+      kExitRefused);
+}
+
 }  // namespace
 
 std::string AnchorTable(StoreKind kind) {
@@ -111,10 +152,15 @@ absl::Status Up(const StoreTarget& target, const UpOptions& options, std::ostrea
       return s;
     }
     if (absl::Status s = EnterStore(**conn, target, true); !s.ok()) return s;
-    if (!options.dry_run) EnsureLedger(**conn);
-    const auto applied = AppliedSteps(**conn);
+    const auto applied = AppliedSteps(**conn);  // none without a ledger yet
     if (absl::Status s = CheckLedger(applied, target.kind); !s.ok()) return s;
     int pending = 0;
+    for (const Step& step : StepsFor(target.kind)) pending += applied.count(step.id) == 0 ? 1 : 0;
+    if (pending > 0 && target.kind == StoreKind::kBooking) {
+      if (absl::Status s = CheckBookingRows(**conn); !s.ok()) return s;
+    }
+    if (!options.dry_run) EnsureLedger(**conn);
+    pending = 0;
     for (const Step& step : StepsFor(target.kind)) {
       if (applied.count(step.id) > 0) continue;
       ++pending;

@@ -8,6 +8,7 @@
 // A fixture declares, in `--@` lines beside its objects:
 //   --@base VAR=VALUE ...     psql variables for base.sql (schema, partition)
 //   --@owner ROLE             fixture and migrator connect as ROLE (not a superuser)
+//   --@superuser-sql SQL      after the fixture, as a superuser (objects of other roles)
 //   --@refused NAME           expand refuses, naming NAME (repeatable)
 //   --@remedy TEXT            ... and telling TEXT (repeatable)
 //   --@then-sql SQL           after the refusal: made carriable by this (as superuser)
@@ -90,6 +91,8 @@ std::string* Directive(Shape& s, int line, const std::string& key, const std::st
     s.replay = true;
   } else if (key == "refused" || key == "remedy") {
     text = &(key == "refused" ? s.refused : s.remedies).emplace_back();
+  } else if (key == "superuser-sql") {
+    text = &s.superuser_sql;
   } else if (key == "then-sql" || key == "then-assume-handled") {
     text = key == "then-sql" ? &s.fix_sql : &s.assume_handled;
   } else if (key == "probe") {
@@ -180,7 +183,8 @@ class ShapesTest : public PgSuite, public ::testing::WithParamInterface<std::str
     // The roles fixtures name; owners log in (fixture and migrator connect as them).
     Exec(pg_->Url("postgres"),
          "CREATE ROLE shapes_reader; CREATE ROLE shapes_view_owner; CREATE ROLE shapes_app; "
-         "CREATE ROLE shapes_rls_owner LOGIN; CREATE ROLE shapes_trigger_owner LOGIN");
+         "CREATE ROLE shapes_rls_owner LOGIN; CREATE ROLE shapes_trigger_owner LOGIN; "
+         "CREATE ROLE shapes_team_a LOGIN; CREATE ROLE shapes_team_b; CREATE ROLE shapes_team_c");
   }
 
   // A fresh database holding base.sql plus the shape, then `up`.
@@ -200,6 +204,9 @@ class ShapesTest : public PgSuite, public ::testing::WithParamInterface<std::str
     vars.push_back("shape=" + FixturePath("shapes/" + shape_.name + ".sql"));
     const PsqlRun load = RunPsqlFile(*pg_, migrator_url_, FixturePath("shapes/base.sql"), vars);
     ASSERT_EQ(load.exit_code, 0) << load.output;
+    if (!shape_.superuser_sql.empty()) {
+      Exec(url_, absl::StrCat("SET search_path = \"", shape_.schema, "\"; ", shape_.superuser_sql));
+    }
     EnableIndexChecks(url_);
     const MigratorRun up = Migrate({"up", "--store", "booking"});
     ASSERT_EQ(up.exit_code, 0) << up.output;
@@ -311,6 +318,10 @@ TEST_P(RefusedShapeTest, AtExpandWithNothingChanged) {
   EXPECT_EQ(json.exit_code, 6) << json.output;
   ExpectJsonRefuses(json.output, shape_.refused);
 
+  // status reads the store as it is and says what is refused (not a failure).
+  const MigratorRun status = Migrate({"status", "--store", "booking"});
+  EXPECT_EQ(status.exit_code, 0) << status.output;
+  EXPECT_THAT(status.output, HasSubstr("REFUSED"));
   const MigratorRun expand = Migrate({"expand"});
   EXPECT_EQ(expand.exit_code, 6) << expand.output;
   EXPECT_THAT(expand.output, HasSubstr("What to do:"));
@@ -336,17 +347,16 @@ TEST_P(RefusedShapeTest, AtExpandWithNothingChanged) {
 
 std::string ParamName(const ::testing::TestParamInfo<std::string>& info) { return info.param; }
 
-INSTANTIATE_TEST_SUITE_P(Shapes, CarriedShapeTest,
-                         ::testing::Values("plain_index", "partial_index", "unique_partial_index",
-                                           "expression_index", "view_filter", "view_over_view",
-                                           "view_text_compare", "view_searched_case",
-                                           "view_grants_options", "status_column_details",
-                                           "check_constraint", "check_not_valid_clean",
-                                           "trigger_when", "trigger_update_of",
-                                           "trigger_updated_at", "policy", "rule",
-                                           "other_table_default", "unrelated_labels", "partitioned",
-                                           "partition_local", "schema_app", "combined"),
-                         ParamName);
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, CarriedShapeTest,
+    ::testing::Values("plain_index", "partial_index", "unique_partial_index", "expression_index",
+                      "view_filter", "view_over_view", "view_text_compare", "view_searched_case",
+                      "view_grants_options", "status_column_details", "check_constraint",
+                      "check_not_valid_clean", "trigger_when", "trigger_update_of",
+                      "trigger_updated_at", "policy", "rule", "other_table_default",
+                      "unrelated_labels", "partitioned", "partition_local", "schema_app",
+                      "combined", "long_names", "label_order", "column_options"),
+    ParamName);
 
 INSTANTIATE_TEST_SUITE_P(
     Shapes, RefusedShapeTest,
@@ -355,7 +365,10 @@ INSTANTIATE_TEST_SUITE_P(
                       "inheritance", "unique_id_status", "foreign_key_status", "view_simple_case",
                       "view_is_distinct", "view_label_left", "view_ordering", "statistics",
                       "partition_key_status", "forced_rls_owner", "trigger_owner_without_replica",
-                      "unique_status_key", "check_not_valid"),
+                      "unique_status_key", "check_not_valid", "view_compares_columns",
+                      "row_value_column", "function_sql_body", "view_text_like", "check_text_like",
+                      "default_case_label", "check_new_label_alone", "other_owner_schema",
+                      "schema_without_usage"),
     ParamName);
 
 }  // namespace

@@ -28,12 +28,23 @@ std::vector<std::string> Missing(const std::vector<std::string>& have,
 
 // A label added in a transaction cannot be used in it: each is added and
 // committed on its own, before anything uses it.
+// Each goes where WindowOrder puts it (BEFORE / AFTER a label already there).
 absl::Status AddLabels(PhaseContext& ctx, const std::vector<std::string>& labels) {
-  for (const std::string& l : labels) {
+  std::vector<std::string> have = ctx.store.labels;
+  for (const std::string& l : WindowOrder()) {
+    if (std::find(labels.begin(), labels.end(), l) == labels.end()) continue;
     absl::Status s = ctx.db.Transaction("add label " + l, ctx.TableLocks(), [&](Tx& tx) {
-      tx.Ddl(absl::StrCat("ALTER TYPE ", ctx.store.type, " ADD VALUE IF NOT EXISTS ", tx.Quote(l)));
+      const std::string at = Placement(have, l, [&](const std::string& v) { return tx.Quote(v); });
+      tx.Ddl(absl::StrCat("ALTER TYPE ", ctx.store.type, " ADD VALUE IF NOT EXISTS ", tx.Quote(l),
+                          at.empty() ? "" : " ", at));
     });
     if (!s.ok()) return s;
+    have.push_back(l);
+  }
+  for (const std::string& l : labels) {  // labels of neither set: never asked for
+    if (std::find(have.begin(), have.end(), l) == have.end()) {
+      return absl::InternalError(absl::StrCat("label ", l, " has no place in the window order"));
+    }
   }
   return absl::OkStatus();
 }

@@ -1,7 +1,6 @@
 #include "migrator/status_enum/inventory.h"
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "migrator/status_enum/labels.h"
 #include "migrator/status_enum/names.h"
 
@@ -76,17 +75,30 @@ absl::StatusOr<StoreInfo> ReadStore(Tx& tx) {
   return store;
 }
 
-PlanObject& AddRefused(StatusPlan& plan, const std::string& kind, const std::string& name,
-                       const std::string& refusal, const std::string& remedy) {
+PlanObject& AddFound(StatusPlan& plan, const std::string& kind, const std::string& name,
+                     const std::string& detail) {
   for (PlanObject& o : *plan.mutable_objects()) {
-    if (o.kind() == kind && o.name() == name && !o.refusal().empty()) return o;  // said once
+    if (o.kind() == kind && o.name() == name) return o;  // said once
   }
   PlanObject& o = *plan.add_objects();
   o.set_kind(kind);
   o.set_name(name);
-  o.set_refusal(refusal);
-  o.set_remedy(remedy);
+  o.set_detail(detail);
   return o;
+}
+
+void SetOwnerFacts(const pqxx::row& row, int first, PlanObject& o) {
+  o.set_owner(row[first].is_null() ? "" : row[first].as<std::string>());
+  o.set_can_alter(!row[first + 1].is_null() && row[first + 1].as<bool>());
+  o.set_schema(row[first + 2].is_null() ? "" : row[first + 2].as<std::string>());
+  o.set_schema_usage(!row[first + 3].is_null() && row[first + 3].as<bool>());
+  o.set_schema_create(!row[first + 4].is_null() && row[first + 4].as<bool>());
+}
+
+std::string TaintedTypesLiteral(const StatusPlan& plan) {
+  std::string out = absl::StrCat("{", plan.types().enum_oid(), ",", plan.types().array_oid());
+  for (const auto& [oid, name] : plan.types().containers()) absl::StrAppend(&out, ",", oid);
+  return out + "}";
 }
 
 std::vector<const PlanObject*> ObjectsOfKind(const StatusPlan& plan, const std::string& kind) {
@@ -103,39 +115,7 @@ namespace {
 void ReadLabels(const StoreInfo& store, StatusPlan& plan) {
   for (const std::string& l : store.labels) {
     plan.add_labels(l);
-    if (IsKnownLabel(l)) continue;
-    AddRefused(plan, "label", absl::StrCat("'", l, "'"),
-               "the type has a label that is in neither the old nor the new status set; "
-               "contract would remove it",
-               absl::StrCat("relabel the rows holding '", l,
-                            "' to a known status (and remove the label), or add it to the "
-                            "status catalog in a new release of the services"));
-  }
-}
-
-// Function bodies are text: PostgreSQL records no dependency on the labels
-// they compare with, so such a function would silently answer wrongly.
-void ReadFunctionBodies(Tx& tx, StatusPlan& plan) {
-  std::vector<std::string> quoted;
-  for (const std::string& l : OldOnlyLabels()) quoted.push_back(absl::StrCat("'", l, "'"));
-  pqxx::result r = tx.Params(
-      R"(SELECT p.oid::regprocedure::text FROM pg_proc p
-         JOIN pg_namespace n ON n.oid = p.pronamespace
-         WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
-           AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = 'pg_proc'::regclass
-                           AND e.objid = p.oid AND e.deptype = 'e')
-           AND p.proname <> $2 AND p.proname NOT LIKE '%\_\_next\_sync'
-           AND EXISTS (SELECT 1 FROM unnest($1::text[]) AS l WHERE strpos(p.prosrc, l) > 0)
-         ORDER BY 1)",
-      TextArrayLiteral(quoted), std::string(kCaptureFunction));
-  for (const pqxx::row& row : r) {
-    AddRefused(plan, "function body", absl::StrCat("function ", row[0].c_str()),
-               "its body names an old status label as text; PostgreSQL records no dependency on "
-               "it, so the migrator cannot rewrite it and it would answer wrongly once rows hold "
-               "new labels (and fail after contract)",
-               "make it accept the old and the new labels (compare status::text with both), then "
-               "run again with --assume-handled naming it; after contract drop the old labels "
-               "from it");
+    if (!IsKnownLabel(l)) AddFound(plan, "label", absl::StrCat("'", l, "'"), l);
   }
 }
 
@@ -146,13 +126,16 @@ StatusPlan ReadInventory(Tx& tx, const StoreInfo& store) {
   plan.set_schema(store.schema);
   plan.set_type(store.type);
   plan.set_table(store.table);
+  ReadTypeFacts(tx, store, plan);
+  ReadRoleFacts(tx, store, plan);
   ReadLabels(store, plan);
   ReadColumns(tx, store, plan);
   ReadIndexes(tx, store, plan);
   ReadViews(tx, store, plan);
   ReadTableObjects(tx, store, plan);
   ReadOtherDependents(tx, store, plan);
-  ReadFunctionBodies(tx, plan);
+  ReadFunctions(tx, store, plan);
+  ReadOperatorNames(tx, plan);
   return plan;
 }
 

@@ -41,20 +41,33 @@ struct StoreInfo {
 // that shape.
 absl::StatusOr<StoreInfo> ReadStore(Tx& tx);
 
-// Every dependent object; refused ones carry their refusal already (a kind
-// the migrator cannot carry), the others are judged by JudgePlan.
+// Every object that depends on the type or names a label, as facts: its
+// kind as the catalog says, its definitions (printed and stored), owner and
+// privileges; the type's facts; the migrator's role. Nothing is judged here:
+// JudgePlan (plan.h) decides, from these facts alone.
 StatusPlan ReadInventory(Tx& tx, const StoreInfo& store);
 
 // Parts of ReadInventory, by kind (inventory_*.cc).
+void ReadTypeFacts(Tx& tx, const StoreInfo& store, StatusPlan& plan);
+void ReadRoleFacts(Tx& tx, const StoreInfo& store, StatusPlan& plan);
 void ReadColumns(Tx& tx, const StoreInfo& store, StatusPlan& plan);
 void ReadIndexes(Tx& tx, const StoreInfo& store, StatusPlan& plan);
 void ReadViews(Tx& tx, const StoreInfo& store, StatusPlan& plan);
 void ReadTableObjects(Tx& tx, const StoreInfo& store, StatusPlan& plan);
 void ReadOtherDependents(Tx& tx, const StoreInfo& store, StatusPlan& plan);
+void ReadFunctions(Tx& tx, const StoreInfo& store, StatusPlan& plan);
+// Names of the operators and functions the stored expressions use.
+void ReadOperatorNames(Tx& tx, StatusPlan& plan);
 
-// A refused object of `kind` with the reason and what to do.
-PlanObject& AddRefused(StatusPlan& plan, const std::string& kind, const std::string& name,
-                       const std::string& refusal, const std::string& remedy);
+// An object of `kind` found (once per kind and name); `detail` says what
+// about it a refusal names.
+PlanObject& AddFound(StatusPlan& plan, const std::string& kind, const std::string& name,
+                     const std::string& detail = "");
+// Reads the five columns of OwnerFactsSql (inventory_sql.h) from `first` on.
+void SetOwnerFacts(const pqxx::row& row, int first, PlanObject& o);
+// The containers of the type (TypeFacts.containers) as an oid[] literal,
+// the type and its array included.
+std::string TaintedTypesLiteral(const StatusPlan& plan);
 
 // The objects of `plan` of `kind`, in order.
 std::vector<const PlanObject*> ObjectsOfKind(const StatusPlan& plan, const std::string& kind);

@@ -21,6 +21,18 @@ inline std::string DependsOnTypeSql(const std::string& classid, const std::strin
       type_param, "))))");
 }
 
+// Five columns about relation `rel` (an oid expression): its owner, whether
+// the migrator's role may change it, its schema, and the role's USAGE and
+// CREATE there (SetOwnerFacts reads them).
+inline std::string OwnerFactsSql(const std::string& rel) {
+  const std::string owner = absl::StrCat("(SELECT relowner FROM pg_class WHERE oid = ", rel, ")");
+  const std::string ns = absl::StrCat("(SELECT relnamespace FROM pg_class WHERE oid = ", rel, ")");
+  return absl::StrCat("pg_get_userbyid(", owner, "), pg_has_role(", owner,
+                      ", 'USAGE'), (SELECT nspname::text FROM pg_namespace WHERE oid = ", ns,
+                      "), has_schema_privilege(", ns, ", 'USAGE'), has_schema_privilege(", ns,
+                      ", 'CREATE')");
+}
+
 // The grantee of an aclexplode() row as SQL spells it.
 inline constexpr char kGranteeSql[] =
     "CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(x.grantee)) END";

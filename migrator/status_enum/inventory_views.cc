@@ -57,11 +57,7 @@ void ReadViewBlockers(Tx& tx, uint32_t oid, const std::string& name, StatusPlan&
          ORDER BY 1)",
       oid);
   for (const pqxx::row& row : r) {
-    AddRefused(plan, "view dependent", row[0].as<std::string>(),
-               absl::StrCat("it depends on view ", name,
-                            ", which the migrator recreates at contract; DROP VIEW would take it "
-                            "along"),
-               "drop it before expand and recreate it after contract");
+    AddFound(plan, "view dependent", row[0].as<std::string>(), absl::StrCat("view ", name));
   }
 }
 
@@ -71,8 +67,18 @@ void ReadViews(Tx& tx, const StoreInfo& store, StatusPlan& plan) {
   pqxx::result r = tx.Params(absl::StrCat(
                                  R"(WITH RECURSIVE direct AS (
                SELECT DISTINCT r.ev_class AS view FROM pg_rewrite r
-               WHERE r.ev_type = '1' AND )",
+               WHERE r.ev_type = '1' AND ()",
                                  DependsOnTypeSql("'pg_rewrite'::regclass", "r.oid", "$1"), R"(
+                 OR EXISTS (
+                   SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_rewrite'::regclass
+                     AND d.objid = r.oid AND d.deptype = 'n'
+                     AND ((d.refclassid = 'pg_type'::regclass AND d.refobjid = ANY ($2::oid[]))
+                       OR (d.refclassid = 'pg_class'::regclass AND d.refobjid <> r.ev_class
+                           AND d.refobjsubid = 0 AND (SELECT reltype FROM pg_class
+                                                      WHERE oid = d.refobjid) = ANY ($2::oid[]))
+                       OR (d.refclassid = 'pg_class'::regclass AND d.refobjsubid > 0
+                           AND (SELECT atttypid FROM pg_attribute WHERE attrelid = d.refobjid
+                                  AND attnum = d.refobjsubid) = ANY ($2::oid[])))))
              ), tree(view, depth) AS (
                SELECT view, 0 FROM direct
                UNION
@@ -83,23 +89,32 @@ void ReadViews(Tx& tx, const StoreInfo& store, StatusPlan& plan) {
                WHERE r.ev_class <> tree.view AND tree.depth < 30
              )
              SELECT c.oid, c.oid::regclass::text, c.relkind::text, pg_get_viewdef(c.oid),
-                    COALESCE(array_to_string(c.reloptions, ', '), ''), max(t.depth)
+                    COALESCE(array_to_string(c.reloptions, ', '), ''), max(t.depth),
+                    (SELECT r.ev_action::text FROM pg_rewrite r
+                     WHERE r.ev_class = c.oid AND r.rulename = '_RETURN'),
+                    has_schema_privilege(c.relowner, c.relnamespace, 'CREATE'), )",
+                                 OwnerFactsSql("c.oid"), R"(
              FROM tree t JOIN pg_class c ON c.oid = t.view
              GROUP BY c.oid ORDER BY max(t.depth), 2)"),
-                             store.type_oid);
+                             store.type_oid, TaintedTypesLiteral(plan));
   for (const pqxx::row& row : r) {
     const uint32_t oid = row[0].as<uint32_t>();
     const std::string name = row[1].as<std::string>();
     if (row[2].as<std::string>() == "m") {
-      AddRefused(plan, "materialized view", name,
-                 "a materialized view stores rows of the type; it cannot be moved to the new "
-                 "type without being rebuilt and repopulated",
-                 "drop it before expand and create it again after contract");
+      AddFound(plan, "materialized view", name);
       continue;
     }
     PlanObject& o = *plan.add_objects();
     o.set_kind("view");
     o.set_name(name);
+    o.set_oid(oid);
+    if (!row[6].is_null()) {
+      auto& e = *o.add_exprs();
+      e.set_use("queries");
+      e.set_tree(row[6].as<std::string>());
+    }
+    o.set_owner_may_create(row[7].as<bool>());
+    SetOwnerFacts(row, 8, o);
     o.set_definition(row[3].as<std::string>());
     o.set_options(row[4].as<std::string>());
     o.set_depth(row[5].as<int>());

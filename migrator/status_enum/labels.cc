@@ -1,6 +1,7 @@
 #include "migrator/status_enum/labels.h"
 
 #include <algorithm>
+#include <iterator>
 
 #include "absl/strings/str_cat.h"
 #include "common/status_catalog.h"
@@ -69,6 +70,41 @@ std::vector<std::string> Preimage(absl::string_view label) {
     if (ReverseLabel(s) == label) labels.emplace_back(Label(s));
   }
   return labels;
+}
+
+std::vector<std::string> StatusClass(absl::string_view label) {
+  const std::string old_label = ReverseLabelOf(label);
+  std::vector<std::string> out = {old_label};
+  for (const std::string& l : Preimage(old_label)) AddUnique(out, l);
+  return out;
+}
+
+std::vector<std::string> WindowOrder() {
+  std::vector<std::string> order;
+  for (const std::string& old_label : OldLabels()) {
+    AddUnique(order, old_label);
+    for (const std::string& l : Preimage(old_label)) AddUnique(order, l);
+  }
+  for (const std::string& l : NewLabels())
+    AddUnique(order, l);  // none left, unless the sets change
+  return order;
+}
+
+std::string Placement(const std::vector<std::string>& existing, const std::string& label,
+                      const QuoteFn& quote) {
+  const std::vector<std::string> order = WindowOrder();
+  const auto at = std::find(order.begin(), order.end(), label);
+  if (at == order.end()) return "";
+  const auto has = [&](const std::string& l) {
+    return std::find(existing.begin(), existing.end(), l) != existing.end();
+  };
+  for (auto it = std::make_reverse_iterator(at); it != order.rend(); ++it) {
+    if (has(*it)) return absl::StrCat("AFTER ", quote(*it));
+  }
+  for (auto it = at + 1; it != order.end(); ++it) {
+    if (has(*it)) return absl::StrCat("BEFORE ", quote(*it));
+  }
+  return "";
 }
 
 std::vector<std::string> ComparisonLabels(absl::string_view label, DefinitionMode mode) {

@@ -32,6 +32,26 @@ std::string ReverseLabelOf(absl::string_view label);
 // AT_WORKSHOP, IN_SERVICE); any other label -> itself.
 std::vector<std::string> Preimage(absl::string_view label);
 
+// Every label of both sets in the order the type keeps them while both are
+// in use: each old label followed by the new labels that read back as it
+// (... CONFIRMED, JOCKEY_ASSIGNED, PICKUP_ASSIGNED, IN_TRANSIT_TO_WORKSHOP,
+// PICKED_UP, ...). Each set keeps its own order within it, and a row sorts
+// with its status whichever set it holds: `status < 'DELIVERED'`, ORDER BY
+// status and max(status) answer the same in every phase.
+std::vector<std::string> WindowOrder();
+
+// Where ALTER TYPE ... ADD VALUE puts `label` in a type holding `existing`,
+// following WindowOrder: "BEFORE 'X'" or "AFTER 'Y'" ("" when the type holds
+// none of its neighbours).
+using QuoteFn = std::function<std::string(const std::string&)>;
+std::string Placement(const std::vector<std::string>& existing, const std::string& label,
+                      const QuoteFn& quote);
+
+// The labels standing for one status while both sets are in use: the old
+// label `label` reads back as and every new label reading back as it
+// (IN_SERVICE -> IN_WORKSHOP, AT_WORKSHOP, IN_SERVICE); a shared label alone.
+std::vector<std::string> StatusClass(absl::string_view label);
+
 // What a definition written against one phase's labels is rewritten to.
 enum class DefinitionMode {
   kWiden,   // accept old and new labels (expand .. verify)
@@ -48,7 +68,6 @@ std::string ValueLabel(absl::string_view label, DefinitionMode mode);
 // SQL for `expr` (text) mapped label by label: old-only labels to their new
 // ones, or new-only labels to their old ones; others pass through. `quote`
 // quotes a value (the connection's quoting).
-using QuoteFn = std::function<std::string(const std::string&)>;
 std::string ForwardCaseSql(const std::string& expr, const QuoteFn& quote);
 std::string ReverseCaseSql(const std::string& expr, const QuoteFn& quote);
 // "ARRAY['A', 'B']::text[]" for a constant list of labels.

@@ -1,5 +1,6 @@
 #include "migrator/status_enum/phase_common.h"
 
+#include <map>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -10,20 +11,22 @@
 #include "migrator/exit_codes.h"
 #include "migrator/status_enum/labels.h"
 #include "migrator/status_enum/plan.h"
+#include "migrator/status_enum/plan_rules.h"
 
 namespace booking::migrator {
 namespace {
 
+// The tables holding columns of the type, partitions included, as an oid[]
+// literal (by oid: a name in a schema without USAGE cannot be looked up).
 std::string TablesOf(const StatusPlan& plan, const StoreInfo& store) {
-  std::vector<std::string> tables = {store.table};
-  for (const PlanObject* c : ObjectsOfKind(plan, "column")) {
-    if (std::find(tables.begin(), tables.end(), c->table()) == tables.end()) {
-      tables.push_back(c->table());
-    }
-    for (const std::string& leaf : c->leaves()) tables.push_back(leaf);
-  }
-  return TextArrayLiteral(tables);
+  std::string out = absl::StrCat("{", store.table_oid);
+  for (const PlanObject* c : ObjectsOfKind(plan, "column")) absl::StrAppend(&out, ",", c->oid());
+  return out + "}";
 }
+
+constexpr char kTablesSql[] =
+    "(SELECT x FROM unnest($1::oid[]) AS x"
+    " UNION SELECT t.relid FROM unnest($1::oid[]) AS x, pg_partition_tree(x) AS t)";
 
 // Row security that applies to this role would hide rows: every count and
 // relabel would silently skip them.
@@ -31,14 +34,15 @@ void CheckRowSecurity(Tx& tx, const std::string& tables, StatusPlan& plan) {
   for (const pqxx::row& r : tx.Params(
            R"(SELECT c.oid::regclass::text, c.relforcerowsecurity
               FROM pg_class c
-              WHERE c.oid IN (SELECT x::regclass FROM unnest($1::text[]) AS x)
+              WHERE c.oid IN )" +
+               std::string(kTablesSql) + R"(
                 AND c.relrowsecurity
                 AND NOT (SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user)
                 AND (c.relforcerowsecurity OR NOT pg_has_role(current_user, c.relowner, 'USAGE'))
               ORDER BY 1)",
            tables)) {
-    AddRefused(
-        plan, "row security", r[0].as<std::string>(),
+    AddRefusal(
+        AddFound(plan, "row security", r[0].as<std::string>()),
         absl::StrCat("row-level security ", r[1].as<bool>() ? "(FORCE ROW LEVEL SECURITY) " : "",
                      "applies to the migrator's role and could hide rows from it"),
         "run the migrator as a role with BYPASSRLS (ALTER ROLE ... BYPASSRLS) or as a "
@@ -55,18 +59,20 @@ void CheckUserTriggers(Tx& tx, const std::string& tables, bool replica_mode, Sta
   for (const pqxx::row& r :
        tx.Params(absl::StrCat(R"(SELECT format('%I on %s', t.tgname, t.tgrelid::regclass), 'trigger'
               FROM pg_trigger t
-              WHERE t.tgrelid IN (SELECT x::regclass FROM unnest($1::text[]) AS x)
+              WHERE t.tgrelid IN )",
+                              kTablesSql, R"(
                 AND NOT t.tgisinternal AND t.tgparentid = 0 AND (t.tgtype & 16) <> 0
                 AND t.tgenabled IN )",
                               firing, R"( AND t.tgname <> $2 AND t.tgname NOT LIKE '%\_\_next\_sync'
               UNION ALL
               SELECT format('%I on %s', r.rulename, r.ev_class::regclass), 'rule'
               FROM pg_rewrite r
-              WHERE r.ev_class IN (SELECT x::regclass FROM unnest($1::text[]) AS x)
+              WHERE r.ev_class IN )",
+                              kTablesSql, R"(
                 AND r.ev_type = '2' AND r.ev_enabled IN )",
                               firing, " ORDER BY 1"),
                  tables, std::string(kCaptureFunction))) {
-    AddRefused(plan, absl::StrCat("user ", r[1].c_str()), r[0].as<std::string>(),
+    AddRefusal(AddFound(plan, absl::StrCat("user ", r[1].c_str()), r[0].as<std::string>()),
                "it would fire on the migrator's own relabels and copies and change data the "
                "migrator must not touch",
                replica_mode
@@ -84,6 +90,7 @@ void CheckUserTriggers(Tx& tx, const std::string& tables, bool replica_mode, Sta
 void CheckNotValidChecks(Tx& tx, StatusPlan& plan) {
   for (PlanObject& o : *plan.mutable_objects()) {
     if (o.kind() != "check" || o.enabled() != "not valid") continue;
+    if (!o.can_alter() || !o.schema_usage()) continue;  // refused for that already
     absl::string_view body(o.definition());
     absl::ConsumeSuffix(&body, " NOT VALID");
     absl::ConsumeSuffix(&body, " NO INHERIT");
@@ -92,11 +99,40 @@ void CheckNotValidChecks(Tx& tx, StatusPlan& plan) {
         tx.Exec(absl::StrCat("SELECT count(*) FROM ", o.table(), " WHERE NOT ", body))[0][0]
             .as<int64_t>();
     if (violating == 0) continue;
-    o.set_refusal(
-        absl::StrCat(violating,
-                     " rows violate this NOT VALID check; any update of them fails, the migrator's "
-                     "relabels and copies included"));
-    o.set_remedy("fix those rows (and VALIDATE the check), or drop the check, before expand");
+    AddRefusal(o,
+               absl::StrCat(violating,
+                            " rows violate this NOT VALID check; any update of them fails, the "
+                            "migrator's relabels and copies included"),
+               "fix those rows (and VALIDATE the check), or drop the check, before expand");
+  }
+}
+
+// Names the migrator is about to create that the store already uses (the
+// user's objects: none of the migrator's exists yet in these phases).
+void CheckNamesFree(Tx& tx, const std::string& phase, StatusPlan& plan) {
+  const std::map<std::string, std::string> kExists = {
+      {"relation",
+       "SELECT 1 FROM pg_class WHERE relname = $2 AND relnamespace = to_regnamespace($1) "
+       "UNION ALL SELECT 1 FROM pg_type WHERE typname = $2 AND typnamespace = to_regnamespace($1)"},
+      {"function",
+       "SELECT 1 FROM pg_proc WHERE proname = $2 AND pronamespace = to_regnamespace($1)"},
+      {"column",
+       "SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = $2 "
+       "AND NOT attisdropped"},
+      {"trigger", "SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass($1) AND tgname = $2"},
+      {"constraint",
+       "SELECT 1 FROM pg_constraint WHERE conrelid = to_regclass($1) AND conname = $2"}};
+  for (const CreatedName& n : CreatedNames(plan)) {
+    if (!phase.empty() && n.phase != phase) continue;
+    const std::string scope =
+        n.what == "relation" || n.what == "function" ? tx.Name(n.scope) : n.scope;
+    if (tx.Params(kExists.at(n.what), scope, n.name).empty()) continue;
+    AddRefusal(
+        AddFound(plan, "name taken", absl::StrCat(n.what, " ", tx.Name(n.name), " in ", n.scope)),
+        absl::StrCat("the migrator creates a ", n.what, " of this name at ", n.phase,
+                     ", and the store already has one"),
+        "rename that object before expand (or drop it if it is left from another tool)");
+    plan.set_carryable(false);
   }
 }
 
@@ -121,7 +157,12 @@ StatusPlan CurrentPlan(PhaseContext& ctx) {
     CheckUserTriggers(tx, tables, ctx.db.replica_mode(), plan);
     CheckNotValidChecks(tx, plan);
   });
-  JudgePlan(plan, {ctx.options.assume_handled});
+  absl::StatusOr<MigrationState> state = State(ctx);
+  const std::string phase = state.ok() ? state->phase : kPhaseNone;
+  JudgePlan(plan, {ctx.options.assume_handled, phase});
+  if (phase == kPhaseNone || phase == kPhaseVerified) {  // before a phase creates its names
+    ctx.db.Read([&](Tx& tx) { CheckNamesFree(tx, phase == kPhaseNone ? "" : "contract", plan); });
+  }
   return plan;
 }
 

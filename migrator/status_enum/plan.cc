@@ -5,28 +5,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "google/protobuf/util/json_util.h"
+#include "migrator/status_enum/plan_rules.h"
 #include "migrator/status_enum/sql_tokens.h"
 #include "migrator/status_enum/translate.h"
 
 namespace booking::migrator {
 namespace {
-
-bool IsCarriedKind(const std::string& kind) {
-  return kind == "column" || kind == "index" || kind == "view" || kind == "check" ||
-         kind == "trigger" || kind == "policy" || kind == "rule";
-}
-
-// The texts (definitions, predicates) of `o` that name labels.
-std::vector<std::string> LabelTexts(const PlanObject& o) {
-  std::vector<std::string> texts;
-  if (o.kind() == "index") {
-    texts.push_back(SplitIndexDefinition(o.definition()).second);
-  } else if (!o.definition().empty()) {
-    texts.push_back(o.definition());
-  }
-  if (!o.policy_check().empty()) texts.push_back(o.policy_check());
-  return texts;
-}
 
 std::string SetText(const std::vector<std::string>& labels, DefinitionMode mode) {
   std::vector<std::string> out;
@@ -36,6 +20,16 @@ std::string SetText(const std::vector<std::string>& labels, DefinitionMode mode)
     }
   }
   return absl::StrJoin(out, ", ");
+}
+
+// The column's place: contract adds its replacement, which PostgreSQL
+// appends (moving it would rewrite the table under an exclusive lock).
+std::string PlaceNote(const PlanObject& o) {
+  if (o.position() == 0 || o.position() == o.columns()) return "";
+  return absl::StrCat(" It moves from column ", o.position(), " to the last column (", o.columns(),
+                      ") of ", o.table(),
+                      ": INSERT without a column list and readers of SELECT * by position see "
+                      "the new order.");
 }
 
 void DescribeColumn(PlanObject& o, const StatusPlan& plan) {
@@ -52,10 +46,18 @@ void DescribeColumn(PlanObject& o, const StatusPlan& plan) {
                    o.leaves_size() > 1
                        ? absl::StrCat(" partition by partition, ", o.leaves_size(), " partitions")
                        : std::string(),
-                   ") replaces it in one short swap; the table is not rewritten"));
+                   ") replaces it in one short swap; the table is not rewritten.", PlaceNote(o)));
   o.set_at_rollback(
       "rollback of backfill writes the old labels back (keeping each row's exact new label); "
       "rollback of expand swaps back to the original type the same way");
+}
+
+void DescribeFunction(PlanObject& o) {
+  o.set_at_expand("unchanged");
+  o.set_at_contract(absl::StrCat(
+      "touched in the swap (", o.recompile(),
+      ", unchanged) so every session recompiles it instead of using plans cached on the old type"));
+  o.set_at_rollback("rollback of expand touches it the same way");
 }
 
 void DescribeDefinition(PlanObject& o) {
@@ -98,9 +100,10 @@ void CheckRewritable(PlanObject& o, const StatusPlan& plan) {
          {DefinitionMode::kWiden, DefinitionMode::kNarrow, DefinitionMode::kToOld}) {
       absl::StatusOr<std::string> r = Rewrite(text, ctx, mode, shadow);
       if (r.ok()) continue;
-      o.set_refusal(absl::StrCat("its definition cannot be rewritten for every phase: ",
-                                 r.status().message()));
-      o.set_remedy("rewrite the definition as the message says before expand");
+      AddRefusal(o,
+                 absl::StrCat("its definition cannot be rewritten for every phase: ",
+                              r.status().message()),
+                 "rewrite the definition as the message says before expand");
       return;
     }
   }
@@ -148,40 +151,89 @@ std::vector<std::string> TypeColumnsOf(const StatusPlan& plan, const std::string
 
 bool NamesLabels(const PlanObject& o) { return o.labels_size() > 0; }
 
-void JudgePlan(StatusPlan& plan, const PlanInputs& inputs) {
-  bool carryable = true;
+std::vector<std::string> LabelTexts(const PlanObject& o) {
+  std::vector<std::string> texts;
+  if (o.kind() == "index") {
+    texts.push_back(SplitIndexDefinition(o.definition()).second);
+  } else if (!o.definition().empty() && o.kind() != "plpgsql function") {
+    texts.push_back(o.definition());
+  }
+  if (!o.policy_check().empty()) texts.push_back(o.policy_check());
+  return texts;
+}
+
+namespace {
+
+// Objects named like the migrator's own: its own mid-change, the user's
+// (refused) before anything began.
+void JudgeMigratorNames(StatusPlan& plan, const std::string& phase) {
+  google::protobuf::RepeatedPtrField<PlanObject> kept;
   for (PlanObject& o : *plan.mutable_objects()) {
-    if (!IsCarriedKind(o.kind())) {
-      const bool handled = o.kind() == "function body" &&
-                           std::find(inputs.assume_handled.begin(), inputs.assume_handled.end(),
-                                     o.name()) != inputs.assume_handled.end();
-      if (handled) {
-        o.clear_refusal();
-        o.set_at_expand("left to the operator (--assume-handled)");
-      } else {
-        carryable = false;
-      }
+    if (o.kind() != "migrator's name") {
+      *kept.Add() = std::move(o);
       continue;
     }
-    const RewriteContext ctx = ContextFor(plan, o.kind() == "view" ? "" : o.table(), "");
-    o.clear_labels();
-    for (const std::string& text : LabelTexts(o)) {
-      Translation how{DefinitionMode::kWiden, plan.type(), "", ctx.columns, {}};
-      for (const std::string& l : LabelsNamed(text, how)) o.add_labels(l);
-      for (const std::string& l : UnrecognisedLabelText(text, how)) {
-        plan.add_notes(absl::StrCat(o.kind(), " ", o.name(), " names '", l,
-                                    "' as text outside a comparison with the column; check it "
-                                    "by hand (it is not rewritten)"));
-      }
+    if (phase != "none") continue;
+    AddRefusal(o,
+               absl::StrCat(o.detail(),
+                            " depending on the type is named like the objects the "
+                            "migrator makes (__next, __wide, __next_sync), which it "
+                            "would take for its own"),
+               "rename it before expand");
+    *kept.Add() = std::move(o);
+  }
+  plan.mutable_objects()->Swap(&kept);
+}
+
+void JudgeLabelsNamed(PlanObject& o, StatusPlan& plan) {
+  const RewriteContext ctx = ContextFor(plan, o.kind() == "view" ? "" : o.table(), "");
+  o.clear_labels();
+  for (const std::string& text : LabelTexts(o)) {
+    Translation how{DefinitionMode::kWiden, plan.type(), "", ctx.columns, {}};
+    for (const std::string& l : LabelsNamed(text, how)) o.add_labels(l);
+    for (const std::string& l : UnrecognisedLabelText(text, how)) {
+      plan.add_notes(absl::StrCat(o.kind(), " ", o.name(), " names '", l,
+                                  "' as text outside a comparison with the column (as its own "
+                                  "text, not a status: left as it is)"));
     }
+  }
+}
+
+void DropQuietFunctions(StatusPlan& plan) {
+  google::protobuf::RepeatedPtrField<PlanObject> kept;
+  for (PlanObject& o : *plan.mutable_objects()) {
+    if (o.kind() == "sql function" && o.refusal().empty()) continue;  // names no label
+    *kept.Add() = std::move(o);
+  }
+  plan.mutable_objects()->Swap(&kept);
+}
+
+}  // namespace
+
+void JudgePlan(StatusPlan& plan, const PlanInputs& inputs) {
+  JudgeMigratorNames(plan, inputs.phase);
+  JudgeKinds(plan, inputs.assume_handled);
+  JudgeExpressions(plan, inputs.assume_handled);
+  DropQuietFunctions(plan);
+  for (PlanObject& o : *plan.mutable_objects()) {
+    if (!IsCarriedKind(o.kind())) continue;
+    JudgeLabelsNamed(o, plan);
     if (o.kind() == "column") {
       DescribeColumn(o, plan);
+      if (const std::string note = PlaceNote(o); !note.empty()) {
+        plan.add_notes(absl::StrCat("column ", o.name(), ":", note));
+      }
+    } else if (o.kind() == "plpgsql function") {
+      DescribeFunction(o);
     } else {
       DescribeDefinition(o);
     }
-    CheckRewritable(o, plan);
-    if (!o.refusal().empty()) carryable = false;
+    if (o.refusal().empty()) CheckRewritable(o, plan);
   }
+  JudgePrivileges(plan);
+  JudgeNames(plan);
+  bool carryable = true;
+  for (const PlanObject& o : plan.objects()) carryable = carryable && o.refusal().empty();
   plan.set_carryable(carryable);
 }
 

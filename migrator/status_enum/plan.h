@@ -16,12 +16,26 @@ namespace booking::migrator {
 
 struct PlanInputs {
   // Objects an operator says were made safe by hand (--assume-handled), by
-  // the name the plan prints; only function bodies can be.
+  // the name the plan prints; only function bodies and functions on row
+  // types can be.
   std::vector<std::string> assume_handled;
+  // The phase the store is in ("none" before expand): objects named like
+  // the migrator's own are the user's at phase none, and refused.
+  std::string phase = "none";
 };
 
-// Fills every object's per-phase text, labels and refusal; sets carryable.
+// The decision, from the facts ReadInventory gathered alone: fills every
+// object's per-phase text, labels and refusal (with what to do); sets
+// carryable. Pure.
 void JudgePlan(StatusPlan& plan, const PlanInputs& inputs);
+
+// Part of JudgePlan (plan_exprs.cc): every stored expression judged
+// (expr_check.h) and matched with the printed definition the phases rewrite.
+void JudgeExpressions(StatusPlan& plan, const std::vector<std::string>& assume_handled);
+
+// The texts of `o` naming labels that the phases rewrite: an index's part
+// after USING, a policy's USING and WITH CHECK, else its definition.
+std::vector<std::string> LabelTexts(const PlanObject& o);
 
 // True when the object's definition names a status label (so a phase
 // rewrites it).

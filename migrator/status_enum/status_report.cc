@@ -37,13 +37,21 @@ int64_t AddColumnCounts(PhaseContext& ctx, const StatusPlan& plan,
   int64_t old_rows = 0;
   ctx.db.Read([&](Tx& tx) {
     for (const PlanObject* c : ObjectsOfKind(plan, "column")) {
+      if (!c->refusal().empty()) continue;  // maybe not even readable: said as refused
       google::protobuf::Struct col;
       auto& cf = *col.mutable_fields();
       cf["column"].set_string_value(c->name());
       auto& per_label = *cf["counts"].mutable_struct_value()->mutable_fields();
-      for (const pqxx::row& row :
-           tx.Exec(absl::StrCat("SELECT ", c->printed_column(), "::text, count(*) FROM ",
-                                c->table(), " GROUP BY 1 ORDER BY 1"))) {
+      pqxx::result rows;
+      try {  // a count the role may not make (row security) is said, not fatal
+        pqxx::subtransaction sub(dynamic_cast<pqxx::dbtransaction&>(tx.raw()));
+        rows = sub.exec(absl::StrCat("SELECT ", c->printed_column(), "::text, count(*) FROM ",
+                                     c->table(), " GROUP BY 1 ORDER BY 1"));
+        sub.commit();
+      } catch (const pqxx::sql_error& e) {
+        cf["unreadable"].set_string_value(e.what());
+      }
+      for (const pqxx::row& row : rows) {
         const std::string label = row[0].is_null() ? "NULL" : row[0].as<std::string>();
         per_label[label].set_number_value(row[1].as<double>());
         if (IsOldOnly(label)) old_rows += row[1].as<int64_t>();
@@ -69,6 +77,8 @@ void PrintText(const google::protobuf::Struct& report, std::ostream& out) {
   for (const auto& v : f.at("columns").list_value().values()) {
     const auto& cf = v.struct_value().fields();
     out << "  " << cf.at("column").string_value() << ":";
+    if (cf.count("unreadable") > 0)
+      out << " cannot be counted: " << cf.at("unreadable").string_value();
     const auto& counts = cf.at("counts").struct_value().fields();
     std::vector<std::string> names;
     for (const auto& entry : counts) names.push_back(entry.first);

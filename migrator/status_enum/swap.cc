@@ -22,11 +22,6 @@ std::string MapToTarget(Tx& tx, const std::string& expr, DefinitionMode mode) {
   return mode == DefinitionMode::kNarrow ? ForwardCaseSql(expr, q) : ReverseCaseSql(expr, q);
 }
 
-std::string RawTableName(Tx& tx, const std::string& table) {
-  return tx.Params("SELECT relname::text FROM pg_class WHERE oid = $1::regclass", table)[0][0]
-      .as<std::string>();
-}
-
 absl::Status MakeNextType(PhaseContext& ctx, const StatusPlan& current,
                           const std::vector<std::string>& labels) {
   std::vector<std::string> existing;
@@ -54,17 +49,18 @@ absl::Status AddShadows(PhaseContext& ctx, const SwapPlan& plan, DefinitionMode 
   for (const Rewritten& c : plan.columns) {
     const PlanObject& o = *c.object;
     absl::Status s = ctx.db.Transaction("shadow column " + o.name(), ctx.TableLocks(), [&](Tx& tx) {
-      const std::string fn = tx.Name(SyncTrigger(RawTableName(tx, o.table()), o.column()));
+      const SyncNames names = SyncNamesOf(tx, o, ctx.store);
       tx.Ddl(absl::StrCat("ALTER TABLE ", o.table(), " ADD COLUMN IF NOT EXISTS ",
                           o.shadow_column(), " ", ctx.store.next_type));
-      tx.Ddl(absl::StrCat("CREATE OR REPLACE FUNCTION ", fn,
+      tx.Ddl(absl::StrCat("CREATE OR REPLACE FUNCTION ", names.function,
                           "() RETURNS trigger LANGUAGE plpgsql AS $sync$ BEGIN NEW.",
                           o.shadow_column(), " := (",
                           MapToTarget(tx, absl::StrCat("NEW.", o.printed_column(), "::text"), mode),
                           ")::", ctx.store.next_type, "; RETURN NEW; END $sync$"));
-      tx.Ddl(absl::StrCat("CREATE OR REPLACE TRIGGER ", fn, " BEFORE INSERT OR UPDATE ON ",
-                          o.table(), " FOR EACH ROW EXECUTE FUNCTION ", fn, "()"));
-      tx.Ddl(absl::StrCat("ALTER TABLE ", o.table(), " ENABLE ALWAYS TRIGGER ", fn));
+      tx.Ddl(absl::StrCat("CREATE OR REPLACE TRIGGER ", names.trigger,
+                          " BEFORE INSERT OR UPDATE ON ", o.table(),
+                          " FOR EACH ROW EXECUTE FUNCTION ", names.function, "()"));
+      tx.Ddl(absl::StrCat("ALTER TABLE ", o.table(), " ENABLE ALWAYS TRIGGER ", names.trigger));
     });
     if (!s.ok()) return s;
   }

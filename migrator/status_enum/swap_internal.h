@@ -25,7 +25,18 @@ struct SwapPlan {
   std::vector<std::string> tables;  // locked by the swap, in a fixed order
   // What gives the new type the old one's owner, privileges and comment.
   std::vector<std::string> type_restore;
+  // Statements touching procedural functions so that every session drops
+  // the plans it cached on the old type (ALTER FUNCTION ... COST, unchanged).
+  std::vector<std::string> recompile;
 };
+
+// The names of the trigger keeping column `o`'s shadow in sync and of its
+// function (schema-qualified, in the store's schema), both quoted.
+struct SyncNames {
+  std::string trigger;
+  std::string function;
+};
+SyncNames SyncNamesOf(Tx& tx, const PlanObject& o, const StoreInfo& store);
 
 absl::StatusOr<SwapPlan> PlanSwap(PhaseContext& ctx, const StatusPlan& current,
                                   const StatusPlan& recorded, DefinitionMode mode);

@@ -69,19 +69,16 @@ void DropDependents(Tx& tx, PhaseContext& ctx, const SwapPlan& plan) {
   RemoveCapture(tx, ctx.store);
 }
 
-void DropSyncTrigger(Tx& tx, const PlanObject& o) {
-  const std::string raw_table =
-      tx.Params("SELECT relname::text FROM pg_class WHERE oid = $1::regclass", o.table())[0][0]
-          .as<std::string>();
-  const std::string fn = tx.Name(SyncTrigger(raw_table, o.column()));
-  tx.Ddl(absl::StrCat("DROP TRIGGER IF EXISTS ", fn, " ON ", o.table()));
-  tx.Ddl(absl::StrCat("DROP FUNCTION IF EXISTS ", fn, "()"));
+void DropSyncTrigger(Tx& tx, const PlanObject& o, const StoreInfo& store) {
+  const SyncNames names = SyncNamesOf(tx, o, store);
+  tx.Ddl(absl::StrCat("DROP TRIGGER IF EXISTS ", names.trigger, " ON ", o.table()));
+  tx.Ddl(absl::StrCat("DROP FUNCTION IF EXISTS ", names.function, "()"));
 }
 
-void SwapColumns(Tx& tx, const SwapPlan& plan) {
+void SwapColumns(Tx& tx, const SwapPlan& plan, const StoreInfo& store) {
   for (const Rewritten& c : plan.columns) {
     const PlanObject& o = *c.object;
-    DropSyncTrigger(tx, o);
+    DropSyncTrigger(tx, o, store);
     tx.Ddl(absl::StrCat("ALTER TABLE ", o.table(), " DROP COLUMN ", o.printed_column()));
     tx.Ddl(absl::StrCat("ALTER TABLE ", o.table(), " RENAME COLUMN ", o.shadow_column(), " TO ",
                         o.printed_column()));
@@ -163,6 +160,18 @@ std::vector<std::string> TypeExtras(PhaseContext& ctx) {
 
 }  // namespace
 
+SyncNames SyncNamesOf(Tx& tx, const PlanObject& o, const StoreInfo& store) {
+  const pqxx::row r = tx.Params(
+      "SELECT c.relname::text, n.nspname::text FROM pg_class c "
+      "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $1::regclass",
+      o.table())[0];
+  const std::string table = r[0].as<std::string>();
+  const std::string schema = r[1].as<std::string>();
+  return {tx.Name(SyncTrigger(table, o.column())),
+          absl::StrCat(tx.Name(store.schema), ".",
+                       tx.Name(SyncFunction(schema, store.schema, table, o.column())))};
+}
+
 absl::StatusOr<SwapPlan> PlanSwap(PhaseContext& ctx, const StatusPlan& current,
                                   const StatusPlan& recorded, DefinitionMode mode) {
   SwapPlan plan;
@@ -171,6 +180,10 @@ absl::StatusOr<SwapPlan> PlanSwap(PhaseContext& ctx, const StatusPlan& current,
       return absl::FailedPreconditionError(absl::StrCat(o.kind(), " ", o.name(),
                                                         " cannot be carried: ", o.refusal(),
                                                         ". What to do: ", o.remedy()));
+    }
+    if (o.kind() == "plpgsql function") {
+      plan.recompile.push_back(o.recompile());
+      continue;
     }
     std::vector<Rewritten>* list = ListFor(plan, o.kind());
     if (list == nullptr) continue;  // left to the operator (--assume-handled)
@@ -191,7 +204,7 @@ absl::StatusOr<SwapPlan> PlanSwap(PhaseContext& ctx, const StatusPlan& current,
 
 void SwapInTransaction(Tx& tx, PhaseContext& ctx, const SwapPlan& plan, const SwapTarget& target) {
   DropDependents(tx, ctx, plan);
-  SwapColumns(tx, plan);
+  SwapColumns(tx, plan, ctx.store);
   tx.Ddl(absl::StrCat("DROP TYPE ", ctx.store.type));
   tx.Ddl(absl::StrCat("ALTER TYPE ", ctx.store.next_type, " RENAME TO ",
                       tx.Name(ctx.store.type_name)));
@@ -200,13 +213,14 @@ void SwapInTransaction(Tx& tx, PhaseContext& ctx, const SwapPlan& plan, const Sw
     if (!c.main.empty()) SetDefault(tx, *c.object, c.main);
   }
   Recreate(tx, plan);
+  for (const std::string& r : plan.recompile) tx.Ddl(r);
   if (target.finish) target.finish(tx);
 }
 
 absl::Status DropSwapDebris(PhaseContext& ctx, const StatusPlan& current) {
   return ctx.db.Transaction("drop swap leftovers", ctx.TableLocks(), [&](Tx& tx) {
     for (const PlanObject* c : ObjectsOfKind(current, "column")) {
-      DropSyncTrigger(tx, *c);
+      DropSyncTrigger(tx, *c, ctx.store);
       tx.Ddl(
           absl::StrCat("ALTER TABLE ", c->table(), " DROP COLUMN IF EXISTS ", c->shadow_column()));
     }

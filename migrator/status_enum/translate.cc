@@ -73,6 +73,19 @@ class Translator {
     return labels;
   }
 
+  std::vector<std::string> Occurrences() {
+    std::vector<std::string> labels;
+    for (size_t i = 0; i < tokens_.size(); ++i) {
+      std::optional<Literal> lit = LiteralAt(i);
+      if (!lit) continue;
+      if (lit->enum_typed || ComparedWithColumnText(*lit)) {
+        for (const std::string& l : Elements(*lit)) labels.push_back(l);
+      }
+      i = lit->type.last;
+    }
+    return labels;
+  }
+
   std::vector<std::string> Unrecognised() {
     std::vector<std::string> out;
     for (size_t i = 0; i < tokens_.size(); ++i) {
@@ -186,6 +199,25 @@ class Translator {
         absl::StrCat(why, " (at: ...", sql_.substr(from, 100), "...)"));
   }
 
+  // While both sets are in use a comparison must name whole statuses: an old
+  // label and every new label reading back as it, or none of them (backfill
+  // and its rollback move rows between them).
+  absl::Status CheckWhole(const std::vector<std::string>& set, const Literal& lit) const {
+    if (how_.mode != DefinitionMode::kWiden) return absl::OkStatus();
+    for (const std::string& l : set) {
+      for (const std::string& member : StatusClass(l)) {
+        if (std::find(set.begin(), set.end(), member) != set.end()) continue;
+        return Refuse(lit, absl::StrCat("it names '", l, "' but not '", member,
+                                        "': while both label sets are in use both stand for one "
+                                        "status (backfill and its rollback turn one into the "
+                                        "other), so it cannot answer the same in every phase; "
+                                        "name all of ",
+                                        absl::StrJoin(StatusClass(l), ", "), " or none"));
+      }
+    }
+    return absl::OkStatus();
+  }
+
   std::string LiteralText(const std::string& label, const Literal& lit) const {
     std::string type =
         lit.enum_typed && !how_.target_type.empty() ? how_.target_type : lit.type.name;
@@ -208,6 +240,7 @@ class Translator {
       return RewriteArray(open, lit);
     }
     std::vector<std::string> set = ComparisonLabels(label, how_.mode);
+    if (absl::Status whole = CheckWhole(set, lit); !whole.ok()) return whole;
     if (i > 0 && IsEqualityOp(i - 1)) {
       const std::string& op = tokens_[i - 1].value;
       if (set.size() == 1) return Replace(i, lit.type.last, LiteralText(set[0], lit));
@@ -244,6 +277,9 @@ class Translator {
       AddUnique(out, compared ? ComparisonLabels(e, how_.mode)
                               : std::vector<std::string>{ValueLabel(e, how_.mode)});
     }
+    if (compared) {
+      if (absl::Status whole = CheckWhole(out, lit); !whole.ok()) return whole;
+    }
     const std::string type =
         lit.enum_typed && !how_.target_type.empty() ? how_.target_type : lit.type.name;
     return Replace(lit.string_token, lit.type.last,
@@ -277,6 +313,7 @@ class Translator {
       }
       k = end + 1;
     }
+    if (absl::Status whole = CheckWhole(labels, first); !whole.ok()) return whole;
     std::vector<std::string> parts;
     for (const std::string& l : labels) parts.push_back(LiteralText(l, first));
     for (const std::string& o : others) parts.push_back(o);
@@ -349,6 +386,12 @@ std::vector<std::string> LabelsNamed(absl::string_view sql, const Translation& h
   absl::StatusOr<std::vector<Token>> tokens = Tokenize(sql);
   if (!tokens.ok()) return {};
   return Translator(sql, how, *std::move(tokens)).Named();
+}
+
+std::vector<std::string> LabelOccurrences(absl::string_view sql, const Translation& how) {
+  absl::StatusOr<std::vector<Token>> tokens = Tokenize(sql);
+  if (!tokens.ok()) return {};
+  return Translator(sql, how, *std::move(tokens)).Occurrences();
 }
 
 std::vector<std::string> UnrecognisedLabelText(absl::string_view sql, const Translation& how) {

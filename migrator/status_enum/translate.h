@@ -50,6 +50,10 @@ absl::StatusOr<std::string> TranslateDefinition(absl::string_view sql, const Tra
 // compared with its columns), in order of appearance, each once.
 std::vector<std::string> LabelsNamed(absl::string_view sql, const Translation& how);
 
+// Every label literal it would rewrite (enum literals of `type`, text
+// literals compared with its columns as text), one entry per occurrence.
+std::vector<std::string> LabelOccurrences(absl::string_view sql, const Translation& how);
+
 // Text literals equal to an old-only label that the definition names
 // outside any recognised comparison (a LIKE, a function argument): not
 // rewritten, reported so an operator can check them.

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "migrator/status_enum/labels.h"
+#include "migrator/status_enum/plan.h"
 
 namespace booking::migrator {
 namespace {
@@ -76,6 +77,32 @@ void CheckBackup(Tx& tx, const StoreInfo& store, VerifyReport& r) {
   }
 }
 
+// Values of the type inside other values (arrays, rows of a table, domains,
+// ranges) are never relabelled: any old label there would be left behind.
+void CheckValuesInside(Tx& tx, const StatusPlan& plan, VerifyReport& r) {
+  std::string words;
+  for (const std::string& l : OldOnlyLabels()) absl::StrAppend(&words, words.empty() ? "" : "|", l);
+  const std::string pattern = absl::StrCat("\\m(", words, ")\\M");
+  for (const PlanObject& o : plan.objects()) {
+    if (o.printed_column().empty() || o.kind() == "column" || !o.schema_usage()) continue;
+    try {
+      pqxx::subtransaction sub(dynamic_cast<pqxx::dbtransaction&>(tx.raw()));
+      const int64_t n = sub.exec_params(absl::StrCat("SELECT count(*) FROM ", o.table(), " WHERE ",
+                                                     o.printed_column(), "::text ~ $1"),
+                                        pattern)[0][0]
+                            .as<int64_t>();
+      sub.commit();
+      r.old_labels.emplace_back(o.name(), n);
+      if (n > 0) {
+        r.problems.push_back(absl::StrCat(n, " rows of ", o.name(), " (", o.kind(),
+                                          ") hold old labels inside their values"));
+      }
+    } catch (const pqxx::sql_error& e) {
+      r.problems.push_back(absl::StrCat("cannot read ", o.name(), ": ", e.what()));
+    }
+  }
+}
+
 }  // namespace
 
 VerifyReport CheckStore(PhaseContext& ctx, const StatusPlan& plan,
@@ -87,7 +114,12 @@ VerifyReport CheckStore(PhaseContext& ctx, const StatusPlan& plan,
         "a rollback of backfill switched writers to the old labels; run backfill again first");
   }
   const std::string old_labels = TextArrayLiteral(OldOnlyLabels());
+  for (const std::string& refusal : Refusals(plan)) {
+    r.problems.push_back(absl::StrCat("the plan refuses ", refusal));
+  }
   ctx.db.Read([&](Tx& tx) {
+    CheckValuesInside(tx, plan, r);
+    if (!plan.carryable()) return;  // said above: counts may not even be readable
     for (const PlanObject* c : ObjectsOfKind(plan, "column")) {
       const int64_t n = tx.Params(absl::StrCat("SELECT count(*) FROM ", c->table(), " WHERE ",
                                                c->printed_column(), "::text = ANY ($1::text[])"),

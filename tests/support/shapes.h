@@ -28,6 +28,7 @@ struct Shape {
   std::vector<std::string> base_vars;  // psql variables for base.sql
   std::string schema = "public";       // the store's
   std::string owner;                   // fixture and migrator connect as (else a superuser)
+  std::string superuser_sql;           // then run as a superuser (objects of other roles)
   std::vector<std::string> refused;    // what expand must refuse, by name
   std::vector<std::string> remedies;   // and what it must tell the operator
   std::string fix_sql;                 // what then makes it carriable,
