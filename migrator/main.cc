@@ -51,7 +51,8 @@ ABSL_FLAG(absl::Duration, compatibility_window, absl::Hours(24 * 14),
 ABSL_FLAG(bool, force, false, "contract before the compatibility window has passed (logged)");
 ABSL_FLAG(std::string, assume_handled, "",
           "objects the plan refuses that you made safe by hand, as the plan names them, "
-          "separated by ';' (only function bodies naming old labels)");
+          "separated by ';' (only function bodies naming old labels, and functions on row "
+          "types of tables holding the status)");
 ABSL_FLAG(std::string, progress, "auto",
           "progress display: bar, lines or auto (bar on a terminal)");
 

@@ -126,12 +126,28 @@ std::string AnchorTable(StoreKind kind) {
 
 absl::Status EnterStore(pqxx::connection& conn, const StoreTarget& target, bool create) {
   absl::StatusOr<std::string> schema;
+  std::string role;
+  bool usage = true;
   {
     pqxx::read_transaction txn(conn);
     schema = LocateSchema(txn, AnchorTable(target.kind), target.schema);
     if (absl::IsNotFound(schema.status()) && target.schema.empty() && create) {
       schema = CurrentSchema(txn);
     }
+    if (schema.ok()) {
+      const pqxx::row r =
+          txn.exec_params("SELECT current_user, has_schema_privilege(to_regnamespace($1), 'USAGE')",
+                          txn.quote_name(*schema))[0];
+      role = r[0].as<std::string>();
+      usage = r[1].is_null() || r[1].as<bool>();
+    }
+  }
+  if (!usage) {  // the store would look empty (or absent) to every statement
+    return WithExitCode(absl::FailedPreconditionError(absl::StrCat(
+                            "the ", StoreName(target.kind), " store is in schema ", *schema,
+                            ", where the role ", role, " has no USAGE; GRANT USAGE ON SCHEMA ",
+                            *schema, " TO ", role, " (the migrator's role should own the store)")),
+                        kExitRefused);
   }
   if (!schema.ok()) {
     return WithExitCode(

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -183,6 +184,40 @@ TEST_F(MigrationDefaultDenyTest, CachedPlpgsqlPlansSurviveEverySwap) {
   Migrate(url, {"rollback", "expand"});
   touch("rollback expand");
   EXPECT_EQ(QueryCount(url, R"(SELECT count(*) FROM "StatusLog")"), 7);
+}
+
+// A value the migrator would leave behind fails verify, and contract does
+// not start: here an array of the type made after backfill, holding an old
+// label inside.
+TEST_F(MigrationDefaultDenyTest, VerifyLooksInsideValuesHoldingTheType) {
+  const std::string url = Store("verify_inside", "");
+  Forward(url);
+  Exec(url, R"(CREATE TABLE "StatusTrail" (id INT, trail "BookingStatus"[]);
+               INSERT INTO "StatusTrail" VALUES (1, ARRAY['CONFIRMED', 'IN_WORKSHOP']::"BookingStatus"[]))");
+  MigratorRun verify = Migrate(url, {"verify"}, 5);
+  EXPECT_THAT(verify.output, HasSubstr(R"(1 rows of "StatusTrail".trail)"));
+  EXPECT_THAT(verify.output, HasSubstr("the plan refuses array column"));
+  Migrate(url, {"contract", "--compatibility-window", "0s"}, 6);
+  EXPECT_EQ(QueryValue(url, R"(SELECT phase FROM "StatusMigration")"), "verified");
+}
+
+// The store in a schema the migrator's role cannot even look into: refused,
+// naming the grant, not taken for a missing store (nor a new one made beside it).
+TEST_F(MigrationDefaultDenyTest, AStoreTheRoleCannotSeeIntoIsRefusedNamingTheGrant) {
+  const std::string url = *pg_->CreateDatabase("no_usage");
+  Exec(url, R"(CREATE ROLE deny_migrator LOGIN; CREATE SCHEMA app;
+               CREATE TYPE app."BookingStatus" AS ENUM ('PENDING_PAYMENT', 'CONFIRMED');
+               CREATE TABLE app."Booking" (id TEXT PRIMARY KEY, status app."BookingStatus",
+                                           "updatedAt" TIMESTAMP(3));
+               GRANT CREATE ON DATABASE no_usage TO deny_migrator)");
+  const std::string as_role = absl::StrReplaceAll(url, {{"postgres@", "deny_migrator@"}});
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"up", "--store", "booking"}, {"plan"}, {"expand"}}) {
+    MigratorRun run = Migrate(as_role, args, 6);
+    EXPECT_THAT(run.output, HasSubstr("GRANT USAGE ON SCHEMA app TO deny_migrator"));
+  }
+  EXPECT_EQ(QueryCount(url, R"(SELECT count(*) FROM pg_class WHERE relname = 'MigrationLedger')"),
+            0);
 }
 
 }  // namespace

@@ -149,7 +149,8 @@ TEST(JudgePlan, SaysWhereContractPutsTheColumn) {
   c.set_position(3);
   c.set_columns(8);
   JudgePlan(plan, {});
-  EXPECT_TRUE(absl::StrContains(plan.objects(0).at_contract(), "from column 3 to the last column"));
+  ASSERT_EQ(plan.notes_size(), 1);
+  EXPECT_TRUE(absl::StrContains(plan.notes(0), "from column 3 to the last column"));
 }
 
 TEST(JudgePlan, RefusesNamesTheMigratorWouldCreateTwice) {

@@ -100,11 +100,12 @@ class OverloadTest : public ::testing::Test {
         {}, set_->log_dir() + "/history.log");
     ASSERT_TRUE(history.ok()) << history.status();
     history_ = *std::move(history);
-    auto booking = Process::Spawn(
-        {BookingServiceBin(), "--listen", set_->booking_target(), "--database-url",
-         set_->booking_url(), "--history-target", set_->history_target(), "--metrics-listen",
-         set_->booking_metrics_target(), quota, "--health-listen", booking_health_target_, "--insecure-plaintext"},
-        {}, set_->log_dir() + "/booking.log");
+    auto booking =
+        Process::Spawn({BookingServiceBin(), "--listen", set_->booking_target(), "--database-url",
+                        set_->booking_url(), "--history-target", set_->history_target(),
+                        "--metrics-listen", set_->booking_metrics_target(), quota,
+                        "--health-listen", booking_health_target_, "--insecure-plaintext"},
+                       {}, set_->log_dir() + "/booking.log");
     ASSERT_TRUE(booking.ok()) << booking.status();
     booking_ = *std::move(booking);
     for (const std::string& target : {set_->history_target(), set_->booking_target(),

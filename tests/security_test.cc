@@ -133,7 +133,7 @@ TEST_F(SecurityTest, EveryMethodForEveryIdentity) {
   constexpr V A = V::kAllowed, D = V::kDenied, U = V::kUnauthenticated;
   const std::vector<std::string> methods = {
       "GetBooking",    "ListBookings", "CreateBooking", "ChangeStatus", "GetBookingHistory",
-      "VerifyHistory", "ListHistory",  "Ingest",        "Health",        "WatchHistory"};
+      "VerifyHistory", "ListHistory",  "Ingest",        "Health",       "WatchHistory"};
   const std::vector<std::pair<Caller, std::vector<V>>> table = {
       {Caller::Cert("booking-service"), {D, D, D, D, D, D, D, A, A, D}},
       {Caller::Cert("auditor"), {A, A, D, D, A, A, A, D, A, A}},

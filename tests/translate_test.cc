@@ -92,6 +92,24 @@ TEST(Translate, ValuesMapOneToOne) {
             "'JOCKEY_ASSIGNED'::\"BookingStatus\"");
   EXPECT_EQ(Ok("CASE WHEN x THEN 'IN_SERVICE'::\"BookingStatus\" END", DefinitionMode::kToOld),
             "CASE WHEN x THEN 'IN_WORKSHOP'::\"BookingStatus\" END");
+  // A value is one label, not a status: naming one of several new labels is fine.
+  EXPECT_EQ(Ok("'AT_WORKSHOP'::\"BookingStatus\"", DefinitionMode::kWiden),
+            "'AT_WORKSHOP'::\"BookingStatus\"");
+}
+
+TEST(Translate, AComparisonNamingPartOfOneStatusIsRefused) {
+  Translation how{DefinitionMode::kWiden, "\"BookingStatus\"", "", {"status"}, {}};
+  for (const char* sql :
+       {"(status = 'AT_WORKSHOP'::\"BookingStatus\")", "((status)::text = 'IN_SERVICE'::text)",
+        "(status = ANY (ARRAY['RETURNED'::\"BookingStatus\"]))"}) {
+    absl::StatusOr<std::string> r = TranslateDefinition(sql, how);
+    ASSERT_FALSE(r.ok()) << sql << " -> " << *r;
+    EXPECT_NE(r.status().message().find("name all of"), std::string::npos) << r.status();
+  }
+  EXPECT_TRUE(TranslateDefinition("(status = ANY (ARRAY['AT_WORKSHOP'::\"BookingStatus\", "
+                                  "'IN_SERVICE'::\"BookingStatus\"]))",
+                                  how)
+                  .ok());
 }
 
 TEST(Translate, ASearchedCaseIsCarried) {
@@ -155,15 +173,19 @@ TEST(Labels, MapsFollowTheCatalog) {
   EXPECT_EQ(TextArrayLiteral({"A", "B\"C", "D\\E", "F,G"}), R"({"A","B\"C","D\\E","F,G"})");
 }
 
-TEST(Names, SuffixesNeverCutACharacterInHalf) {
+TEST(Names, SuffixesNeverCutACharacterInHalfAndLongNamesStayApart) {
   const std::string name = std::string(60, 'a') + "\xc3\xa9\xc3\xa9";  // 64 bytes
   const std::string out = Suffixed(name, "__next");
   EXPECT_LE(out.size(), 63u);
-  EXPECT_EQ(out, std::string(57, 'a') + "__next");
+  EXPECT_EQ(out.substr(0, 48), std::string(48, 'a'));
+  EXPECT_EQ(out.substr(out.size() - 6), "__next");
+  // Differing only after the prefix kept: still two names.
+  EXPECT_NE(out, Suffixed(std::string(60, 'a') + "\xc3\xa9\xc3\xa8", "__next"));
   // The cut would fall between the two bytes of an é: it goes before it.
   const std::string cut =
-      Suffixed(std::string(51, 'x') + "\xc3\xa9" + std::string(10, 'y'), "__next_sync");
-  EXPECT_EQ(cut, std::string(51, 'x') + "__next_sync");
+      Suffixed(std::string(42, 'x') + "\xc3\xa9" + std::string(20, 'y'), "__next_sync");
+  EXPECT_EQ(cut.substr(0, 43), std::string(42, 'x') + "_");
+  EXPECT_LE(cut.size(), 63u);
 }
 
 TEST(Plan, IndexDefinitionsSplitBeforeUsing) {

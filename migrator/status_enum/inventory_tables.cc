@@ -49,7 +49,7 @@ void ReadColumnExtras(Tx& tx, uint32_t rel_oid, const std::string& column, PlanO
 // partition, 4 of the type itself, 5 name, 6 printed name, 7 NOT NULL,
 // 8 generated, 9 default, 10 inherited, 11 partition key, 12 default's
 // stored form, 13 position, 14 columns, 15 raw table name, 16 type kind,
-// 17-21 owner facts.
+// 17-21 owner facts, 22 persistence.
 void AddColumn(Tx& tx, const pqxx::row& row, StatusPlan& plan) {
   PlanObject& o = *plan.add_objects();
   o.set_kind("column");
@@ -118,7 +118,7 @@ void ReadColumns(Tx& tx, const StoreInfo& store, StatusPlan& plan) {
                 (SELECT CASE WHEN t.typsubscript = 'array_subscript_handler'::regproc THEN 'array'
                              ELSE t.typtype::text END FROM pg_type t WHERE t.oid = a.atttypid),
                 )",
-                    OwnerFactsSql("c.oid"), R"(
+                    OwnerFactsSql("c.oid"), R"(, c.relpersistence::text
          FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
          LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND a.attnum = d.adnum
          WHERE a.atttypid = ANY ($2::oid[])
@@ -128,8 +128,11 @@ void ReadColumns(Tx& tx, const StoreInfo& store, StatusPlan& plan) {
   for (const pqxx::row& row : r) {
     const std::string relkind = row[2].as<std::string>();
     const std::string name = absl::StrCat(row[1].c_str(), ".", row[6].c_str());
-    if (row[3].as<bool>()) continue;  // a partition: carried (or refused) with its table
-    if (relkind == "c") {
+    if (row[22].as<std::string>() == "t") {
+      AddFound(plan, "temporary table", name);
+    } else if (row[3].as<bool>() && relkind != "f") {
+      continue;  // a partition: carried (or refused) with its table
+    } else if (relkind == "c") {
       AddFound(plan, "composite type", absl::StrCat("type ", row[1].c_str()));
     } else if (!row[4].as<bool>() || relkind == "f") {
       PlanObject& o = AddFound(plan, ContainerKind(row), name);  // verify looks inside

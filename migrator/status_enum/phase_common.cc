@@ -84,6 +84,32 @@ void CheckUserTriggers(Tx& tx, const std::string& tables, bool replica_mode, Sta
   }
 }
 
+// Event triggers fire on the migrator's DDL unless its session runs in
+// replica mode (where only ENABLE ALWAYS and REPLICA ones fire); logical
+// replication publishing a table of the type must follow its column swap.
+void CheckReplication(Tx& tx, const std::string& tables, bool replica_mode, StatusPlan& plan) {
+  const std::string firing = replica_mode ? "('A', 'R')" : "('O', 'A', 'R')";
+  for (const pqxx::row& r : tx.Exec(
+           absl::StrCat("SELECT quote_ident(evtname) FROM pg_event_trigger WHERE evtenabled IN ",
+                        firing, " ORDER BY 1"))) {
+    AddFound(plan, "event trigger", r[0].as<std::string>());
+  }
+  for (const pqxx::row& r : tx.Params(absl::StrCat(R"(
+      SELECT DISTINCT quote_ident(p.pubname) FROM pg_publication p
+      WHERE p.puballtables
+         OR EXISTS (SELECT 1 FROM pg_publication_rel pr
+                    WHERE pr.prpubid = p.oid AND pr.prrelid IN )",
+                                                   kTablesSql, R"()
+         OR EXISTS (SELECT 1 FROM pg_publication_namespace pn JOIN pg_class c
+                      ON c.relnamespace = pn.pnnspid
+                    WHERE pn.pnpubid = p.oid AND c.oid IN )",
+                                                   kTablesSql, R"()
+      ORDER BY 1)"),
+                                      tables)) {
+    AddFound(plan, "publication", absl::StrCat("publication ", r[0].c_str()));
+  }
+}
+
 // A CHECK added NOT VALID binds every update of a row, not only new rows:
 // where rows violate it, the migrator's relabels and copies of them fail
 // like any application update would.
@@ -155,6 +181,7 @@ StatusPlan CurrentPlan(PhaseContext& ctx) {
     const std::string tables = TablesOf(plan, ctx.store);
     CheckRowSecurity(tx, tables, plan);
     CheckUserTriggers(tx, tables, ctx.db.replica_mode(), plan);
+    CheckReplication(tx, tables, ctx.db.replica_mode(), plan);
     CheckNotValidChecks(tx, plan);
   });
   absl::StatusOr<MigrationState> state = State(ctx);

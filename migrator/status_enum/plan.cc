@@ -46,7 +46,7 @@ void DescribeColumn(PlanObject& o, const StatusPlan& plan) {
                    o.leaves_size() > 1
                        ? absl::StrCat(" partition by partition, ", o.leaves_size(), " partitions")
                        : std::string(),
-                   ") replaces it in one short swap; the table is not rewritten.", PlaceNote(o)));
+                   ") replaces it in one short swap; the table is not rewritten"));
   o.set_at_rollback(
       "rollback of backfill writes the old labels back (keeping each row's exact new label); "
       "rollback of expand swaps back to the original type the same way");
@@ -247,12 +247,26 @@ std::vector<std::string> Refusals(const StatusPlan& plan) {
   return out;
 }
 
+StatusPlan WithoutFacts(const StatusPlan& plan) {
+  StatusPlan out = plan;
+  out.clear_types();
+  for (PlanObject& o : *out.mutable_objects()) {
+    o.clear_exprs();
+    // Facts that change when an object is recreated (or a column moved):
+    // the recorded plan of the same store would seem to change.
+    o.clear_oid();
+    o.clear_position();
+    o.clear_columns();
+  }
+  return out;
+}
+
 void PrintPlan(const StatusPlan& plan, bool json, std::ostream& out) {
   if (json) {
     std::string text;
     google::protobuf::util::JsonPrintOptions options;
     options.preserve_proto_field_names = false;
-    (void)google::protobuf::util::MessageToJsonString(plan, &text, options);
+    (void)google::protobuf::util::MessageToJsonString(WithoutFacts(plan), &text, options);
     out << text << "\n";
     return;
   }

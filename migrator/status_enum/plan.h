@@ -67,6 +67,10 @@ absl::StatusOr<std::string> Rewrite(const std::string& sql, const RewriteContext
 // and its table, and the part naming columns and labels.
 std::pair<std::string, std::string> SplitIndexDefinition(const std::string& definition);
 
+// `plan` without the facts only judging needs (stored expression trees,
+// the type's oids): what is printed as JSON and recorded by expand.
+StatusPlan WithoutFacts(const StatusPlan& plan);
+
 // The plan as text for an operator, or one JSON object.
 void PrintPlan(const StatusPlan& plan, bool json, std::ostream& out);
 

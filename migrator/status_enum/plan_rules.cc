@@ -43,6 +43,23 @@ constexpr KindRule kRefusedKinds[] = {
      "change the column to the status type itself (or text) before expand", false},
     {"range column", "a column is of a range (or multirange) over the status type",
      "change it to two columns of the type (or text) before expand", false},
+    {"temporary table",
+     "a temporary table (of another session) has a column of the type; the migrator cannot "
+     "reach it",
+     "end the sessions holding it before expand", false},
+    {"publication",
+     "logical replication publishes a table with a column of the type: contract replaces that "
+     "column (a new type, the new labels), which every subscriber must follow",
+     "take the table out of the publication for the change (ALTER PUBLICATION ... DROP TABLE), "
+     "or, when the subscribers (CDC consumers) accept the replaced column and the new labels, "
+     "run again with --assume-handled naming the publication",
+     true},
+    {"event trigger",
+     "an event trigger would fire on the migrator's DDL (ALTER TYPE, CREATE INDEX CONCURRENTLY, "
+     "the swap) and could refuse or log it",
+     "disable it for the change (ALTER EVENT TRIGGER ... DISABLE), or run the migrator as a role "
+     "that may set session_replication_role, which keeps ENABLE (origin) event triggers quiet",
+     false},
     {"inherited table", "table inheritance (not partitioning) links this column to others",
      "detach the inheritance children (or turn them into partitions) before expand", false},
     {"partition key",

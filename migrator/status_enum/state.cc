@@ -3,6 +3,7 @@
 #include "absl/strings/str_split.h"
 #include "common/log.h"
 #include "google/protobuf/util/json_util.h"
+#include "migrator/status_enum/plan.h"
 
 namespace booking::migrator {
 
@@ -68,7 +69,9 @@ void SetWriteLabels(Tx& tx, const std::string& labels) {
 
 void RecordPlan(Tx& tx, const StatusPlan& plan) {
   std::string json;
-  (void)google::protobuf::util::MessageToJsonString(plan, &json);
+  StatusPlan recorded = WithoutFacts(plan);
+  recorded.clear_notes();
+  (void)google::protobuf::util::MessageToJsonString(recorded, &json);
   tx.Params(R"(UPDATE "StatusMigration" SET plan = $1)", json);
 }
 

@@ -240,7 +240,14 @@ class Translator {
       return RewriteArray(open, lit);
     }
     std::vector<std::string> set = ComparisonLabels(label, how_.mode);
-    if (absl::Status whole = CheckWhole(set, lit); !whole.ok()) return whole;
+    const bool distinct =
+        i >= 2 && tokens_[i - 1].IsWord("FROM") && tokens_[i - 2].IsWord("DISTINCT");
+    const bool simple_case = i > 0 && tokens_[i - 1].IsWord("WHEN");
+    const bool compared =
+        (i > 0 && IsEqualityOp(i - 1)) || IsEqualityOp(next) || distinct || simple_case;
+    if (compared) {  // a value (a default, a CASE result) is one label for one label
+      if (absl::Status whole = CheckWhole(set, lit); !whole.ok()) return whole;
+    }
     if (i > 0 && IsEqualityOp(i - 1)) {
       const std::string& op = tokens_[i - 1].value;
       if (set.size() == 1) return Replace(i, lit.type.last, LiteralText(set[0], lit));
@@ -251,9 +258,6 @@ class Translator {
                                      absl::StrJoin(parts, ", "), "])")});
       return absl::OkStatus();
     }
-    const bool distinct =
-        i >= 2 && tokens_[i - 1].IsWord("FROM") && tokens_[i - 2].IsWord("DISTINCT");
-    const bool simple_case = i > 0 && tokens_[i - 1].IsWord("WHEN");
     if (IsEqualityOp(next) || distinct || simple_case) {
       if (set.size() == 1) return Replace(i, lit.type.last, LiteralText(set[0], lit));
       return Refuse(lit, simple_case ? absl::StrCat("a simple CASE names '", label,
