@@ -41,12 +41,7 @@ std::vector<std::string> Spellings(const std::string& label, LabelSet set) {
   return {label};  // not renamed
 }
 
-std::string Forward(const std::string& label) {
-  for (const auto& [old_label, new_labels] : kRenamed) {
-    if (old_label == label) return new_labels.front();
-  }
-  return label;
-}
+std::string Forward(const std::string& label) { return Spellings(label, LabelSet::kNew)[0]; }
 
 std::string Quoted(const std::string& label) { return absl::StrCat("'", label, "'"); }
 
@@ -110,8 +105,8 @@ std::string SqlState(const pqxx::sql_error& e) {
 }
 
 // One connection per database for every check: connecting is most of their cost.
+auto* const connections = new std::map<std::string, std::unique_ptr<pqxx::connection>>();
 pqxx::connection& Connection(const std::string& url) {
-  static auto* connections = new std::map<std::string, std::unique_ptr<pqxx::connection>>();
   std::unique_ptr<pqxx::connection>& c = (*connections)[url];
   if (c == nullptr || !c->is_open()) {
     c = std::make_unique<pqxx::connection>(url);
@@ -133,7 +128,7 @@ std::string Lines(pqxx::transaction_base& tx, const std::string& schema, const s
   const std::string filled = absl::StrReplaceAll(
       sql,
       {{"%SCHEMAS%", Schemas()},
-       {"%STORE%", tx.quote(schema)},
+       {"%STORE%", tx.quote(tx.quote_name(schema))},
        {"%OURS%", "'__(next|wide)|^_?Booking_Status_Migration_Backup|^Booking_status_capture$'"}});
   std::string out;
   for (const pqxx::row& row : tx.exec(absl::StrCat(filled, " ORDER BY 1"))) {
@@ -158,8 +153,9 @@ constexpr Section kCatalog[] = {
          obj_description(c.oid, 'pg_class'))
        FROM pg_class c WHERE c.relnamespace IN (%SCHEMAS%)
          AND c.relname !~ %OURS%)"},
-    {"column details", true, R"(SELECT format('%s.%I acl=%s stats=%s comment=%s', c.oid::regclass,
-         a.attname, a.attacl, a.attstattarget, col_description(c.oid, a.attnum))
+    {"column details", true, R"(SELECT format('%s.%I acl=%s stats=%s options=%s comment=%s',
+         c.oid::regclass, a.attname, a.attacl, a.attstattarget, a.attoptions,
+         col_description(c.oid, a.attnum))
        FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
        WHERE c.relnamespace IN (%SCHEMAS%) AND a.attnum > 0
          AND NOT a.attisdropped AND c.relkind <> 'i' AND c.relname !~ %OURS%
@@ -214,7 +210,7 @@ constexpr Section kCatalog[] = {
        FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class
        WHERE c.relnamespace IN (%SCHEMAS%) AND r.rulename <> '_RETURN')"},
     {"rule definitions", false, R"(SELECT format('%s.%s %s: %s', schemaname, tablename, rulename,
-         definition) FROM pg_rules WHERE schemaname::regnamespace IN (%SCHEMAS%))"},
+         definition) FROM pg_rules WHERE quote_ident(schemaname)::regnamespace IN (%SCHEMAS%))"},
     {"functions", false, R"(SELECT format('%s returns %s', p.oid::regprocedure,
          pg_get_function_result(p.oid)) FROM pg_proc p
        WHERE p.pronamespace IN (%SCHEMAS%))"},
@@ -270,7 +266,7 @@ Catalog KeptPart(const Catalog& catalog) {
 std::string OldLabelsIn(const Catalog& catalog) {
   // A quoted literal and the type it is cast to; only those of the status
   // type or text count (another enum may share a label's name).
-  static const std::regex kLiteral(R"('([^']*)'(::(?:\w+\.)?("[^"]+"|\w+))?)");
+  static const std::regex kLiteral(R"('([^']*)'(::(?:(?:\w+|"[^"]+")\.)?("[^"]+"|\w+))?)");
   static const std::regex kOldOnly(
       R"(\b(JOCKEY_ASSIGNED|IN_TRANSIT_TO_WORKSHOP|IN_WORKSHOP|COMPLETED|IN_TRANSIT_TO_CUSTOMER)\b)");
   std::string found;
@@ -297,6 +293,8 @@ std::string StrayObjects(const std::string& url, const std::string& schema) {
   pqxx::nontransaction tx(Connection(url));
   return Lines(tx, schema, kStrayObjects);
 }
+
+void ForgetConnection(const std::string& url) { connections->erase(url); }
 
 void EnableIndexChecks(const std::string& url) {
   pqxx::nontransaction tx(Connection(url));
@@ -325,7 +323,8 @@ std::string IndexProblems(const std::string& url, const std::string& schema) {
   return problems;
 }
 
-std::map<std::string, std::string> RowDigests(const std::string& url, bool forward) {
+std::map<std::string, std::string> RowDigests(const std::string& url, bool forward,
+                                              const std::string& skip_rows_with) {
   pqxx::nontransaction tx(Connection(url));
   const pqxx::result tables = tx.exec(absl::StrReplaceAll(
       R"(SELECT format('%I.%I', n.nspname, c.relname), c.relname,
@@ -348,9 +347,10 @@ std::map<std::string, std::string> RowDigests(const std::string& url, bool forwa
           "(", row, " || jsonb_build_object(", tx.quote(column), ", ",
           ForwardSql("t." + tx.quote_name(column), name == "Booking" && column == "status"), "))");
     }
-    digests[table[0].c_str()] =
-        tx.exec(Digest(absl::StrCat("SELECT ", row, " FROM ", table[0].c_str(), " AS t")))[0][0]
-            .c_str();
+    const std::string rows = absl::StrCat(
+        "SELECT ", row, " FROM ", table[0].c_str(), " AS t WHERE ", tx.quote(skip_rows_with),
+        " = '' OR strpos(to_jsonb(t)::text, ", tx.quote("\"" + skip_rows_with), ") = 0");
+    digests[table[0].c_str()] = tx.exec(Digest(rows))[0][0].c_str();
   }
   return digests;
 }

@@ -56,6 +56,8 @@ Catalog KeptPart(const Catalog& catalog);
 std::string OldLabelsIn(const Catalog& catalog);
 // Migrator objects left anywhere, and a "Booking" or "BookingStatus" outside `schema`.
 std::string StrayObjects(const std::string& url, const std::string& schema);
+// Closes the connection these checks keep for `url` (before DROP DATABASE).
+void ForgetConnection(const std::string& url);
 // amcheck in its own schema (outside the store's), for IndexProblems.
 void EnableIndexChecks(const std::string& url);
 // Invalid indexes, and btree indexes amcheck finds inconsistent with their
@@ -64,8 +66,11 @@ std::string IndexProblems(const std::string& url, const std::string& schema);
 
 // Every row of every user table (not the migrator's own), as a digest per
 // table; with `forward`, columns of the type mapped forward as backfill
-// with the in-service rule "workStartedAt" IS NOT NULL maps them.
-std::map<std::string, std::string> RowDigests(const std::string& url, bool forward);
+// with the in-service rule "workStartedAt" IS NOT NULL maps them. Rows
+// holding a string value that starts with `skip_rows_with` (when not empty)
+// are left out.
+std::map<std::string, std::string> RowDigests(const std::string& url, bool forward,
+                                              const std::string& skip_rows_with = "");
 
 // The references of `shape`'s --@same-as probes, on the original data.
 std::vector<std::string> ReferenceAnswers(const std::string& url, const Shape& shape);
