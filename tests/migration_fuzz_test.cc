@@ -123,10 +123,10 @@ TEST_P(MigrationFuzzTest, CarriedOrRefusedExactly) {
   t.writes += outcome.writes;
   t.cells += outcome.cells;
   static const char* kKinds[] = {"carried", "refused", "refused at up", "not run"};
-  std::printf("seed %llu: %s, %zu failures, %lld writes, %.1f s\n",
+  std::printf("seed %llu: %s, %zu failures, %lld writes, %.1f s; %s\n",
               static_cast<unsigned long long>(store.seed), kKinds[outcome.kind],
               outcome.failures.size(), static_cast<long long>(outcome.writes),
-              absl::ToDoubleSeconds(absl::Now() - start));
+              absl::ToDoubleSeconds(absl::Now() - start), store.description.c_str());
   if (outcome.failures.empty()) return;
   ++t.failed;
   t.failed_seeds.push_back(store.seed);
@@ -157,7 +157,8 @@ TEST(FuzzCheckerTest, RefusalsAreMatchedByNameInBothDirections) {
       "plan: type ...\n"
       "  REFUSED array column \"Task ü\".\"trail\": an array of the type\n"
       "    what to do: make it text[]\n"
-      "  REFUSED view \"unexpected\": cannot be rewritten\n"
+      "  REFUSED view \"unexpected\": cannot be rewritten (at: ...\n"
+      "  WHERE (x >= 'IN_WORKSHOP'...)\n"
       "    what to do: rewrite it\n"
       "  REFUSED view \"other\": uses it\n    what to do: drop it\n";
   const std::vector<std::string> failures = RefusalFailures("plan", TextPlanRefusals(plan), store);

@@ -47,23 +47,16 @@ std::vector<std::string> Limited(std::vector<std::string> lines, size_t max) {
 }  // namespace
 
 std::vector<PrintedRefusal> TextPlanRefusals(const std::string& output) {
-  // Each object is a block: a line indented by two spaces, then deeper ones.
-  std::vector<std::string> blocks;
-  for (absl::string_view line : absl::StrSplit(output, '\n')) {
-    if (absl::StartsWith(line, "  ") && line.size() > 2 && line[2] != ' ') {
-      blocks.emplace_back(line.substr(2));
-    } else if (!blocks.empty() && absl::StartsWith(line, "   ")) {
-      absl::StrAppend(&blocks.back(), "\n", line);
-    }
-  }
+  // "  REFUSED kind name: why" (why may run over lines, some indented by two
+  // spaces only), then "    what to do: ..." before the next object.
   std::vector<PrintedRefusal> out;
-  for (const std::string& block : blocks) {
-    absl::string_view b = block;
-    if (!absl::ConsumePrefix(&b, "REFUSED ")) continue;
-    const auto [head, rest] = HeadAndRest(b);
-    const size_t todo = rest.find("what to do: ");
-    out.push_back(
-        {head, todo != 0 && !rest.empty(), todo != std::string::npos && rest.size() > todo + 12});
+  for (absl::string_view line : absl::StrSplit(output, '\n')) {
+    if (absl::ConsumePrefix(&line, "  REFUSED ")) {
+      const auto [head, why] = HeadAndRest(line);
+      out.push_back({head, !why.empty(), false});
+    } else if (!out.empty() && absl::ConsumePrefix(&line, "    what to do: ")) {
+      out.back().remedy |= !line.empty();
+    }
   }
   return out;
 }

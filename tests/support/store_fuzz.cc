@@ -118,16 +118,16 @@ std::string ColumnDefs(const Table& t, const std::string& type) {
   return defs;
 }
 
-void CreateTable(Builder& b, const Table& t, const std::string& fixed) {
+void CreateTable(Builder& b, Table& t, const std::string& fixed) {
   const std::string type = Quote(b.out.schema) + ".\"BookingStatus\"";
   b.Sql(absl::StrCat("CREATE TABLE ", t.Q(), " (\n  ", fixed, ColumnDefs(t, type), "\n)",
                      t.partitioned ? " PARTITION BY HASH (id)" : ""));
   const int parts = 2 + b.rng.Below(2);
   for (int i = 0; t.partitioned && i < parts; ++i) {
-    b.Sql(
-        absl::StrFormat("CREATE TABLE %s.%s PARTITION OF %s FOR VALUES WITH (MODULUS %d, "
-                        "REMAINDER %d)",
-                        Quote(t.schema), Quote(b.Name("part")), t.Q(), parts, i));
+    b.Sql(absl::StrFormat(
+        "CREATE TABLE %s.%s PARTITION OF %s FOR VALUES WITH (MODULUS %d, "
+        "REMAINDER %d)",
+        Quote(t.schema), Quote(t.parts.emplace_back(b.Name("part"))), t.Q(), parts, i));
   }
   b.Sql(absl::StrCat("ALTER TABLE ", t.Q(), " ADD ",
                      t.booking ? "CONSTRAINT \"Booking_pkey\" " : "", "PRIMARY KEY (id)"));

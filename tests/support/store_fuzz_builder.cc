@@ -206,10 +206,10 @@ const std::string& Builder::LogFunction() {
 
 // The store in a line: where, how big, how many objects of each kind.
 std::string Builder::Finish() {
-  std::vector<std::string> parts = {absl::StrCat(
-      "seed ", out.seed, ": schema ", out.schema == "public" ? "public" : Quote(Short(out.schema)),
-      ", ", schemas.size() - 1, " other schemas, migrator as ", Owned() ? owner : "a superuser",
-      ", ", rows, " rows")};
+  std::vector<std::string> parts = {
+      absl::StrCat("schema ", out.schema == "public" ? "public" : Quote(Short(out.schema)), ", ",
+                   schemas.size() - 1, " other schemas, migrator as ",
+                   Owned() ? owner : "a superuser", ", ", rows, " rows")};
   for (const Table& t : tables) {
     parts.push_back(absl::StrCat(Quote(Short(t.name)), t.partitioned ? " (partitioned)" : "", " ",
                                  t.cols.size(), " cols of the type"));

@@ -49,6 +49,7 @@ struct Table {
   std::string key;            // raw: unique per label ("customerId", "bookingId")
   std::string escape;         // raw integer column CHECKs may name ("totalPrice", "weight")
   std::vector<TypeCol> cols;  // "Booking": status first
+  std::vector<std::string> parts;  // partitions, raw
   std::string Q() const { return Quote(schema) + "." + Quote(name); }
 };
 

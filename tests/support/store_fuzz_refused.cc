@@ -178,6 +178,9 @@ void Statistics(Builder& b) {
 
 void UniqueKey(Builder& b) {
   const Target t = Pick(b);
+  for (const std::string& part : t.table->parts) {
+    b.out.may_refuse.push_back({"the unique key of a partition", {part}});
+  }
   const std::string name = b.Name("key");
   // A partitioned table's unique keys hold its partition key (id).
   const std::string first = t.table->partitioned ? "id" : Quote(t.table->key);
