@@ -280,7 +280,8 @@ void FuzzRun::Refused() {
     const std::string command = "migrator " + absl::StrJoin(args, " ");
     const MigratorRun run = Migrate(args);
     if (run.exit_code != 6) {
-      Fail(command, absl::StrCat("exit ", run.exit_code, ", expected 6 (refused)"));
+      Fail(command, absl::StrCat("exit ", run.exit_code, ", expected 6 (refused)",
+                                 run.exit_code == 0 ? "" : ":\n" + Excerpt(run.output)));
     }
     std::string error;
     const std::vector<PrintedRefusal> printed = args[0] == "expand" ? ExpandRefusals(run.output)

@@ -250,6 +250,8 @@ void AddRefused(Builder& b) {
       Privileges};
   const size_t n = 1 + b.rng.Below(3);
   std::vector<int> chosen;
+  // Privileges only matter to a migrator that is not a superuser: often then.
+  if (b.Owned() && b.rng.Percent(35)) chosen.push_back(static_cast<int>(kinds.size()) - 1);
   while (chosen.size() < n) {
     const int k = b.rng.Below(static_cast<int>(kinds.size()));
     const bool usable = k != static_cast<int>(kinds.size()) - 1 || b.Owned();
