@@ -3,20 +3,17 @@
 #include <cstdlib>
 #include <fstream>
 #include <map>
-#include <memory>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
-#include "absl/time/clock.h"
 #include "pqxx/pqxx"
-#include "tests/support/column_writers.h"
 #include "tests/support/fixtures.h"
 #include "tests/support/fuzz_checks.h"
-#include "tests/support/label_writers.h"
+#include "tests/support/fuzz_writers.h"
 #include "tests/support/shapes.h"
 
 namespace booking::testing {
@@ -26,11 +23,6 @@ constexpr char kRule[] = R"("workStartedAt" IS NOT NULL)";
 constexpr char kNewLabels[] =
     "PENDING_PAYMENT,CONFIRMED,PICKUP_ASSIGNED,PICKED_UP,AT_WORKSHOP,IN_SERVICE,READY_FOR_RETURN,"
     "RETURN_ASSIGNED,RETURNED,DELIVERED,CANCELLED\n";
-
-// Who writes during a step: booking-service (new code) and the old
-// application (old code) on "Booking".status, and which label set on the
-// other columns of the type.
-enum class Writing { kNone, kNew, kNewAndOld, kBothOldLabels, kOldOnly };
 
 struct Step {
   std::vector<std::string> args;
@@ -80,89 +72,6 @@ std::string Excerpt(const std::string& output) {
   return output.size() <= 1500 ? output : "[...]" + output.substr(output.size() - 1500);
 }
 
-// The writers of every column of the type (LabelWriters on "Booking".status,
-// ColumnWriters on the others), switched per step.
-class Writers {
- public:
-  Writers(const std::string& url, const GeneratedStore& store)
-      : store_(store), status_(url, store.reserved_rows, 4, "wr-") {
-    std::vector<WrittenColumn> others;
-    for (size_t i = 1; i < store.columns.size(); ++i) {
-      std::vector<std::string> ids;
-      for (int r = 1; r <= store.reserved_rows; ++r) ids.push_back(absl::StrFormat("wr-%08d", r));
-      others.push_back({store.columns[i].table, store.columns[i].column, ids});
-    }
-    if (!others.empty()) others_ = std::make_unique<ColumnWriters>(url, others);
-  }
-
-  void Set(Writing w) {
-    if (w == Writing::kNone) return;
-    if (w == Writing::kOldOnly && started_[0]) status_.Stop(WriterKind::kNewCode);
-    if (w != Writing::kOldOnly) Run(WriterKind::kNewCode, 0);
-    if (w != Writing::kNew) Run(WriterKind::kOldCode, 1);
-    const bool old_labels = w == Writing::kBothOldLabels || w == Writing::kOldOnly;
-    if (others_ != nullptr) others_->Resume(old_labels ? OldLabels() : NewLabels());
-  }
-
-  void Pause() {
-    status_.Pause();
-    if (others_ != nullptr) others_->Pause();
-  }
-
-  int64_t committed() const {
-    return status_.committed() + (others_ == nullptr ? 0 : others_->committed());
-  }
-
-  // Waits for `n` more committed writes (at most 20 s).
-  bool Await(int64_t n) {
-    const int64_t target = committed() + n;
-    const absl::Time deadline = absl::Now() + absl::Seconds(20);
-    while (committed() < target) {
-      if (absl::Now() > deadline) return false;
-      absl::SleepFor(absl::Milliseconds(5));
-    }
-    return true;
-  }
-
-  // Every reserved cell's last committed write, else its initial label.
-  Cells Expected() const {
-    Cells cells;
-    for (size_t i = 0; i < store_.columns.size(); ++i) {
-      for (int r = 1; r <= store_.reserved_rows; ++r) {
-        cells[{i, absl::StrFormat("wr-%08d", r)}] = store_.columns[i].initial[r - 1];
-      }
-    }
-    for (const auto& [id, w] : status_.LastWrites()) cells[{0, id}] = w.label;
-    if (others_ != nullptr) {
-      for (const auto& [cell, label] : others_->LastWrites())
-        cells[{cell.first + 1, cell.second}] = label;
-    }
-    return cells;
-  }
-
-  // Errors no phase documents, since the last call.
-  std::string NewErrors() {
-    const int64_t errors = status_.errors() + (others_ == nullptr ? 0 : others_->errors());
-    if (errors == errors_seen_) return "";
-    errors_seen_ = errors;
-    return absl::StrCat(errors, " writer errors so far; the first: ",
-                        status_.errors() > 0 ? status_.first_error() : others_->first_error());
-  }
-
- private:
-  void Run(WriterKind kind, int k) {
-    if (!started_[k]) status_.Start(kind, 2);
-    started_[k] = true;
-    status_.Resume(kind);
-  }
-
-  const GeneratedStore& store_;
-  LabelWriters status_;
-  std::unique_ptr<ColumnWriters> others_;
-  bool started_[2] = {false, false};  // new code, old code
-  int64_t errors_seen_ = 0;
-};
-
 class FuzzRun {
  public:
   FuzzRun(PgCluster& pg, const GeneratedStore& store) : pg_(pg), s_(store) {}
@@ -205,7 +114,7 @@ class FuzzRun {
   void Refused();
   void Carried();
   void Baseline();
-  void CheckStep(const Step& step, Writers& writers, const std::string& when);
+  void CheckStep(const Step& step, StoreWriters& writers, const std::string& when);
   void CheckObjects(PhaseLabels labels, const Catalog& catalog, const std::string& when);
   void Cleanup();
 
@@ -324,7 +233,7 @@ void FuzzRun::Carried() {
     Add(RefusalFailures("migrator plan", TextPlanRefusals(plan.output), s_));
     return;
   }
-  Writers writers(As(s_.writer_role), s_);
+  StoreWriters writers(As(s_.writer_role), s_);
   for (const Step& step : Cycle()) {
     const std::string what = "migrator " + absl::StrJoin(step.args, " ");
     writers.Set(step.writing);
@@ -344,7 +253,7 @@ void FuzzRun::Carried() {
           CatalogFailures(CatalogOf(url_, s_.schema), catalog_));
 }
 
-void FuzzRun::CheckStep(const Step& step, Writers& writers, const std::string& when) {
+void FuzzRun::CheckStep(const Step& step, StoreWriters& writers, const std::string& when) {
   const std::string phase = Phase();
   if (phase != step.phase) Fail(when, "phase " + phase + ", expected " + step.phase);
   FailAll(when, DigestFailures(RowDigests(url_, false, "wr-"),
