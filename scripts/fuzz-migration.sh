@@ -31,8 +31,8 @@ status=0
 MIGRATION_FUZZ_SEEDS="$1:$2" "$build_dir/tests/migration_fuzz_test" --gtest_filter='Fuzz/*' \
   >"$log" 2>&1 || status=1
 # The store lines, the failure reports and the summary; gtest's own lines go.
-grep -v -E '^\[( RUN|       OK|  FAILED|----------|==========|  PASSED) ' "$log" |
-  grep -v -E '^(Running main|Note: Google Test filter|[0-9]+ FAILED TESTS?|Failed|.*: Failure|)$' ||
+grep -v -E '^\[( RUN|       OK|  FAILED|----------|==========|  PASSED) *\] ' "$log" |
+  grep -v -E '^(Running main|Note: Google Test filter|[0-9]+ FAILED TESTS?$|Failed$|.*: Failure$|$)' ||
   true
 echo "full output: $log"
 exit $status
