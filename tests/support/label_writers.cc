@@ -1,9 +1,9 @@
 #include "tests/support/label_writers.h"
 
-#include <cstdio>
 #include <random>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "common/status_catalog.h"
 
 namespace booking::testing {
@@ -29,8 +29,8 @@ bool IsPhaseRefusal(const pqxx::sql_error& e) {
 
 }  // namespace
 
-LabelWriters::LabelWriters(std::string url, int rows, int slots)
-    : url_(std::move(url)), rows_(rows), slots_(slots) {}
+LabelWriters::LabelWriters(std::string url, int rows, int slots, std::string id_prefix)
+    : url_(std::move(url)), rows_(rows), slots_(slots), id_prefix_(std::move(id_prefix)) {}
 
 LabelWriters::~LabelWriters() {
   Resume();
@@ -169,8 +169,7 @@ void LabelWriters::Run(Writer& w) {
   std::unique_ptr<pqxx::connection> conn;
   while (WaitIfPaused(w)) {
     const int i = 1 + w.index + slots_ * static_cast<int>(rng() % per_slot);
-    char id[16];
-    std::snprintf(id, sizeof(id), "bk-%08d", i);
+    const std::string id = absl::StrFormat("%s%08d", id_prefix_, i);
     const std::string& label = labels[rng() % labels.size()];
     try {
       if (conn == nullptr) conn = std::make_unique<pqxx::connection>(url_);

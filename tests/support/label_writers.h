@@ -32,9 +32,9 @@ struct LastWrite {
 
 class LabelWriters {
  public:
-  // Booking ids "bk-%08d" for i in 1..rows are split among `slots` writers;
-  // each Start takes the next free slots.
-  LabelWriters(std::string url, int rows, int slots);
+  // Booking ids "bk-%08d" (`id_prefix` and 8 digits) for i in 1..rows are
+  // split among `slots` writers; each Start takes the next free slots.
+  LabelWriters(std::string url, int rows, int slots, std::string id_prefix = "bk-");
   ~LabelWriters();
 
   void Start(WriterKind kind, int writers);
@@ -75,6 +75,7 @@ class LabelWriters {
   const std::string url_;
   const int rows_;
   const int slots_;
+  const std::string id_prefix_;
   int next_slot_ = 0;
   std::vector<std::unique_ptr<Writer>> writers_;
   mutable std::mutex mu_;

@@ -158,7 +158,7 @@ constexpr Section kCatalog[] = {
          col_description(c.oid, a.attnum))
        FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
        WHERE c.relnamespace IN (%SCHEMAS%) AND a.attnum > 0
-         AND NOT a.attisdropped AND c.relkind <> 'i' AND c.relname !~ %OURS%
+         AND NOT a.attisdropped AND c.relkind NOT IN ('i', 'I') AND c.relname !~ %OURS%
          AND a.attname !~ %OURS%)"},
     {"columns", false, R"(SELECT format('%s.%I %s notnull=%s default=%s generated=%s',
          c.oid::regclass, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
@@ -166,7 +166,7 @@ constexpr Section kCatalog[] = {
        FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
        LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
        WHERE c.relnamespace IN (%SCHEMAS%) AND a.attnum > 0
-         AND NOT a.attisdropped AND c.relkind <> 'i')"},
+         AND NOT a.attisdropped AND c.relkind NOT IN ('i', 'I'))"},
     {"types", true, R"(SELECT format('%s %s owner=%s acl=%s comment=%s', t.oid::regtype, t.typtype,
          pg_get_userbyid(t.typowner), t.typacl, obj_description(t.oid, 'pg_type'))
        FROM pg_type t WHERE t.typnamespace IN (%SCHEMAS%)
@@ -276,9 +276,8 @@ std::string OldLabelsIn(const Catalog& catalog) {
       const std::string l(line);
       for (auto m = std::sregex_iterator(l.begin(), l.end(), kLiteral); m != std::sregex_iterator();
            ++m) {
-        const std::string type = (*m)[3];
+        const std::string type = (*m)[3], literal = (*m)[1];
         const bool status_or_text = type.empty() || type == "text" || type == "\"BookingStatus\"";
-        const std::string literal = (*m)[1];
         if (status_or_text && std::regex_search(literal, kOldOnly)) {
           absl::StrAppend(&found, section, ": ", l, "\n");
           break;
