@@ -186,6 +186,24 @@ TEST_F(MigrationDefaultDenyTest, CachedPlpgsqlPlansSurviveEverySwap) {
   EXPECT_EQ(QueryCount(url, R"(SELECT count(*) FROM "StatusLog")"), 7);
 }
 
+// A CHECK made during the window naming a new label without the others of
+// its status: rolling back the backfill would write IN_WORKSHOP where the
+// check tells IN_SERVICE and AT_WORKSHOP apart; the rollback refuses before
+// it changes anything, and runs once the check names the whole status.
+TEST_F(MigrationDefaultDenyTest, ARollbackNoDirectionOfACheckCouldKeepIsRefused) {
+  const std::string url = Store("rollback_check", "");
+  Forward(url);
+  Exec(url, R"(ALTER TABLE "Booking" ADD CONSTRAINT "Booking_in_service_started"
+               CHECK (status <> 'IN_SERVICE' OR "workStartedAt" IS NOT NULL))");
+  MigratorRun refused = Migrate(url, {"rollback", "backfill"}, 6);
+  EXPECT_THAT(refused.output, HasSubstr("Booking_in_service_started"));
+  EXPECT_THAT(refused.output, HasSubstr("name all of IN_WORKSHOP, AT_WORKSHOP, IN_SERVICE"));
+  EXPECT_EQ(QueryValue(url, R"(SELECT phase || ' ' || "writeLabels" FROM "StatusMigration")"),
+            "verified new");
+  Exec(url, R"(ALTER TABLE "Booking" DROP CONSTRAINT "Booking_in_service_started")");
+  Migrate(url, {"rollback", "backfill"});
+}
+
 // A value the migrator would leave behind fails verify, and contract does
 // not start: here an array of the type made after backfill, holding an old
 // label inside.

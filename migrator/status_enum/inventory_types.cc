@@ -52,7 +52,7 @@ void ReadRoleFacts(Tx& tx, const StoreInfo& store, StatusPlan& plan) {
                 has_schema_privilege(t.typnamespace, 'CREATE'),
                 has_schema_privilege(t.typowner, t.typnamespace, 'CREATE')
          FROM pg_type t WHERE t.oid = $1)",
-      store.type_oid, store.schema)[0];
+      store.type_oid, tx.Name(store.schema))[0];
   ::migrator::v1::RoleFacts& role = *plan.mutable_role();
   role.set_name(r[0].as<std::string>());
   role.set_superuser(r[1].as<bool>());

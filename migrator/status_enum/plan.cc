@@ -199,6 +199,23 @@ void JudgeLabelsNamed(PlanObject& o, StatusPlan& plan) {
   }
 }
 
+constexpr char kNoPhase[] = "none";
+
+// Before expand the type has none of the new labels: a definition naming
+// one (as text) matches nothing now and would match once rows hold it.
+void RefuseNewLabelsBeforeExpand(PlanObject& o) {
+  for (const std::string& l : o.labels()) {
+    if (!IsNewOnly(l)) continue;
+    AddRefusal(o,
+               absl::StrCat("it names '", l,
+                            "', a label of the new set, before the type has it: it matches no "
+                            "row now and would match rows once the new labels are written, so "
+                            "its answer would change"),
+               "compare with the old label instead (the phases rewrite it), or drop it before "
+               "expand and create it again after contract");
+  }
+}
+
 void DropQuietFunctions(StatusPlan& plan) {
   google::protobuf::RepeatedPtrField<PlanObject> kept;
   for (PlanObject& o : *plan.mutable_objects()) {
@@ -218,6 +235,7 @@ void JudgePlan(StatusPlan& plan, const PlanInputs& inputs) {
   for (PlanObject& o : *plan.mutable_objects()) {
     if (!IsCarriedKind(o.kind())) continue;
     JudgeLabelsNamed(o, plan);
+    if (inputs.phase == kNoPhase) RefuseNewLabelsBeforeExpand(o);
     if (o.kind() == "column") {
       DescribeColumn(o, plan);
       if (const std::string note = PlaceNote(o); !note.empty()) {
@@ -228,7 +246,7 @@ void JudgePlan(StatusPlan& plan, const PlanInputs& inputs) {
     } else {
       DescribeDefinition(o);
     }
-    if (o.refusal().empty()) CheckRewritable(o, plan);
+    CheckRewritable(o, plan);  // also when refused: every reason is said
   }
   JudgePrivileges(plan);
   JudgeNames(plan);
