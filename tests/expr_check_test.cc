@@ -114,7 +114,9 @@ const Case kCases[] = {
     {"default",
      R"((CASE WHEN now() > '2020-01-01' THEN 'IN_WORKSHOP' ELSE 'CONFIRMED' END)::"BookingStatus")",
      "text computed at run time"},
-    {"body", R"(SELECT CASE WHEN s = 'IN_WORKSHOP' THEN 'w' ELSE 'o' END)", "names the label"},
+    {"body", R"(SELECT CASE WHEN s = 'IN_WORKSHOP' THEN 'w' ELSE 'o' END)", "its body names"},
+    {"body", R"(SELECT s LIKE 'IN\_%')", "matches) the old label IN_WORKSHOP"},
+    {"body", R"(SELECT CASE WHEN s = 'PICKUP_ASSIGNED' THEN 'new code' END)", nullptr},
 };
 
 class ExprCheckTest : public PgSuite {

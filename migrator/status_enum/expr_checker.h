@@ -36,6 +36,12 @@ inline constexpr int64_t kEnumEq = 3516, kEnumNe = 3517, kEnumLt = 3518, kEnumGe
 inline constexpr int64_t kTextEq = 98, kTextNe = 531, kBpcharEq = 1054, kBpcharNe = 1057;
 inline constexpr int64_t kCountAny = 2147, kMaxEnum = 3526, kMinEnum = 3527;
 
+// A list field's items (none when it is not a list).
+inline const std::vector<TreeNode>& Items(const TreeNode* list) {
+  static const std::vector<TreeNode> kEmpty;
+  return list != nullptr && list->kind == TreeNode::Kind::kList ? list->items : kEmpty;
+}
+
 class Checker {
  public:
   Checker(const ::migrator::v1::TypeFacts& types, const LabelTextColumns& label_text_columns,

@@ -9,11 +9,6 @@ namespace {
 
 constexpr int kMaxDepth = 64;
 
-const std::vector<TreeNode>& Items(const TreeNode* list) {
-  static const std::vector<TreeNode> kEmpty;
-  return list != nullptr && list->kind == TreeNode::Kind::kList ? list->items : kEmpty;
-}
-
 // An atom field naming a type: its value is checked even where the node is
 // not known.
 bool NamesType(const std::string& field) {

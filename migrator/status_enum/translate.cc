@@ -62,17 +62,6 @@ class Translator {
     return Apply();
   }
 
-  std::vector<std::string> Named() {
-    std::vector<std::string> labels;
-    for (size_t i = 0; i < tokens_.size(); ++i) {
-      std::optional<Literal> lit = LiteralAt(i);
-      if (!lit) continue;
-      if (!lit->enum_typed && !ComparedWithColumnText(*lit)) continue;
-      AddUnique(labels, Elements(*lit));
-    }
-    return labels;
-  }
-
   std::vector<std::string> Occurrences() {
     std::vector<std::string> labels;
     for (size_t i = 0; i < tokens_.size(); ++i) {
@@ -99,7 +88,7 @@ class Translator {
       AddUnique(out, {t.value});
     }
     // Minus those that are enum literals or recognised text comparisons.
-    for (const std::string& l : Named())
+    for (const std::string& l : Occurrences())
       out.erase(std::remove(out.begin(), out.end(), l), out.end());
     return out;
   }
@@ -387,9 +376,9 @@ absl::StatusOr<std::string> TranslateDefinition(absl::string_view sql, const Tra
 }
 
 std::vector<std::string> LabelsNamed(absl::string_view sql, const Translation& how) {
-  absl::StatusOr<std::vector<Token>> tokens = Tokenize(sql);
-  if (!tokens.ok()) return {};
-  return Translator(sql, how, *std::move(tokens)).Named();
+  std::vector<std::string> labels;
+  AddUnique(labels, LabelOccurrences(sql, how));
+  return labels;
 }
 
 std::vector<std::string> LabelOccurrences(absl::string_view sql, const Translation& how) {
