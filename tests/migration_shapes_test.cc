@@ -368,7 +368,8 @@ INSTANTIATE_TEST_SUITE_P(
                       "unique_status_key", "check_not_valid", "view_compares_columns",
                       "row_value_column", "function_sql_body", "view_text_like", "check_text_like",
                       "default_case_label", "check_new_label_alone", "other_owner_schema",
-                      "schema_without_usage", "event_trigger", "publication", "many_refused"),
+                      "schema_without_usage", "event_trigger", "publication", "many_refused",
+                      "partition_own_default"),
     ParamName);
 
 }  // namespace

@@ -45,6 +45,35 @@ void ReadColumnExtras(Tx& tx, uint32_t rel_oid, const std::string& column, PlanO
   }
 }
 
+// The partitions of a partitioned table's column: the leaves hold the rows
+// (copied in batches) and their own settings; every partition is changed
+// with the table (PostgreSQL requires its owner), and a default of its own
+// would be lost (the new column gets the table's).
+void ReadPartitions(Tx& tx, uint32_t oid, PlanObject& o, StatusPlan& plan) {
+  for (const pqxx::row& p : tx.Params(
+           R"(SELECT t.relid::regclass::text, t.relid::oid, t.isleaf,
+                     pg_get_userbyid(c.relowner), pg_has_role(c.relowner, 'USAGE'),
+                     COALESCE(pg_get_expr(d.adbin, d.adrelid), '')
+              FROM pg_partition_tree($1) t JOIN pg_class c ON c.oid = t.relid
+              LEFT JOIN pg_attribute a ON a.attrelid = t.relid AND a.attname = $2
+              LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+              WHERE t.relid <> $1 ORDER BY 1)",
+           oid, o.column())) {
+    const std::string name = p[0].as<std::string>();
+    if (p[2].as<bool>()) {
+      o.add_leaves(name);
+      ReadColumnExtras(tx, p[1].as<uint32_t>(), o.column(), o);
+    }
+    if (!p[4].as<bool>()) {
+      o.set_can_alter(false);
+      o.set_owner(p[3].as<std::string>());  // the refusal names the grant this partition needs
+    }
+    if (p[5].as<std::string>() != o.definition()) {
+      AddFound(plan, "partition default", absl::StrCat(name, ".", o.printed_column()));
+    }
+  }
+}
+
 // The columns of ReadColumns' query: 0 oid, 1 table, 2 relkind, 3 is a
 // partition, 4 of the type itself, 5 name, 6 printed name, 7 NOT NULL,
 // 8 generated, 9 default, 10 inherited, 11 partition key, 12 default's
@@ -73,13 +102,7 @@ void AddColumn(Tx& tx, const pqxx::row& row, StatusPlan& plan) {
   const uint32_t oid = row[0].as<uint32_t>();
   ReadColumnExtras(tx, oid, o.column(), o);
   if (row[2].as<std::string>() == "p") {
-    for (const pqxx::row& leaf : tx.Params(
-             R"(SELECT t.relid::regclass::text, t.relid::oid FROM pg_partition_tree($1) t
-                WHERE t.isleaf ORDER BY 1)",
-             oid)) {
-      o.add_leaves(leaf[0].as<std::string>());
-      ReadColumnExtras(tx, leaf[1].as<uint32_t>(), o.column(), o);
-    }
+    ReadPartitions(tx, oid, o, plan);
   } else {
     o.add_leaves(o.table());
   }

@@ -43,6 +43,12 @@ constexpr KindRule kRefusedKinds[] = {
      "change the column to the status type itself (or text) before expand", false},
     {"range column", "a column is of a range (or multirange) over the status type",
      "change it to two columns of the type (or text) before expand", false},
+    {"partition default",
+     "a partition's column of the type has a default of its own: the column contract puts in "
+     "its place gets the table's",
+     "give the partition the table's default (or drop its own) before expand, and set it again "
+     "after contract",
+     false},
     {"temporary table",
      "a temporary table (of another session) has a column of the type; the migrator cannot "
      "reach it",
