@@ -119,8 +119,18 @@ AccessControl::Snapshot AccessControl::Current() const {
   return current_;
 }
 
-absl::StatusOr<std::optional<std::string>> AccessControl::Identify(
+absl::StatusOr<std::optional<Principal>> AccessControl::Identify(
     const grpc::ServerContextBase& context, const TokenTable* tokens) const {
+  // The certificate is read first: an ambiguous one is refused even under a
+  // valid token.
+  absl::StatusOr<std::optional<Principal>> from_certificate =
+      CertificatePrincipal(*context.auth_context());
+  if (!from_certificate.ok()) {
+    return RpcError(absl::StatusCode::kUnauthenticated,
+                    std::string(from_certificate.status().message()))
+        .Info("INVALID_CERTIFICATE_IDENTITY", kDomain,
+              {{"problem", std::string(from_certificate.status().message())}});
+  }
   const auto& metadata = context.client_metadata();
   auto it = metadata.find("authorization");
   if (tokens != nullptr && it != metadata.end()) {
@@ -129,22 +139,20 @@ absl::StatusOr<std::optional<std::string>> AccessControl::Identify(
       return Unauthenticated("authorization metadata must be \"Bearer <token>\"",
                              "MALFORMED_CREDENTIALS");
     }
-    std::optional<std::string> principal = tokens->PrincipalOf(value);
+    std::optional<Principal> principal = tokens->PrincipalOf(value);
     if (!principal.has_value())
       return Unauthenticated("unknown bearer token", "INVALID_CREDENTIALS");
     return principal;
   }
-  std::string from_certificate = CertificatePrincipal(*context.auth_context());
-  if (from_certificate.empty()) return std::optional<std::string>();
-  return std::optional<std::string>(std::move(from_certificate));
+  return from_certificate;
 }
 
 AccessControl::Decision AccessControl::Decide(const grpc::ServerContextBase& context,
                                               absl::string_view method) const {
   const Snapshot snap = Current();
-  absl::StatusOr<std::optional<std::string>> id = Identify(context, snap.tokens.get());
+  absl::StatusOr<std::optional<Principal>> id = Identify(context, snap.tokens.get());
   Decision d;
-  d.principal = id.ok() && id->has_value() ? **id : "anonymous";
+  d.principal = id.ok() && id->has_value() ? (*id)->Display() : "anonymous";
   if (IsAlwaysAllowed(method)) return d;
   if (!id.ok()) {
     d.refusal = id.status();
@@ -154,17 +162,19 @@ AccessControl::Decision AccessControl::Decide(const grpc::ServerContextBase& con
   if (!id->has_value()) {
     if (required) {
       d.refusal = Unauthenticated(
-          "this call needs an identity: a client certificate (mTLS) or \"authorization: Bearer "
-          "<token>\" metadata",
+          "this call needs an identity: a client certificate (mTLS) with a URI SAN (SPIFFE ID) "
+          "or DNS SAN, or \"authorization: Bearer <token>\" metadata",
           "MISSING_CREDENTIALS");
     }
     return d;
   }
-  if (snap.policy != nullptr && !snap.policy->Allows(**id, method)) {
+  const Principal& principal = **id;
+  if (snap.policy != nullptr && !snap.policy->Allows(principal, method)) {
+    const std::string name = principal.PolicyName();
     d.refusal =
-        RpcError(absl::StatusCode::kPermissionDenied, absl::StrCat(**id, " may not call ", method))
+        RpcError(absl::StatusCode::kPermissionDenied, absl::StrCat(name, " may not call ", method))
             .Info("METHOD_NOT_ALLOWED", kDomain,
-                  {{"method", std::string(method)}, {"principal", **id}});
+                  {{"method", std::string(method)}, {"principal", name}});
   }
   return d;
 }

@@ -1,13 +1,16 @@
 // Authentication and authorization of every call, decided in one place (the
 // server interceptor of common/authz_interceptor.h) before the handler runs.
 //
+// - A client certificate whose names are ambiguous (common/identity.h) is
+//   UNAUTHENTICATED (reason INVALID_CERTIFICATE_IDENTITY), whatever else
+//   the call carries.
 // - A bearer token, when the tokens file is set, names the caller; an
 //   unknown or malformed token is UNAUTHENTICATED. Else the verified client
 //   certificate names it (common/identity.h).
 // - With a policy (--authz-policy): deny by default. No identity:
 //   UNAUTHENTICATED. An identity the policy does not allow the method:
 //   PERMISSION_DENIED with an ErrorInfo (reason METHOD_NOT_ALLOWED, domain
-//   "authz.booking", the method and principal).
+//   "auth.booking", the method and the principal as a policy names it).
 // - Without a policy: every identified caller may call every method; when a
 //   tokens file is set a caller must still be identified (today's
 //   behaviour of booking-service); with neither, callers are "anonymous".
@@ -56,13 +59,16 @@ class AccessControl {
   AccessControl& operator=(const AccessControl&) = delete;
 
   struct Decision {
-    std::string principal;  // "anonymous" when nothing names the caller
+    std::string principal;  // Principal::Display(); "anonymous" when nothing names the caller
     absl::Status refusal;   // OK: allowed
   };
   Decision Decide(const grpc::ServerContextBase& context, absl::string_view method) const;
 
   // One line for the startup log.
   std::string Describe() const;
+
+  bool has_policy() const { return !settings_.policy_file.empty(); }
+  bool has_tokens() const { return !settings_.tokens_file.empty(); }
 
  private:
   struct Snapshot {
@@ -78,9 +84,10 @@ class AccessControl {
   absl::Status Load(bool tokens, bool policy);
   void WatchLoop();
   Snapshot Current() const;
-  // The caller's principal: nullopt for none, an error for a bad token.
-  absl::StatusOr<std::optional<std::string>> Identify(const grpc::ServerContextBase& context,
-                                                      const TokenTable* tokens) const;
+  // The caller's principal: nullopt for none, an error for a bad token or
+  // an ambiguous certificate.
+  absl::StatusOr<std::optional<Principal>> Identify(const grpc::ServerContextBase& context,
+                                                    const TokenTable* tokens) const;
 
   const AccessSettings settings_;
   mutable absl::Mutex mu_;

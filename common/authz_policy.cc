@@ -3,10 +3,14 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "booking/v1/booking.pb.h"
+#include "history/v1/history.pb.h"
 
 namespace booking {
 namespace {
@@ -24,17 +28,38 @@ std::string ServicePattern(absl::string_view method) {
   return absl::StrCat(method.substr(0, slash + 1), "*");
 }
 
-}  // namespace
-
-bool IsAlwaysAllowed(absl::string_view method) {
-  for (absl::string_view prefix : kAlwaysAllowedServices) {
-    if (absl::StartsWith(method, prefix)) return true;
-  }
-  return false;
+// The services a policy names: both services' own (from their descriptors,
+// linked in by naming a message of each file).
+std::vector<const google::protobuf::ServiceDescriptor*> PolicyServices() {
+  return {v1::Booking::descriptor()->file()->FindServiceByName("BookingService"),
+          ::history::v1::IngestRequest::descriptor()->file()->FindServiceByName("HistoryService")};
 }
 
-absl::StatusOr<std::string> AuthzPolicy::CheckMethod(absl::string_view method) const {
-  if (method == "*") return std::string(method);
+// "" when `method` ("/pkg.Service/M" or "/pkg.Service/*") is one of
+// PolicyServices(); else why not.
+std::string UnknownMethod(absl::string_view method) {
+  std::vector<std::string> services;
+  for (const google::protobuf::ServiceDescriptor* service : PolicyServices()) {
+    const std::string prefix = absl::StrCat("/", service->full_name(), "/");
+    services.push_back(prefix);
+    absl::string_view name = method;
+    if (!absl::ConsumePrefix(&name, prefix)) continue;
+    if (name == "*" || service->FindMethodByName(std::string(name)) != nullptr) return "";
+    std::vector<std::string> methods;
+    for (int i = 0; i < service->method_count(); ++i) methods.push_back(service->method(i)->name());
+    return absl::StrCat("\"", method, "\" is no method of ", service->full_name(), " (",
+                        absl::StrJoin(methods, ", "), ")");
+  }
+  if (IsAlwaysAllowed(method)) {
+    return absl::StrCat("\"", method,
+                        "\": health and reflection are answered to everyone; no line names them");
+  }
+  return absl::StrCat("\"", method, "\" is no method of this system's services (",
+                      absl::StrJoin(services, "*, "), "*)");
+}
+
+absl::Status CheckMethod(absl::string_view method) {
+  if (method == "*") return absl::OkStatus();
   // "/" service "/" (method | "*"), the service a dotted name.
   std::vector<absl::string_view> parts = absl::StrSplit(method, '/');
   if (parts.size() != 3 || !parts[0].empty() || parts[1].empty() || parts[2].empty() ||
@@ -44,28 +69,86 @@ absl::StatusOr<std::string> AuthzPolicy::CheckMethod(absl::string_view method) c
         "\"", method,
         "\" is not a method: write \"/package.Service/Method\", \"/package.Service/*\" or \"*\""));
   }
-  return std::string(method);
+  if (std::string unknown = UnknownMethod(method); !unknown.empty()) {
+    return absl::InvalidArgumentError(unknown);
+  }
+  return absl::OkStatus();
 }
 
-absl::Status AuthzPolicy::AddLine(absl::string_view line) {
+bool IsGroupName(absl::string_view word) {
+  if (word.empty()) return false;
+  for (char c : word) {
+    if (!absl::ascii_isalnum(c) && c != '.' && c != '_' && c != '-') return false;
+  }
+  return true;
+}
+
+// A principal of a line: one that names its kind. A bare word names none
+// (the format before kinds): the error says how to write it now.
+absl::StatusOr<Principal> PrincipalOf(absl::string_view word) {
+  if (absl::StrContains(word, ':')) return ParsePolicyPrincipal(word);
+  std::vector<std::string> forms;
+  if (Principal::Token(word).ok()) {
+    forms.push_back(absl::StrCat("\"token:", word, "\" for the tokens-file principal"));
+  }
+  if (Principal::DnsName(word).ok()) {
+    forms.push_back(absl::StrCat("\"dns:", word, "\" for a certificate's DNS SAN"));
+  }
+  if (forms.empty()) return ParsePolicyPrincipal(word);
+  return absl::InvalidArgumentError(absl::StrCat(
+      "\"", Printable(word), "\" names no kind of principal: write ", absl::StrJoin(forms, " or "),
+      " (principals are typed: spiffe://..., dns:..., ", "token:...)"));
+}
+
+}  // namespace
+
+bool IsAlwaysAllowed(absl::string_view method) {
+  for (absl::string_view prefix : kAlwaysAllowedServices) {
+    if (absl::StartsWith(method, prefix)) return true;
+  }
+  return false;
+}
+
+absl::Status AuthzPolicy::AddGroup(const std::vector<std::string>& words) {
+  if (!IsGroupName(words[1])) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("\"", Printable(words[1]),
+                     "\" cannot name a group: use letters, digits, '.', '_' and '-'"));
+  }
+  groups_.insert(words[1]);
+  for (size_t i = 2; i < words.size(); ++i) {
+    absl::StatusOr<Principal> member = PrincipalOf(words[i]);
+    if (!member.ok()) return member.status();
+    groups_of_[member->PolicyName()].push_back(words[1]);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status AuthzPolicy::AddAllow(const std::vector<std::string>& words, int line_no) {
+  std::string caller = words[1];
+  if (IsGroupName(caller)) {
+    groups_allowed_.emplace_back(line_no, caller);  // checked once every group is known
+  } else if (caller != "*") {
+    absl::StatusOr<Principal> principal = PrincipalOf(caller);
+    if (!principal.ok()) return principal.status();
+    caller = principal->PolicyName();
+  }
+  absl::flat_hash_set<std::string>& methods = allowed_[caller];
+  for (size_t i = 2; i < words.size(); ++i) {
+    if (absl::Status s = CheckMethod(words[i]); !s.ok()) return s;
+    methods.insert(words[i]);
+  }
+  ++rules_;
+  return absl::OkStatus();
+}
+
+absl::Status AuthzPolicy::AddLine(absl::string_view line, int line_no) {
   std::vector<std::string> words = absl::StrSplit(line, absl::ByAnyChar(" \t"), absl::SkipEmpty());
   if (words.size() < 3 || (words[0] != "group" && words[0] != "allow")) {
     return absl::InvalidArgumentError(
         "expected \"group <name> <principal>...\" or \"allow <principal|group|*> <method>...\"");
   }
-  if (words[0] == "group") {
-    if (words[1] == "*") return absl::InvalidArgumentError("a group cannot be named \"*\"");
-    for (size_t i = 2; i < words.size(); ++i) groups_of_[words[i]].push_back(words[1]);
-    return absl::OkStatus();
-  }
-  absl::flat_hash_set<std::string>& methods = allowed_[words[1]];
-  for (size_t i = 2; i < words.size(); ++i) {
-    absl::StatusOr<std::string> method = CheckMethod(words[i]);
-    if (!method.ok()) return method.status();
-    methods.insert(*std::move(method));
-  }
-  ++rules_;
-  return absl::OkStatus();
+  return words[0] == "group" ? AddGroup(words) : AddAllow(words, line_no);
 }
 
 absl::StatusOr<AuthzPolicy> AuthzPolicy::Parse(absl::string_view text, absl::string_view source) {
@@ -75,9 +158,16 @@ absl::StatusOr<AuthzPolicy> AuthzPolicy::Parse(absl::string_view text, absl::str
     ++line_no;
     line = absl::StripAsciiWhitespace(line.substr(0, line.find('#')));
     if (line.empty()) continue;
-    if (absl::Status s = policy.AddLine(line); !s.ok()) {
+    if (absl::Status s = policy.AddLine(line, line_no); !s.ok()) {
       return absl::InvalidArgumentError(absl::StrCat(source, ":", line_no, ": ", s.message()));
     }
+  }
+  for (const auto& [group_line, group] : policy.groups_allowed_) {
+    if (policy.groups_.contains(group)) continue;
+    return absl::InvalidArgumentError(absl::StrCat(
+        source, ":", group_line, ": \"", group,
+        "\" is no group of this policy (define it: \"group ", group,
+        " <principal>...\"); if it is a principal, ", PrincipalOf(group).status().message()));
   }
   if (policy.rules_ == 0) {
     return absl::InvalidArgumentError(
@@ -94,8 +184,8 @@ absl::StatusOr<AuthzPolicy> AuthzPolicy::FromFile(const std::string& path) {
   return Parse(text.str(), path);
 }
 
-bool AuthzPolicy::Allows(absl::string_view principal, absl::string_view method) const {
-  if (principal.empty()) return false;
+bool AuthzPolicy::Allows(const Principal& principal, absl::string_view method) const {
+  const std::string name = principal.PolicyName();
   const std::string service = ServicePattern(method);
   const auto allows = [&](absl::string_view caller) {
     auto it = allowed_.find(caller);
@@ -103,8 +193,8 @@ bool AuthzPolicy::Allows(absl::string_view principal, absl::string_view method) 
     const absl::flat_hash_set<std::string>& m = it->second;
     return m.contains(method) || m.contains(service) || m.contains("*");
   };
-  if (allows(principal) || allows("*")) return true;
-  auto groups = groups_of_.find(principal);
+  if (allows(name) || allows("*")) return true;
+  auto groups = groups_of_.find(name);
   if (groups == groups_of_.end()) return false;
   for (const std::string& group : groups->second) {
     if (allows(group)) return true;

@@ -2,7 +2,9 @@
 
 #include <grpc/grpc_security_constants.h>
 #include <openssl/crypto.h>
+#include <openssl/pem.h>
 #include <openssl/sha.h>
+#include <openssl/x509v3.h>
 
 #include <fstream>
 
@@ -39,6 +41,9 @@ absl::StatusOr<TokenTable> TokenTable::FromFile(const std::string& path) {
     if (parts.size() != 2) {
       return absl::InvalidArgumentError(absl::StrCat(where, "expected \"principal token\""));
     }
+    absl::StatusOr<Principal> principal = Principal::Token(parts[0]);
+    if (!principal.ok())
+      return absl::InvalidArgumentError(absl::StrCat(where, principal.status().message()));
     if (parts[1].size() < kMinTokenBytes) {
       return absl::InvalidArgumentError(absl::StrCat(where, "the token of ", parts[0], " is ",
                                                      parts[1].size(), " bytes; at least ",
@@ -47,7 +52,7 @@ absl::StatusOr<TokenTable> TokenTable::FromFile(const std::string& path) {
     if (!seen.insert(parts[1]).second) {
       return absl::InvalidArgumentError(absl::StrCat(where, "this token is given twice"));
     }
-    table.entries_.push_back({Sha256(parts[1]), parts[0]});
+    table.entries_.push_back({Sha256(parts[1]), *std::move(principal)});
   }
   if (table.entries_.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(path, " holds no tokens"));
@@ -55,9 +60,9 @@ absl::StatusOr<TokenTable> TokenTable::FromFile(const std::string& path) {
   return table;
 }
 
-std::optional<std::string> TokenTable::PrincipalOf(absl::string_view token) const {
+std::optional<Principal> TokenTable::PrincipalOf(absl::string_view token) const {
   const std::array<unsigned char, 32> digest = Sha256(token);
-  std::optional<std::string> found;
+  std::optional<Principal> found;
   // Every entry is compared, also after a match.
   for (const Entry& e : entries_) {
     if (CRYPTO_memcmp(digest.data(), e.token_sha256.data(), digest.size()) == 0) {
@@ -67,13 +72,79 @@ std::optional<std::string> TokenTable::PrincipalOf(absl::string_view token) cons
   return found;
 }
 
-std::string CertificatePrincipal(const grpc::AuthContext& auth) {
-  if (!auth.IsPeerAuthenticated()) return "";
-  for (const char* property : {GRPC_PEER_URI_PROPERTY_NAME, GRPC_PEER_DNS_PROPERTY_NAME}) {
-    std::vector<grpc::string_ref> values = auth.FindPropertyValues(property);
-    if (!values.empty()) return std::string(values.front().data(), values.front().size());
+namespace {
+
+struct X509Deleter {
+  void operator()(X509* x) const { X509_free(x); }
+};
+struct NamesDeleter {
+  void operator()(GENERAL_NAMES* n) const { GENERAL_NAMES_free(n); }
+};
+
+absl::Status Ambiguous(absl::string_view why) {
+  return absl::InvalidArgumentError(absl::StrCat("the client certificate ", why));
+}
+
+absl::string_view View(const ASN1_IA5STRING* s) {
+  return absl::string_view(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
+                           static_cast<size_t>(ASN1_STRING_length(s)));
+}
+
+// The certificate's URI and DNS SANs, in order; other kinds are skipped.
+absl::Status ReadSans(X509* cert, std::vector<std::string>& uris, std::vector<std::string>& dns) {
+  int found = 0;
+  std::unique_ptr<GENERAL_NAMES, NamesDeleter> names(
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, &found, nullptr)));
+  if (names == nullptr) {
+    if (found == -1) return absl::OkStatus();  // no subjectAltName
+    return Ambiguous(found == -2 ? "has more than one subjectAltName extension"
+                                 : "has a subjectAltName extension that cannot be read");
   }
-  return "";
+  for (int i = 0; i < sk_GENERAL_NAME_num(names.get()); ++i) {
+    const GENERAL_NAME* name = sk_GENERAL_NAME_value(names.get(), i);
+    if (name->type == GEN_URI) uris.emplace_back(View(name->d.uniformResourceIdentifier));
+    if (name->type == GEN_DNS) dns.emplace_back(View(name->d.dNSName));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::optional<Principal>> CertificatePrincipal(absl::string_view pem) {
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(
+      BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), &BIO_free);
+  std::unique_ptr<X509, X509Deleter> cert(
+      bio == nullptr ? nullptr : PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+  if (cert == nullptr) return Ambiguous("cannot be read");
+  std::vector<std::string> uris, dns;
+  if (absl::Status s = ReadSans(cert.get(), uris, dns); !s.ok()) return s;
+  if (uris.size() > 1) {
+    return Ambiguous(absl::StrCat("has ", uris.size(), " URI SANs: one identity, one URI SAN"));
+  }
+  // Every DNS SAN is checked, also beside a SPIFFE ID: none may be confusable.
+  std::optional<Principal> first_dns;
+  for (const std::string& name : dns) {
+    absl::StatusOr<Principal> p = Principal::DnsName(name);
+    if (!p.ok())
+      return Ambiguous(
+          absl::StrCat("has a DNS SAN that is not a host name: ", p.status().message()));
+    if (!first_dns.has_value()) first_dns = *std::move(p);
+  }
+  if (uris.empty()) return first_dns;
+  absl::StatusOr<Principal> spiffe = Principal::SpiffeId(uris.front());
+  if (!spiffe.ok()) {
+    return Ambiguous(
+        absl::StrCat("has a URI SAN that is not a SPIFFE ID: ", spiffe.status().message()));
+  }
+  return std::optional<Principal>(*std::move(spiffe));
+}
+
+absl::StatusOr<std::optional<Principal>> CertificatePrincipal(const grpc::AuthContext& auth) {
+  // Present only when the peer sent a certificate, which our servers then
+  // require and verify (common/tls.h).
+  std::vector<grpc::string_ref> pem = auth.FindPropertyValues(GRPC_X509_PEM_CERT_PROPERTY_NAME);
+  if (pem.empty()) return std::optional<Principal>();
+  return CertificatePrincipal(absl::string_view(pem.front().data(), pem.front().size()));
 }
 
 }  // namespace booking

@@ -1,11 +1,13 @@
 #include "common/tls_setup.h"
 
+#include "absl/strings/str_cat.h"
 #include "common/authz.h"
 #include "common/log.h"
 
 namespace booking {
 
-absl::StatusOr<TlsSettings> SecureServer(absl::string_view env_prefix, ServerConfig& config) {
+absl::StatusOr<TlsSettings> SecureServer(absl::string_view env_prefix, ServerConfig& config,
+                                         absl::string_view policy_needed) {
   absl::StatusOr<TlsSettings> tls = TlsSettingsFromFlags(env_prefix);
   if (!tls.ok()) {
     LogError(tls.status().message());
@@ -16,6 +18,14 @@ absl::StatusOr<TlsSettings> SecureServer(absl::string_view env_prefix, ServerCon
   if (!access.ok()) {
     LogError("cannot load the tokens or the policy", {{"error", access.status().ToString()}});
     return access.status();
+  }
+  const bool open_mesh = tls->insecure_plaintext && !(*access)->has_tokens();
+  if (!policy_needed.empty() && !(*access)->has_policy() && !open_mesh) {
+    absl::Status refused = absl::FailedPreconditionError(
+        absl::StrCat("no --authz-policy (", env_prefix, "_AUTHZ_POLICY) over ", TlsModeName(*tls),
+                     (*access)->has_tokens() ? " with tokens" : "", ": ", policy_needed));
+    LogError(refused.message());
+    return refused;
   }
   if (tls->insecure_plaintext) {
     LogWarning(

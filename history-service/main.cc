@@ -54,6 +54,14 @@ ABSL_FLAG(absl::Duration, checkpoint_interval, absl::Minutes(1),
 namespace booking {
 namespace {
 
+// Secure by default: no policy, no start (but plaintext without tokens, a
+// mesh's business).
+constexpr char kPolicyNeeded[] =
+    "without a policy every client certificate of the CA (and every token) could write "
+    "history. Pass --authz-policy with a line that lets only the relay Ingest, e.g. \"allow "
+    "spiffe://<trust-domain>/booking-service /history.v1.HistoryService/Ingest\" (README "
+    "\"Transport security and authorization\")";
+
 constexpr char kUsage[] = R"(the append-only, immutable status history of bookings.
 
 Takes status-change events from booking-service over one long-lived gRPC stream
@@ -121,7 +129,7 @@ int Main(int argc, char** argv) {
     LogError(watch.status().message());
     return 2;
   }
-  if (!SecureServer("HISTORY", *server).ok()) return 2;  // TLS, tokens, policy
+  if (!SecureServer("HISTORY", *server, kPolicyNeeded).ok()) return 2;  // TLS, tokens, policy
   ServerRuntime runtime(*std::move(server));
   const std::string schema = FlagOrEnv(FLAGS_database_schema, "HISTORY_DATABASE_SCHEMA");
   PgPool pool({.url = WithConnectionDefaults(database_url, "history-service"),

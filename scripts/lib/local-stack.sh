@@ -1,7 +1,8 @@
 # Shared by scripts/run.sh and scripts/demo-migration.sh: a PostgreSQL in
 # .local/pg and the services started in the background. Source it from the
-# repository root.
-local_dir="$(pwd)/.local"
+# repository root. LOCAL_DIR (default .local), PG_PORT, BOOKING_LISTEN and
+# HISTORY_LISTEN move it elsewhere (tests run a second stack beside yours).
+local_dir=${LOCAL_DIR:-"$(pwd)/.local"}
 pg_port=${PG_PORT:-54329}
 pg_bin=${PG_BIN:-/usr/lib/postgresql/15/bin}
 booking_listen=${BOOKING_LISTEN:-127.0.0.1:50051}
@@ -57,20 +58,36 @@ tls_setup() {
 }
 tls_flags() { echo --tls-cert "$tls_dir/$1.crt" --tls-key "$tls_dir/$1.key" --tls-ca "$tls_dir/ca.crt"; }
 
-# The local policy (.local/policy; README "Transport security and
-# authorization"): booking-service alone ingests history; the demo token's
-# principal reads and writes bookings and reads history.
-policy_setup() {
-  cat >"$local_dir/policy" <<'POLICY'
-group readers demo-dispatcher
-group writers demo-dispatcher
-allow spiffe://booking.local/booking-service /history.v1.HistoryService/Ingest
-allow readers /history.v1.HistoryService/GetBookingHistory /history.v1.HistoryService/VerifyHistory /history.v1.HistoryService/ListHistory /history.v1.HistoryService/WatchHistory
-allow readers /booking.v1.BookingService/GetBooking /booking.v1.BookingService/ListBookings
-allow writers /booking.v1.BookingService/*
-POLICY
-}
+# The local policy (.local/policy), from scripts/lib/local-authz-policy:
+# booking-service alone ingests history; the demo token's principal reads
+# and writes bookings and reads history.
+policy_setup() { cp scripts/lib/local-authz-policy "$local_dir/policy"; }
 access_flags() { echo --auth-tokens-file "$local_dir/tokens" --authz-policy "$local_dir/policy"; }
+
+# Tamper evidence on (README "Tamper evidence"): the checkpoint signing key,
+# made once in .local/checkpoint.key (its public key beside it, .pub); a
+# checkpoint every 5 s locally (production: deploy/, 1m).
+checkpoint_key="$local_dir/checkpoint.key"
+checkpoint_setup() {
+  [ -f "$checkpoint_key" ] || build/history-verify/history-verify keygen --out "$checkpoint_key" >/dev/null
+}
+checkpoint_flags() { echo --checkpoint-key "$checkpoint_key" --checkpoint-interval 5s; }
+
+# Waits until the store holds a checkpoint signed after the newest history
+# row (up to 30 s) and prints it.
+checkpoint_wait() {
+  local line
+  for _ in $(seq 1 300); do
+    line=$(build/history-verify/history-verify checkpoint --database-url "$1" \
+      --public-key "$checkpoint_key.pub" 2>/dev/null) &&
+      [ "$(psql_local -d "${1##*/}" -tAc 'SELECT count(*) FROM "BookingStatusHistory"')" = \
+        "$(awk '{print $2}' <<<"$line")" ] &&
+      { echo "$line"; return 0; }
+    sleep 0.1
+  done
+  echo "no checkpoint of every history row within 30 s; see $local_dir/logs/history-service.log" >&2
+  return 1
+}
 
 # Starts (or restarts) a service in the background: name, then the command.
 service_start() {
@@ -95,10 +112,11 @@ service_stop() {
 services_start() {
   tls_setup
   policy_setup
+  checkpoint_setup
   demo_token >/dev/null
   # shellcheck disable=SC2046 # the flags are words without spaces
   service_start history-service build/history-service/history-service --listen "$history_listen" \
-    --database-url "$2" $(tls_flags history-service) $(access_flags)
+    --database-url "$2" $(tls_flags history-service) $(access_flags) $(checkpoint_flags)
   # shellcheck disable=SC2046
   service_start booking-service build/booking-service/booking-service --listen "$booking_listen" \
     --database-url "$1" --history-target "$history_listen" $(tls_flags booking-service) \

@@ -48,6 +48,8 @@ const kBreakages = [
   ['capabilities kept', (d) => { delete find(d, 'Job', 'booking-migrator-up').spec.template.spec.containers[0].securityContext.capabilities; return d; },
     'Job booking-migrator-up\\).*capabilities: ALL not dropped'],
   ['no CA', (d) => { dropArg(container(d, 'history-service'), '--tls-ca='); return d; }, 'no --tls-ca \\(mTLS\\)'],
+  ['no policy', (d) => { dropArg(container(d, 'history-service'), '--authz-policy='); return d; },
+    'Deployment history-service\\): container history-service: no --authz-policy'],
   ['a key outside the mounts', (d) => { container(d, 'booking-service').args.push('--tls-key=/tmp/k'); return d; },
     '--tls-key=/tmp/k is in no mounted volume'],
   ['subPath', (d) => { container(d, 'booking-service').volumeMounts[0].subPath = 'tls.crt'; return d; },

@@ -3,8 +3,9 @@
 // (the memory limit above the gRPC memory quota plus the overload test's
 // margin), runs hardened as the image's user, a Deployment has gRPC
 // readiness and liveness probes on the health port naming different health
-// services (the ones the services serve), and every file flag points into a
-// mounted volume (TLS Secrets among them), never through subPath.
+// services (the ones the services serve), every file flag points into a
+// mounted volume (TLS Secrets among them), never through subPath, and a
+// service over TLS has an authorization policy.
 'use strict';
 const { describe } = require('./load.cjs');
 
@@ -110,6 +111,15 @@ function mountErrors(pod, container, isService) {
   return errors;
 }
 
+// A service over TLS decides who may call what by a policy: history-service
+// refuses to start without one (every certificate of the CA could write
+// history), booking-service would let every certificate change bookings.
+function policyErrors(container) {
+  if (flag(container.args, 'tls-cert') === undefined || flag(container.args, 'authz-policy')) return [];
+  return ['no --authz-policy: over TLS without a policy every client certificate of the CA may ' +
+    'call every method (history-service refuses to start)'];
+}
+
 function fileMountErrors(name, file, mounts, volumes) {
   const errors = [];
   const mount = mounts.find((m) => file.startsWith(`${m.mountPath.replace(/\/$/, '')}/`));
@@ -137,6 +147,7 @@ function podErrors(entries, facts) {
         ...securityErrors(pod, container, facts),
         ...(isService ? probeErrors(container, facts) : []),
         ...mountErrors(pod, container, isService),
+        ...(isService ? policyErrors(container) : []),
       ];
       for (const e of found) errors.push(`${describe(entry)}: container ${container.name}: ${e}`);
     }

@@ -11,8 +11,8 @@
 namespace booking::testing {
 
 const char SecureStack::kPolicy[] = R"(# who may call what (tests)
-group readers spiffe://booking.test/auditor reader@test
-group writers dispatcher@test
+group readers spiffe://booking.test/auditor token:reader@test
+group writers token:dispatcher@test
 allow spiffe://booking.test/booking-service /history.v1.HistoryService/Ingest
 allow readers /history.v1.HistoryService/GetBookingHistory /history.v1.HistoryService/VerifyHistory /history.v1.HistoryService/ListHistory /history.v1.HistoryService/WatchHistory
 allow readers /booking.v1.BookingService/GetBooking /booking.v1.BookingService/ListBookings
@@ -35,7 +35,8 @@ bool WaitForCount(const std::string& url, const std::string& sql, int64_t want,
 }
 
 absl::StatusOr<std::unique_ptr<SecureStack>> SecureStack::Start(PgCluster& pg,
-                                                                const std::string& prefix) {
+                                                                const std::string& prefix,
+                                                                Options options) {
   absl::StatusOr<std::unique_ptr<ServiceSet>> set = ServiceSet::Create(pg, prefix);
   if (!set.ok()) return set.status();
   absl::StatusOr<TestPki> pki = TestPki::Create((*set)->log_dir() + "/tls");
@@ -43,12 +44,18 @@ absl::StatusOr<std::unique_ptr<SecureStack>> SecureStack::Start(PgCluster& pg,
   for (const char* name : {"booking-service", "history-service", "auditor", "intruder", "tool"}) {
     if (absl::Status s = pki->Issue(name); !s.ok()) return s;
   }
+  if (!options.relay_sans.empty()) {
+    if (absl::Status s = pki->IssueWith("booking-service", options.relay_sans); !s.ok()) return s;
+  }
   std::unique_ptr<SecureStack> stack(new SecureStack(*std::move(set), *std::move(pki)));
   stack->tokens_file_ = stack->set_->log_dir() + "/access-tokens";
   stack->policy_file_ = stack->set_->log_dir() + "/policy";
-  std::ofstream(stack->tokens_file_) << kWriterPrincipal << " " << kWriterToken << "\n"
-                                     << "reader@test " << kReaderToken << "\n";
-  std::ofstream(stack->policy_file_) << kPolicy;
+  if (options.tokens.empty()) {
+    options.tokens =
+        absl::StrCat(kWriterPrincipal, " ", kWriterToken, "\n", "reader@test ", kReaderToken, "\n");
+  }
+  std::ofstream(stack->tokens_file_) << options.tokens;
+  std::ofstream(stack->policy_file_) << options.policy;
   std::vector<std::string> history = stack->pki_.ServerFlags("history-service");
   std::vector<std::string> booking = stack->pki_.ServerFlags("booking-service");
   for (const std::string& flag : stack->AccessFlags()) {

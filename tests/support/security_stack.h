@@ -40,10 +40,23 @@ class SecureStack {
   // reader@test) read bookings and history; writers change bookings.
   static const char kPolicy[];
 
+  struct Options {
+    std::string policy = kPolicy;  // the policy file's text
+    // booking-service's (the relay's) SANs; empty: TestPki::Issue's.
+    std::string relay_sans;
+    // The tokens file's text; empty: the writer's and reader@test's tokens.
+    std::string tokens;
+  };
   static absl::StatusOr<std::unique_ptr<SecureStack>> Start(PgCluster& pg,
-                                                            const std::string& prefix);
+                                                            const std::string& prefix,
+                                                            Options options);
+  static absl::StatusOr<std::unique_ptr<SecureStack>> Start(PgCluster& pg,
+                                                            const std::string& prefix) {
+    return Start(pg, prefix, Options());
+  }
 
   ServiceSet& set() { return *set_; }
+  const ServiceSet& set() const { return *set_; }
   const TestPki& pki() const { return pki_; }
   const std::string& tokens_file() const { return tokens_file_; }
   const std::string& policy_file() const { return policy_file_; }

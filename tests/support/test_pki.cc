@@ -36,6 +36,13 @@ absl::Status TestPki::Issue(const std::string& name) const {
                           "' 'DNS:localhost,IP:127.0.0.1,URI:", kSpiffePrefix, name, "'"));
 }
 
+absl::Status TestPki::IssueWith(const std::string& name, const std::string& sans,
+                                const std::string& cn) const {
+  // Single-quoted for the shell: the test's own names hold no quote.
+  return Run(absl::StrCat(Script(), " cert '", dir_, "' '", name, "' '",
+                          sans.empty() ? "none" : sans, "' '", cn.empty() ? name : cn, "'"));
+}
+
 std::shared_ptr<grpc::ChannelCredentials> TestPki::Client(const std::string& name) const {
   grpc::SslCredentialsOptions options;
   options.pem_root_certs = ReadWholeFile(ca());

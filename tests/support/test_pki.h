@@ -25,6 +25,11 @@ class TestPki {
   // 127.0.0.1 and the URI kSpiffePrefix + name. Again: a new key and
   // certificate replace the files (a rotation).
   absl::Status Issue(const std::string& name) const;
+  // dir/<name>.crt and .key with exactly `sans`, an X.509 subjectAltName
+  // list ("URI:spiffe://td/x,DNS:host"; empty: no subjectAltName at all),
+  // and the subject CN `cn` (empty: name).
+  absl::Status IssueWith(const std::string& name, const std::string& sans,
+                         const std::string& cn = "") const;
 
   std::string cert(const std::string& name) const { return dir_ + "/" + name + ".crt"; }
   std::string key(const std::string& name) const { return dir_ + "/" + name + ".key"; }
