@@ -2,6 +2,7 @@
 // names the first row that was (booking and sequence).
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 #include "absl/flags/flag.h"
@@ -33,10 +34,13 @@ constexpr char kUsage[] = R"(proves that history was not altered, or names where
       and its public key to KEY.pub
   history-verify checkpoint --database-url URL --public-key KEY.pub
       prints the newest checkpoint, its signature checked: keep the line outside the store
-  history-verify verify --database-url URL --public-key KEY.pub [--checkpoint LINE|FILE]
+  history-verify verify --database-url URL [--public-key KEY.pub [--checkpoint LINE|FILE]]
                         [--booking ID]
-      checks every row's hash chain, every head the checkpoint signed and its row count;
-      prints the first row that does not verify (booking, sequence, why)
+      checks every row's hash chain and, with --public-key, every head the checkpoint
+      signed and its row count; prints the first row of each booking that does not verify
+      (booking, sequence, why). Without --public-key the chains alone are checked: an
+      edited, inserted or reordered row is found, a deleted last row or a rewrite that
+      recomputes every later hash is not (a signed checkpoint finds those)
 
 Exit codes: 0 verified, 1 tampering found, 2 usage or setup error, 3 store unreachable.)";
 
@@ -70,7 +74,9 @@ absl::StatusOr<history::v1::Checkpoint> Trusted(pqxx::transaction_base& txn,
     std::optional<history::v1::Checkpoint> newest = NewestCheckpoint(txn);
     if (!newest) {
       return absl::FailedPreconditionError(
-          "the store holds no checkpoint yet: run history-service with --checkpoint-key");
+          "the store holds no checkpoint yet: run history-service with --checkpoint-key and "
+          "wait one --checkpoint-interval, or verify without --public-key to check the hash "
+          "chains alone");
     }
     c = *newest;
   }
@@ -82,30 +88,48 @@ absl::StatusOr<history::v1::Checkpoint> Trusted(pqxx::transaction_base& txn,
   return c;
 }
 
+// Prints the findings and the verdict; the exit code.
+int Report(const StoreReport& report, const history::v1::Checkpoint* trusted) {
+  for (const Finding& f : report.findings) {
+    std::cout << "NOT VERIFIED: booking " << (f.booking_id.empty() ? "-" : f.booking_id)
+              << " sequence " << f.sequence << ": " << f.problem << "\n";
+  }
+  std::cout << (report.findings.empty() ? "verified: " : "tampered: ") << report.rows << " rows of "
+            << report.bookings << " bookings";
+  if (trusted != nullptr) {
+    std::cout << " checked against the checkpoint of " << trusted->row_count()
+              << " rows signed at " << trusted->signed_at_micros()
+              << " (microseconds since 1970)\n";
+  } else {
+    std::cout << ", hash chains only (no --public-key): a deleted last row, or a rewrite "
+                 "that recomputes every later hash of a booking, needs a signed checkpoint to "
+                 "be seen\n";
+  }
+  return report.findings.empty() ? 0 : 1;
+}
+
+// `public_key` empty: the chains alone.
 int Verify(pqxx::connection& conn, const std::string& public_key, bool print_only) {
   pqxx::transaction<pqxx::isolation_level::repeatable_read, pqxx::readwrite_policy::read_only> txn(
       conn);
-  absl::StatusOr<history::v1::Checkpoint> trusted = Trusted(txn, public_key);
-  if (!trusted.ok()) {
-    return Fail(absl::IsPermissionDenied(trusted.status()) ? 1 : 2,
-                std::string(trusted.status().message()));
+  std::optional<history::v1::Checkpoint> trusted;
+  if (!public_key.empty()) {
+    absl::StatusOr<history::v1::Checkpoint> checked = Trusted(txn, public_key);
+    if (!checked.ok()) {
+      return Fail(absl::IsPermissionDenied(checked.status()) ? 1 : 2,
+                  std::string(checked.status().message()));
+    }
+    trusted = *std::move(checked);
   }
   if (print_only) {
     std::cout << CheckpointLine(*trusted) << "\n";
     return 0;
   }
   const std::string booking = absl::GetFlag(FLAGS_booking);
-  const StoreReport report = VerifyStore(
-      txn, *trusted, booking.empty() ? std::nullopt : std::optional<std::string>(booking));
-  for (const Finding& f : report.findings) {
-    std::cout << "NOT VERIFIED: booking " << (f.booking_id.empty() ? "-" : f.booking_id)
-              << " sequence " << f.sequence << ": " << f.problem << "\n";
-  }
-  std::cout << (report.findings.empty() ? "verified: " : "tampered: ") << report.rows << " rows of "
-            << report.bookings << " bookings checked against the checkpoint of "
-            << trusted->row_count() << " rows signed at " << trusted->signed_at_micros()
-            << " (microseconds since 1970)\n";
-  return report.findings.empty() ? 0 : 1;
+  const history::v1::Checkpoint* signed_checkpoint = trusted ? &*trusted : nullptr;
+  return Report(VerifyStore(txn, signed_checkpoint,
+                            booking.empty() ? std::nullopt : std::optional<std::string>(booking)),
+                signed_checkpoint);
 }
 
 int Main(int argc, char** argv) {
@@ -124,16 +148,24 @@ int Main(int argc, char** argv) {
     return Fail(2, absl::StrCat("unknown command \"", command, "\"; see --help"));
   }
   if (DatabaseUrl().empty()) return Fail(2, "--database-url (or HISTORY_DATABASE_URL) is required");
-  if (absl::GetFlag(FLAGS_public_key).empty()) return Fail(2, "--public-key FILE is required");
-  absl::StatusOr<std::string> public_key = LoadPublicKey(absl::GetFlag(FLAGS_public_key));
-  if (!public_key.ok()) return Fail(2, std::string(public_key.status().message()));
+  std::string public_key;
+  if (absl::GetFlag(FLAGS_public_key).empty()) {
+    if (command == "checkpoint") return Fail(2, "checkpoint needs --public-key FILE");
+    if (!absl::GetFlag(FLAGS_checkpoint).empty()) {
+      return Fail(2, "--checkpoint needs --public-key FILE (its signature is checked)");
+    }
+  } else {
+    absl::StatusOr<std::string> loaded = LoadPublicKey(absl::GetFlag(FLAGS_public_key));
+    if (!loaded.ok()) return Fail(2, std::string(loaded.status().message()));
+    public_key = *std::move(loaded);
+  }
   const std::string schema = absl::GetFlag(FLAGS_database_schema);
   absl::StatusOr<std::unique_ptr<pqxx::connection>> conn =
       Connect(DatabaseUrl(),
               [&](pqxx::connection& c) { UseStoreSchema(c, "BookingStatusHistory", schema); });
   if (!conn.ok()) return Fail(3, std::string(conn.status().message()));
   try {
-    return Verify(**conn, *public_key, command == "checkpoint");
+    return Verify(**conn, public_key, command == "checkpoint");
   } catch (const std::exception& e) {
     return Fail(3, e.what());
   }

@@ -60,29 +60,40 @@ class Scan {
 
 }  // namespace
 
-StoreReport VerifyStore(pqxx::transaction_base& txn, const history::v1::Checkpoint& trusted,
+namespace {
+
+// The heads `trusted` signed, as the store keeps them; a finding when the
+// store's copy does not match the signed root (then no head is checked).
+std::optional<Finding> SignedHeads(pqxx::transaction_base& txn,
+                                   const history::v1::Checkpoint& trusted,
+                                   std::map<std::string, Head>& heads) {
+  std::optional<history::v1::Checkpoint> stored =
+      CheckpointSignedAt(txn, trusted.signed_at_micros());
+  if (!stored) {
+    return Finding{"", 0,
+                   "the trusted checkpoint is not in the store's checkpoint "
+                   "table: the table was altered; rows checked by chain only"};
+  }
+  std::vector<Head> list = CheckpointHeads(txn, stored->id());
+  if (MerkleRoot(Leaves(list)) != trusted.root() ||
+      static_cast<int64_t>(list.size()) != trusted.booking_count()) {
+    return Finding{"", 0,
+                   "the store's head list of the trusted checkpoint does "
+                   "not match its signed root: the checkpoint tables were "
+                   "altered; rows checked by chain only"};
+  }
+  for (Head& h : list) heads.emplace(h.booking_id, std::move(h));
+  return std::nullopt;
+}
+
+}  // namespace
+
+StoreReport VerifyStore(pqxx::transaction_base& txn, const history::v1::Checkpoint* trusted,
                         const std::optional<std::string>& booking) {
   StoreReport report;
   std::map<std::string, Head> heads;
-  std::optional<history::v1::Checkpoint> stored =
-      CheckpointSignedAt(txn, trusted.signed_at_micros());
   std::optional<Finding> checkpoint_problem;
-  if (!stored) {
-    checkpoint_problem = Finding{"", 0,
-                                 "the trusted checkpoint is not in the store's checkpoint "
-                                 "table: the table was altered; rows checked by chain only"};
-  } else {
-    std::vector<Head> list = CheckpointHeads(txn, stored->id());
-    if (MerkleRoot(Leaves(list)) != trusted.root() ||
-        static_cast<int64_t>(list.size()) != trusted.booking_count()) {
-      checkpoint_problem = Finding{"", 0,
-                                   "the store's head list of the trusted checkpoint does "
-                                   "not match its signed root: the checkpoint tables were "
-                                   "altered; rows checked by chain only"};
-    } else {
-      for (Head& h : list) heads.emplace(h.booking_id, std::move(h));
-    }
-  }
+  if (trusted != nullptr) checkpoint_problem = SignedHeads(txn, *trusted, heads);
   Scan scan(report, std::move(heads));
   if (checkpoint_problem) scan.Report(*checkpoint_problem);
   txn.exec_params(absl::StrCat("DECLARE history_rows NO SCROLL CURSOR FOR SELECT ",
@@ -97,12 +108,12 @@ StoreReport VerifyStore(pqxx::transaction_base& txn, const history::v1::Checkpoi
   }
   txn.exec("CLOSE history_rows");
   scan.Finish(booking);
-  if (!booking && !checkpoint_problem && report.findings.empty() &&
-      scan.signed_rows() != trusted.row_count()) {
+  if (trusted != nullptr && !booking && !checkpoint_problem && report.findings.empty() &&
+      scan.signed_rows() != trusted->row_count()) {
     scan.Report({"", 0,
                  absl::StrCat("the store holds ", scan.signed_rows(),
                               " rows up to the signed heads; the checkpoint signed ",
-                              trusted.row_count())});
+                              trusted->row_count())});
   }
   return report;
 }

@@ -2,8 +2,10 @@
 # README's run command: installs, builds, starts a local PostgreSQL in
 # .local/pg, runs `migrator up`, starts history-service and booking-service,
 # and walks one booking through its lifecycle. Both services run with mTLS
-# (a local CA and certificates in .local/tls), tokens and a policy. The
-# services stay up; scripts/stop.sh stops everything.
+# (a local CA and certificates in .local/tls), tokens and a policy;
+# history-service signs checkpoints (.local/checkpoint.key), and the history
+# store is verified at the end. The services stay up; scripts/stop.sh stops
+# everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -22,6 +24,12 @@ services_start "$BOOKING_DATABASE_URL" "$HISTORY_DATABASE_URL"
 build/tools/booking-demo --booking-target "$booking_listen" --history-target "$history_listen" \
   --token "$token" $(tls_flags demo-client)
 
+# Tamper evidence: every row's hash chain and the newest signed checkpoint.
+echo
+checkpoint_wait "$HISTORY_DATABASE_URL" >"$local_dir/trusted.checkpoint"
+build/history-verify/history-verify verify --database-url "$HISTORY_DATABASE_URL" \
+  --public-key "$checkpoint_key.pub" --checkpoint "$local_dir/trusted.checkpoint"
+
 cat <<INFO
 
 Running:
@@ -30,11 +38,17 @@ Running:
   PostgreSQL       127.0.0.1:$pg_port  (databases booking, history; data in .local/pg)
   bearer token     $token  (principal demo-dispatcher, in .local/tokens)
   mTLS             CA, certificates and keys in .local/tls; policy in .local/policy
+  checkpoints      signed with .local/checkpoint.key every 5 s; one kept outside the
+                   store in .local/trusted.checkpoint
 
 Call it with grpcurl (the demo-client certificate, the token names you):
   grpcurl -cacert .local/tls/ca.crt -cert .local/tls/demo-client.crt \
     -key .local/tls/demo-client.key -H "authorization: Bearer $token" \
     $booking_listen booking.v1.BookingService/ListBookings
+
+Check the history store (README "Tamper evidence"):
+  build/history-verify/history-verify verify --database-url $HISTORY_DATABASE_URL \
+    --public-key .local/checkpoint.key.pub --checkpoint .local/trusted.checkpoint
 
 Stop everything with: scripts/stop.sh
 INFO

@@ -149,6 +149,14 @@ TEST_F(HistoryTamperTest, SuperuserTamperingIsNamedByHistoryVerifyAndVerifyHisto
   CommandRun clean = HistoryVerify(verify);
   ASSERT_EQ(clean.code, 0) << clean.out;
   EXPECT_NE(clean.out.find("verified: 31 rows of 7 bookings"), std::string::npos) << clean.out;
+  // The chains alone, without a key or checkpoint.
+  const std::string chains_only =
+      absl::StrCat("verify --database-url '", set->history_url(), "'");
+  CommandRun clean_chains = HistoryVerify(chains_only);
+  ASSERT_EQ(clean_chains.code, 0) << clean_chains.out;
+  EXPECT_NE(clean_chains.out.find("verified: 31 rows of 7 bookings, hash chains only"),
+            std::string::npos)
+      << clean_chains.out;
 
   // A client checks the proof of an untouched booking on its own.
   history::v1::VerifyHistoryResponse proof = VerifyHistory(*set, "t-5");
@@ -194,6 +202,17 @@ TEST_F(HistoryTamperTest, SuperuserTamperingIsNamedByHistoryVerifyAndVerifyHisto
         << caught.out;
   }
   EXPECT_EQ(caught.out.find("booking t-5 "), std::string::npos) << caught.out;
+  // The chains alone name every edit but the deleted last row (t-4), which
+  // only a signed head shows.
+  CommandRun chains = HistoryVerify(chains_only);
+  EXPECT_EQ(chains.code, 1) << chains.out;
+  for (const char* named : {"booking t-0 sequence 2:", "booking t-1 sequence 4:",
+                            "booking t-2 sequence 6:", "booking t-3 sequence 2:"}) {
+    EXPECT_NE(chains.out.find(absl::StrCat("NOT VERIFIED: ", named)), std::string::npos)
+        << named << "\n"
+        << chains.out;
+  }
+  EXPECT_EQ(chains.out.find("booking t-4 "), std::string::npos) << chains.out;
   CommandRun one = HistoryVerify(absl::StrCat(verify, " --booking t-1"));
   EXPECT_EQ(one.code, 1);
   EXPECT_NE(one.out.find("NOT VERIFIED: booking t-1 sequence 4:"), std::string::npos) << one.out;
