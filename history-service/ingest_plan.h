@@ -52,10 +52,12 @@ struct PlannedRow {
 };
 
 struct IngestPlan {
-  std::vector<PlannedRow> inserts;    // in order; a booking's rows in sequence order
-  std::vector<Decision> decisions;    // one per event given, in order
-  std::vector<std::string> released;  // event ids leaving the held-back table
-  int promoted = 0;                   // held gaps of earlier batches stored now
+  std::vector<PlannedRow> inserts;  // in order; a booking's rows in sequence order
+  std::vector<Decision> decisions;  // one per event given, in order
+  int promoted = 0;                 // held gaps of earlier batches stored now
+  // Each batch booking's last stored sequence after the plan (0: none): a
+  // held event at or below it has lost its place.
+  std::map<std::string, int64_t> head_sequence;
 };
 
 // `events` are the batch's storable events, in batch order. `hash` computes a

@@ -1,0 +1,198 @@
+// The held-back table stays bounded under hostile ingest: 30,000 gaps, forks
+// and conflicting duplicates (new event ids, varying reasons) leave at most
+// one row per place and reason, held rows within --held-back-per-booking and
+// --held-back-max-rows, retired rows only at places history stores; events
+// over a cap keep their disposition (a gap is still GAP: the relay sends it
+// again later) and are counted and logged. history_held_back_rows matches the
+// table, crosses the alert's threshold, and still matches after a restart.
+// Filling a gap releases its row (or retires it when other content was seen
+// there). Real PostgreSQL, a real history-service process.
+#include <csignal>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "tests/support/ingest_client.h"
+#include "tests/support/metrics_scrape.h"
+#include "tests/support/pg_suite.h"
+#include "tests/support/process.h"
+#include "tests/support/service_set.h"
+#include "tests/support/sql.h"
+
+namespace booking::testing {
+namespace {
+
+constexpr int kPerBooking = 5;
+constexpr int kMaxRows = 1000;
+constexpr int kRealBookings = 50;  // three stored entries each
+constexpr int kHostile = 30000;
+constexpr int kBatch = 500;
+
+const std::vector<std::string> kFlags = {absl::StrCat("--held-back-per-booking=", kPerBooking),
+                                         absl::StrCat("--held-back-max-rows=", kMaxRows)};
+
+class HeldBackTest : public PgSuite {};
+
+int64_t Count(const ServiceSet& set, const std::string& where) {
+  return QueryCount(set.history_url(),
+                    absl::StrCat(R"(SELECT count(*) FROM "BookingStatusHeldBack" WHERE )", where));
+}
+
+std::string Row(const ServiceSet& set, const std::string& booking) {
+  return QueryValue(set.history_url(),
+                    absl::StrCat(R"(SELECT string_agg(sequence || ':' || "heldReason" || ':' ||
+                                        COALESCE(outcome, 'held') || ':' || "timesSeen" || ':' ||
+                                        "sawOtherContent", ' ' ORDER BY sequence, "heldReason")
+                      FROM "BookingStatusHeldBack" WHERE "bookingId" = ')",
+                                 booking, "'"));
+}
+
+double Metric(const ServiceSet& set, const std::string& name) {
+  absl::StatusOr<std::vector<MetricSample>> samples = ScrapeSamples(set.history_metrics_target());
+  EXPECT_TRUE(samples.ok()) << samples.status();
+  return samples.ok() ? SumOf(*samples, name) : -1;
+}
+
+// The i-th hostile event: a gap (on 500 bookings, 10 places each, every
+// place twice with new ids), a fork at a stored place (new ids), or a stored
+// event id again with another reason.
+history::v1::StatusChangeEvent Hostile(int i) {
+  const int j = i / 3;
+  switch (i % 3) {
+    case 0: {
+      auto e = StatusEvent(EventId(1000000 + i), absl::StrCat("hostile-", (j / 10) % 500),
+                           10 + j % 10, "CONFIRMED", "CANCELLED", "intruder");
+      e.set_reason(absl::StrCat("gap ", i));
+      return e;
+    }
+    case 1: {
+      const int seq = 1 + j % 3;
+      auto e = StatusEvent(EventId(1000000 + i), absl::StrCat("real-", j % kRealBookings), seq,
+                           seq == 1 ? "" : "CONFIRMED", "CANCELLED", "intruder");
+      e.set_reason(absl::StrCat("fork ", i));
+      return e;
+    }
+    default: {
+      const int booking = j % kRealBookings, seq = 1 + j % 3;
+      auto e = StatusEvent(EventId(booking * 10 + seq), absl::StrCat("real-", booking), seq,
+                           seq == 1 ? "" : "CONFIRMED", "CONFIRMED");
+      e.set_reason(absl::StrCat("conflict ", i));
+      return e;
+    }
+  }
+}
+
+TEST_F(HeldBackTest, HostileEventsLeaveABoundedTable) {
+  auto created = ServiceSet::Create(*pg_, "heldback");
+  ASSERT_TRUE(created.ok()) << created.status();
+  ServiceSet& set = **created;
+  ASSERT_TRUE(set.StartHistory(kFlags).ok()) << set.Logs();
+  IngestClient client(set.history_target());
+
+  // The genuine stories, and three gaps held before the attack.
+  std::vector<history::v1::StatusChangeEvent> real;
+  for (int b = 0; b < kRealBookings; ++b) {
+    const std::string id = absl::StrCat("real-", b);
+    real.push_back(StatusEvent(EventId(b * 10 + 1), id, 1, "", "CONFIRMED"));
+    real.push_back(StatusEvent(EventId(b * 10 + 2), id, 2, "CONFIRMED", "CONFIRMED"));
+    real.push_back(StatusEvent(EventId(b * 10 + 3), id, 3, "CONFIRMED", "CONFIRMED"));
+  }
+  for (const char* b : {"fill-1", "fill-2", "fill-3"}) {
+    real.push_back(StatusEvent(EventId(900000 + b[5] * 10 + 1), b, 1, "", "PENDING_PAYMENT"));
+  }
+  auto ack = client.Send(real);
+  ASSERT_TRUE(ack.ok()) << ack.status();
+  ASSERT_EQ(ack->stored(), static_cast<int>(real.size()));
+  const auto fill_2 = [](char b) {
+    return StatusEvent(EventId(900000 + b * 10 + 2), absl::StrCat("fill-", b - '0'), 2,
+                       "PENDING_PAYMENT", "CONFIRMED");
+  };
+  const auto fill_3 = [](char b) {
+    return StatusEvent(EventId(900000 + b * 10 + 3), absl::StrCat("fill-", b - '0'), 3, "CONFIRMED",
+                       "CANCELLED");
+  };
+  // fill-2's place 3 also gets another event; fill-3's only a forged one.
+  auto forged = StatusEvent(EventId(990002), "fill-2", 3, "CONFIRMED", "PICKUP_ASSIGNED", "x");
+  auto forged_3 = StatusEvent(EventId(990003), "fill-3", 3, "PENDING_PAYMENT", "CANCELLED", "x");
+  ack = client.Send({fill_3('1'), fill_3('2'), forged, forged_3});
+  ASSERT_TRUE(ack.ok()) << ack.status();
+  ASSERT_EQ(ack->rejected_size(), 4);
+  for (const auto& r : ack->rejected()) EXPECT_EQ(r.disposition(), history::v1::GAP) << r.reason();
+
+  int refused_gaps = 0;
+  for (int start = 0; start < kHostile; start += kBatch) {
+    std::vector<history::v1::StatusChangeEvent> batch;
+    for (int i = start; i < start + kBatch; ++i) batch.push_back(Hostile(i));
+    ack = client.Send(batch);
+    ASSERT_TRUE(ack.ok()) << ack.status();
+    ASSERT_EQ(ack->rejected_size(), kBatch);  // nothing hostile is stored
+    for (const auto& r : ack->rejected()) {
+      if (r.reason().find("not kept by history") == std::string::npos) continue;
+      EXPECT_NE(r.disposition(), history::v1::MALFORMED) << r.reason();
+      refused_gaps += r.disposition() == history::v1::GAP;
+    }
+  }
+  EXPECT_GT(refused_gaps, 0);
+
+  // Bounded: held rows within both caps; retired ones one per stored place
+  // and reason (forks and conflicts at the 150 real places).
+  EXPECT_LE(Count(set, R"("retiredAt" IS NULL)"), kMaxRows);
+  EXPECT_EQ(Count(set, R"("retiredAt" IS NULL)"), kMaxRows);  // the attack filled it
+  EXPECT_EQ(QueryCount(set.history_url(), R"(SELECT coalesce(max(n), 0) FROM
+                  (SELECT count(*) AS n FROM "BookingStatusHeldBack" WHERE "retiredAt" IS NULL
+                   GROUP BY "bookingId") AS per)"),
+            kPerBooking);
+  EXPECT_EQ(Count(set, R"("retiredAt" IS NOT NULL AND "bookingId" LIKE 'real-%')"),
+            2 * 3 * kRealBookings);
+  EXPECT_LE(Count(set, "true"), kMaxRows + 2 * 3 * kRealBookings);
+  // A place seen again: counted, the last event kept beside the first.
+  EXPECT_EQ(QueryCount(set.history_url(), R"(SELECT sum("timesSeen") FROM "BookingStatusHeldBack"
+                                              WHERE "bookingId" LIKE 'real-%')"),
+            2 * kHostile / 3);
+  EXPECT_EQ(Count(set, R"("bookingId" LIKE 'real-%' AND NOT "sawOtherContent")"), 0);
+  EXPECT_EQ(Count(set, R"("bookingId" LIKE 'real-%' AND "lastEventId" = "eventId"
+                          AND "heldReason" = 'fork')"),
+            0);
+  EXPECT_GT(Metric(set, "history_held_back_refused_total"), 0);
+  EXPECT_NE(set.Logs().find("event not held back: a cap is reached"), std::string::npos);
+
+  // The gauge is the table's, and the alert's condition holds.
+  const double held = Metric(set, "history_held_back_rows");
+  EXPECT_EQ(held, static_cast<double>(Count(set, R"("retiredAt" IS NULL)")));
+  EXPECT_EQ(Metric(set, "history_held_back_retired_rows"),
+            static_cast<double>(Count(set, R"("retiredAt" IS NOT NULL)")));
+  const double cap = Metric(set, "history_held_back_max_rows");
+  EXPECT_EQ(cap, kMaxRows);
+  EXPECT_GT(held, 0.8 * cap);  // HistoryHeldBackNearCap in deploy/monitoring
+  EXPECT_NE(ReadFile(std::string(SOURCE_DIR) + "/deploy/monitoring/alert-rules.yaml")
+                .find("history_held_back_rows > 0.8 * history_held_back_max_rows"),
+            std::string::npos);
+
+  // Filling the gaps, the table full: fill-1's row leaves (its event stored,
+  // nothing else seen), fill-2's is retired as stored (another event came),
+  // fill-3's forged one is retired as superseded.
+  ack = client.Send({fill_2('1'), fill_2('2'), fill_2('3'), fill_3('3')});
+  ASSERT_TRUE(ack.ok()) << ack.status();
+  EXPECT_EQ(ack->stored(), 4) << ack->DebugString();
+  EXPECT_EQ(Row(set, "fill-1"), "NULL");
+  EXPECT_EQ(Row(set, "fill-2"), "3:gap:stored:2:true");
+  EXPECT_EQ(Row(set, "fill-3"), "3:gap:superseded:1:false");
+  EXPECT_EQ(QueryCount(set.history_url(), R"(SELECT count(*) FROM "BookingStatusHistory"
+                                              WHERE "bookingId" LIKE 'fill-%')"),
+            9);
+
+  // The maintained counts are the table's; after a restart the gauges too.
+  const std::string counts = QueryValue(set.history_url(), R"(SELECT held || ' ' || retired
+                                                               FROM "BookingStatusHeldBackCount")");
+  EXPECT_EQ(counts, absl::StrCat(Count(set, R"("retiredAt" IS NULL)"), " ",
+                                 Count(set, R"("retiredAt" IS NOT NULL)")));
+  ASSERT_TRUE(set.StopHistory(SIGTERM).ok());
+  ASSERT_TRUE(set.StartHistory(kFlags).ok()) << set.Logs();
+  EXPECT_EQ(absl::StrCat(Metric(set, "history_held_back_rows"), " ",
+                         Metric(set, "history_held_back_retired_rows")),
+            counts);
+}
+
+}  // namespace
+}  // namespace booking::testing
