@@ -124,7 +124,9 @@ absl::StatusOr<StoredBatch> HistoryStore::StoreAttempt(
     ids.insert(normalized[k].event_id);
   }
   LockBookings(txn, bookings);
-  const IngestPlan plan = PlanIngest(events, LoadState(txn, bookings, ids));
+  IngestState state = LoadState(txn, bookings, ids);
+  const std::set<std::string> held_bookings = state.held_bookings;
+  const IngestPlan plan = PlanIngest(events, std::move(state));
   try {
     InsertRows(txn, plan.inserts);
   } catch (const std::exception& e) {
@@ -132,7 +134,7 @@ absl::StatusOr<StoredBatch> HistoryStore::StoreAttempt(
     // Not foreseen by TableRefusal: found row by row in the next attempt.
     return absl::AbortedError(e.what());
   }
-  SettleHeld(txn, plan.inserts);
+  SettleHeld(txn, plan.inserts, held_bookings);
   StoredBatch out = Outcomes(batch, encoded, refused, events, event_index, plan);
   for (const PlannedRow& p : plan.inserts) {
     const RowContent& c = p.content;

@@ -207,14 +207,16 @@ HoldResult HoldEvents(pqxx::transaction_base& txn, const std::vector<HeldRow>& h
   return out;
 }
 
-void SettleHeld(pqxx::transaction_base& txn, const std::vector<PlannedRow>& stored) {
-  if (stored.empty()) return;
+void SettleHeld(pqxx::transaction_base& txn, const std::vector<PlannedRow>& stored,
+                const std::set<std::string>& held_bookings) {
   std::string json = "[";
   for (const PlannedRow& p : stored) {
+    if (held_bookings.count(p.content.booking_id) == 0) continue;
     if (json.size() > 1) json += ',';
     absl::StrAppend(&json, "{\"b\":", JsonString(p.content.booking_id),
                     ",\"s\":", p.content.sequence, ",\"e\":", JsonString(p.content.event_id), "}");
   }
+  if (json.size() == 1) return;
   json += "]";
   // Its own gap, nothing else ever seen there: history's row is the record.
   txn.exec_params(R"(DELETE FROM "BookingStatusHeldBack" h

@@ -18,6 +18,7 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -63,8 +64,11 @@ HoldResult HoldEvents(pqxx::transaction_base& txn, const std::vector<HeldRow>& h
                       const HeldBackLimits& limits);
 
 // The rows of the places `stored` now fills: deleted (its own gap, nothing
-// else seen) or retired. Uses the (booking, sequence) index: no scan.
-void SettleHeld(pqxx::transaction_base& txn, const std::vector<PlannedRow>& stored);
+// else seen) or retired. Only places of `held_bookings` (those with held
+// rows; nothing to do, no statement, for the others); uses the (booking,
+// sequence) index: no scan.
+void SettleHeld(pqxx::transaction_base& txn, const std::vector<PlannedRow>& stored,
+                const std::set<std::string>& held_bookings);
 
 struct HeldCounts {
   int64_t held = 0;

@@ -10,6 +10,7 @@
 #define HISTORY_SERVICE_INGEST_PLAN_H_
 
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,9 @@ struct IngestState {
   std::map<std::string, RowContent> held;
   // Gaps held for the batch's bookings, oldest first: candidates to follow.
   std::vector<RowContent> held_gaps;
+  // The batch's bookings with held rows of any reason (not retired): only
+  // their stored places need settling (ingest_held.h SettleHeld).
+  std::set<std::string> held_bookings;
 };
 
 enum class Outcome { kStored, kDuplicate, kHeld };

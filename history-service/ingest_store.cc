@@ -80,16 +80,19 @@ IngestState LoadState(pqxx::transaction_base& txn, const std::set<std::string>& 
   for (const pqxx::row& row :
        txn.exec_params(absl::StrCat("SELECT ", kContentColumns, R"(, "bookingId" = ANY(
                 SELECT jsonb_array_elements_text($1::jsonb)) AND "heldReason" = 'gap',
+                "heldReason" <> 'conflict' AND
                 "eventId" IN (SELECT x::uuid FROM jsonb_array_elements_text($2::jsonb) AS t(x)),
                 COALESCE("traceParent", '')
               FROM "BookingStatusHeldBack"
-              WHERE "heldReason" <> 'conflict' AND "retiredAt" IS NULL AND
+              WHERE "retiredAt" IS NULL AND
                     ("bookingId" IN (SELECT jsonb_array_elements_text($1::jsonb)) OR
-                     "eventId" IN (SELECT x::uuid FROM jsonb_array_elements_text($2::jsonb) AS t(x)))
+                     ("heldReason" <> 'conflict' AND "eventId" IN
+                        (SELECT x::uuid FROM jsonb_array_elements_text($2::jsonb) AS t(x))))
               ORDER BY "heldAt", id)"),
                        booking_json, ids_json)) {
     RowContent c = ReadContent(row);
     c.trace_parent = row[11].as<std::string>();
+    if (bookings.count(c.booking_id) > 0) state.held_bookings.insert(c.booking_id);
     if (row[9].as<bool>()) state.held_gaps.push_back(c);
     if (row[10].as<bool>()) state.held.emplace(c.event_id, c);
   }
