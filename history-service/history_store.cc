@@ -273,7 +273,8 @@ absl::StatusOr<history::v1::VerifyHistoryResponse> HistoryStore::Verify(
 
 absl::Status HistoryStore::Probe(ProbeConnection& probe) {
   return probe.Run([](pqxx::transaction_base& txn) -> absl::Status {
-    // The newest column this binary writes stands for the whole schema.
+    // The newest column and table this binary uses stand for the whole
+    // schema (the held-back counts: step 0010).
     if (!txn.exec(R"(SELECT EXISTS (SELECT FROM pg_attribute WHERE attname = 'traceParent'
                        AND attrelid = to_regclass('"BookingStatusHistory"'))
                      AND to_regclass('"BookingStatusHeldBackCount"') IS NOT NULL)")[0][0]
