@@ -158,9 +158,9 @@ HistoryStore::HistoryStore(PgPool& pool, HeldBackLimits limits, prometheus::Regi
   if (registry != nullptr) metrics_.emplace(*registry, limits_);
 }
 
-absl::Status HistoryStore::RefreshHeldBackGauges() {
+absl::Status HistoryStore::RefreshHeldBackGauges(absl::Time deadline) {
   absl::StatusOr<HeldCounts> counts = pool_.RunInTransaction<HeldCounts>(
-      [](pqxx::work& txn) -> absl::StatusOr<HeldCounts> { return ReadHeldCounts(txn); });
+      [](pqxx::work& txn) -> absl::StatusOr<HeldCounts> { return ReadHeldCounts(txn); }, deadline);
   if (!counts.ok()) return counts.status();
   if (metrics_) metrics_->Set(*counts);
   return absl::OkStatus();

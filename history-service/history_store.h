@@ -58,7 +58,7 @@ class HistoryStore {
 
   // Sets the held-back gauges from the table's counts (at start: they match
   // the table after a restart); an error when the store is unreachable.
-  absl::Status RefreshHeldBackGauges();
+  absl::Status RefreshHeldBackGauges(absl::Time deadline = absl::InfiniteFuture());
 
   // Stores the batch's events in one transaction, each only as its
   // booking's next entry (ingest_plan.h); an event id stored before with the

@@ -2,6 +2,7 @@
 #include <optional>
 
 #include "absl/flags/flag.h"
+#include "absl/time/clock.h"
 #include "common/config.h"
 #include "common/limits.h"
 #include "common/log.h"
@@ -150,7 +151,7 @@ int Main(int argc, char** argv) {
                .name = "history",
                .metrics = &runtime.metrics()});
   HistoryStore store(pool, *held_back, &runtime.metrics());
-  if (absl::Status s = store.RefreshHeldBackGauges(); !s.ok()) {
+  if (absl::Status s = store.RefreshHeldBackGauges(absl::Now() + absl::Seconds(2)); !s.ok()) {
     // Set by the first ingest batch instead.
     LogWarning("held-back gauges not read at start", {{"error", s.ToString()}});
   }
