@@ -6,12 +6,14 @@
 // again later) and are counted and logged. history_held_back_rows matches the
 // table, crosses the alert's threshold, and still matches after a restart.
 // Filling a gap releases its row (or retires it when other content was seen
-// there). Real PostgreSQL, a real history-service process.
+// there). Through the relay, a gap over the cap waits in the outbox and
+// arrives. Real PostgreSQL, real history-service and booking-service.
 #include <csignal>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "tests/support/ingest_client.h"
 #include "tests/support/metrics_scrape.h"
@@ -192,6 +194,57 @@ TEST_F(HeldBackTest, HostileEventsLeaveABoundedTable) {
   EXPECT_EQ(absl::StrCat(Metric(set, "history_held_back_rows"), " ",
                          Metric(set, "history_held_back_retired_rows")),
             counts);
+}
+
+// Through the relay, with the booking's held rows at the cap: its gap is not
+// kept by history but stays in the outbox (GAP), is sent again after its
+// pause once the missing event is stored, and nothing is set aside.
+TEST_F(HeldBackTest, AGapOverTheCapWaitsInTheOutboxAndArrives) {
+  auto created = ServiceSet::Create(*pg_, "heldrelay");
+  ASSERT_TRUE(created.ok()) << created.status();
+  ServiceSet& set = **created;
+  ASSERT_TRUE(set.StartHistory(kFlags).ok()) << set.Logs();
+  ASSERT_TRUE(set.StartBooking().ok()) << set.Logs();
+  {
+    IngestClient intruder(set.history_target());
+    std::vector<history::v1::StatusChangeEvent> gaps;
+    for (int seq = 10; seq < 10 + kPerBooking; ++seq) {
+      gaps.push_back(StatusEvent(EventId(2000000 + seq), "capped", seq, "CONFIRMED", "CANCELLED"));
+    }
+    auto ack = intruder.Send(gaps);
+    ASSERT_TRUE(ack.ok()) << ack.status();
+    ASSERT_EQ(Count(set, R"("bookingId" = 'capped' AND "retiredAt" IS NULL)"), kPerBooking);
+  }
+  const std::string& booking = set.booking_url();
+  auto wait = [&](const std::string& url, const std::string& sql, int64_t want) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(30);
+    while (QueryCount(url, sql) != want) {
+      if (absl::Now() > deadline) return false;
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+    return true;
+  };
+  Exec(booking, R"(INSERT INTO "BookingOutbox" ("bookingId", sequence, "fromStatus", "toStatus",
+                                                 "changedBy")
+                   VALUES ('capped', 1, NULL, 'PENDING_PAYMENT', 'test'),
+                          ('capped', 3, 'CONFIRMED', 'CANCELLED', 'test');
+                   NOTIFY booking_outbox)");
+  ASSERT_TRUE(wait(booking, R"(SELECT count(*) FROM "BookingOutbox"
+                               WHERE "bookingId" = 'capped' AND "heldCount" >= 1)",
+                   1))
+      << set.Logs();
+  EXPECT_EQ(Count(set, R"("bookingId" = 'capped' AND sequence = 3)"), 0);
+  EXPECT_NE(set.Logs().find("event not held back: a cap is reached"), std::string::npos);
+
+  Exec(booking, R"(INSERT INTO "BookingOutbox" ("bookingId", sequence, "fromStatus", "toStatus",
+                                                 "changedBy")
+                   VALUES ('capped', 2, 'PENDING_PAYMENT', 'CONFIRMED', 'test');
+                   NOTIFY booking_outbox)");
+  ASSERT_TRUE(wait(booking, R"(SELECT count(*) FROM "BookingOutbox")", 0)) << set.Logs();
+  EXPECT_EQ(QueryCount(set.history_url(), R"(SELECT count(*) FROM "BookingStatusHistory"
+                                              WHERE "bookingId" = 'capped')"),
+            3);
+  EXPECT_EQ(QueryCount(booking, R"(SELECT count(*) FROM "BookingOutboxRejected")"), 0);
 }
 
 }  // namespace
