@@ -85,14 +85,16 @@ history::v1::StatusChangeEvent Hostile(int i) {
   }
 }
 
-TEST_F(HeldBackTest, HostileEventsLeaveABoundedTable) {
-  auto created = ServiceSet::Create(*pg_, "heldback");
-  ASSERT_TRUE(created.ok()) << created.status();
-  ServiceSet& set = **created;
-  ASSERT_TRUE(set.StartHistory(kFlags).ok()) << set.Logs();
-  IngestClient client(set.history_target());
+history::v1::StatusChangeEvent Fill(char booking, int64_t sequence, const std::string& from,
+                                    const std::string& to) {
+  return StatusEvent(EventId(900000 + booking * 10 + sequence),
+                     absl::StrCat("fill-", std::string(1, booking)), sequence, from, to);
+}
 
-  // The genuine stories, and three gaps held before the attack.
+// The genuine stories (real-N: 1..3; fill-N: 1), then gaps at fill-N's
+// place 3: its own event on fill-1, its own and another on fill-2, only a
+// forged one (from_status will not follow) on fill-3.
+void SeedStories(IngestClient& client) {
   std::vector<history::v1::StatusChangeEvent> real;
   for (int b = 0; b < kRealBookings; ++b) {
     const std::string id = absl::StrCat("real-", b);
@@ -100,35 +102,29 @@ TEST_F(HeldBackTest, HostileEventsLeaveABoundedTable) {
     real.push_back(StatusEvent(EventId(b * 10 + 2), id, 2, "CONFIRMED", "CONFIRMED"));
     real.push_back(StatusEvent(EventId(b * 10 + 3), id, 3, "CONFIRMED", "CONFIRMED"));
   }
-  for (const char* b : {"fill-1", "fill-2", "fill-3"}) {
-    real.push_back(StatusEvent(EventId(900000 + b[5] * 10 + 1), b, 1, "", "PENDING_PAYMENT"));
-  }
+  for (char b : {'1', '2', '3'}) real.push_back(Fill(b, 1, "", "PENDING_PAYMENT"));
   auto ack = client.Send(real);
   ASSERT_TRUE(ack.ok()) << ack.status();
   ASSERT_EQ(ack->stored(), static_cast<int>(real.size()));
-  const auto fill_2 = [](char b) {
-    return StatusEvent(EventId(900000 + b * 10 + 2), absl::StrCat("fill-", b - '0'), 2,
-                       "PENDING_PAYMENT", "CONFIRMED");
-  };
-  const auto fill_3 = [](char b) {
-    return StatusEvent(EventId(900000 + b * 10 + 3), absl::StrCat("fill-", b - '0'), 3, "CONFIRMED",
-                       "CANCELLED");
-  };
-  // fill-2's place 3 also gets another event; fill-3's only a forged one.
-  auto forged = StatusEvent(EventId(990002), "fill-2", 3, "CONFIRMED", "PICKUP_ASSIGNED", "x");
-  auto forged_3 = StatusEvent(EventId(990003), "fill-3", 3, "PENDING_PAYMENT", "CANCELLED", "x");
-  ack = client.Send({fill_3('1'), fill_3('2'), forged, forged_3});
+  ack =
+      client.Send({Fill('1', 3, "CONFIRMED", "CANCELLED"), Fill('2', 3, "CONFIRMED", "CANCELLED"),
+                   StatusEvent(EventId(990002), "fill-2", 3, "CONFIRMED", "PICKUP_ASSIGNED", "x"),
+                   StatusEvent(EventId(990003), "fill-3", 3, "PENDING_PAYMENT", "CANCELLED", "x")});
   ASSERT_TRUE(ack.ok()) << ack.status();
   ASSERT_EQ(ack->rejected_size(), 4);
   for (const auto& r : ack->rejected()) EXPECT_EQ(r.disposition(), history::v1::GAP) << r.reason();
+}
 
+// kHostile events in batches: none stored; those over a cap keep their
+// disposition (some of them gaps), said in the reason.
+void Attack(IngestClient& client) {
   int refused_gaps = 0;
   for (int start = 0; start < kHostile; start += kBatch) {
     std::vector<history::v1::StatusChangeEvent> batch;
     for (int i = start; i < start + kBatch; ++i) batch.push_back(Hostile(i));
-    ack = client.Send(batch);
+    auto ack = client.Send(batch);
     ASSERT_TRUE(ack.ok()) << ack.status();
-    ASSERT_EQ(ack->rejected_size(), kBatch);  // nothing hostile is stored
+    ASSERT_EQ(ack->rejected_size(), kBatch);
     for (const auto& r : ack->rejected()) {
       if (r.reason().find("not kept by history") == std::string::npos) continue;
       EXPECT_NE(r.disposition(), history::v1::MALFORMED) << r.reason();
@@ -136,10 +132,11 @@ TEST_F(HeldBackTest, HostileEventsLeaveABoundedTable) {
     }
   }
   EXPECT_GT(refused_gaps, 0);
+}
 
-  // Bounded: held rows within both caps; retired ones one per stored place
-  // and reason (forks and conflicts at the 150 real places).
-  EXPECT_LE(Count(set, R"("retiredAt" IS NULL)"), kMaxRows);
+// Held rows within both caps; retired ones one per stored place and reason
+// (forks and conflicts at the 150 real places), every sighting counted.
+void ExpectBounded(const ServiceSet& set) {
   EXPECT_EQ(Count(set, R"("retiredAt" IS NULL)"), kMaxRows);  // the attack filled it
   EXPECT_EQ(QueryCount(set.history_url(), R"(SELECT coalesce(max(n), 0) FROM
                   (SELECT count(*) AS n FROM "BookingStatusHeldBack" WHERE "retiredAt" IS NULL
@@ -148,18 +145,20 @@ TEST_F(HeldBackTest, HostileEventsLeaveABoundedTable) {
   EXPECT_EQ(Count(set, R"("retiredAt" IS NOT NULL AND "bookingId" LIKE 'real-%')"),
             2 * 3 * kRealBookings);
   EXPECT_LE(Count(set, "true"), kMaxRows + 2 * 3 * kRealBookings);
-  // A place seen again: counted, the last event kept beside the first.
   EXPECT_EQ(QueryCount(set.history_url(), R"(SELECT sum("timesSeen") FROM "BookingStatusHeldBack"
                                               WHERE "bookingId" LIKE 'real-%')"),
             2 * kHostile / 3);
+  // The last event is kept beside the first.
   EXPECT_EQ(Count(set, R"("bookingId" LIKE 'real-%' AND NOT "sawOtherContent")"), 0);
   EXPECT_EQ(Count(set, R"("bookingId" LIKE 'real-%' AND "lastEventId" = "eventId"
                           AND "heldReason" = 'fork')"),
             0);
   EXPECT_GT(Metric(set, "history_held_back_refused_total"), 0);
   EXPECT_NE(set.Logs().find("event not held back: a cap is reached"), std::string::npos);
+}
 
-  // The gauge is the table's, and the alert's condition holds.
+// The gauges are the table's, and the alert's condition holds.
+void ExpectGaugesAndAlert(const ServiceSet& set) {
   const double held = Metric(set, "history_held_back_rows");
   EXPECT_EQ(held, static_cast<double>(Count(set, R"("retiredAt" IS NULL)")));
   EXPECT_EQ(Metric(set, "history_held_back_retired_rows"),
@@ -170,11 +169,15 @@ TEST_F(HeldBackTest, HostileEventsLeaveABoundedTable) {
   EXPECT_NE(ReadFile(std::string(SOURCE_DIR) + "/deploy/monitoring/alert-rules.yaml")
                 .find("history_held_back_rows > 0.8 * history_held_back_max_rows"),
             std::string::npos);
+}
 
-  // Filling the gaps, the table full: fill-1's row leaves (its event stored,
-  // nothing else seen), fill-2's is retired as stored (another event came),
-  // fill-3's forged one is retired as superseded.
-  ack = client.Send({fill_2('1'), fill_2('2'), fill_2('3'), fill_3('3')});
+// Filling the gaps, the table full: fill-1's row leaves (its event stored,
+// nothing else seen), fill-2's is retired as stored (another event came),
+// fill-3's forged one as superseded.
+void FillGaps(IngestClient& client, const ServiceSet& set) {
+  auto ack = client.Send(
+      {Fill('1', 2, "PENDING_PAYMENT", "CONFIRMED"), Fill('2', 2, "PENDING_PAYMENT", "CONFIRMED"),
+       Fill('3', 2, "PENDING_PAYMENT", "CONFIRMED"), Fill('3', 3, "CONFIRMED", "CANCELLED")});
   ASSERT_TRUE(ack.ok()) << ack.status();
   EXPECT_EQ(ack->stored(), 4) << ack->DebugString();
   EXPECT_EQ(Row(set, "fill-1"), "NULL");
@@ -183,6 +186,19 @@ TEST_F(HeldBackTest, HostileEventsLeaveABoundedTable) {
   EXPECT_EQ(QueryCount(set.history_url(), R"(SELECT count(*) FROM "BookingStatusHistory"
                                               WHERE "bookingId" LIKE 'fill-%')"),
             9);
+}
+
+TEST_F(HeldBackTest, HostileEventsLeaveABoundedTable) {
+  auto created = ServiceSet::Create(*pg_, "heldback");
+  ASSERT_TRUE(created.ok()) << created.status();
+  ServiceSet& set = **created;
+  ASSERT_TRUE(set.StartHistory(kFlags).ok()) << set.Logs();
+  IngestClient client(set.history_target());
+  ASSERT_NO_FATAL_FAILURE(SeedStories(client));
+  ASSERT_NO_FATAL_FAILURE(Attack(client));
+  ExpectBounded(set);
+  ExpectGaugesAndAlert(set);
+  ASSERT_NO_FATAL_FAILURE(FillGaps(client, set));
 
   // The maintained counts are the table's; after a restart the gauges too.
   const std::string counts = QueryValue(set.history_url(), R"(SELECT held || ' ' || retired
