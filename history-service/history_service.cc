@@ -37,7 +37,8 @@ HistoryServiceImpl::HistoryServiceImpl(HistoryStore& store, prometheus::Registry
       held_(prometheus::BuildCounter()
                 .Name("history_held_back_events_total")
                 .Help("events held back instead of stored, by reason (gap, fork, conflict); "
-                      "each event counted once, however often it is sent")
+                      "each place (booking, sequence, reason) counted once, however often and "
+                      "with whatever event ids it is sent")
                 .Register(metrics)) {
   // Present from the start, so a dashboard sees 0 rather than nothing.
   for (const char* reason : {"gap", "fork", "conflict"}) held_.Add({{"reason", reason}});

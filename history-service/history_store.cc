@@ -10,6 +10,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/limits.h"
+#include "common/log.h"
 #include "history-service/history_page.h"
 #include "history-service/ingest_encoding.h"
 #include "history-service/ingest_store.h"
@@ -67,7 +68,6 @@ StoredBatch Outcomes(const history::v1::IngestRequest& batch, const EncodedEvent
   StoredBatch out;
   out.promoted = plan.promoted;
   out.ack.set_batch_id(batch.batch_id());
-  std::set<std::string> held_keys;
   std::map<int, Decision> by_index;
   for (size_t k = 0; k < events.size(); ++k) by_index[event_index[k]] = plan.decisions[k];
   for (int i = 0; i < batch.events_size(); ++i) {
@@ -89,9 +89,10 @@ StoredBatch Outcomes(const history::v1::IngestRequest& batch, const EncodedEvent
           {e.event_id(), std::string(HeldReasonName(d->second.reason)), d->second.detail});
       const RowContent& c = events[std::distance(
           event_index.begin(), std::find(event_index.begin(), event_index.end(), i))];
-      if (held_keys.insert(c.event_id + ContentDigest(c)).second) {
-        out.to_hold.push_back({c, d->second.reason, d->second.detail});
-      }
+      auto head = plan.head_sequence.find(c.booking_id);
+      const bool settled = head != plan.head_sequence.end() && c.sequence <= head->second;
+      out.to_hold.push_back({c, d->second.reason, d->second.detail, settled});
+      out.to_hold_ack.push_back(out.ack.rejected_size() - 1);
     }
   }
   return out;
@@ -123,7 +124,9 @@ absl::StatusOr<StoredBatch> HistoryStore::StoreAttempt(
     ids.insert(normalized[k].event_id);
   }
   LockBookings(txn, bookings);
-  const IngestPlan plan = PlanIngest(events, LoadState(txn, bookings, ids));
+  IngestState state = LoadState(txn, bookings, ids);
+  const std::set<std::string> held_bookings = state.held_bookings;
+  const IngestPlan plan = PlanIngest(events, std::move(state));
   try {
     InsertRows(txn, plan.inserts);
   } catch (const std::exception& e) {
@@ -131,15 +134,45 @@ absl::StatusOr<StoredBatch> HistoryStore::StoreAttempt(
     // Not foreseen by TableRefusal: found row by row in the next attempt.
     return absl::AbortedError(e.what());
   }
-  Release(txn, plan.released);
+  SettleHeld(txn, plan.inserts, held_bookings);
   StoredBatch out = Outcomes(batch, encoded, refused, events, event_index, plan);
   for (const PlannedRow& p : plan.inserts) {
     const RowContent& c = p.content;
     out.stored.push_back({c.event_id, c.booking_id, c.sequence, c.trace_parent});
   }
-  out.newly_held = HoldEvents(txn, out.to_hold);
+  HoldResult hold = HoldEvents(txn, out.to_hold, limits_);
+  out.newly_held = std::move(hold.added);
+  for (const auto& [k, why] : hold.refused) {
+    history::v1::RejectedEvent* r = out.ack.mutable_rejected(out.to_hold_ack[k]);
+    r->set_reason(absl::StrCat(r->reason(), "; not kept by history: ", why));
+    out.held[k].detail = r->reason();
+    out.refused.push_back(out.held[k]);
+  }
+  out.counts = ReadHeldCounts(txn);
   AssignFeedPositions(txn, plan.inserts);  // last: its lock is held until commit
   return out;
+}
+
+HistoryStore::HistoryStore(PgPool& pool, HeldBackLimits limits, prometheus::Registry* registry)
+    : pool_(pool), limits_(limits) {
+  if (registry != nullptr) metrics_.emplace(*registry, limits_);
+}
+
+absl::Status HistoryStore::RefreshHeldBackGauges(absl::Time deadline) {
+  absl::StatusOr<HeldCounts> counts = pool_.RunInTransaction<HeldCounts>(
+      [](pqxx::work& txn) -> absl::StatusOr<HeldCounts> { return ReadHeldCounts(txn); }, deadline);
+  if (!counts.ok()) return counts.status();
+  if (metrics_) metrics_->Set(*counts);
+  return absl::OkStatus();
+}
+
+void HistoryStore::AfterCommit(const StoredBatch& stored) {
+  if (metrics_) metrics_->Set(stored.counts);
+  for (const HeldEventLog& r : stored.refused) {
+    if (metrics_) metrics_->Refused(r.reason);
+    LogWarning("event not held back: a cap is reached",
+               {{"event_id", r.event_id}, {"reason", r.reason}, {"detail", r.detail}});
+  }
 }
 
 absl::StatusOr<StoredBatch> HistoryStore::StoreBatch(const history::v1::IngestRequest& batch) {
@@ -156,7 +189,10 @@ absl::StatusOr<StoredBatch> HistoryStore::StoreBatch(const history::v1::IngestRe
           if (!one_by_one) return StoreAttempt(txn, batch, encoded, refused);
           return FindRefusedRow(txn, batch, encoded, refused);
         });
-    if (!absl::IsAborted(result.status())) return result;
+    if (!absl::IsAborted(result.status())) {
+      if (result.ok()) AfterCommit(*result);
+      return result;
+    }
     if (!one_by_one) {
       one_by_one = true;
     } else {
@@ -237,9 +273,11 @@ absl::StatusOr<history::v1::VerifyHistoryResponse> HistoryStore::Verify(
 
 absl::Status HistoryStore::Probe(ProbeConnection& probe) {
   return probe.Run([](pqxx::transaction_base& txn) -> absl::Status {
-    // The newest column this binary writes stands for the whole schema.
+    // The newest column and table this binary uses stand for the whole
+    // schema (the held-back counts: step 0010).
     if (!txn.exec(R"(SELECT EXISTS (SELECT FROM pg_attribute WHERE attname = 'traceParent'
-                       AND attrelid = to_regclass('"BookingStatusHistory"')))")[0][0]
+                       AND attrelid = to_regclass('"BookingStatusHistory"'))
+                     AND to_regclass('"BookingStatusHeldBackCount"') IS NOT NULL)")[0][0]
              .as<bool>()) {
       return absl::FailedPreconditionError(
           "history store schema is missing or old; run `migrator up` against it first");

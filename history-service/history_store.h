@@ -4,6 +4,7 @@
 #define HISTORY_SERVICE_HISTORY_STORE_H_
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,7 @@
 #include "common/pg.h"
 #include "common/probe_connection.h"
 #include "history-service/ingest_encoding.h"
+#include "history-service/ingest_held.h"
 #include "history-service/ingest_store.h"
 #include "history-service/list_history.h"
 #include "history/v1/history.pb.h"
@@ -42,12 +44,21 @@ struct StoredBatch {
   std::vector<HeldEventLog> held;
   std::map<std::string, int> newly_held;
   int promoted = 0;
-  std::vector<HeldRow> to_hold;  // for "BookingStatusHeldBack"
+  std::vector<HeldRow> to_hold;       // for "BookingStatusHeldBack"
+  std::vector<int> to_hold_ack;       // each one's index in ack.rejected (and in held)
+  std::vector<HeldEventLog> refused;  // not kept: a cap reached (detail: why)
+  HeldCounts counts;                  // the table's, at the batch's commit
 };
 
 class HistoryStore {
  public:
-  explicit HistoryStore(PgPool& pool) : pool_(pool) {}
+  // `registry`, when given, gets the held-back metrics (ingest_held.h).
+  explicit HistoryStore(PgPool& pool, HeldBackLimits limits = {},
+                        prometheus::Registry* registry = nullptr);
+
+  // Sets the held-back gauges from the table's counts (at start: they match
+  // the table after a restart); an error when the store is unreachable.
+  absl::Status RefreshHeldBackGauges(absl::Time deadline = absl::InfiniteFuture());
 
   // Stores the batch's events in one transaction, each only as its
   // booking's next entry (ingest_plan.h); an event id stored before with the
@@ -56,7 +67,10 @@ class HistoryStore {
   // (or refused by the table), or held back in "BookingStatusHeldBack" as a
   // gap, fork or conflict. Held gaps that the batch's events make fit are
   // stored after them. An error means nothing was stored and the batch may be
-  // sent again (the store was unreachable).
+  // sent again (the store was unreachable). An event held back at a new place
+  // beyond a cap (HeldBackLimits) is not kept: its disposition stays (the
+  // relay sends a gap again later, sets a fork or conflict aside), its reason
+  // says so, and it is counted and logged.
   absl::StatusOr<StoredBatch> StoreBatch(const history::v1::IngestRequest& batch);
 
   // A booking's entries with sequence > after_sequence, oldest first.
@@ -84,8 +98,12 @@ class HistoryStore {
                                              const history::v1::IngestRequest& batch,
                                              const EncodedEvents& encoded,
                                              std::map<std::string, std::string>& refused);
+  // The held-back gauges, and the events a cap refused counted and logged.
+  void AfterCommit(const StoredBatch& stored);
 
   PgPool& pool_;
+  const HeldBackLimits limits_;
+  std::optional<HeldBackMetrics> metrics_;
 };
 
 }  // namespace booking

@@ -87,7 +87,10 @@ class Planner {
     Promote(e.booking_id);
   }
 
-  IngestPlan Finish() { return std::move(plan_); }
+  IngestPlan Finish() {
+    for (const auto& [booking, head] : state_.heads) plan_.head_sequence[booking] = head.sequence;
+    return std::move(plan_);
+  }
 
  private:
   void Store(const RowContent& e) {
@@ -97,7 +100,7 @@ class Planner {
     head = {e.sequence, e.to_status, hash};
     plan_.inserts.push_back({e, previous, std::move(hash)});
     state_.stored[e.event_id] = e;
-    if (state_.held.erase(e.event_id) > 0) plan_.released.push_back(e.event_id);
+    state_.held.erase(e.event_id);
   }
 
   // Held gaps (earlier batches' or this one's) that now follow, in order.
@@ -115,7 +118,6 @@ class Planner {
           }
           const RowContent next = *it;
           pool->erase(it);
-          if (pool == &state_.held_gaps) plan_.released.push_back(next.event_id);
           if (auto b = gap_index_.find(next.event_id); b != gap_index_.end()) {
             plan_.decisions[b->second] = Decision{};
           } else {

@@ -10,6 +10,7 @@
 #define HISTORY_SERVICE_INGEST_PLAN_H_
 
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,9 @@ struct IngestState {
   std::map<std::string, RowContent> held;
   // Gaps held for the batch's bookings, oldest first: candidates to follow.
   std::vector<RowContent> held_gaps;
+  // The batch's bookings with held rows of any reason (not retired): only
+  // their stored places need settling (ingest_held.h SettleHeld).
+  std::set<std::string> held_bookings;
 };
 
 enum class Outcome { kStored, kDuplicate, kHeld };
@@ -52,10 +56,12 @@ struct PlannedRow {
 };
 
 struct IngestPlan {
-  std::vector<PlannedRow> inserts;    // in order; a booking's rows in sequence order
-  std::vector<Decision> decisions;    // one per event given, in order
-  std::vector<std::string> released;  // event ids leaving the held-back table
-  int promoted = 0;                   // held gaps of earlier batches stored now
+  std::vector<PlannedRow> inserts;  // in order; a booking's rows in sequence order
+  std::vector<Decision> decisions;  // one per event given, in order
+  int promoted = 0;                 // held gaps of earlier batches stored now
+  // Each batch booking's last stored sequence after the plan (0: none): a
+  // held event at or below it has lost its place.
+  std::map<std::string, int64_t> head_sequence;
 };
 
 // `events` are the batch's storable events, in batch order. `hash` computes a

@@ -20,10 +20,6 @@ std::string JsonTextArray(const std::set<std::string>& values) {
   return out + "]";
 }
 
-std::string JsonTextArray(const std::vector<std::string>& values) {
-  return JsonTextArray(std::set<std::string>(values.begin(), values.end()));
-}
-
 }  // namespace
 
 std::vector<RowContent> NormalizeEvents(pqxx::transaction_base& txn, const EncodedEvents& encoded) {
@@ -84,16 +80,19 @@ IngestState LoadState(pqxx::transaction_base& txn, const std::set<std::string>& 
   for (const pqxx::row& row :
        txn.exec_params(absl::StrCat("SELECT ", kContentColumns, R"(, "bookingId" = ANY(
                 SELECT jsonb_array_elements_text($1::jsonb)) AND "heldReason" = 'gap',
+                "heldReason" <> 'conflict' AND
                 "eventId" IN (SELECT x::uuid FROM jsonb_array_elements_text($2::jsonb) AS t(x)),
                 COALESCE("traceParent", '')
               FROM "BookingStatusHeldBack"
-              WHERE "heldReason" <> 'conflict' AND
+              WHERE "retiredAt" IS NULL AND
                     ("bookingId" IN (SELECT jsonb_array_elements_text($1::jsonb)) OR
-                     "eventId" IN (SELECT x::uuid FROM jsonb_array_elements_text($2::jsonb) AS t(x)))
+                     ("heldReason" <> 'conflict' AND "eventId" IN
+                        (SELECT x::uuid FROM jsonb_array_elements_text($2::jsonb) AS t(x))))
               ORDER BY "heldAt", id)"),
                        booking_json, ids_json)) {
     RowContent c = ReadContent(row);
     c.trace_parent = row[11].as<std::string>();
+    if (bookings.count(c.booking_id) > 0) state.held_bookings.insert(c.booking_id);
     if (row[9].as<bool>()) state.held_gaps.push_back(c);
     if (row[10].as<bool>()) state.held.emplace(c.event_id, c);
   }
@@ -119,39 +118,6 @@ void InsertRows(pqxx::transaction_base& txn, const std::vector<PlannedRow>& rows
                   json);
 }
 
-std::map<std::string, int> HoldEvents(pqxx::transaction_base& txn,
-                                      const std::vector<HeldRow>& held) {
-  std::map<std::string, int> added;
-  if (held.empty()) return added;
-  std::string json = "[";
-  for (const HeldRow& h : held) {
-    if (json.size() > 1) json += ',';
-    std::string object = ContentJson(h.content);
-    object.pop_back();
-    absl::StrAppend(&json, object,
-                    ",\"held_reason\":", JsonString(std::string(HeldReasonName(h.reason))),
-                    ",\"detail\":", JsonString(h.detail), ",\"digest\":\"",
-                    Hex(ContentDigest(h.content)), "\"}");
-  }
-  json += "]";
-  pqxx::result r = txn.exec_params(
-      absl::StrCat(R"(INSERT INTO "BookingStatusHeldBack" AS h ()", kContentInsertColumns,
-                   R"(, "heldReason", detail, "contentDigest")
-         SELECT )",
-                   kContentValues, R"(, r.held_reason, r.detail, decode(r.digest, 'hex')
-         FROM jsonb_to_recordset($1::jsonb) AS r()",
-                   kContentRecord, R"(, held_reason text, detail text, digest text)
-         ON CONFLICT ("eventId", "contentDigest") DO UPDATE
-           SET "heldReason" = EXCLUDED."heldReason", detail = EXCLUDED.detail,
-               "lastSeenAt" = now(), "timesSeen" = h."timesSeen" + 1
-         RETURNING "heldReason", xmax = 0)"),
-      json);
-  for (const pqxx::row& row : r) {
-    if (row[1].as<bool>()) ++added[row[0].as<std::string>()];
-  }
-  return added;
-}
-
 void AssignFeedPositions(pqxx::transaction_base& txn, const std::vector<PlannedRow>& rows) {
   if (rows.empty()) return;
   std::vector<std::string> ids;
@@ -167,14 +133,6 @@ void AssignFeedPositions(pqxx::transaction_base& txn, const std::vector<PlannedR
                            ORDER BY t.ord) AS inserted)",
                   absl::StrCat("[", absl::StrJoin(ids, ","), "]"));
   txn.exec("NOTIFY history_feed");  // delivered on commit, to every replica's listener
-}
-
-void Release(pqxx::transaction_base& txn, const std::vector<std::string>& event_ids) {
-  if (event_ids.empty()) return;
-  txn.exec_params(R"(DELETE FROM "BookingStatusHeldBack"
-                     WHERE "heldReason" <> 'conflict' AND "eventId" IN
-                       (SELECT x::uuid FROM jsonb_array_elements_text($1::jsonb) AS t(x)))",
-                  JsonTextArray(event_ids));
 }
 
 }  // namespace booking

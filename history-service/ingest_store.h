@@ -1,10 +1,9 @@
 // The statements of one ingest transaction: lock the batch's bookings, read
-// what the store holds for them, insert the planned rows, keep held-back
-// events. Each takes the whole batch in one statement.
+// what the store holds for them, insert the planned rows (held-back events:
+// ingest_held.h). Each takes the whole batch in one statement.
 #ifndef HISTORY_SERVICE_INGEST_STORE_H_
 #define HISTORY_SERVICE_INGEST_STORE_H_
 
-#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -29,22 +28,10 @@ IngestState LoadState(pqxx::transaction_base& txn, const std::set<std::string>& 
 // Inserts `rows` (with their chain hashes) in one statement.
 void InsertRows(pqxx::transaction_base& txn, const std::vector<PlannedRow>& rows);
 
-struct HeldRow {
-  RowContent content;
-  HeldReason reason;
-  std::string detail;
-};
-// Keeps `held` in "BookingStatusHeldBack" (seen again: counted, reason
-// updated); returns how many are new, by reason name.
-std::map<std::string, int> HoldEvents(pqxx::transaction_base& txn,
-                                      const std::vector<HeldRow>& held);
 // The inserted rows' watch positions (schema step 0008), in insertion order,
 // and NOTIFY history_feed: the transaction's last statements, as they take a
 // lock held until commit that orders positions by commit.
 void AssignFeedPositions(pqxx::transaction_base& txn, const std::vector<PlannedRow>& rows);
-
-// Gaps and forks stored now leave the held-back table.
-void Release(pqxx::transaction_base& txn, const std::vector<std::string>& event_ids);
 
 }  // namespace booking
 

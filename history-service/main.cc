@@ -2,6 +2,7 @@
 #include <optional>
 
 #include "absl/flags/flag.h"
+#include "absl/time/clock.h"
 #include "common/config.h"
 #include "common/limits.h"
 #include "common/log.h"
@@ -43,6 +44,14 @@ ABSL_FLAG(int, watch_buffer, booking::limits::kWatchBufferEntries,
 ABSL_FLAG(absl::Duration, watch_stall_timeout, absl::Seconds(10),
           "WatchHistory: a watcher whose buffer stays full, nothing read, this long is cut off "
           "(RESOURCE_EXHAUSTED, WATCH_TOO_SLOW) and resumes from its token");
+
+ABSL_FLAG(std::string, held_back_per_booking, "",
+          "events one booking may have held back (gaps, forks, conflicts at places history has "
+          "not stored); beyond, a new one is not kept [env HISTORY_HELD_BACK_PER_BOOKING, "
+          "default 100]");
+ABSL_FLAG(std::string, held_back_max_rows, "",
+          "events held back in all; beyond, a new one is not kept [env "
+          "HISTORY_HELD_BACK_MAX_ROWS, default 100000]");
 
 ABSL_FLAG(std::string, checkpoint_key, "",
           "file holding the Ed25519 seed (hex) that signs checkpoints of the store; make one "
@@ -129,6 +138,13 @@ int Main(int argc, char** argv) {
     LogError(watch.status().message());
     return 2;
   }
+  absl::StatusOr<HeldBackLimits> held_back =
+      ParseHeldBackLimits(FlagOrEnv(FLAGS_held_back_per_booking, "HISTORY_HELD_BACK_PER_BOOKING"),
+                          FlagOrEnv(FLAGS_held_back_max_rows, "HISTORY_HELD_BACK_MAX_ROWS"));
+  if (!held_back.ok()) {
+    LogError(held_back.status().message());
+    return 2;
+  }
   if (!SecureServer("HISTORY", *server, kPolicyNeeded).ok()) return 2;  // TLS, tokens, policy
   ServerRuntime runtime(*std::move(server));
   const std::string schema = FlagOrEnv(FLAGS_database_schema, "HISTORY_DATABASE_SCHEMA");
@@ -142,7 +158,11 @@ int Main(int argc, char** argv) {
                    },
                .name = "history",
                .metrics = &runtime.metrics()});
-  HistoryStore store(pool);
+  HistoryStore store(pool, *held_back, &runtime.metrics());
+  if (absl::Status s = store.RefreshHeldBackGauges(absl::Now() + absl::Seconds(2)); !s.ok()) {
+    // Set by the first ingest batch instead.
+    LogWarning("held-back gauges not read at start", {{"error", s.ToString()}});
+  }
   ProbeConnection probe(
       WithConnectionDefaults(database_url, "history-service-probe"),
       [&schema](pqxx::connection& c) { UseStoreSchema(c, "BookingStatusHistory", schema); });

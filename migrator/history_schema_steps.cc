@@ -195,6 +195,112 @@ INSERT INTO "BookingStatusHistoryFeedStart"
   WHERE NOT EXISTS (SELECT 1 FROM "BookingStatusHistoryFeedStart");
 )sql";
 
+// The held-back table bounded (history-service/ingest_held.h). One row per
+// place and reason ("bookingId", sequence, "heldReason"), whatever the event
+// ids: the first event seen there in full, the last one seen ("last*", its
+// content as JSON), how often and whether any other content came
+// ("sawOtherContent"). A row whose place history has since stored is retired
+// ("retiredAt", outcome 'stored': its own event, or 'superseded': another
+// one), never silently dropped; only a gap stored as itself, with no other
+// content ever seen there, leaves the table (history holds it). Rows of one
+// place are merged here first: the oldest stays, with the newest as its
+// last, the counts summed. "BookingStatusHeldBackCount" keeps the counts of
+// held and retired rows, by statement triggers, so that they are read without
+// a scan. history-service from before this step cannot hold an event back
+// any more (its ON CONFLICT names the dropped constraint): the batch fails
+// and the relay sends it again once the new history-service runs.
+constexpr char kHistoryHeldBackBounded[] = R"sql(
+ALTER TABLE "BookingStatusHeldBack"
+  ADD COLUMN IF NOT EXISTS "lastEventId" UUID,
+  ADD COLUMN IF NOT EXISTS "lastDigest" BYTEA,
+  ADD COLUMN IF NOT EXISTS "lastDetail" TEXT,
+  ADD COLUMN IF NOT EXISTS "lastContent" JSONB,
+  ADD COLUMN IF NOT EXISTS "sawOtherContent" BOOLEAN NOT NULL DEFAULT false,
+  ADD COLUMN IF NOT EXISTS "retiredAt" TIMESTAMPTZ,
+  ADD COLUMN IF NOT EXISTS outcome TEXT CHECK (outcome IN ('stored', 'superseded'));
+WITH place AS (
+  SELECT "bookingId" AS b, sequence AS s, "heldReason" AS r, min(id) AS keep, max(id) AS newest,
+         sum("timesSeen") AS seen, max("lastSeenAt") AS last_seen,
+         count(DISTINCT "contentDigest") > 1 AS other
+  FROM "BookingStatusHeldBack" GROUP BY 1, 2, 3 HAVING count(*) > 1),
+merged AS (
+  UPDATE "BookingStatusHeldBack" h
+  SET "timesSeen" = place.seen, "lastSeenAt" = place.last_seen, "sawOtherContent" = place.other,
+      "lastEventId" = n."eventId", "lastDigest" = n."contentDigest", "lastDetail" = n.detail,
+      "lastContent" = jsonb_build_object('event_id', n."eventId", 'booking_id', n."bookingId",
+        'sequence', n.sequence, 'from_status', n."fromStatus", 'to_status', n."toStatus",
+        'changed_by', n."changedBy", 'reason', n.reason, 'metadata', n.metadata::text,
+        'created_micros', (extract(epoch from n."createdAt") * 1000000)::bigint,
+        'trace_parent', COALESCE(n."traceParent", ''))
+  FROM place JOIN "BookingStatusHeldBack" n ON n.id = place.newest
+  WHERE h.id = place.keep)
+DELETE FROM "BookingStatusHeldBack" h USING place
+WHERE h."bookingId" = place.b AND h.sequence = place.s AND h."heldReason" = place.r
+  AND h.id <> place.keep;
+UPDATE "BookingStatusHeldBack"
+SET "lastEventId" = "eventId", "lastDigest" = "contentDigest", "lastDetail" = detail
+WHERE "lastDigest" IS NULL;
+UPDATE "BookingStatusHeldBack" h
+SET "retiredAt" = now(), outcome = CASE WHEN x."eventId" = h."eventId" THEN 'stored'
+                                        ELSE 'superseded' END
+FROM "BookingStatusHistory" x
+WHERE x."bookingId" = h."bookingId" AND x.sequence = h.sequence AND h."retiredAt" IS NULL;
+ALTER TABLE "BookingStatusHeldBack"
+  DROP CONSTRAINT IF EXISTS "BookingStatusHeldBack_event_content_key",
+  ALTER COLUMN "lastEventId" SET NOT NULL, ALTER COLUMN "lastDigest" SET NOT NULL,
+  ALTER COLUMN "lastDetail" SET NOT NULL,
+  ADD CONSTRAINT "BookingStatusHeldBack_place_key" UNIQUE ("bookingId", sequence, "heldReason");
+DROP INDEX IF EXISTS "BookingStatusHeldBack_bookingId_idx";
+CREATE INDEX IF NOT EXISTS "BookingStatusHeldBack_eventId_idx"
+  ON "BookingStatusHeldBack" ("eventId") WHERE "retiredAt" IS NULL;
+CREATE TABLE IF NOT EXISTS "BookingStatusHeldBackCount" (
+  one BOOLEAN PRIMARY KEY DEFAULT true CHECK (one),
+  held BIGINT NOT NULL,
+  retired BIGINT NOT NULL
+);
+INSERT INTO "BookingStatusHeldBackCount" (held, retired)
+  SELECT count(*) FILTER (WHERE "retiredAt" IS NULL), count(*) FILTER (WHERE "retiredAt" IS NOT NULL)
+  FROM "BookingStatusHeldBack";
+CREATE OR REPLACE FUNCTION "BookingStatusHeldBack_count"() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+  held_delta BIGINT := 0;
+  retired_delta BIGINT := 0;
+BEGIN
+  IF TG_OP = 'TRUNCATE' THEN
+    UPDATE "BookingStatusHeldBackCount" SET held = 0, retired = 0;
+    RETURN NULL;
+  END IF;
+  IF TG_OP IN ('INSERT', 'UPDATE') THEN
+    SELECT count(*) FILTER (WHERE "retiredAt" IS NULL), count(*) FILTER (WHERE "retiredAt" IS NOT NULL)
+      INTO held_delta, retired_delta FROM new_rows;
+  END IF;
+  IF TG_OP IN ('UPDATE', 'DELETE') THEN
+    SELECT held_delta - count(*) FILTER (WHERE "retiredAt" IS NULL),
+           retired_delta - count(*) FILTER (WHERE "retiredAt" IS NOT NULL)
+      INTO held_delta, retired_delta FROM old_rows;
+  END IF;
+  IF held_delta <> 0 OR retired_delta <> 0 THEN
+    UPDATE "BookingStatusHeldBackCount"
+    SET held = held + held_delta, retired = retired + retired_delta;
+  END IF;
+  RETURN NULL;
+END
+$$;
+CREATE OR REPLACE TRIGGER "BookingStatusHeldBack_count_insert" AFTER INSERT ON "BookingStatusHeldBack"
+  REFERENCING NEW TABLE AS new_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION "BookingStatusHeldBack_count"();
+CREATE OR REPLACE TRIGGER "BookingStatusHeldBack_count_update" AFTER UPDATE ON "BookingStatusHeldBack"
+  REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION "BookingStatusHeldBack_count"();
+CREATE OR REPLACE TRIGGER "BookingStatusHeldBack_count_delete" AFTER DELETE ON "BookingStatusHeldBack"
+  REFERENCING OLD TABLE AS old_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION "BookingStatusHeldBack_count"();
+CREATE OR REPLACE TRIGGER "BookingStatusHeldBack_count_truncate"
+  AFTER TRUNCATE ON "BookingStatusHeldBack"
+  FOR EACH STATEMENT EXECUTE FUNCTION "BookingStatusHeldBack_count"();
+)sql";
+
 }  // namespace
 
 const std::vector<Step>& HistorySteps() {
@@ -222,6 +328,9 @@ const std::vector<Step>& HistorySteps() {
          R"(ON "BookingStatusHistory" ("fromStatus", "createdAt", id))"}}},
       {"0008_history_feed", "the watch feed: each row's position, in commit order", kHistoryFeed},
       {"0009_history_trace", "the traceparent of the call that made each change", kHistoryTrace},
+      {"0010_history_held_back_bounded",
+       "one held-back row per place and reason, retired once history holds the place, counted",
+       kHistoryHeldBackBounded},
   };
   return kSteps;
 }

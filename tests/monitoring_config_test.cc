@@ -5,7 +5,8 @@
 // - promtool accepts the rules file, and every dashboard query as PromQL;
 // - every metric any query names is served by the live /metrics of the two
 //   services after a few calls (no hand-kept list: what they export);
-// - the PromQL name reader itself, on the shapes the files use.
+// - the PromQL name reader itself, on the shapes the files use;
+// - an alert watches the held-back table against its cap.
 #include <chrono>
 #include <fstream>
 #include <set>
@@ -147,6 +148,18 @@ TEST(MonitoringConfigTest, PromtoolAcceptsTheRulesAndEveryDashboardQuery) {
   EXPECT_EQ(dashboard_code, 0) << dashboard_output << "\n" << rules;
   EXPECT_NE(dashboard_output.find(absl::StrCat(exprs.size(), " rules found")), std::string::npos)
       << dashboard_output;
+}
+
+// The held-back table's bound is watched: an alert compares its gauge with
+// the cap history-service exports (issue 19).
+TEST(MonitoringConfigTest, AnAlertWatchesTheHeldBackTableAgainstItsCap) {
+  bool found = false;
+  for (const std::string& expr : RuleExpressions(ReadFile(kRules))) {
+    const std::set<std::string> names = MetricNamesIn(expr);
+    found = found ||
+            (names.count("history_held_back_rows") && names.count("history_held_back_max_rows"));
+  }
+  EXPECT_TRUE(found) << kRules;
 }
 
 TEST(MonitoringConfigTest, TheNameReaderSkipsFunctionsLabelsAndVariables) {
