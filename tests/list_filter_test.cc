@@ -6,6 +6,7 @@
 #include "history-service/list_filter.h"
 
 #include <cstdint>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -282,6 +283,32 @@ TEST(TokenKeysTest, RotationAndShortKeys) {
   EXPECT_EQ(old_key->Open("p", both->Seal("p", "payload")), std::nullopt);  // the new one signs
   EXPECT_FALSE(TokenKeys::FromKeys({std::string(31, 'x')}).ok());
   EXPECT_FALSE(TokenKeys::FromKeys({}).ok());
+}
+
+// --page-token-key's file: '#' lines and blank lines skipped, the first key
+// signs; a missing file, one with no key or a short key is refused, naming
+// the file.
+TEST(TokenKeysTest, FromFile) {
+  const std::string dir = ::testing::TempDir();
+  const auto write = [&](const std::string& name, const std::string& text) {
+    std::ofstream(dir + name) << text;
+    return dir + name;
+  };
+  const std::string a(40, 'a'), b(32, 'b');
+  absl::StatusOr<TokenKeys> keys =
+      TokenKeys::FromFile(write("keys", absl::StrCat("# rotation\n\n", a, "\n  ", b, "  \n")));
+  ASSERT_TRUE(keys.ok()) << keys.status();
+  absl::StatusOr<TokenKeys> first = TokenKeys::FromKeys({a});
+  absl::StatusOr<TokenKeys> second = TokenKeys::FromKeys({b});
+  ASSERT_TRUE(first.ok() && second.ok());
+  EXPECT_EQ(first->Open("p", keys->Seal("p", "x")), "x");   // the first line signs
+  EXPECT_EQ(keys->Open("p", second->Seal("p", "y")), "y");  // the second verifies
+  for (const std::string& bad : {dir + "no-such-file", write("empty", "# none\n\n"),
+                                 write("short", absl::StrCat(a, "\nshort\n"))}) {
+    absl::StatusOr<TokenKeys> refused = TokenKeys::FromFile(bad);
+    EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_TRUE(absl::StrContains(refused.status().message(), bad)) << refused.status();
+  }
 }
 
 }  // namespace
