@@ -119,7 +119,7 @@ std::vector<std::string> Conditions(const ListPlan& plan, std::vector<std::strin
 }  // namespace
 
 // SealToken (page_token.h) of "l2|binding|micros|id".
-std::string ListPageToken(const ListPlan& plan, const ListCursor& at) {
+std::string ListHistoryPageToken(const ListPlan& plan, const ListCursor& at) {
   return SealToken(kTokenPurpose, absl::StrCat(kTokenVersion, "|", Binding(plan.filter, plan.order),
                                                "|", at.micros, "|", at.id));
 }
@@ -184,7 +184,7 @@ absl::StatusOr<history::v1::ListHistoryResponse> ReadListPage(pqxx::transaction_
   if (more && taken > 0) {
     const history::v1::HistoryEntry& last = response.entries(taken - 1);
     response.set_next_page_token(
-        ListPageToken(plan, ListCursor{r[taken - 1][8].as<int64_t>(), last.id()}));
+        ListHistoryPageToken(plan, ListCursor{r[taken - 1][8].as<int64_t>(), last.id()}));
   }
   return response;
 }

@@ -45,7 +45,7 @@ absl::StatusOr<ListPlan> PlanListHistory(const history::v1::ListHistoryRequest& 
 
 // The page token of the page after `at` for `plan`'s filter and order: what
 // ReadListPage returns (exposed for tests that build tokens).
-std::string ListPageToken(const ListPlan& plan, const ListCursor& at);
+std::string ListHistoryPageToken(const ListPlan& plan, const ListCursor& at);
 
 // The statement ListHistory runs and its parameters ($1..$n, text):
 // exposed so that a test can EXPLAIN exactly what the service runs.

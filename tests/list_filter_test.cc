@@ -229,7 +229,7 @@ TEST(ListPlanTest, TokensAreSignedBoundAndRangeChecked) {
   absl::StatusOr<ListPlan> plan = PlanListHistory(r);
   ASSERT_TRUE(plan.ok());
   const std::string id = "0b4a3b0e-6f1e-4c2a-9d1e-1f2a3b4c5d6e";
-  const std::string token = ListPageToken(*plan, ListCursor{kNov1, id});
+  const std::string token = ListHistoryPageToken(*plan, ListCursor{kNov1, id});
   r.set_page_token(token);
   absl::StatusOr<ListPlan> next = PlanListHistory(r);
   ASSERT_TRUE(next.ok()) << next.status();
@@ -255,9 +255,9 @@ TEST(ListPlanTest, TokensAreSignedBoundAndRangeChecked) {
   bad.push_back(absl::WebSafeBase64Escape(payload));
   // Signed, but with a time outside the range (defence in depth).
   for (int64_t micros : {kMinTimeMicros - 1, kMaxTimeMicros + 1, INT64_MIN, INT64_MAX}) {
-    bad.push_back(ListPageToken(*plan, ListCursor{micros, id}));
+    bad.push_back(ListHistoryPageToken(*plan, ListCursor{micros, id}));
   }
-  bad.push_back(ListPageToken(*plan, ListCursor{kNov1, "not-a-uuid"}));
+  bad.push_back(ListHistoryPageToken(*plan, ListCursor{kNov1, "not-a-uuid"}));
   for (const std::string& t : bad) {
     r.set_page_token(t);
     absl::StatusOr<ListPlan> p = PlanListHistory(r);

@@ -303,7 +303,7 @@ TEST_F(ListHistoryFuzzTest, TheIssuesInputsAreInvalidArgument) {
     ListHistoryRequest empty;
     absl::StatusOr<ListPlan> plan = PlanListHistory(empty);
     ASSERT_TRUE(plan.ok());
-    cases.push_back({"", "", ListPageToken(*plan, ListCursor{micros, id}), "page_token"});
+    cases.push_back({"", "", ListHistoryPageToken(*plan, ListCursor{micros, id}), "page_token"});
   }
   for (const Case& c : cases) {
     ListHistoryRequest r;
