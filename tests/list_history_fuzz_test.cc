@@ -34,6 +34,7 @@
 #include "tests/support/list_fuzz_gen.h"
 #include "tests/support/pg_suite.h"
 #include "tests/support/service_set.h"
+#include "tests/support/watch_client.h"
 
 namespace booking::testing {
 namespace {
@@ -323,6 +324,51 @@ TEST_F(ListHistoryFuzzTest, TheIssuesInputsAreInvalidArgument) {
     EXPECT_EQ(Problem(Get(get), {"page_token"}), "") << token;
     EXPECT_EQ(Get(get).error_code(), grpc::StatusCode::INVALID_ARGUMENT) << token;
   }
+}
+
+// WatchHistory's resume tokens: a real one resumes with the booking_id it
+// was made for; altered, or with another booking_id, it is refused before
+// the watch starts.
+TEST_F(ListHistoryFuzzTest, WatchResumeTokensAlteredOrReboundAreRefused) {
+  ListFuzzGen gen(19);
+  int refused = 0;
+  for (int i = 0; i < 60; ++i) {
+    history::v1::WatchHistoryRequest start;
+    start.set_from_start(true);
+    if (i % 2 == 1) start.set_booking_id(absl::StrCat("fuzz-", i % 20));
+    std::string token;  // the bookmark's, or an entry's
+    {
+      WatchClient w(set_->history_target(), start);
+      for (int k = 0; k <= i % 3; ++k) {
+        std::optional<history::v1::WatchHistoryResponse> r = w.Next();
+        ASSERT_TRUE(r.has_value()) << start.ShortDebugString();
+        token = r->resume_token();
+      }
+    }
+    history::v1::WatchHistoryRequest resume = start;
+    resume.set_from_start(false);
+    resume.set_resume_token(token);
+    {
+      WatchClient same(set_->history_target(), resume);
+      ASSERT_TRUE(same.Next().has_value()) << same.Finish().error_message();
+    }
+    for (int k = 0; k < 3; ++k) {
+      history::v1::WatchHistoryRequest bad = resume;
+      if (k == 0) {
+        bad.set_booking_id(start.booking_id().empty() ? "fuzz-3" : "");
+      } else {
+        bad.set_resume_token(gen.Mutate(token));
+      }
+      if (bad.resume_token().empty()) continue;
+      WatchClient w(set_->history_target(), bad);
+      EXPECT_FALSE(w.Next().has_value()) << Shown(bad);
+      const grpc::Status s = w.Finish();
+      EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << Shown(bad);
+      EXPECT_EQ(Problem(s, {"resume_token"}), "") << Shown(bad);
+      ++refused;
+    }
+  }
+  std::printf("watch resume tokens: %d altered or rebound, all refused\n", refused);
 }
 
 }  // namespace
