@@ -4,7 +4,7 @@
 // unicode and broken UTF-8, long strings, nesting), order_by, page_size,
 // and page tokens real, replayed with another filter, altered, truncated,
 // built by hand or signed under another key; GetBookingHistory's page
-// tokens likewise. Every answer must be OK, or INVALID_ARGUMENT with a
+// tokens and WatchHistory's resume tokens likewise. Every answer must be OK, or INVALID_ARGUMENT with a
 // message and a BadRequest naming a request field: never INTERNAL, UNKNOWN
 // or any other code. An altered token must never be taken.
 //
