@@ -8,6 +8,8 @@
 #include <sstream>
 #include <utility>
 
+#include "absl/base/attributes.h"
+#include "absl/base/const_init.h"
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
@@ -38,7 +40,7 @@ std::string Mac(const std::string& key, absl::string_view purpose, absl::string_
   return mac;
 }
 
-absl::Mutex installed_mu;
+ABSL_CONST_INIT absl::Mutex installed_mu(absl::kConstInit);
 std::shared_ptr<const TokenKeys>& Installed() ABSL_EXCLUSIVE_LOCKS_REQUIRED(installed_mu) {
   static auto* keys =
       new std::shared_ptr<const TokenKeys>(std::make_shared<const TokenKeys>(TokenKeys::Random()));
