@@ -5,6 +5,8 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/time.h"
 #include "common/rpc_error.h"
 #include "google/protobuf/util/json_util.h"
 
@@ -56,6 +58,21 @@ std::string ProblemIn(const google::protobuf::Value& value, int depth) {
 }
 
 }  // namespace
+
+const char kTimeRangeText[] = "0001-01-01T00:00:00Z .. 9999-12-31T23:59:59.999999Z";
+
+absl::Status CheckTimeMicros(absl::string_view field, int64_t micros) {
+  if (micros >= kMinTimeMicros && micros <= kMaxTimeMicros) return absl::OkStatus();
+  return InvalidField(field, absl::StrCat("a time outside ", kTimeRangeText));
+}
+
+std::string PgTimestampText(int64_t micros) {
+  const int64_t seconds = micros >= 0 ? micros / 1000000 : -((-micros + 999999) / 1000000);
+  const absl::CivilSecond t =
+      absl::ToCivilSecond(absl::FromUnixSeconds(seconds), absl::UTCTimeZone());
+  return absl::StrFormat("%04d-%02d-%02d %02d:%02d:%02d.%06d", t.year(), t.month(), t.day(),
+                         t.hour(), t.minute(), t.second(), micros - seconds * 1000000);
+}
 
 bool IsValidUtf8(absl::string_view text) {
   size_t i = 0;

@@ -4,6 +4,7 @@
 #ifndef BOOKING_COMMON_INPUT_CHECK_H_
 #define BOOKING_COMMON_INPUT_CHECK_H_
 
+#include <cstdint>
 #include <string>
 
 #include "absl/status/status.h"
@@ -34,6 +35,24 @@ absl::StatusOr<std::string> MetadataToJson(absl::string_view field,
 // A list call's page size (AIP-158): 0 means `default_size`, more than
 // limits::kMaxPageSize means the maximum; negative is INVALID_ARGUMENT.
 absl::StatusOr<int> PageSizeOf(int requested, int default_size);
+
+// The times a caller may give (filter literals, anything in a token), as
+// microseconds since 1970 UTC: those of google.protobuf.Timestamp and of
+// RFC 3339 without year 0, 0001-01-01T00:00:00Z ..
+// 9999-12-31T23:59:59.999999Z. Every such time is a PostgreSQL timestamp
+// (4713 BC .. 294276 AD) and every stored create_time is one of them (ingest
+// takes only Timestamps), so nothing outside selects anything.
+inline constexpr int64_t kMinTimeMicros = -62135596800LL * 1000000;
+inline constexpr int64_t kMaxTimeMicros = 253402300799LL * 1000000 + 999999;
+extern const char kTimeRangeText[];  // "0001-01-01T00:00:00Z .. 9999-12-31T23:59:59.999999Z"
+
+// OK within [kMinTimeMicros, kMaxTimeMicros]; INVALID_ARGUMENT naming
+// `field` and the range otherwise.
+absl::Status CheckTimeMicros(absl::string_view field, int64_t micros);
+
+// A time within that range as PostgreSQL timestamp input, UTC:
+// "YYYY-MM-DD HH:MM:SS.ffffff" (the year always four digits).
+std::string PgTimestampText(int64_t micros);
 
 // True for valid UTF-8 (no overlong forms, no surrogates).
 bool IsValidUtf8(absl::string_view text);

@@ -20,8 +20,14 @@ class ParseErrorInterceptor final : public grpc::experimental::Interceptor {
         methods->GetRecvMessage() == nullptr) {
       unparsed_ = true;
     }
+    // gRPC's sync API answers INTERNAL; its callback API (WatchHistory)
+    // UNIMPLEMENTED with no message.
+    const auto as_unparsed = [](const grpc::Status& s) {
+      return s.error_code() == grpc::StatusCode::INTERNAL ||
+             (s.error_code() == grpc::StatusCode::UNIMPLEMENTED && s.error_message().empty());
+    };
     if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS) && unparsed_ &&
-        methods->GetSendStatus().error_code() == grpc::StatusCode::INTERNAL) {
+        as_unparsed(methods->GetSendStatus())) {
       const std::string message =
           absl::StrCat("the request is not a valid ", method_,
                        " message: it does not parse as protobuf, or a string field in it is not "

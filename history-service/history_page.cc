@@ -1,13 +1,21 @@
 #include "history-service/history_page.h"
 
 #include <algorithm>
+#include <optional>
+#include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/digest.h"
+#include "common/input_check.h"
 #include "common/limits.h"
 #include "common/pg.h"
+#include "common/rpc_error.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
+#include "history-service/page_token.h"
 
 namespace booking {
 
@@ -53,7 +61,35 @@ absl::StatusOr<std::string> PageMessage(pqxx::connection& conn, const std::strin
                       after_sequence, ", ", rows, ", ", limits::kMaxHistoryPageBytes, ")");
 }
 
+constexpr char kTokenPurpose[] = "history.v1.GetBookingHistory page_token";
+
+std::string TokenPayload(const std::string& booking_id, absl::string_view sequence) {
+  return absl::StrCat("g1|", Sha256Hex(booking_id).substr(0, 16), "|", sequence);
+}
+
 }  // namespace
+
+std::string HistoryPageToken(const std::string& booking_id, int64_t sequence) {
+  return SealToken(kTokenPurpose, TokenPayload(booking_id, absl::StrCat(sequence)));
+}
+
+absl::StatusOr<int64_t> HistoryPageAfter(const std::string& token, const std::string& booking_id) {
+  if (token.empty()) return 0;
+  const absl::Status bad = InvalidField(
+      "page_token",
+      "not a token returned by GetBookingHistory for this booking_id (or one made under another "
+      "--page-token-key): send no page_token to start over");
+  if (token.size() > limits::kMaxPageTokenBytes) return bad;
+  const std::optional<std::string> payload = OpenToken(kTokenPurpose, token);
+  const std::vector<std::string> parts = absl::StrSplit(payload.value_or(""), '|');
+  int64_t after = 0;
+  // Authentic once opened; still checked, as if it were not.
+  if (!payload || parts.size() != 3 || TokenPayload(booking_id, parts[2]) != *payload ||
+      !absl::SimpleAtoi(parts[2], &after) || after < 0) {
+    return bad;
+  }
+  return after;
+}
 
 absl::Status HistoryRowToEntry(const pqxx::row& row, const std::string& booking_id,
                                history::v1::HistoryEntry* e) {
@@ -72,8 +108,14 @@ absl::Status HistoryRowToEntry(const pqxx::row& row, const std::string& booking_
     return absl::InternalError(
         absl::StrCat("stored metadata of entry ", e->id(), " is not a JSON object"));
   }
-  *e->mutable_create_time() =
-      google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(row[8].as<int64_t>());
+  // A stored time outside a Timestamp's range (written around ingest) is
+  // an error of the store, not a CHECK failure in protobuf.
+  const int64_t micros = row[8].as<int64_t>();
+  if (!CheckTimeMicros("create_time", micros).ok()) {
+    return absl::InternalError(absl::StrCat("stored create_time of entry ", e->id(), " (", micros,
+                                            " us since 1970) is outside ", kTimeRangeText));
+  }
+  *e->mutable_create_time() = google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(micros);
   return absl::OkStatus();
 }
 
@@ -102,7 +144,8 @@ absl::StatusOr<history::v1::GetBookingHistoryResponse> ReadHistoryPage(
                     (taken > 0 && r[taken - 1][10].as<int64_t>() >=
                                       static_cast<int64_t>(limits::kMaxHistoryPageBytes));
   if (more && taken > 0) {
-    response.set_next_page_token(absl::StrCat(response.entries(taken - 1).sequence()));
+    response.set_next_page_token(
+        HistoryPageToken(booking_id, response.entries(taken - 1).sequence()));
   }
   return response;
 }

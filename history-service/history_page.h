@@ -25,6 +25,15 @@ extern const char kHistoryPageQuery[];
 absl::Status HistoryRowToEntry(const pqxx::row& row, const std::string& booking_id,
                                history::v1::HistoryEntry* e);
 
+// GetBookingHistory's page token after `sequence` of `booking_id`: sealed
+// (page_token.h), bound to the booking.
+std::string HistoryPageToken(const std::string& booking_id, int64_t sequence);
+
+// The sequence a page token of `booking_id` continues after (0 for "");
+// INVALID_ARGUMENT on page_token for anything HistoryPageToken did not make
+// for that booking with this process's token keys.
+absl::StatusOr<int64_t> HistoryPageAfter(const std::string& token, const std::string& booking_id);
+
 // Up to page_size entries of `booking_id` after `after_sequence`, ending
 // early once about limits::kMaxHistoryPageBytes are read; next_page_token
 // set when more follow. Runs outside any transaction on `conn`.

@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "common/rpc_error.h"
 #include "common/server_runtime.h"
+#include "history-service/history_page.h"
 #include "history-service/watch_stream.h"
 
 namespace booking {
@@ -52,13 +53,10 @@ grpc::Status HistoryServiceImpl::GetBookingHistory(
     if (absl::Status s = CheckBookingId(request->booking_id()); !s.ok()) return s;
     absl::StatusOr<int> page_size = PageSizeOf(request->page_size(), kDefaultPageSize);
     if (!page_size.ok()) return page_size.status();
-    int64_t after = 0;
-    if (!request->page_token().empty() &&
-        (!absl::SimpleAtoi(request->page_token(), &after) || after < 0)) {
-      return InvalidField("page_token", "not a token returned by GetBookingHistory");
-    }
+    absl::StatusOr<int64_t> after = HistoryPageAfter(request->page_token(), request->booking_id());
+    if (!after.ok()) return after.status();
     absl::StatusOr<history::v1::GetBookingHistoryResponse> page =
-        store_.Get(request->booking_id(), *page_size, after, DeadlineOf(*context));
+        store_.Get(request->booking_id(), *page_size, *after, DeadlineOf(*context));
     if (!page.ok()) return page.status();
     *response = *std::move(page);
     return absl::OkStatus();

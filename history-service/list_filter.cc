@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "common/input_check.h"
@@ -13,7 +14,8 @@ namespace booking {
 
 const char kListFilterHelp[] =
     "supported: comparisons joined by AND; changed_by, to_status and from_status with = and a "
-    "string; create_time with <, <=, > or >= and an RFC 3339 time; e.g. "
+    "string; create_time with <, <=, > or >= and an RFC 3339 time from "
+    "0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999Z; e.g. "
     "changed_by = \"ops@example.com\" AND to_status = \"CANCELLED\" AND "
     "create_time >= \"2026-11-01T00:00:00Z\"";
 
@@ -26,6 +28,14 @@ absl::Status BadFilter(absl::string_view problem) {
                   absl::StrCat("filter: ", problem, " (", kListFilterHelp, ")"))
       .FieldViolation("filter", absl::StrCat(problem, "; ", kListFilterHelp))
       .Info("INVALID_FILTER", "history.v1");
+}
+
+// A caller's text inside a message: printable ASCII (the rest escaped),
+// at most about 64 bytes of it.
+std::string Shown(absl::string_view text) {
+  constexpr size_t kMax = 64;
+  return text.size() <= kMax ? absl::CHexEscape(text)
+                             : absl::StrCat(absl::CHexEscape(text.substr(0, kMax)), "...");
 }
 
 enum class Kind { kWord, kString, kOperator };
@@ -73,7 +83,7 @@ absl::StatusOr<std::vector<Token>> Tokens(absl::string_view text) {
       out.push_back({Kind::kWord, std::string(text.substr(i, j - i))});
       i = j;
     } else {
-      return BadFilter(absl::StrCat("unexpected character '", std::string(1, c), "'"));
+      return BadFilter(absl::StrCat("unexpected character '", Shown(text.substr(i, 1)), "'"));
     }
   }
   return out;
@@ -98,10 +108,16 @@ absl::Status SetTime(ListFilter& f, const std::string& op, const std::string& va
   absl::Time t;
   std::string why;
   if (!absl::ParseTime(absl::RFC3339_full, value, &t, &why)) {
-    return BadFilter(absl::StrCat("create_time value \"", value,
+    return BadFilter(absl::StrCat("create_time value \"", Shown(value),
                                   "\" is not an RFC 3339 time like 2026-11-01T00:00:00Z"));
   }
+  // Checked here, before any query: PostgreSQL refuses what lies outside
+  // its timestamp range (year 0 among it) with an error, not an answer.
   const TimeBound bound{absl::ToUnixMicros(t), op.size() == 2};
+  if (!CheckTimeMicros("filter", bound.micros).ok()) {
+    return BadFilter(
+        absl::StrCat("create_time value \"", Shown(value), "\" is outside ", kTimeRangeText));
+  }
   std::optional<TimeBound>& slot = op[0] == '>' ? f.after : f.before;
   if (slot) return BadFilter("create_time has more than one lower or upper bound");
   slot = bound;
@@ -123,7 +139,7 @@ absl::Status Apply(ListFilter& f, const std::vector<Token>& tokens, size_t i) {
   if (field.text == "to_status") return SetText(f.to_status, field.text, op.text, value.text);
   if (field.text == "from_status") return SetText(f.from_status, field.text, op.text, value.text);
   if (field.text == "create_time") return SetTime(f, op.text, value.text);
-  return BadFilter(absl::StrCat("unknown field \"", field.text, "\""));
+  return BadFilter(absl::StrCat("unknown field \"", Shown(field.text), "\""));
 }
 
 std::string Part(absl::string_view name, const std::optional<std::string>& v) {
@@ -153,7 +169,8 @@ absl::StatusOr<ListFilter> ParseListFilter(absl::string_view text) {
     if (i + 3 >= tokens->size()) break;
     const Token& join = (*tokens)[i + 3];
     if (join.kind != Kind::kWord || join.text != "AND") {
-      return BadFilter(absl::StrCat("\"", join.text, "\" where AND was expected (only AND joins ",
+      return BadFilter(absl::StrCat("\"", Shown(join.text),
+                                    "\" where AND was expected (only AND joins ",
                                     "comparisons; OR, NOT and parentheses are not supported)"));
     }
     if (i + 4 >= tokens->size()) return BadFilter("nothing after the last AND");

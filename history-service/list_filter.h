@@ -2,7 +2,8 @@
 // AND, nothing else (no OR, NOT, parentheses or functions), so that every
 // filter is one index range: changed_by, to_status and from_status compared
 // with = to a string, create_time compared with <, <=, > or >= to an RFC 3339
-// time. A value is "quoted" (\" and \\ escape) or a bare word.
+// time within 0001-01-01T00:00:00Z .. 9999-12-31T23:59:59.999999Z
+// (common/input_check.h). A value is "quoted" (\" and \\ escape) or a bare word.
 #ifndef HISTORY_SERVICE_LIST_FILTER_H_
 #define HISTORY_SERVICE_LIST_FILTER_H_
 

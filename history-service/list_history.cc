@@ -1,26 +1,27 @@
 #include "history-service/list_history.h"
 
 #include <algorithm>
+#include <optional>
 
 #include "absl/strings/ascii.h"
-#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "absl/time/time.h"
 #include "common/digest.h"
 #include "common/input_check.h"
 #include "common/limits.h"
 #include "common/rpc_error.h"
 #include "history-service/history_page.h"
+#include "history-service/page_token.h"
 
 namespace booking {
 namespace {
 
 constexpr int kDefaultPageSize = 100;
 constexpr char kDomain[] = "history.v1";
-constexpr char kTokenVersion[] = "l1";
+constexpr char kTokenPurpose[] = "history.v1.ListHistory page_token";
+constexpr char kTokenVersion[] = "l2";
 
 absl::Status BadField(const std::string& field, const std::string& problem,
                       const std::string& reason) {
@@ -49,22 +50,22 @@ std::string Binding(const ListFilter& filter, ListOrder order) {
       .substr(0, 16);
 }
 
-std::string EncodeToken(const ListPlan& plan, int64_t micros, const std::string& id) {
-  return absl::WebSafeBase64Escape(
-      absl::StrCat(kTokenVersion, "|", Binding(plan.filter, plan.order), "|", micros, "|", id));
-}
-
 absl::StatusOr<ListCursor> DecodeToken(const std::string& token, const ListPlan& plan) {
-  const absl::Status bad =
-      BadField("page_token", "not a page token returned by ListHistory", "INVALID_PAGE_TOKEN");
-  std::string raw;
-  if (token.size() > limits::kMaxPageTokenBytes || !absl::WebSafeBase64Unescape(token, &raw)) {
-    return bad;
-  }
-  const std::vector<std::string> parts = absl::StrSplit(raw, '|');
+  const absl::Status bad = BadField(
+      "page_token",
+      "not a page token returned by ListHistory (or one made under another --page-token-key): "
+      "send no page_token to start over",
+      "INVALID_PAGE_TOKEN");
+  if (token.size() > limits::kMaxPageTokenBytes) return bad;
+  const std::optional<std::string> raw = OpenToken(kTokenPurpose, token);
+  if (!raw) return bad;
+  // Authentic from here on; still checked, as if it were not.
+  const std::vector<std::string> parts = absl::StrSplit(*raw, '|');
   ListCursor cursor;
   if (parts.size() != 4 || parts[0] != kTokenVersion ||
-      !absl::SimpleAtoi(parts[2], &cursor.micros) || !CheckUuid("page_token", parts[3]).ok()) {
+      !absl::SimpleAtoi(parts[2], &cursor.micros) ||
+      !CheckTimeMicros("page_token", cursor.micros).ok() ||
+      !CheckUuid("page_token", parts[3]).ok()) {
     return bad;
   }
   if (parts[1] != Binding(plan.filter, plan.order)) {
@@ -77,12 +78,10 @@ absl::StatusOr<ListCursor> DecodeToken(const std::string& token, const ListPlan&
   return cursor;
 }
 
-// A timestamp literal for "createdAt" (TIMESTAMP without zone, UTC).
-std::string TimestampText(int64_t micros) {
-  return absl::FormatTime("%Y-%m-%d %H:%M:%E6S", absl::FromUnixMicros(micros), absl::UTCTimeZone());
-}
-
-// The WHERE conditions of `plan`, their values appended to `params`.
+// The WHERE conditions of `plan`, their values appended to `params`. Times
+// are "createdAt" literals (TIMESTAMP without zone, UTC), each checked
+// against kMinTimeMicros..kMaxTimeMicros by the filter's parser or the
+// token's decoder.
 std::vector<std::string> Conditions(const ListPlan& plan, std::vector<std::string>& params) {
   std::vector<std::string> where;
   const auto param = [&](std::string value, absl::string_view cast = "") {
@@ -102,22 +101,28 @@ std::vector<std::string> Conditions(const ListPlan& plan, std::vector<std::strin
   text("fromStatus", f.from_status);
   if (f.after) {
     where.push_back(absl::StrCat("h.\"createdAt\" ", f.after->inclusive ? ">=" : ">", " ",
-                                 param(TimestampText(f.after->micros), "::timestamp")));
+                                 param(PgTimestampText(f.after->micros), "::timestamp")));
   }
   if (f.before) {
     where.push_back(absl::StrCat("h.\"createdAt\" ", f.before->inclusive ? "<=" : "<", " ",
-                                 param(TimestampText(f.before->micros), "::timestamp")));
+                                 param(PgTimestampText(f.before->micros), "::timestamp")));
   }
   if (plan.after) {
     const bool newest = plan.order == ListOrder::kNewestFirst;
     where.push_back(absl::StrCat("(h.\"createdAt\", h.id) ", newest ? "<" : ">", " (",
-                                 param(TimestampText(plan.after->micros), "::timestamp"), ", ",
+                                 param(PgTimestampText(plan.after->micros), "::timestamp"), ", ",
                                  param(plan.after->id, "::uuid"), ")"));
   }
   return where;
 }
 
 }  // namespace
+
+// SealToken (page_token.h) of "l2|binding|micros|id".
+std::string ListHistoryPageToken(const ListPlan& plan, const ListCursor& at) {
+  return SealToken(kTokenPurpose, absl::StrCat(kTokenVersion, "|", Binding(plan.filter, plan.order),
+                                               "|", at.micros, "|", at.id));
+}
 
 absl::StatusOr<ListPlan> PlanListHistory(const history::v1::ListHistoryRequest& request) {
   ListPlan plan;
@@ -178,7 +183,8 @@ absl::StatusOr<history::v1::ListHistoryResponse> ReadListPage(pqxx::transaction_
                                       static_cast<int64_t>(limits::kMaxHistoryPageBytes));
   if (more && taken > 0) {
     const history::v1::HistoryEntry& last = response.entries(taken - 1);
-    response.set_next_page_token(EncodeToken(plan, r[taken - 1][8].as<int64_t>(), last.id()));
+    response.set_next_page_token(
+        ListHistoryPageToken(plan, ListCursor{r[taken - 1][8].as<int64_t>(), last.id()}));
   }
   return response;
 }

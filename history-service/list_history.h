@@ -1,6 +1,6 @@
 // ListHistory: entries across bookings, filtered (list_filter.h), ordered by
 // create_time (ties by entry id), read as a keyset page: a page token holds
-// the last entry's (create_time, id), so later pages neither skip nor repeat
+// the last entry's (create_time, id), signed (page_token.h), so later pages neither skip nor repeat
 // an entry however many are stored meanwhile. Each filter shape is one range
 // of an index of history step 0007 (migrator/schema_steps.cc).
 #ifndef HISTORY_SERVICE_LIST_HISTORY_H_
@@ -36,9 +36,16 @@ struct ListPlan {
 };
 
 // INVALID_ARGUMENT (with a BadRequest violation and ErrorInfo) for a bad
-// filter, order_by, negative page_size, or a page token that is not one of
-// ListHistory's or was made for another filter or order_by.
+// filter (a time outside common/input_check.h's range among it), order_by,
+// negative page_size, or a page token that is not one of ListHistory's
+// (page_token.h: signed with this process's keys), was made for another
+// filter or order_by, or holds a time outside that range. page_size is not
+// bound: AIP-158 lets a caller change it from page to page.
 absl::StatusOr<ListPlan> PlanListHistory(const history::v1::ListHistoryRequest& request);
+
+// The page token of the page after `at` for `plan`'s filter and order: what
+// ReadListPage returns (exposed for tests that build tokens).
+std::string ListHistoryPageToken(const ListPlan& plan, const ListCursor& at);
 
 // The statement ListHistory runs and its parameters ($1..$n, text):
 // exposed so that a test can EXPLAIN exactly what the service runs.

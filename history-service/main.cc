@@ -13,6 +13,7 @@
 #include "history-service/checkpointer.h"
 #include "history-service/history_service.h"
 #include "history-service/history_store.h"
+#include "history-service/page_token.h"
 
 ABSL_FLAG(std::string, listen, "",
           "gRPC address HOST:PORT [env HISTORY_LISTEN, default 0.0.0.0:50052]");
@@ -57,6 +58,11 @@ ABSL_FLAG(std::string, checkpoint_key, "",
           "file holding the Ed25519 seed (hex) that signs checkpoints of the store; make one "
           "with `history-verify keygen --out FILE` [env HISTORY_CHECKPOINT_KEY; default: no "
           "checkpoints]");
+ABSL_FLAG(std::string, page_token_key, "",
+          "file whose first line (32+ bytes, e.g. `openssl rand -base64 48`) signs page and "
+          "resume tokens; further lines are still accepted (rotation). Every replica needs the "
+          "same file [env HISTORY_PAGE_TOKEN_KEY; default: a random key per process, so tokens "
+          "hold neither across restarts nor across replicas]");
 ABSL_FLAG(absl::Duration, checkpoint_interval, absl::Minutes(1),
           "how often a checkpoint is signed (when rows were added since the last)");
 
@@ -146,6 +152,19 @@ int Main(int argc, char** argv) {
     return 2;
   }
   if (!SecureServer("HISTORY", *server, kPolicyNeeded).ok()) return 2;  // TLS, tokens, policy
+  if (const std::string file = FlagOrEnv(FLAGS_page_token_key, "HISTORY_PAGE_TOKEN_KEY");
+      !file.empty()) {
+    absl::StatusOr<TokenKeys> keys = TokenKeys::FromFile(file);
+    if (!keys.ok()) {
+      LogError(keys.status().message());
+      return 2;
+    }
+    InstallTokenKeys(*std::move(keys));
+  } else {
+    LogWarning(
+        "no --page-token-key: page and resume tokens are signed with a random key of this "
+        "process; they fail after a restart and on other replicas");
+  }
   ServerRuntime runtime(*std::move(server));
   const std::string schema = FlagOrEnv(FLAGS_database_schema, "HISTORY_DATABASE_SCHEMA");
   PgPool pool({.url = WithConnectionDefaults(database_url, "history-service"),

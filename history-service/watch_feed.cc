@@ -1,19 +1,28 @@
 #include "history-service/watch_feed.h"
 
+#include <optional>
 #include <utility>
 
-#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/digest.h"
+#include "common/input_check.h"
 #include "common/limits.h"
 #include "common/rpc_error.h"
 #include "history-service/history_page.h"
+#include "history-service/page_token.h"
 
 namespace booking {
 namespace {
 
-constexpr char kVersion[] = "w1";
+constexpr char kVersion[] = "w2";
+constexpr char kPurpose[] = "history.v1.WatchHistory resume_token";
+
+// What a token is bound to: the watch's booking_id ("" for all).
+std::string WatchBinding(const std::string& booking_id) {
+  return Sha256Hex(absl::StrCat("watch:", booking_id)).substr(0, 16);
+}
 
 // The entry columns as HistoryRowToEntry reads them (0..9), then the booking
 // id (10) and the position (11): h is "BookingStatusHistory".
@@ -80,33 +89,39 @@ pqxx::result ReadPositioned(pqxx::transaction_base& txn, int64_t after, int64_t 
 
 }  // namespace
 
-std::string EncodeToken(const FeedPosition& at) {
-  const std::string plain = at.legacy
-                                ? absl::StrCat(kVersion, ":L:", at.sequence, ":", at.booking_id)
-                                : absl::StrCat(kVersion, ":", at.position);
-  return absl::WebSafeBase64Escape(plain);
+std::string EncodeToken(const FeedPosition& at, const std::string& booking_id) {
+  const std::string plain =
+      at.legacy ? absl::StrCat(kVersion, ":", WatchBinding(booking_id), ":L:", at.sequence, ":",
+                               at.booking_id)
+                : absl::StrCat(kVersion, ":", WatchBinding(booking_id), ":", at.position);
+  return SealToken(kPurpose, plain);
 }
 
-absl::StatusOr<FeedPosition> DecodeToken(const std::string& token) {
-  std::string plain;
-  if (token.size() > limits::kMaxPageTokenBytes || !absl::WebSafeBase64Unescape(token, &plain)) {
-    return BadToken("not base64url");
+absl::StatusOr<FeedPosition> DecodeToken(const std::string& token, const std::string& booking_id) {
+  if (token.size() > limits::kMaxPageTokenBytes) return BadToken("too long");
+  const std::optional<std::string> plain = OpenToken(kPurpose, token);
+  if (!plain) return BadToken("not signed by this service (or under another --page-token-key)");
+  // Authentic from here on; still checked, as if it were not.
+  std::vector<std::string> parts = absl::StrSplit(*plain, absl::MaxSplits(':', 4));
+  if (parts.size() < 3 || parts[0] != kVersion) return BadToken("unknown version");
+  if (parts[1] != WatchBinding(booking_id)) {
+    return InvalidField("resume_token",
+                        "made for a watch of another booking_id: resume with the booking_id of "
+                        "the watch that returned it");
   }
-  std::vector<std::string> parts = absl::StrSplit(plain, absl::MaxSplits(':', 3));
-  if (parts.size() < 2 || parts[0] != kVersion) return BadToken("unknown version");
   FeedPosition at;
-  if (parts.size() == 2) {
-    if (!absl::SimpleAtoi(parts[1], &at.position) || at.position < 0) {
+  if (parts.size() == 3) {
+    if (!absl::SimpleAtoi(parts[2], &at.position) || at.position < 0) {
       return BadToken("bad position");
     }
     return at;
   }
   at.legacy = true;
-  if (parts.size() != 4 || parts[1] != "L" || !absl::SimpleAtoi(parts[2], &at.sequence) ||
-      at.sequence < 0 || parts[3].size() > limits::kMaxIdBytes) {
+  if (parts.size() != 5 || parts[2] != "L" || !absl::SimpleAtoi(parts[3], &at.sequence) ||
+      at.sequence < 0 || !CheckText("resume_token", parts[4], limits::kMaxIdBytes).ok()) {
     return BadToken("bad legacy position");
   }
-  at.booking_id = parts[3];
+  at.booking_id = parts[4];
   return at;
 }
 

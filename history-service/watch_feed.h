@@ -11,10 +11,12 @@
 // A booking's entries are in sequence order in both parts, and its legacy rows all come before its
 // positioned ones, so a watch delivers each booking's entries in order.
 //
-// A resume token is base64url of "w1:<position>" or, inside the legacy part,
-// "w1:L:<sequence>:<booking id>": the last entry delivered. Nothing is ever
+// A resume token is sealed (page_token.h) "w2:<watch>:<position>" or, inside
+// the legacy part, "w2:<watch>:L:<sequence>:<booking id>": the last entry
+// delivered, <watch> binding it to the request's booking_id. Nothing is ever
 // removed from the feed, so every token the server handed out can be
-// resumed; a token naming a position the store does not have yet is refused.
+// resumed (with the same booking_id and token key); a token naming a
+// position the store does not have yet is refused.
 #ifndef HISTORY_SERVICE_WATCH_FEED_H_
 #define HISTORY_SERVICE_WATCH_FEED_H_
 
@@ -53,10 +55,11 @@ struct FeedPosition {
   }
 };
 
-std::string EncodeToken(const FeedPosition& at);
+// The resume token of `at` for a watch of `booking_id` ("" for all).
+std::string EncodeToken(const FeedPosition& at, const std::string& booking_id);
 // INVALID_ARGUMENT (with a field violation on resume_token) when `token` is
-// not one EncodeToken made.
-absl::StatusOr<FeedPosition> DecodeToken(const std::string& token);
+// not one EncodeToken made (with this process's token keys) for `booking_id`.
+absl::StatusOr<FeedPosition> DecodeToken(const std::string& token, const std::string& booking_id);
 
 struct FeedEntry {
   history::v1::HistoryEntry entry;

@@ -271,7 +271,7 @@ void WatchHub::QueueLocked(Watch& w, const history::v1::HistoryEntry* entry,
                            const FeedPosition& at) {
   history::v1::WatchHistoryResponse& r = w.queue_.emplace_back();
   if (entry != nullptr) *r.mutable_entry() = *entry;
-  r.set_resume_token(EncodeToken(at));
+  r.set_resume_token(EncodeToken(at, w.booking_id_));
   if (w.wake_) w.wake_();
 }
 

@@ -105,7 +105,7 @@ absl::StatusOr<std::optional<FeedPosition>> StartOf(const history::v1::WatchHist
   }
   if (r.from_start()) return std::optional<FeedPosition>(FeedPosition::Start());
   if (r.resume_token().empty()) return std::optional<FeedPosition>();
-  absl::StatusOr<FeedPosition> at = DecodeToken(r.resume_token());
+  absl::StatusOr<FeedPosition> at = DecodeToken(r.resume_token(), r.booking_id());
   if (!at.ok()) return at.status();
   return std::optional<FeedPosition>(*std::move(at));
 }

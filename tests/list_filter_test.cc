@@ -1,13 +1,23 @@
 // ListHistory's filter subset (history-service/list_filter.h): what parses
 // and to what, what is refused and how (INVALID_ARGUMENT naming `filter`,
 // saying what is supported, with ErrorInfo INVALID_FILTER), and the page
-// token's binding to the filter and order (history-service/list_history.h).
+// token's binding to the filter and order, its signature and the range of
+// the times in it (history-service/list_history.h, page_token.h).
 #include "history-service/list_filter.h"
 
+#include <cstdint>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/input_check.h"
 #include "common/rpc_error.h"
 #include "gtest/gtest.h"
 #include "history-service/list_history.h"
+#include "history-service/page_token.h"
 
 namespace booking {
 namespace {
@@ -146,6 +156,158 @@ TEST(ListPlanTest, BadTokensAreInvalidArgument) {
     history::v1::ListHistoryRequest r = Request("", "");
     r.set_page_token(token);
     EXPECT_EQ(PlanListHistory(r).status().code(), absl::StatusCode::kInvalidArgument) << token;
+  }
+}
+
+// The range of times a filter may name (common/input_check.h), at its edges
+// and just outside, and the issue's inputs that reached PostgreSQL before.
+TEST(ListFilterTest, TimesOutsideTheRangeAreRefusedAtTheEdge) {
+  const auto bound = [](const std::string& time) {
+    return ParseListFilter(absl::StrCat("create_time >= \"", time, "\""));
+  };
+  absl::StatusOr<ListFilter> f = bound("0001-01-01T00:00:00Z");
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_EQ(f->after->micros, kMinTimeMicros);
+  f = bound("9999-12-31T23:59:59.999999Z");
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_EQ(f->after->micros, kMaxTimeMicros);
+  f = bound("9999-12-31T23:59:59.9999999Z");  // beyond microseconds: truncated, still inside
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_EQ(f->after->micros, kMaxTimeMicros);
+  f = bound("0001-01-01T00:59:59+01:00");  // inside written in a zone ahead of UTC: before year 1
+  EXPECT_EQ(f.status().code(), absl::StatusCode::kInvalidArgument);
+  for (const char* out :
+       {"0000-01-01T00:00:00Z", "0000-12-31T23:59:59.999999Z", "-0001-01-01T00:00:00Z",
+        "10000-01-01T00:00:00Z", "9999-12-31T23:59:59.999999-00:01", "292277026596-12-04T15:30:08Z",
+        "-292277022657-01-27T08:29:52Z", "99999999999999999999-01-01T00:00:00Z"}) {
+    f = bound(out);
+    ASSERT_FALSE(f.ok()) << out;
+    EXPECT_EQ(f.status().code(), absl::StatusCode::kInvalidArgument) << out;
+    const google::rpc::Status details = DetailsOf(f.status());
+    std::string field;
+    for (const auto& any : details.details()) {
+      google::rpc::BadRequest bad;
+      if (any.UnpackTo(&bad) && bad.field_violations_size() > 0) {
+        field = bad.field_violations(0).field();
+      }
+    }
+    EXPECT_EQ(field, "filter") << out;
+    EXPECT_TRUE(absl::StrContains(f.status().message(), "0001-01-01T00:00:00Z")) << out;
+  }
+}
+
+TEST(ListFilterTest, PgTimestampTextIsFourDigitYearsAtBothEdges) {
+  EXPECT_EQ(PgTimestampText(kMinTimeMicros), "0001-01-01 00:00:00.000000");
+  EXPECT_EQ(PgTimestampText(kMaxTimeMicros), "9999-12-31 23:59:59.999999");
+  EXPECT_EQ(PgTimestampText(-1), "1969-12-31 23:59:59.999999");
+  EXPECT_EQ(PgTimestampText(kNov1 + 5), "2026-11-01 00:00:00.000005");
+  EXPECT_TRUE(CheckTimeMicros("t", kMinTimeMicros).ok());
+  EXPECT_TRUE(CheckTimeMicros("t", kMaxTimeMicros).ok());
+  EXPECT_FALSE(CheckTimeMicros("t", kMinTimeMicros - 1).ok());
+  EXPECT_FALSE(CheckTimeMicros("t", kMaxTimeMicros + 1).ok());
+}
+
+// A caller's bytes are shown escaped in messages: the google.rpc details
+// stay valid UTF-8 whatever was sent.
+TEST(ListFilterTest, MessagesEscapeWhatTheCallerSent) {
+  for (const std::string& text :
+       {std::string("to_status = \"a\" \xff"), std::string("create_time > \"\xc3\x28\""),
+        std::string("to_status = \"a\" \"\xe2\x82\" = x")}) {
+    absl::StatusOr<ListFilter> f = ParseListFilter(text);
+    ASSERT_FALSE(f.ok()) << text;
+    EXPECT_TRUE(IsValidUtf8(f.status().message())) << f.status().message();
+    const google::rpc::Status details = DetailsOf(f.status());
+    google::rpc::Status parsed;
+    EXPECT_TRUE(parsed.ParseFromString(details.SerializeAsString()));
+  }
+}
+
+// Page tokens: only ones this process signed, for the same filter and
+// order, with times inside the range, are taken.
+TEST(ListPlanTest, TokensAreSignedBoundAndRangeChecked) {
+  history::v1::ListHistoryRequest r = Request(R"(to_status = "A")", "create_time");
+  absl::StatusOr<ListPlan> plan = PlanListHistory(r);
+  ASSERT_TRUE(plan.ok());
+  const std::string id = "0b4a3b0e-6f1e-4c2a-9d1e-1f2a3b4c5d6e";
+  const std::string token = ListHistoryPageToken(*plan, ListCursor{kNov1, id});
+  r.set_page_token(token);
+  absl::StatusOr<ListPlan> next = PlanListHistory(r);
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_EQ(next->after->micros, kNov1);
+  EXPECT_EQ(next->after->id, id);
+  r.set_page_size(7);  // AIP-158: page_size may change between pages
+  EXPECT_TRUE(PlanListHistory(r).ok());
+
+  std::vector<std::string> bad = {token.substr(0, token.size() - 1), token + "A", token + "=",
+                                  token.substr(1)};
+  for (size_t i = 0; i < token.size(); i += 7) {
+    std::string flipped = token;
+    flipped[i] = flipped[i] == 'A' ? 'B' : 'A';
+    bad.push_back(flipped);
+  }
+  // Signed under another key, and the same payload unsigned (version 1).
+  absl::StatusOr<TokenKeys> other = TokenKeys::FromKeys({std::string(40, 'k')});
+  ASSERT_TRUE(other.ok());
+  std::string raw;
+  ASSERT_TRUE(absl::WebSafeBase64Unescape(token, &raw));
+  const std::string payload = raw.substr(0, raw.size() - 32);
+  bad.push_back(other->Seal("history.v1.ListHistory page_token", payload));
+  bad.push_back(absl::WebSafeBase64Escape(payload));
+  // Signed, but with a time outside the range (defence in depth).
+  for (int64_t micros : {kMinTimeMicros - 1, kMaxTimeMicros + 1, INT64_MIN, INT64_MAX}) {
+    bad.push_back(ListHistoryPageToken(*plan, ListCursor{micros, id}));
+  }
+  bad.push_back(ListHistoryPageToken(*plan, ListCursor{kNov1, "not-a-uuid"}));
+  for (const std::string& t : bad) {
+    r.set_page_token(t);
+    absl::StatusOr<ListPlan> p = PlanListHistory(r);
+    EXPECT_EQ(p.status().code(), absl::StatusCode::kInvalidArgument) << t;
+  }
+  // A real token with another filter or order.
+  r.set_page_token(token);
+  r.set_filter(R"(to_status = "B")");
+  EXPECT_EQ(PlanListHistory(r).status().code(), absl::StatusCode::kInvalidArgument);
+  r.set_filter(R"(to_status = "A")");
+  r.set_order_by("create_time desc");
+  EXPECT_EQ(PlanListHistory(r).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(TokenKeysTest, RotationAndShortKeys) {
+  absl::StatusOr<TokenKeys> old_key = TokenKeys::FromKeys({std::string(32, 'o')});
+  absl::StatusOr<TokenKeys> both =
+      TokenKeys::FromKeys({std::string(32, 'n'), std::string(32, 'o')});
+  ASSERT_TRUE(old_key.ok() && both.ok());
+  const std::string sealed = old_key->Seal("p", "payload");
+  EXPECT_EQ(both->Open("p", sealed), "payload");     // the old key still verifies
+  EXPECT_EQ(both->Open("q", sealed), std::nullopt);  // another purpose
+  EXPECT_EQ(old_key->Open("p", both->Seal("p", "payload")), std::nullopt);  // the new one signs
+  EXPECT_FALSE(TokenKeys::FromKeys({std::string(31, 'x')}).ok());
+  EXPECT_FALSE(TokenKeys::FromKeys({}).ok());
+}
+
+// --page-token-key's file: '#' lines and blank lines skipped, the first key
+// signs; a missing file, one with no key or a short key is refused, naming
+// the file.
+TEST(TokenKeysTest, FromFile) {
+  const std::string dir = ::testing::TempDir();
+  const auto write = [&](const std::string& name, const std::string& text) {
+    std::ofstream(dir + name) << text;
+    return dir + name;
+  };
+  const std::string a(40, 'a'), b(32, 'b');
+  absl::StatusOr<TokenKeys> keys =
+      TokenKeys::FromFile(write("keys", absl::StrCat("# rotation\n\n", a, "\n  ", b, "  \n")));
+  ASSERT_TRUE(keys.ok()) << keys.status();
+  absl::StatusOr<TokenKeys> first = TokenKeys::FromKeys({a});
+  absl::StatusOr<TokenKeys> second = TokenKeys::FromKeys({b});
+  ASSERT_TRUE(first.ok() && second.ok());
+  EXPECT_EQ(first->Open("p", keys->Seal("p", "x")), "x");   // the first line signs
+  EXPECT_EQ(keys->Open("p", second->Seal("p", "y")), "y");  // the second verifies
+  for (const std::string& bad : {dir + "no-such-file", write("empty", "# none\n\n"),
+                                 write("short", absl::StrCat(a, "\nshort\n"))}) {
+    absl::StatusOr<TokenKeys> refused = TokenKeys::FromFile(bad);
+    EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_TRUE(absl::StrContains(refused.status().message(), bad)) << refused.status();
   }
 }
 

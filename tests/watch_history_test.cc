@@ -16,6 +16,7 @@
 #include "absl/time/clock.h"
 #include "google/rpc/error_details.pb.h"
 #include "gtest/gtest.h"
+#include "history-service/page_token.h"
 #include "history-service/watch_feed.h"
 #include "tests/support/grpc_client.h"
 #include "tests/support/ingest_client.h"
@@ -186,11 +187,19 @@ TEST_F(WatchHistoryTest, BadRequestsAreRefusedWithDetails) {
     EXPECT_FALSE(w.Next().has_value());
     return w.Finish();
   };
-  history::v1::WatchHistoryRequest both = From(EncodeToken(FeedPosition::After(1)));
+  // Tokens signed with the server's key, as if it had made them.
+  absl::StatusOr<TokenKeys> keys = TokenKeys::FromFile(set_->log_dir() + "/page-token-key");
+  ASSERT_TRUE(keys.ok()) << keys.status();
+  InstallTokenKeys(*std::move(keys));
+  history::v1::WatchHistoryRequest both = From(EncodeToken(FeedPosition::After(1), ""));
   both.set_from_start(true);
+  history::v1::WatchHistoryRequest other_booking = From(EncodeToken(FeedPosition::After(1), ""));
+  other_booking.set_booking_id("only-f");
+  const std::string valid = EncodeToken(FeedPosition::After(1), "");
   for (const history::v1::WatchHistoryRequest& r :
-       {From("not a token"), From("dzE6eA"), both,
-        From(EncodeToken(FeedPosition::After(int64_t{1} << 50)))}) {
+       {From("not a token"), From("dzE6eA"), both, other_booking,
+        From(valid.substr(0, valid.size() - 2)),
+        From(EncodeToken(FeedPosition::After(int64_t{1} << 50), ""))}) {
     grpc::Status st = refused(r);
     EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << r.DebugString();
     google::rpc::BadRequest bad;

@@ -78,6 +78,14 @@ const kBreakages = [
     find(d, 'NetworkPolicy', 'history-service').spec.ingress.pop();
     return d;
   }, 'monitoring cannot reach history-service:9464'],
+  ['replicas without a shared page-token key', (d) => { dropArg(container(d, 'history-service'), '--page-token-key='); return d; },
+    'Deployment history-service\\).*2 replicas without --page-token-key'],
+  ['a page-token key not from a Secret', (d) => {
+    const volume = find(d, 'Deployment', 'history-service').spec.template.spec.volumes.find((v) => v.name === 'page-token');
+    delete volume.secret;
+    volume.emptyDir = {};
+    return d;
+  }, '--page-token-key=/etc/history/page-token/key is not from a Secret'],
   ['no disruption budget', (d) => without(d, 'PodDisruptionBudget', 'booking-service'),
     'Deployment booking-service\\): no PodDisruptionBudget'],
 ];

@@ -4,8 +4,9 @@
 // margin), runs hardened as the image's user, a Deployment has gRPC
 // readiness and liveness probes on the health port naming different health
 // services (the ones the services serve), every file flag points into a
-// mounted volume (TLS Secrets among them), never through subPath, and a
-// service over TLS has an authorization policy.
+// mounted volume (TLS and the page-token key from Secrets), never through
+// subPath, a service over TLS has an authorization policy, and
+// history-service's replicas share a page-token key.
 'use strict';
 const { describe } = require('./load.cjs');
 
@@ -13,7 +14,9 @@ const kMiB = 1024 * 1024;
 const kUnits = { Ki: 1024, Mi: kMiB, Gi: 1024 * kMiB, k: 1e3, M: 1e6, G: 1e9, m: 1e-3, '': 1 };
 // Flags whose value is a file the pod must mount.
 const kFileFlags = ['tls-cert', 'tls-key', 'tls-ca', 'auth-tokens-file', 'authz-policy',
-  'checkpoint-key'];
+  'checkpoint-key', 'page-token-key'];
+// Flags whose file must come from a Secret.
+const isSecretFlag = (name) => name.startsWith('tls-') || name === 'page-token-key';
 
 function quantity(text) {
   const m = String(text).match(/^([0-9.]+)(Ki|Mi|Gi|k|M|G|m|)$/);
@@ -125,10 +128,19 @@ function fileMountErrors(name, file, mounts, volumes) {
   const mount = mounts.find((m) => file.startsWith(`${m.mountPath.replace(/\/$/, '')}/`));
   if (!mount) {
     errors.push(`--${name}=${file} is in no mounted volume`);
-  } else if (name.startsWith('tls-') && !(volumes.get(mount.name) || {}).secret) {
+  } else if (isSecretFlag(name) && !(volumes.get(mount.name) || {}).secret) {
     errors.push(`--${name}=${file} is not from a Secret`);
   }
   return errors;
+}
+
+// history-service signs page and resume tokens: its replicas must share
+// the key (a random one per pod fails a token on every other pod).
+function tokenKeyErrors(doc, container) {
+  const replicas = doc.spec.replicas === undefined ? 1 : doc.spec.replicas;
+  if (!/\/history-service:/.test(container.image) || !(replicas > 1)) return [];
+  if (flag(container.args, 'page-token-key')) return [];
+  return [`${replicas} replicas without --page-token-key: each would sign tokens with its own key`];
 }
 
 function podErrors(entries, facts) {
@@ -148,6 +160,7 @@ function podErrors(entries, facts) {
         ...(isService ? probeErrors(container, facts) : []),
         ...mountErrors(pod, container, isService),
         ...(isService ? policyErrors(container) : []),
+        ...(isService ? tokenKeyErrors(entry.doc, container) : []),
       ];
       for (const e of found) errors.push(`${describe(entry)}: container ${container.name}: ${e}`);
     }

@@ -163,6 +163,10 @@ absl::StatusOr<std::unique_ptr<ServiceSet>> ServiceSet::Create(
   std::filesystem::create_directories(s->log_dir_);
   s->tokens_file_ = s->log_dir_ + "/tokens";
   std::ofstream(s->tokens_file_) << "# principal token\n" << kPrincipal << " " << kToken << "\n";
+  // One page-token key for every start of this set's history-service: its
+  // tokens hold across a restart, as a deployment's do.
+  std::ofstream(s->log_dir_ + "/page-token-key")
+      << "test-page-token-key-" << prefix << "-0123456789abcdef\n";
   const std::string log = s->log_dir_ + "/migrator.log";
   absl::StatusOr<int> rc = RunCommand(
       {MigratorBin(), "up"},
@@ -241,6 +245,7 @@ absl::Status ServiceSet::StartHistory(const std::vector<std::string>& extra_flag
   std::vector<std::string> argv = {
       HistoryServiceBin(), "--listen", history_target(),   "--database-url",        history_url_,
       "--drain-timeout",   "5s",       "--metrics-listen", history_metrics_target()};
+  argv.insert(argv.end(), {"--page-token-key", log_dir_ + "/page-token-key"});
   argv.insert(argv.end(), history_security_.begin(), history_security_.end());
   argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
   absl::StatusOr<Process> p = Process::Spawn(argv, {}, log_dir_ + "/history.log");
