@@ -30,6 +30,12 @@ std::string CheckTime(const google::protobuf::Timestamp& t) {
       t.seconds() > TimeUtil::kTimestampMaxSeconds || t.nanos() < 0 || t.nanos() > 999999999) {
     return "change_time: outside 0001-01-01 to 9999-12-31";
   }
+  // History keeps milliseconds, rounded: the last half millisecond of
+  // 9999-12-31 would be stored in year 10000, which no read can answer.
+  if (t.seconds() == TimeUtil::kTimestampMaxSeconds && t.nanos() >= 999'500'000) {
+    return "change_time: rounds (to the millisecond history keeps) past "
+           "9999-12-31T23:59:59.999Z";
+  }
   return "";
 }
 

@@ -9,6 +9,7 @@
 #include "booking-service/request_checks.h"
 #include "common/limits.h"
 #include "google/protobuf/util/json_util.h"
+#include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
 #include "history-service/ingest_encoding.h"
 
@@ -105,6 +106,21 @@ TEST(InputCheck, EventTraceparentIsEmptyOrW3C) {
   const std::string why = ValidateEvent(e);
   EXPECT_NE(why.find("traceparent"), std::string::npos);
   EXPECT_LT(why.size(), 200u);
+}
+
+// Stored to the millisecond, rounded: nothing may round out of 9999.
+TEST(InputCheck, EventTimeStaysInRangeOnceRounded) {
+  history::v1::StatusChangeEvent e = Event("bk-1");
+  e.mutable_change_time()->set_seconds(google::protobuf::util::TimeUtil::kTimestampMaxSeconds);
+  e.mutable_change_time()->set_nanos(999'499'999);
+  EXPECT_EQ(ValidateEvent(e), "");
+  e.mutable_change_time()->set_nanos(999'500'000);
+  EXPECT_NE(ValidateEvent(e).find("change_time: rounds"), std::string::npos);
+  e.mutable_change_time()->set_seconds(google::protobuf::util::TimeUtil::kTimestampMinSeconds);
+  e.mutable_change_time()->set_nanos(0);
+  EXPECT_EQ(ValidateEvent(e), "");
+  e.mutable_change_time()->set_seconds(google::protobuf::util::TimeUtil::kTimestampMinSeconds - 1);
+  EXPECT_NE(ValidateEvent(e).find("change_time: outside"), std::string::npos);
 }
 
 TEST(InputCheck, EncodingRefusesPerEventAndKeepsTheRest) {
