@@ -207,7 +207,7 @@ absl::StatusOr<StoredBatch> HistoryStore::FindRefusedRow(
 absl::StatusOr<history::v1::GetBookingHistoryResponse> HistoryStore::Get(
     const std::string& booking_id, int page_size, int64_t after_sequence, absl::Time deadline) {
   std::optional<history::v1::GetBookingHistoryResponse> page;
-  absl::Status status = pool_.RunRead(
+  absl::Status status = read_pool_.RunRead(
       [&](pqxx::connection& conn) -> absl::Status {
         absl::StatusOr<history::v1::GetBookingHistoryResponse> read =
             ReadHistoryPage(conn, booking_id, page_size, after_sequence, deadline);
@@ -222,13 +222,13 @@ absl::StatusOr<history::v1::GetBookingHistoryResponse> HistoryStore::Get(
 
 absl::StatusOr<history::v1::ListHistoryResponse> HistoryStore::List(const ListPlan& plan,
                                                                     absl::Time deadline) {
-  return pool_.RunInTransaction<history::v1::ListHistoryResponse>(
+  return read_pool_.RunInTransaction<history::v1::ListHistoryResponse>(
       [&](pqxx::work& txn) { return ReadListPage(txn, plan); }, deadline);
 }
 
 absl::StatusOr<history::v1::VerifyHistoryResponse> HistoryStore::Verify(
     const std::string& booking_id, absl::Time deadline) {
-  return pool_.RunInTransaction<history::v1::VerifyHistoryResponse>(
+  return read_pool_.RunInTransaction<history::v1::VerifyHistoryResponse>(
       [&](pqxx::work& txn) -> absl::StatusOr<history::v1::VerifyHistoryResponse> {
         return VerifyBooking(txn, booking_id);
       },

@@ -47,7 +47,11 @@ struct StoredBatch {
 
 class HistoryStore {
  public:
-  explicit HistoryStore(PgPool& pool) : pool_(pool) {}
+  // Ingest (StoreBatch) on `pool`, reads on `read_pool`: however many reads
+  // run, they cannot take the connections Ingest needs.
+  HistoryStore(PgPool& pool, PgPool& read_pool) : pool_(pool), read_pool_(read_pool) {}
+  // Both on one pool (a tool or benchmark with no concurrent readers).
+  explicit HistoryStore(PgPool& pool) : HistoryStore(pool, pool) {}
 
   // Stores the batch's events in one transaction, each only as its
   // booking's next entry (ingest_plan.h); an event id stored before with the
@@ -85,7 +89,8 @@ class HistoryStore {
                                              const EncodedEvents& encoded,
                                              std::map<std::string, std::string>& refused);
 
-  PgPool& pool_;
+  PgPool& pool_;       // Ingest's
+  PgPool& read_pool_;  // Get, List, Verify
 };
 
 }  // namespace booking

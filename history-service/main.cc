@@ -22,7 +22,14 @@ ABSL_FLAG(std::string, database_url, "",
           "history store, a libpq URL [env HISTORY_DATABASE_URL; required]");
 ABSL_FLAG(std::string, metrics_listen, "",
           "Prometheus /metrics address HOST:PORT [env HISTORY_METRICS_LISTEN; default: off]");
-ABSL_FLAG(int, db_pool_size, 8, "history store connections");
+ABSL_FLAG(int, db_pool_size, 8,
+          "history store connections for reads (GetBookingHistory, ListHistory, VerifyHistory)");
+ABSL_FLAG(int, db_ingest_pool_size, 4,
+          "history store connections for Ingest alone, never used by reads (the checkpointer and "
+          "the watch feed have one connection each besides)");
+ABSL_FLAG(int, max_reads_per_caller, 4,
+          "read calls (GetBookingHistory, ListHistory, VerifyHistory) one principal may run at "
+          "once; beyond, RESOURCE_EXHAUSTED with a RetryInfo (0: no bound)");
 ABSL_FLAG(std::string, health_listen, "",
           "address HOST:PORT of a server answering only grpc.health.v1.Health (and reflection), "
           "with bounds of its own, for probes [env HISTORY_HEALTH_LISTEN; default: off]");
@@ -121,26 +128,43 @@ int Main(int argc, char** argv) {
     LogError(watch.status().message());
     return 2;
   }
+  if (absl::GetFlag(FLAGS_db_pool_size) < 1 || absl::GetFlag(FLAGS_db_ingest_pool_size) < 1 ||
+      absl::GetFlag(FLAGS_max_reads_per_caller) < 0) {
+    LogError(
+        "--db-pool-size and --db-ingest-pool-size must be at least 1, "
+        "--max-reads-per-caller at least 0 (0: no bound)");
+    return 2;
+  }
   if (!SecureServer("HISTORY", *server).ok()) return 2;  // TLS, tokens, policy
   ServerRuntime runtime(*std::move(server));
   const std::string schema = FlagOrEnv(FLAGS_database_schema, "HISTORY_DATABASE_SCHEMA");
-  PgPool pool({.url = WithConnectionDefaults(database_url, "history-service"),
-               .size = absl::GetFlag(FLAGS_db_pool_size),
-               .acquire_timeout = absl::Seconds(1),
-               .setup =
-                   [&schema](pqxx::connection& c) {
-                     UseStoreSchema(c, "BookingStatusHistory", schema);
-                     c.set_variable("statement_timeout", "10000");
-                   },
-               .name = "history",
-               .metrics = &runtime.metrics()});
-  HistoryStore store(pool);
+  // Separate pools: readers, however many and however slow, cannot take
+  // the connections Ingest, the watch feed or the checkpointer need.
+  auto pool_options = [&](const std::string& name, int size, absl::Duration wait) {
+    return PgPool::Options{.url = WithConnectionDefaults(database_url, "history-service"),
+                           .size = size,
+                           .acquire_timeout = wait,
+                           .setup =
+                               [&schema](pqxx::connection& c) {
+                                 UseStoreSchema(c, "BookingStatusHistory", schema);
+                                 c.set_variable("statement_timeout", "10000");
+                               },
+                           .name = name,
+                           .metrics = &runtime.metrics()};
+  };
+  PgPool pool(pool_options("history", absl::GetFlag(FLAGS_db_pool_size), absl::Seconds(1)));
+  PgPool ingest_pool(
+      pool_options("history-ingest", absl::GetFlag(FLAGS_db_ingest_pool_size), absl::Seconds(5)));
+  PgPool watch_pool(pool_options("history-watch", 1, absl::Seconds(1)));
+  PgPool checkpoint_pool(pool_options("history-checkpoint", 1, absl::Seconds(5)));
+  HistoryStore store(ingest_pool, pool);
   ProbeConnection probe(
       WithConnectionDefaults(database_url, "history-service-probe"),
       [&schema](pqxx::connection& c) { UseStoreSchema(c, "BookingStatusHistory", schema); });
-  WatchHub watches(pool, *watch);
+  WatchHub watches(watch_pool, *watch);
   watches.Start();
-  HistoryServiceImpl service(store, runtime.metrics(), &watches);
+  HistoryServiceImpl service(store, runtime.metrics(), &watches,
+                             absl::GetFlag(FLAGS_max_reads_per_caller));
   if (absl::Status s = runtime.Start({{&service, history::v1::HistoryService::service_full_name()}},
                                      [&] { return HistoryStore::Probe(probe); });
       !s.ok()) {
@@ -155,7 +179,8 @@ int Main(int argc, char** argv) {
       LogError(key.status().message());
       return 2;
     }
-    checkpointer.emplace(pool, *std::move(key), absl::GetFlag(FLAGS_checkpoint_interval));
+    checkpointer.emplace(checkpoint_pool, *std::move(key),
+                         absl::GetFlag(FLAGS_checkpoint_interval));
     checkpointer->Start();
   }
   runtime.OnDrain([&] { service.BeginDrain(); });
