@@ -228,11 +228,22 @@ absl::StatusOr<history::v1::ListHistoryResponse> HistoryStore::List(const ListPl
 
 absl::StatusOr<history::v1::VerifyHistoryResponse> HistoryStore::Verify(
     const std::string& booking_id, absl::Time deadline) {
-  return read_pool_.RunInTransaction<history::v1::VerifyHistoryResponse>(
-      [&](pqxx::work& txn) -> absl::StatusOr<history::v1::VerifyHistoryResponse> {
-        return VerifyBooking(txn, booking_id);
+  // Reads only, each bounded by the deadline in its own message: no BEGIN
+  // or COMMIT (as GetBookingHistory), and repeated once on a fresh
+  // connection after a store restart.
+  std::optional<history::v1::VerifyHistoryResponse> verified;
+  absl::Status status = read_pool_.RunRead(
+      [&](pqxx::connection& conn) -> absl::Status {
+        verified.reset();
+        absl::StatusOr<std::string> bound = DeadlineBoundStatement(deadline);
+        if (!bound.ok()) return bound.status();
+        pqxx::nontransaction txn(conn);
+        verified = VerifyBooking(txn, booking_id, *bound);
+        return absl::OkStatus();
       },
       deadline);
+  if (!status.ok()) return status;
+  return *std::move(verified);
 }
 
 absl::Status HistoryStore::Probe(ProbeConnection& probe) {

@@ -41,17 +41,23 @@ void Fail(history::v1::VerifyHistoryResponse& r, const Finding& f) {
 }  // namespace
 
 history::v1::VerifyHistoryResponse VerifyBooking(pqxx::transaction_base& txn,
-                                                 const std::string& booking_id) {
+                                                 const std::string& booking_id,
+                                                 const std::string& bound) {
+  // Each query in one message with `bound` (SET LOCAL holds for the message's
+  // implicit transaction): one round trip each, no BEGIN or COMMIT.
+  auto exec = [&](const std::string& query) {
+    return txn.exec(bound.empty() ? query : absl::StrCat(bound, "; ", query));
+  };
   history::v1::VerifyHistoryResponse response;
   response.set_verified(true);
   // The newest checkpoint first: the heads read below are those it or an
   // older one holds, never one signed later.
-  std::optional<history::v1::Checkpoint> checkpoint = NewestCheckpoint(txn);
+  std::optional<history::v1::Checkpoint> checkpoint = NewestCheckpoint(txn, bound);
   std::vector<StoredRow> rows;
   for (const pqxx::row& row :
-       txn.exec_params(absl::StrCat("SELECT ", StoredRowColumns(), R"( FROM "BookingStatusHistory"
-                        WHERE "bookingId" = $1 ORDER BY sequence)"),
-                       booking_id)) {
+       exec(absl::StrCat("SELECT ", StoredRowColumns(), R"( FROM "BookingStatusHistory"
+                         WHERE "bookingId" = )",
+                         txn.quote(booking_id), " ORDER BY sequence"))) {
     rows.push_back(ReadStoredRow(row));
     ToVerifiedRow(rows.back(), response.add_rows());
   }
@@ -63,10 +69,11 @@ history::v1::VerifyHistoryResponse VerifyBooking(pqxx::transaction_base& txn,
   // is its head at the newest checkpoint. The booking's own rows of
   // "HistoryCheckpointHead" (its primary key), never the whole tree.
   std::optional<Head> head;
-  for (const pqxx::row& row : txn.exec_params(
-           R"(SELECT sequence, "rowHash" FROM "HistoryCheckpointHead"
-              WHERE "bookingId" = $1 AND "checkpointId" <= $2 ORDER BY "checkpointId")",
-           booking_id, checkpoint->id())) {
+  for (const pqxx::row& row :
+       exec(absl::StrCat(R"(SELECT sequence, "rowHash" FROM "HistoryCheckpointHead"
+                            WHERE "bookingId" = )",
+                         txn.quote(booking_id), R"( AND "checkpointId" <= )", checkpoint->id(),
+                         R"( ORDER BY "checkpointId")"))) {
     head = Head{booking_id, row[0].as<int64_t>(), pqxx::binarystring(row[1]).str()};
     if (std::optional<Finding> f = CheckHead(rows, *head)) Fail(response, *f);
   }

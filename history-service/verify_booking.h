@@ -22,8 +22,12 @@
 
 namespace booking {
 
+// `bound`: a statement sent in one message before each query (the
+// caller's deadline as SET LOCAL statement_timeout, DeadlineBoundStatement),
+// or "" for none; on a nontransaction each query is then one round trip.
 history::v1::VerifyHistoryResponse VerifyBooking(pqxx::transaction_base& txn,
-                                                 const std::string& booking_id);
+                                                 const std::string& booking_id,
+                                                 const std::string& bound = "");
 
 // What a client checks with VerifyHistory's answer and the public key it
 // trusts: every row's hash, the checkpoint's signature, that the head kept
