@@ -76,7 +76,18 @@ Serves grpc.health.v1.Health (SERVING while the history store is reachable and
 migrated) and server reflection. SIGTERM drains. The schema comes from
 `migrator up`; this service never runs DDL.)";
 
-// The server's address, drain and bounds, from flags and the environment.
+absl::Status CheckPoolFlags() {
+  if (absl::GetFlag(FLAGS_db_pool_size) < 1 || absl::GetFlag(FLAGS_db_ingest_pool_size) < 1 ||
+      absl::GetFlag(FLAGS_max_reads_per_caller) < 0) {
+    return absl::InvalidArgumentError(
+        "--db-pool-size and --db-ingest-pool-size must be at least 1, --max-reads-per-caller at "
+        "least 0 (0: no bound)");
+  }
+  return absl::OkStatus();
+}
+
+// The server's address, drain and bounds, from flags and the environment
+// (and the pools' flags checked).
 absl::StatusOr<ServerConfig> ServerSettings() {
   ServerConfig config;
   config.listen = FlagOrEnv(FLAGS_listen, "HISTORY_LISTEN");
@@ -93,6 +104,7 @@ absl::StatusOr<ServerConfig> ServerSettings() {
        .max_connections = FlagOrEnv(FLAGS_max_connections, "HISTORY_MAX_CONNECTIONS")},
       config);
   if (!bounds.ok()) return bounds;
+  if (absl::Status pools = CheckPoolFlags(); !pools.ok()) return pools;
   return config;
 }
 
@@ -106,6 +118,39 @@ absl::StatusOr<WatchHub::Options> WatchSettings(const std::string& database_url)
       .buffer = absl::GetFlag(FLAGS_watch_buffer),
       .stall = absl::GetFlag(FLAGS_watch_stall_timeout)};
 }
+
+// The store's connections, a pool per kind of work: readers, however many
+// and however slow, cannot take the connections Ingest, the watch feed or
+// the checkpointer need. Connections open on first use.
+struct StorePools {
+  StorePools(const std::string& url, const std::string& schema, prometheus::Registry& metrics)
+      : reads(Options(url, schema, metrics, "history", absl::GetFlag(FLAGS_db_pool_size),
+                      absl::Seconds(1))),
+        ingest(Options(url, schema, metrics, "history-ingest",
+                       absl::GetFlag(FLAGS_db_ingest_pool_size), absl::Seconds(5))),
+        watch(Options(url, schema, metrics, "history-watch", 1, absl::Seconds(1))),
+        checkpoint(Options(url, schema, metrics, "history-checkpoint", 1, absl::Seconds(5))) {}
+
+  static PgPool::Options Options(const std::string& url, const std::string& schema,
+                                 prometheus::Registry& metrics, const std::string& name, int size,
+                                 absl::Duration wait) {
+    return {.url = WithConnectionDefaults(url, "history-service"),
+            .size = size,
+            .acquire_timeout = wait,
+            .setup =
+                [schema](pqxx::connection& c) {
+                  UseStoreSchema(c, "BookingStatusHistory", schema);
+                  c.set_variable("statement_timeout", "10000");
+                },
+            .name = name,
+            .metrics = &metrics};
+  }
+
+  PgPool reads;       // GetBookingHistory, ListHistory, VerifyHistory
+  PgPool ingest;      // Ingest alone
+  PgPool watch;       // the watch feed's reader (one thread)
+  PgPool checkpoint;  // the checkpointer (one thread)
+};
 
 int Main(int argc, char** argv) {
   // This binary started again to answer the probes (common/health_process.h).
@@ -128,40 +173,15 @@ int Main(int argc, char** argv) {
     LogError(watch.status().message());
     return 2;
   }
-  if (absl::GetFlag(FLAGS_db_pool_size) < 1 || absl::GetFlag(FLAGS_db_ingest_pool_size) < 1 ||
-      absl::GetFlag(FLAGS_max_reads_per_caller) < 0) {
-    LogError(
-        "--db-pool-size and --db-ingest-pool-size must be at least 1, "
-        "--max-reads-per-caller at least 0 (0: no bound)");
-    return 2;
-  }
   if (!SecureServer("HISTORY", *server).ok()) return 2;  // TLS, tokens, policy
   ServerRuntime runtime(*std::move(server));
   const std::string schema = FlagOrEnv(FLAGS_database_schema, "HISTORY_DATABASE_SCHEMA");
-  // Separate pools: readers, however many and however slow, cannot take
-  // the connections Ingest, the watch feed or the checkpointer need.
-  auto pool_options = [&](const std::string& name, int size, absl::Duration wait) {
-    return PgPool::Options{.url = WithConnectionDefaults(database_url, "history-service"),
-                           .size = size,
-                           .acquire_timeout = wait,
-                           .setup =
-                               [&schema](pqxx::connection& c) {
-                                 UseStoreSchema(c, "BookingStatusHistory", schema);
-                                 c.set_variable("statement_timeout", "10000");
-                               },
-                           .name = name,
-                           .metrics = &runtime.metrics()};
-  };
-  PgPool pool(pool_options("history", absl::GetFlag(FLAGS_db_pool_size), absl::Seconds(1)));
-  PgPool ingest_pool(
-      pool_options("history-ingest", absl::GetFlag(FLAGS_db_ingest_pool_size), absl::Seconds(5)));
-  PgPool watch_pool(pool_options("history-watch", 1, absl::Seconds(1)));
-  PgPool checkpoint_pool(pool_options("history-checkpoint", 1, absl::Seconds(5)));
-  HistoryStore store(ingest_pool, pool);
+  StorePools pools(database_url, schema, runtime.metrics());
+  HistoryStore store(pools.ingest, pools.reads);
   ProbeConnection probe(
       WithConnectionDefaults(database_url, "history-service-probe"),
       [&schema](pqxx::connection& c) { UseStoreSchema(c, "BookingStatusHistory", schema); });
-  WatchHub watches(watch_pool, *watch);
+  WatchHub watches(pools.watch, *watch);
   watches.Start();
   HistoryServiceImpl service(store, runtime.metrics(), &watches,
                              absl::GetFlag(FLAGS_max_reads_per_caller));
@@ -179,7 +199,7 @@ int Main(int argc, char** argv) {
       LogError(key.status().message());
       return 2;
     }
-    checkpointer.emplace(checkpoint_pool, *std::move(key),
+    checkpointer.emplace(pools.checkpoint, *std::move(key),
                          absl::GetFlag(FLAGS_checkpoint_interval));
     checkpointer->Start();
   }

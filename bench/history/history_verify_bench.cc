@@ -128,24 +128,9 @@ void StartSigned(ServiceSet& set, int64_t rows) {
   if (absl::Status s = set.StartHistory({"--checkpoint-key", key}); !s.ok()) Die(s.ToString());
 }
 
-int Main() {
-  const int bookings = absl::GetFlag(FLAGS_bookings);
-  const int per_booking = absl::GetFlag(FLAGS_per_booking);
+// Figure 1: VerifyHistory of one booking beside GetBookingHistory.
+void VerifyBesideGet(const std::string& target, int bookings, int per_booking) {
   const int64_t rows = static_cast<int64_t>(bookings) * per_booking;
-  auto pg = PgCluster::Start();
-  if (!pg.ok()) Die(absl::StrCat("PostgreSQL: ", pg.status().ToString()));
-  auto set = ServiceSet::Create(**pg, "verify");
-  if (!set.ok()) Die(absl::StrCat("stores: ", set.status().ToString()));
-  std::printf("history-verify-bench: %d bookings x %d rows = %lld history rows\n", bookings,
-              per_booking, static_cast<long long>(rows));
-  const absl::Time load_start = absl::Now();
-  if (absl::Status s = LoadChainedHistory((*set)->history_url(), bookings, per_booking); !s.ok()) {
-    Die(s.ToString());
-  }
-  std::printf("loaded in %.0f s\n", absl::ToDoubleSeconds(absl::Now() - load_start));
-  StartSigned(**set, rows);
-  const std::string target = (*set)->history_target();
-
   const auto [verify, get] = TimeReads(target, bookings, per_booking);
   std::printf("\none caller, random bookings, the same ones for both:\n");
   Report("VerifyHistory of one booking", verify);
@@ -159,7 +144,10 @@ int Main() {
        .ratio = absl::StrFormat("%.2fx", verify_p99 / std::max(0.001, get_p99)),
        .target = "< 10 ms",
        .met = verify_p99 < 10.0});
+}
 
+// Figure 2: Ingest idle, then beside the readers.
+void IngestBesideReaders(const std::string& target, int bookings, int64_t rows) {
   const int batches = absl::GetFlag(FLAGS_batches);
   const int batch_size = absl::GetFlag(FLAGS_batch_size);
   const int n = absl::GetFlag(FLAGS_readers);
@@ -189,6 +177,28 @@ int Main() {
        .ratio = absl::StrFormat("%.2fx", loaded_p99 / std::max(0.001, idle_p99)),
        .target = "none refused",
        .met = loaded.refused == 0 && loaded.failed == 0});
+}
+
+int Main() {
+  const int bookings = absl::GetFlag(FLAGS_bookings);
+  const int per_booking = absl::GetFlag(FLAGS_per_booking);
+  const int64_t rows = static_cast<int64_t>(bookings) * per_booking;
+  auto pg = PgCluster::Start();
+  if (!pg.ok()) Die(absl::StrCat("PostgreSQL: ", pg.status().ToString()));
+  auto set = ServiceSet::Create(**pg, "verify");
+  if (!set.ok()) Die(absl::StrCat("stores: ", set.status().ToString()));
+  std::printf("history-verify-bench: %d bookings x %d rows = %lld history rows\n", bookings,
+              per_booking, static_cast<long long>(rows));
+  const absl::Time load_start = absl::Now();
+  if (absl::Status s = LoadChainedHistory((*set)->history_url(), bookings, per_booking); !s.ok()) {
+    Die(s.ToString());
+  }
+  std::printf("loaded in %.0f s\n", absl::ToDoubleSeconds(absl::Now() - load_start));
+  StartSigned(**set, rows);
+  const std::string target = (*set)->history_target();
+
+  VerifyBesideGet(target, bookings, per_booking);
+  IngestBesideReaders(target, bookings, rows);
   return 0;
 }
 
