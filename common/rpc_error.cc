@@ -67,6 +67,13 @@ RpcError& RpcError::Precondition(std::string type, std::string subject, std::str
   return *this;
 }
 
+RpcError& RpcError::RetryAfter(absl::Duration delay) {
+  const int64_t nanos = absl::ToInt64Nanoseconds(delay);
+  retry_.mutable_retry_delay()->set_seconds(nanos / 1000000000);
+  retry_.mutable_retry_delay()->set_nanos(static_cast<int32_t>(nanos % 1000000000));
+  return *this;
+}
+
 absl::Status RpcError::ToStatus() const {
   google::rpc::Status details;
   details.set_code(static_cast<int>(code_));
@@ -74,6 +81,7 @@ absl::Status RpcError::ToStatus() const {
   if (!info_.reason().empty()) details.add_details()->PackFrom(info_);
   if (bad_request_.field_violations_size() > 0) details.add_details()->PackFrom(bad_request_);
   if (precondition_.violations_size() > 0) details.add_details()->PackFrom(precondition_);
+  if (retry_.has_retry_delay()) details.add_details()->PackFrom(retry_);
   absl::Status status(code_, message_);
   status.SetPayload(kDetailsPayloadUrl, absl::Cord(details.SerializeAsString()));
   return status;

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 #include "grpcpp/support/status.h"
@@ -24,6 +25,8 @@ class RpcError {
   RpcError& FieldViolation(std::string field, std::string description);
   // google.rpc.PreconditionFailure violation.
   RpcError& Precondition(std::string type, std::string subject, std::string description);
+  // google.rpc.RetryInfo: wait at least `delay` before trying again.
+  RpcError& RetryAfter(absl::Duration delay);
 
   absl::Status ToStatus() const;
   operator absl::Status() const { return ToStatus(); }  // NOLINT: builder
@@ -34,6 +37,7 @@ class RpcError {
   google::rpc::ErrorInfo info_;
   google::rpc::BadRequest bad_request_;
   google::rpc::PreconditionFailure precondition_;
+  google::rpc::RetryInfo retry_;
 };
 
 // INVALID_ARGUMENT "field: description" with one BadRequest field violation.

@@ -246,9 +246,11 @@ std::optional<history::v1::Checkpoint> SignCheckpoint(pqxx::transaction_base& tx
   return c;
 }
 
-std::optional<history::v1::Checkpoint> NewestCheckpoint(pqxx::transaction_base& txn) {
-  pqxx::result r = txn.exec(absl::StrCat("SELECT ", kCheckpointColumns,
-                                         R"( FROM "HistoryCheckpoint" ORDER BY id DESC LIMIT 1)"));
+std::optional<history::v1::Checkpoint> NewestCheckpoint(pqxx::transaction_base& txn,
+                                                        const std::string& bound) {
+  pqxx::result r =
+      txn.exec(absl::StrCat(bound, bound.empty() ? "" : "; ", "SELECT ", kCheckpointColumns,
+                            R"( FROM "HistoryCheckpoint" ORDER BY id DESC LIMIT 1)"));
   if (r.empty()) return std::nullopt;
   return FromRow(r[0]);
 }

@@ -51,7 +51,9 @@ StoreHeads ReadStoreHeads(pqxx::transaction_base& txn);
 // nothing changed since the newest one.
 std::optional<history::v1::Checkpoint> SignCheckpoint(pqxx::transaction_base& txn,
                                                       const SigningKey& key);
-std::optional<history::v1::Checkpoint> NewestCheckpoint(pqxx::transaction_base& txn);
+// `bound`: a statement sent in the same message first (see VerifyBooking).
+std::optional<history::v1::Checkpoint> NewestCheckpoint(pqxx::transaction_base& txn,
+                                                        const std::string& bound = "");
 // The checkpoint signed at `signed_at_micros` as the store keeps it.
 std::optional<history::v1::Checkpoint> CheckpointSignedAt(pqxx::transaction_base& txn,
                                                           int64_t signed_at_micros);

@@ -28,9 +28,12 @@ absl::Status CheckBookingId(const std::string& id) {
 }  // namespace
 
 HistoryServiceImpl::HistoryServiceImpl(HistoryStore& store, prometheus::Registry& metrics,
-                                       WatchHub* watches)
+                                       WatchHub* watches, int max_reads_per_caller)
     : store_(store),
       watches_(watches),
+      readers_({.max_per_caller = max_reads_per_caller,
+                .what = "read calls (GetBookingHistory, ListHistory, VerifyHistory)",
+                .domain = std::string(kDomain)}),
       events_(prometheus::BuildCounter()
                   .Name("history_ingested_events_total")
                   .Help("events received on the ingest stream, by outcome")
@@ -50,6 +53,8 @@ grpc::Status HistoryServiceImpl::GetBookingHistory(
     history::v1::GetBookingHistoryResponse* response) {
   auto run = [&]() -> absl::Status {
     if (absl::Status refused = CallRefusal(*context); !refused.ok()) return refused;  // authz
+    absl::StatusOr<CallerLimiter::Slot> slot = EnterRead(*context);
+    if (!slot.ok()) return slot.status();
     if (absl::Status s = CheckBookingId(request->booking_id()); !s.ok()) return s;
     absl::StatusOr<int> page_size = PageSizeOf(request->page_size(), kDefaultPageSize);
     if (!page_size.ok()) return page_size.status();
@@ -69,6 +74,8 @@ grpc::Status HistoryServiceImpl::VerifyHistory(grpc::ServerContext* context,
                                                history::v1::VerifyHistoryResponse* response) {
   auto run = [&]() -> absl::Status {
     if (absl::Status refused = CallRefusal(*context); !refused.ok()) return refused;  // authz
+    absl::StatusOr<CallerLimiter::Slot> slot = EnterRead(*context);
+    if (!slot.ok()) return slot.status();
     if (absl::Status s = CheckBookingId(request->booking_id()); !s.ok()) return s;
     absl::StatusOr<history::v1::VerifyHistoryResponse> verified =
         store_.Verify(request->booking_id(), DeadlineOf(*context));
@@ -90,6 +97,8 @@ grpc::Status HistoryServiceImpl::ListHistory(grpc::ServerContext* context,
                                              history::v1::ListHistoryResponse* response) {
   auto run = [&]() -> absl::Status {
     if (absl::Status refused = CallRefusal(*context); !refused.ok()) return refused;  // authz
+    absl::StatusOr<CallerLimiter::Slot> slot = EnterRead(*context);
+    if (!slot.ok()) return slot.status();
     absl::StatusOr<ListPlan> plan = PlanListHistory(*request);
     if (!plan.ok()) return plan.status();
     absl::StatusOr<history::v1::ListHistoryResponse> page =
@@ -161,6 +170,12 @@ grpc::Status HistoryServiceImpl::Ingest(
 grpc::ServerWriteReactor<history::v1::WatchHistoryResponse>* HistoryServiceImpl::WatchHistory(
     grpc::CallbackServerContext* context, const history::v1::WatchHistoryRequest* request) {
   return StartWatch(context, *request, watches_);
+}
+
+absl::StatusOr<CallerLimiter::Slot> HistoryServiceImpl::EnterRead(
+    const grpc::ServerContextBase& context) {
+  // Keyed by the principal authentication established (authz_interceptor.h).
+  return readers_.Enter(CallerPrincipal(context));
 }
 
 void HistoryServiceImpl::Count(const StoredBatch& stored) {

@@ -6,6 +6,7 @@
 #include <map>
 #include <mutex>
 
+#include "common/caller_limiter.h"
 #include "history-service/history_store.h"
 #include "history-service/watch_hub.h"
 #include "history/v1/history.grpc.pb.h"
@@ -20,9 +21,11 @@ class HistoryServiceImpl final
     : public history::v1::HistoryService::WithCallbackMethod_WatchHistory<
           history::v1::HistoryService::Service> {
  public:
-  // `watches` null: WatchHistory is UNIMPLEMENTED.
+  // `watches` null: WatchHistory is UNIMPLEMENTED. `max_reads_per_caller`:
+  // GetBookingHistory, ListHistory and VerifyHistory calls one principal may
+  // run at once (0: no bound); beyond, RESOURCE_EXHAUSTED with a RetryInfo.
   HistoryServiceImpl(HistoryStore& store, prometheus::Registry& metrics,
-                     WatchHub* watches = nullptr);
+                     WatchHub* watches = nullptr, int max_reads_per_caller = 0);
 
   grpc::Status GetBookingHistory(grpc::ServerContext* context,
                                  const history::v1::GetBookingHistoryRequest* request,
@@ -53,11 +56,15 @@ class HistoryServiceImpl final
     bool cancelled = false;  // cancelled by BeginDrain while waiting
   };
 
+  // A place for one more read call of the caller (readers_).
+  absl::StatusOr<CallerLimiter::Slot> EnterRead(const grpc::ServerContextBase& context);
+
   // Metrics and logs of a stored batch: held-back events by reason.
   void Count(const StoredBatch& stored);
 
   HistoryStore& store_;
   WatchHub* const watches_;
+  CallerLimiter readers_;
   std::mutex mu_;
   bool draining_ = false;                               // guarded by mu_
   std::map<grpc::ServerContext*, OpenStream> streams_;  // guarded by mu_

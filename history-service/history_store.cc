@@ -153,8 +153,9 @@ absl::StatusOr<StoredBatch> HistoryStore::StoreAttempt(
   return out;
 }
 
-HistoryStore::HistoryStore(PgPool& pool, HeldBackLimits limits, prometheus::Registry* registry)
-    : pool_(pool), limits_(limits) {
+HistoryStore::HistoryStore(PgPool& pool, PgPool& read_pool, HeldBackLimits limits,
+                           prometheus::Registry* registry)
+    : pool_(pool), read_pool_(read_pool), limits_(limits) {
   if (registry != nullptr) metrics_.emplace(*registry, limits_);
 }
 
@@ -243,7 +244,7 @@ absl::StatusOr<StoredBatch> HistoryStore::FindRefusedRow(
 absl::StatusOr<history::v1::GetBookingHistoryResponse> HistoryStore::Get(
     const std::string& booking_id, int page_size, int64_t after_sequence, absl::Time deadline) {
   std::optional<history::v1::GetBookingHistoryResponse> page;
-  absl::Status status = pool_.RunRead(
+  absl::Status status = read_pool_.RunRead(
       [&](pqxx::connection& conn) -> absl::Status {
         absl::StatusOr<history::v1::GetBookingHistoryResponse> read =
             ReadHistoryPage(conn, booking_id, page_size, after_sequence, deadline);
@@ -258,17 +259,28 @@ absl::StatusOr<history::v1::GetBookingHistoryResponse> HistoryStore::Get(
 
 absl::StatusOr<history::v1::ListHistoryResponse> HistoryStore::List(const ListPlan& plan,
                                                                     absl::Time deadline) {
-  return pool_.RunInTransaction<history::v1::ListHistoryResponse>(
+  return read_pool_.RunInTransaction<history::v1::ListHistoryResponse>(
       [&](pqxx::work& txn) { return ReadListPage(txn, plan); }, deadline);
 }
 
 absl::StatusOr<history::v1::VerifyHistoryResponse> HistoryStore::Verify(
     const std::string& booking_id, absl::Time deadline) {
-  return pool_.RunInTransaction<history::v1::VerifyHistoryResponse>(
-      [&](pqxx::work& txn) -> absl::StatusOr<history::v1::VerifyHistoryResponse> {
-        return VerifyBooking(txn, booking_id);
+  // Reads only, each bounded by the deadline in its own message: no BEGIN
+  // or COMMIT (as GetBookingHistory), and repeated once on a fresh
+  // connection after a store restart.
+  std::optional<history::v1::VerifyHistoryResponse> verified;
+  absl::Status status = read_pool_.RunRead(
+      [&](pqxx::connection& conn) -> absl::Status {
+        verified.reset();
+        absl::StatusOr<std::string> bound = DeadlineBoundStatement(deadline);
+        if (!bound.ok()) return bound.status();
+        pqxx::nontransaction txn(conn);
+        verified = VerifyBooking(txn, booking_id, *bound);
+        return absl::OkStatus();
       },
       deadline);
+  if (!status.ok()) return status;
+  return *std::move(verified);
 }
 
 absl::Status HistoryStore::Probe(ProbeConnection& probe) {

@@ -52,9 +52,13 @@ struct StoredBatch {
 
 class HistoryStore {
  public:
-  // `registry`, when given, gets the held-back metrics (ingest_held.h).
-  explicit HistoryStore(PgPool& pool, HeldBackLimits limits = {},
-                        prometheus::Registry* registry = nullptr);
+  // Ingest (StoreBatch) on `pool`, reads on `read_pool`: however many reads
+  // run, they cannot take the connections Ingest needs. `registry`, when
+  // given, gets the held-back metrics (ingest_held.h).
+  HistoryStore(PgPool& pool, PgPool& read_pool, HeldBackLimits limits = {},
+               prometheus::Registry* registry = nullptr);
+  // Both on one pool (a tool or benchmark with no concurrent readers).
+  explicit HistoryStore(PgPool& pool) : HistoryStore(pool, pool) {}
 
   // Sets the held-back gauges from the table's counts (at start: they match
   // the table after a restart); an error when the store is unreachable.
@@ -101,7 +105,8 @@ class HistoryStore {
   // The held-back gauges, and the events a cap refused counted and logged.
   void AfterCommit(const StoredBatch& stored);
 
-  PgPool& pool_;
+  PgPool& pool_;       // Ingest's
+  PgPool& read_pool_;  // Get, List, Verify
   const HeldBackLimits limits_;
   std::optional<HeldBackMetrics> metrics_;
 };

@@ -24,7 +24,14 @@ ABSL_FLAG(std::string, database_url, "",
           "history store, a libpq URL [env HISTORY_DATABASE_URL; required]");
 ABSL_FLAG(std::string, metrics_listen, "",
           "Prometheus /metrics address HOST:PORT [env HISTORY_METRICS_LISTEN; default: off]");
-ABSL_FLAG(int, db_pool_size, 8, "history store connections");
+ABSL_FLAG(int, db_pool_size, 8,
+          "history store connections for reads (GetBookingHistory, ListHistory, VerifyHistory)");
+ABSL_FLAG(int, db_ingest_pool_size, 4,
+          "history store connections for Ingest alone, never used by reads (the checkpointer and "
+          "the watch feed have one connection each besides)");
+ABSL_FLAG(int, max_reads_per_caller, 4,
+          "read calls (GetBookingHistory, ListHistory, VerifyHistory) one principal may run at "
+          "once; beyond, RESOURCE_EXHAUSTED with a RetryInfo (0: no bound)");
 ABSL_FLAG(std::string, health_listen, "",
           "address HOST:PORT of a server answering only grpc.health.v1.Health (and reflection), "
           "with bounds of its own, for probes [env HISTORY_HEALTH_LISTEN; default: off]");
@@ -92,7 +99,18 @@ Serves grpc.health.v1.Health (SERVING while the history store is reachable and
 migrated) and server reflection. SIGTERM drains. The schema comes from
 `migrator up`; this service never runs DDL.)";
 
-// The server's address, drain and bounds, from flags and the environment.
+absl::Status CheckPoolFlags() {
+  if (absl::GetFlag(FLAGS_db_pool_size) < 1 || absl::GetFlag(FLAGS_db_ingest_pool_size) < 1 ||
+      absl::GetFlag(FLAGS_max_reads_per_caller) < 0) {
+    return absl::InvalidArgumentError(
+        "--db-pool-size and --db-ingest-pool-size must be at least 1, --max-reads-per-caller at "
+        "least 0 (0: no bound)");
+  }
+  return absl::OkStatus();
+}
+
+// The server's address, drain and bounds, from flags and the environment
+// (and the pools' flags checked).
 absl::StatusOr<ServerConfig> ServerSettings() {
   ServerConfig config;
   config.listen = FlagOrEnv(FLAGS_listen, "HISTORY_LISTEN");
@@ -109,6 +127,7 @@ absl::StatusOr<ServerConfig> ServerSettings() {
        .max_connections = FlagOrEnv(FLAGS_max_connections, "HISTORY_MAX_CONNECTIONS")},
       config);
   if (!bounds.ok()) return bounds;
+  if (absl::Status pools = CheckPoolFlags(); !pools.ok()) return pools;
   return config;
 }
 
@@ -122,6 +141,39 @@ absl::StatusOr<WatchHub::Options> WatchSettings(const std::string& database_url)
       .buffer = absl::GetFlag(FLAGS_watch_buffer),
       .stall = absl::GetFlag(FLAGS_watch_stall_timeout)};
 }
+
+// The store's connections, a pool per kind of work: readers, however many
+// and however slow, cannot take the connections Ingest, the watch feed or
+// the checkpointer need. Connections open on first use.
+struct StorePools {
+  StorePools(const std::string& url, const std::string& schema, prometheus::Registry& metrics)
+      : reads(Options(url, schema, metrics, "history", absl::GetFlag(FLAGS_db_pool_size),
+                      absl::Seconds(1))),
+        ingest(Options(url, schema, metrics, "history-ingest",
+                       absl::GetFlag(FLAGS_db_ingest_pool_size), absl::Seconds(5))),
+        watch(Options(url, schema, metrics, "history-watch", 1, absl::Seconds(1))),
+        checkpoint(Options(url, schema, metrics, "history-checkpoint", 1, absl::Seconds(5))) {}
+
+  static PgPool::Options Options(const std::string& url, const std::string& schema,
+                                 prometheus::Registry& metrics, const std::string& name, int size,
+                                 absl::Duration wait) {
+    return {.url = WithConnectionDefaults(url, "history-service"),
+            .size = size,
+            .acquire_timeout = wait,
+            .setup =
+                [schema](pqxx::connection& c) {
+                  UseStoreSchema(c, "BookingStatusHistory", schema);
+                  c.set_variable("statement_timeout", "10000");
+                },
+            .name = name,
+            .metrics = &metrics};
+  }
+
+  PgPool reads;       // GetBookingHistory, ListHistory, VerifyHistory
+  PgPool ingest;      // Ingest alone
+  PgPool watch;       // the watch feed's reader (one thread)
+  PgPool checkpoint;  // the checkpointer (one thread)
+};
 
 int Main(int argc, char** argv) {
   // This binary started again to answer the probes (common/health_process.h).
@@ -167,17 +219,8 @@ int Main(int argc, char** argv) {
   }
   ServerRuntime runtime(*std::move(server));
   const std::string schema = FlagOrEnv(FLAGS_database_schema, "HISTORY_DATABASE_SCHEMA");
-  PgPool pool({.url = WithConnectionDefaults(database_url, "history-service"),
-               .size = absl::GetFlag(FLAGS_db_pool_size),
-               .acquire_timeout = absl::Seconds(1),
-               .setup =
-                   [&schema](pqxx::connection& c) {
-                     UseStoreSchema(c, "BookingStatusHistory", schema);
-                     c.set_variable("statement_timeout", "10000");
-                   },
-               .name = "history",
-               .metrics = &runtime.metrics()});
-  HistoryStore store(pool, *held_back, &runtime.metrics());
+  StorePools pools(database_url, schema, runtime.metrics());
+  HistoryStore store(pools.ingest, pools.reads, *held_back, &runtime.metrics());
   if (absl::Status s = store.RefreshHeldBackGauges(absl::Now() + absl::Seconds(2)); !s.ok()) {
     // Set by the first ingest batch instead.
     LogWarning("held-back gauges not read at start", {{"error", s.ToString()}});
@@ -185,9 +228,10 @@ int Main(int argc, char** argv) {
   ProbeConnection probe(
       WithConnectionDefaults(database_url, "history-service-probe"),
       [&schema](pqxx::connection& c) { UseStoreSchema(c, "BookingStatusHistory", schema); });
-  WatchHub watches(pool, *watch);
+  WatchHub watches(pools.watch, *watch);
   watches.Start();
-  HistoryServiceImpl service(store, runtime.metrics(), &watches);
+  HistoryServiceImpl service(store, runtime.metrics(), &watches,
+                             absl::GetFlag(FLAGS_max_reads_per_caller));
   if (absl::Status s = runtime.Start({{&service, history::v1::HistoryService::service_full_name()}},
                                      [&] { return HistoryStore::Probe(probe); });
       !s.ok()) {
@@ -202,7 +246,8 @@ int Main(int argc, char** argv) {
       LogError(key.status().message());
       return 2;
     }
-    checkpointer.emplace(pool, *std::move(key), absl::GetFlag(FLAGS_checkpoint_interval));
+    checkpointer.emplace(pools.checkpoint, *std::move(key),
+                         absl::GetFlag(FLAGS_checkpoint_interval));
     checkpointer->Start();
   }
   runtime.OnDrain([&] { service.BeginDrain(); });

@@ -25,6 +25,7 @@
 #include "history/v1/history.grpc.pb.h"
 #include "pqxx/pqxx"
 #include "tests/support/pg_cluster.h"
+#include "tests/support/read_load.h"
 #include "tests/support/service_set.h"
 
 ABSL_FLAG(int, bookings, 1000000, "bookings in the history store");
@@ -45,35 +46,11 @@ void Die(const std::string& what) {
 
 std::string BookingId(int b) { return absl::StrFormat("bk-%08d", b); }
 
-// The table's indexes and unique constraints, dropped: returns the
-// statements that build them again exactly (sorted builds after the load
-// instead of tens of millions of random inserts into six indexes).
-std::vector<std::string> DropIndexes(pqxx::connection& conn) {
-  pqxx::work txn(conn);
-  std::vector<std::string> rebuild;
-  for (const pqxx::row& r : txn.exec(R"(
-      SELECT format('ALTER TABLE "BookingStatusHistory" ADD CONSTRAINT %I %s', conname,
-                    pg_get_constraintdef(oid)),
-             format('ALTER TABLE "BookingStatusHistory" DROP CONSTRAINT %I', conname)
-      FROM pg_constraint
-      WHERE conrelid = '"BookingStatusHistory"'::regclass AND contype IN ('p', 'u')
-      UNION ALL
-      SELECT pg_get_indexdef(indexrelid), format('DROP INDEX %s', indexrelid::regclass)
-      FROM pg_index
-      WHERE indrelid = '"BookingStatusHistory"'::regclass
-        AND indexrelid NOT IN (SELECT conindid FROM pg_constraint WHERE contype IN ('p', 'u')))")) {
-    rebuild.push_back(r[0].as<std::string>());
-    txn.exec(r[1].as<std::string>());
-  }
-  txn.commit();
-  return rebuild;
-}
-
 // Row k of every booking before row k+1 of any: a booking's rows land on
 // different pages, as changes days apart do in production.
 void Load(const std::string& url, int bookings, int per_booking) {
   pqxx::connection conn(url);
-  const std::vector<std::string> rebuild = DropIndexes(conn);
+  const std::vector<std::string> rebuild = DropHistoryIndexes(conn);
   for (int s = 1; s <= per_booking; ++s) {
     const absl::Time start = absl::Now();
     pqxx::work txn(conn);
@@ -128,11 +105,6 @@ Latencies Drive(int callers, const Call& one) {
   for (const Latencies& l : each) all.insert(all.end(), l.begin(), l.end());
   std::sort(all.begin(), all.end());
   return all;
-}
-
-absl::Duration Quantile(const Latencies& sorted, double p) {
-  if (sorted.empty()) return absl::ZeroDuration();
-  return sorted[std::min(sorted.size() - 1, static_cast<size_t>(p * sorted.size()))];
 }
 
 double Ms(absl::Duration d) { return absl::ToDoubleMilliseconds(d); }
@@ -216,7 +188,11 @@ int Main() {
   const absl::Time load_start = absl::Now();
   Load((*set)->history_url(), bookings, per_booking);
   std::printf("loaded in %.0f s\n", absl::ToDoubleSeconds(absl::Now() - load_start));
-  if (absl::Status s = (*set)->StartHistory(); !s.ok()) Die(s.ToString());
+  // Every caller is one principal: let all of them read at once.
+  if (absl::Status s = (*set)->StartHistory({"--max-reads-per-caller", absl::StrCat(callers)});
+      !s.ok()) {
+    Die(s.ToString());
+  }
 
   const Latencies db = StraightToDatabase((*set)->history_url(), bookings, per_booking);
   const Latencies floor = GrpcFloor((*set)->history_target());
