@@ -175,60 +175,86 @@ struct StorePools {
   PgPool checkpoint;  // the checkpointer (one thread)
 };
 
+// Every flag checked before anything starts: a bad one is exit 2, logged.
+struct Settings {
+  std::string database_url;
+  std::string schema;
+  ServerConfig server;
+  WatchHub::Options watch;
+  HeldBackLimits held_back;
+  std::optional<SigningKey> checkpoint_key;
+};
+
+absl::StatusOr<Settings> ReadSettings() {
+  Settings s;
+  s.database_url = FlagOrEnv(FLAGS_database_url, "HISTORY_DATABASE_URL");
+  if (s.database_url.empty()) {
+    return absl::InvalidArgumentError(
+        "--database-url (or HISTORY_DATABASE_URL) is required; see --help");
+  }
+  s.schema = FlagOrEnv(FLAGS_database_schema, "HISTORY_DATABASE_SCHEMA");
+  absl::StatusOr<ServerConfig> server = ServerSettings();
+  if (!server.ok()) return server.status();
+  s.server = *std::move(server);
+  absl::StatusOr<WatchHub::Options> watch = WatchSettings(s.database_url);
+  if (!watch.ok()) return watch.status();
+  s.watch = *std::move(watch);
+  absl::StatusOr<HeldBackLimits> held_back =
+      ParseHeldBackLimits(FlagOrEnv(FLAGS_held_back_per_booking, "HISTORY_HELD_BACK_PER_BOOKING"),
+                          FlagOrEnv(FLAGS_held_back_max_rows, "HISTORY_HELD_BACK_MAX_ROWS"));
+  if (!held_back.ok()) return held_back.status();
+  s.held_back = *held_back;
+  if (const std::string file = FlagOrEnv(FLAGS_checkpoint_key, "HISTORY_CHECKPOINT_KEY");
+      !file.empty()) {
+    absl::StatusOr<SigningKey> key = LoadSigningKey(file);
+    if (!key.ok()) return key.status();
+    s.checkpoint_key = *std::move(key);
+  }
+  return s;
+}
+
+// The page and resume tokens' key (--page-token-key), or a random one.
+absl::Status InstallPageTokenKey() {
+  const std::string file = FlagOrEnv(FLAGS_page_token_key, "HISTORY_PAGE_TOKEN_KEY");
+  if (file.empty()) {
+    LogWarning(
+        "no --page-token-key: page and resume tokens are signed with a random key of this "
+        "process; they fail after a restart and on other replicas");
+    return absl::OkStatus();
+  }
+  absl::StatusOr<TokenKeys> keys = TokenKeys::FromFile(file);
+  if (!keys.ok()) return keys.status();
+  InstallTokenKeys(*std::move(keys));
+  return absl::OkStatus();
+}
+
 int Main(int argc, char** argv) {
   // This binary started again to answer the probes (common/health_process.h).
   if (std::optional<int> code = HealthProcess::RunIfAsked(argc, argv)) return *code;
   ServerRuntime::BlockTerminationSignals();
   ParseCommandLine(argc, argv, kUsage);
-
-  const std::string database_url = FlagOrEnv(FLAGS_database_url, "HISTORY_DATABASE_URL");
-  if (database_url.empty()) {
-    LogError("--database-url (or HISTORY_DATABASE_URL) is required; see --help");
+  absl::StatusOr<Settings> settings = ReadSettings();
+  if (!settings.ok()) {
+    LogError(settings.status().message());
     return 2;
   }
-  absl::StatusOr<ServerConfig> server = ServerSettings();
-  if (!server.ok()) {
-    LogError(server.status().message());
+  if (!SecureServer("HISTORY", settings->server, kPolicyNeeded).ok()) return 2;  // TLS, policy
+  if (absl::Status s = InstallPageTokenKey(); !s.ok()) {
+    LogError(s.message());
     return 2;
   }
-  absl::StatusOr<WatchHub::Options> watch = WatchSettings(database_url);
-  if (!watch.ok()) {
-    LogError(watch.status().message());
-    return 2;
-  }
-  absl::StatusOr<HeldBackLimits> held_back =
-      ParseHeldBackLimits(FlagOrEnv(FLAGS_held_back_per_booking, "HISTORY_HELD_BACK_PER_BOOKING"),
-                          FlagOrEnv(FLAGS_held_back_max_rows, "HISTORY_HELD_BACK_MAX_ROWS"));
-  if (!held_back.ok()) {
-    LogError(held_back.status().message());
-    return 2;
-  }
-  if (!SecureServer("HISTORY", *server, kPolicyNeeded).ok()) return 2;  // TLS, tokens, policy
-  if (const std::string file = FlagOrEnv(FLAGS_page_token_key, "HISTORY_PAGE_TOKEN_KEY");
-      !file.empty()) {
-    absl::StatusOr<TokenKeys> keys = TokenKeys::FromFile(file);
-    if (!keys.ok()) {
-      LogError(keys.status().message());
-      return 2;
-    }
-    InstallTokenKeys(*std::move(keys));
-  } else {
-    LogWarning(
-        "no --page-token-key: page and resume tokens are signed with a random key of this "
-        "process; they fail after a restart and on other replicas");
-  }
-  ServerRuntime runtime(*std::move(server));
-  const std::string schema = FlagOrEnv(FLAGS_database_schema, "HISTORY_DATABASE_SCHEMA");
-  StorePools pools(database_url, schema, runtime.metrics());
-  HistoryStore store(pools.ingest, pools.reads, *held_back, &runtime.metrics());
+  ServerRuntime runtime(std::move(settings->server));
+  const std::string& schema = settings->schema;
+  StorePools pools(settings->database_url, schema, runtime.metrics());
+  HistoryStore store(pools.ingest, pools.reads, settings->held_back, &runtime.metrics());
   if (absl::Status s = store.RefreshHeldBackGauges(absl::Now() + absl::Seconds(2)); !s.ok()) {
     // Set by the first ingest batch instead.
     LogWarning("held-back gauges not read at start", {{"error", s.ToString()}});
   }
   ProbeConnection probe(
-      WithConnectionDefaults(database_url, "history-service-probe"),
+      WithConnectionDefaults(settings->database_url, "history-service-probe"),
       [&schema](pqxx::connection& c) { UseStoreSchema(c, "BookingStatusHistory", schema); });
-  WatchHub watches(pools.watch, *watch);
+  WatchHub watches(pools.watch, settings->watch);
   watches.Start();
   HistoryServiceImpl service(store, runtime.metrics(), &watches,
                              absl::GetFlag(FLAGS_max_reads_per_caller));
@@ -239,14 +265,8 @@ int Main(int argc, char** argv) {
     return 1;
   }
   std::optional<Checkpointer> checkpointer;
-  if (const std::string key_file = FlagOrEnv(FLAGS_checkpoint_key, "HISTORY_CHECKPOINT_KEY");
-      !key_file.empty()) {
-    absl::StatusOr<SigningKey> key = LoadSigningKey(key_file);
-    if (!key.ok()) {
-      LogError(key.status().message());
-      return 2;
-    }
-    checkpointer.emplace(pools.checkpoint, *std::move(key),
+  if (settings->checkpoint_key.has_value()) {
+    checkpointer.emplace(pools.checkpoint, *std::move(settings->checkpoint_key),
                          absl::GetFlag(FLAGS_checkpoint_interval));
     checkpointer->Start();
   }

@@ -97,9 +97,8 @@ int Report(const StoreReport& report, const history::v1::Checkpoint* trusted) {
   std::cout << (report.findings.empty() ? "verified: " : "tampered: ") << report.rows << " rows of "
             << report.bookings << " bookings";
   if (trusted != nullptr) {
-    std::cout << " checked against the checkpoint of " << trusted->row_count()
-              << " rows signed at " << trusted->signed_at_micros()
-              << " (microseconds since 1970)\n";
+    std::cout << " checked against the checkpoint of " << trusted->row_count() << " rows signed at "
+              << trusted->signed_at_micros() << " (microseconds since 1970)\n";
   } else {
     std::cout << ", hash chains only (no --public-key): a deleted last row, or a rewrite "
                  "that recomputes every later hash of a booking, needs a signed checkpoint to "

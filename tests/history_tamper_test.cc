@@ -150,8 +150,7 @@ TEST_F(HistoryTamperTest, SuperuserTamperingIsNamedByHistoryVerifyAndVerifyHisto
   ASSERT_EQ(clean.code, 0) << clean.out;
   EXPECT_NE(clean.out.find("verified: 31 rows of 7 bookings"), std::string::npos) << clean.out;
   // The chains alone, without a key or checkpoint.
-  const std::string chains_only =
-      absl::StrCat("verify --database-url '", set->history_url(), "'");
+  const std::string chains_only = absl::StrCat("verify --database-url '", set->history_url(), "'");
   CommandRun clean_chains = HistoryVerify(chains_only);
   ASSERT_EQ(clean_chains.code, 0) << clean_chains.out;
   EXPECT_NE(clean_chains.out.find("verified: 31 rows of 7 bookings, hash chains only"),

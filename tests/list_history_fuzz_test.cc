@@ -4,9 +4,9 @@
 // unicode and broken UTF-8, long strings, nesting), order_by, page_size,
 // and page tokens real, replayed with another filter, altered, truncated,
 // built by hand or signed under another key; GetBookingHistory's page
-// tokens and WatchHistory's resume tokens likewise. Every answer must be OK, or INVALID_ARGUMENT with a
-// message and a BadRequest naming a request field: never INTERNAL, UNKNOWN
-// or any other code. An altered token must never be taken.
+// tokens and WatchHistory's resume tokens likewise. Every answer must be OK, or INVALID_ARGUMENT
+// with a message and a BadRequest naming a request field: never INTERNAL, UNKNOWN or any other
+// code. An altered token must never be taken.
 //
 //   LIST_HISTORY_FUZZ_SEEDS=first:count  the seeds (default 0:4000, about
 //                                        20 s on 2 busy cores)
