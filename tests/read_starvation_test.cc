@@ -60,7 +60,8 @@ class ReadStarvationTest : public PgSuite {
   // Ingest idle, then beside kReaders readers, on history-service started
   // with `flags`: nothing refused either way; latencies printed.
   void IngestBesideReaders(const std::string& label, const std::vector<std::string>& flags,
-                           int64_t first_event, bool expect_per_caller_refusals) {
+                           int64_t first_event, bool expect_per_caller_refusals,
+                           Readers::Pushback pushback = Readers::Pushback::kIgnore) {
     std::vector<std::string> all = {"--checkpoint-key", key_};
     all.insert(all.end(), flags.begin(), flags.end());
     ASSERT_TRUE(set_->StartHistory(all).ok()) << set_->Logs();
@@ -69,7 +70,7 @@ class ReadStarvationTest : public PgSuite {
         MeasureIngest(target, label + "-idle", first_event, kBatches, kBatchSize);
     EXPECT_EQ(idle.refused + idle.failed, 0) << idle.first_error;
 
-    Readers readers(target, kBookings, kReaders);
+    Readers readers(target, kBookings, kReaders, pushback);
     const absl::Time deadline = absl::Now() + absl::Seconds(30);
     while (readers.calls() < 2 * kReaders && absl::Now() < deadline) {
       absl::SleepFor(absl::Milliseconds(10));
@@ -122,6 +123,13 @@ TEST_F(ReadStarvationTest, VerifyHistoryOfOneBookingLinksToTheCheckpointHead) {
 
 TEST_F(ReadStarvationTest, IngestIsNeverRefusedBesideThirtyTwoReaders) {
   IngestBesideReaders("defaults", {}, 1, /*expect_per_caller_refusals=*/true);
+}
+
+// Readers that wait out the RetryInfo of a refusal, as a client following the
+// server's pushback does.
+TEST_F(ReadStarvationTest, ReadersHonouringPushbackLeaveIngestItsPace) {
+  IngestBesideReaders("defaults, readers honour RetryInfo", {}, 2000000,
+                      /*expect_per_caller_refusals=*/true, Readers::Pushback::kHonour);
 }
 
 TEST_F(ReadStarvationTest, IngestsOwnPoolAloneKeepsItGoing) {

@@ -12,6 +12,7 @@
 #include "history-service/ingest_store.h"
 #include "history-service/row_content.h"
 #include "history/v1/history.grpc.pb.h"
+#include "tests/support/grpc_client.h"
 #include "tests/support/ingest_client.h"
 #include "tests/support/service_set.h"
 
@@ -164,11 +165,13 @@ IngestRun MeasureIngest(const std::string& target, const std::string& prefix, in
   return run;
 }
 
-Readers::Readers(const std::string& target, int bookings, int n) {
-  for (int i = 0; i < n; ++i) threads_.emplace_back([=] { Loop(target, bookings, 7000 + i); });
+Readers::Readers(const std::string& target, int bookings, int n, Pushback pushback) {
+  for (int i = 0; i < n; ++i) {
+    threads_.emplace_back([=] { Loop(target, bookings, 7000 + i, pushback); });
+  }
 }
 
-void Readers::Loop(const std::string& target, int bookings, int seed) {
+void Readers::Loop(const std::string& target, int bookings, int seed, Pushback pushback) {
   auto stub = history::v1::HistoryService::NewStub(
       grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
   std::mt19937 rng(seed);
@@ -198,6 +201,11 @@ void Readers::Loop(const std::string& target, int bookings, int seed) {
       ++ok_;
     } else if (s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
       ++exhausted_;
+      google::rpc::RetryInfo retry;
+      if (pushback == Pushback::kHonour && FindDetail(s, &retry)) {
+        absl::SleepFor(absl::Seconds(retry.retry_delay().seconds()) +
+                       absl::Nanoseconds(retry.retry_delay().nanos()));
+      }
     } else {
       bool first = false;
       if (other_seen_.compare_exchange_strong(first, true)) {

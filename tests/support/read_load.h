@@ -56,7 +56,9 @@ IngestRun MeasureIngest(const std::string& target, const std::string& prefix, in
 
 // `n` closed-loop callers, each calling VerifyHistory, ListHistory and
 // GetBookingHistory in turn on random loaded bookings until Stop, as fast
-// as answers come (a refusal is not waited out: the worst caller).
+// as answers come. A refusal is called again at once (kIgnore: the worst
+// caller) or after the delay its google.rpc.RetryInfo asks for (kHonour: a
+// client that follows the server's pushback).
 // Thread safe.
 class Readers {
  public:
@@ -66,7 +68,8 @@ class Readers {
     int64_t other = 0;
     std::string first_other;
   };
-  Readers(const std::string& target, int bookings, int n);
+  enum class Pushback { kIgnore, kHonour };
+  Readers(const std::string& target, int bookings, int n, Pushback pushback = Pushback::kIgnore);
   ~Readers() { Stop(); }
   Readers(const Readers&) = delete;
   Readers& operator=(const Readers&) = delete;
@@ -76,7 +79,7 @@ class Readers {
   Counts Stop();
 
  private:
-  void Loop(const std::string& target, int bookings, int seed);
+  void Loop(const std::string& target, int bookings, int seed, Pushback pushback);
 
   std::atomic<bool> stop_{false};
   std::atomic<int64_t> ok_{0}, exhausted_{0}, other_{0};
