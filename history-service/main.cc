@@ -29,7 +29,7 @@ ABSL_FLAG(int, db_pool_size, 8,
 ABSL_FLAG(int, db_ingest_pool_size, 4,
           "history store connections for Ingest alone, never used by reads (the checkpointer and "
           "the watch feed have one connection each besides)");
-ABSL_FLAG(int, max_reads_per_caller, 4,
+ABSL_FLAG(int, max_reads_per_caller, 2,
           "read calls (GetBookingHistory, ListHistory, VerifyHistory) one principal may run at "
           "once; beyond, RESOURCE_EXHAUSTED with a RetryInfo (0: no bound)");
 ABSL_FLAG(std::string, health_listen, "",
