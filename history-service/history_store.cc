@@ -148,7 +148,8 @@ absl::StatusOr<StoredBatch> HistoryStore::StoreAttempt(
     out.held[k].detail = r->reason();
     out.refused.push_back(out.held[k]);
   }
-  out.counts = ReadHeldCounts(txn);
+  // The counts change only where held rows were settled or added.
+  if (!held_bookings.empty() || !out.to_hold.empty()) out.counts = ReadHeldCounts(txn);
   AssignFeedPositions(txn, plan.inserts);  // last: its lock is held until commit
   return out;
 }
@@ -168,7 +169,7 @@ absl::Status HistoryStore::RefreshHeldBackGauges(absl::Time deadline) {
 }
 
 void HistoryStore::AfterCommit(const StoredBatch& stored) {
-  if (metrics_) metrics_->Set(stored.counts);
+  if (metrics_ && stored.counts.has_value()) metrics_->Set(*stored.counts);
   for (const HeldEventLog& r : stored.refused) {
     if (metrics_) metrics_->Refused(r.reason);
     LogWarning("event not held back: a cap is reached",

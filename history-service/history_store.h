@@ -47,7 +47,7 @@ struct StoredBatch {
   std::vector<HeldRow> to_hold;       // for "BookingStatusHeldBack"
   std::vector<int> to_hold_ack;       // each one's index in ack.rejected (and in held)
   std::vector<HeldEventLog> refused;  // not kept: a cap reached (detail: why)
-  HeldCounts counts;                  // the table's, at the batch's commit
+  std::optional<HeldCounts> counts;   // the table's at commit, when the batch changed them
 };
 
 class HistoryStore {
