@@ -1,5 +1,7 @@
 #include "common/caller_limiter.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "common/rpc_error.h"
 
@@ -9,20 +11,49 @@ CallerLimiter::Slot::~Slot() {
   if (limiter_ != nullptr) limiter_->Leave(caller_);
 }
 
-absl::StatusOr<CallerLimiter::Slot> CallerLimiter::Enter(const std::string& caller) {
+absl::StatusOr<CallerLimiter::Slot> CallerLimiter::Enter(const std::string& caller,
+                                                         absl::Time deadline) {
   if (options_.max_per_caller <= 0) return Slot(nullptr, "");
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    int& running = running_[caller];
-    if (running < options_.max_per_caller) {
-      ++running;
-      return Slot(this, caller);
+  absl::MutexLock lock(&mu_);
+  if (!HasPlace(caller) && !WaitForPlace(caller, deadline)) return Refusal(waiting_ > 0);
+  ++running_[caller];
+  return Slot(this, caller);
+}
+
+bool CallerLimiter::HasPlace(const std::string& caller) const {
+  auto it = running_.find(caller);
+  return it == running_.end() || it->second < options_.max_per_caller;
+}
+
+bool CallerLimiter::WaitForPlace(const std::string& caller, absl::Time deadline) {
+  if (options_.max_wait <= absl::ZeroDuration() || waiting_ >= options_.max_waiting) {
+    return false;
+  }
+  ++waiting_;
+  struct Place {
+    const CallerLimiter* limiter;
+    const std::string* caller;
+    bool operator()() const ABSL_NO_THREAD_SAFETY_ANALYSIS {
+      return limiter->HasPlace(*caller);  // evaluated with mu_ held
     }
+  } place{this, &caller};
+  const bool found = mu_.AwaitWithDeadline(absl::Condition(&place),
+                                           std::min(deadline, absl::Now() + options_.max_wait));
+  --waiting_;
+  return found;
+}
+
+absl::Status CallerLimiter::Refusal(bool others_waiting) const {
+  std::string waited;
+  if (options_.max_wait > absl::ZeroDuration()) {
+    waited = others_waiting
+                 ? " and the server's waiting places are taken"
+                 : absl::StrCat(" and none ended within ", absl::FormatDuration(options_.max_wait));
   }
   return RpcError(
              absl::StatusCode::kResourceExhausted,
              absl::StrCat("this caller already runs ", options_.max_per_caller, " ", options_.what,
-                          " at once (the most one caller may); retry after ",
+                          " at once (the most one caller may)", waited, "; retry after ",
                           absl::FormatDuration(options_.retry_after), " or when one of them ends"))
       .Info("TOO_MANY_CONCURRENT_CALLS", options_.domain,
             {{"limit", absl::StrCat(options_.max_per_caller)}})
@@ -30,13 +61,18 @@ absl::StatusOr<CallerLimiter::Slot> CallerLimiter::Enter(const std::string& call
 }
 
 int CallerLimiter::Running(const std::string& caller) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   auto it = running_.find(caller);
   return it == running_.end() ? 0 : it->second;
 }
 
+int CallerLimiter::Waiting() {
+  absl::MutexLock lock(&mu_);
+  return waiting_;
+}
+
 void CallerLimiter::Leave(const std::string& caller) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   auto it = running_.find(caller);
   if (it == running_.end()) return;
   if (--it->second <= 0) running_.erase(it);  // the map holds running callers only

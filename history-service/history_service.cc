@@ -28,12 +28,14 @@ absl::Status CheckBookingId(const std::string& id) {
 }  // namespace
 
 HistoryServiceImpl::HistoryServiceImpl(HistoryStore& store, prometheus::Registry& metrics,
-                                       WatchHub* watches, int max_reads_per_caller)
+                                       WatchHub* watches, ReadBounds reads)
     : store_(store),
       watches_(watches),
-      readers_({.max_per_caller = max_reads_per_caller,
+      readers_({.max_per_caller = reads.max_per_caller,
                 .what = "read calls (GetBookingHistory, ListHistory, VerifyHistory)",
-                .domain = std::string(kDomain)}),
+                .domain = std::string(kDomain),
+                .max_wait = reads.max_wait,
+                .max_waiting = reads.max_waiting}),
       events_(prometheus::BuildCounter()
                   .Name("history_ingested_events_total")
                   .Help("events received on the ingest stream, by outcome")
@@ -175,7 +177,7 @@ grpc::ServerWriteReactor<history::v1::WatchHistoryResponse>* HistoryServiceImpl:
 absl::StatusOr<CallerLimiter::Slot> HistoryServiceImpl::EnterRead(
     const grpc::ServerContextBase& context) {
   // Keyed by the principal authentication established (authz_interceptor.h).
-  return readers_.Enter(CallerPrincipal(context));
+  return readers_.Enter(CallerPrincipal(context), absl::FromChrono(context.deadline()));
 }
 
 void HistoryServiceImpl::Count(const StoredBatch& stored) {

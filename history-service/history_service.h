@@ -6,6 +6,7 @@
 #include <map>
 #include <mutex>
 
+#include "absl/time/time.h"
 #include "common/caller_limiter.h"
 #include "history-service/history_store.h"
 #include "history-service/watch_hub.h"
@@ -15,17 +16,26 @@
 
 namespace booking {
 
+// The bound on GetBookingHistory, ListHistory and VerifyHistory calls of
+// one principal (CallerLimiter): beyond max_per_caller running (0: no
+// bound), a call waits up to max_wait for a place (at most max_waiting
+// calls wait at once), then is refused with RESOURCE_EXHAUSTED and a
+// RetryInfo.
+struct ReadBounds {
+  int max_per_caller = 0;
+  absl::Duration max_wait = absl::ZeroDuration();
+  int max_waiting = 0;
+};
+
 // WatchHistory runs on gRPC's callback API (history-service/watch_stream.h),
 // the other methods on the sync one.
 class HistoryServiceImpl final
     : public history::v1::HistoryService::WithCallbackMethod_WatchHistory<
           history::v1::HistoryService::Service> {
  public:
-  // `watches` null: WatchHistory is UNIMPLEMENTED. `max_reads_per_caller`:
-  // GetBookingHistory, ListHistory and VerifyHistory calls one principal may
-  // run at once (0: no bound); beyond, RESOURCE_EXHAUSTED with a RetryInfo.
+  // `watches` null: WatchHistory is UNIMPLEMENTED.
   HistoryServiceImpl(HistoryStore& store, prometheus::Registry& metrics,
-                     WatchHub* watches = nullptr, int max_reads_per_caller = 0);
+                     WatchHub* watches = nullptr, ReadBounds reads = {});
 
   grpc::Status GetBookingHistory(grpc::ServerContext* context,
                                  const history::v1::GetBookingHistoryRequest* request,

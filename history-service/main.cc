@@ -31,7 +31,13 @@ ABSL_FLAG(int, db_ingest_pool_size, 4,
           "the watch feed have one connection each besides)");
 ABSL_FLAG(int, max_reads_per_caller, 2,
           "read calls (GetBookingHistory, ListHistory, VerifyHistory) one principal may run at "
-          "once; beyond, RESOURCE_EXHAUSTED with a RetryInfo (0: no bound)");
+          "once; beyond, a call waits --read-wait for one of them to end, then is refused with "
+          "RESOURCE_EXHAUSTED and a RetryInfo (0: no bound)");
+ABSL_FLAG(absl::Duration, read_wait, absl::Milliseconds(100),
+          "how long a read beyond --max-reads-per-caller waits for a place before it is refused "
+          "(never past its deadline; at most half of --grpc-max-threads wait at once): a caller "
+          "that ignores RetryInfo is slowed to the pace of one that honours it (0: refuse at "
+          "once)");
 ABSL_FLAG(std::string, health_listen, "",
           "address HOST:PORT of a server answering only grpc.health.v1.Health (and reflection), "
           "with bounds of its own, for probes [env HISTORY_HEALTH_LISTEN; default: off]");
@@ -101,10 +107,12 @@ migrated) and server reflection. SIGTERM drains. The schema comes from
 
 absl::Status CheckPoolFlags() {
   if (absl::GetFlag(FLAGS_db_pool_size) < 1 || absl::GetFlag(FLAGS_db_ingest_pool_size) < 1 ||
-      absl::GetFlag(FLAGS_max_reads_per_caller) < 0) {
+      absl::GetFlag(FLAGS_max_reads_per_caller) < 0 ||
+      absl::GetFlag(FLAGS_read_wait) < absl::ZeroDuration() ||
+      absl::GetFlag(FLAGS_read_wait) > absl::Seconds(10)) {
     return absl::InvalidArgumentError(
         "--db-pool-size and --db-ingest-pool-size must be at least 1, --max-reads-per-caller at "
-        "least 0 (0: no bound)");
+        "least 0 (0: no bound), --read-wait from 0 to 10s");
   }
   return absl::OkStatus();
 }
@@ -243,6 +251,10 @@ int Main(int argc, char** argv) {
     LogError(s.message());
     return 2;
   }
+  const ReadBounds reads = {
+      .max_per_caller = absl::GetFlag(FLAGS_max_reads_per_caller),
+      .max_wait = absl::GetFlag(FLAGS_read_wait),
+      .max_waiting = settings->server.max_threads / 2};  // the other half runs calls
   ServerRuntime runtime(std::move(settings->server));
   const std::string& schema = settings->schema;
   StorePools pools(settings->database_url, schema, runtime.metrics());
@@ -256,8 +268,7 @@ int Main(int argc, char** argv) {
       [&schema](pqxx::connection& c) { UseStoreSchema(c, "BookingStatusHistory", schema); });
   WatchHub watches(pools.watch, settings->watch);
   watches.Start();
-  HistoryServiceImpl service(store, runtime.metrics(), &watches,
-                             absl::GetFlag(FLAGS_max_reads_per_caller));
+  HistoryServiceImpl service(store, runtime.metrics(), &watches, reads);
   if (absl::Status s = runtime.Start({{&service, history::v1::HistoryService::service_full_name()}},
                                      [&] { return HistoryStore::Probe(probe); });
       !s.ok()) {
