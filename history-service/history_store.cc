@@ -6,7 +6,9 @@
 #include <set>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/cord.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/limits.h"
@@ -18,6 +20,21 @@
 
 namespace booking {
 namespace {
+
+// An attempt this file rolls back on purpose (a row the table refused, to be
+// found or left out in the next round) is marked so that it is never taken
+// for PgPool's ABORTED, "conflict retries ran out", which is returned as is.
+constexpr absl::string_view kRolledBackOnPurpose = "type.booking/history.RolledBackOnPurpose";
+
+absl::Status RolledBackOnPurpose(absl::string_view why) {
+  absl::Status s = absl::AbortedError(why);
+  s.SetPayload(kRolledBackOnPurpose, absl::Cord());
+  return s;
+}
+
+bool IsRolledBackOnPurpose(const absl::Status& s) {
+  return absl::IsAborted(s) && s.GetPayload(kRolledBackOnPurpose).has_value();
+}
 
 // An error about the data of a row (SQLSTATE classes 22 data exception, 23
 // integrity, 54 program limit): the table refuses that event whatever is
@@ -132,7 +149,7 @@ absl::StatusOr<StoredBatch> HistoryStore::StoreAttempt(
   } catch (const std::exception& e) {
     if (!IsDataError(e)) throw;
     // Not foreseen by TableRefusal: found row by row in the next attempt.
-    return absl::AbortedError(e.what());
+    return RolledBackOnPurpose(e.what());
   }
   SettleHeld(txn, plan.inserts, held_bookings);
   StoredBatch out = Outcomes(batch, encoded, refused, events, event_index, plan);
@@ -191,7 +208,7 @@ absl::StatusOr<StoredBatch> HistoryStore::StoreBatch(const history::v1::IngestRe
           if (!one_by_one) return StoreAttempt(txn, batch, encoded, refused);
           return FindRefusedRow(txn, batch, encoded, refused);
         });
-    if (!absl::IsAborted(result.status())) {
+    if (!IsRolledBackOnPurpose(result.status())) {
       if (result.ok()) AfterCommit(*result);
       return result;
     }
@@ -235,11 +252,11 @@ absl::StatusOr<StoredBatch> HistoryStore::FindRefusedRow(
                           absl::StrCat("refused by the history table: ", e.what()));
         }
       }
-      return absl::AbortedError("a row refused by the table");
+      return RolledBackOnPurpose("a row refused by the table");
     }
     txn.exec("RELEASE SAVEPOINT event");
   }
-  return absl::AbortedError("no row refused");
+  return RolledBackOnPurpose("no row refused");
 }
 
 absl::StatusOr<history::v1::GetBookingHistoryResponse> HistoryStore::Get(
