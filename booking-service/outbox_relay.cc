@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <optional>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "booking-service/relay_partitions.h"
@@ -162,10 +163,7 @@ void OutboxRelay::Run() {
 absl::Status OutboxRelay::RunSession() {
   // However the session ends, nothing is owned any more: reported after the
   // connection, and with it every lock, is gone (declared first, ends last).
-  struct Disown {
-    OutboxRelay* relay;
-    ~Disown() { relay->SetOwned({}); }
-  } disown{this};
+  absl::Cleanup disown = [this] { SetOwned({}); };
   auto conn = OpenOutbox(options_.database_url, options_.database_schema, 30000);
   if (!conn.ok()) return conn.status();
   pqxx::connection& db = **conn;

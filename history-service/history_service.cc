@@ -2,6 +2,7 @@
 
 #include <set>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/authz_interceptor.h"
@@ -131,14 +132,10 @@ grpc::Status HistoryServiceImpl::Ingest(
     }
     streams_.emplace(context, OpenStream{});
   }
-  struct Forget {
-    HistoryServiceImpl* self;
-    grpc::ServerContext* context;
-    ~Forget() {
-      std::lock_guard<std::mutex> lock(self->mu_);
-      self->streams_.erase(context);
-    }
-  } forget{this, context};
+  absl::Cleanup forget = [this, context] {
+    std::lock_guard<std::mutex> lock(mu_);
+    streams_.erase(context);
+  };
   LogInfo("ingest stream opened", {{"peer", context->peer()}});
   history::v1::IngestRequest batch;
   while (stream->Read(&batch)) {
