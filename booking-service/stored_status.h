@@ -1,5 +1,5 @@
 // How booking-service reads and writes "Booking".status in every phase of
-// the status-enum change (../shared/DESIGN.md section 5).
+// the status-enum change (README, "The status-enum change").
 //
 // Reads: a row may hold an old label (written before backfill, by old code,
 // or during a rollback of backfill). It reads as its new status, or as the

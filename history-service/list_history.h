@@ -2,7 +2,7 @@
 // create_time (ties by entry id), read as a keyset page: a page token holds
 // the last entry's (create_time, id), signed (page_token.h), so later pages neither skip nor repeat
 // an entry however many are stored meanwhile. Each filter shape is one range
-// of an index of history step 0007 (migrator/schema_steps.cc).
+// of an index of history step 0007 (migrator/history_schema_steps.cc).
 #ifndef HISTORY_SERVICE_LIST_HISTORY_H_
 #define HISTORY_SERVICE_LIST_HISTORY_H_
 

@@ -3,7 +3,7 @@
 // Every history row stored since schema step 0008 has a position in the
 // "BookingStatusHistoryFeed" table, taken last in its ingest transaction
 // under one lock held until commit, so positions become visible in ascending
-// order (the step's comment in migrator/schema_steps.cc says why that is
+// order (the step's comment in migrator/history_schema_steps.cc says why that is
 // sound): "every entry with a position above P" never misses a row that
 // commits later. Within one transaction positions follow insertion order, and
 // a batch inserts a booking's rows in sequence order (ingest_plan.h). Rows stored before the step

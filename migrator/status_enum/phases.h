@@ -1,5 +1,5 @@
 // The phased change of "BookingStatus" from the old label set to the new one
-// (../shared/DESIGN.md section 5): plan, expand, backfill, verify, contract,
+// (README, "The status-enum change"): plan, expand, backfill, verify, contract,
 // and the rollback of each. Every phase checks everything it needs before it
 // changes anything (and refuses with exit 6 otherwise), is idempotent and
 // resumable (its progress lives in the store, each step finds what an
