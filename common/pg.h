@@ -89,6 +89,25 @@ class PgPool {
   absl::Status RunRead(const std::function<absl::Status(pqxx::connection&)>& fn,
                        absl::Time deadline = absl::InfiniteFuture());
 
+  // RunRead for a callback producing a value: only the last attempt's value
+  // is returned (a read repeated on a fresh connection starts from nothing).
+  template <typename T>
+  absl::StatusOr<T> RunRead(const std::function<absl::StatusOr<T>(pqxx::connection&)>& fn,
+                            absl::Time deadline = absl::InfiniteFuture()) {
+    std::optional<T> read;
+    absl::Status status = RunRead(
+        [&](pqxx::connection& conn) -> absl::Status {
+          read.reset();
+          absl::StatusOr<T> value = fn(conn);
+          if (!value.ok()) return value.status();
+          read = *std::move(value);
+          return absl::OkStatus();
+        },
+        deadline);
+    if (!status.ok()) return status;
+    return *std::move(read);
+  }
+
   // Runs fn in a transaction, retried (a few times, after a short jittered
   // pause) on serialization failure or deadlock, and once on a fresh
   // connection when the connection was lost before commit (nothing was

@@ -261,18 +261,11 @@ absl::StatusOr<StoredBatch> HistoryStore::FindRefusedRow(
 
 absl::StatusOr<history::v1::GetBookingHistoryResponse> HistoryStore::Get(
     const std::string& booking_id, int page_size, int64_t after_sequence, absl::Time deadline) {
-  std::optional<history::v1::GetBookingHistoryResponse> page;
-  absl::Status status = read_pool_.RunRead(
-      [&](pqxx::connection& conn) -> absl::Status {
-        absl::StatusOr<history::v1::GetBookingHistoryResponse> read =
-            ReadHistoryPage(conn, booking_id, page_size, after_sequence, deadline);
-        if (!read.ok()) return read.status();
-        page = *std::move(read);
-        return absl::OkStatus();
+  return read_pool_.RunRead<history::v1::GetBookingHistoryResponse>(
+      [&](pqxx::connection& conn) {
+        return ReadHistoryPage(conn, booking_id, page_size, after_sequence, deadline);
       },
       deadline);
-  if (!status.ok()) return status;
-  return *std::move(page);
 }
 
 absl::StatusOr<history::v1::ListHistoryResponse> HistoryStore::List(const ListPlan& plan,
@@ -286,19 +279,14 @@ absl::StatusOr<history::v1::VerifyHistoryResponse> HistoryStore::Verify(
   // Reads only, each bounded by the deadline in its own message: no BEGIN
   // or COMMIT (as GetBookingHistory), and repeated once on a fresh
   // connection after a store restart.
-  std::optional<history::v1::VerifyHistoryResponse> verified;
-  absl::Status status = read_pool_.RunRead(
-      [&](pqxx::connection& conn) -> absl::Status {
-        verified.reset();
+  return read_pool_.RunRead<history::v1::VerifyHistoryResponse>(
+      [&](pqxx::connection& conn) -> absl::StatusOr<history::v1::VerifyHistoryResponse> {
         absl::StatusOr<std::string> bound = DeadlineBoundStatement(deadline);
         if (!bound.ok()) return bound.status();
         pqxx::nontransaction txn(conn);
-        verified = VerifyBooking(txn, booking_id, *bound);
-        return absl::OkStatus();
+        return VerifyBooking(txn, booking_id, *bound);
       },
       deadline);
-  if (!status.ok()) return status;
-  return *std::move(verified);
 }
 
 absl::Status HistoryStore::Probe(ProbeConnection& probe) {
