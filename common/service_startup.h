@@ -12,7 +12,7 @@
 //   if (std::optional<int> code = startup.Init(argc, argv, read_own)) return *code;
 //   PgPool pool(startup.Pool("mine", startup.settings().pool_size, absl::Seconds(1)));
 //   MyServiceImpl service(...);
-//   return startup.Serve({{&service, "my.v1.MyService"}}, MyStore::Probe);
+//   return startup.Serve({{&service, "my.v1.MyService"}}, MyStore::Probe, {});
 #ifndef BOOKING_COMMON_SERVICE_STARTUP_H_
 #define BOOKING_COMMON_SERVICE_STARTUP_H_
 
@@ -89,7 +89,7 @@ class ServiceStartup {
   ServerRuntime& runtime() { return *runtime_; }
   prometheus::Registry& metrics() { return runtime_->metrics(); }
   // The store's URL with connection defaults, named after the service, and
-  // `role` when not empty ("booking-service", "history-service-watch").
+  // `role` when not empty ("booking-service", "booking-service-probe").
   std::string ConnectionUrl(absl::string_view role = "") const;
   // A pool of the store named `name`: its connections in the store's schema,
   // every statement bounded to 10s, counted in metrics().
