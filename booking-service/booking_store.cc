@@ -1,6 +1,5 @@
 #include "booking-service/booking_store.h"
 
-#include <functional>
 #include <optional>
 #include <string>
 #include <utility>
@@ -8,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "booking-service/idempotent_write.h"
 #include "booking-service/status_wire.h"
 #include "booking-service/stored_status.h"
 #include "common/limits.h"
@@ -20,108 +20,11 @@ namespace {
 
 using google::protobuf::util::TimeUtil;
 
-constexpr absl::string_view kDomain = "booking.v1";
+constexpr absl::string_view kDomain = kBookingErrorDomain;
 
 absl::Status NotFound(const std::string& booking_id) {
   return RpcError(absl::StatusCode::kNotFound, absl::StrCat("booking ", booking_id, " not found"))
       .Info("BOOKING_NOT_FOUND", std::string(kDomain), {{"booking_id", booking_id}});
-}
-
-// Prepared once per connection (on first use; redefining the same is a no-op).
-const std::string& Prepared(pqxx::transaction_base& txn, const std::string& name,
-                            const std::string& sql) {
-  txn.conn().prepare(name, sql);
-  return name;
-}
-
-// Serialises calls that share a request id (until commit): the record of the
-// first is then visible to every statement the next one starts afterwards.
-void LockRequestId(pqxx::work& txn, const Mutation& m) {
-  if (m.request_id.empty()) return;
-  txn.exec_prepared(Prepared(txn, "booking_request_lock",
-                             "SELECT pg_advisory_xact_lock(hashtextextended($1 || '/' || $2, 0))"),
-                    m.caller, m.request_id);
-}
-
-// Answers a retry from its record (`method`, `fingerprint`, `response`
-// fields; NULL when none). Returns true when `response` was filled.
-absl::StatusOr<bool> ReplayRecord(const pqxx::field& method, const pqxx::field& fingerprint,
-                                  const pqxx::field& stored, const Mutation& m,
-                                  absl::string_view expected_method,
-                                  google::protobuf::Message* response) {
-  if (m.request_id.empty() || method.is_null()) return false;
-  if (method.as<std::string>() != expected_method ||
-      fingerprint.as<std::string>() != m.fingerprint) {
-    return RpcError(absl::StatusCode::kAlreadyExists,
-                    absl::StrCat("request id ", m.request_id,
-                                 " was already used for a different request; use a new one"))
-        .Info("REQUEST_ID_REUSED", std::string(kDomain),
-              {{"request_id", m.request_id}, {"first_method", method.as<std::string>()}});
-  }
-  pqxx::binarystring bytes(stored);
-  if (!response->ParseFromString(bytes.str())) {
-    return absl::InternalError("stored idempotency record does not parse");
-  }
-  return true;
-}
-
-// The call's record read, then ReplayRecord (after LockRequestId).
-absl::StatusOr<bool> ReadRecord(pqxx::work& txn, const Mutation& m, absl::string_view method,
-                                google::protobuf::Message* response) {
-  if (m.request_id.empty()) return false;
-  pqxx::result r =
-      txn.exec_prepared(Prepared(txn, "booking_request_record",
-                                 R"(SELECT method, fingerprint, response FROM "IdempotencyRecord"
-                  WHERE caller = $1 AND "requestId" = $2)"),
-                        m.caller, m.request_id);
-  if (r.empty()) return false;
-  return ReplayRecord(r[0][0], r[0][1], r[0][2], m, method, response);
-}
-
-void Remember(pqxx::work& txn, const Mutation& m, absl::string_view method,
-              const google::protobuf::Message& response) {
-  if (m.request_id.empty()) return;
-  const std::string bytes = response.SerializeAsString();
-  txn.exec_prepared(
-      Prepared(
-          txn, "booking_request_remember",
-          R"(INSERT INTO "IdempotencyRecord" (caller, "requestId", method, fingerprint, response)
-                  VALUES ($1, $2, $3, $4, $5))"),
-      m.caller, m.request_id, std::string(method), m.fingerprint,
-      pqxx::binarystring(bytes.data(), bytes.size()));
-}
-
-// How an IdempotentWrite's write ended: it made the change (its response is
-// recorded with it), or it answered from the call's earlier record.
-enum class Written { kNow, kBefore };
-// Who reads the call's earlier record: the wrapper, in a statement of its
-// own before the write; or the write, in its first statement (it calls
-// ReplayRecord and returns kBefore when that answered).
-enum class RecordRead { kFirst, kByWrite };
-
-// Every idempotent write: in a transaction (retried as PgPool's), the call's
-// request id locked, then `write`, whose response is recorded with the
-// change. A call whose request id has a record is answered from it (or
-// refused: ReplayRecord) without writing anything.
-template <typename Response>
-absl::StatusOr<Response> IdempotentWrite(
-    PgPool& pool, const Mutation& m, absl::string_view method, RecordRead read, absl::Time deadline,
-    const std::function<absl::StatusOr<Written>(pqxx::work&, Response&)>& write) {
-  return pool.RunInTransaction<Response>(
-      [&](pqxx::work& txn) -> absl::StatusOr<Response> {
-        Response response;
-        LockRequestId(txn, m);
-        if (read == RecordRead::kFirst) {
-          absl::StatusOr<bool> replayed = ReadRecord(txn, m, method, &response);
-          if (!replayed.ok()) return replayed.status();
-          if (*replayed) return response;
-        }
-        absl::StatusOr<Written> written = write(txn, response);
-        if (!written.ok()) return written.status();
-        if (*written == Written::kNow) Remember(txn, m, method, response);
-        return response;
-      },
-      deadline);
 }
 
 // A change's event as both writes insert it (outbox.h): $3 the from status
