@@ -7,107 +7,57 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "booking-service/idempotent_write.h"
 #include "booking-service/status_wire.h"
 #include "booking-service/stored_status.h"
+#include "common/limits.h"
 #include "common/rpc_error.h"
 #include "google/protobuf/util/time_util.h"
+#include "outbox/outbox.h"
 
 namespace booking {
 namespace {
 
 using google::protobuf::util::TimeUtil;
 
-constexpr absl::string_view kDomain = "booking.v1";
-// The history table's CHECK on octet_length(metadata::text).
-constexpr int64_t kMaxStoredMetadataBytes = 16384;
+constexpr absl::string_view kDomain = kBookingErrorDomain;
 
 absl::Status NotFound(const std::string& booking_id) {
   return RpcError(absl::StatusCode::kNotFound, absl::StrCat("booking ", booking_id, " not found"))
       .Info("BOOKING_NOT_FOUND", std::string(kDomain), {{"booking_id", booking_id}});
 }
 
-// Prepared once per connection (on first use; redefining the same is a no-op).
-const std::string& Prepared(pqxx::transaction_base& txn, const std::string& name,
-                            const std::string& sql) {
-  txn.conn().prepare(name, sql);
-  return name;
+// A change's event as both writes insert it (outbox.h): $3 the from status
+// ('' for none), $4 the to status, $5 the caller, $6 the reason, $7 the
+// metadata JSON ('' for none), $8 the traceparent.
+outbox::EventValues ChangeEvent(std::string booking_id, std::string sequence) {
+  return {.booking_id = std::move(booking_id),
+          .sequence = std::move(sequence),
+          .from_status = "NULLIF($3, '')",
+          .to_status = "$4",
+          .changed_by = "$5",
+          .reason = "NULLIF($6, '')",
+          .metadata = "NULLIF($7, '')::jsonb",
+          .trace_parent = "$8"};
 }
 
-// Serialises calls that share a request id (until commit): the record of the
-// first is then visible to every statement the next one starts afterwards.
-void LockRequestId(pqxx::work& txn, const Mutation& m) {
-  if (m.request_id.empty()) return;
-  txn.exec_prepared(Prepared(txn, "booking_request_lock",
-                             "SELECT pg_advisory_xact_lock(hashtextextended($1 || '/' || $2, 0))"),
-                    m.caller, m.request_id);
-}
-
-// Answers a retry from its record (`method`, `fingerprint`, `response`
-// fields; NULL when none). Returns true when `response` was filled.
-absl::StatusOr<bool> ReplayRecord(const pqxx::field& method, const pqxx::field& fingerprint,
-                                  const pqxx::field& stored, const Mutation& m,
-                                  absl::string_view expected_method,
-                                  google::protobuf::Message* response) {
-  if (m.request_id.empty() || method.is_null()) return false;
-  if (method.as<std::string>() != expected_method ||
-      fingerprint.as<std::string>() != m.fingerprint) {
-    return RpcError(absl::StatusCode::kAlreadyExists,
-                    absl::StrCat("request id ", m.request_id,
-                                 " was already used for a different request; use a new one"))
-        .Info("REQUEST_ID_REUSED", std::string(kDomain),
-              {{"request_id", m.request_id}, {"first_method", method.as<std::string>()}});
-  }
-  pqxx::binarystring bytes(stored);
-  if (!response->ParseFromString(bytes.str())) {
-    return absl::InternalError("stored idempotency record does not parse");
-  }
-  return true;
-}
-
-// LockRequestId, then ReplayRecord.
-absl::StatusOr<bool> Replay(pqxx::work& txn, const Mutation& m, absl::string_view method,
-                            google::protobuf::Message* response) {
-  if (m.request_id.empty()) return false;
-  LockRequestId(txn, m);
-  pqxx::result r =
-      txn.exec_prepared(Prepared(txn, "booking_request_record",
-                                 R"(SELECT method, fingerprint, response FROM "IdempotencyRecord"
-                  WHERE caller = $1 AND "requestId" = $2)"),
-                        m.caller, m.request_id);
-  if (r.empty()) return false;
-  return ReplayRecord(r[0][0], r[0][1], r[0][2], m, method, response);
-}
-
-void Remember(pqxx::work& txn, const Mutation& m, absl::string_view method,
-              const google::protobuf::Message& response) {
-  if (m.request_id.empty()) return;
-  const std::string bytes = response.SerializeAsString();
-  txn.exec_prepared(
-      Prepared(
-          txn, "booking_request_remember",
-          R"(INSERT INTO "IdempotencyRecord" (caller, "requestId", method, fingerprint, response)
-                  VALUES ($1, $2, $3, $4, $5))"),
-      m.caller, m.request_id, std::string(method), m.fingerprint,
-      pqxx::binarystring(bytes.data(), bytes.size()));
+// History bounds metadata by its jsonb text (more spaces than the request's
+// JSON): an event history would refuse is refused before commit.
+absl::Status CheckStoredMetadata(int64_t bytes) {
+  if (bytes <= static_cast<int64_t>(limits::kMaxStoredMetadataBytes)) return absl::OkStatus();
+  return InvalidField("metadata", "larger than 16 KiB as stored JSON (jsonb text)");
 }
 
 // The event, committed with the change; NOTIFY wakes the relay on commit.
-// History bounds metadata by its jsonb text (more spaces than the request's
-// JSON): an event history would refuse is refused here, before commit.
 absl::Status AppendEvent(pqxx::work& txn, const std::string& booking_id, int64_t sequence,
                          absl::string_view from_status, Status to_status, const Mutation& m) {
-  pqxx::result r = txn.exec_params(
-      R"(INSERT INTO "BookingOutbox"
-           ("bookingId", sequence, "fromStatus", "toStatus", "changedBy", reason, metadata,
-            "traceParent")
-         VALUES ($1, $2, NULLIF($3, ''), $4, $5, NULLIF($6, ''), NULLIF($7, '')::jsonb, $8)
-         RETURNING COALESCE(octet_length(metadata::text), 0))",
-      booking_id, sequence, std::string(from_status), std::string(Label(to_status)), m.caller,
-      m.reason, m.metadata_json, m.traceparent);
-  if (r[0][0].as<int64_t>() > kMaxStoredMetadataBytes) {
-    return InvalidField("metadata", "larger than 16 KiB as stored JSON (jsonb text)");
-  }
-  txn.exec("SELECT pg_notify('booking_outbox', '')");
+  static const std::string sql = absl::StrCat(outbox::InsertSql(ChangeEvent("$1", "$2")),
+                                              " RETURNING ", outbox::kStoredMetadataBytes);
+  pqxx::result r = txn.exec_params(sql, booking_id, sequence, std::string(from_status),
+                                   std::string(Label(to_status)), m.caller, m.reason,
+                                   m.metadata_json, m.traceparent);
+  if (absl::Status s = CheckStoredMetadata(r[0][0].as<int64_t>()); !s.ok()) return s;
+  txn.exec(absl::StrCat("SELECT ", outbox::NotifyCall()));
   return absl::OkStatus();
 }
 
@@ -172,26 +122,23 @@ pqxx::row LockForChange(pqxx::work& txn, const std::string& booking_id, const Mu
 // as in AppendEvent) in one statement; the booking as written.
 absl::StatusOr<v1::Booking> WriteChange(pqxx::work& txn, const std::string& booking_id, Status from,
                                         Status target, const WriteMode& mode, const Mutation& m) {
-  static const std::string sql = absl::StrCat(R"(
+  static const std::string sql = absl::StrCat(
+      R"(
       WITH u AS (UPDATE "Booking" AS b
                  SET status = $2::"BookingStatus", version = version + 1,
                      "updatedAt" = timezone('UTC', now())
                  WHERE id = $1 RETURNING )",
-                                              kReturnedColumns, R"(),
-           ev AS (INSERT INTO "BookingOutbox"
-                    ("bookingId", sequence, "fromStatus", "toStatus", "changedBy", reason, metadata,
-                     "traceParent")
-                  SELECT u.id, u.version, NULLIF($3, ''), $4, $5, NULLIF($6, ''),
-                         NULLIF($7, '')::jsonb, $8 FROM u
-                  RETURNING COALESCE(octet_length(metadata::text), 0) AS metadata_bytes)
-      SELECT u.*, (SELECT metadata_bytes FROM ev), pg_notify('booking_outbox', '') FROM u)");
+      kReturnedColumns, R"(),
+           ev AS ()",
+      outbox::InsertSql(ChangeEvent("u.id", "u.version"), "FROM u"), " RETURNING ",
+      outbox::kStoredMetadataBytes, R"( AS metadata_bytes)
+      SELECT u.*, (SELECT metadata_bytes FROM ev), )",
+      outbox::NotifyCall(), " FROM u");
   // Unprepared: a prepared $2 would keep the enum's oid after contract's swap.
   pqxx::row r = txn.exec_params1(sql, booking_id, StoredLabel(target, mode),
                                  std::string(Label(from)), std::string(Label(target)), m.caller,
                                  m.reason, m.metadata_json, m.traceparent);
-  if (r[7].as<int64_t>() > kMaxStoredMetadataBytes) {
-    return InvalidField("metadata", "larger than 16 KiB as stored JSON (jsonb text)");
-  }
+  if (absl::Status s = CheckStoredMetadata(r[7].as<int64_t>()); !s.ok()) return s;
   absl::StatusOr<v1::Booking> after = BookingFromRow(r);
   if (!after.ok()) return after.status();
   after->set_status(ToWire(target));
@@ -204,11 +151,9 @@ absl::StatusOr<v1::Booking> WriteChange(pqxx::work& txn, const std::string& book
 absl::StatusOr<v1::Booking> BookingStore::Create(const std::string& booking_id,
                                                  const std::string& customer_id, Status initial,
                                                  const Mutation& mutation, absl::Time deadline) {
-  v1::Booking booking;
-  absl::Status status = pool_.RunInTransaction(
-      [&](pqxx::work& txn) -> absl::Status {
-        absl::StatusOr<bool> replayed = Replay(txn, mutation, "CreateBooking", &booking);
-        if (!replayed.ok() || *replayed) return replayed.status();
+  return IdempotentWrite<v1::Booking>(
+      pool_, mutation, "CreateBooking", RecordRead::kFirst, deadline,
+      [&](pqxx::work& txn, v1::Booking& booking) -> absl::StatusOr<Written> {
         absl::StatusOr<WriteMode> mode = ReadWriteMode(txn);
         if (!mode.ok()) return mode.status();
         pqxx::result r = txn.exec_params(
@@ -235,12 +180,8 @@ absl::StatusOr<v1::Booking> BookingStore::Create(const std::string& booking_id,
             !s.ok()) {
           return s;
         }
-        Remember(txn, mutation, "CreateBooking", booking);
-        return absl::OkStatus();
-      },
-      deadline);
-  if (!status.ok()) return status;
-  return booking;
+        return Written::kNow;
+      });
 }
 
 absl::StatusOr<v1::Booking> BookingStore::Get(const std::string& booking_id, absl::Time deadline) {
@@ -294,17 +235,17 @@ absl::StatusOr<v1::ListBookingsResponse> BookingStore::List(std::optional<Status
 absl::StatusOr<v1::ChangeStatusResponse> BookingStore::ChangeStatus(
     const std::string& booking_id, Status target, std::optional<int64_t> expected_version,
     const Mutation& mutation, absl::Time deadline) {
-  v1::ChangeStatusResponse response;
+  constexpr absl::string_view kMethod = "ChangeStatus";
   std::optional<std::pair<Status, Status>> changed;  // of the attempt that committed
-  absl::Status status = pool_.RunInTransaction(
-      [&](pqxx::work& txn) -> absl::Status {
-        response.Clear();
+  absl::StatusOr<v1::ChangeStatusResponse> result = IdempotentWrite<v1::ChangeStatusResponse>(
+      pool_, mutation, kMethod, RecordRead::kByWrite, deadline,
+      [&](pqxx::work& txn, v1::ChangeStatusResponse& response) -> absl::StatusOr<Written> {
         changed.reset();
-        LockRequestId(txn, mutation);
         const pqxx::row row = LockForChange(txn, booking_id, mutation);
         absl::StatusOr<bool> replayed =
-            ReplayRecord(row[9], row[10], row[11], mutation, "ChangeStatus", &response);
-        if (!replayed.ok() || *replayed) return replayed.status();
+            ReplayRecord(row[9], row[10], row[11], mutation, kMethod, &response);
+        if (!replayed.ok()) return replayed.status();
+        if (*replayed) return Written::kBefore;
         if (row[0].is_null()) return NotFound(booking_id);
         absl::StatusOr<v1::Booking> current = BookingFromRow(row);
         if (!current.ok()) return current.status();
@@ -315,8 +256,7 @@ absl::StatusOr<v1::ChangeStatusResponse> BookingStore::ChangeStatus(
         if (from == target) {  // nothing changes, nothing is recorded
           *response.mutable_booking() = *std::move(current);
           response.set_changed(false);
-          Remember(txn, mutation, "ChangeStatus", response);
-          return absl::OkStatus();
+          return Written::kNow;
         }
         if (!IsTransitionAllowed(from, target)) return IllegalTransition(booking_id, from, target);
         absl::StatusOr<WriteMode> mode = WriteModeOf(row[7], row[8]);
@@ -327,23 +267,20 @@ absl::StatusOr<v1::ChangeStatusResponse> BookingStore::ChangeStatus(
         changed.emplace(from, target);
         *response.mutable_booking() = *std::move(after);
         response.set_changed(true);
-        Remember(txn, mutation, "ChangeStatus", response);
-        return absl::OkStatus();
-      },
-      deadline);
-  if (!status.ok()) return status;
-  if (changed && changes_ != nullptr) changes_->Count(changed->first, changed->second);
-  return response;
+        return Written::kNow;
+      });
+  if (result.ok() && changed && changes_ != nullptr) {
+    changes_->Count(changed->first, changed->second);
+  }
+  return result;
 }
 
 absl::StatusOr<v1::CreateExtensionResponse> BookingStore::CreateExtension(
     const std::string& booking_id, const std::string& description, int64_t price_cents,
     const Mutation& mutation, absl::Time deadline) {
-  v1::CreateExtensionResponse response;
-  absl::Status status = pool_.RunInTransaction(
-      [&](pqxx::work& txn) -> absl::Status {
-        absl::StatusOr<bool> replayed = Replay(txn, mutation, "CreateExtension", &response);
-        if (!replayed.ok() || *replayed) return replayed.status();
+  return IdempotentWrite<v1::CreateExtensionResponse>(
+      pool_, mutation, "CreateExtension", RecordRead::kFirst, deadline,
+      [&](pqxx::work& txn, v1::CreateExtensionResponse& response) -> absl::StatusOr<Written> {
         // FOR SHARE: a concurrent status change waits until the extension commits.
         absl::StatusOr<pqxx::row> row = LockBooking(txn, booking_id, "SHARE");
         if (!row.ok()) return row.status();
@@ -371,12 +308,8 @@ absl::StatusOr<v1::CreateExtensionResponse> BookingStore::CreateExtension(
         ext->set_price_cents(price_cents);
         *ext->mutable_create_time() = TimeUtil::MicrosecondsToTimestamp(r[0][1].as<int64_t>());
         *response.mutable_booking() = *std::move(booking);
-        Remember(txn, mutation, "CreateExtension", response);
-        return absl::OkStatus();
-      },
-      deadline);
-  if (!status.ok()) return status;
-  return response;
+        return Written::kNow;
+      });
 }
 
 }  // namespace booking

@@ -131,10 +131,15 @@ void OutboxRelay::GaugeLoop() {
         conn = *std::move(opened);
         guard.emplace(interrupts_, conn.get());
       }
-      const Backlog backlog = ReadBacklog(*conn);
-      backlog_.Set(backlog.events);
-      oldest_age_.Set(backlog.oldest_age_seconds);
-    } catch (const std::exception&) {
+      const absl::StatusOr<Backlog> backlog = ReadBacklog(*conn);
+      if (!backlog.ok()) {
+        guard.reset();
+        conn.reset();
+        continue;
+      }
+      backlog_.Set(backlog->events);
+      oldest_age_.Set(backlog->oldest_age_seconds);
+    } catch (const std::exception&) {  // opening the connection
       guard.reset();
       conn.reset();
     }
@@ -198,7 +203,9 @@ absl::Status OutboxRelay::Pump(Session& s) {
     // pipeline to empty (a partition is handed over with nothing in flight).
     const int before = s.pipeline.in_flight();
     if (!stopping && absl::Now() < s.next_rebalance && before < options_.pipeline_depth) {
-      if (!SendNext(s) && before == 0) {
+      absl::StatusOr<bool> sent = SendNext(s);
+      if (!sent.ok()) return sent.status();
+      if (!*sent && before == 0) {
         WaitForEvents(s.db, s.next_rebalance - absl::Now());
         continue;
       }
@@ -209,18 +216,22 @@ absl::Status OutboxRelay::Pump(Session& s) {
     if (s.pipeline.in_flight() == 0 || (sent && s.pipeline.in_flight() < options_.pipeline_depth)) {
       continue;
     }
-    SettleNextAck(s);
+    if (absl::Status settled = SettleNextAck(s); !settled.ok()) return settled;
   }
   s.pipeline.Close();
   return absl::OkStatus();
 }
 
-bool OutboxRelay::SendNext(Session& s) {
-  Batch batch =
+absl::StatusOr<bool> OutboxRelay::SendNext(Session& s) {
+  absl::StatusOr<Batch> read =
       ReadBatch(s.db, s.partitions.owned(), s.pipeline.InFlightIds(),
                 {.max_events = options_.batch_size, .max_bytes = options_.max_batch_bytes});
+  if (!read.ok()) return read.status();
+  Batch& batch = *read;
   if (!batch.set_aside.empty()) {
-    Settle(s.db, batch.set_aside_ids, batch.set_aside);
+    if (absl::Status settled = Settle(s.db, batch.set_aside_ids, batch.set_aside); !settled.ok()) {
+      return settled;
+    }
     rejected_.Increment(static_cast<double>(batch.set_aside.size()));
     for (const auto& r : batch.set_aside) {
       LogError("outbox event set aside in \"BookingOutboxRejected\"",
@@ -233,15 +244,17 @@ bool OutboxRelay::SendNext(Session& s) {
   return true;
 }
 
-void OutboxRelay::SettleNextAck(Session& s) {
+absl::Status OutboxRelay::SettleNextAck(Session& s) {
   absl::StatusOr<IngestPipeline::Acked> acked = s.pipeline.AwaitAck();
   if (!acked.ok()) {
     AfterStreamEnd(acked.status(), s.pipeline.ended_after_ack());
-    return;
+    return absl::OkStatus();
   }
   stream_backoff_.Reset();
   const history::v1::IngestAck& ack = acked->ack;
-  Settle(s.db, acked->batch.outbox_ids, ack.rejected());
+  if (absl::Status settled = Settle(s.db, acked->batch.outbox_ids, ack.rejected()); !settled.ok()) {
+    return settled;
+  }
   acked_.Increment(static_cast<double>(acked->batch.outbox_ids.size() - ack.rejected_size()));
   for (const auto& r : ack.rejected()) {
     // A gap waits in the outbox and is sent again later (relay_outbox.h).
@@ -254,6 +267,7 @@ void OutboxRelay::SettleNextAck(Session& s) {
     LogError("history rejected an event; set aside in \"BookingOutboxRejected\"",
              {{"event_id", r.event_id()}, {"reason", r.reason()}});
   }
+  return absl::OkStatus();
 }
 
 void OutboxRelay::AfterStreamEnd(const absl::Status& why, bool after_ack) {

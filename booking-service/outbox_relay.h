@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "booking-service/relay_interrupts.h"
@@ -97,9 +98,11 @@ class OutboxRelay {
   absl::Status RunSession();
   absl::Status Pump(Session& s);
   // Reads the next batch and sends it; false when there was nothing to send.
-  bool SendNext(Session& s);
+  // A booking-store error ends the session (returned).
+  absl::StatusOr<bool> SendNext(Session& s);
   // Settles the oldest batch's acknowledgement, or handles the stream's end.
-  void SettleNextAck(Session& s);
+  // A booking-store error ends the session (returned).
+  absl::Status SettleNextAck(Session& s);
   // A stream that ended after acknowledging batches and with UNAVAILABLE
   // (GOAWAY) is reopened at once; otherwise after a pause of the backoff.
   void AfterStreamEnd(const absl::Status& why, bool after_ack);

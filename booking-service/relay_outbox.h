@@ -1,6 +1,8 @@
-// The relay's reads and writes of the outbox: a batch of pending events
-// (capped by count and by bytes), and settling a batch (acknowledged events
-// deleted, rejected ones set aside in "BookingOutboxRejected").
+// The relay's reads and writes of the outbox (outbox/outbox.h): a batch of
+// pending events (capped by count and by bytes), and settling a batch
+// (acknowledged events deleted, rejected ones set aside in
+// "BookingOutboxRejected"). A database error is returned as a status
+// (common/pg.h StatusFromException), never thrown.
 #ifndef BOOKING_SERVICE_RELAY_OUTBOX_H_
 #define BOOKING_SERVICE_RELAY_OUTBOX_H_
 
@@ -9,15 +11,17 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "history/v1/history.pb.h"
+#include "outbox/outbox.h"
 #include "pqxx/pqxx"
 
 namespace booking {
 
 // Fixed: every replica must split the outbox the same way.
-inline constexpr int kRelayPartitions = 16;
+inline constexpr int kRelayPartitions = outbox::kPartitions;
 
 // Serialized bytes of an IngestRequest beyond its events' (the batch id),
 // with room to spare.
@@ -47,8 +51,8 @@ absl::StatusOr<std::unique_ptr<pqxx::connection>> OpenOutbox(const std::string& 
 
 // Pending events of `partitions`, oldest first, within `limits`, but none of
 // `exclude` (sent and awaiting acknowledgement).
-Batch ReadBatch(pqxx::connection& conn, const std::vector<int>& partitions,
-                const std::vector<int64_t>& exclude, const BatchLimits& limits);
+absl::StatusOr<Batch> ReadBatch(pqxx::connection& conn, const std::vector<int>& partitions,
+                                const std::vector<int64_t>& exclude, const BatchLimits& limits);
 
 // An event history holds back as a gap waits in the outbox this long at
 // most between two sends, and is set aside after this many.
@@ -58,21 +62,21 @@ inline constexpr int kMaxGapTries = 20;
 // Acknowledged events leave the outbox; rejected ones are set aside with the
 // reason, in the same transaction, except gaps (history-service's GAP
 // disposition): they stay and are sent again after a growing pause.
-void Settle(pqxx::connection& conn, const std::vector<int64_t>& outbox_ids,
-            const google::protobuf::RepeatedPtrField<history::v1::RejectedEvent>& rejected);
+absl::Status Settle(pqxx::connection& conn, const std::vector<int64_t>& outbox_ids,
+                    const google::protobuf::RepeatedPtrField<history::v1::RejectedEvent>& rejected);
 
 struct Backlog {
   double events = 0;
   double oldest_age_seconds = 0;  // 0 when empty
 };
 // The whole outbox (all partitions).
-Backlog ReadBacklog(pqxx::connection& conn);
+absl::StatusOr<Backlog> ReadBacklog(pqxx::connection& conn);
 
 // Listens for the NOTIFY sent with every event written to the outbox.
 class OutboxListener final : public pqxx::notification_receiver {
  public:
   explicit OutboxListener(pqxx::connection& conn)
-      : pqxx::notification_receiver(conn, "booking_outbox") {}
+      : pqxx::notification_receiver(conn, outbox::kChannel) {}
   void operator()(const std::string&, int) override {}
 };
 

@@ -16,6 +16,12 @@ inline constexpr size_t kMaxIdBytes = 200;
 inline constexpr size_t kMaxTextBytes = 1000;
 // Metadata, as compact JSON.
 inline constexpr size_t kMaxMetadataJsonBytes = 16 * 1024;
+// Metadata as the stores keep it: the jsonb text, with more spaces than the
+// compact JSON. The history table's CHECK bounds octet_length(metadata::text)
+// by this (migrator/history_schema_steps.cc, 0001_history_base, an applied
+// step that keeps its number written out; tests/outbox_test.cc ties the two),
+// so booking-service refuses an event over it before commit.
+inline constexpr size_t kMaxStoredMetadataBytes = kMaxMetadataJsonBytes;
 // Nesting of metadata objects and lists. protobuf's JSON writer stops at 64
 // levels of messages (a Struct level costs two: Struct and Value), and a
 // history batch wraps each event in two more; 16 leaves room for both.

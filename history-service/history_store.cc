@@ -70,9 +70,9 @@ void Reject(history::v1::IngestAck& ack, const std::string& event_id, std::strin
 // The table's own limit on metadata, checked before planning so that the
 // plan never counts on a row the table refuses.
 std::string TableRefusal(const RowContent& c) {
-  if (c.metadata && c.metadata->size() > limits::kMaxMetadataJsonBytes) {
+  if (c.metadata && c.metadata->size() > limits::kMaxStoredMetadataBytes) {
     return absl::StrCat("refused by the history table: metadata is ", c.metadata->size(),
-                        " bytes as stored, more than ", limits::kMaxMetadataJsonBytes);
+                        " bytes as stored, more than ", limits::kMaxStoredMetadataBytes);
   }
   return "";
 }

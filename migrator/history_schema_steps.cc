@@ -7,6 +7,8 @@ namespace {
 
 // The seed's fields, plus the event id (the dedupe key) and the booking's
 // sequence number (the order). Statuses are TEXT: history outlives any enum.
+// The metadata CHECK's 16384 is limits::kMaxStoredMetadataBytes, written out
+// in an applied step's text (tests/outbox_test.cc holds the table to it).
 constexpr char kHistoryBase[] = R"sql(
 CREATE TABLE IF NOT EXISTS "BookingStatusHistory" (
   id UUID NOT NULL DEFAULT gen_random_uuid(),

@@ -36,6 +36,8 @@ $$;
 // What the services add, additively: a version for compare-and-set (and the
 // history sequence), the transactional outbox, idempotency records and
 // extensions. ADD COLUMN with a constant default does not rewrite the table.
+// The outbox's columns (with 0005 and 0006) are outbox/outbox.h's, written
+// out in applied steps' text; tests/outbox_test.cc holds the tables to them.
 constexpr char kBookingServiceTables[] = R"sql(
 ALTER TABLE "Booking" ADD COLUMN IF NOT EXISTS version BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE "Booking" ADD COLUMN IF NOT EXISTS "customerId" TEXT;
@@ -93,7 +95,8 @@ CREATE INDEX IF NOT EXISTS "BookingExtension_bookingId_idx" ON "BookingExtension
 
 // Where the phased status-enum change stands (one row), and what each run of
 // a phase did. A store created by `up` holds the new set from the start:
-// nothing to migrate.
+// nothing to migrate. The old-only labels below are common/status_catalog.h's
+// LegacyStatus, written out in an applied step's text.
 constexpr char kStatusMigrationState[] = R"sql(
 CREATE TABLE IF NOT EXISTS "StatusMigration" (
   id BOOLEAN PRIMARY KEY DEFAULT true CHECK (id),

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "migrator/status_enum/labels.h"
+#include "outbox/outbox.h"
 
 namespace booking::migrator {
 namespace {
@@ -38,6 +39,21 @@ std::string TrackSql(const std::string& old_only, const std::string& new_only) {
   END IF;)");
 }
 
+// The event of a change the trigger records (outbox/outbox.h), in the
+// trigger's variables.
+outbox::EventValues CapturedEvent(const QuoteFn& q) {
+  return {.booking_id = "NEW.id",
+          .sequence = "NEW.version",
+          .from_status = "from_label",
+          .to_status = ForwardCaseSql("label", q),
+          .changed_by = R"(format('%s via %s (%s)', session_user,
+                 COALESCE(NULLIF(current_setting('application_name'), ''), 'an unnamed application'),
+                 COALESCE(host(inet_client_addr()), 'local')))",
+          .reason = "'status written outside booking-service'",
+          .metadata = "jsonb_build_object('storedLabel', label)",
+          .trace_parent = ""};  // none: no call made the change
+}
+
 // A status written by code that neither versions nor records it: the
 // version moves and the change gets its outbox event, in the new names.
 std::string RecordSql(const QuoteFn& q) {
@@ -57,16 +73,9 @@ std::string RecordSql(const QuoteFn& q) {
   ELSE
     NEW.version := 1;
   END IF;
-  INSERT INTO "BookingOutbox"
-    ("bookingId", sequence, "fromStatus", "toStatus", "changedBy", reason, metadata)
-  VALUES (NEW.id, NEW.version, from_label, )",
-                      ForwardCaseSql("label", q), R"(,
-          format('%s via %s (%s)', session_user,
-                 COALESCE(NULLIF(current_setting('application_name'), ''), 'an unnamed application'),
-                 COALESCE(host(inet_client_addr()), 'local')),
-          'status written outside booking-service',
-          jsonb_build_object('storedLabel', label));
-  PERFORM pg_notify('booking_outbox', '');)");
+  )",
+                      outbox::InsertSql(CapturedEvent(q)), ";\n  PERFORM ", outbox::NotifyCall(),
+                      ";");
 }
 
 std::string FunctionSql(Tx& tx, const StoreInfo& store) {

@@ -17,9 +17,7 @@ void AddUnique(std::vector<std::string>& out, absl::string_view label) {
 
 std::vector<std::string> OldLabels() {
   // The seed's order: the new set's shared labels interleaved as they were.
-  return {"PENDING_PAYMENT",        "CONFIRMED",   "JOCKEY_ASSIGNED",
-          "IN_TRANSIT_TO_WORKSHOP", "IN_WORKSHOP", "COMPLETED",
-          "IN_TRANSIT_TO_CUSTOMER", "DELIVERED",   "CANCELLED"};
+  return {OldSetLabels().begin(), OldSetLabels().end()};
 }
 
 std::vector<std::string> NewLabels() {

@@ -2,28 +2,23 @@
 
 #include "absl/strings/str_cat.h"
 #include "migrator/status_enum/labels.h"
+#include "outbox/outbox.h"
 
 namespace booking::migrator {
 namespace {
 
-// The end of a batch statement: each booking in `changed` gets its outbox
-// event (statuses named `from` and `to`, in the new names) and the relay is
-// woken; the statement answers how many bookings changed.
-std::string EventsSql(const std::string& from, const std::string& to) {
-  return absl::StrCat(R"(
-         events AS (
-           INSERT INTO "BookingOutbox"
-             ("bookingId", sequence, "fromStatus", "toStatus", "changedBy", reason, metadata)
-           SELECT id, version, )",
-                      from, ", ", to, R"(, 'migrator', $4,
-                  jsonb_build_object('migration', 'booking-status-v2', 'storedLabel', old_label,
-                                     'newStoredLabel', new_label)
-           FROM changed),
-         notified AS (SELECT pg_notify('booking_outbox', '') WHERE EXISTS (SELECT 1 FROM changed))
-       SELECT (SELECT count(*) FROM changed), (SELECT count(*) FROM notified))");
-}
+// What a direction puts into the one batch statement (BatchSql).
+struct DirectionSql {
+  std::string locked_columns;  // more columns of `locked`, each after ", "
+  std::string change;          // the CTEs after `locked`, `changed` among them
+  std::string backup;          // the backup table's CTE, when there is one
+  std::string from, to;        // columns of `changed`: the event's statuses
+};
 
-std::string ForwardSql(Tx& tx, const StoreInfo& store, const std::string& rule, bool backup) {
+// Forward: an old label becomes its new one, or the exact new label kept
+// beside it (a rollback wrote the old one), or IN_SERVICE where the rule
+// says so. History names the old label's new name as the from status.
+DirectionSql ForwardSql(Tx& tx, const StoreInfo& store, const std::string& rule) {
   const QuoteFn q = [&](const std::string& v) { return tx.Quote(v); };
   const std::string exact_valid =
       absl::StrCat("(l.exact IS NOT NULL AND ", ReverseCaseSql("l.exact", q), " = l.old_label)");
@@ -31,79 +26,102 @@ std::string ForwardSql(Tx& tx, const StoreInfo& store, const std::string& rule, 
       rule.empty() ? "false"
                    : absl::StrCat("CASE WHEN \"Booking\".status::text = ", q("IN_WORKSHOP"),
                                   " THEN COALESCE((", rule, "\n), false) ELSE false END");
-  return absl::StrCat(
-      R"(WITH locked AS (
-           SELECT "Booking".id, "Booking".status::text AS old_label,
-                  "Booking".version AS old_version,
+  DirectionSql d;
+  d.locked_columns = absl::StrCat(R"(,
                   (SELECT e.status FROM "BookingStatusExact" e
                    WHERE e.id = "Booking".id AND e.version = "Booking".version) AS exact,
                   )",
-      in_service, R"( AS in_service
-           FROM )",
-      store.table, R"( AS "Booking"
-           WHERE "Booking".id > $2 AND "Booking".id <= $3
-             AND "Booking".status::text = ANY ($1::text[])
-           FOR UPDATE OF "Booking" SKIP LOCKED),
+                                  in_service, " AS in_service");
+  d.change = absl::StrCat(R"(
          target AS (
            SELECT l.*,
                   CASE WHEN )",
-      exact_valid, " THEN l.exact WHEN l.in_service THEN ", q("IN_SERVICE"), " ELSE ",
-      ForwardCaseSql("l.old_label", q), R"( END AS new_label,
+                          exact_valid, " THEN l.exact WHEN l.in_service THEN ", q("IN_SERVICE"),
+                          " ELSE ", ForwardCaseSql("l.old_label", q), R"( END AS new_label,
                   CASE WHEN )",
-      exact_valid, " THEN l.exact ELSE ", ForwardCaseSql("l.old_label", q), R"( END AS from_status
+                          exact_valid, " THEN l.exact ELSE ", ForwardCaseSql("l.old_label", q),
+                          R"( END AS from_status
            FROM locked l),
          changed AS (
            UPDATE )",
-      store.table, " b SET status = t.new_label::", store.type, R"(, version = t.old_version + 1
+                          store.table, " b SET status = t.new_label::", store.type,
+                          R"(, version = t.old_version + 1
            FROM target t WHERE b.id = t.id
            RETURNING b.id, t.old_label, t.new_label, t.from_status, b.version, b."updatedAt"),
-         consumed AS (DELETE FROM "BookingStatusExact" e USING changed c WHERE e.id = c.id),)",
-      backup ? absl::StrCat(R"(
+         consumed AS (DELETE FROM "BookingStatusExact" e USING changed c WHERE e.id = c.id),)");
+  d.backup = absl::StrCat(R"(
          backup AS (
            INSERT INTO )",
-                            tx.Name(kBackupTable), R"( AS bk
+                          tx.Name(kBackupTable), R"( AS bk
              (id, status, "updatedAt", "refStatus", "refVersion", "refUpdatedAt")
            SELECT id, old_label, "updatedAt", new_label, version, "updatedAt" FROM changed
            ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status,
              "updatedAt" = EXCLUDED."updatedAt", "refStatus" = EXCLUDED."refStatus",
-             "refVersion" = EXCLUDED."refVersion", "refUpdatedAt" = EXCLUDED."refUpdatedAt"),)")
-             : std::string(),
-      EventsSql("from_status", "new_label"));
+             "refVersion" = EXCLUDED."refVersion", "refUpdatedAt" = EXCLUDED."refUpdatedAt"),)");
+  d.from = "from_status";
+  d.to = "new_label";
+  return d;
 }
 
 // Back: a new label becomes the old label it reads back as; the exact new
 // label is kept beside it, so booking-service still reads the booking as it
 // was and a later backfill restores it. History names the new label on
 // both sides (the booking did not change for its callers).
-std::string BackSql(Tx& tx, const StoreInfo& store, bool backup) {
+DirectionSql BackSql(Tx& tx, const StoreInfo& store) {
   const QuoteFn q = [&](const std::string& v) { return tx.Quote(v); };
-  return absl::StrCat(
-      R"(WITH locked AS (
-           SELECT "Booking".id, "Booking".status::text AS old_label,
-                  "Booking".version AS old_version
-           FROM )",
-      store.table, R"( AS "Booking"
-           WHERE "Booking".id > $2 AND "Booking".id <= $3
-             AND "Booking".status::text = ANY ($1::text[])
-           FOR UPDATE OF "Booking" SKIP LOCKED),
+  DirectionSql d;
+  d.change = absl::StrCat(R"(
          changed AS (
            UPDATE )",
-      store.table, " b SET status = (", ReverseCaseSql("l.old_label", q), ")::", store.type,
-      R"(, version = l.old_version + 1
+                          store.table, " b SET status = (", ReverseCaseSql("l.old_label", q),
+                          ")::", store.type, R"(, version = l.old_version + 1
            FROM locked l WHERE b.id = l.id
            RETURNING b.id, l.old_label, b.status::text AS new_label, b.version, b."updatedAt"),
          kept AS (
            INSERT INTO "BookingStatusExact" AS e (id, status, version)
            SELECT id, old_label, version FROM changed
-           ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, version = EXCLUDED.version),)",
-      backup ? absl::StrCat(R"(
+           ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, version = EXCLUDED.version),)");
+  d.backup = absl::StrCat(R"(
          backup AS (
            UPDATE )",
-                            tx.Name(kBackupTable), R"( bk SET "refStatus" = c.new_label,
+                          tx.Name(kBackupTable), R"( bk SET "refStatus" = c.new_label,
              "refVersion" = c.version, "refUpdatedAt" = c."updatedAt"
-           FROM changed c WHERE bk.id = c.id),)")
-             : std::string(),
-      EventsSql("old_label", "old_label"));
+           FROM changed c WHERE bk.id = c.id),)");
+  d.from = "old_label";
+  d.to = "old_label";
+  return d;
+}
+
+// The batch statement of either direction: the bookings locked, relabelled
+// (d.change), the backup table kept in step, and each booking changed given
+// its outbox event (outbox/outbox.h) in the new names; the relay is woken.
+// It answers how many bookings changed.
+std::string BatchSql(const StoreInfo& store, const DirectionSql& d, bool backup) {
+  const outbox::EventValues event = {
+      .booking_id = "id",
+      .sequence = "version",
+      .from_status = d.from,
+      .to_status = d.to,
+      .changed_by = "'migrator'",
+      .reason = "$4",
+      .metadata = R"(jsonb_build_object('migration', 'booking-status-v2', 'storedLabel', old_label,
+                                     'newStoredLabel', new_label))",
+      .trace_parent = ""};  // none: no call made the change
+  return absl::StrCat(R"(WITH locked AS (
+           SELECT "Booking".id, "Booking".status::text AS old_label,
+                  "Booking".version AS old_version)",
+                      d.locked_columns, R"(
+           FROM )",
+                      store.table, R"( AS "Booking"
+           WHERE "Booking".id > $2 AND "Booking".id <= $3
+             AND "Booking".status::text = ANY ($1::text[])
+           FOR UPDATE OF "Booking" SKIP LOCKED),)",
+                      d.change, backup ? d.backup : std::string(), R"(
+         events AS ()",
+                      outbox::InsertSql(event, "FROM changed"), R"(),
+         notified AS (SELECT )",
+                      outbox::NotifyCall(), R"( WHERE EXISTS (SELECT 1 FROM changed))
+       SELECT (SELECT count(*) FROM changed), (SELECT count(*) FROM notified))");
 }
 
 }  // namespace
@@ -113,8 +131,10 @@ std::string BookingBatchSql(Tx& tx, const StoreInfo& store, Direction direction,
   const bool backup =
       !tx.Params("SELECT 1 FROM pg_class WHERE oid = to_regclass($1)", tx.Name(kBackupTable))
            .empty();
-  return direction == Direction::kForward ? ForwardSql(tx, store, in_service_rule, backup)
-                                          : BackSql(tx, store, backup);
+  return BatchSql(store,
+                  direction == Direction::kForward ? ForwardSql(tx, store, in_service_rule)
+                                                   : BackSql(tx, store),
+                  backup);
 }
 
 std::string OtherColumnBatchSql(Tx& tx, const StoreInfo& store, const std::string& leaf,
