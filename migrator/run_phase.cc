@@ -6,6 +6,7 @@
 #include "common/pg.h"
 #include "migrator/exit_codes.h"
 #include "migrator/ledger.h"
+#include "migrator/status_enum/db.h"
 #include "migrator/status_enum/phases.h"
 
 namespace booking::migrator {
@@ -51,9 +52,9 @@ absl::Status RunOnBookingStore(pqxx::connection& conn, const Invocation& run) {
     if (!s.ok()) return s;
   }
   Db db(conn, run.phase.dry_run ? FaultPlan{} : FaultPlan::FromEnvironment());
-  db.Prepare();
+  if (absl::Status s = db.Prepare(); !s.ok()) return s;
   absl::StatusOr<StoreInfo> store;
-  db.Read([&](Tx& tx) { store = ReadStore(tx); });
+  if (absl::Status s = db.Read([&](Tx& tx) { store = ReadStore(tx); }); !s.ok()) return s;
   if (!store.ok()) {
     return NotSetUp(run, WithExitCode(store.status(), kExitRefused));
   }
@@ -77,21 +78,6 @@ std::string CheckUrls(const Invocation& run) {
   return "";
 }
 
-absl::Status StatusOfPhaseFailure(const std::exception& e) {
-  if (IsTransient(e)) {
-    return WithExitCode(absl::UnavailableError(
-                            absl::StrCat(e.what(), " (safe to retry: run the same command again)")),
-                        kExitFailed);
-  }
-  return WithExitCode(
-      absl::InternalError(absl::StrCat(
-          "failed: ", e.what(),
-          " A retry will not help until the cause is fixed. `migrator status` shows where the "
-          "change stands: run the command again after the fix to continue, or `migrator "
-          "rollback` to undo it.")),
-      kExitNeedsHuman);
-}
-
 absl::Status RunPhaseCommand(const Invocation& run) {
   if (run.command == "expand" && !run.history_url.empty()) {
     // Backfill's history entries need the history store at its schema.
@@ -100,10 +86,14 @@ absl::Status RunPhaseCommand(const Invocation& run) {
   }
   auto conn = Connect(WithConnectionDefaults(run.booking_url, "migrator"));
   if (!conn.ok()) return conn.status();
+  // Every phase reaches the store through Db, which returns what went wrong
+  // as a status; EnterStore and AcquireStoreLock (up.cc, ledger.cc) still
+  // let a lost connection throw. This catch is their classification and the
+  // last-resort guard (std::bad_alloc and the like): no phase depends on it.
   try {
     return RunOnBookingStore(**conn, run);
   } catch (const std::exception& e) {
-    return StatusOfPhaseFailure(e);
+    return StatusOfDbFailure(e);
   }
 }
 

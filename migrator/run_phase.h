@@ -33,10 +33,6 @@ absl::Status RunPhaseCommand(const Invocation& run);
 // up and status, store by store.
 absl::Status RunStoreCommand(const Invocation& run);
 
-// An exception escaping a phase: UNAVAILABLE (exit 1) when a later run gets
-// past it by itself, else exit 8 saying that a retry will not help.
-absl::Status StatusOfPhaseFailure(const std::exception& e);
-
 }  // namespace booking::migrator
 
 #endif  // MIGRATOR_RUN_PHASE_H_

@@ -35,10 +35,12 @@ absl::Status MoveDefaults(PhaseContext& ctx, const StatusPlan& plan, const Statu
   return absl::OkStatus();
 }
 
-void PrintCounts(PhaseContext& ctx, const StatusPlan& plan, Direction direction) {
-  ctx.out << (direction == Direction::kForward ? "backfill: " : "rollback of backfill: ")
-          << RowsToRelabel(ctx, plan, direction) << " rows hold "
-          << (direction == Direction::kForward ? "old" : "new") << " labels\n";
+absl::Status PrintCounts(PhaseContext& ctx, const StatusPlan& plan, Direction direction) {
+  const absl::StatusOr<int64_t> rows = RowsToRelabel(ctx, plan, direction);
+  if (!rows.ok()) return rows.status();
+  ctx.out << (direction == Direction::kForward ? "backfill: " : "rollback of backfill: ") << *rows
+          << " rows hold " << (direction == Direction::kForward ? "old" : "new") << " labels\n";
+  return absl::OkStatus();
 }
 
 // Stale exact labels (the booking moved on since) are of no use to anyone.
@@ -71,9 +73,11 @@ absl::Status StatusMigration::Backfill() {
   if (!ctx_.options.dry_run) {
     if (absl::Status s = FinishWideRenames(ctx_, RecordedPlan(*state)); !s.ok()) return s;
   }
-  const StatusPlan plan = CurrentPlan(ctx_);
+  const absl::StatusOr<StatusPlan> current = CurrentPlan(ctx_);
+  if (!current.ok()) return current.status();
+  const StatusPlan& plan = *current;
   if (absl::Status s = RequireCarryable(plan, "backfill"); !s.ok()) return s;
-  PrintCounts(ctx_, plan, Direction::kForward);
+  if (absl::Status s = PrintCounts(ctx_, plan, Direction::kForward); !s.ok()) return s;
   if (ctx_.options.dry_run) return absl::OkStatus();
   if (phase == kPhaseExpanded) {  // from here on a rollback has something to undo
     absl::Status s = MovePhase(ctx_, phase, kPhaseBackfilling, "backfill", "started");
@@ -102,9 +106,11 @@ absl::Status StatusMigration::Backfill() {
 }
 
 absl::Status StatusMigration::RollbackBackfill(const MigrationState& state) {
-  const StatusPlan plan = CurrentPlan(ctx_);
+  const absl::StatusOr<StatusPlan> current = CurrentPlan(ctx_);
+  if (!current.ok()) return current.status();
+  const StatusPlan& plan = *current;
   if (absl::Status s = RequireCarryable(plan, "rollback of backfill"); !s.ok()) return s;
-  PrintCounts(ctx_, plan, Direction::kBack);
+  if (absl::Status s = PrintCounts(ctx_, plan, Direction::kBack); !s.ok()) return s;
   ctx_.out << "rollback of backfill: writers switch to the old labels (booking-service keeps each "
               "booking's exact status); every new label is written back as its old one, each "
               "booking with a history entry\n";

@@ -60,14 +60,13 @@ absl::Status WidenPolicy(PhaseContext& ctx, const PlanObject& o, const std::stri
 // then put in the original's place in one short transaction.
 absl::Status WidenCheck(PhaseContext& ctx, const PlanObject& o, const std::string& def) {
   const std::string wide = WideName(o.raw_name());
-  bool exists = false;
-  ctx.db.Read([&](Tx& tx) {
-    exists =
-        !tx.Params("SELECT 1 FROM pg_constraint WHERE conrelid = $1::regclass AND conname = $2",
-                   o.table(), wide)
-             .empty();
+  const absl::StatusOr<bool> exists = ctx.db.Read<bool>([&](Tx& tx) {
+    return !tx.Params("SELECT 1 FROM pg_constraint WHERE conrelid = $1::regclass AND conname = $2",
+                      o.table(), wide)
+                .empty();
   });
-  if (!exists) {
+  if (!exists.ok()) return exists.status();
+  if (!*exists) {
     absl::Status s = ctx.db.Transaction("add widened check", ctx.TableLocks(), [&](Tx& tx) {
       tx.Ddl(absl::StrCat("ALTER TABLE ", o.table(), " ADD CONSTRAINT ", tx.Name(wide), " ",
                           CheckBody(def), " NOT VALID"));

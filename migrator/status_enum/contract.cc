@@ -46,11 +46,14 @@ absl::Status StatusMigration::Verify() {
     return Refused(absl::StrCat("verify needs a backfilled store (phase is ", phase,
                                 "): run `migrator backfill` first"));
   }
-  const VerifyReport report = CheckStore(ctx_, CurrentPlan(ctx_), state->write_labels);
-  ctx_.out << report.Text();
-  if (!report.ok()) {
-    ctx_.out << "verify: FAILED: " << absl::StrJoin(report.problems, "; ") << "\n";
-    return absl::DataLossError(absl::StrJoin(report.problems, "; "));
+  const absl::StatusOr<StatusPlan> plan = CurrentPlan(ctx_);
+  if (!plan.ok()) return plan.status();
+  const absl::StatusOr<VerifyReport> report = CheckStore(ctx_, *plan, state->write_labels);
+  if (!report.ok()) return report.status();
+  ctx_.out << report->Text();
+  if (!report->ok()) {
+    ctx_.out << "verify: FAILED: " << absl::StrJoin(report->problems, "; ") << "\n";
+    return absl::DataLossError(absl::StrJoin(report->problems, "; "));
   }
   if (phase == kPhaseBackfilled && !ctx_.options.dry_run) {
     if (absl::Status s = MovePhase(ctx_, phase, kPhaseVerified, "verify", "passed"); !s.ok()) {
@@ -78,7 +81,9 @@ absl::Status StatusMigration::Contract() {
   if (!ctx_.options.dry_run) {
     if (absl::Status s = FinishWideRenames(ctx_, RecordedPlan(*state)); !s.ok()) return s;
   }
-  const StatusPlan plan = CurrentPlan(ctx_);
+  const absl::StatusOr<StatusPlan> current = CurrentPlan(ctx_);
+  if (!current.ok()) return current.status();
+  const StatusPlan& plan = *current;
   if (absl::Status s = RequireCarryable(plan, "contract"); !s.ok()) return s;
   if (absl::Status s =
           CheckUniqueIndexes(ctx_, plan, RecordedPlan(*state), DefinitionMode::kNarrow);
@@ -86,11 +91,12 @@ absl::Status StatusMigration::Contract() {
     return s;
   }
   if (phase == kPhaseVerified) {
-    const VerifyReport report = CheckStore(ctx_, plan, state->write_labels);
-    if (!report.ok()) {
-      ctx_.out << report.Text();
+    const absl::StatusOr<VerifyReport> report = CheckStore(ctx_, plan, state->write_labels);
+    if (!report.ok()) return report.status();
+    if (!report->ok()) {
+      ctx_.out << report->Text();
       return Refused(absl::StrCat("contract refuses: verify fails now (",
-                                  absl::StrJoin(report.problems, "; "),
+                                  absl::StrJoin(report->problems, "; "),
                                   "); run backfill and verify again"));
     }
     if (absl::Status s = CheckWindow(ctx_, *state); !s.ok()) return s;
@@ -116,7 +122,9 @@ absl::Status StatusMigration::Contract() {
 }
 
 absl::Status StatusMigration::RollbackContract(const MigrationState& state) {
-  const StatusPlan plan = CurrentPlan(ctx_);
+  const absl::StatusOr<StatusPlan> current = CurrentPlan(ctx_);
+  if (!current.ok()) return current.status();
+  const StatusPlan& plan = *current;
   if (absl::Status s = RequireCarryable(plan, "rollback of contract"); !s.ok()) return s;
   std::vector<std::string> missing;
   for (const std::string& l : OldOnlyLabels()) {
@@ -132,7 +140,9 @@ absl::Status StatusMigration::RollbackContract(const MigrationState& state) {
     absl::Status s = MovePhase(ctx_, kPhaseContracted, kPhaseContracting, "rollback", "started");
     if (!s.ok()) return s;
   }
-  if (SwapDebrisExists(ctx_)) {  // an interrupted contract
+  const absl::StatusOr<bool> debris = SwapDebrisExists(ctx_);
+  if (!debris.ok()) return debris.status();
+  if (*debris) {  // an interrupted contract
     if (absl::Status s = DropSwapDebris(ctx_, plan); !s.ok()) return s;
   }
   // The capture trigger first: until this rollback is done, it keeps old
@@ -143,7 +153,9 @@ absl::Status StatusMigration::RollbackContract(const MigrationState& state) {
   if (s = AddLabels(ctx_, missing); !s.ok()) return s;
   const StatusPlan recorded = RecordedPlan(state);
   if (s = FinishWideRenames(ctx_, recorded); !s.ok()) return s;
-  if (s = WidenInPlace(ctx_, CurrentPlan(ctx_), recorded); !s.ok()) return s;
+  const absl::StatusOr<StatusPlan> now = CurrentPlan(ctx_);  // with the old labels again
+  if (!now.ok()) return now.status();
+  if (s = WidenInPlace(ctx_, *now, recorded); !s.ok()) return s;
   if (s = MovePhase(ctx_, kPhaseContracting, kPhaseVerified, "rollback", "old labels added back");
       !s.ok()) {
     return s;

@@ -10,6 +10,7 @@
 #include "absl/strings/strip.h"
 #include "common/backoff.h"
 #include "common/log.h"
+#include "migrator/exit_codes.h"
 
 namespace booking::migrator {
 namespace {
@@ -62,15 +63,20 @@ Db::~Db() {
   }
 }
 
-void Db::Prepare() {
-  pqxx::nontransaction txn(conn_);
-  txn.exec("SET row_security = off");
-  // Our own copies and relabels must fire no user trigger or rule; only a
-  // superuser or a role granted SET on this parameter may turn them off.
-  replica_mode_ =
-      txn.exec(R"(SELECT has_parameter_privilege('session_replication_role', 'SET'))")[0][0]
-          .as<bool>();
-  if (replica_mode_) txn.exec("SET session_replication_role = replica");
+absl::Status Db::Prepare() {
+  try {
+    pqxx::nontransaction txn(conn_);
+    txn.exec("SET row_security = off");
+    // Our own copies and relabels must fire no user trigger or rule; only a
+    // superuser or a role granted SET on this parameter may turn them off.
+    replica_mode_ =
+        txn.exec(R"(SELECT has_parameter_privilege('session_replication_role', 'SET'))")[0][0]
+            .as<bool>();
+    if (replica_mode_) txn.exec("SET session_replication_role = replica");
+    return absl::OkStatus();
+  } catch (const std::exception& e) {
+    return StatusOfDbFailure(e);
+  }
 }
 
 void Db::BeforeStatement(bool ddl) {
@@ -100,7 +106,7 @@ absl::Status Db::Transaction(absl::string_view what, const RetryPolicy& policy,
       txn.commit();
       return absl::OkStatus();
     } catch (const pqxx::sql_error& e) {
-      if (!IsLockConflict(e)) throw;
+      if (!IsLockConflict(e)) return StatusOfDbFailure(e);
       if (attempt >= policy.attempts) {
         return absl::UnavailableError(absl::StrCat(
             what, ": could not get its locks in ", attempt,
@@ -110,14 +116,21 @@ absl::Status Db::Transaction(absl::string_view what, const RetryPolicy& policy,
       LogWarning("lock not available; retrying",
                  {{"step", std::string(what)}, {"attempt", absl::StrCat(attempt)}});
       backoff.Wait();
+    } catch (const std::exception& e) {
+      return StatusOfDbFailure(e);
     }
   }
 }
 
-void Db::Read(const std::function<void(Tx&)>& fn) {
-  pqxx::read_transaction txn(conn_);
-  Tx tx(*this, txn);
-  fn(tx);
+absl::Status Db::Read(const std::function<void(Tx&)>& fn) {
+  try {
+    pqxx::read_transaction txn(conn_);
+    Tx tx(*this, txn);
+    fn(tx);
+    return absl::OkStatus();
+  } catch (const std::exception& e) {
+    return StatusOfDbFailure(e);
+  }
 }
 
 absl::Status Db::Autocommit(absl::string_view what, const RetryPolicy& policy,
@@ -133,7 +146,7 @@ absl::Status Db::Autocommit(absl::string_view what, const RetryPolicy& policy,
       txn.exec("RESET lock_timeout");
       return absl::OkStatus();
     } catch (const pqxx::sql_error& e) {
-      if (!IsLockConflict(e)) throw;
+      if (!IsLockConflict(e)) return StatusOfDbFailure(e);
       if (attempt >= policy.attempts) {
         return absl::UnavailableError(absl::StrCat(what, ": could not get its locks in ", attempt,
                                                    " attempts; run the phase again later"));
@@ -141,6 +154,8 @@ absl::Status Db::Autocommit(absl::string_view what, const RetryPolicy& policy,
       LogWarning("lock not available; retrying",
                  {{"step", std::string(what)}, {"attempt", absl::StrCat(attempt)}});
       backoff.Wait();
+    } catch (const std::exception& e) {
+      return StatusOfDbFailure(e);
     }
   }
 }
@@ -153,6 +168,21 @@ bool IsTransient(const std::exception& e) {
   const std::string& s = sql->sqlstate();
   return s == "55P03" || s == "40P01" || s == "40001" || s == "57014" ||
          absl::StartsWith(s, "08") || absl::StartsWith(s, "57P") || absl::StartsWith(s, "53");
+}
+
+absl::Status StatusOfDbFailure(const std::exception& e) {
+  if (IsTransient(e)) {
+    return WithExitCode(absl::UnavailableError(
+                            absl::StrCat(e.what(), " (safe to retry: run the same command again)")),
+                        kExitFailed);
+  }
+  return WithExitCode(
+      absl::InternalError(absl::StrCat(
+          "failed: ", e.what(),
+          " A retry will not help until the cause is fixed. `migrator status` shows where the "
+          "change stands: run the command again after the fix to continue, or `migrator "
+          "rollback` to undo it.")),
+      kExitNeedsHuman);
 }
 
 }  // namespace booking::migrator

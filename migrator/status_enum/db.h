@@ -1,16 +1,20 @@
 // Every statement of the status-enum change runs through Db: one place for
 // the session's setup (the store's schema, row security, user triggers off),
-// lock timeouts and their retry, and the test hooks that make a crash or a
-// failure happen at an exact statement.
+// lock timeouts and their retry, the test hooks that make a crash or a
+// failure happen at an exact statement, and the one translation of a failed
+// statement into a status (StatusOfDbFailure): nothing Db runs throws past it.
 #ifndef MIGRATOR_STATUS_ENUM_DB_H_
 #define MIGRATOR_STATUS_ENUM_DB_H_
 
 #include <cstdint>
+#include <exception>
 #include <functional>
+#include <optional>
 #include <string>
 #include <utility>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "pqxx/pqxx"
@@ -66,20 +70,32 @@ class Db {
   // returning fewer rows) and user triggers and rules off for this session
   // where the role may (session_replication_role). The search_path is the
   // store's schema already (EnterStore).
-  void Prepare();
+  [[nodiscard]] absl::Status Prepare();
   bool replica_mode() const { return replica_mode_; }
+
+  // Every method below catches whatever its statements or `fn` throw and
+  // returns it as a status (StatusOfDbFailure): no exception leaves Db.
 
   // `fn` in one transaction under `policy`; a lock that could not be had in
   // time rolls it back and tries again. UNAVAILABLE when every attempt
-  // failed; other errors propagate as exceptions.
-  absl::Status Transaction(absl::string_view what, const RetryPolicy& policy,
-                           const std::function<void(Tx&)>& fn);
+  // failed.
+  [[nodiscard]] absl::Status Transaction(absl::string_view what, const RetryPolicy& policy,
+                                         const std::function<void(Tx&)>& fn);
   // A read-only transaction (no retry: reads wait for nothing).
-  void Read(const std::function<void(Tx&)>& fn);
+  [[nodiscard]] absl::Status Read(const std::function<void(Tx&)>& fn);
+  // Read for a callback producing a value:
+  //   absl::StatusOr<int> n = db.Read<int>([&](Tx& tx) { return ...; });
+  template <typename T>
+  [[nodiscard]] absl::StatusOr<T> Read(const std::function<T(Tx&)>& fn) {
+    std::optional<T> value;
+    absl::Status status = Read([&](Tx& tx) { value = fn(tx); });
+    if (!status.ok()) return status;
+    return *std::move(value);
+  }
   // One statement outside a transaction (CREATE INDEX CONCURRENTLY), under
   // `policy`.
-  absl::Status Autocommit(absl::string_view what, const RetryPolicy& policy,
-                          const std::string& sql);
+  [[nodiscard]] absl::Status Autocommit(absl::string_view what, const RetryPolicy& policy,
+                                        const std::string& sql);
 
   std::string Name(const std::string& raw) { return conn_.quote_name(raw); }
   std::string Quote(const std::string& value) { return conn_.quote(value); }
@@ -106,6 +122,11 @@ pqxx::result Tx::Params(const std::string& sql, Args&&... args) {
 // in time, a deadlock or serialization failure, a statement timeout, a lost
 // connection, a server shutting down.
 bool IsTransient(const std::exception& e);
+
+// A statement (or the code around it) that threw: UNAVAILABLE (exit 1) when
+// a later run gets past it by itself (IsTransient), else exit 8 saying that a
+// retry will not help. The one classification of the phases' failures.
+absl::Status StatusOfDbFailure(const std::exception& e);
 
 }  // namespace booking::migrator
 

@@ -69,7 +69,7 @@ absl::Status SnapshotBackup(PhaseContext& ctx) {
   if (!s.ok()) return s;
   std::string sql;
   int64_t rows = 0;
-  ctx.db.Read([&](Tx& tx) {
+  s = ctx.db.Read([&](Tx& tx) {
     sql = absl::StrCat(R"(WITH batch AS (
              SELECT id, status::text AS status, "updatedAt", version FROM )",
                        ctx.store.table, R"( WHERE id > $1 ORDER BY id LIMIT $2),
@@ -82,6 +82,7 @@ absl::Status SnapshotBackup(PhaseContext& ctx) {
            SELECT count(*), COALESCE(max(id), '') FROM batch)");
     rows = tx.Exec(absl::StrCat("SELECT count(*) FROM ", ctx.store.table))[0][0].as<int64_t>();
   });
+  if (!s.ok()) return s;
   Progress progress(ctx.progress, "snapshot", rows, ctx.options.progress_bar);
   std::string after;
   while (true) {
@@ -106,7 +107,9 @@ absl::Status StatusMigration::Expand() {
     ctx_.out << "expand: nothing to do (phase " << state->phase << ")\n";
     return absl::OkStatus();
   }
-  StatusPlan plan = CurrentPlan(ctx_);
+  absl::StatusOr<StatusPlan> current = CurrentPlan(ctx_);
+  if (!current.ok()) return current.status();
+  const StatusPlan& plan = *current;
   PrintPlan(plan, false, ctx_.out);
   if (absl::Status s = RequireCarryable(plan, "expand"); !s.ok()) return s;
   const std::vector<std::string> missing = Missing(ctx_.store.labels, NewLabels());
@@ -125,7 +128,9 @@ absl::Status StatusMigration::Expand() {
     });
     if (!s.ok()) return s;
   }
-  if (SwapDebrisExists(ctx_)) {  // an interrupted rollback of expand was swapping back
+  absl::StatusOr<bool> debris = SwapDebrisExists(ctx_);
+  if (!debris.ok()) return debris.status();
+  if (*debris) {  // an interrupted rollback of expand was swapping back
     if (absl::Status s = DropSwapDebris(ctx_, plan); !s.ok()) return s;
   }
   if (absl::Status s = AddLabels(ctx_, missing); !s.ok()) return s;
@@ -133,7 +138,9 @@ absl::Status StatusMigration::Expand() {
                                        [&](Tx& tx) { InstallCapture(tx, ctx_.store); });
   if (!s.ok()) return s;
   if (s = FinishWideRenames(ctx_, recorded); !s.ok()) return s;
-  if (s = WidenInPlace(ctx_, CurrentPlan(ctx_), recorded); !s.ok()) return s;
+  absl::StatusOr<StatusPlan> now = CurrentPlan(ctx_);  // as the labels and renames left it
+  if (!now.ok()) return now.status();
+  if (s = WidenInPlace(ctx_, *now, recorded); !s.ok()) return s;
   if (s = SnapshotBackup(ctx_); !s.ok()) return s;
   s = ctx_.db.Transaction("expanded", ctx_.RowLocks(), [&](Tx& tx) {
     SetWriteLabels(tx, "new");  // from now on, as booking-service sees expand done

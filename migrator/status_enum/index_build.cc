@@ -16,14 +16,13 @@ std::pair<std::string, std::string> SplitChild(const std::string& child) {
 }
 
 // -1 missing, 0 invalid, 1 valid.
-int IndexState(PhaseContext& ctx, const std::string& qualified) {
-  int state = -1;
-  ctx.db.Read([&](Tx& tx) {
+absl::StatusOr<int> IndexState(PhaseContext& ctx, const std::string& qualified) {
+  return ctx.db.Read<int>([&](Tx& tx) {
     pqxx::result r =
         tx.Params("SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass($1)", qualified);
-    if (!r.empty()) state = r[0][0].as<bool>() ? 1 : 0;
+    if (r.empty()) return -1;
+    return r[0][0].as<bool>() ? 1 : 0;
   });
-  return state;
 }
 
 // One plain (non-partitioned) table's index, concurrently.
@@ -32,24 +31,25 @@ int IndexState(PhaseContext& ctx, const std::string& qualified) {
 absl::Status BuildPlain(PhaseContext& ctx, const std::string& table, bool unique,
                         const std::string& qualified, const std::string& name,
                         const std::string& tail) {
-  const int state = IndexState(ctx, qualified);
-  if (state == 1) return absl::OkStatus();
-  if (state == 0) {
+  const absl::StatusOr<int> state = IndexState(ctx, qualified);
+  if (!state.ok()) return state.status();
+  if (*state == 1) return absl::OkStatus();
+  if (*state == 0) {
     absl::Status s = ctx.db.Autocommit("drop invalid index", ctx.TableLocks(),
                                        "DROP INDEX CONCURRENTLY IF EXISTS " + qualified);
     if (!s.ok()) return s;
   }
   const std::string sql = absl::StrCat("CREATE ", unique ? "UNIQUE " : "", "INDEX CONCURRENTLY ",
                                        name, " ON ", table, " ", tail);
-  try {
-    return ctx.db.Autocommit("build index " + qualified, ctx.LongWaits(), sql);
-  } catch (const std::exception&) {
+  absl::Status built = ctx.db.Autocommit("build index " + qualified, ctx.LongWaits(), sql);
+  if (!built.ok()) {
     // A failed concurrent build leaves an invalid index: take it away so
-    // the store holds nothing half-made, then report the failure.
+    // the store holds nothing half-made, then report the failure (the
+    // build's: a failed drop leaves an invalid index the next run drops).
     (void)ctx.db.Autocommit("drop failed index", ctx.TableLocks(),
                             "DROP INDEX CONCURRENTLY IF EXISTS " + qualified);
-    throw;
   }
+  return built;
 }
 
 }  // namespace
@@ -71,11 +71,15 @@ bool IndexExists(Tx& tx, const PlanObject& o, const std::string& raw_name) {
 
 absl::Status BuildIndex(PhaseContext& ctx, const PlanObject& o, const std::string& raw_name,
                         const std::string& tail, const std::string& child_suffix) {
-  std::string qualified;
   const std::string name = ctx.db.Name(raw_name);
-  ctx.db.Read([&](Tx& tx) { qualified = Sibling(tx, o.table(), raw_name); });
+  const absl::StatusOr<std::string> sibling =
+      ctx.db.Read<std::string>([&](Tx& tx) { return Sibling(tx, o.table(), raw_name); });
+  if (!sibling.ok()) return sibling.status();
+  const std::string& qualified = *sibling;
   if (!o.partitioned()) return BuildPlain(ctx, o.table(), o.unique(), qualified, name, tail);
-  if (IndexState(ctx, qualified) < 0) {
+  const absl::StatusOr<int> state = IndexState(ctx, qualified);
+  if (!state.ok()) return state.status();
+  if (*state < 0) {
     absl::Status s =
         ctx.db.Transaction("index on partitioned table", ctx.TableLocks(), [&](Tx& tx) {
           tx.Ddl(absl::StrCat("CREATE ", o.unique() ? "UNIQUE " : "", "INDEX IF NOT EXISTS ",
@@ -85,18 +89,19 @@ absl::Status BuildIndex(PhaseContext& ctx, const PlanObject& o, const std::strin
   }
   for (const std::string& c : o.children()) {
     const auto [table, child_raw] = SplitChild(c);
-    std::string child;
     const std::string child_name = Suffixed(child_raw, child_suffix);
-    ctx.db.Read([&](Tx& tx) { child = Sibling(tx, table, child_name); });
-    absl::Status built = BuildPlain(ctx, table, o.unique(), child, ctx.db.Name(child_name), tail);
+    const absl::StatusOr<std::string> child =
+        ctx.db.Read<std::string>([&](Tx& tx) { return Sibling(tx, table, child_name); });
+    if (!child.ok()) return child.status();
+    absl::Status built = BuildPlain(ctx, table, o.unique(), *child, ctx.db.Name(child_name), tail);
     if (!built.ok()) return built;
     absl::Status s = ctx.db.Transaction("attach index", ctx.TableLocks(), [&](Tx& tx) {
       const bool attached = !tx.Params(
                                    "SELECT 1 FROM pg_inherits WHERE inhrelid = to_regclass($1) "
                                    "AND inhparent = to_regclass($2)",
-                                   child, qualified)
+                                   *child, qualified)
                                  .empty();
-      if (!attached) tx.Ddl(absl::StrCat("ALTER INDEX ", qualified, " ATTACH PARTITION ", child));
+      if (!attached) tx.Ddl(absl::StrCat("ALTER INDEX ", qualified, " ATTACH PARTITION ", *child));
     });
     if (!s.ok()) return s;
   }
@@ -107,10 +112,11 @@ absl::Status DropIndexIfExists(PhaseContext& ctx, const PlanObject& o,
                                const std::string& raw_name) {
   std::string qualified;
   bool exists = false;
-  ctx.db.Read([&](Tx& tx) {
+  absl::Status read = ctx.db.Read([&](Tx& tx) {
     qualified = Sibling(tx, o.table(), raw_name);
     exists = IndexExists(tx, o, raw_name);
   });
+  if (!read.ok()) return read;
   if (!exists) return absl::OkStatus();
   if (!o.partitioned()) {
     return ctx.db.Autocommit("drop index", ctx.TableLocks(),

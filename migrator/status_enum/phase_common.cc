@@ -170,13 +170,15 @@ absl::Status Refused(const std::string& message) {
 
 absl::StatusOr<MigrationState> State(PhaseContext& ctx) {
   absl::StatusOr<MigrationState> state;
-  ctx.db.Read([&](Tx& tx) { state = ReadState(tx, ctx.options.compatibility_window); });
+  absl::Status read =
+      ctx.db.Read([&](Tx& tx) { state = ReadState(tx, ctx.options.compatibility_window); });
+  if (!read.ok()) return read;
   return state;
 }
 
-StatusPlan CurrentPlan(PhaseContext& ctx) {
+absl::StatusOr<StatusPlan> CurrentPlan(PhaseContext& ctx) {
   StatusPlan plan;
-  ctx.db.Read([&](Tx& tx) {
+  absl::Status read = ctx.db.Read([&](Tx& tx) {
     plan = ReadInventory(tx, ctx.store);
     const std::string tables = TablesOf(plan, ctx.store);
     CheckRowSecurity(tx, tables, plan);
@@ -184,11 +186,15 @@ StatusPlan CurrentPlan(PhaseContext& ctx) {
     CheckReplication(tx, tables, ctx.db.replica_mode(), plan);
     CheckNotValidChecks(tx, plan);
   });
+  if (!read.ok()) return read;
   absl::StatusOr<MigrationState> state = State(ctx);
+  if (!state.ok() && !absl::IsFailedPrecondition(state.status())) return state.status();
   const std::string phase = state.ok() ? state->phase : kPhaseNone;
   JudgePlan(plan, {ctx.options.assume_handled, phase});
   if (phase == kPhaseNone || phase == kPhaseVerified) {  // before a phase creates its names
-    ctx.db.Read([&](Tx& tx) { CheckNamesFree(tx, phase == kPhaseNone ? "" : "contract", plan); });
+    read = ctx.db.Read(
+        [&](Tx& tx) { CheckNamesFree(tx, phase == kPhaseNone ? "" : "contract", plan); });
+    if (!read.ok()) return read;
   }
   return plan;
 }
@@ -204,7 +210,7 @@ absl::Status WaitForOlderTransactions(PhaseContext& ctx) {
   const absl::Time deadline = absl::Now() + ctx.options.wait_for_transactions;
   while (true) {
     std::string older;
-    ctx.db.Read([&](Tx& tx) {
+    absl::Status read = ctx.db.Read([&](Tx& tx) {
       older = tx.Exec(R"(SELECT COALESCE(string_agg(format('pid %s (%s, %s since %s)', a.pid,
                                  a.application_name, a.state, a.xact_start), '; '), '')
                          FROM pg_stat_activity a, "StatusMigration" m
@@ -213,6 +219,7 @@ absl::Status WaitForOlderTransactions(PhaseContext& ctx) {
                            AND a.xact_start < m."writeLabelsSince")")[0][0]
                   .as<std::string>();
     });
+    if (!read.ok()) return read;
     if (older.empty()) return absl::OkStatus();
     if (absl::Now() >= deadline) {
       return absl::UnavailableError(absl::StrCat(
@@ -223,9 +230,9 @@ absl::Status WaitForOlderTransactions(PhaseContext& ctx) {
   }
 }
 
-std::vector<std::string> BookingServiceSessions(PhaseContext& ctx) {
+absl::StatusOr<std::vector<std::string>> BookingServiceSessions(PhaseContext& ctx) {
   std::vector<std::string> sessions;
-  ctx.db.Read([&](Tx& tx) {
+  absl::Status read = ctx.db.Read([&](Tx& tx) {
     for (const pqxx::row& r : tx.Exec(
              R"(SELECT format('pid %s (%s from %s)', pid, application_name,
                               COALESCE(host(client_addr), 'local'))
@@ -235,6 +242,7 @@ std::vector<std::string> BookingServiceSessions(PhaseContext& ctx) {
       sessions.push_back(r[0].as<std::string>());
     }
   });
+  if (!read.ok()) return read;
   return sessions;
 }
 

@@ -4,6 +4,7 @@
 #define MIGRATOR_STATUS_ENUM_PHASE_COMMON_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -15,13 +16,15 @@ namespace booking::migrator {
 // FAILED_PRECONDITION with exit code 6: refused, nothing changed.
 absl::Status Refused(const std::string& message);
 
+// The migration's state; FAILED_PRECONDITION when the store has none (any
+// other error is the store's, from Db).
 absl::StatusOr<MigrationState> State(PhaseContext& ctx);
 
 // The catalog now, judged: every object with how it is carried or why not;
 // also refuses what would make the migrator's own work unsafe in this
 // session (row security hiding rows from it, user triggers or rules that
 // would fire on its writes).
-StatusPlan CurrentPlan(PhaseContext& ctx);
+absl::StatusOr<StatusPlan> CurrentPlan(PhaseContext& ctx);
 
 // Refused (exit 6, with every reason) unless every object can be carried.
 absl::Status RequireCarryable(const StatusPlan& plan, const std::string& phase);
@@ -34,7 +37,7 @@ absl::Status WaitForOlderTransactions(PhaseContext& ctx);
 
 // Sessions of booking-service connected to the store ("pid 12 from 10.0.0.5"),
 // for phases that need it stopped.
-std::vector<std::string> BookingServiceSessions(PhaseContext& ctx);
+absl::StatusOr<std::vector<std::string>> BookingServiceSessions(PhaseContext& ctx);
 
 // Adds each label to the type, each committed on its own (a label added in
 // a transaction cannot be used in it).

@@ -27,9 +27,10 @@ std::vector<std::string> FromLabels(Direction d) {
 absl::StatusOr<int64_t> BookingsPass(PhaseContext& ctx, Direction direction,
                                      absl::Duration& longest, Progress& progress) {
   std::string sql;
-  ctx.db.Read([&](Tx& tx) {
+  absl::Status read = ctx.db.Read([&](Tx& tx) {
     sql = BookingBatchSql(tx, ctx.store, direction, ctx.options.in_service_rule);
   });
+  if (!read.ok()) return read;
   const std::string labels = TextArrayLiteral(FromLabels(direction));
   const std::string reason = direction == Direction::kForward ? kReasonBackfill : kReasonRollback;
   const std::string upper_sql =
@@ -67,7 +68,7 @@ absl::StatusOr<int64_t> ColumnPass(PhaseContext& ctx, const PlanObject& column, 
   for (const std::string& leaf : column.leaves()) {
     std::string sql;
     int64_t pages = 0;
-    ctx.db.Read([&](Tx& tx) {
+    absl::Status read = ctx.db.Read([&](Tx& tx) {
       sql = OtherColumnBatchSql(tx, ctx.store, leaf, column.printed_column(), direction);
       pages = tx.Params(
                     "SELECT pg_relation_size($1::regclass) / "
@@ -75,6 +76,7 @@ absl::StatusOr<int64_t> ColumnPass(PhaseContext& ctx, const PlanObject& column, 
                     leaf)[0][0]
                   .as<int64_t>();
     });
+    if (!read.ok()) return read;
     for (int64_t page = 0; page < pages; page += kPagesPerBatch) {
       absl::Status s = ctx.db.Transaction("relabel " + column.name(), ctx.RowLocks(), [&](Tx& tx) {
         const int64_t n = tx.Params(sql, labels, page, page + kPagesPerBatch).affected_rows();
@@ -92,26 +94,28 @@ bool IsBookingStatus(const PlanObject& column, const StoreInfo& store) {
 }
 
 absl::Status StillArriving(PhaseContext& ctx, int64_t left, int passes, Direction direction) {
-  const std::vector<std::string> writers = LabelWriters(ctx);
+  const absl::StatusOr<std::vector<std::string>> writers = LabelWriters(ctx);
+  if (!writers.ok()) return writers.status();
   std::string message = absl::StrCat(
       left, " rows still hold ", direction == Direction::kForward ? "old" : "new", " labels after ",
       passes, " passes: they keep arriving. Stop the code writing them (or switch it to the ",
       direction == Direction::kForward ? "new" : "old", " labels), then run ",
       direction == Direction::kForward ? "backfill" : "the rollback", " again.");
-  if (writers.empty()) {
+  if (writers->empty()) {
     absl::StrAppend(&message, " No writer was recorded (rows written before this run?).");
   } else {
-    absl::StrAppend(&message, " Writers seen: ", absl::StrJoin(writers, "; "));
+    absl::StrAppend(&message, " Writers seen: ", absl::StrJoin(*writers, "; "));
   }
   return WithExitCode(absl::AbortedError(message), kExitLabelsArriving);
 }
 
 }  // namespace
 
-int64_t RowsToRelabel(PhaseContext& ctx, const StatusPlan& plan, Direction direction) {
+absl::StatusOr<int64_t> RowsToRelabel(PhaseContext& ctx, const StatusPlan& plan,
+                                      Direction direction) {
   const std::string labels = TextArrayLiteral(FromLabels(direction));
   int64_t rows = 0;
-  ctx.db.Read([&](Tx& tx) {
+  absl::Status read = ctx.db.Read([&](Tx& tx) {
     for (const PlanObject* c : ObjectsOfKind(plan, "column")) {
       rows += tx.Params(absl::StrCat("SELECT count(*) FROM ", c->table(), " WHERE ",
                                      c->printed_column(), "::text = ANY ($1::text[])"),
@@ -119,6 +123,7 @@ int64_t RowsToRelabel(PhaseContext& ctx, const StatusPlan& plan, Direction direc
                   .as<int64_t>();
     }
   });
+  if (!read.ok()) return read;
   return rows;
 }
 
@@ -127,8 +132,10 @@ absl::StatusOr<RelabelOutcome> RelabelUntilDone(PhaseContext& ctx, const StatusP
   RelabelOutcome outcome;
   const absl::Time start = absl::Now();
   Backoff pause(absl::Milliseconds(100), absl::Seconds(5));
-  Progress progress(ctx.progress, direction == Direction::kForward ? "backfill" : "rollback",
-                    RowsToRelabel(ctx, plan, direction), ctx.options.progress_bar);
+  const absl::StatusOr<int64_t> rows = RowsToRelabel(ctx, plan, direction);
+  if (!rows.ok()) return rows.status();
+  Progress progress(ctx.progress, direction == Direction::kForward ? "backfill" : "rollback", *rows,
+                    ctx.options.progress_bar);
   while (true) {
     ++outcome.passes;
     absl::StatusOr<int64_t> n = BookingsPass(ctx, direction, outcome.longest_batch, progress);
@@ -140,13 +147,14 @@ absl::StatusOr<RelabelOutcome> RelabelUntilDone(PhaseContext& ctx, const StatusP
       if (!m.ok()) return m.status();
       outcome.others += *m;
     }
-    const int64_t left = RowsToRelabel(ctx, plan, direction);
-    if (left == 0) break;
+    const absl::StatusOr<int64_t> left = RowsToRelabel(ctx, plan, direction);
+    if (!left.ok()) return left.status();
+    if (*left == 0) break;
     const bool out_of_time = ctx.options.max_duration > absl::ZeroDuration() &&
                              absl::Now() - start >= ctx.options.max_duration;
     if (outcome.passes >= ctx.options.max_passes || out_of_time) {
       progress.Finish();
-      return StillArriving(ctx, left, outcome.passes, direction);
+      return StillArriving(ctx, *left, outcome.passes, direction);
     }
     pause.Wait();
   }
@@ -154,9 +162,9 @@ absl::StatusOr<RelabelOutcome> RelabelUntilDone(PhaseContext& ctx, const StatusP
   return outcome;
 }
 
-std::vector<std::string> LabelWriters(PhaseContext& ctx) {
+absl::StatusOr<std::vector<std::string>> LabelWriters(PhaseContext& ctx) {
   std::vector<std::string> lines;
-  ctx.db.Read([&](Tx& tx) {
+  absl::Status read = ctx.db.Read([&](Tx& tx) {
     for (const pqxx::row& w : tx.Exec(
              R"(SELECT w.pid, w.role, w.application, w.client, w.writes, w."lastLabel",
                        w."lastAt"::text,
@@ -168,6 +176,7 @@ std::vector<std::string> LabelWriters(PhaseContext& ctx) {
                                    w[6].c_str(), w[7].as<bool>() ? ", still connected" : ", gone"));
     }
   });
+  if (!read.ok()) return read;
   return lines;
 }
 
@@ -191,20 +200,25 @@ absl::Status ValidateInServiceRule(PhaseContext& ctx) {
         "--in-service-rule must be one condition (balanced parentheses, no ';'), e.g. "
         "'\"workStartedAt\" IS NOT NULL'");
   }
-  try {
-    pqxx::result r;
-    ctx.db.Read([&](Tx& tx) {
+  pqxx::result r;
+  std::string invalid;  // PostgreSQL's word on the rule, when it refused it
+  absl::Status read = ctx.db.Read([&](Tx& tx) {
+    try {
       r = tx.Params(absl::StrCat("SELECT (", rule, "\n) FROM ", ctx.store.table,
                                  " AS \"Booking\" WHERE $1 LIMIT 0"),
                     false);
-    });
-    if (r.column_type(0) != 16) {  // BOOLOID
-      return absl::InvalidArgumentError(
-          "--in-service-rule must be a condition (true or false) on \"Booking\"");
+    } catch (const pqxx::sql_error& e) {
+      invalid = e.what();
     }
-  } catch (const pqxx::sql_error& e) {
+  });
+  if (!read.ok()) return read;
+  if (!invalid.empty()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("--in-service-rule is not a valid condition on \"Booking\": ", e.what()));
+        absl::StrCat("--in-service-rule is not a valid condition on \"Booking\": ", invalid));
+  }
+  if (r.column_type(0) != 16) {  // BOOLOID
+    return absl::InvalidArgumentError(
+        "--in-service-rule must be a condition (true or false) on \"Booking\"");
   }
   return absl::OkStatus();
 }

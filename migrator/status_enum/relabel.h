@@ -7,7 +7,9 @@
 #ifndef MIGRATOR_STATUS_ENUM_RELABEL_H_
 #define MIGRATOR_STATUS_ENUM_RELABEL_H_
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "migrator/status_enum/context.h"
@@ -30,11 +32,12 @@ absl::StatusOr<RelabelOutcome> RelabelUntilDone(PhaseContext& ctx, const StatusP
                                                 Direction direction);
 
 // Rows (in every column of the type) holding a label `direction` relabels.
-int64_t RowsToRelabel(PhaseContext& ctx, const StatusPlan& plan, Direction direction);
+absl::StatusOr<int64_t> RowsToRelabel(PhaseContext& ctx, const StatusPlan& plan,
+                                      Direction direction);
 
 // The sessions that wrote labels of the set writers should no longer write,
 // one line each (from "StatusMigrationWriter" and pg_stat_activity).
-std::vector<std::string> LabelWriters(PhaseContext& ctx);
+absl::StatusOr<std::vector<std::string>> LabelWriters(PhaseContext& ctx);
 
 // Validates --in-service-rule: one boolean expression over "Booking"
 // (INVALID_ARGUMENT saying why not).

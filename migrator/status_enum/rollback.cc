@@ -70,14 +70,18 @@ absl::Status StatusMigration::Rollback(const std::string& undo) {
 }
 
 absl::Status StatusMigration::RollbackExpand(const MigrationState& state) {
-  const std::vector<std::string> sessions = BookingServiceSessions(ctx_);
-  if (!sessions.empty()) {
+  const absl::StatusOr<std::vector<std::string>> sessions = BookingServiceSessions(ctx_);
+  if (!sessions.ok()) return sessions.status();
+  if (!sessions->empty()) {
     return Refused(absl::StrCat(
-        "rollback of expand refuses: booking-service is connected (", absl::StrJoin(sessions, "; "),
+        "rollback of expand refuses: booking-service is connected (",
+        absl::StrJoin(*sessions, "; "),
         ") and needs the new labels. Stop it (or deploy the code of before the change), then run "
         "again"));
   }
-  const StatusPlan plan = CurrentPlan(ctx_);
+  const absl::StatusOr<StatusPlan> current = CurrentPlan(ctx_);
+  if (!current.ok()) return current.status();
+  const StatusPlan& plan = *current;
   if (absl::Status s = RequireCarryable(plan, "rollback of expand"); !s.ok()) return s;
   if (state.original_labels.empty()) {
     return Refused("rollback of expand refuses: the original label set was not recorded");
@@ -101,8 +105,9 @@ absl::Status StatusMigration::RollbackExpand(const MigrationState& state) {
   if (ctx_.store.labels == state.original_labels) {
     s = ctx_.db.Transaction("forget the change", ctx_.TableLocks(), forget);
   } else {
-    s = SwapType(ctx_, CurrentPlan(ctx_), recorded,
-                 {state.original_labels, DefinitionMode::kToOld, forget});
+    absl::StatusOr<StatusPlan> now = CurrentPlan(ctx_);  // as the relabelling left it
+    if (!now.ok()) return now.status();
+    s = SwapType(ctx_, *now, recorded, {state.original_labels, DefinitionMode::kToOld, forget});
   }
   if (!s.ok()) return s;
   ctx_.out << "rollback: done (phase none): the store has its original labels again.\n";

@@ -32,10 +32,10 @@ std::string Next(const MigrationState& s) {
 }
 
 // Rows per label of every column of the type, and how many hold old labels.
-int64_t AddColumnCounts(PhaseContext& ctx, const StatusPlan& plan,
-                        google::protobuf::ListValue& columns) {
+absl::StatusOr<int64_t> AddColumnCounts(PhaseContext& ctx, const StatusPlan& plan,
+                                        google::protobuf::ListValue& columns) {
   int64_t old_rows = 0;
-  ctx.db.Read([&](Tx& tx) {
+  absl::Status read = ctx.db.Read([&](Tx& tx) {
     for (const PlanObject* c : ObjectsOfKind(plan, "column")) {
       if (!c->refusal().empty()) continue;  // maybe not even readable: said as refused
       google::protobuf::Struct col;
@@ -59,6 +59,7 @@ int64_t AddColumnCounts(PhaseContext& ctx, const StatusPlan& plan,
       *columns.add_values()->mutable_struct_value() = col;
     }
   });
+  if (!read.ok()) return read;
   return old_rows;
 }
 
@@ -103,9 +104,10 @@ void PrintText(const google::protobuf::Struct& report, std::ostream& out) {
 }  // namespace
 
 absl::Status StatusMigration::Plan() {
-  const StatusPlan plan = CurrentPlan(ctx_);
-  PrintPlan(plan, ctx_.options.json, ctx_.out);
-  if (!plan.carryable()) {
+  const absl::StatusOr<StatusPlan> plan = CurrentPlan(ctx_);
+  if (!plan.ok()) return plan.status();
+  PrintPlan(*plan, ctx_.options.json, ctx_.out);
+  if (!plan->carryable()) {
     return Refused("expand would refuse: objects above cannot be carried (see each REFUSED line)");
   }
   return absl::OkStatus();
@@ -114,7 +116,9 @@ absl::Status StatusMigration::Plan() {
 absl::Status StatusMigration::PrintStatus() {
   absl::StatusOr<MigrationState> state = State(ctx_);
   if (!state.ok()) return state.status();
-  const StatusPlan plan = CurrentPlan(ctx_);
+  const absl::StatusOr<StatusPlan> current = CurrentPlan(ctx_);
+  if (!current.ok()) return current.status();
+  const StatusPlan& plan = *current;
   google::protobuf::Struct report;
   auto& f = *report.mutable_fields();
   f["phase"].set_string_value(state->phase);
@@ -124,15 +128,19 @@ absl::Status StatusMigration::PrintStatus() {
   f["originalLabels"].set_string_value(absl::StrJoin(state->original_labels, ","));
   f["backfilledAt"].set_string_value(state->backfilled_at);
   f["compatibilityWindowEnds"].set_string_value(state->window_ends);
-  f["rowsWithOldLabels"].set_number_value(
-      static_cast<double>(AddColumnCounts(ctx_, plan, *f["columns"].mutable_list_value())));
+  const absl::StatusOr<int64_t> old_rows =
+      AddColumnCounts(ctx_, plan, *f["columns"].mutable_list_value());
+  if (!old_rows.ok()) return old_rows.status();
+  f["rowsWithOldLabels"].set_number_value(static_cast<double>(*old_rows));
   int carried = 0;
   for (const PlanObject& o : plan.objects()) carried += o.refusal().empty() ? 1 : 0;
   f["objectsCarried"].set_number_value(carried);
   auto* refused = f["refused"].mutable_list_value();
   for (const std::string& r : Refusals(plan)) refused->add_values()->set_string_value(r);
   auto* writers = f["labelWriters"].mutable_list_value();
-  for (const std::string& w : LabelWriters(ctx_)) writers->add_values()->set_string_value(w);
+  const absl::StatusOr<std::vector<std::string>> label_writers = LabelWriters(ctx_);
+  if (!label_writers.ok()) return label_writers.status();
+  for (const std::string& w : *label_writers) writers->add_values()->set_string_value(w);
   if (ctx_.options.json) {
     std::string text;
     (void)google::protobuf::util::MessageToJsonString(report, &text);

@@ -25,7 +25,7 @@ std::string MapToTarget(Tx& tx, const std::string& expr, DefinitionMode mode) {
 absl::Status MakeNextType(PhaseContext& ctx, const StatusPlan& current,
                           const std::vector<std::string>& labels) {
   std::vector<std::string> existing;
-  ctx.db.Read([&](Tx& tx) {
+  absl::Status read = ctx.db.Read([&](Tx& tx) {
     for (const pqxx::row& r :
          tx.Params("SELECT enumlabel::text FROM pg_enum WHERE enumtypid = to_regtype($1) "
                    "ORDER BY enumsortorder",
@@ -33,6 +33,7 @@ absl::Status MakeNextType(PhaseContext& ctx, const StatusPlan& current,
       existing.push_back(r[0].as<std::string>());
     }
   });
+  if (!read.ok()) return read;
   if (existing == labels) return absl::OkStatus();
   if (!existing.empty()) {  // left by a swap to other labels
     if (absl::Status s = DropSwapDebris(ctx, current); !s.ok()) return s;
@@ -72,7 +73,7 @@ absl::Status CopyLeaf(PhaseContext& ctx, const PlanObject& o, const std::string&
                       DefinitionMode mode) {
   std::string sql;
   int64_t pages = 0;
-  ctx.db.Read([&](Tx& tx) {
+  absl::Status read = ctx.db.Read([&](Tx& tx) {
     const std::string value = absl::StrCat(
         "(", MapToTarget(tx, o.printed_column() + "::text", mode), ")::", ctx.store.next_type);
     sql = absl::StrCat("UPDATE ", leaf, " SET ", o.shadow_column(), " = ", value,
@@ -85,6 +86,7 @@ absl::Status CopyLeaf(PhaseContext& ctx, const PlanObject& o, const std::string&
                   leaf)[0][0]
                 .as<int64_t>();
   });
+  if (!read.ok()) return read;
   Progress progress(ctx.progress, absl::StrCat("copy ", leaf, ".", o.printed_column()), pages,
                     ctx.options.progress_bar, "pages");
   for (int64_t page = 0; page < pages; page += kPagesPerBatch) {

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "migrator/status_enum/context.h"
 #include "migrator/status_enum/labels.h"
 
@@ -38,7 +39,7 @@ absl::Status SwapType(PhaseContext& ctx, const StatusPlan& current, const Status
 absl::Status DropSwapDebris(PhaseContext& ctx, const StatusPlan& current);
 
 // True when an interrupted swap left something behind.
-bool SwapDebrisExists(PhaseContext& ctx);
+absl::StatusOr<bool> SwapDebrisExists(PhaseContext& ctx);
 
 }  // namespace booking::migrator
 

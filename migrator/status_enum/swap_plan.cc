@@ -127,9 +127,9 @@ void Recreate(Tx& tx, const SwapPlan& plan) {
 
 // The type's owner, privileges and comment, as statements naming it (they
 // run once the new type has its name).
-std::vector<std::string> TypeExtras(PhaseContext& ctx) {
+absl::StatusOr<std::vector<std::string>> TypeExtras(PhaseContext& ctx) {
   std::vector<std::string> out;
-  ctx.db.Read([&](Tx& tx) {
+  absl::Status read = ctx.db.Read([&](Tx& tx) {
     pqxx::result t = tx.Params(
         R"(SELECT pg_get_userbyid(typowner), typacl IS NOT NULL, obj_description(oid, 'pg_type')
            FROM pg_type WHERE oid = $1)",
@@ -155,6 +155,7 @@ std::vector<std::string> TypeExtras(PhaseContext& ctx) {
           absl::StrCat("COMMENT ON TYPE ", type, " IS ", tx.Quote(t[0][2].as<std::string>())));
     }
   });
+  if (!read.ok()) return read;
   return out;
 }
 
@@ -198,7 +199,9 @@ absl::StatusOr<SwapPlan> PlanSwap(PhaseContext& ctx, const StatusPlan& current,
     }
   }
   std::sort(plan.tables.begin(), plan.tables.end());
-  plan.type_restore = TypeExtras(ctx);
+  absl::StatusOr<std::vector<std::string>> extras = TypeExtras(ctx);
+  if (!extras.ok()) return extras.status();
+  plan.type_restore = *std::move(extras);
   return plan;
 }
 
@@ -235,12 +238,10 @@ absl::Status DropSwapDebris(PhaseContext& ctx, const StatusPlan& current) {
   });
 }
 
-bool SwapDebrisExists(PhaseContext& ctx) {
-  bool exists = false;
-  ctx.db.Read([&](Tx& tx) {
-    exists = !tx.Params("SELECT to_regtype($1)", ctx.store.next_type)[0][0].is_null();
+absl::StatusOr<bool> SwapDebrisExists(PhaseContext& ctx) {
+  return ctx.db.Read<bool>([&](Tx& tx) {
+    return !tx.Params("SELECT to_regtype($1)", ctx.store.next_type)[0][0].is_null();
   });
-  return exists;
 }
 
 }  // namespace booking::migrator

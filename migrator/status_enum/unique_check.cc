@@ -24,9 +24,10 @@ std::string Predicate(const std::string& tail) {
 }
 
 // Keys of the rows that would collide, as text; empty when none.
-std::string Duplicates(PhaseContext& ctx, const PlanObject& index, const std::string& predicate) {
+absl::StatusOr<std::string> Duplicates(PhaseContext& ctx, const PlanObject& index,
+                                       const std::string& predicate) {
   std::string found;
-  ctx.db.Read([&](Tx& tx) {
+  absl::Status read = ctx.db.Read([&](Tx& tx) {
     pqxx::result keys = tx.Params(
         R"(SELECT pg_get_indexdef(i.indexrelid, k, true), pg_get_indexdef(i.indexrelid) LIKE
                   '%NULLS NOT DISTINCT%'
@@ -49,6 +50,7 @@ std::string Duplicates(PhaseContext& ctx, const PlanObject& index, const std::st
     for (const pqxx::row& d : r) dup.push_back(absl::StrCat("(", d[0].c_str(), ")"));
     found = absl::StrJoin(dup, ", ");
   });
+  if (!read.ok()) return read;
   return found;
 }
 
@@ -63,10 +65,11 @@ absl::Status CheckUniqueIndexes(PhaseContext& ctx, const StatusPlan& plan,
     absl::StatusOr<std::string> tail = Rewrite(SplitIndexDefinition(source.definition()).second,
                                                ContextFor(plan, index->table(), ""), mode, false);
     if (!tail.ok()) return tail.status();
-    const std::string duplicates = Duplicates(ctx, *index, Predicate(*tail));
-    if (duplicates.empty()) continue;
+    const absl::StatusOr<std::string> duplicates = Duplicates(ctx, *index, Predicate(*tail));
+    if (!duplicates.ok()) return duplicates.status();
+    if (duplicates->empty()) continue;
     problems.push_back(absl::StrCat("unique index ", index->name(), " would not hold for ", *tail,
-                                    ": duplicate keys ", duplicates));
+                                    ": duplicate keys ", *duplicates));
   }
   if (problems.empty()) return absl::OkStatus();
   return Refused(absl::StrCat(

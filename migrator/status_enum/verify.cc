@@ -105,8 +105,8 @@ void CheckValuesInside(Tx& tx, const StatusPlan& plan, VerifyReport& r) {
 
 }  // namespace
 
-VerifyReport CheckStore(PhaseContext& ctx, const StatusPlan& plan,
-                        const std::string& write_labels) {
+absl::StatusOr<VerifyReport> CheckStore(PhaseContext& ctx, const StatusPlan& plan,
+                                        const std::string& write_labels) {
   VerifyReport r;
   r.writers_on_old_labels = write_labels == "old";
   if (r.writers_on_old_labels) {
@@ -117,7 +117,7 @@ VerifyReport CheckStore(PhaseContext& ctx, const StatusPlan& plan,
   for (const std::string& refusal : Refusals(plan)) {
     r.problems.push_back(absl::StrCat("the plan refuses ", refusal));
   }
-  ctx.db.Read([&](Tx& tx) {
+  absl::Status read = ctx.db.Read([&](Tx& tx) {
     CheckValuesInside(tx, plan, r);
     if (!plan.carryable()) return;  // said above: counts may not even be readable
     for (const PlanObject* c : ObjectsOfKind(plan, "column")) {
@@ -136,6 +136,7 @@ VerifyReport CheckStore(PhaseContext& ctx, const StatusPlan& plan,
              .empty();
     if (r.has_backup) CheckBackup(tx, ctx.store, r);
   });
+  if (!read.ok()) return read;
   return r;
 }
 

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "migrator/status_enum/context.h"
 
 namespace booking::migrator {
@@ -30,7 +31,8 @@ struct VerifyReport {
   std::string Text() const;
 };
 
-VerifyReport CheckStore(PhaseContext& ctx, const StatusPlan& plan, const std::string& write_labels);
+absl::StatusOr<VerifyReport> CheckStore(PhaseContext& ctx, const StatusPlan& plan,
+                                        const std::string& write_labels);
 
 }  // namespace booking::migrator
 
