@@ -2,7 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "booking-service/request_checks.h"
-#include "common/call_deadline.h"
+#include "common/call_context.h"
 #include "common/digest.h"
 #include "common/log.h"
 #include "common/rpc_error.h"

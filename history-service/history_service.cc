@@ -5,7 +5,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/authz_interceptor.h"
-#include "common/call_deadline.h"
+#include "common/call_context.h"
 #include "common/input_check.h"
 #include "common/limits.h"
 #include "common/log.h"
