@@ -2,10 +2,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "booking-service/request_checks.h"
+#include "common/call_context.h"
 #include "common/digest.h"
 #include "common/log.h"
 #include "common/rpc_error.h"
-#include "common/server_runtime.h"
+#include "common/rpc_status.h"
 #include "common/trace_context.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"

@@ -5,6 +5,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/rpc_error.h"
+#include "common/rpc_status.h"
 
 namespace booking {
 namespace {

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/backoff.h"
 #include "common/log.h"
+#include "pqxx/pqxx"
 
 namespace booking {
 

@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "pqxx/pqxx"
+
 namespace booking {
 
 ProbeConnection::ProbeConnection(std::string url, ConnectionSetup setup)

@@ -1,16 +1,17 @@
 // Errors with google.rpc details, built once and carried as absl::Status
 // inside the services; converted to grpc::Status (with the
-// grpc-status-details-bin trailer) only at the RPC boundary.
+// grpc-status-details-bin trailer) only at the RPC boundary
+// (common/rpc_status.h). No gRPC here: the domain and store layers use it.
 #ifndef BOOKING_COMMON_RPC_ERROR_H_
 #define BOOKING_COMMON_RPC_ERROR_H_
 
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
-#include "grpcpp/support/status.h"
 
 namespace booking {
 
@@ -43,26 +44,10 @@ class RpcError {
 // INVALID_ARGUMENT "field: description" with one BadRequest field violation.
 absl::Status InvalidField(absl::string_view field, absl::string_view description);
 
-// absl::Status -> grpc::Status, keeping the google.rpc details.
-grpc::Status ToGrpcStatus(const absl::Status& status);
-
-// The status a caller sees. Errors built by RpcError are meant for callers
-// and pass unchanged, with an ErrorInfo in `domain` added when they have
-// none (EnsureErrorInfo). Any other error (a database's text, an exception) is
-// logged in full with a reference id, and the caller gets its code, a message
-// saying what to do, and an ErrorInfo (reason, `domain`, the reference):
-// never the internals.
-grpc::Status ToCallerStatus(const absl::Status& status, absl::string_view domain,
-                            absl::string_view method);
-
 // AIP-193: adds an ErrorInfo to `details` unless it has one: reason the
 // code's name ("INVALID_ARGUMENT"), `domain`, and the first BadRequest
 // field (metadata "field") when there is one.
 void EnsureErrorInfo(google::rpc::Status& details, absl::string_view domain);
-
-// The same on a status about to be sent (google.rpc details in
-// error_details(), or none).
-grpc::Status WithErrorInfo(const grpc::Status& status, absl::string_view domain);
 
 // The ErrorInfo domain of a full method name: its package
 // ("/history.v1.HistoryService/ListHistory" -> "history.v1").
@@ -71,6 +56,9 @@ std::string DomainOfMethod(absl::string_view method);
 // The google.rpc.Status an error carries (code and message only when it was
 // not built by RpcError).
 google::rpc::Status DetailsOf(const absl::Status& status);
+
+// Whether `status` was built by RpcError (carries google.rpc details).
+bool HasDetails(const absl::Status& status);
 
 }  // namespace booking
 

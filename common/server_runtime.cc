@@ -62,15 +62,6 @@ absl::Status ApplyBoundSettings(const BoundSettings& settings, ServerConfig& con
   return absl::OkStatus();
 }
 
-absl::Time DeadlineOf(const grpc::ServerContext& context) {
-  const auto deadline = context.deadline();
-  // No deadline reads as the far future; a day or more is as good as none.
-  if (deadline >= std::chrono::system_clock::now() + std::chrono::hours(24)) {
-    return absl::InfiniteFuture();
-  }
-  return absl::FromChrono(deadline);
-}
-
 void ServerRuntime::BlockTerminationSignals() {
   sigset_t set = TerminationSignals();
   pthread_sigmask(SIG_BLOCK, &set, nullptr);

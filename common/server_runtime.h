@@ -67,9 +67,6 @@ struct BoundSettings {
 // integer.
 absl::Status ApplyBoundSettings(const BoundSettings& settings, ServerConfig& config);
 
-// A call's deadline, for the store: InfiniteFuture when the caller set none.
-absl::Time DeadlineOf(const grpc::ServerContext& context);
-
 class ServerRuntime {
  public:
   // Call first in main, before any thread exists: SIGTERM and SIGINT are then

@@ -8,7 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "pqxx/pqxx"
+#include "common/pqxx_fwd.h"
 
 namespace booking {
 

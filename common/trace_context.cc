@@ -7,7 +7,6 @@
 #include "absl/random/random.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "grpcpp/server_context.h"
 
 namespace booking {
 namespace {
@@ -79,17 +78,6 @@ TraceContext ChildOf(const std::optional<TraceContext>& parent) {
   const bool sampled = !parent || (absl::HexStringToBytes(parent->flags)[0] & 1) != 0;
   child.flags = sampled ? "01" : "00";
   return child;
-}
-
-TraceContext TraceOfCall(const grpc::ServerContext& context) {
-  const auto& metadata = context.client_metadata();
-  auto [first, last] = metadata.equal_range("traceparent");
-  std::optional<TraceContext> parent;
-  // Several traceparent headers: invalid, so a new trace (the specification).
-  if (first != last && std::next(first) == last) {
-    parent = ParseTraceparent(absl::string_view(first->second.data(), first->second.size()));
-  }
-  return ChildOf(parent);
 }
 
 }  // namespace booking

@@ -10,10 +10,6 @@
 
 #include "absl/strings/string_view.h"
 
-namespace grpc {
-class ServerContext;
-}
-
 namespace booking {
 
 struct TraceContext {
@@ -33,10 +29,6 @@ std::optional<TraceContext> ParseTraceparent(absl::string_view value);
 // This service's span of `parent`'s trace (a new span id, the same trace id
 // and flags), or the root of a new trace when there is no valid parent.
 TraceContext ChildOf(const std::optional<TraceContext>& parent);
-
-// The call's `traceparent` metadata (a malformed or repeated one ignored, as
-// the specification asks), continued as ChildOf.
-TraceContext TraceOfCall(const grpc::ServerContext& context);
 
 }  // namespace booking
 

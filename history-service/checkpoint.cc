@@ -15,6 +15,7 @@
 #include "absl/time/clock.h"
 #include "common/log.h"
 #include "history-service/row_content.h"
+#include "pqxx/pqxx"
 
 namespace booking {
 namespace {

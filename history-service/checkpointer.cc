@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "history-service/row_content.h"
+#include "pqxx/pqxx"
 
 namespace booking {
 

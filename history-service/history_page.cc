@@ -16,6 +16,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
 #include "history-service/page_token.h"
+#include "pqxx/pqxx"
 
 namespace booking {
 

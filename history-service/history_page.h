@@ -9,8 +9,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/pqxx_fwd.h"
 #include "history/v1/history.pb.h"
-#include "pqxx/pqxx"
 
 namespace booking {
 

@@ -6,11 +6,12 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/authz_interceptor.h"
+#include "common/call_context.h"
 #include "common/input_check.h"
 #include "common/limits.h"
 #include "common/log.h"
 #include "common/rpc_error.h"
-#include "common/server_runtime.h"
+#include "common/rpc_status.h"
 #include "history-service/history_page.h"
 #include "history-service/watch_stream.h"
 

@@ -17,6 +17,7 @@
 #include "history-service/ingest_encoding.h"
 #include "history-service/ingest_store.h"
 #include "history-service/verify_booking.h"
+#include "pqxx/pqxx"
 
 namespace booking {
 namespace {

@@ -23,9 +23,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/pqxx_fwd.h"
 #include "history-service/ingest_plan.h"
 #include "history-service/row_content.h"
-#include "pqxx/pqxx"
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
 #include "prometheus/gauge.h"

@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
+#include "common/pqxx_fwd.h"
 #include "history-service/ingest_encoding.h"
 #include "history-service/ingest_plan.h"
-#include "pqxx/pqxx"
 
 namespace booking {
 

@@ -14,6 +14,7 @@
 #include "common/rpc_error.h"
 #include "history-service/history_page.h"
 #include "history-service/page_token.h"
+#include "pqxx/pqxx"
 
 namespace booking {
 namespace {

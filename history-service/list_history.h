@@ -12,9 +12,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/pqxx_fwd.h"
 #include "history-service/list_filter.h"
 #include "history/v1/history.pb.h"
-#include "pqxx/pqxx"
 
 namespace booking {
 

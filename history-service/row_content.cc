@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "absl/strings/str_cat.h"
+#include "pqxx/pqxx"
 
 namespace booking {
 namespace {

@@ -8,7 +8,7 @@
 #include <optional>
 #include <string>
 
-#include "pqxx/pqxx"
+#include "common/pqxx_fwd.h"
 
 namespace booking {
 

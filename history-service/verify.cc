@@ -1,6 +1,7 @@
 #include "history-service/verify.h"
 
 #include "absl/strings/str_cat.h"
+#include "pqxx/pqxx"
 
 namespace booking {
 

@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
+#include "common/pqxx_fwd.h"
 #include "history-service/merkle.h"
 #include "history-service/row_content.h"
-#include "pqxx/pqxx"
 
 namespace booking {
 

@@ -8,6 +8,7 @@
 #include "google/protobuf/util/time_util.h"
 #include "history-service/checkpoint.h"
 #include "history-service/verify.h"
+#include "pqxx/pqxx"
 
 namespace booking {
 namespace {

@@ -17,8 +17,8 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "common/pqxx_fwd.h"
 #include "history/v1/history.pb.h"
-#include "pqxx/pqxx"
 
 namespace booking {
 

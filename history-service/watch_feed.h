@@ -26,8 +26,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/pqxx_fwd.h"
 #include "history/v1/history.pb.h"
-#include "pqxx/pqxx"
 
 namespace booking {
 

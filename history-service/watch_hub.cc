@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "common/rpc_error.h"
+#include "pqxx/pqxx"
 
 namespace booking {
 namespace {

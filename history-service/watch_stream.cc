@@ -9,6 +9,7 @@
 #include "common/limits.h"
 #include "common/log.h"
 #include "common/rpc_error.h"
+#include "common/rpc_status.h"
 
 namespace booking {
 namespace {

@@ -13,6 +13,7 @@
 #include "history-service/checkpoint.h"
 #include "history-service/row_content.h"
 #include "history-verify/store_verify.h"
+#include "pqxx/pqxx"
 
 ABSL_FLAG(std::string, out, "", "keygen: the key file to write (its public key goes to FILE.pub)");
 ABSL_FLAG(std::string, database_url, "",

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "history-service/checkpoint.h"
+#include "pqxx/pqxx"
 
 namespace booking {
 namespace {

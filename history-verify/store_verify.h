@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
+#include "common/pqxx_fwd.h"
 #include "history-service/verify.h"
 #include "history/v1/history.pb.h"
-#include "pqxx/pqxx"
 
 namespace booking {
 
