@@ -12,6 +12,7 @@ packages=(
   postgresql-15 postgresql-client-15
   gnuplot-nox  # the benchmarks' plots (bench/run-all and their smoke tests)
   prometheus  # promtool: tests/monitoring_config_test checks deploy/monitoring's rules
+  python3 universal-ctags  # scripts/check-structure.py (the structure_check tests)
 )
 
 # The manifest check (tests/deploy_check) runs on Node.js: Debian's, unless

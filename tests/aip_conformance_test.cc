@@ -3,13 +3,10 @@
 //     ListBookings, GetBookingHistory and ListHistory; negative is refused;
 //   - AIP-193: every error either service returns carries a google.rpc
 //     ErrorInfo with a reason and a domain (a table of bad calls of each).
-#include <condition_variable>
 #include <functional>
-#include <mutex>
 
 #include "absl/strings/str_cat.h"
 #include "booking/v1/booking.grpc.pb.h"
-#include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "history/v1/history.grpc.pb.h"
@@ -57,24 +54,10 @@ class AipConformanceTest : public PgSuite {
   // protobuf definitions (or none) could send it.
   static grpc::Status RawCall(const std::string& target, const std::string& method,
                               const std::string& bytes) {
-    grpc::GenericStub stub(grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
-    grpc::Slice slice(bytes);
-    grpc::ByteBuffer request(&slice, 1), response;
-    grpc::Status status;
-    std::mutex mu;
-    std::condition_variable done_cv;
-    bool done = false;
     auto context = AuthedContext(ServiceSet::kToken);
-    stub.UnaryCall(context.get(), method, grpc::StubOptions(), &request, &response,
-                   [&](grpc::Status s) {
-                     std::lock_guard<std::mutex> lock(mu);
-                     status = std::move(s);
-                     done = true;
-                     done_cv.notify_all();
-                   });
-    std::unique_lock<std::mutex> lock(mu);
-    done_cv.wait(lock, [&] { return done; });
-    return status;
+    return booking::testing::RawCall(
+        grpc::CreateChannel(target, grpc::InsecureChannelCredentials()), context.get(), method,
+        bytes);
   }
 
   v1::Booking CreateBooking(const std::string& id) {

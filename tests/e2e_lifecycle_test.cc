@@ -12,33 +12,29 @@
 #include "tests/support/grpc_client.h"
 #include "tests/support/pg_cluster.h"
 #include "tests/support/service_set.h"
+#include "tests/support/sql.h"
+#include "tests/support/stack_suite.h"
 
 namespace booking::testing {
 namespace {
 
 using v1::BookingStatus;
 
-class LifecycleTest : public ::testing::Test {
+// The seed checklist's path from CONFIRMED to DELIVERED.
+constexpr BookingStatus kPath[] = {v1::PICKUP_ASSIGNED, v1::PICKED_UP,        v1::AT_WORKSHOP,
+                                   v1::IN_SERVICE,      v1::READY_FOR_RETURN, v1::RETURN_ASSIGNED,
+                                   v1::RETURNED,        v1::DELIVERED};
+
+class LifecycleTest : public StackSuite {
  protected:
-  static void SetUpTestSuite() {
-    auto pg = PgCluster::Start();
-    ASSERT_TRUE(pg.ok()) << pg.status();
-    pg_ = *std::move(pg);
-    auto services = ServiceSet::CreateAndStart(*pg_, "e2e");
-    ASSERT_TRUE(services.ok()) << services.status();
-    services_ = *std::move(services);
-  }
-  static void TearDownTestSuite() {
-    services_.reset();
-    pg_.reset();
-  }
+  static void SetUpTestSuite() { StartStack("e2e"); }
 
   void SetUp() override {
-    ASSERT_NE(services_, nullptr);
+    ASSERT_NO_FATAL_FAILURE(StackSuite::SetUp());
     bookings_ = v1::BookingService::NewStub(
-        grpc::CreateChannel(services_->booking_target(), grpc::InsecureChannelCredentials()));
+        grpc::CreateChannel(set_->booking_target(), grpc::InsecureChannelCredentials()));
     history_ = history::v1::HistoryService::NewStub(
-        grpc::CreateChannel(services_->history_target(), grpc::InsecureChannelCredentials()));
+        grpc::CreateChannel(set_->history_target(), grpc::InsecureChannelCredentials()));
   }
 
   v1::Booking Create(bool paid, const std::string& reason = "booked") {
@@ -73,14 +69,10 @@ class LifecycleTest : public ::testing::Test {
 
   // Waits until the outbox is empty (everything acknowledged by history).
   void WaitOutboxDrained() {
-    pqxx::connection conn(services_->booking_url());
-    const absl::Time deadline = absl::Now() + absl::Seconds(30);
-    while (absl::Now() < deadline) {
-      pqxx::nontransaction txn(conn);
-      if (txn.exec(R"(SELECT count(*) FROM "BookingOutbox")")[0][0].as<int>() == 0) return;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    FAIL() << "outbox not drained\n" << services_->Logs();
+    ASSERT_TRUE(WaitForCount(set_->booking_url(), R"(SELECT count(*) FROM "BookingOutbox")", 0,
+                             absl::Seconds(30)))
+        << "outbox not drained\n"
+        << set_->Logs();
   }
 
   history::v1::GetBookingHistoryResponse History(const std::string& id) {
@@ -93,120 +85,132 @@ class LifecycleTest : public ::testing::Test {
     return response;
   }
 
-  static std::unique_ptr<PgCluster> pg_;
-  static std::unique_ptr<ServiceSet> services_;
+  // Extension creation blocked when not IN_SERVICE (here AT_WORKSHOP).
+  void ExpectExtensionRefused(const std::string& id) {
+    v1::CreateExtensionResponse ext;
+    grpc::Status refused = Extend(id, &ext);
+    EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+    EXPECT_NE(refused.error_message().find("IN_SERVICE"), std::string::npos);
+    EXPECT_EQ(PreconditionSubjects(refused), std::set<std::string>{"AT_WORKSHOP"});
+  }
+
+  // IN_SERVICE at `version`: an extension keeps the booking IN_SERVICE and
+  // records nothing; setting the current status again changes nothing.
+  void ExpectExtensionInService(const std::string& id, int version) {
+    v1::CreateExtensionResponse ext;
+    grpc::Status created = Extend(id, &ext);
+    ASSERT_TRUE(created.ok()) << created.error_message();
+    EXPECT_FALSE(ext.extension().id().empty());
+    EXPECT_EQ(ext.booking().status(), v1::IN_SERVICE);
+    EXPECT_EQ(ext.booking().version(), version);
+    v1::ChangeStatusResponse same;
+    ASSERT_TRUE(Change(id, v1::IN_SERVICE, &same, "again").ok());
+    EXPECT_FALSE(same.changed());
+    EXPECT_EQ(same.booking().version(), version);
+  }
+
+  // Booking `id` through kPath, step by step, then DELIVERED again (no change).
+  void WalkThePath(const std::string& id) {
+    int step = 0;
+    for (BookingStatus target : kPath) {
+      ++step;
+      if (target == v1::IN_SERVICE) ExpectExtensionRefused(id);
+      v1::ChangeStatusResponse response;
+      grpc::Status status = Change(id, target, &response, absl::StrCat("step ", step), step);
+      ASSERT_TRUE(status.ok()) << BookingStatus_Name(target) << ": " << status.error_message();
+      EXPECT_TRUE(response.changed());
+      EXPECT_EQ(response.booking().status(), target);
+      EXPECT_EQ(response.booking().version(), step + 1);
+      if (target == v1::IN_SERVICE) {
+        ASSERT_NO_FATAL_FAILURE(ExpectExtensionInService(id, step + 1));
+      }
+    }
+    v1::ChangeStatusResponse same;
+    ASSERT_TRUE(Change(id, v1::DELIVERED, &same, "again").ok());
+    EXPECT_FALSE(same.changed());
+  }
+
+  // Cancel booking -> CANCELLED (a second booking), then nothing more.
+  void CancelAndRefuseMore(std::string* id) {
+    v1::Booking second = Create(/*paid=*/false);
+    ASSERT_EQ(second.status(), v1::PENDING_PAYMENT);
+    *id = second.id();
+    v1::ChangeStatusResponse cancelled;
+    ASSERT_TRUE(Change(second.id(), v1::CANCELLED, &cancelled, "customer cancelled").ok());
+    EXPECT_EQ(cancelled.booking().status(), v1::CANCELLED);
+    v1::ChangeStatusResponse refused;
+    grpc::Status final_status = Change(second.id(), v1::CONFIRMED, &refused);
+    EXPECT_EQ(final_status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+    EXPECT_NE(final_status.error_message().find("CANCELLED is final"), std::string::npos);
+  }
+
+  // Each change of the walked booking in history exactly once, in order,
+  // with every field; the cancelled one's two changes.
+  void ExpectHistories(const std::string& id, const std::string& cancelled_id) {
+    history::v1::GetBookingHistoryResponse history = History(id);
+    ASSERT_EQ(history.entries_size(), 9);
+    std::string previous;
+    for (int i = 0; i < history.entries_size(); ++i) {
+      const history::v1::HistoryEntry& e = history.entries(i);
+      EXPECT_EQ(e.sequence(), i + 1);
+      EXPECT_EQ(e.from_status(), previous);
+      EXPECT_EQ(e.to_status(), i == 0 ? "CONFIRMED" : BookingStatus_Name(kPath[i - 1]));
+      EXPECT_EQ(e.changed_by(), ServiceSet::kPrincipal);
+      EXPECT_EQ(e.reason(), i == 0 ? "booked online" : absl::StrCat("step ", i));
+      if (i > 0) {
+        ASSERT_EQ(e.metadata().fields().count("step"), 1u);
+        EXPECT_EQ(e.metadata().fields().at("step").number_value(), i);
+      }
+      previous = e.to_status();
+    }
+    history::v1::GetBookingHistoryResponse second_history = History(cancelled_id);
+    ASSERT_EQ(second_history.entries_size(), 2);
+    EXPECT_EQ(second_history.entries(0).to_status(), "PENDING_PAYMENT");
+    EXPECT_EQ(second_history.entries(1).from_status(), "PENDING_PAYMENT");
+    EXPECT_EQ(second_history.entries(1).to_status(), "CANCELLED");
+    EXPECT_EQ(second_history.entries(1).reason(), "customer cancelled");
+  }
+
+  // The history store itself: one row per event, nothing else; the booking
+  // store agrees.
+  void ExpectStoresAgree(const std::string& id) {
+    pqxx::connection conn(set_->history_url());
+    pqxx::nontransaction txn(conn);
+    pqxx::result r = txn.exec_params(
+        R"(SELECT count(*), count(DISTINCT "eventId"), min(sequence), max(sequence)
+           FROM "BookingStatusHistory" WHERE "bookingId" = $1)",
+        id);
+    EXPECT_EQ(r[0][0].as<int>(), 9);
+    EXPECT_EQ(r[0][1].as<int>(), 9);
+    EXPECT_EQ(r[0][2].as<int>(), 1);
+    EXPECT_EQ(r[0][3].as<int>(), 9);
+    pqxx::connection bconn(set_->booking_url());
+    pqxx::nontransaction btxn(bconn);
+    pqxx::result b =
+        btxn.exec_params(R"(SELECT status::text, version FROM "Booking" WHERE id = $1)", id);
+    EXPECT_EQ(b[0][0].as<std::string>(), "DELIVERED");
+    EXPECT_EQ(b[0][1].as<int>(), 9);
+    EXPECT_EQ(btxn.exec_params(R"(SELECT count(*) FROM "BookingExtension" WHERE "bookingId" = $1)",
+                               id)[0][0]
+                  .as<int>(),
+              1);
+  }
+
   std::unique_ptr<v1::BookingService::Stub> bookings_;
   std::unique_ptr<history::v1::HistoryService::Stub> history_;
 };
-
-std::unique_ptr<PgCluster> LifecycleTest::pg_;
-std::unique_ptr<ServiceSet> LifecycleTest::services_;
 
 TEST_F(LifecycleTest, SeedChecklistEndToEnd) {
   // Create new booking -> CONFIRMED (payment settled).
   v1::Booking booking = Create(/*paid=*/true, "booked online");
   ASSERT_EQ(booking.status(), v1::CONFIRMED);
   ASSERT_EQ(booking.version(), 1);
-  const std::string id = booking.id();
-
-  const BookingStatus path[] = {v1::PICKUP_ASSIGNED, v1::PICKED_UP,        v1::AT_WORKSHOP,
-                                v1::IN_SERVICE,      v1::READY_FOR_RETURN, v1::RETURN_ASSIGNED,
-                                v1::RETURNED,        v1::DELIVERED};
-  int step = 0;
-  for (BookingStatus target : path) {
-    ++step;
-    if (target == v1::IN_SERVICE) {
-      // Extension creation blocked when not IN_SERVICE (here AT_WORKSHOP).
-      v1::CreateExtensionResponse ext;
-      grpc::Status refused = Extend(id, &ext);
-      EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
-      EXPECT_NE(refused.error_message().find("IN_SERVICE"), std::string::npos);
-      EXPECT_EQ(PreconditionSubjects(refused), std::set<std::string>{"AT_WORKSHOP"});
-    }
-    v1::ChangeStatusResponse response;
-    grpc::Status status = Change(id, target, &response, absl::StrCat("step ", step), step);
-    ASSERT_TRUE(status.ok()) << BookingStatus_Name(target) << ": " << status.error_message();
-    EXPECT_TRUE(response.changed());
-    EXPECT_EQ(response.booking().status(), target);
-    EXPECT_EQ(response.booking().version(), step + 1);
-    if (target == v1::IN_SERVICE) {
-      // Create extension -> booking stays IN_SERVICE, nothing recorded.
-      v1::CreateExtensionResponse ext;
-      grpc::Status created = Extend(id, &ext);
-      ASSERT_TRUE(created.ok()) << created.error_message();
-      EXPECT_FALSE(ext.extension().id().empty());
-      EXPECT_EQ(ext.booking().status(), v1::IN_SERVICE);
-      EXPECT_EQ(ext.booking().version(), step + 1);
-      // Setting the current status again changes nothing and records nothing.
-      v1::ChangeStatusResponse same;
-      ASSERT_TRUE(Change(id, v1::IN_SERVICE, &same, "again").ok());
-      EXPECT_FALSE(same.changed());
-      EXPECT_EQ(same.booking().version(), step + 1);
-    }
-  }
-  v1::ChangeStatusResponse same;
-  ASSERT_TRUE(Change(id, v1::DELIVERED, &same, "again").ok());
-  EXPECT_FALSE(same.changed());
-
-  // Cancel booking -> CANCELLED (a second booking), then nothing more.
-  v1::Booking second = Create(/*paid=*/false);
-  ASSERT_EQ(second.status(), v1::PENDING_PAYMENT);
-  v1::ChangeStatusResponse cancelled;
-  ASSERT_TRUE(Change(second.id(), v1::CANCELLED, &cancelled, "customer cancelled").ok());
-  EXPECT_EQ(cancelled.booking().status(), v1::CANCELLED);
-  v1::ChangeStatusResponse refused;
-  grpc::Status final_status = Change(second.id(), v1::CONFIRMED, &refused);
-  EXPECT_EQ(final_status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
-  EXPECT_NE(final_status.error_message().find("CANCELLED is final"), std::string::npos);
-
-  // Each change in history exactly once, in order, with every field.
-  WaitOutboxDrained();
-  history::v1::GetBookingHistoryResponse history = History(id);
-  ASSERT_EQ(history.entries_size(), 9);
-  std::string previous;
-  for (int i = 0; i < history.entries_size(); ++i) {
-    const history::v1::HistoryEntry& e = history.entries(i);
-    EXPECT_EQ(e.sequence(), i + 1);
-    EXPECT_EQ(e.from_status(), previous);
-    const std::string expected_to = i == 0 ? "CONFIRMED" : BookingStatus_Name(path[i - 1]);
-    EXPECT_EQ(e.to_status(), expected_to);
-    EXPECT_EQ(e.changed_by(), ServiceSet::kPrincipal);
-    EXPECT_EQ(e.reason(), i == 0 ? "booked online" : absl::StrCat("step ", i));
-    if (i > 0) {
-      ASSERT_EQ(e.metadata().fields().count("step"), 1u);
-      EXPECT_EQ(e.metadata().fields().at("step").number_value(), i);
-    }
-    previous = e.to_status();
-  }
-  history::v1::GetBookingHistoryResponse second_history = History(second.id());
-  ASSERT_EQ(second_history.entries_size(), 2);
-  EXPECT_EQ(second_history.entries(0).to_status(), "PENDING_PAYMENT");
-  EXPECT_EQ(second_history.entries(1).from_status(), "PENDING_PAYMENT");
-  EXPECT_EQ(second_history.entries(1).to_status(), "CANCELLED");
-  EXPECT_EQ(second_history.entries(1).reason(), "customer cancelled");
-
-  // The history store itself: one row per event, nothing else.
-  pqxx::connection conn(services_->history_url());
-  pqxx::nontransaction txn(conn);
-  pqxx::result r = txn.exec_params(
-      R"(SELECT count(*), count(DISTINCT "eventId"), min(sequence), max(sequence)
-         FROM "BookingStatusHistory" WHERE "bookingId" = $1)",
-      id);
-  EXPECT_EQ(r[0][0].as<int>(), 9);
-  EXPECT_EQ(r[0][1].as<int>(), 9);
-  EXPECT_EQ(r[0][2].as<int>(), 1);
-  EXPECT_EQ(r[0][3].as<int>(), 9);
-  // The booking store agrees.
-  pqxx::connection bconn(services_->booking_url());
-  pqxx::nontransaction btxn(bconn);
-  pqxx::result b =
-      btxn.exec_params(R"(SELECT status::text, version FROM "Booking" WHERE id = $1)", id);
-  EXPECT_EQ(b[0][0].as<std::string>(), "DELIVERED");
-  EXPECT_EQ(b[0][1].as<int>(), 9);
-  EXPECT_EQ(btxn.exec_params(R"(SELECT count(*) FROM "BookingExtension" WHERE "bookingId" = $1)",
-                             id)[0][0]
-                .as<int>(),
-            1);
+  ASSERT_NO_FATAL_FAILURE(WalkThePath(booking.id()));
+  std::string cancelled;
+  ASSERT_NO_FATAL_FAILURE(CancelAndRefuseMore(&cancelled));
+  ASSERT_NO_FATAL_FAILURE(WaitOutboxDrained());
+  ASSERT_NO_FATAL_FAILURE(ExpectHistories(booking.id(), cancelled));
+  ExpectStoresAgree(booking.id());
 }
 
 TEST_F(LifecycleTest, IllegalTransitionNamesTheAllowedNextStatuses) {

@@ -23,6 +23,7 @@
 #include "tests/support/pg_cluster.h"
 #include "tests/support/service_set.h"
 #include "tests/support/status_load.h"
+#include "tests/support/wait.h"
 
 namespace booking::testing {
 namespace {
@@ -68,6 +69,191 @@ void ExpectFastUnavailable(const std::string& target) {
   EXPECT_LT(took, absl::Seconds(5)) << "a call with the store down took " << took;
 }
 
+// The faults, each a step of one run against a load: the services and both
+// PostgreSQL servers killed or stopped and started again. Between faults the
+// load runs on for a while (HoldFor: the scenario's length, not a wait).
+struct FaultRun {
+  ServiceSet& s;
+  PgCluster& booking_pg;
+  PgCluster& history_pg;
+  StatusLoad& load;
+  Tally tally;
+
+  void KillHistory(absl::Duration down) {
+    ASSERT_TRUE(s.StopHistory(SIGKILL).ok());
+    ++tally.history_kills;
+    tally.Step(absl::StrCat("SIGKILL history-service (", tally.history_kills, ")"));
+    HoldFor(down);
+    ASSERT_TRUE(s.StartHistory().ok()) << s.Logs();
+    tally.Step("history-service started again");
+  }
+
+  // A booking replica dies, holding its share of the outbox partitions; the
+  // other takes them over.
+  void KillBookingReplica() {
+    ASSERT_TRUE(s.StopBookingReplica(1, SIGKILL).ok());
+    ++tally.booking_kills;
+    tally.Step("SIGKILL booking-service replica 1");
+  }
+
+  // The booking store goes away: health NOT_SERVING, calls UNAVAILABLE at
+  // once; then back: SERVING, and the load goes on by itself.
+  void BookingStoreOutage() {
+    ASSERT_TRUE(booking_pg.Stop().ok());
+    tally.Step("booking PostgreSQL stopped");
+    EXPECT_EQ(WaitHealth(s.booking_target(0), false, absl::Seconds(10)), absl::OkStatus());
+    tally.Step("booking-service replica 0 health NOT_SERVING");
+    ExpectFastUnavailable(s.booking_target(0));
+    HoldFor(absl::Seconds(1));
+    ASSERT_TRUE(booking_pg.Restart().ok());
+    ++tally.booking_pg_restarts;
+    tally.Step("booking PostgreSQL started again");
+    EXPECT_EQ(WaitHealth(s.booking_target(0), true, absl::Seconds(15)), absl::OkStatus());
+    tally.Step("booking-service replica 0 health SERVING");
+  }
+
+  // The history store goes away: history-service NOT_SERVING, bookings go on.
+  void HistoryStoreOutage() {
+    ASSERT_TRUE(history_pg.Stop().ok());
+    tally.Step("history PostgreSQL stopped");
+    EXPECT_EQ(WaitHealth(s.history_target(), false, absl::Seconds(10)), absl::OkStatus());
+    tally.Step("history-service health NOT_SERVING");
+    const int64_t acked_before = load.acked_count();
+    HoldFor(absl::Milliseconds(1500));
+    EXPECT_GT(load.acked_count(), acked_before) << "booking calls stopped with history's store";
+    ASSERT_TRUE(history_pg.Restart().ok());
+    ++tally.history_pg_restarts;
+    tally.Step("history PostgreSQL started again");
+    EXPECT_EQ(WaitHealth(s.history_target(), true, absl::Seconds(15)), absl::OkStatus());
+    tally.Step("history-service health SERVING");
+  }
+
+  void Run() {
+    HoldFor(absl::Seconds(3));
+    ASSERT_NO_FATAL_FAILURE(KillHistory(absl::Milliseconds(1500)));
+    HoldFor(absl::Milliseconds(2500));
+    ASSERT_NO_FATAL_FAILURE(KillBookingReplica());
+    HoldFor(absl::Seconds(3));
+    ASSERT_NO_FATAL_FAILURE(BookingStoreOutage());
+    HoldFor(absl::Seconds(2));
+    ASSERT_NO_FATAL_FAILURE(KillHistory(absl::Milliseconds(500)));
+    ASSERT_TRUE(s.StartBookingReplica(1).ok()) << s.Logs();
+    tally.Step("booking-service replica 1 started again");
+    HoldFor(absl::Seconds(3));
+    ASSERT_NO_FATAL_FAILURE(HistoryStoreOutage());
+    HoldFor(absl::Seconds(2));
+    ASSERT_NO_FATAL_FAILURE(KillHistory(absl::ZeroDuration()));
+    HoldFor(absl::Seconds(3));
+  }
+};
+
+// What the booking store and history hold once everything drained.
+struct Stores {
+  struct Row {
+    int64_t version;
+    std::string status;
+  };
+  struct Entry {
+    int64_t sequence;
+    std::string from, to;
+  };
+  std::map<std::string, Row> store;
+  std::map<std::string, std::vector<Entry>> history;
+  int64_t history_rows = 0;
+};
+
+Stores ReadStores(const ServiceSet& s) {
+  Stores out;
+  {
+    pqxx::connection conn(s.booking_url());
+    pqxx::nontransaction txn(conn);
+    for (const auto& row : txn.exec(R"(SELECT id, version, status::text FROM "Booking")")) {
+      out.store[row[0].as<std::string>()] = {row[1].as<int64_t>(), row[2].as<std::string>()};
+    }
+    EXPECT_EQ(txn.exec(R"(SELECT count(*) FROM "BookingOutboxRejected")")[0][0].as<int>(), 0);
+  }
+  pqxx::connection conn(s.history_url());
+  pqxx::nontransaction txn(conn);
+  pqxx::result totals =
+      txn.exec(R"(SELECT count(*), count(DISTINCT "eventId") FROM "BookingStatusHistory")");
+  out.history_rows = totals[0][0].as<int64_t>();
+  EXPECT_EQ(out.history_rows, totals[0][1].as<int64_t>()) << "an event is in history twice";
+  for (const auto& row :
+       txn.exec(R"(SELECT "bookingId", sequence, COALESCE("fromStatus", ''), "toStatus"
+                   FROM "BookingStatusHistory" ORDER BY "bookingId", sequence)")) {
+    out.history[row[0].as<std::string>()].push_back(
+        {row[1].as<int64_t>(), row[2].as<std::string>(), row[3].as<std::string>()});
+  }
+  return out;
+}
+
+// History holds exactly the store's changes: per booking 1..version, each
+// once, each following the one before, ending in the store's status. Sets
+// `*store_changes` to the sum of the store's versions.
+void ExpectHistoryIsTheStoresChanges(Stores& st, int64_t* store_changes) {
+  *store_changes = 0;
+  for (const auto& [id, b] : st.store) {
+    *store_changes += b.version;
+    const std::vector<Stores::Entry>& entries = st.history[id];
+    ASSERT_EQ(static_cast<int64_t>(entries.size()), b.version) << "booking " << id;
+    for (size_t i = 0; i < entries.size(); ++i) {
+      ASSERT_EQ(entries[i].sequence, static_cast<int64_t>(i) + 1) << "booking " << id;
+      if (i > 0) {
+        ASSERT_EQ(entries[i].from, entries[i - 1].to) << id << " at " << i + 1;
+      }
+    }
+    EXPECT_EQ(entries.back().to, b.status) << "booking " << id;
+  }
+  for (const auto& [id, entries] : st.history) {
+    EXPECT_TRUE(st.store.count(id)) << "history has booking " << id << " the store does not";
+  }
+  EXPECT_EQ(st.history_rows, *store_changes);
+}
+
+// Every acknowledged change is there, with the status it was acknowledged
+// with; every acknowledgement is of a different change; each thread
+// resolved every change it started (nothing committed went unacknowledged).
+void ExpectEveryAckInHistory(const StatusLoad& load, Stores& st, int64_t store_changes) {
+  const std::vector<AckedChange> acked = load.acked();
+  std::set<std::pair<std::string, int64_t>> distinct;
+  for (const AckedChange& a : acked) {
+    EXPECT_TRUE(distinct.insert({a.booking_id, a.version}).second)
+        << a.booking_id << " v" << a.version << " acknowledged twice";
+    const auto& entries = st.history[a.booking_id];
+    ASSERT_LE(a.version, static_cast<int64_t>(entries.size())) << a.booking_id;
+    EXPECT_EQ(entries[a.version - 1].to, a.status) << a.booking_id << " v" << a.version;
+  }
+  EXPECT_EQ(load.unresolved(), 0);
+  EXPECT_EQ(static_cast<int64_t>(acked.size()), store_changes);
+}
+
+void PrintSummary(const ServiceSet& s, const StatusLoad& load, const Tally& tally, const Stores& st,
+                  int64_t store_changes) {
+  double sent = 0, relay_acked = 0, reconnects = 0;
+  for (int replica : {0, 1}) {
+    sent += ScrapeMetric(s.booking_metrics_target(replica), "relay_events_sent_total").value_or(0);
+    relay_acked +=
+        ScrapeMetric(s.booking_metrics_target(replica), "relay_events_acked_total").value_or(0);
+    reconnects +=
+        ScrapeMetric(s.booking_metrics_target(replica), "relay_reconnects_total").value_or(0);
+  }
+  std::string failures;
+  for (const auto& [code, n] : load.failures()) absl::StrAppend(&failures, " ", code, "=", n);
+  std::printf(
+      "[fault] summary: duration %s; %zu changes acknowledged (%d bookings, 4 client threads); "
+      "%lld failed calls, retried with the same request id:%s; history-service SIGKILLed %d "
+      "times; booking-service replicas SIGKILLed %d; booking PostgreSQL restarted %d, history "
+      "PostgreSQL restarted %d; history rows %lld (= store versions %lld), duplicates 0, "
+      "outbox empty, set aside 0; relay counters since the last start of each replica: sent "
+      "%.0f, acked %.0f, reconnects %.0f\n",
+      absl::FormatDuration(absl::Trunc(absl::Now() - tally.start, absl::Seconds(1))).c_str(),
+      load.acked().size(), static_cast<int>(st.store.size()),
+      static_cast<long long>(load.failed_calls()), failures.c_str(), tally.history_kills,
+      tally.booking_kills, tally.booking_pg_restarts, tally.history_pg_restarts,
+      static_cast<long long>(st.history_rows), static_cast<long long>(store_changes), sent,
+      relay_acked, reconnects);
+}
+
 TEST(FaultSuite, EveryAcknowledgedChangeReachesHistoryExactlyOnce) {
   auto booking_pg = PgCluster::Start();
   ASSERT_TRUE(booking_pg.ok()) << booking_pg.status();
@@ -79,178 +265,31 @@ TEST(FaultSuite, EveryAcknowledgedChangeReachesHistoryExactlyOnce) {
   ASSERT_TRUE(s.StartHistory().ok()) << s.Logs();
   ASSERT_TRUE(s.StartBookingReplica(0).ok()) << s.Logs();
   ASSERT_TRUE(s.StartBookingReplica(1).ok()) << s.Logs();
-
-  Tally tally;
-  tally.Step("two booking-service replicas, one history-service; load starts");
   auto load = StatusLoad::Start({.target = s.booking_targets(),
                                  .token = ServiceSet::kToken,
                                  .booking_prefix = "fault",
                                  .threads = 4,
                                  .bookings_per_thread = 3});
   ASSERT_TRUE(load.ok()) << load.status();
-  auto pause = [](int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); };
-  auto kill_history = [&](int down_ms) {
-    ASSERT_TRUE(s.StopHistory(SIGKILL).ok());
-    ++tally.history_kills;
-    tally.Step(absl::StrCat("SIGKILL history-service (", tally.history_kills, ")"));
-    pause(down_ms);
-    ASSERT_TRUE(s.StartHistory().ok()) << s.Logs();
-    tally.Step("history-service started again");
-  };
-
-  pause(3000);
-  kill_history(1500);
-  pause(2500);
-
-  // A booking replica dies, holding its share of the outbox partitions; the
-  // other takes them over.
-  ASSERT_TRUE(s.StopBookingReplica(1, SIGKILL).ok());
-  ++tally.booking_kills;
-  tally.Step("SIGKILL booking-service replica 1");
-  pause(3000);
-
-  // The booking store goes away: health NOT_SERVING, calls UNAVAILABLE at
-  // once; then back: SERVING, and the load goes on by itself.
-  ASSERT_TRUE((*booking_pg)->Stop().ok());
-  tally.Step("booking PostgreSQL stopped");
-  EXPECT_TRUE(WaitHealth(s.booking_target(0), false, absl::Seconds(10)).ok());
-  tally.Step("booking-service replica 0 health NOT_SERVING");
-  ExpectFastUnavailable(s.booking_target(0));
-  pause(1000);
-  ASSERT_TRUE((*booking_pg)->Restart().ok());
-  ++tally.booking_pg_restarts;
-  tally.Step("booking PostgreSQL started again");
-  EXPECT_TRUE(WaitHealth(s.booking_target(0), true, absl::Seconds(15)).ok());
-  tally.Step("booking-service replica 0 health SERVING");
-  pause(2000);
-
-  kill_history(500);
-  ASSERT_TRUE(s.StartBookingReplica(1).ok()) << s.Logs();
-  tally.Step("booking-service replica 1 started again");
-  pause(3000);
-
-  // The history store goes away: history-service NOT_SERVING, bookings go on.
-  ASSERT_TRUE((*history_pg)->Stop().ok());
-  tally.Step("history PostgreSQL stopped");
-  EXPECT_TRUE(WaitHealth(s.history_target(), false, absl::Seconds(10)).ok());
-  tally.Step("history-service health NOT_SERVING");
-  const int64_t acked_before = (*load)->acked_count();
-  pause(1500);
-  EXPECT_GT((*load)->acked_count(), acked_before) << "booking calls stopped with history's store";
-  ASSERT_TRUE((*history_pg)->Restart().ok());
-  ++tally.history_pg_restarts;
-  tally.Step("history PostgreSQL started again");
-  EXPECT_TRUE(WaitHealth(s.history_target(), true, absl::Seconds(15)).ok());
-  tally.Step("history-service health SERVING");
-  pause(2000);
-
-  kill_history(0);
-  pause(3000);
-
+  FaultRun run{s, **booking_pg, **history_pg, **load, {}};
+  run.tally.Step("two booking-service replicas, one history-service; load started");
+  ASSERT_NO_FATAL_FAILURE(run.Run());
   (*load)->Stop();
-  tally.Step(absl::StrCat("load stopped: ", (*load)->acked_count(), " changes acknowledged"));
-
+  run.tally.Step(absl::StrCat("load stopped: ", (*load)->acked_count(), " changes acknowledged"));
   // Every committed event drains.
-  const absl::Time drain_deadline = absl::Now() + absl::Seconds(90);
-  while (Count(s.booking_url(), R"(SELECT count(*) FROM "BookingOutbox")") > 0) {
-    ASSERT_LT(absl::Now(), drain_deadline) << "outbox did not drain\n" << s.Logs();
-    pause(200);
-  }
-  tally.Step("outbox drained");
+  ASSERT_EQ(
+      WaitFor(
+          [&] { return Count(s.booking_url(), R"(SELECT count(*) FROM "BookingOutbox")") == 0; },
+          absl::Seconds(90), "the outbox to drain", absl::Milliseconds(200)),
+      absl::OkStatus())
+      << s.Logs();
+  run.tally.Step("outbox drained");
 
-  // --- What the booking store holds, what history holds, what was acked.
-  struct Store {
-    int64_t version;
-    std::string status;
-  };
-  std::map<std::string, Store> store;
-  {
-    pqxx::connection conn(s.booking_url());
-    pqxx::nontransaction txn(conn);
-    for (const auto& row : txn.exec(R"(SELECT id, version, status::text FROM "Booking")")) {
-      store[row[0].as<std::string>()] = {row[1].as<int64_t>(), row[2].as<std::string>()};
-    }
-    EXPECT_EQ(txn.exec(R"(SELECT count(*) FROM "BookingOutboxRejected")")[0][0].as<int>(), 0);
-  }
-  struct Entry {
-    int64_t sequence;
-    std::string from, to;
-  };
-  std::map<std::string, std::vector<Entry>> history;
-  int64_t history_rows = 0;
-  {
-    pqxx::connection conn(s.history_url());
-    pqxx::nontransaction txn(conn);
-    pqxx::result totals =
-        txn.exec(R"(SELECT count(*), count(DISTINCT "eventId") FROM "BookingStatusHistory")");
-    history_rows = totals[0][0].as<int64_t>();
-    EXPECT_EQ(history_rows, totals[0][1].as<int64_t>()) << "an event is in history twice";
-    for (const auto& row : txn.exec(
-             R"(SELECT "bookingId", sequence, COALESCE("fromStatus", ''), "toStatus"
-                FROM "BookingStatusHistory" ORDER BY "bookingId", sequence)")) {
-      history[row[0].as<std::string>()].push_back(
-          {row[1].as<int64_t>(), row[2].as<std::string>(), row[3].as<std::string>()});
-    }
-  }
-
-  // History holds exactly the store's changes: per booking 1..version, each
-  // once, each following the one before, ending in the store's status.
+  Stores st = ReadStores(s);
   int64_t store_changes = 0;
-  for (const auto& [id, b] : store) {
-    store_changes += b.version;
-    const std::vector<Entry>& entries = history[id];
-    ASSERT_EQ(static_cast<int64_t>(entries.size()), b.version) << "booking " << id;
-    for (size_t i = 0; i < entries.size(); ++i) {
-      ASSERT_EQ(entries[i].sequence, static_cast<int64_t>(i) + 1) << "booking " << id;
-      if (i > 0) {
-        ASSERT_EQ(entries[i].from, entries[i - 1].to) << id << " at " << i + 1;
-      }
-    }
-    EXPECT_EQ(entries.back().to, b.status) << "booking " << id;
-  }
-  for (const auto& [id, entries] : history) {
-    EXPECT_TRUE(store.count(id)) << "history has booking " << id << " the store does not";
-  }
-  EXPECT_EQ(history_rows, store_changes);
-
-  // Every acknowledged change is there, with the status it was acknowledged
-  // with; every acknowledgement is of a different change.
-  const std::vector<AckedChange> acked = (*load)->acked();
-  std::set<std::pair<std::string, int64_t>> distinct;
-  for (const AckedChange& a : acked) {
-    EXPECT_TRUE(distinct.insert({a.booking_id, a.version}).second)
-        << a.booking_id << " v" << a.version << " acknowledged twice";
-    const auto& entries = history[a.booking_id];
-    ASSERT_LE(a.version, static_cast<int64_t>(entries.size())) << a.booking_id;
-    EXPECT_EQ(entries[a.version - 1].to, a.status) << a.booking_id << " v" << a.version;
-  }
-  EXPECT_EQ((*load)->unresolved(), 0);
-  // Each thread resolved every change it started: nothing committed went
-  // unacknowledged.
-  EXPECT_EQ(static_cast<int64_t>(acked.size()), store_changes);
-
-  double sent = 0, relay_acked = 0, reconnects = 0;
-  for (int replica : {0, 1}) {
-    sent += ScrapeMetric(s.booking_metrics_target(replica), "relay_events_sent_total").value_or(0);
-    relay_acked +=
-        ScrapeMetric(s.booking_metrics_target(replica), "relay_events_acked_total").value_or(0);
-    reconnects +=
-        ScrapeMetric(s.booking_metrics_target(replica), "relay_reconnects_total").value_or(0);
-  }
-  std::string failures;
-  for (const auto& [code, n] : (*load)->failures()) absl::StrAppend(&failures, " ", code, "=", n);
-  std::printf(
-      "[fault] summary: duration %s; %zu changes acknowledged (%d bookings, 4 client threads); "
-      "%lld failed calls, retried with the same request id:%s; history-service SIGKILLed %d "
-      "times; booking-service replicas SIGKILLed %d; booking PostgreSQL restarted %d, history "
-      "PostgreSQL restarted %d; history rows %lld (= store versions %lld), duplicates 0, "
-      "outbox empty, set aside 0; relay counters since the last start of each replica: sent "
-      "%.0f, acked %.0f, reconnects %.0f\n",
-      absl::FormatDuration(absl::Trunc(absl::Now() - tally.start, absl::Seconds(1))).c_str(),
-      acked.size(), static_cast<int>(store.size()), static_cast<long long>((*load)->failed_calls()),
-      failures.c_str(), tally.history_kills, tally.booking_kills, tally.booking_pg_restarts,
-      tally.history_pg_restarts, static_cast<long long>(history_rows),
-      static_cast<long long>(store_changes), sent, relay_acked, reconnects);
+  ASSERT_NO_FATAL_FAILURE(ExpectHistoryIsTheStoresChanges(st, &store_changes));
+  ASSERT_NO_FATAL_FAILURE(ExpectEveryAckInHistory(**load, st, store_changes));
+  PrintSummary(s, **load, run.tally, st, store_changes);
   if (HasFailure()) std::printf("%s\n", s.Logs().c_str());
 }
 

@@ -25,6 +25,8 @@
 #include "tests/support/process.h"
 #include "tests/support/service_set.h"
 #include "tests/support/sql.h"
+#include "tests/support/stack_suite.h"
+#include "tests/support/wait.h"
 
 namespace booking::testing {
 namespace {
@@ -41,30 +43,12 @@ bool Gone(pid_t pid) {
 }
 
 absl::Status WaitGone(pid_t pid, absl::Duration timeout) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (!Gone(pid)) {
-    if (absl::Now() > deadline) {
-      return absl::DeadlineExceededError(absl::StrCat("process ", pid, " still running"));
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return absl::OkStatus();
+  return WaitFor([pid] { return Gone(pid); }, timeout, absl::StrCat("process ", pid, " gone"));
 }
 
-class HealthProcessTest : public ::testing::Test {
+class HealthProcessTest : public StackSuite {
  protected:
-  static void SetUpTestSuite() {
-    auto pg = PgCluster::Start();
-    ASSERT_TRUE(pg.ok()) << pg.status();
-    pg_ = *std::move(pg);
-    auto set = ServiceSet::CreateAndStart(*pg_, "healthproc");
-    ASSERT_TRUE(set.ok()) << set.status();
-    set_ = *std::move(set);
-  }
-  static void TearDownTestSuite() {
-    set_.reset();
-    pg_.reset();
-  }
+  static void SetUpTestSuite() { StartStack("healthproc"); }
 
   // Replica 1 of booking-service with a health port; its health process.
   void StartWithHealthPort() {
@@ -77,8 +61,6 @@ class HealthProcessTest : public ::testing::Test {
     health_pid_ = children[0];
   }
 
-  inline static std::unique_ptr<PgCluster> pg_;
-  inline static std::unique_ptr<ServiceSet> set_;
   std::string health_target_;
   pid_t health_pid_ = -1;
 };
@@ -117,12 +99,14 @@ TEST_F(HealthProcessTest, NotServingThroughTheDrainThenEndsWithTheService) {
     held_result.set_value(
         stub->ChangeStatus(AuthedContext(ServiceSet::kToken).get(), request, &response));
   });
-  while (QueryCount(
-             set_->booking_url(),
-             "SELECT count(*) FROM pg_locks WHERE NOT granted AND locktype = 'transactionid'") ==
-         0) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  EXPECT_EQ(WaitFor(
+                [&] {
+                  return QueryCount(set_->booking_url(),
+                                    "SELECT count(*) FROM pg_locks WHERE NOT granted AND "
+                                    "locktype = 'transactionid'") > 0;
+                },
+                absl::Seconds(30), "the held call waiting on the row lock"),
+            absl::OkStatus());
 
   set_->SignalBookingReplica(1, SIGTERM);
   // Draining: the probes' port answers NOT_SERVING (not "refused"), for

@@ -233,12 +233,7 @@ TEST_F(HeldBackTest, AGapOverTheCapWaitsInTheOutboxAndArrives) {
   }
   const std::string& booking = set.booking_url();
   auto wait = [&](const std::string& url, const std::string& sql, int64_t want) {
-    const absl::Time deadline = absl::Now() + absl::Seconds(30);
-    while (QueryCount(url, sql) != want) {
-      if (absl::Now() > deadline) return false;
-      absl::SleepFor(absl::Milliseconds(50));
-    }
-    return true;
+    return WaitForCount(url, sql, want, absl::Seconds(30));
   };
   Exec(booking, R"(INSERT INTO "BookingOutbox" ("bookingId", sequence, "fromStatus", "toStatus",
                                                  "changedBy")

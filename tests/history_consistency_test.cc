@@ -13,6 +13,7 @@
 #include "tests/support/pg_suite.h"
 #include "tests/support/service_set.h"
 #include "tests/support/sql.h"
+#include "tests/support/wait.h"
 
 namespace booking::testing {
 namespace {
@@ -157,11 +158,14 @@ TEST_F(HistoryConsistencyTest, TwoStreamsNeverStoreOneSequenceTwice) {
       stored += ack->stored();
       for (const auto& r : ack->rejected()) forks += r.disposition() == history::v1::FORK;
       // Both wait until the sequence is stored by one of them.
-      while (QueryCount(set_->history_url(),
-                        absl::StrCat(R"(SELECT count(*) FROM "BookingStatusHistory"
-                                        WHERE "bookingId" = 'race-1' AND sequence = )",
-                                     seq)) == 0) {
-        absl::SleepFor(absl::Milliseconds(1));
+      const std::string sql = absl::StrCat(R"(SELECT count(*) FROM "BookingStatusHistory"
+                                              WHERE "bookingId" = 'race-1' AND sequence = )",
+                                           seq);
+      if (!WaitFor([&] { return QueryCount(set_->history_url(), sql) > 0; }, absl::Seconds(30), sql,
+                   absl::Milliseconds(1))
+               .ok()) {
+        ++failures;
+        return;
       }
     }
   };
@@ -189,13 +193,8 @@ TEST_F(HistoryConsistencyTest, RelaySendsAGapAgainLaterAndSetsAForkAside) {
                           ('relay-fork', 1, NULL, 'PENDING_PAYMENT', 'test'),
                           ('relay-fork', 1, NULL, 'CONFIRMED', 'test');
                    NOTIFY booking_outbox)");
-  const absl::Time deadline = absl::Now() + absl::Seconds(30);
   auto wait = [&](const std::string& url, const std::string& sql, int64_t want) {
-    while (QueryCount(url, sql) != want) {
-      if (absl::Now() > deadline) return false;
-      absl::SleepFor(absl::Milliseconds(50));
-    }
-    return true;
+    return WaitFor([&] { return QueryCount(url, sql) == want; }, absl::Seconds(30), sql).ok();
   };
   ASSERT_TRUE(wait(booking, R"(SELECT count(*) FROM "BookingOutbox"
                                WHERE "bookingId" = 'relay-gap' AND "heldCount" >= 1)",
@@ -208,7 +207,7 @@ TEST_F(HistoryConsistencyTest, RelaySendsAGapAgainLaterAndSetsAForkAside) {
   EXPECT_EQ(Story("relay-gap"), "1:PENDING_PAYMENT");
   EXPECT_EQ(Held("relay-gap"), "3:gap");
   // Paused, not spinning: a handful of sends at most within a second.
-  absl::SleepFor(absl::Seconds(1));
+  HoldFor(absl::Seconds(1));
   EXPECT_LE(QueryCount(booking, R"(SELECT max("heldCount") FROM "BookingOutbox")"), 2);
 
   Exec(booking, R"(INSERT INTO "BookingOutbox" ("bookingId", sequence, "fromStatus", "toStatus",

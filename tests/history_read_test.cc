@@ -18,6 +18,7 @@
 #include "pqxx/pqxx"
 #include "tests/support/pg_cluster.h"
 #include "tests/support/service_set.h"
+#include "tests/support/wait.h"
 
 namespace booking::testing {
 namespace {
@@ -69,14 +70,10 @@ class HistoryReadTest : public ::testing::Test {
         .as<int>();
   }
 
-  // Polls `condition` until it holds or `timeout` passes.
+  // Polls `condition` until it holds or `timeout` passes (WaitFor).
   template <typename F>
   bool Eventually(F condition, absl::Duration timeout = absl::Seconds(10)) {
-    for (const absl::Time end = absl::Now() + timeout; absl::Now() < end;) {
-      if (condition()) return true;
-      absl::SleepFor(absl::Milliseconds(20));
-    }
-    return condition();
+    return WaitFor(condition, timeout, "a condition").ok();
   }
 
   std::unique_ptr<PgCluster> pg_;
@@ -111,7 +108,7 @@ TEST_F(HistoryReadTest, DeadlineBoundsTheStoreAndDoesNotOutliveTheCall) {
     return std::make_pair(s, r.entries_size());
   });
   ASSERT_TRUE(Eventually([&] { return WaitingReaders() == 1; })) << set_->Logs();
-  absl::SleepFor(absl::Seconds(1));  // the scenario: longer than 300 ms behind the lock
+  HoldFor(absl::Seconds(1));  // the scenario: longer than 300 ms behind the lock
   EXPECT_EQ(WaitingReaders(), 1) << "the read without a deadline was cancelled early";
   lock.abort();
   auto [status, entries] = patient.get();

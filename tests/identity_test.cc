@@ -22,6 +22,7 @@
 #include "gtest/gtest.h"
 #include "tests/support/grpc_client.h"
 #include "tests/support/pg_cluster.h"
+#include "tests/support/secure_stack_suite.h"
 #include "tests/support/security_stack.h"
 #include "tests/support/service_set.h"
 #include "tests/support/sql.h"
@@ -80,28 +81,19 @@ const std::vector<Confusable>& Confusables() {
   return *kAll;
 }
 
-class IdentityTest : public ::testing::Test {
+class IdentityTest : public SecureStackSuite {
  protected:
   static void SetUpTestSuite() {
-    auto pg = PgCluster::Start();
-    ASSERT_TRUE(pg.ok()) << pg.status();
-    pg_ = *std::move(pg);
     SecureStack::Options options;
     options.policy = ReadSource("scripts/lib/local-authz-policy");
     options.relay_sans = kRelaySans;
     options.tokens = absl::StrCat("demo-dispatcher ", kDispatcherToken, "\n");
-    auto stack = SecureStack::Start(*pg_, "ident", options);
-    ASSERT_TRUE(stack.ok()) << stack.status();
-    stack_ = *std::move(stack);
+    StartSecureStack("ident", options);
+    if (stack_ == nullptr) return;
     for (const Confusable& c : Confusables()) {
       ASSERT_TRUE(stack_->pki().IssueWith(c.name, c.sans, kRelay).ok()) << c.name;
     }
   }
-  static void TearDownTestSuite() {
-    stack_.reset();
-    pg_.reset();
-  }
-  void SetUp() override { ASSERT_NE(stack_, nullptr); }
 
   static std::string CountSql(const std::string& id) {
     return absl::StrCat("SELECT count(*) FROM \"BookingStatusHistory\" WHERE \"bookingId\" = '", id,
@@ -125,9 +117,6 @@ class IdentityTest : public ::testing::Test {
   static std::unique_ptr<grpc::ClientContext> Context(const Caller& c) {
     return SecureStack::Context(c);
   }
-
-  inline static std::unique_ptr<PgCluster> pg_;
-  inline static std::unique_ptr<SecureStack> stack_;
 };
 
 TEST_F(IdentityTest, NoConfusableCertificateStoresAnEvent) {

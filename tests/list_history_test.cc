@@ -22,6 +22,7 @@
 #include "tests/support/ingest_client.h"
 #include "tests/support/pg_suite.h"
 #include "tests/support/service_set.h"
+#include "tests/support/wait.h"
 
 namespace booking::testing {
 namespace {
@@ -263,11 +264,12 @@ class LateWriter {
   LateWriter(const std::string& target, int64_t first)
       : thread_([this, target, first] { Run(target, first); }) {}
   ~LateWriter() { Stop(); }
-  // Waits until `n` more entries are stored than now (or the writer failed);
-  // how many were.
+  // Waits until `n` more entries are stored than now (or the writer failed,
+  // or 30 s passed); how many were.
   int AwaitMore(int n) {
     const int before = written_.load();
-    while (written_.load() < before + n && !done_.load()) absl::SleepFor(absl::Milliseconds(1));
+    (void)WaitFor([&] { return written_.load() >= before + n || done_.load(); }, absl::Seconds(30),
+                  "entries stored", absl::Milliseconds(1));
     return written_.load() - before;
   }
   void Stop() {

@@ -16,6 +16,7 @@
 #include "tests/support/pg_suite.h"
 #include "tests/support/process.h"
 #include "tests/support/service_set.h"
+#include "tests/support/wait.h"
 
 namespace booking::testing {
 namespace {
@@ -83,11 +84,10 @@ class MigrationConcurrencyTest : public PgSuite {
 
   void WaitForWrites(const LabelWriters& writers, int64_t more) {
     const int64_t target = writers.committed() + more;
-    const absl::Time deadline = absl::Now() + absl::Minutes(1);
-    while (writers.committed() < target) {
-      ASSERT_LT(absl::Now(), deadline) << "writers made no progress: " << writers.first_error();
-      absl::SleepFor(absl::Milliseconds(5));
-    }
+    ASSERT_EQ(WaitFor([&] { return writers.committed() >= target; }, absl::Minutes(1),
+                      "committed writes", absl::Milliseconds(5)),
+              absl::OkStatus())
+        << "writers made no progress: " << writers.first_error();
   }
 };
 
@@ -148,12 +148,13 @@ TEST_F(MigrationConcurrencyTest, TwoRunsNeverInterleave) {
                      {"BOOKING_DATABASE_URL=" + url}, pg_->dir() + "/first.log");
   ASSERT_TRUE(first.ok());
   // Wait until the first run holds the store's lock.
-  const absl::Time deadline = absl::Now() + absl::Minutes(1);
-  while (QueryCount(url, R"(SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'
-                            AND granted)") == 0) {
-    ASSERT_LT(absl::Now(), deadline);
-    absl::SleepFor(absl::Milliseconds(5));
-  }
+  ASSERT_EQ(WaitFor(
+                [&] {
+                  return QueryCount(url, R"(SELECT count(*) FROM pg_locks
+                                           WHERE locktype = 'advisory' AND granted)") > 0;
+                },
+                absl::Minutes(1), "the first run's advisory lock", absl::Milliseconds(5)),
+            absl::OkStatus());
   // A second run that may not wait gives up with exit 3 and says why.
   MigratorRun busy = RunMigrator(*pg_, url, "", {"backfill", "--lock-wait", "0s"});
   EXPECT_EQ(busy.exit_code, 3) << busy.output;

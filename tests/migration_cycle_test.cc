@@ -19,6 +19,7 @@
 #include "tests/support/pg_suite.h"
 #include "tests/support/process.h"
 #include "tests/support/service_set.h"
+#include "tests/support/sql.h"
 
 namespace booking::testing {
 namespace {
@@ -63,7 +64,125 @@ class MigrationCycleTest : public PgSuite {
 
   std::string Q(const std::string& sql) { return QueryValue(booking_, sql); }
 
+  // After contract: only the new labels; every dependent object carried over
+  // and translated; the table (`relfilenode`) never rewritten.
+  void ExpectContracted(const std::string& relfilenode) {
+    EXPECT_EQ(Q(kLabelsSql),
+              "PENDING_PAYMENT,CONFIRMED,PICKUP_ASSIGNED,PICKED_UP,AT_WORKSHOP,IN_SERVICE,"
+              "READY_FOR_RETURN,RETURN_ASSIGNED,RETURNED,DELIVERED,CANCELLED");
+    EXPECT_EQ(
+        Q(R"(SELECT pg_get_expr(indpred, indrelid) FROM pg_index
+                   WHERE indexrelid = '"Booking_workshop_idx"'::regclass)"),
+        R"((status = ANY (ARRAY['AT_WORKSHOP'::"BookingStatus", 'IN_SERVICE'::"BookingStatus"])))");
+    EXPECT_EQ(
+        Q(R"(SELECT pg_get_expr(indpred, indrelid) FROM pg_index
+                   WHERE indexrelid = '"Booking_in_transit_idx"'::regclass)"),
+        R"((status = ANY (ARRAY['PICKED_UP'::"BookingStatus", 'RETURN_ASSIGNED'::"BookingStatus", 'RETURNED'::"BookingStatus"])))");
+    EXPECT_EQ(Q(R"(SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+                   WHERE i.indrelid = '"Booking"'::regclass AND i.indisvalid)"),
+              "6");
+    EXPECT_EQ(Q(R"(SELECT count(*) FROM "WorkshopQueue")"),
+              Q(R"(SELECT count(*) FROM "Booking" WHERE status IN ('AT_WORKSHOP', 'IN_SERVICE'))"));
+    EXPECT_EQ(
+        Q(R"(SELECT n FROM "ActiveBookingCount")"),
+        Q(R"(SELECT count(*) FROM "Booking" WHERE status NOT IN ('DELIVERED', 'CANCELLED'))"));
+    EXPECT_EQ(Q(R"(SELECT has_table_privilege('reporting', '"WorkshopQueue"', 'SELECT'))"), "t");
+    EXPECT_EQ(Q(R"(SELECT pg_get_expr(d.adbin, d.adrelid) FROM pg_attrdef d
+                   JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
+                   WHERE d.adrelid = '"DriverTask"'::regclass AND a.attname = 'forStatus')"),
+              R"('PICKUP_ASSIGNED'::"BookingStatus")");
+    EXPECT_EQ(Q(R"(SELECT count(*) FROM "Booking" WHERE "previousStatus" IS NULL)"), "166");
+    EXPECT_EQ(Q(R"(SELECT attnotnull FROM pg_attribute
+                   WHERE attrelid = '"Booking"'::regclass AND attname = 'status')"),
+              "t");
+    EXPECT_EQ(Q(R"(SELECT count(*) FROM "Booking_Status_Migration_Backup")"), "1500");
+    // The table itself was never rewritten.
+    EXPECT_EQ(Q(R"(SELECT relfilenode FROM pg_class WHERE relname = 'Booking')"), relfilenode);
+  }
+
+  // Rollback after rollback, back to the original state, row for row.
+  void ExpectRollbacksRestore(const std::string& rows, const std::string& tasks,
+                              const std::string& labels) {
+    Migrate({"rollback"});  // contract
+    EXPECT_NE(Q(kLabelsSql).find("JOCKEY_ASSIGNED"), std::string::npos);
+    Migrate({"rollback"});  // backfill
+    EXPECT_EQ(Q(kRowsSql), rows);
+    EXPECT_EQ(Q(kTaskRowsSql), tasks);
+    Migrate({"rollback"});  // expand
+    EXPECT_EQ(Q(kLabelsSql), labels);
+    EXPECT_EQ(Q(kRowsSql), rows);
+    EXPECT_EQ(Q(kTaskRowsSql), tasks);
+    EXPECT_EQ(Q(R"(SELECT to_regclass('"Booking_Status_Migration_Backup"') IS NULL)"), "t");
+    EXPECT_EQ(Q(R"(SELECT count(*) FROM "WorkshopQueue")"),
+              Q(R"(SELECT count(*) FROM "Booking" WHERE status = 'IN_WORKSHOP')"));
+    Migrate({"rollback"});
+    EXPECT_NE(last_output_.find("nothing to roll back"), std::string::npos);
+    // Each relabelled booking has one backfill and one rollback event.
+    EXPECT_EQ(Q(R"(SELECT count(*) FROM (SELECT "bookingId" FROM "BookingOutbox" GROUP BY 1
+                   HAVING count(*) <> 2 OR min(reason) <> 'status migration backfill'
+                       OR max(reason) <> 'status migration rollback') x)"),
+              "0");
+  }
+
+  // Both services against this test's stores, `name` naming their logs and
+  // tokens file (a dispatcher with `token`); the booking target.
+  std::string StartServices(const std::string& name, const std::string& token) {
+    const std::string dir = pg_->dir();
+    std::ofstream(absl::StrCat(dir, "/", name, "-tokens")) << "dispatcher " << token << "\n";
+    const std::string booking_target = absl::StrCat("127.0.0.1:", FreePort());
+    const std::string history_target = absl::StrCat("127.0.0.1:", FreePort());
+    history_service_ = Process::Spawn({HistoryServiceBin(), "--listen", history_target,
+                                       "--database-url", history_, "--insecure-plaintext"},
+                                      {}, absl::StrCat(dir, "/", name, "-history.log"));
+    booking_service_ =
+        Process::Spawn({BookingServiceBin(), "--listen", booking_target, "--database-url", booking_,
+                        "--history-target", history_target, "--auth-tokens-file",
+                        absl::StrCat(dir, "/", name, "-tokens"), "--insecure-plaintext"},
+                       {}, absl::StrCat(dir, "/", name, "-booking.log"));
+    EXPECT_TRUE(history_service_.ok() && booking_service_.ok());
+    return booking_target;
+  }
+
   std::string booking_, history_, last_output_;
+  absl::StatusOr<Process> history_service_ = absl::UnknownError("not started");
+  absl::StatusOr<Process> booking_service_ = absl::UnknownError("not started");
+};
+
+// booking-service calls as a dispatcher with `token`.
+class Dispatcher {
+ public:
+  Dispatcher(const std::string& target, std::string token)
+      : stub_(v1::BookingService::NewStub(
+            grpc::CreateChannel(target, grpc::InsecureChannelCredentials()))),
+        token_(std::move(token)) {}
+
+  // The booking's status after the change (expects it to succeed).
+  v1::BookingStatus Change(const std::string& id, v1::BookingStatus target,
+                           const std::string& reason = "") {
+    v1::ChangeStatusRequest request;
+    request.set_booking_id(id);
+    request.set_target_status(target);
+    if (!reason.empty()) request.set_reason(reason);
+    v1::ChangeStatusResponse response;
+    grpc::Status s = stub_->ChangeStatus(AuthedContext(token_).get(), request, &response);
+    EXPECT_TRUE(s.ok()) << id << " -> " << v1::BookingStatus_Name(target) << ": "
+                        << s.error_message();
+    return response.booking().status();
+  }
+  v1::BookingStatus Get(const std::string& id) {
+    v1::GetBookingRequest request;
+    request.set_booking_id(id);
+    v1::Booking booking;
+    grpc::Status s = stub_->GetBooking(AuthedContext(token_).get(), request, &booking);
+    EXPECT_TRUE(s.ok()) << id << ": " << s.error_message();
+    return booking.status();
+  }
+  v1::BookingService::Stub& stub() { return *stub_; }
+  std::unique_ptr<grpc::ClientContext> Context() const { return AuthedContext(token_); }
+
+ private:
+  std::unique_ptr<v1::BookingService::Stub> stub_;
+  std::string token_;
 };
 
 TEST_F(MigrationCycleTest, FullCycleThenRollbacksBackToTheOriginalRowForRow) {
@@ -89,61 +208,12 @@ TEST_F(MigrationCycleTest, FullCycleThenRollbacksBackToTheOriginalRowForRow) {
   EXPECT_NE(last_output_.find("compatibility window"), std::string::npos) << last_output_;
   Migrate({"contract", "--compatibility-window", "0s"});
 
-  // Only the new labels; every dependent object carried over and translated.
-  EXPECT_EQ(Q(kLabelsSql),
-            "PENDING_PAYMENT,CONFIRMED,PICKUP_ASSIGNED,PICKED_UP,AT_WORKSHOP,IN_SERVICE,"
-            "READY_FOR_RETURN,RETURN_ASSIGNED,RETURNED,DELIVERED,CANCELLED");
-  EXPECT_EQ(
-      Q(R"(SELECT pg_get_expr(indpred, indrelid) FROM pg_index
-                 WHERE indexrelid = '"Booking_workshop_idx"'::regclass)"),
-      R"((status = ANY (ARRAY['AT_WORKSHOP'::"BookingStatus", 'IN_SERVICE'::"BookingStatus"])))");
-  EXPECT_EQ(
-      Q(R"(SELECT pg_get_expr(indpred, indrelid) FROM pg_index
-                 WHERE indexrelid = '"Booking_in_transit_idx"'::regclass)"),
-      R"((status = ANY (ARRAY['PICKED_UP'::"BookingStatus", 'RETURN_ASSIGNED'::"BookingStatus", 'RETURNED'::"BookingStatus"])))");
-  EXPECT_EQ(Q(R"(SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
-                 WHERE i.indrelid = '"Booking"'::regclass AND i.indisvalid)"),
-            "6");
-  EXPECT_EQ(Q(R"(SELECT count(*) FROM "WorkshopQueue")"),
-            Q(R"(SELECT count(*) FROM "Booking" WHERE status IN ('AT_WORKSHOP', 'IN_SERVICE'))"));
-  EXPECT_EQ(Q(R"(SELECT n FROM "ActiveBookingCount")"),
-            Q(R"(SELECT count(*) FROM "Booking" WHERE status NOT IN ('DELIVERED', 'CANCELLED'))"));
-  EXPECT_EQ(Q(R"(SELECT has_table_privilege('reporting', '"WorkshopQueue"', 'SELECT'))"), "t");
-  EXPECT_EQ(Q(R"(SELECT pg_get_expr(d.adbin, d.adrelid) FROM pg_attrdef d
-                 JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
-                 WHERE d.adrelid = '"DriverTask"'::regclass AND a.attname = 'forStatus')"),
-            R"('PICKUP_ASSIGNED'::"BookingStatus")");
-  EXPECT_EQ(Q(R"(SELECT count(*) FROM "Booking" WHERE "previousStatus" IS NULL)"), "166");
-  EXPECT_EQ(Q(R"(SELECT attnotnull FROM pg_attribute
-                 WHERE attrelid = '"Booking"'::regclass AND attname = 'status')"),
-            "t");
-  EXPECT_EQ(Q(R"(SELECT count(*) FROM "Booking_Status_Migration_Backup")"), "1500");
-  // The table itself was never rewritten.
-  EXPECT_EQ(Q(R"(SELECT relfilenode FROM pg_class WHERE relname = 'Booking')"), relfilenode);
+  ExpectContracted(relfilenode);
   // Running a finished phase again changes nothing.
   Migrate({"contract", "--compatibility-window", "0s"});
   EXPECT_NE(last_output_.find("nothing to do"), std::string::npos);
 
-  // Rollback after rollback, back to the original state, row for row.
-  Migrate({"rollback"});  // contract
-  EXPECT_NE(Q(kLabelsSql).find("JOCKEY_ASSIGNED"), std::string::npos);
-  Migrate({"rollback"});  // backfill
-  EXPECT_EQ(Q(kRowsSql), rows);
-  EXPECT_EQ(Q(kTaskRowsSql), tasks);
-  Migrate({"rollback"});  // expand
-  EXPECT_EQ(Q(kLabelsSql), labels);
-  EXPECT_EQ(Q(kRowsSql), rows);
-  EXPECT_EQ(Q(kTaskRowsSql), tasks);
-  EXPECT_EQ(Q(R"(SELECT to_regclass('"Booking_Status_Migration_Backup"') IS NULL)"), "t");
-  EXPECT_EQ(Q(R"(SELECT count(*) FROM "WorkshopQueue")"),
-            Q(R"(SELECT count(*) FROM "Booking" WHERE status = 'IN_WORKSHOP')"));
-  Migrate({"rollback"});
-  EXPECT_NE(last_output_.find("nothing to roll back"), std::string::npos);
-  // Each relabelled booking has one backfill and one rollback event.
-  EXPECT_EQ(Q(R"(SELECT count(*) FROM (SELECT "bookingId" FROM "BookingOutbox" GROUP BY 1
-                 HAVING count(*) <> 2 OR min(reason) <> 'status migration backfill'
-                     OR max(reason) <> 'status migration rollback') x)"),
-            "0");
+  ExpectRollbacksRestore(rows, tasks, labels);
 }
 
 TEST_F(MigrationCycleTest, BookingsChangedThroughTheServiceKeepTheirProgressThroughRollback) {
@@ -151,52 +221,24 @@ TEST_F(MigrationCycleTest, BookingsChangedThroughTheServiceKeepTheirProgressThro
   Migrate({"up"});
   Migrate({"expand"});
   Migrate({"backfill", "--in-service-rule", kRule});
-  // Both services against these stores.
-  const std::string dir = pg_->dir();
-  std::ofstream(dir + "/tokens") << "dispatcher token-cycle-0000001\n";
-  const int booking_port = FreePort(), history_port = FreePort();
-  const std::string booking_target = absl::StrCat("127.0.0.1:", booking_port);
-  const std::string history_target = absl::StrCat("127.0.0.1:", history_port);
-  absl::StatusOr<Process> history =
-      Process::Spawn({HistoryServiceBin(), "--listen", history_target, "--database-url", history_,
-                      "--insecure-plaintext"},
-                     {}, dir + "/cycle-history.log");
-  ASSERT_TRUE(history.ok());
-  absl::StatusOr<Process> booking =
-      Process::Spawn({BookingServiceBin(), "--listen", booking_target, "--database-url", booking_,
-                      "--history-target", history_target, "--auth-tokens-file", dir + "/tokens",
-                      "--insecure-plaintext"},
-                     {}, dir + "/cycle-booking.log");
-  ASSERT_TRUE(booking.ok());
-  ASSERT_TRUE(WaitServing(booking_target, absl::Seconds(30)).ok())
-      << ReadFile(dir + "/cycle-booking.log");
-  auto stub = v1::BookingService::NewStub(
-      grpc::CreateChannel(booking_target, grpc::InsecureChannelCredentials()));
-  auto change = [&](const std::string& id, v1::BookingStatus target) {
-    v1::ChangeStatusRequest request;
-    request.set_booking_id(id);
-    request.set_target_status(target);
-    request.set_reason("moved on after the backfill");
-    v1::ChangeStatusResponse response;
-    grpc::Status s =
-        stub->ChangeStatus(AuthedContext("token-cycle-0000001").get(), request, &response);
-    EXPECT_TRUE(s.ok()) << id << ": " << s.error_message();
-    return response.booking().status();
-  };
+  const std::string log = pg_->dir() + "/cycle-booking.log";
+  const std::string target = StartServices("cycle", "token-cycle-0000001");
+  ASSERT_TRUE(WaitServing(target, absl::Seconds(30)).ok()) << ReadFile(log);
+  Dispatcher dispatcher(target, "token-cycle-0000001");
+  const std::string moved = "moved on after the backfill";
   // bk-00000002 was JOCKEY_ASSIGNED (now PICKUP_ASSIGNED): the car is picked up.
   // bk-00000013 was IN_WORKSHOP without work started (now AT_WORKSHOP): work starts.
   // bk-00000011 was JOCKEY_ASSIGNED: the driver is unassigned (back to CONFIRMED).
-  EXPECT_EQ(change("bk-00000002", v1::PICKED_UP), v1::PICKED_UP);
-  EXPECT_EQ(change("bk-00000013", v1::IN_SERVICE), v1::IN_SERVICE);
-  EXPECT_EQ(change("bk-00000011", v1::CONFIRMED), v1::CONFIRMED);
+  EXPECT_EQ(dispatcher.Change("bk-00000002", v1::PICKED_UP, moved), v1::PICKED_UP);
+  EXPECT_EQ(dispatcher.Change("bk-00000013", v1::IN_SERVICE, moved), v1::IN_SERVICE);
+  EXPECT_EQ(dispatcher.Change("bk-00000011", v1::CONFIRMED, moved), v1::CONFIRMED);
   // A booking created now (new labels from the start).
   v1::CreateBookingRequest create;
   create.set_customer_id("new");
   create.set_payment_settled(true);
   v1::Booking created;
-  ASSERT_TRUE(
-      stub->CreateBooking(AuthedContext("token-cycle-0000001").get(), create, &created).ok());
-  EXPECT_EQ(change(created.id(), v1::PICKUP_ASSIGNED), v1::PICKUP_ASSIGNED);
+  ASSERT_TRUE(dispatcher.stub().CreateBooking(dispatcher.Context().get(), create, &created).ok());
+  EXPECT_EQ(dispatcher.Change(created.id(), v1::PICKUP_ASSIGNED, moved), v1::PICKUP_ASSIGNED);
 
   Migrate({"verify"});  // moved-on rows are fine
   Migrate({"rollback"});
@@ -210,25 +252,14 @@ TEST_F(MigrationCycleTest, BookingsChangedThroughTheServiceKeepTheirProgressThro
   EXPECT_EQ(status_of(created.id()), "JOCKEY_ASSIGNED");
   // booking-service reads every booking as it was before the rollback: the
   // exact new status of a lossy old label is kept beside it.
-  auto read = [&](const std::string& id) {
-    v1::GetBookingRequest request;
-    request.set_booking_id(id);
-    v1::Booking booking;
-    grpc::Status s =
-        stub->GetBooking(AuthedContext("token-cycle-0000001").get(), request, &booking);
-    EXPECT_TRUE(s.ok()) << id << ": " << s.error_message();
-    return booking.status();
-  };
-  EXPECT_EQ(read("bk-00000013"), v1::IN_SERVICE);
-  EXPECT_EQ(read("bk-00000002"), v1::PICKED_UP);
-  EXPECT_EQ(read("bk-00000004"), v1::IN_SERVICE);  // the IN_SERVICE rule's choice is kept
+  EXPECT_EQ(dispatcher.Get("bk-00000013"), v1::IN_SERVICE);
+  EXPECT_EQ(dispatcher.Get("bk-00000002"), v1::PICKED_UP);
+  EXPECT_EQ(dispatcher.Get("bk-00000004"), v1::IN_SERVICE);  // the IN_SERVICE rule's choice
 
   // History: every change exactly once, in order, by whom it was made.
-  const absl::Time deadline = absl::Now() + absl::Seconds(60);
-  while (Q(R"(SELECT count(*) FROM "BookingOutbox")") != "0") {
-    ASSERT_LT(absl::Now(), deadline) << ReadFile(dir + "/cycle-booking.log");
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
+  ASSERT_TRUE(
+      WaitForCount(booking_, R"(SELECT count(*) FROM "BookingOutbox")", 0, absl::Seconds(60)))
+      << ReadFile(log);
   EXPECT_EQ(QueryText(history_, R"(SELECT sequence, "fromStatus", "toStatus", "changedBy", reason
                                   FROM "BookingStatusHistory" WHERE "bookingId" = 'bk-00000002'
                                   ORDER BY sequence)"),
@@ -288,72 +319,37 @@ TEST_F(MigrationCycleTest, ANamedRollbackRefusesWhileALaterPhaseStands) {
 
 TEST_F(MigrationCycleTest, BookingServiceWorksInEveryPhase) {
   Load("phases");
-  const std::string dir = pg_->dir();
-  std::ofstream(dir + "/tokens-phases") << "dispatcher token-phases-000002\n";
-  const std::string booking_target = absl::StrCat("127.0.0.1:", FreePort());
-  const std::string history_target = absl::StrCat("127.0.0.1:", FreePort());
-  absl::StatusOr<Process> history =
-      Process::Spawn({HistoryServiceBin(), "--listen", history_target, "--database-url", history_,
-                      "--insecure-plaintext"},
-                     {}, dir + "/phases-history.log");
-  absl::StatusOr<Process> booking =
-      Process::Spawn({BookingServiceBin(), "--listen", booking_target, "--database-url", booking_,
-                      "--history-target", history_target, "--auth-tokens-file",
-                      dir + "/tokens-phases", "--insecure-plaintext"},
-                     {}, dir + "/phases-booking.log");
-  ASSERT_TRUE(history.ok() && booking.ok());
+  const std::string log = pg_->dir() + "/phases-booking.log";
+  const std::string target = StartServices("phases", "token-phases-000002");
+  ASSERT_TRUE(history_service_.ok() && booking_service_.ok());
   // Before expand the new labels do not exist: not ready, and it says why.
-  EXPECT_FALSE(WaitServing(booking_target, absl::Seconds(3)).ok());
-  EXPECT_NE(ReadFile(dir + "/phases-booking.log").find("run `migrator expand` first"),
-            std::string::npos);
+  EXPECT_FALSE(WaitServing(target, absl::Seconds(3)).ok());
+  EXPECT_NE(ReadFile(log).find("run `migrator expand` first"), std::string::npos);
   Migrate({"expand"});
-  ASSERT_TRUE(WaitServing(booking_target, absl::Seconds(10)).ok())
-      << ReadFile(dir + "/phases-booking.log");
-
-  auto stub = v1::BookingService::NewStub(
-      grpc::CreateChannel(booking_target, grpc::InsecureChannelCredentials()));
-  auto get = [&](const std::string& id) {
-    v1::GetBookingRequest request;
-    request.set_booking_id(id);
-    v1::Booking booking;
-    grpc::Status s =
-        stub->GetBooking(AuthedContext("token-phases-000002").get(), request, &booking);
-    EXPECT_TRUE(s.ok()) << s.error_message();
-    return booking.status();
-  };
-  auto change = [&](const std::string& id, v1::BookingStatus target) {
-    v1::ChangeStatusRequest request;
-    request.set_booking_id(id);
-    request.set_target_status(target);
-    v1::ChangeStatusResponse response;
-    grpc::Status s =
-        stub->ChangeStatus(AuthedContext("token-phases-000002").get(), request, &response);
-    EXPECT_TRUE(s.ok()) << id << " -> " << v1::BookingStatus_Name(target) << ": "
-                        << s.error_message();
-    return response.booking().status();
-  };
+  ASSERT_TRUE(WaitServing(target, absl::Seconds(10)).ok()) << ReadFile(log);
+  Dispatcher dispatcher(target, "token-phases-000002");
   // Old labels read as their new names; a filter finds them by the new name.
   EXPECT_EQ(Q(R"(SELECT status FROM "Booking" WHERE id = 'bk-00000002')"), "JOCKEY_ASSIGNED");
-  EXPECT_EQ(get("bk-00000002"), v1::PICKUP_ASSIGNED);
+  EXPECT_EQ(dispatcher.Get("bk-00000002"), v1::PICKUP_ASSIGNED);
   v1::ListBookingsRequest list;
   list.set_status(v1::PICKUP_ASSIGNED);
   list.set_page_size(1000);
   v1::ListBookingsResponse page;
-  ASSERT_TRUE(stub->ListBookings(AuthedContext("token-phases-000002").get(), list, &page).ok());
+  ASSERT_TRUE(dispatcher.stub().ListBookings(dispatcher.Context().get(), list, &page).ok());
   EXPECT_EQ(page.bookings_size(), 167);  // every JOCKEY_ASSIGNED booking
   // Changes in every phase; the service writes new labels once they exist.
-  EXPECT_EQ(change("bk-00000002", v1::PICKED_UP), v1::PICKED_UP);
+  EXPECT_EQ(dispatcher.Change("bk-00000002", v1::PICKED_UP), v1::PICKED_UP);
   EXPECT_EQ(Q(R"(SELECT status FROM "Booking" WHERE id = 'bk-00000002')"), "PICKED_UP");
   Migrate({"backfill"});
-  EXPECT_EQ(change("bk-00000002", v1::AT_WORKSHOP), v1::AT_WORKSHOP);
+  EXPECT_EQ(dispatcher.Change("bk-00000002", v1::AT_WORKSHOP), v1::AT_WORKSHOP);
   Migrate({"verify"});
   Migrate({"contract", "--compatibility-window", "0s"});
   // The type was swapped under the service's pooled connections.
-  EXPECT_EQ(change("bk-00000002", v1::IN_SERVICE), v1::IN_SERVICE);
-  EXPECT_EQ(change("bk-00000011", v1::PICKED_UP), v1::PICKED_UP);
-  EXPECT_TRUE(WaitServing(booking_target, absl::Seconds(10)).ok());
+  EXPECT_EQ(dispatcher.Change("bk-00000002", v1::IN_SERVICE), v1::IN_SERVICE);
+  EXPECT_EQ(dispatcher.Change("bk-00000011", v1::PICKED_UP), v1::PICKED_UP);
+  EXPECT_TRUE(WaitServing(target, absl::Seconds(10)).ok());
   Migrate({"rollback"});  // contract
-  EXPECT_EQ(change("bk-00000002", v1::READY_FOR_RETURN), v1::READY_FOR_RETURN);
+  EXPECT_EQ(dispatcher.Change("bk-00000002", v1::READY_FOR_RETURN), v1::READY_FOR_RETURN);
 }
 
 }  // namespace

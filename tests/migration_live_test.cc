@@ -23,7 +23,9 @@
 #include "tests/support/label_writers.h"
 #include "tests/support/pg_suite.h"
 #include "tests/support/service_set.h"
+#include "tests/support/sql.h"
 #include "tests/support/status_load.h"
+#include "tests/support/wait.h"
 
 namespace booking::testing {
 namespace {
@@ -59,19 +61,18 @@ class MigrationLiveTest : public PgSuite {
   // Lets the clients make `n` more acknowledged changes under this phase.
   void Serve(int64_t n) {
     const int64_t target = load_->acked_count() + n;
-    const absl::Time deadline = absl::Now() + absl::Minutes(2);
-    while (load_->acked_count() < target) {
-      ASSERT_LT(absl::Now(), deadline) << "clients stalled\n" << set_->Logs();
-      absl::SleepFor(absl::Milliseconds(10));
-    }
+    ASSERT_EQ(WaitFor([&] { return load_->acked_count() >= target; }, absl::Minutes(2),
+                      "acknowledged changes", absl::Milliseconds(10)),
+              absl::OkStatus())
+        << "clients stalled\n"
+        << set_->Logs();
   }
 
   void WaitForHistory() {
-    const absl::Time deadline = absl::Now() + absl::Minutes(2);
-    while (QueryCount(set_->booking_url(), R"(SELECT count(*) FROM "BookingOutbox")") > 0) {
-      ASSERT_LT(absl::Now(), deadline) << "events stayed in the outbox\n" << set_->Logs();
-      absl::SleepFor(absl::Milliseconds(50));
-    }
+    ASSERT_TRUE(WaitForCount(set_->booking_url(), R"(SELECT count(*) FROM "BookingOutbox")", 0,
+                             absl::Minutes(2)))
+        << "events stayed in the outbox\n"
+        << set_->Logs();
   }
 
   void CheckAcknowledged(const std::map<std::string, std::vector<Entry>>& history) {
@@ -147,6 +148,34 @@ class MigrationLiveTest : public PgSuite {
     CheckEnds(history);
   }
 
+  // Backfill while the old application still writes old labels; it is
+  // retired once backfill has relabelled a first batch.
+  void BackfillBesideOldCode() {
+    LabelWriters legacy(set_->booking_url() + "?application_name=legacy-app", 1500, 1);
+    legacy.Start(WriterKind::kOldCode, 1);
+    absl::StatusOr<Process> backfill = Process::Spawn(
+        {MigratorBin(), "backfill", "--batch-size=100", "--max-passes=50", "--progress=lines"},
+        {"BOOKING_DATABASE_URL=" + set_->booking_url()}, pg_->dir() + "/live-backfill.log");
+    ASSERT_TRUE(backfill.ok());
+    ASSERT_EQ(WaitFor(
+                  [&] {
+                    return QueryCount(set_->booking_url(), R"(SELECT count(*) FROM "BookingOutbox"
+                                      WHERE reason = 'status migration backfill')") > 0 ||
+                           QueryCount(set_->history_url(), R"(SELECT count(*)
+                                      FROM "BookingStatusHistory"
+                                      WHERE reason = 'status migration backfill')") > 0;
+                  },
+                  absl::Minutes(1), "a backfill event", absl::Milliseconds(10)),
+              absl::OkStatus())
+        << ReadFile(pg_->dir() + "/live-backfill.log");
+    legacy.Stop(WriterKind::kOldCode);
+    absl::StatusOr<int> rc = backfill->Wait(absl::Minutes(3));
+    ASSERT_TRUE(rc.ok());
+    ASSERT_EQ(*rc, 0) << ReadFile(pg_->dir() + "/live-backfill.log");
+    EXPECT_GT(legacy.committed(), 0);
+    EXPECT_EQ(legacy.errors(), 0) << legacy.first_error();
+  }
+
   std::unique_ptr<ServiceSet> set_;
   std::unique_ptr<StatusLoad> load_;
 };
@@ -171,28 +200,7 @@ TEST_F(MigrationLiveTest, EveryAcknowledgedChangeSurvivesTheChangeAndItsRollback
   load_ = *std::move(load);
   Serve(100);
 
-  // Backfill while the old application still writes old labels; it is
-  // retired once backfill has relabelled a first batch.
-  LabelWriters legacy(set_->booking_url() + "?application_name=legacy-app", 1500, 1);
-  legacy.Start(WriterKind::kOldCode, 1);
-  absl::StatusOr<Process> backfill = Process::Spawn(
-      {MigratorBin(), "backfill", "--batch-size=100", "--max-passes=50", "--progress=lines"},
-      {"BOOKING_DATABASE_URL=" + set_->booking_url()}, pg_->dir() + "/live-backfill.log");
-  ASSERT_TRUE(backfill.ok());
-  const absl::Time deadline = absl::Now() + absl::Minutes(1);
-  while (QueryCount(set_->booking_url(), R"(SELECT count(*) FROM "BookingOutbox"
-                                            WHERE reason = 'status migration backfill')") == 0 &&
-         QueryCount(set_->history_url(), R"(SELECT count(*) FROM "BookingStatusHistory"
-                                            WHERE reason = 'status migration backfill')") == 0) {
-    ASSERT_LT(absl::Now(), deadline) << ReadFile(pg_->dir() + "/live-backfill.log");
-    absl::SleepFor(absl::Milliseconds(10));
-  }
-  legacy.Stop(WriterKind::kOldCode);
-  absl::StatusOr<int> rc = backfill->Wait(absl::Minutes(3));
-  ASSERT_TRUE(rc.ok());
-  ASSERT_EQ(*rc, 0) << ReadFile(pg_->dir() + "/live-backfill.log");
-  EXPECT_GT(legacy.committed(), 0);
-  EXPECT_EQ(legacy.errors(), 0) << legacy.first_error();
+  ASSERT_NO_FATAL_FAILURE(BackfillBesideOldCode());
 
   for (std::vector<std::string> phase :
        std::vector<std::vector<std::string>>{{"verify"},

@@ -26,6 +26,7 @@
 #include "tests/support/pg_suite.h"
 #include "tests/support/process.h"
 #include "tests/support/service_set.h"
+#include "tests/support/wait.h"
 
 namespace booking::testing {
 namespace {
@@ -60,16 +61,17 @@ class MigrationLostUpdateTest : public PgSuite {
 
   // Waits until a migrator session waits for the gate's lock.
   void WaitForTheGate(const std::string& url, Process& migrator) {
-    const absl::Time deadline = absl::Now() + absl::Minutes(1);
-    while (QueryCount(url, absl::StrCat(R"(SELECT count(*) FROM pg_locks l
-                                           JOIN pg_stat_activity a ON a.pid = l.pid
-                                           WHERE l.locktype = 'advisory' AND NOT l.granted
-                                             AND l.objid = )",
-                                        kGateLock, " AND a.application_name = 'migrator'")) == 0) {
-      ASSERT_TRUE(migrator.Running()) << "the migrator ended before reaching the gate";
-      ASSERT_LT(absl::Now(), deadline) << "the relabel statement never reached the gate";
-      absl::SleepFor(absl::Milliseconds(10));
-    }
+    const std::string waiting = absl::StrCat(R"(SELECT count(*) FROM pg_locks l
+                                                JOIN pg_stat_activity a ON a.pid = l.pid
+                                                WHERE l.locktype = 'advisory' AND NOT l.granted
+                                                  AND l.objid = )",
+                                             kGateLock, " AND a.application_name = 'migrator'");
+    bool at_gate = false;
+    const absl::Status waited =
+        WaitFor([&] { return (at_gate = QueryCount(url, waiting) > 0) || !migrator.Running(); },
+                absl::Minutes(1), "the relabel statement at the gate", absl::Milliseconds(10));
+    ASSERT_TRUE(at_gate || migrator.Running()) << "the migrator ended before reaching the gate";
+    ASSERT_EQ(waited, absl::OkStatus());
   }
 };
 
@@ -118,28 +120,28 @@ TEST_F(MigrationLostUpdateTest, ARelabelWritesTheMappingOfTheRowVersionItLocked)
 // The migrator's backend, once it waits for a lock on `relation`.
 int WaitForBackendWaitingOn(const std::string& url, const std::string& relation,
                             Process& migrator) {
-  const absl::Time deadline = absl::Now() + absl::Minutes(1);
-  while (true) {
-    const std::string pid = QueryValue(
-        url, absl::StrCat(R"(SELECT l.pid FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-                             WHERE l.locktype = 'relation' AND NOT l.granted
-                               AND l.relation = to_regclass(')",
-                          relation, R"(') AND a.application_name = 'migrator' LIMIT 1)"));
-    if (pid != "NULL") return std::stoi(pid);
-    EXPECT_TRUE(migrator.Running()) << "the migrator ended before its relabel";
-    EXPECT_LT(absl::Now(), deadline) << "the relabel never waited for " << relation;
-    if (!migrator.Running() || absl::Now() >= deadline) return -1;
-    absl::SleepFor(absl::Milliseconds(10));
-  }
+  const std::string sql =
+      absl::StrCat(R"(SELECT l.pid FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+                      WHERE l.locktype = 'relation' AND NOT l.granted
+                        AND l.relation = to_regclass(')",
+                   relation, R"(') AND a.application_name = 'migrator' LIMIT 1)");
+  std::string pid = "NULL";
+  const absl::Status waited = WaitFor(
+      [&] { return (pid = QueryValue(url, sql)) != "NULL" || !migrator.Running(); },
+      absl::Minutes(1), absl::StrCat("the relabel waiting for ", relation), absl::Milliseconds(10));
+  if (pid != "NULL") return std::stoi(pid);
+  EXPECT_TRUE(migrator.Running()) << "the migrator ended before its relabel";
+  EXPECT_EQ(waited, absl::OkStatus()) << "the relabel never waited for " << relation;
+  return -1;
 }
 
 void WaitForFile(const std::string& path, Process& gdb) {
-  const absl::Time deadline = absl::Now() + absl::Minutes(1);
-  while (!std::ifstream(path).good()) {
-    ASSERT_TRUE(gdb.Running()) << "gdb ended before " << path;
-    ASSERT_LT(absl::Now(), deadline) << "gdb never got to " << path;
-    absl::SleepFor(absl::Milliseconds(10));
-  }
+  bool there = false;
+  const absl::Status waited =
+      WaitFor([&] { return (there = std::ifstream(path).good()) || !gdb.Running(); },
+              absl::Minutes(1), absl::StrCat("gdb to write ", path), absl::Milliseconds(10));
+  ASSERT_TRUE(there || gdb.Running()) << "gdb ended before " << path;
+  ASSERT_EQ(waited, absl::OkStatus()) << "gdb never got to " << path;
 }
 
 TEST_F(MigrationLostUpdateTest, AWriteBetweenTheStatementsSnapshotAndItsRowLockIsKept) {

@@ -29,6 +29,7 @@
 #include "tests/support/process.h"
 #include "tests/support/promql_names.h"
 #include "tests/support/service_set.h"
+#include "tests/support/wait.h"
 
 namespace booking::testing {
 namespace {
@@ -204,13 +205,15 @@ TEST_F(MonitoringNamesTest, EveryQueryNamesOnlyMetricsTheServicesExport) {
   ASSERT_TRUE(set.ok()) << set.status();
   ASSERT_NO_FATAL_FAILURE(MakeCalls(**set));
   // Both events stored in history: the relay's and history's series exist.
-  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (
-      ScrapeMetric((*set)->history_metrics_target(), "history_ingested_events_total").value_or(0) <
-      2) {
-    ASSERT_LT(std::chrono::steady_clock::now(), until) << (*set)->Logs();
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
+  ASSERT_EQ(WaitFor(
+                [&] {
+                  return ScrapeMetric((*set)->history_metrics_target(),
+                                      "history_ingested_events_total")
+                             .value_or(0) >= 2;
+                },
+                absl::Seconds(60), "history_ingested_events_total >= 2", absl::Milliseconds(100)),
+            absl::OkStatus())
+      << (*set)->Logs();
   std::set<std::string> exported;
   for (const std::string& target :
        {(*set)->booking_metrics_target(), (*set)->history_metrics_target()}) {

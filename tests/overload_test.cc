@@ -31,6 +31,7 @@
 #include "tests/support/process.h"
 #include "tests/support/service_set.h"
 #include "tests/support/sql.h"
+#include "tests/support/wait.h"
 
 namespace booking::testing {
 namespace {
@@ -196,21 +197,19 @@ class OverloadTest : public ::testing::Test {
     c2.set_deadline(In(absl::Seconds(10)));
     ASSERT_TRUE(bookings->ChangeStatus(&c2, change, &changed).ok());
     auto history = history::v1::HistoryService::NewStub(OwnChannel(set_->history_target()));
-    const absl::Time deadline = absl::Now() + absl::Seconds(30);
-    for (;;) {
-      history::v1::GetBookingHistoryRequest request;
-      request.set_booking_id(booking.id());
-      history::v1::GetBookingHistoryResponse response;
-      grpc::ClientContext c3;
-      c3.set_deadline(In(absl::Seconds(5)));
-      const grpc::Status s = history->GetBookingHistory(&c3, request, &response);
-      if (s.ok() && !response.entries().empty() &&
-          response.entries(response.entries_size() - 1).to_status() == "CONFIRMED") {
-        return;
-      }
-      ASSERT_LT(absl::Now(), deadline) << "the change did not reach history\n" << set_->Logs();
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
+    const absl::Status reached = WaitFor(
+        [&] {
+          history::v1::GetBookingHistoryRequest request;
+          request.set_booking_id(booking.id());
+          history::v1::GetBookingHistoryResponse response;
+          grpc::ClientContext c3;
+          c3.set_deadline(In(absl::Seconds(5)));
+          const grpc::Status s = history->GetBookingHistory(&c3, request, &response);
+          return s.ok() && !response.entries().empty() &&
+                 response.entries(response.entries_size() - 1).to_status() == "CONFIRMED";
+        },
+        absl::Seconds(30), "the change in history", absl::Milliseconds(50));
+    ASSERT_EQ(reached, absl::OkStatus()) << set_->Logs();
   }
 
   inline static std::unique_ptr<PgCluster> pg_;

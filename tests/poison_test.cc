@@ -5,9 +5,7 @@
 // it reaches history. Also: a 3 MB value is not logged whole, and a backlog
 // of large events (more bytes than one gRPC message may carry) is delivered.
 #include <cmath>
-#include <condition_variable>
 #include <fstream>
-#include <mutex>
 #include <string>
 #include <vector>
 
@@ -16,7 +14,6 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "booking/v1/booking.grpc.pb.h"
-#include "grpcpp/generic/generic_stub.h"
 #include "gtest/gtest.h"
 #include "history/v1/history.grpc.pb.h"
 #include "pqxx/pqxx"
@@ -24,20 +21,10 @@
 #include "tests/support/pg_cluster.h"
 #include "tests/support/service_set.h"
 #include "tests/support/sql.h"
+#include "tests/support/stack_suite.h"
 
 namespace booking::testing {
 namespace {
-
-// Polls `sql` (a count) until it is `want` or `timeout` passes.
-bool WaitCount(const std::string& url, const std::string& sql, int64_t want,
-               absl::Duration timeout) {
-  const absl::Time until = absl::Now() + timeout;
-  while (absl::Now() < until) {
-    if (QueryCount(url, sql) == want) return true;
-    absl::SleepFor(absl::Milliseconds(100));
-  }
-  return QueryCount(url, sql) == want;
-}
 
 // A Struct nested `depth` levels deep.
 google::protobuf::Struct Nested(int depth) {
@@ -60,22 +47,11 @@ std::string ViolatedField(const grpc::Status& status) {
   return bad.field_violations(0).field();
 }
 
-class PoisonTest : public ::testing::Test {
+class PoisonTest : public StackSuite {
  protected:
-  static void SetUpTestSuite() {
-    auto pg = PgCluster::Start();
-    ASSERT_TRUE(pg.ok()) << pg.status();
-    pg_ = pg->release();
-    auto set = ServiceSet::CreateAndStart(*pg_, "poison");
-    ASSERT_TRUE(set.ok()) << set.status();
-    set_ = set->release();
-  }
-  static void TearDownTestSuite() {
-    delete set_;
-    delete pg_;
-  }
+  static void SetUpTestSuite() { StartStack("poison"); }
   void SetUp() override {
-    ASSERT_NE(set_, nullptr);
+    ASSERT_NO_FATAL_FAILURE(StackSuite::SetUp());
     bookings_ = v1::BookingService::NewStub(
         grpc::CreateChannel(set_->booking_target(), grpc::InsecureChannelCredentials()));
   }
@@ -101,43 +77,25 @@ class PoisonTest : public ::testing::Test {
   }
   // Raw bytes to a method: what a client with another .proto (or none) sends.
   grpc::Status RawCall(const std::string& method, const std::string& bytes) {
-    grpc::GenericStub stub(
-        grpc::CreateChannel(set_->booking_target(), grpc::InsecureChannelCredentials()));
-    grpc::Slice slice(bytes);
-    grpc::ByteBuffer request(&slice, 1), response;
-    grpc::Status status;
-    std::mutex mu;
-    std::condition_variable done_cv;
-    bool done = false;
     auto context = AuthedContext(ServiceSet::kToken);
-    stub.UnaryCall(context.get(), method, grpc::StubOptions(), &request, &response,
-                   [&](grpc::Status s) {
-                     std::lock_guard<std::mutex> lock(mu);
-                     status = std::move(s);
-                     done = true;
-                     done_cv.notify_all();
-                   });
-    std::unique_lock<std::mutex> lock(mu);
-    done_cv.wait(lock, [&] { return done; });
-    return status;
+    return booking::testing::RawCall(
+        grpc::CreateChannel(set_->booking_target(), grpc::InsecureChannelCredentials()),
+        context.get(), method, bytes);
   }
 
-  static PgCluster* pg_;
-  static ServiceSet* set_;
   std::unique_ptr<v1::BookingService::Stub> bookings_;
 };
-PgCluster* PoisonTest::pg_ = nullptr;
-ServiceSet* PoisonTest::set_ = nullptr;
 
-TEST_F(PoisonTest, ApiRefusesEachPoisonKindNamingTheFieldAndCommitsNothing) {
-  const int64_t outbox_before =
-      QueryCount(set_->booking_url(), R"(SELECT count(*) FROM "BookingOutbox")");
-  struct Case {
-    std::string name;
-    v1::CreateBookingRequest request;
-    std::string field;
-  };
-  std::vector<Case> cases;
+// One poisoned CreateBooking request and the field its refusal must name.
+struct PoisonCase {
+  std::string name;
+  v1::CreateBookingRequest request;
+  std::string field;
+};
+
+// Each kind of poison the API refuses, one request each.
+std::vector<PoisonCase> PoisonCases() {
+  std::vector<PoisonCase> cases;
   auto base = [](const std::string& id) {
     v1::CreateBookingRequest r;
     r.set_booking_id(id);
@@ -145,27 +103,27 @@ TEST_F(PoisonTest, ApiRefusesEachPoisonKindNamingTheFieldAndCommitsNothing) {
     return r;
   };
   {
-    Case c{"metadata nested 32 levels", base("poison-nested"), "metadata"};
+    PoisonCase c{"metadata nested 32 levels", base("poison-nested"), "metadata"};
     *c.request.mutable_metadata() = Nested(32);
     cases.push_back(c);
   }
   {
-    Case c{"metadata string holding NUL", base("poison-nul-value"), "metadata"};
+    PoisonCase c{"metadata string holding NUL", base("poison-nul-value"), "metadata"};
     (*c.request.mutable_metadata()->mutable_fields())["k"].set_string_value(std::string("a\0b", 3));
     cases.push_back(c);
   }
   {
-    Case c{"metadata key holding NUL", base("poison-nul-key"), "metadata"};
+    PoisonCase c{"metadata key holding NUL", base("poison-nul-key"), "metadata"};
     (*c.request.mutable_metadata()->mutable_fields())[std::string("k\0k", 3)].set_bool_value(true);
     cases.push_back(c);
   }
   {
-    Case c{"metadata number NaN", base("poison-nan"), "metadata"};
+    PoisonCase c{"metadata number NaN", base("poison-nan"), "metadata"};
     (*c.request.mutable_metadata()->mutable_fields())["n"].set_number_value(std::nan(""));
     cases.push_back(c);
   }
   {
-    Case c{"metadata over 16 KiB", base("poison-big-metadata"), "metadata"};
+    PoisonCase c{"metadata over 16 KiB", base("poison-big-metadata"), "metadata"};
     (*c.request.mutable_metadata()->mutable_fields())["k"].set_string_value(
         std::string(17000, 'm'));
     cases.push_back(c);
@@ -174,26 +132,32 @@ TEST_F(PoisonTest, ApiRefusesEachPoisonKindNamingTheFieldAndCommitsNothing) {
   cases.push_back({"booking id with a space", base("ab cd"), "booking_id"});
   cases.push_back({"booking id over 200 bytes", base(std::string(201, 'b')), "booking_id"});
   {
-    Case c{"request id holding NUL", base("poison-request-id"), "request_id"};
+    PoisonCase c{"request id holding NUL", base("poison-request-id"), "request_id"};
     c.request.set_request_id(std::string("r-1\0x", 5));
     cases.push_back(c);
   }
   {
-    Case c{"customer id empty", base("poison-customer"), "customer_id"};
+    PoisonCase c{"customer id empty", base("poison-customer"), "customer_id"};
     c.request.clear_customer_id();
     cases.push_back(c);
   }
   {
-    Case c{"reason over 1000 bytes", base("poison-reason"), "reason"};
+    PoisonCase c{"reason over 1000 bytes", base("poison-reason"), "reason"};
     c.request.set_reason(std::string(1001, 'r'));
     cases.push_back(c);
   }
   {
-    Case c{"reason holding NUL", base("poison-reason-nul"), "reason"};
+    PoisonCase c{"reason holding NUL", base("poison-reason-nul"), "reason"};
     c.request.set_reason(std::string("a\0b", 3));
     cases.push_back(c);
   }
-  for (const Case& c : cases) {
+  return cases;
+}
+
+TEST_F(PoisonTest, ApiRefusesEachPoisonKindNamingTheFieldAndCommitsNothing) {
+  const int64_t outbox_before =
+      QueryCount(set_->booking_url(), R"(SELECT count(*) FROM "BookingOutbox")");
+  for (const PoisonCase& c : PoisonCases()) {
     EXPECT_EQ(ViolatedField(Create(c.request)), c.field) << c.name;
   }
   // "ab\0cd" did not create "ab".
@@ -275,7 +239,7 @@ TEST_F(PoisonTest, PoisonInTheOutboxIsSetAsideAloneAndTheRestFlows) {
   Exec(url, "NOTIFY booking_outbox");
   for (int i = 0; i < 3; ++i) good.push_back(CreateAndConfirm(absl::StrCat("flow-after-", i)));
 
-  ASSERT_TRUE(WaitCount(url, R"(SELECT count(*) FROM "BookingOutbox")", 0, absl::Seconds(60)))
+  ASSERT_TRUE(WaitForCount(url, R"(SELECT count(*) FROM "BookingOutbox")", 0, absl::Seconds(60)))
       << set_->Logs();
   EXPECT_EQ(QueryCount(url, R"(SELECT count(*) FROM "BookingOutboxRejected"
                           WHERE "bookingId" LIKE 'poison-%' AND "rejectReason" <> '')"),
@@ -307,7 +271,7 @@ TEST_F(PoisonTest, ABacklogLargerThanOneMessageIsDelivered) {
                       jsonb_build_object('blob', repeat('b', 15000))
                FROM generate_series(1, 500) AS i)");
   Exec(url, "NOTIFY booking_outbox");
-  ASSERT_TRUE(WaitCount(url, R"(SELECT count(*) FROM "BookingOutbox")", 0, absl::Seconds(120)))
+  ASSERT_TRUE(WaitForCount(url, R"(SELECT count(*) FROM "BookingOutbox")", 0, absl::Seconds(120)))
       << set_->Logs();
   EXPECT_EQ(
       QueryCount(url,

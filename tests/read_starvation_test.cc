@@ -19,6 +19,7 @@
 #include "tests/support/pg_suite.h"
 #include "tests/support/read_load.h"
 #include "tests/support/service_set.h"
+#include "tests/support/wait.h"
 
 namespace booking::testing {
 namespace {
@@ -72,10 +73,9 @@ class ReadStarvationTest : public PgSuite {
     EXPECT_EQ(idle.refused + idle.failed, 0) << idle.first_error;
 
     Readers readers(target, kBookings, kReaders, pushback);
-    const absl::Time deadline = absl::Now() + absl::Seconds(30);
-    while (readers.calls() < 2 * kReaders && absl::Now() < deadline) {
-      absl::SleepFor(absl::Milliseconds(10));
-    }
+    EXPECT_EQ(WaitFor([&] { return readers.calls() >= 2 * kReaders; }, absl::Seconds(30),
+                      "two calls per reader", absl::Milliseconds(10)),
+              absl::OkStatus());
     const IngestRun loaded = MeasureIngest(
         target, label + "-loaded", first_event + kBatches * kBatchSize, kBatches, kBatchSize);
     const Readers::Counts counts = readers.Stop();

@@ -27,6 +27,8 @@
 #include "tests/support/pg_cluster.h"
 #include "tests/support/reflection_client.h"
 #include "tests/support/service_set.h"
+#include "tests/support/stack_suite.h"
+#include "tests/support/wait.h"
 
 namespace booking::testing {
 namespace {
@@ -46,40 +48,15 @@ struct V1Alpha {
   using Response = refl::ServerReflectionResponse;
 };
 
-class ReflectionTest : public ::testing::Test {
+class ReflectionTest : public StackSuite {
  protected:
-  static void SetUpTestSuite() {
-    absl::StatusOr<std::unique_ptr<PgCluster>> pg = PgCluster::Start();
-    ASSERT_TRUE(pg.ok()) << pg.status();
-    pg_ = *std::move(pg);
-    absl::StatusOr<std::unique_ptr<ServiceSet>> services =
-        ServiceSet::CreateAndStart(*pg_, "reflection");
-    ASSERT_TRUE(services.ok()) << services.status();
-    services_ = *std::move(services);
-    ready_ = true;
-  }
-
-  static void TearDownTestSuite() {
-    services_.reset();
-    pg_.reset();
-  }
-
-  void SetUp() override { ASSERT_TRUE(ready_) << "the services did not start"; }
+  static void SetUpTestSuite() { StartStack("reflection"); }
 
   // (target, the project's service) for both servers.
   static std::vector<std::pair<std::string, std::string>> Servers() {
-    return {{services_->booking_target(), kBookingService},
-            {services_->history_target(), kHistoryService}};
+    return {{set_->booking_target(), kBookingService}, {set_->history_target(), kHistoryService}};
   }
-
-  static std::unique_ptr<PgCluster> pg_;
-  static std::unique_ptr<ServiceSet> services_;
-  static bool ready_;
 };
-
-std::unique_ptr<PgCluster> ReflectionTest::pg_;
-std::unique_ptr<ServiceSet> ReflectionTest::services_;
-bool ReflectionTest::ready_ = false;
 
 TEST_F(ReflectionTest, ListsTheServiceHealthAndReflection) {
   for (const auto& [target, own_service] : Servers()) {
@@ -117,7 +94,7 @@ TEST_F(ReflectionTest, EveryListedServiceHasBuildableDescriptors) {
 
 TEST_F(ReflectionTest, DescriptorsHaveTheExpectedShape) {
   // booking.v1 with its well-known imports, served by the server.
-  ReflectionClient<V1Alpha> booking(services_->booking_target());
+  ReflectionClient<V1Alpha> booking(set_->booking_target());
   pb::DescriptorPool booking_pool;
   absl::Status s = booking.LoadSymbol(kBookingService, booking_pool);
   ASSERT_TRUE(s.ok()) << s;
@@ -140,7 +117,7 @@ TEST_F(ReflectionTest, DescriptorsHaveTheExpectedShape) {
 
   // history.v1, including the streaming Ingest.
   absl::StatusOr<std::unique_ptr<pb::DescriptorPool>> history =
-      PoolFor<V1Alpha>(services_->history_target(), kHistoryService);
+      PoolFor<V1Alpha>(set_->history_target(), kHistoryService);
   ASSERT_TRUE(history.ok()) << history.status();
   const pb::ServiceDescriptor* history_service = (*history)->FindServiceByName(kHistoryService);
   ASSERT_NE(history_service, nullptr);
@@ -164,12 +141,12 @@ TEST_F(ReflectionTest, DescriptorsHaveTheExpectedShape) {
 
 TEST_F(ReflectionTest, CreateBookingAndReadHistoryFromJson) {
   absl::StatusOr<std::unique_ptr<pb::DescriptorPool>> booking_pool =
-      PoolFor<V1Alpha>(services_->booking_target(), kBookingService);
+      PoolFor<V1Alpha>(set_->booking_target(), kBookingService);
   ASSERT_TRUE(booking_pool.ok()) << booking_pool.status();
-  absl::StatusOr<std::string> created = CallJson(
-      services_->booking_target(), **booking_pool, "booking.v1.BookingService/CreateBooking",
-      R"({"customerId":"c-1","paymentSettled":true})", ServiceSet::kToken);
-  ASSERT_TRUE(created.ok()) << created.status() << "\n" << services_->Logs();
+  absl::StatusOr<std::string> created =
+      CallJson(set_->booking_target(), **booking_pool, "booking.v1.BookingService/CreateBooking",
+               R"({"customerId":"c-1","paymentSettled":true})", ServiceSet::kToken);
+  ASSERT_TRUE(created.ok()) << created.status() << "\n" << set_->Logs();
   const pb::Struct booking = ParseJson(*created);
   EXPECT_EQ(StringField(booking, "status"), "CONFIRMED") << *created;
   EXPECT_EQ(StringField(booking, "customerId"), "c-1") << *created;
@@ -177,39 +154,38 @@ TEST_F(ReflectionTest, CreateBookingAndReadHistoryFromJson) {
   ASSERT_FALSE(id.empty()) << *created;
 
   // Without the token the same call is refused: the metadata did matter.
-  absl::StatusOr<std::string> anonymous = CallJson(services_->booking_target(), **booking_pool,
-                                                   "booking.v1.BookingService/CreateBooking",
-                                                   R"({"customerId":"c-1","paymentSettled":true})");
+  absl::StatusOr<std::string> anonymous =
+      CallJson(set_->booking_target(), **booking_pool, "booking.v1.BookingService/CreateBooking",
+               R"({"customerId":"c-1","paymentSettled":true})");
   EXPECT_EQ(anonymous.status().code(), absl::StatusCode::kUnauthenticated) << anonymous.status();
 
   absl::StatusOr<std::unique_ptr<pb::DescriptorPool>> history_pool =
-      PoolFor<V1Alpha>(services_->history_target(), kHistoryService);
+      PoolFor<V1Alpha>(set_->history_target(), kHistoryService);
   ASSERT_TRUE(history_pool.ok()) << history_pool.status();
   const std::string request = absl::StrCat(R"({"bookingId":")", id, R"("})");
   std::string last;
-  const absl::Time deadline = absl::Now() + absl::Seconds(20);
-  bool found = false;
-  while (!found && absl::Now() < deadline) {
-    absl::StatusOr<std::string> history =
-        CallJson(services_->history_target(), **history_pool,
-                 "history.v1.HistoryService/GetBookingHistory", request);
-    ASSERT_TRUE(history.ok()) << history.status();
-    last = *history;
-    const pb::Struct response = ParseJson(*history);
-    auto entries = response.fields().find("entries");
-    if (entries != response.fields().end() && entries->second.list_value().values_size() > 0) {
-      const pb::ListValue& list = entries->second.list_value();
-      ASSERT_EQ(list.values_size(), 1) << last;
-      const pb::Struct& entry = list.values(0).struct_value();
-      EXPECT_EQ(StringField(entry, "bookingId"), id) << last;
-      EXPECT_EQ(StringField(entry, "toStatus"), "CONFIRMED") << last;
-      EXPECT_EQ(StringField(entry, "changedBy"), ServiceSet::kPrincipal) << last;
-      found = true;
-    } else {
-      absl::SleepFor(absl::Milliseconds(200));
-    }
-  }
-  EXPECT_TRUE(found) << "no history within 20s; last answer: " << last << "\n" << services_->Logs();
+  const absl::Status found = WaitFor(
+      [&]() -> absl::Status {
+        absl::StatusOr<std::string> history =
+            CallJson(set_->history_target(), **history_pool,
+                     "history.v1.HistoryService/GetBookingHistory", request);
+        if (!history.ok()) return history.status();
+        last = *history;
+        const pb::Struct response = ParseJson(last);
+        auto entries = response.fields().find("entries");
+        const bool some =
+            entries != response.fields().end() && entries->second.list_value().values_size() > 0;
+        return some ? absl::OkStatus() : absl::NotFoundError(last);
+      },
+      absl::Seconds(20), "an entry in history", absl::Milliseconds(200));
+  ASSERT_EQ(found, absl::OkStatus()) << set_->Logs();
+  const pb::Struct response = ParseJson(last);
+  const pb::ListValue& list = response.fields().at("entries").list_value();
+  ASSERT_EQ(list.values_size(), 1) << last;
+  const pb::Struct& entry = list.values(0).struct_value();
+  EXPECT_EQ(StringField(entry, "bookingId"), id) << last;
+  EXPECT_EQ(StringField(entry, "toStatus"), "CONFIRMED") << last;
+  EXPECT_EQ(StringField(entry, "changedBy"), ServiceSet::kPrincipal) << last;
 }
 
 TEST_F(ReflectionTest, HealthCheckFromJsonIsServing) {
@@ -235,7 +211,7 @@ TEST_F(ReflectionTest, HealthCheckFromJsonIsServing) {
 
 TEST_F(ReflectionTest, BadJsonValueIsAClientSideParseError) {
   absl::StatusOr<std::unique_ptr<pb::DescriptorPool>> pool =
-      PoolFor<V1Alpha>(services_->booking_target(), kBookingService);
+      PoolFor<V1Alpha>(set_->booking_target(), kBookingService);
   ASSERT_TRUE(pool.ok()) << pool.status();
   const pb::Descriptor* type = (*pool)->FindMessageTypeByName("booking.v1.ChangeStatusRequest");
   ASSERT_NE(type, nullptr);
@@ -252,7 +228,7 @@ TEST_F(ReflectionTest, BadJsonValueIsAClientSideParseError) {
 
   // Through the whole call path: refused before anything is sent.
   absl::StatusOr<std::string> call =
-      CallJson(services_->booking_target(), **pool, "booking.v1.BookingService/ChangeStatus",
+      CallJson(set_->booking_target(), **pool, "booking.v1.BookingService/ChangeStatus",
                R"({"bookingId":"b-1","targetStatus":"NOT_A_STATUS"})", ServiceSet::kToken);
   EXPECT_EQ(call.status().code(), absl::StatusCode::kInvalidArgument) << call.status();
   EXPECT_EQ(call.status().message().rfind("request JSON: ", 0), 0u) << call.status();

@@ -29,6 +29,7 @@
 #include "tests/support/process.h"
 #include "tests/support/reflection_client.h"
 #include "tests/support/service_set.h"
+#include "tests/support/wait.h"
 
 namespace booking::testing {
 namespace {
@@ -194,18 +195,22 @@ TEST_F(ReflectionV1Test, CreateAndGetBookingAndReadItsHistoryFromJson) {
   ASSERT_TRUE(history_pool.ok()) << history_pool.status();
   // The relay delivers asynchronously: poll until the entry is there.
   std::string last;
-  const absl::Time deadline = absl::Now() + absl::Seconds(30);
-  while (absl::Now() < deadline) {
-    absl::StatusOr<std::string> history = CallJson(
-        services_->history_target(), **history_pool, "history.v1.HistoryService/GetBookingHistory",
-        absl::StrCat(R"({"bookingId":")", id, R"("})"), ServiceSet::kToken);
-    ASSERT_TRUE(history.ok()) << history.status();
-    last = *history;
-    const pb::Struct response = ParseJson(last);
-    auto entries = response.fields().find("entries");
-    if (entries != response.fields().end() && entries->second.list_value().values_size() > 0) break;
-    absl::SleepFor(absl::Milliseconds(100));
-  }
+  const absl::Status found = WaitFor(
+      [&]() -> absl::Status {
+        absl::StatusOr<std::string> history =
+            CallJson(services_->history_target(), **history_pool,
+                     "history.v1.HistoryService/GetBookingHistory",
+                     absl::StrCat(R"({"bookingId":")", id, R"("})"), ServiceSet::kToken);
+        if (!history.ok()) return history.status();
+        last = *history;
+        const pb::Struct response = ParseJson(last);
+        auto entries = response.fields().find("entries");
+        const bool some =
+            entries != response.fields().end() && entries->second.list_value().values_size() > 0;
+        return some ? absl::OkStatus() : absl::NotFoundError(last);
+      },
+      absl::Seconds(30), "an entry in history", absl::Milliseconds(100));
+  ASSERT_EQ(found, absl::OkStatus()) << services_->Logs();
   const pb::Struct response = ParseJson(last);
   ASSERT_EQ(response.fields().count("entries"), 1u) << "no history within 30s: " << last;
   const pb::ListValue& entries = response.fields().at("entries").list_value();

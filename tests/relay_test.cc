@@ -31,18 +31,14 @@
 #include "tests/support/pg_suite.h"
 #include "tests/support/service_set.h"
 #include "tests/support/sql.h"
+#include "tests/support/wait.h"
 
 namespace booking::testing {
 namespace {
 
-// Polls `condition` every 20 ms until it holds or `timeout` passes.
+// Polls `condition` until it holds or `timeout` passes (WaitFor).
 bool WaitUntil(const std::function<bool()>& condition, absl::Duration timeout) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (!condition()) {
-    if (absl::Now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return true;
+  return WaitFor(condition, timeout, "a condition").ok();
 }
 
 TEST(Backoff, GrowsJitteredUpToItsMax) {
@@ -62,7 +58,7 @@ TEST(Backoff, WaitEndsAtStopAndRefusesAPausePastTheDeadline) {
   Backoff b(absl::Seconds(10), absl::Seconds(10));
   absl::Notification stop;
   std::thread stopper([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    HoldFor(absl::Milliseconds(100));  // the scenario: a stop during a 10 s pause
     stop.Notify();
   });
   absl::Time start = absl::Now();

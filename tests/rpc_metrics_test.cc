@@ -8,17 +8,17 @@
 // - a refused Ingest stream, counted once at its end;
 // - status changes by from/to, once per committed change (a replayed retry
 //   is a second OK call but no second change).
-#include <future>
 #include <map>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "booking/v1/booking.grpc.pb.h"
-#include "grpcpp/generic/generic_stub.h"
 #include "gtest/gtest.h"
+#include "tests/support/grpc_client.h"
 #include "tests/support/metrics_scrape.h"
 #include "tests/support/pg_cluster.h"
+#include "tests/support/secure_stack_suite.h"
 #include "tests/support/security_stack.h"
 
 namespace booking::testing {
@@ -59,40 +59,20 @@ grpc::Status Get(SecureStack& stack, const Caller& caller, const std::string& id
 // `bytes` (not a protobuf message) sent to `method` as `caller`.
 grpc::Status RawCall(SecureStack& stack, const Caller& caller, const std::string& method,
                      const std::string& bytes) {
-  grpc::GenericStub stub(stack.Channel(stack.set().booking_target(), caller));
-  grpc::Slice slice(bytes);
-  grpc::ByteBuffer request(&slice, 1), response;
-  std::promise<grpc::Status> done;
   auto context = SecureStack::Context(caller);
-  stub.UnaryCall(context.get(), method, grpc::StubOptions(), &request, &response,
-                 [&](grpc::Status s) { done.set_value(std::move(s)); });
-  return done.get_future().get();
+  return booking::testing::RawCall(stack.Channel(stack.set().booking_target(), caller),
+                                   context.get(), method, bytes);
 }
 
-class RpcMetricsTest : public ::testing::Test {
+class RpcMetricsTest : public SecureStackSuite {
  protected:
-  static void SetUpTestSuite() {
-    auto pg = PgCluster::Start();
-    ASSERT_TRUE(pg.ok()) << pg.status();
-    pg_ = *std::move(pg);
-    auto stack = SecureStack::Start(*pg_, "rpcmetrics");
-    ASSERT_TRUE(stack.ok()) << stack.status();
-    stack_ = *std::move(stack);
-  }
-  static void TearDownTestSuite() {
-    stack_.reset();
-    pg_.reset();
-  }
-  void SetUp() override { ASSERT_NE(stack_, nullptr); }
+  static void SetUpTestSuite() { StartSecureStack("rpcmetrics"); }
 
   static std::vector<MetricSample> Scrape(const std::string& target) {
     absl::StatusOr<std::vector<MetricSample>> samples = ScrapeSamples(target);
     EXPECT_TRUE(samples.ok()) << samples.status();
     return samples.ok() ? *std::move(samples) : std::vector<MetricSample>{};
   }
-
-  inline static std::unique_ptr<PgCluster> pg_;
-  inline static std::unique_ptr<SecureStack> stack_;
 };
 
 TEST_F(RpcMetricsTest, EveryMethodHasAnOkSeriesBeforeAnyCall) {

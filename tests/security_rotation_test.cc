@@ -13,8 +13,11 @@
 #include "gtest/gtest.h"
 #include "history/v1/history.grpc.pb.h"
 #include "tests/support/pg_cluster.h"
+#include "tests/support/secure_stack_suite.h"
 #include "tests/support/security_stack.h"
 #include "tests/support/service_set.h"
+#include "tests/support/sql.h"
+#include "tests/support/wait.h"
 
 namespace booking::testing {
 namespace {
@@ -31,7 +34,7 @@ class SteadyCalls {
               ++failures_;
               last_error_ = absl::StrCat(s.error_code(), " ", s.error_message());
             }
-            absl::SleepFor(absl::Milliseconds(10));
+            Pace(absl::Milliseconds(10));
           }
         }) {}
   ~SteadyCalls() { Stop(); }
@@ -43,9 +46,9 @@ class SteadyCalls {
   // Until `more` calls beyond those made so far have returned.
   bool WaitForMore(int more) {
     const int want = calls_ + more;
-    const absl::Time until = absl::Now() + absl::Seconds(30);
-    while (calls_ < want && absl::Now() < until) absl::SleepFor(absl::Milliseconds(10));
-    return calls_ >= want;
+    return WaitFor([&] { return calls_ >= want; }, absl::Seconds(30), "more calls",
+                   absl::Milliseconds(10))
+        .ok();
   }
   int failures() const { return failures_; }
   std::string last_error() const { return last_error_; }
@@ -57,21 +60,9 @@ class SteadyCalls {
   std::thread thread_;
 };
 
-class SecurityRotationTest : public ::testing::Test {
+class SecurityRotationTest : public SecureStackSuite {
  protected:
-  static void SetUpTestSuite() {
-    auto pg = PgCluster::Start();
-    ASSERT_TRUE(pg.ok()) << pg.status();
-    pg_ = *std::move(pg);
-    auto stack = SecureStack::Start(*pg_, "rot");
-    ASSERT_TRUE(stack.ok()) << stack.status();
-    stack_ = *std::move(stack);
-  }
-  static void TearDownTestSuite() {
-    stack_.reset();
-    pg_.reset();
-  }
-  void SetUp() override { ASSERT_NE(stack_, nullptr); }
+  static void SetUpTestSuite() { StartSecureStack("rot"); }
 
   // The certificate history-service presents to a new connection.
   static std::string ServedCertificate(int attempt) {
@@ -95,9 +86,6 @@ class SecurityRotationTest : public ::testing::Test {
     history::v1::GetBookingHistoryResponse out;
     return stub.GetBookingHistory(context.get(), request, &out);
   }
-
-  inline static std::unique_ptr<PgCluster> pg_;
-  inline static std::unique_ptr<SecureStack> stack_;
 };
 
 TEST_F(SecurityRotationTest, NewConnectionsGetTheNewCertificateCallsInFlightSucceed) {
@@ -117,11 +105,9 @@ TEST_F(SecurityRotationTest, NewConnectionsGetTheNewCertificateCallsInFlightSucc
   ASSERT_NE(after, before);
   const absl::Time rotated = absl::Now();
   std::string served;
-  for (int attempt = 1; absl::Now() < rotated + absl::Seconds(30); ++attempt) {
-    served = ServedCertificate(attempt);
-    if (served == after) break;
-    absl::SleepFor(absl::Milliseconds(200));
-  }
+  int attempt = 0;
+  (void)WaitFor([&] { return (served = ServedCertificate(++attempt)) == after; }, absl::Seconds(30),
+                "the new certificate served", absl::Milliseconds(200));
   EXPECT_EQ(served, after) << "history-service still serves the old certificate";
   std::cout << "new certificate served " << absl::FormatDuration(absl::Now() - rotated)
             << " after the files changed\n";
@@ -162,10 +148,9 @@ TEST_F(SecurityRotationTest, TokensReloadWithoutRestartCallsInFlightSucceed) {
     ASSERT_EQ(std::rename(next.c_str(), stack_->tokens_file().c_str()), 0);
   }
   const absl::Time changed = absl::Now();
-  while (!ReadHistory(*history, fresh).ok() && absl::Now() < changed + absl::Seconds(30)) {
-    absl::SleepFor(absl::Milliseconds(100));
-  }
-  EXPECT_TRUE(ReadHistory(*history, fresh).ok());
+  EXPECT_EQ(WaitFor([&] { return ReadHistory(*history, fresh).ok(); }, absl::Seconds(30),
+                    "the new token accepted", absl::Milliseconds(100)),
+            absl::OkStatus());
   std::cout << "new token accepted " << absl::FormatDuration(absl::Now() - changed)
             << " after the file changed\n";
   EXPECT_EQ(ReadHistory(*history, SecureStack::kReaderToken).error_code(),
@@ -194,19 +179,14 @@ TEST_F(SecurityRotationTest, PolicyReloadsWithoutRestart) {
                         << "intruder /history.v1.HistoryService/GetBookingHistory\n";
     ASSERT_EQ(std::rename(next.c_str(), stack_->policy_file().c_str()), 0);
   }
-  const absl::Time changed = absl::Now();
-  while (!read().ok() && absl::Now() < changed + absl::Seconds(30)) {
-    absl::SleepFor(absl::Milliseconds(100));
-  }
-  EXPECT_TRUE(read().ok());
+  EXPECT_EQ(WaitFor([&] { return read().ok(); }, absl::Seconds(30), "the new policy in force",
+                    absl::Milliseconds(100)),
+            absl::OkStatus());
   // A policy that no longer loads leaves the last good one in force.
   std::ofstream(stack_->policy_file()) << "allow nothing-here\n";
-  const absl::Time broken = absl::Now();
-  while (stack_->set().Logs().find("reload failed") == std::string::npos &&
-         absl::Now() < broken + absl::Seconds(30)) {
-    absl::SleepFor(absl::Milliseconds(100));
-  }
-  EXPECT_NE(stack_->set().Logs().find("reload failed"), std::string::npos);
+  EXPECT_EQ(WaitFor([&] { return stack_->set().Logs().find("reload failed") != std::string::npos; },
+                    absl::Seconds(30), "\"reload failed\" in the log", absl::Milliseconds(100)),
+            absl::OkStatus());
   EXPECT_TRUE(read().ok());
 }
 

@@ -23,6 +23,7 @@
 #include "history/v1/history.grpc.pb.h"
 #include "tests/support/grpc_client.h"
 #include "tests/support/pg_cluster.h"
+#include "tests/support/secure_stack_suite.h"
 #include "tests/support/security_stack.h"
 #include "tests/support/service_set.h"
 #include "tests/support/sql.h"
@@ -50,21 +51,9 @@ Verdict VerdictOf(const grpc::Status& s) {
   return Verdict::kAllowed;
 }
 
-class SecurityTest : public ::testing::Test {
+class SecurityTest : public SecureStackSuite {
  protected:
-  static void SetUpTestSuite() {
-    auto pg = PgCluster::Start();
-    ASSERT_TRUE(pg.ok()) << pg.status();
-    pg_ = *std::move(pg);
-    auto stack = SecureStack::Start(*pg_, "sec");
-    ASSERT_TRUE(stack.ok()) << stack.status();
-    stack_ = *std::move(stack);
-  }
-  static void TearDownTestSuite() {
-    stack_.reset();
-    pg_.reset();
-  }
-  void SetUp() override { ASSERT_NE(stack_, nullptr); }
+  static void SetUpTestSuite() { StartSecureStack("sec"); }
 
   // One call of `method` as `caller`; requests are empty (invalid): an
   // allowed caller gets INVALID_ARGUMENT, a refused one its refusal.
@@ -123,9 +112,6 @@ class SecurityTest : public ::testing::Test {
     grpc::health::v1::HealthCheckResponse out;
     return health->Check(context.get(), {}, &out);
   }
-
-  inline static std::unique_ptr<PgCluster> pg_;
-  inline static std::unique_ptr<SecureStack> stack_;
 };
 
 TEST_F(SecurityTest, EveryMethodForEveryIdentity) {

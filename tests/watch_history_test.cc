@@ -23,6 +23,7 @@
 #include "tests/support/pg_suite.h"
 #include "tests/support/process.h"
 #include "tests/support/service_set.h"
+#include "tests/support/wait.h"
 #include "tests/support/watch_client.h"
 
 namespace booking::testing {
@@ -139,7 +140,7 @@ TEST_F(WatchHistoryTest, ASlowWatcherIsCutOffAndResumesFromItsToken) {
   while (LogCount("watch cut off: too slow") == cut_before && absl::Now() < deadline) {
     Ingest(Chain("slow", stored + 1, stored + 20, 10000));
     stored += 20;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // pace, not a wait
+    Pace(absl::Milliseconds(50));
   }
   ASSERT_GT(LogCount("watch cut off: too slow"), cut_before) << set_->Logs();
   std::vector<std::string> got = Keys(w->Entries(stored + 1));

@@ -17,6 +17,7 @@
 #include "tests/support/process.h"
 #include "tests/support/service_set.h"
 #include "tests/support/sql.h"
+#include "tests/support/wait.h"
 #include "tests/support/watch_client.h"
 
 namespace booking::testing {
@@ -62,10 +63,16 @@ TEST_F(WatchOrderTest, ABatchCommittingAfterALaterOneIsNotSkipped) {
     IngestClient a(Target());
     first_ack = a.Send(Chain("order-x", 1, 1, 100));
   });
-  const absl::Time deadline = absl::Now() + absl::Seconds(60);
-  while (QueryCount(set_->history_url(), "SELECT count(*) FROM pg_locks WHERE NOT granted") == 0) {
-    ASSERT_LT(absl::Now(), deadline) << "the first batch never waited\n" << set_->Logs();
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  const absl::Status waited = WaitFor(
+      [&] {
+        return QueryCount(set_->history_url(), "SELECT count(*) FROM pg_locks WHERE NOT granted") >
+               0;
+      },
+      absl::Seconds(60), "the first batch waiting on the lock", absl::Milliseconds(50));
+  if (!waited.ok()) {
+    hold.abort();
+    first.join();
+    FAIL() << waited << "\n" << set_->Logs();
   }
   // Meanwhile another stream's batch inserts after it and commits first.
   IngestAll(Target(), Chain("order-y", 1, 3, 200));

@@ -35,18 +35,10 @@ std::string StringField(const google::protobuf::Value& object, const std::string
   return it->second.has_string_value() ? it->second.string_value() : "<not a string>";
 }
 
-}  // namespace
-
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  booking::fuzz::QuietProtobuf();
-  history::v1::IngestRequest batch;
-  if (!batch.ParseFromArray(data, static_cast<int>(size))) return 0;
-
-  const booking::EncodedEvents encoded = booking::EncodeEvents(batch);
+// Each event either refused with ValidateEvent's reason or encoded, in
+// batch order.
+void CheckIndexes(const history::v1::IngestRequest& batch, const booking::EncodedEvents& encoded) {
   const size_t n = static_cast<size_t>(batch.events_size());
-  Require(encoded.refused.size() == n, "one refusal slot per event");
-  Require(encoded.json.size() == encoded.index.size(), "one index per encoded event");
-
   std::vector<bool> encoded_at(n, false);
   for (size_t k = 0; k < encoded.index.size(); ++k) {
     const int i = encoded.index[k];
@@ -61,7 +53,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             "an event ValidateEvent accepts is encoded, and a refusal is ValidateEvent's reason",
             encoded.refused[i]);
   }
+}
 
+// Each encoded event parses back to its source event.
+void CheckReadsBack(const history::v1::IngestRequest& batch,
+                    const booking::EncodedEvents& encoded) {
   for (size_t k = 0; k < encoded.json.size(); ++k) {
     const std::string& json = encoded.json[k];
     Require(!HoldsNulEscape(json), "no encoded event holds \\u0000", json);
@@ -82,7 +78,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 booking::fuzz::ReadsBackAs(source.metadata(), back.metadata(), &diff),
             "an encoded event reads back unchanged", diff + "  json: " + json);
   }
+}
 
+// The batch's JSON array holds every encoded event, in order.
+void CheckArray(const history::v1::IngestRequest& batch, const booking::EncodedEvents& encoded) {
   std::vector<int> all(encoded.json.size());
   std::iota(all.begin(), all.end(), 0);
   const std::string array = booking::JsonArray(encoded, all);
@@ -97,5 +96,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 StringField(list.values(k), "booking_id") == source.booking_id(),
             "each array element has its source event's event_id and booking_id");
   }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  booking::fuzz::QuietProtobuf();
+  history::v1::IngestRequest batch;
+  if (!batch.ParseFromArray(data, static_cast<int>(size))) return 0;
+
+  const booking::EncodedEvents encoded = booking::EncodeEvents(batch);
+  const size_t n = static_cast<size_t>(batch.events_size());
+  Require(encoded.refused.size() == n, "one refusal slot per event");
+  Require(encoded.json.size() == encoded.index.size(), "one index per encoded event");
+
+  CheckIndexes(batch, encoded);
+  CheckReadsBack(batch, encoded);
+  CheckArray(batch, encoded);
   return 0;
 }

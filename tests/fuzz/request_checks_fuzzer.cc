@@ -44,11 +44,8 @@ void CheckMutation(const absl::StatusOr<booking::CheckedMutation>& checked,
   CheckMetadataResult(metadata, checked->metadata_json);
 }
 
-}  // namespace
-
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  booking::fuzz::QuietProtobuf();
-
+// The input read as CreateBooking and ChangeStatus requests.
+void CheckStatusWrites(const uint8_t* data, size_t size) {
   if (booking::v1::CreateBookingRequest r; Parse(data, size, &r)) {
     const auto checked = booking::CheckRequest(r);
     if (checked.ok()) {
@@ -67,7 +64,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     CheckMutation(checked, r.metadata());
   }
+}
 
+// The input read as CreateExtension and GetBooking requests.
+void CheckExtensionAndGet(const uint8_t* data, size_t size) {
   if (booking::v1::CreateExtensionRequest r; Parse(data, size, &r)) {
     const auto checked = booking::CheckRequest(r);
     if (checked.ok()) {
@@ -89,7 +89,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       CheckRefusal(checked);
     }
   }
+}
 
+// The input read as a ListBookings request: page size and page token.
+void CheckList(const uint8_t* data, size_t size) {
   if (booking::v1::ListBookingsRequest r; Parse(data, size, &r)) {
     const auto checked = booking::CheckRequest(r);
     if (checked.ok()) {
@@ -109,5 +112,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       CheckRefusal(checked.status());
     }
   }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  booking::fuzz::QuietProtobuf();
+  CheckStatusWrites(data, size);
+  CheckExtensionAndGet(data, size);
+  CheckList(data, size);
   return 0;
 }

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "pqxx/pqxx"
+#include "tests/support/wait.h"
 
 namespace booking::testing {
 namespace {
@@ -109,7 +110,7 @@ void ColumnWriters::Run(size_t column) {
       Failed(what + e.what(), "");
       conn.reset();
     }
-    absl::SleepFor(absl::Milliseconds(2));
+    Pace(absl::Milliseconds(2));
   }
 }
 

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "tests/support/wait.h"
 
 namespace booking::testing {
 
@@ -39,12 +40,9 @@ int64_t StoreWriters::committed() const {
 
 bool StoreWriters::Await(int64_t n) {
   const int64_t target = committed() + n;
-  const absl::Time deadline = absl::Now() + absl::Seconds(20);
-  while (committed() < target) {
-    if (absl::Now() > deadline) return false;
-    absl::SleepFor(absl::Milliseconds(5));
-  }
-  return true;
+  return WaitFor([&] { return committed() >= target; }, absl::Seconds(20), "committed writes",
+                 absl::Milliseconds(5))
+      .ok();
 }
 
 Cells StoreWriters::Expected() const {

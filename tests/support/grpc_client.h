@@ -3,12 +3,14 @@
 #ifndef TESTS_SUPPORT_GRPC_CLIENT_H_
 #define TESTS_SUPPORT_GRPC_CLIENT_H_
 
+#include <future>
 #include <memory>
 #include <set>
 #include <string>
 
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
+#include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
 
 namespace booking::testing {
@@ -39,6 +41,21 @@ inline std::set<std::string> PreconditionSubjects(const grpc::Status& status) {
     for (const auto& v : failure.violations()) subjects.insert(v.subject());
   }
   return subjects;
+}
+
+// A unary call of `method` with `bytes` as the request, as a client with
+// other protobuf definitions (or none) sends it. `context` bounds it (as
+// AuthedContext's deadline does).
+inline grpc::Status RawCall(const std::shared_ptr<grpc::Channel>& channel,
+                            grpc::ClientContext* context, const std::string& method,
+                            const std::string& bytes) {
+  grpc::GenericStub stub(channel);
+  grpc::Slice slice(bytes);
+  grpc::ByteBuffer request(&slice, 1), response;
+  std::promise<grpc::Status> done;
+  stub.UnaryCall(context, method, grpc::StubOptions(), &request, &response,
+                 [&](grpc::Status s) { done.set_value(std::move(s)); });
+  return done.get_future().get();
 }
 
 }  // namespace booking::testing

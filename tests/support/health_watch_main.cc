@@ -13,6 +13,7 @@
 
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
+#include "tests/support/wait.h"
 
 int main(int argc, char** argv) {
   if (argc != 3) {
@@ -47,6 +48,6 @@ int main(int argc, char** argv) {
     std::printf("%.3f %.3f %lld %s\n", ms, lag, at, result.c_str());
     std::fflush(stdout);
     due = Clock::now() + interval;
-    std::this_thread::sleep_until(due);
+    booking::testing::Pace(absl::FromChrono(due - Clock::now()));
   }
 }

@@ -15,6 +15,7 @@
 #include "pqxx/pqxx"
 #include "tests/support/process.h"
 #include "tests/support/service_set.h"
+#include "tests/support/wait.h"
 
 namespace booking::testing {
 namespace {
@@ -291,18 +292,21 @@ void ClusterAdmin::Drop(const std::string& name) {
 }
 
 int64_t ClusterAdmin::CommitsOnceIdle(const std::string& database) {
-  const absl::Time deadline = absl::Now() + absl::Minutes(1);
-  while (absl::Now() < deadline) {
-    // A transaction of its own each time: fresh activity and statistics.
-    pqxx::nontransaction txn(conn_);
-    pqxx::result r = txn.exec_params(
-        "SELECT (SELECT count(*) FROM pg_stat_activity WHERE datname = $1), "
-        "(SELECT xact_commit FROM pg_stat_database WHERE datname = $1)",
-        database);
-    if (r[0][0].as<int64_t>() == 0) return r[0][1].is_null() ? 0 : r[0][1].as<int64_t>();
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-  return -1;
+  int64_t commits = -1;
+  const absl::Status idle = WaitFor(
+      [&] {
+        // A transaction of its own each time: fresh activity and statistics.
+        pqxx::nontransaction txn(conn_);
+        pqxx::result r = txn.exec_params(
+            "SELECT (SELECT count(*) FROM pg_stat_activity WHERE datname = $1), "
+            "(SELECT xact_commit FROM pg_stat_database WHERE datname = $1)",
+            database);
+        if (r[0][0].as<int64_t>() != 0) return false;
+        commits = r[0][1].is_null() ? 0 : r[0][1].as<int64_t>();
+        return true;
+      },
+      absl::Minutes(1), absl::StrCat("no session on ", database), absl::Milliseconds(2));
+  return idle.ok() ? commits : -1;
 }
 
 void ParallelFor(int count, int threads, const std::function<void(int, int)>& fn) {

@@ -20,6 +20,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "tests/support/wait.h"
 
 namespace booking::testing {
 
@@ -66,13 +67,15 @@ HealthWatch::Figures HealthWatch::Take() {
 }
 
 bool HealthWatch::WaitChecks(int n, absl::Duration timeout) {
-  const absl::Time deadline = absl::Now() + timeout;
   const size_t until = Lines().size() + n;
-  while (Lines().size() < until) {
-    if (absl::Now() > deadline || !process_.has_value() || !process_->Running()) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return true;
+  bool stopped = false;
+  const absl::Status seen = WaitFor(
+      [&] {
+        stopped = !process_.has_value() || !process_->Running();
+        return stopped || Lines().size() >= until;
+      },
+      timeout, "health checks");
+  return seen.ok() && Lines().size() >= until;
 }
 
 int64_t ProcStatusValue(pid_t pid, const std::string& field) {
@@ -151,19 +154,18 @@ std::chrono::system_clock::time_point In(absl::Duration d) {
 }
 
 absl::Status NewConnectionServes(const std::string& target, absl::Duration timeout) {
-  const absl::Time deadline = absl::Now() + timeout;
-  std::string last;
-  while (absl::Now() < deadline) {
-    auto stub = grpc::health::v1::Health::NewStub(OwnChannel(target));
-    grpc::ClientContext context;
-    context.set_deadline(In(absl::Seconds(1)));
-    grpc::health::v1::HealthCheckResponse response;
-    const grpc::Status s = stub->Check(&context, {}, &response);
-    if (s.ok()) return absl::OkStatus();
-    last = s.error_message();
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return absl::UnavailableError(absl::StrCat(target, " takes no new connection: ", last));
+  const absl::Status served = WaitFor(
+      [&]() -> absl::Status {
+        auto stub = grpc::health::v1::Health::NewStub(OwnChannel(target));
+        grpc::ClientContext context;
+        context.set_deadline(In(absl::Seconds(1)));
+        grpc::health::v1::HealthCheckResponse response;
+        const grpc::Status s = stub->Check(&context, {}, &response);
+        return s.ok() ? absl::OkStatus() : absl::UnavailableError(s.error_message());
+      },
+      timeout, absl::StrCat(target, " to take a new connection"), absl::Milliseconds(50));
+  if (!served.ok()) return absl::UnavailableError(served.message());
+  return absl::OkStatus();
 }
 
 void Outcomes::Record(grpc::StatusCode code) {

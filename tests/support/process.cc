@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "tests/support/wait.h"
 
 extern char** environ;
 
@@ -95,13 +96,9 @@ void Process::Signal(int signal) {
 }
 
 absl::StatusOr<int> Process::Wait(absl::Duration timeout) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (Running()) {
-    if (absl::Now() > deadline) {
-      return absl::DeadlineExceededError(absl::StrCat("pid ", pid_, " still running"));
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  absl::Status exited =
+      WaitFor([this] { return !Running(); }, timeout, absl::StrCat("pid ", pid_, " to exit"));
+  if (!exited.ok()) return exited;
   return exit_code_;
 }
 

@@ -15,6 +15,7 @@
 #include "tests/support/grpc_client.h"
 #include "tests/support/ingest_client.h"
 #include "tests/support/service_set.h"
+#include "tests/support/wait.h"
 
 namespace booking::testing {
 namespace {
@@ -102,20 +103,15 @@ absl::Status LoadChainedHistory(const std::string& url, int bookings, int per_bo
 }
 
 absl::Status WaitForCheckpoint(const std::string& url, int64_t rows, absl::Duration timeout) {
-  const absl::Time deadline = absl::Now() + timeout;
   try {
     pqxx::connection conn(url);
-    for (;;) {
-      pqxx::nontransaction txn(conn);
-      if (txn.exec(R"(SELECT COALESCE(max("rowCount"), 0) FROM "HistoryCheckpoint")")[0][0]
-              .as<int64_t>() >= rows) {
-        return absl::OkStatus();
-      }
-      if (absl::Now() > deadline) {
-        return absl::DeadlineExceededError(absl::StrCat("no checkpoint of ", rows, " rows"));
-      }
-      absl::SleepFor(absl::Milliseconds(200));
-    }
+    return WaitFor(
+        [&] {
+          pqxx::nontransaction txn(conn);
+          return txn.exec(R"(SELECT COALESCE(max("rowCount"), 0) FROM "HistoryCheckpoint")")[0][0]
+                     .as<int64_t>() >= rows;
+        },
+        timeout, absl::StrCat("a checkpoint of ", rows, " rows"), absl::Milliseconds(200));
   } catch (const std::exception& e) {
     return absl::UnavailableError(e.what());
   }
@@ -203,8 +199,8 @@ void Readers::Loop(const std::string& target, int bookings, int seed, Pushback p
       ++exhausted_;
       google::rpc::RetryInfo retry;
       if (pushback == Pushback::kHonour && FindDetail(s, &retry)) {
-        absl::SleepFor(absl::Seconds(retry.retry_delay().seconds()) +
-                       absl::Nanoseconds(retry.retry_delay().nanos()));
+        Pace(absl::Seconds(retry.retry_delay().seconds()) +
+             absl::Nanoseconds(retry.retry_delay().nanos()));
       }
     } else {
       bool first = false;

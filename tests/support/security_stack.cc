@@ -7,6 +7,7 @@
 #include "booking/v1/booking.grpc.pb.h"
 #include "history/v1/history.grpc.pb.h"
 #include "tests/support/sql.h"
+#include "tests/support/wait.h"
 
 namespace booking::testing {
 
@@ -22,16 +23,6 @@ allow writers /booking.v1.BookingService/*
 std::string Caller::Describe() const {
   return token.empty() ? absl::StrCat("certificate ", cert)
                        : absl::StrCat("token ", token, " over certificate ", cert);
-}
-
-bool WaitForCount(const std::string& url, const std::string& sql, int64_t want,
-                  absl::Duration timeout) {
-  const absl::Time until = absl::Now() + timeout;
-  while (absl::Now() < until) {
-    if (QueryCount(url, sql) == want) return true;
-    absl::SleepFor(absl::Milliseconds(100));
-  }
-  return QueryCount(url, sql) == want;
 }
 
 absl::StatusOr<std::unique_ptr<SecureStack>> SecureStack::Start(PgCluster& pg,

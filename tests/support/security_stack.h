@@ -27,10 +27,6 @@ struct Caller {
   std::string Describe() const;
 };
 
-// Polls `sql` (a count) until it is `want`; false at the timeout.
-bool WaitForCount(const std::string& url, const std::string& sql, int64_t want,
-                  absl::Duration timeout);
-
 class SecureStack {
  public:
   static constexpr char kWriterPrincipal[] = "dispatcher@test";

@@ -21,6 +21,7 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "tests/support/metrics_scrape.h"
+#include "tests/support/wait.h"
 
 namespace booking::testing {
 
@@ -43,24 +44,22 @@ absl::Status WaitServing(const std::string& target, absl::Duration timeout,
   if (credentials == nullptr) credentials = grpc::InsecureChannelCredentials();
   auto stub =
       grpc::health::v1::Health::NewStub(grpc::CreateCustomChannel(target, credentials, args));
-  const absl::Time deadline = absl::Now() + timeout;
-  std::string last = "no answer";
-  while (absl::Now() < deadline) {
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(1));
-    context.set_wait_for_ready(true);  // wait for the server to listen
-    grpc::health::v1::HealthCheckRequest request;
-    grpc::health::v1::HealthCheckResponse response;
-    grpc::Status status = stub->Check(&context, request, &response);
-    if (status.ok() && response.status() == grpc::health::v1::HealthCheckResponse::SERVING) {
-      return absl::OkStatus();
-    }
-    last = status.ok()
-               ? grpc::health::v1::HealthCheckResponse::ServingStatus_Name(response.status())
-               : status.error_message();
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return absl::DeadlineExceededError(absl::StrCat(target, " not SERVING: ", last));
+  return WaitFor(
+      [&]() -> absl::Status {
+        grpc::ClientContext context;
+        context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(1));
+        context.set_wait_for_ready(true);  // wait for the server to listen
+        grpc::health::v1::HealthCheckRequest request;
+        grpc::health::v1::HealthCheckResponse response;
+        grpc::Status status = stub->Check(&context, request, &response);
+        if (!status.ok()) return absl::UnavailableError(status.error_message());
+        if (response.status() == grpc::health::v1::HealthCheckResponse::SERVING) {
+          return absl::OkStatus();
+        }
+        return absl::UnavailableError(
+            grpc::health::v1::HealthCheckResponse::ServingStatus_Name(response.status()));
+      },
+      timeout, absl::StrCat(target, " SERVING"), absl::Milliseconds(100));
 }
 
 namespace {
@@ -96,16 +95,16 @@ absl::StatusOr<bool> IsServing(const std::string& target, const std::string& ser
 
 absl::Status WaitHealth(const std::string& target, bool serving, absl::Duration timeout,
                         const std::string& service) {
-  const absl::Time deadline = absl::Now() + timeout;
-  std::string last = "no answer";
-  while (absl::Now() < deadline) {
-    absl::StatusOr<bool> now = IsServing(target, service);
-    if (now.ok() && *now == serving) return absl::OkStatus();
-    last = now.ok() ? (*now ? "SERVING" : "NOT_SERVING") : now.status().ToString();
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return absl::DeadlineExceededError(absl::StrCat(target, " (service \"", service, "\") still ",
-                                                  last, " after ", absl::FormatDuration(timeout)));
+  return WaitFor(
+      [&]() -> absl::Status {
+        absl::StatusOr<bool> now = IsServing(target, service);
+        if (!now.ok()) return now.status();
+        if (*now == serving) return absl::OkStatus();
+        return absl::UnavailableError(*now ? "SERVING" : "NOT_SERVING");
+      },
+      timeout,
+      absl::StrCat(target, " (service \"", service, "\") ", serving ? "SERVING" : "NOT_SERVING"),
+      absl::Milliseconds(100));
 }
 
 absl::StatusOr<double> ScrapeMetric(const std::string& target, const std::string& name) {

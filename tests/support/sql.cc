@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "pqxx/pqxx"
+#include "tests/support/wait.h"
 
 namespace booking::testing {
 
@@ -34,6 +35,13 @@ int64_t QueryCount(const std::string& url, const std::string& sql) {
   pqxx::connection conn(url);
   pqxx::nontransaction txn(conn);
   return txn.exec(sql)[0][0].as<int64_t>();
+}
+
+bool WaitForCount(const std::string& url, const std::string& sql, int64_t want,
+                  absl::Duration timeout) {
+  return WaitFor([&] { return QueryCount(url, sql) == want; }, timeout, sql,
+                 absl::Milliseconds(100))
+      .ok();
 }
 
 }  // namespace booking::testing

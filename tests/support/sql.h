@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <string>
 
+#include "absl/time/time.h"
+
 namespace booking::testing {
 
 // One query's rows as "a|b|\n" lines (NULL as "NULL").
@@ -14,6 +16,9 @@ std::string QueryValue(const std::string& url, const std::string& sql);
 // The first column of the first row as a number (a count, a sum).
 int64_t QueryCount(const std::string& url, const std::string& sql);
 void Exec(const std::string& url, const std::string& sql);
+// Polls `sql` (a count) until it is `want` (WaitFor); false at the timeout.
+bool WaitForCount(const std::string& url, const std::string& sql, int64_t want,
+                  absl::Duration timeout);
 
 }  // namespace booking::testing
 

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "tests/support/wait.h"
 
 namespace booking::testing {
 
@@ -55,7 +56,7 @@ bool StatusLoad::Resolve(const std::function<grpc::Status(grpc::ClientContext&)>
       ++unresolved_;
       return false;
     }
-    absl::SleepFor(absl::Milliseconds(50));
+    Pace(absl::Milliseconds(50));  // a retry's backoff
   }
 }
 
@@ -143,7 +144,7 @@ void StatusLoad::Worker(int thread) {
       acked_.push_back({b.id, b.version, v1::BookingStatus_Name(b.status)});
     }
     ++acked_count_;
-    if (options_.pause > absl::ZeroDuration()) absl::SleepFor(options_.pause);
+    if (options_.pause > absl::ZeroDuration()) Pace(options_.pause);
   }
 }
 
