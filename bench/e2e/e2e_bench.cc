@@ -31,6 +31,7 @@
 #include "tests/support/process.h"
 #include "tests/support/service_set.h"
 #include "tests/support/status_load.h"
+#include "tests/support/wait.h"
 
 ABSL_FLAG(absl::Duration, time, absl::Seconds(30), "length of pgbench's run and of the load");
 ABSL_FLAG(int, clients, 8, "pgbench clients and load client threads");
@@ -271,13 +272,8 @@ void PrintFigures(double changes_per_s, const Yardstick& y, absl::Duration p99, 
                .met = generator_share < 0.25});
 }
 
-int Main() {
-  Stack stack = StartStores();
-  ServiceSet& s = *stack.services;
-  const int clients = absl::GetFlag(FLAGS_clients);
-  const absl::Duration length = absl::GetFlag(FLAGS_time);
-  std::printf("e2e-bench: booking store and history store on two PostgreSQL 15 servers\n");
-
+// The yardstick: pgbench -N on the booking store's server, printed.
+Yardstick MeasureYardstick(Stack& stack, int clients, absl::Duration length) {
   const Yardstick y = RunPgbench(*stack.booking_pg);
   std::printf(
       "pgbench -N -c %d -j 2 -T %s, scale %d, on the booking store's server: %.0f tps "
@@ -285,17 +281,33 @@ int Main() {
       clients, absl::FormatDuration(length).c_str(), absl::GetFlag(FLAGS_scale), y.tps,
       100 * y.pgbench_cpu / absl::ToDoubleSeconds(length) / sysconf(_SC_NPROCESSORS_ONLN),
       100 * y.server_cpu / absl::ToDoubleSeconds(length) / sysconf(_SC_NPROCESSORS_ONLN));
+  return y;
+}
+
+// CPU of both services and both PostgreSQL servers, process trees included.
+CpuMeter MeterFor(const std::map<std::string, pid_t>& pids, Stack& stack) {
+  CpuMeter cpu;
+  cpu.trees = {{"booking-service", pids.at("booking-service")},
+               {"history-service", pids.at("history-service")},
+               {"booking PostgreSQL", PostmasterPid(stack.booking_pg->dir() + "/data")},
+               {"history PostgreSQL", PostmasterPid(stack.history_pg->dir() + "/data")}};
+  return cpu;
+}
+
+int Main() {
+  Stack stack = StartStores();
+  ServiceSet& s = *stack.services;
+  const int clients = absl::GetFlag(FLAGS_clients);
+  const absl::Duration length = absl::GetFlag(FLAGS_time);
+  std::printf("e2e-bench: booking store and history store on two PostgreSQL 15 servers\n");
+  const Yardstick y = MeasureYardstick(stack, clients, length);
 
   Check(s.StartHistory(), "history-service");
   Check(s.StartBooking(SplitFlags(absl::GetFlag(FLAGS_booking_flags))), "booking-service");
   const std::map<std::string, pid_t> pids = {
       {"booking-service", s.booking_pid(0)},
       {"history-service", ChildRunning(testing::HistoryServiceBin())}};
-  CpuMeter cpu;
-  cpu.trees = {{"booking-service", pids.at("booking-service")},
-               {"history-service", pids.at("history-service")},
-               {"booking PostgreSQL", PostmasterPid(stack.booking_pg->dir() + "/data")},
-               {"history PostgreSQL", PostmasterPid(stack.history_pg->dir() + "/data")}};
+  CpuMeter cpu = MeterFor(pids, stack);
   if (absl::GetFlag(FLAGS_statements)) {
     ResetStatements(*stack.booking_pg);
     ResetStatements(*stack.history_pg);
@@ -314,11 +326,10 @@ int Main() {
   const double generator_share = cpu.End();
   rss.Stop();
 
-  const absl::Time drain_deadline = absl::Now() + absl::Minutes(2);
-  while (Count(s.booking_url(), R"(SELECT count(*) FROM "BookingOutbox")") > 0 &&
-         absl::Now() < drain_deadline) {
-    absl::SleepFor(absl::Milliseconds(50));
-  }
+  // Figures count what reached history: give the relay up to 2 min to drain.
+  (void)testing::WaitFor(
+      [&] { return Count(s.booking_url(), R"(SELECT count(*) FROM "BookingOutbox")") == 0; },
+      absl::Minutes(2), "the outbox drained", absl::Milliseconds(50));
   const std::vector<testing::AckedChange> acked = (*load)->acked();
   const int64_t acked_changes =
       std::count_if(acked.begin(), acked.end(), [](const auto& c) { return c.version > 1; });

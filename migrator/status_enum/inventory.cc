@@ -6,6 +6,40 @@
 
 namespace booking::migrator {
 
+namespace {
+
+// What the batches and the backup rely on: a unique id (keyset order), the
+// version `up` adds, and Prisma's "updatedAt".
+absl::Status CheckStoreShape(Tx& tx, uint32_t table_oid) {
+  pqxx::result shape = tx.Params(
+      R"(SELECT EXISTS (SELECT 1 FROM pg_index i JOIN pg_attribute a
+                        ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+                        WHERE i.indrelid = $1 AND i.indisunique AND i.indnkeyatts = 1
+                          AND i.indpred IS NULL AND a.attname = 'id'),
+                to_regclass('"StatusMigration"') IS NOT NULL AND EXISTS (
+                  SELECT 1 FROM pg_attribute WHERE attrelid = $1 AND attname = 'version'
+                    AND NOT attisdropped),
+                EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = $1 AND attname = 'updatedAt'
+                          AND NOT attisdropped))",
+      table_oid);
+  if (!shape[0][0].as<bool>()) {
+    return absl::FailedPreconditionError(
+        "\"Booking\".id is not unique (no primary key or unique index on it alone): the "
+        "migrator's batches need it");
+  }
+  if (!shape[0][1].as<bool>()) {
+    return absl::FailedPreconditionError(
+        "the booking store lacks what `migrator up` adds; run `migrator up` first");
+  }
+  if (!shape[0][2].as<bool>()) {
+    return absl::FailedPreconditionError(
+        "\"Booking\" has no \"updatedAt\" column: not the Prisma shape the migrator adopts");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<StoreInfo> ReadStore(Tx& tx) {
   pqxx::result r = tx.Exec(R"(
       SELECT c.oid, c.oid::regclass::text, a.atttypid, format_type(a.atttypid, NULL), t.typtype,
@@ -29,32 +63,7 @@ absl::StatusOr<StoreInfo> ReadStore(Tx& tx) {
     return absl::FailedPreconditionError(absl::StrCat(
         "\"Booking\".status is of type ", row[3].c_str(), ", not an enum: nothing to migrate"));
   }
-  // What the batches and the backup rely on: a unique id (keyset order),
-  // the version `up` adds, and Prisma's "updatedAt".
-  pqxx::result shape = tx.Params(
-      R"(SELECT EXISTS (SELECT 1 FROM pg_index i JOIN pg_attribute a
-                        ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
-                        WHERE i.indrelid = $1 AND i.indisunique AND i.indnkeyatts = 1
-                          AND i.indpred IS NULL AND a.attname = 'id'),
-                to_regclass('"StatusMigration"') IS NOT NULL AND EXISTS (
-                  SELECT 1 FROM pg_attribute WHERE attrelid = $1 AND attname = 'version'
-                    AND NOT attisdropped),
-                EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = $1 AND attname = 'updatedAt'
-                          AND NOT attisdropped))",
-      row[0].as<uint32_t>());
-  if (!shape[0][0].as<bool>()) {
-    return absl::FailedPreconditionError(
-        "\"Booking\".id is not unique (no primary key or unique index on it alone): the "
-        "migrator's batches need it");
-  }
-  if (!shape[0][1].as<bool>()) {
-    return absl::FailedPreconditionError(
-        "the booking store lacks what `migrator up` adds; run `migrator up` first");
-  }
-  if (!shape[0][2].as<bool>()) {
-    return absl::FailedPreconditionError(
-        "\"Booking\" has no \"updatedAt\" column: not the Prisma shape the migrator adopts");
-  }
+  if (absl::Status shape = CheckStoreShape(tx, row[0].as<uint32_t>()); !shape.ok()) return shape;
   StoreInfo store;
   store.schema = row[8].as<std::string>();
   store.table_oid = row[0].as<uint32_t>();

@@ -53,26 +53,39 @@ bool Token::IsWord(absl::string_view word) const {
          absl::EqualsIgnoreCase(value, word);
 }
 
-absl::StatusOr<std::vector<Token>> Tokenize(absl::string_view sql) {
-  std::vector<Token> tokens;
-  size_t i = 0;
+namespace {
+
+// The position after the whitespace and comments at `i` (`i` when none).
+absl::StatusOr<size_t> SkipBlank(absl::string_view sql, size_t i) {
   while (i < sql.size()) {
     const char c = sql[i];
     if (std::isspace(static_cast<unsigned char>(c))) {
       ++i;
-      continue;
-    }
-    if (c == '-' && i + 1 < sql.size() && sql[i + 1] == '-') {
+    } else if (c == '-' && i + 1 < sql.size() && sql[i + 1] == '-') {
       const size_t eol = sql.find('\n', i);
       i = eol == absl::string_view::npos ? sql.size() : eol + 1;
-      continue;
-    }
-    if (c == '/' && i + 1 < sql.size() && sql[i + 1] == '*') {
+    } else if (c == '/' && i + 1 < sql.size() && sql[i + 1] == '*') {
       const size_t end = sql.find("*/", i + 2);
       if (end == absl::string_view::npos) return absl::InvalidArgumentError("unterminated comment");
       i = end + 2;
-      continue;
+    } else {
+      break;
     }
+  }
+  return i;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<Token>> Tokenize(absl::string_view sql) {
+  std::vector<Token> tokens;
+  size_t i = 0;
+  while (true) {
+    absl::StatusOr<size_t> next = SkipBlank(sql, i);
+    if (!next.ok()) return next.status();
+    i = *next;
+    if (i >= sql.size()) break;
+    const char c = sql[i];
     Token t{TokenKind::kPunct, i, i + 1, std::string(1, c)};
     const bool escape_string = (c == 'E' || c == 'e') && i + 1 < sql.size() && sql[i + 1] == '\'';
     if (c == '\'' || escape_string) {
