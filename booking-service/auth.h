@@ -12,6 +12,7 @@
 
 namespace booking {
 
+// Thread safe: Identify is const.
 class Authenticator {
  public:
   // The caller's principal ("anonymous" when authentication is off), or the

@@ -12,6 +12,7 @@
 
 namespace booking {
 
+// Thread safe (gRPC calls it from many threads).
 class BookingServiceImpl final : public v1::BookingService::Service {
  public:
   BookingServiceImpl(BookingStore& store, const Authenticator& auth, LegacyNames legacy_names,

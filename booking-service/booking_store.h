@@ -28,6 +28,8 @@ struct Mutation {
 
 // Every call takes the caller's deadline: the store gives up (DEADLINE_EXCEEDED)
 // when it passes instead of working for a caller that has gone.
+//
+// Thread safe (every call takes its own connection from the pool).
 class BookingStore {
  public:
   // `changes` (may be null) counts each status change once committed.

@@ -27,6 +27,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/notification.h"
@@ -72,6 +73,8 @@ struct RelayOptions {
 
 inline constexpr int kMessageHeadroomBytes = 64 << 10;
 
+// Thread-compatible: Start and Stop one thread at a time (callers serialise); OwnedPartitions is
+// thread safe.
 class OutboxRelay {
  public:
   OutboxRelay(RelayOptions options, prometheus::Registry& metrics);
@@ -131,8 +134,8 @@ class OutboxRelay {
   Backoff stream_backoff_;  // of the relay thread
   mutable std::mutex mu_;
   std::condition_variable exited_;
-  int running_ = 0;         // threads; guarded by mu_
-  std::vector<int> owned_;  // guarded by mu_
+  int running_ ABSL_GUARDED_BY(mu_) = 0;  // threads
+  std::vector<int> owned_ ABSL_GUARDED_BY(mu_);
   std::thread thread_;
   std::thread gauge_thread_;
 };

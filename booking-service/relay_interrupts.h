@@ -8,11 +8,13 @@
 #include <mutex>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "grpcpp/client_context.h"
 #include "pqxx/pqxx"
 
 namespace booking {
 
+// Thread safe.
 class RelayInterrupts {
  public:
   // Cancels the statement in progress on every registered connection and
@@ -37,9 +39,9 @@ class RelayInterrupts {
 
  private:
   std::mutex mu_;
-  bool interrupted_ = false;
-  std::vector<pqxx::connection*> conns_;
-  std::vector<grpc::ClientContext*> calls_;
+  bool interrupted_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<pqxx::connection*> conns_ ABSL_GUARDED_BY(mu_);
+  std::vector<grpc::ClientContext*> calls_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace booking

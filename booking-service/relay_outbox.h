@@ -73,6 +73,8 @@ struct Backlog {
 absl::StatusOr<Backlog> ReadBacklog(pqxx::connection& conn);
 
 // Listens for the NOTIFY sent with every event written to the outbox.
+//
+// Not thread safe: owned by one thread (the relay thread).
 class OutboxListener final : public pqxx::notification_receiver {
  public:
   explicit OutboxListener(pqxx::connection& conn)

@@ -24,6 +24,7 @@ namespace booking {
 inline constexpr int kRelayLockClass = 0x62726c79;  // "brly"
 inline constexpr int kRelayMemberKey = 1000;
 
+// Not thread safe: owned by one thread (the relay thread).
 class PartitionOwnership {
  public:
   // Registers `db`'s session as a running relay (the shared lock).

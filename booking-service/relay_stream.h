@@ -27,6 +27,8 @@ struct RelayOptions;
 // set on it explicitly.
 std::shared_ptr<grpc::Channel> HistoryChannel(const RelayOptions& options);
 
+// Not thread safe: owned by one thread (the relay thread); RelayInterrupts cancels its call from
+// others.
 class IngestPipeline {
  public:
   IngestPipeline(std::shared_ptr<grpc::Channel> channel, RelayInterrupts& interrupts);

@@ -12,6 +12,7 @@
 
 namespace booking {
 
+// Thread safe.
 class StatusChangeMetrics {
  public:
   // Creates every allowed transition's series at zero.

@@ -47,6 +47,7 @@ struct AccessSettings {
 // <prefix>_AUTHZ_POLICY) and --credentials-reload-interval.
 AccessSettings AccessSettingsFromFlags(absl::string_view env_prefix);
 
+// Thread safe.
 class AccessControl {
  public:
   // Loads both files (INVALID_ARGUMENT naming what is wrong) and starts

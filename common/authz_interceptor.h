@@ -22,6 +22,7 @@
 
 namespace booking {
 
+// Thread safe (gRPC creates interceptors from many threads).
 class AuthzInterceptorFactory final : public grpc::experimental::ServerInterceptorFactoryInterface {
  public:
   explicit AuthzInterceptorFactory(std::shared_ptr<const AccessControl> access)

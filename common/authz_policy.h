@@ -37,6 +37,7 @@
 
 namespace booking {
 
+// Thread safe once built: it is immutable, Allows is const.
 class AuthzPolicy {
  public:
   // INVALID_ARGUMENT naming `source` and the line of a rule it refuses.

@@ -16,6 +16,7 @@
 
 namespace booking {
 
+// Not thread safe: owned by one thread.
 class Backoff {
  public:
   // Pauses start at `initial` and grow by `multiplier` up to `max`.

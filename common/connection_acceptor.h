@@ -30,6 +30,8 @@
 namespace booking {
 
 // An owned file descriptor, closed on destruction.
+//
+// Thread-compatible: one thread at a time (callers serialise).
 class ScopedFd {
  public:
   ScopedFd() = default;
@@ -52,6 +54,8 @@ class ScopedFd {
 // Raises RLIMIT_NOFILE's soft limit to the hard limit and logs both.
 void RaiseOpenFilesLimit();
 
+// Thread-compatible: one thread at a time (callers serialise). Its accept loop runs on a thread of
+// its own, which alone uses the rest of its state.
 class ConnectionAcceptor {
  public:
   struct Options {

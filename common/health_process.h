@@ -28,12 +28,14 @@
 #include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/connection_acceptor.h"
 
 namespace booking {
 
+// Thread safe.
 class HealthProcess {
   struct Token {  // only Spawn constructs one
     explicit Token() = default;
@@ -76,9 +78,9 @@ class HealthProcess {
   const int port_;
   std::mutex mu_;
   std::condition_variable changed_;
-  bool serving_ = false;
-  bool reported_ = false;  // serving_ was sent
-  bool stopping_ = false;
+  bool serving_ ABSL_GUARDED_BY(mu_) = false;
+  bool reported_ ABSL_GUARDED_BY(mu_) = false;  // serving_ was sent
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread heartbeat_;
 };
 

@@ -22,6 +22,8 @@ namespace booking {
 inline constexpr size_t kMinTokenBytes = 16;
 
 // The tokens file: "principal token" lines, '#' starts a comment.
+//
+// Thread safe once built: it is immutable, PrincipalOf is const.
 class TokenTable {
  public:
   // INVALID_ARGUMENT naming the file and line of a malformed line, a

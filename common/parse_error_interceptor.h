@@ -13,6 +13,7 @@
 
 namespace booking {
 
+// Thread safe (gRPC creates interceptors from many threads).
 class ParseErrorInterceptorFactory final
     : public grpc::experimental::ServerInterceptorFactoryInterface {
  public:

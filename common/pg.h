@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -60,6 +61,7 @@ absl::Status BoundByDeadline(pqxx::transaction_base& txn, absl::Time deadline);
 // infinite deadline; DEADLINE_EXCEEDED when none is left.
 absl::StatusOr<std::string> DeadlineBoundStatement(absl::Time deadline);
 
+// Thread safe.
 class PgPool {
  public:
   struct Options {
@@ -162,9 +164,9 @@ class PgPool {
   prometheus::Histogram* use_ = nullptr;
   std::mutex mu_;
   std::condition_variable released_;
-  std::vector<std::unique_ptr<pqxx::connection>> idle_;
-  int open_ = 0;                     // connections handed out or idle
-  bool lost_since_connect_ = false;  // log the reconnect after a loss
+  std::vector<std::unique_ptr<pqxx::connection>> idle_ ABSL_GUARDED_BY(mu_);
+  int open_ ABSL_GUARDED_BY(mu_) = 0;                     // connections handed out or idle
+  bool lost_since_connect_ ABSL_GUARDED_BY(mu_) = false;  // log the reconnect after a loss
 };
 
 }  // namespace booking

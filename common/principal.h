@@ -23,6 +23,7 @@
 
 namespace booking {
 
+// Thread-compatible: one thread at a time (callers serialise).
 class Principal {
  public:
   enum class Kind { kSpiffeId, kDnsName, kToken };

@@ -14,6 +14,7 @@
 
 namespace booking {
 
+// Not thread safe: owned by one thread (the probe thread).
 class ProbeConnection {
  public:
   // `setup` runs on every (re)connect, e.g. to set the search_path.

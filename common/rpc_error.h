@@ -15,6 +15,7 @@
 
 namespace booking {
 
+// Thread-compatible: one thread at a time (callers serialise).
 class RpcError {
  public:
   RpcError(absl::StatusCode code, std::string message);

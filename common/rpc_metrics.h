@@ -19,6 +19,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "grpcpp/support/server_interceptor.h"
 #include "grpcpp/support/status.h"
 #include "prometheus/counter.h"
@@ -28,6 +29,7 @@
 
 namespace booking {
 
+// Thread safe.
 class RpcMetrics {
  public:
   // The series of one method, resolved once.
@@ -52,7 +54,7 @@ class RpcMetrics {
   void Handled(const Method& method, grpc::StatusCode code, double seconds);
 
  private:
-  const Method& ResolveLocked(const std::string& path);
+  const Method& ResolveLocked(const std::string& path) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   prometheus::Family<prometheus::Counter>& started_;
   prometheus::Family<prometheus::Counter>& handled_;
@@ -61,12 +63,14 @@ class RpcMetrics {
   prometheus::Family<prometheus::Counter>& sent_;
   const prometheus::Histogram::BucketBoundaries buckets_;
   std::mutex mu_;
-  std::unordered_map<std::string, std::unique_ptr<Method>> methods_;  // by path
+  std::unordered_map<std::string, std::unique_ptr<Method>> methods_
+      ABSL_GUARDED_BY(mu_);  // by path
 };
 
 // The code's name as go-grpc-prometheus writes it ("OK", "NotFound", ...).
 const char* GrpcCodeName(grpc::StatusCode code);
 
+// Thread safe (gRPC creates interceptors from many threads).
 class RpcMetricsInterceptorFactory final
     : public grpc::experimental::ServerInterceptorFactoryInterface {
  public:

@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -67,6 +68,8 @@ struct BoundSettings {
 // integer.
 absl::Status ApplyBoundSettings(const BoundSettings& settings, ServerConfig& config);
 
+// Thread-compatible: one thread at a time (callers serialise). Its probe thread shares only what
+// mu_ guards.
 class ServerRuntime {
  public:
   // Call first in main, before any thread exists: SIGTERM and SIGINT are then
@@ -145,7 +148,7 @@ class ServerRuntime {
   std::function<void()> on_drain_;
   std::mutex mu_;
   std::condition_variable stop_cv_;
-  bool stopping_ = false;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread probe_thread_;
 };
 

@@ -12,6 +12,8 @@
 
 namespace booking {
 
+// Thread-compatible: Start and Stop one thread at a time (callers serialise); Run is its own
+// thread's.
 class Checkpointer {
  public:
   Checkpointer(PgPool& pool, SigningKey key, absl::Duration interval)

@@ -6,6 +6,7 @@
 #include <map>
 #include <mutex>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/time/time.h"
 #include "common/caller_limiter.h"
 #include "history-service/history_store.h"
@@ -29,6 +30,8 @@ struct ReadBounds {
 
 // WatchHistory runs on gRPC's callback API (history-service/watch_stream.h),
 // the other methods on the sync one.
+//
+// Thread safe (gRPC calls it from many threads).
 class HistoryServiceImpl final
     : public history::v1::HistoryService::WithCallbackMethod_WatchHistory<
           history::v1::HistoryService::Service> {
@@ -76,8 +79,8 @@ class HistoryServiceImpl final
   WatchHub* const watches_;
   CallerLimiter readers_;
   std::mutex mu_;
-  bool draining_ = false;                               // guarded by mu_
-  std::map<grpc::ServerContext*, OpenStream> streams_;  // guarded by mu_
+  bool draining_ ABSL_GUARDED_BY(mu_) = false;
+  std::map<grpc::ServerContext*, OpenStream> streams_ ABSL_GUARDED_BY(mu_);
   prometheus::Family<prometheus::Counter>& events_;
   prometheus::Family<prometheus::Counter>& held_;
 };

@@ -50,6 +50,7 @@ struct StoredBatch {
   std::optional<HeldCounts> counts;   // the table's at commit, when the batch changed them
 };
 
+// Thread safe (every call takes its own connection from a pool).
 class HistoryStore {
  public:
   // Ingest (StoreBatch) on `pool`, reads on `read_pool`: however many reads

@@ -23,6 +23,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "common/limits.h"
@@ -33,6 +34,8 @@
 namespace booking {
 
 // One watch, shared by its stream and the hub.
+//
+// Thread safe: the stream's side under mu(), the rest the hub's reader thread's alone.
 class Watch {
  public:
   // `start` unset: from now (the feed's head when the hub first sees it).
@@ -53,17 +56,18 @@ class Watch {
   friend class WatchHub;
   std::mutex mu_;
   const std::string booking_id_;
-  std::optional<FeedPosition> at_;  // the last position queued (reader thread only)
-  bool started_ = false;            // its first bookmark queued (reader thread only)
-  int64_t taken_ = 0;               // messages taken by the stream
-  int64_t taken_seen_ = -1;         // taken_ when the queue was last seen full (reader thread)
-  absl::Time full_since_;           // since then (reader thread only)
-  bool live_ = false;
-  std::deque<history::v1::WatchHistoryResponse> queue_;
-  std::optional<absl::Status> end_;
-  std::function<void()> wake_;
+  std::optional<FeedPosition> at_;          // the last position queued (reader thread only)
+  bool started_ = false;                    // its first bookmark queued (reader thread only)
+  int64_t taken_ ABSL_GUARDED_BY(mu_) = 0;  // messages taken by the stream
+  int64_t taken_seen_ = -1;  // taken_ when the queue was last seen full (reader thread)
+  absl::Time full_since_;    // since then (reader thread only)
+  bool live_ ABSL_GUARDED_BY(mu_) = false;
+  std::deque<history::v1::WatchHistoryResponse> queue_ ABSL_GUARDED_BY(mu_);
+  std::optional<absl::Status> end_ ABSL_GUARDED_BY(mu_);
+  std::function<void()> wake_ ABSL_GUARDED_BY(mu_);
 };
 
+// Thread safe.
 class WatchHub {
  public:
   struct Options {
@@ -113,10 +117,10 @@ class WatchHub {
   int64_t live_head_ = 0;  // what every live watch has been offered (reader thread only)
   std::mutex mu_;
   std::condition_variable cv_;
-  bool stopping_ = false;                     // guarded by mu_
-  bool poked_ = false;                        // guarded by mu_
-  bool draining_ = false;                     // guarded by mu_
-  std::set<std::shared_ptr<Watch>> watches_;  // guarded by mu_
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool poked_ ABSL_GUARDED_BY(mu_) = false;
+  bool draining_ ABSL_GUARDED_BY(mu_) = false;
+  std::set<std::shared_ptr<Watch>> watches_ ABSL_GUARDED_BY(mu_);
   std::thread listener_, reader_;
 };
 

@@ -42,6 +42,8 @@ struct RetryPolicy {
 class Db;
 
 // One transaction's statements.
+//
+// Not thread safe: owned by one thread.
 class Tx {
  public:
   Tx(Db& db, pqxx::transaction_base& txn) : db_(db), txn_(txn) {}
@@ -59,6 +61,7 @@ class Tx {
   pqxx::transaction_base& txn_;
 };
 
+// Not thread safe: owned by one thread.
 class Db {
  public:
   Db(pqxx::connection& conn, FaultPlan faults);

@@ -42,6 +42,7 @@ inline const std::vector<TreeNode>& Items(const TreeNode* list) {
   return list != nullptr && list->kind == TreeNode::Kind::kList ? list->items : kEmpty;
 }
 
+// Not thread safe: owned by one thread.
 class Checker {
  public:
   Checker(const ::migrator::v1::TypeFacts& types, const LabelTextColumns& label_text_columns,

@@ -25,6 +25,7 @@
 
 namespace booking::migrator {
 
+// Not thread safe: owned by one thread.
 class StatusMigration {
  public:
   explicit StatusMigration(PhaseContext ctx) : ctx_(std::move(ctx)) {}

@@ -11,6 +11,7 @@
 
 namespace booking::migrator {
 
+// Not thread safe: owned by one thread.
 class Progress {
  public:
   Progress(std::ostream& out, std::string what, int64_t total, bool bar, std::string unit = "rows");
