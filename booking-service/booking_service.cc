@@ -49,18 +49,10 @@ void LogChange(const v1::Booking& booking, const Mutation& m) {
 }  // namespace
 
 BookingServiceImpl::BookingServiceImpl(BookingStore& store, const Authenticator& auth,
-                                       LegacyNames legacy_names, prometheus::Registry& metrics)
-    : store_(store),
-      auth_(auth),
-      legacy_names_(legacy_names),
-      calls_(prometheus::BuildCounter()
-                 .Name("booking_rpc_calls_total")
-                 .Help("booking.v1 calls by method and status code")
-                 .Register(metrics)) {}
+                                       LegacyNames legacy_names)
+    : store_(store), auth_(auth), legacy_names_(legacy_names) {}
 
 grpc::Status BookingServiceImpl::Finish(absl::string_view method, const absl::Status& status) {
-  calls_.Add({{"method", std::string(method)}, {"code", absl::StatusCodeToString(status.code())}})
-      .Increment();
   return ToCallerStatus(status, "booking.v1", absl::StrCat("booking.v1.BookingService/", method));
 }
 

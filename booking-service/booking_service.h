@@ -7,16 +7,13 @@
 #include "booking-service/booking_store.h"
 #include "booking-service/status_wire.h"
 #include "booking/v1/booking.grpc.pb.h"
-#include "prometheus/counter.h"
-#include "prometheus/registry.h"
 
 namespace booking {
 
 // Thread safe (gRPC calls it from many threads).
 class BookingServiceImpl final : public v1::BookingService::Service {
  public:
-  BookingServiceImpl(BookingStore& store, const Authenticator& auth, LegacyNames legacy_names,
-                     prometheus::Registry& metrics);
+  BookingServiceImpl(BookingStore& store, const Authenticator& auth, LegacyNames legacy_names);
 
   grpc::Status CreateBooking(grpc::ServerContext* context, const v1::CreateBookingRequest* request,
                              v1::Booking* response) override;
@@ -36,13 +33,13 @@ class BookingServiceImpl final : public v1::BookingService::Service {
   template <typename Request>
   absl::StatusOr<Mutation> MutationFor(grpc::ServerContext& context, const Request& request,
                                        const std::string& reason);
-  // Counts the call's outcome by method and code.
+  // The call's outcome as the caller gets it (counted by method and code in
+  // grpc_server_handled_total, common/rpc_metrics.h).
   grpc::Status Finish(absl::string_view method, const absl::Status& status);
 
   BookingStore& store_;
   const Authenticator& auth_;
   const LegacyNames legacy_names_;
-  prometheus::Family<prometheus::Counter>& calls_;
 };
 
 }  // namespace booking

@@ -25,7 +25,7 @@ int Main(int argc, char** argv) {
   StatusChangeMetrics status_changes(startup.metrics());
   BookingStore store(pool, &status_changes);
   const Authenticator auth;
-  BookingServiceImpl service(store, auth, own->legacy_names, startup.metrics());
+  BookingServiceImpl service(store, auth, own->legacy_names);
   OutboxRelay relay({.database_url = startup.ConnectionUrl(),
                      .database_schema = startup.settings().schema,
                      .history_target = own->history_target,
