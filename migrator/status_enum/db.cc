@@ -160,6 +160,13 @@ absl::Status Db::Autocommit(absl::string_view what, const RetryPolicy& policy,
   }
 }
 
+int64_t RelationPages(Tx& tx, const std::string& relation) {
+  return tx
+      .Params("SELECT pg_relation_size($1::regclass) / current_setting('block_size')::bigint + 1",
+              relation)[0][0]
+      .as<int64_t>();
+}
+
 bool IsTransient(const std::exception& e) {
   if (dynamic_cast<const pqxx::broken_connection*>(&e) != nullptr) return true;
   if (dynamic_cast<const pqxx::in_doubt_error*>(&e) != nullptr) return true;

@@ -126,6 +126,10 @@ pqxx::result Tx::Params(const std::string& sql, Args&&... args) {
 // connection, a server shutting down.
 bool IsTransient(const std::exception& e);
 
+// The pages of `relation` (a table or partition) plus one: how far a scan by
+// ctid ranges goes (the relabel and the swap's copy walk tables that way).
+int64_t RelationPages(Tx& tx, const std::string& relation);
+
 // A statement (or the code around it) that threw: UNAVAILABLE (exit 1) when
 // a later run gets past it by itself (IsTransient), else exit 8 saying that a
 // retry will not help. The one classification of the phases' failures.

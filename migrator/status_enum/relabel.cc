@@ -70,11 +70,7 @@ absl::StatusOr<int64_t> ColumnPass(PhaseContext& ctx, const PlanObject& column, 
     int64_t pages = 0;
     absl::Status read = ctx.db.Read([&](Tx& tx) {
       sql = OtherColumnBatchSql(tx, ctx.store, leaf, column.printed_column(), direction);
-      pages = tx.Params(
-                    "SELECT pg_relation_size($1::regclass) / "
-                    "current_setting('block_size')::bigint + 1",
-                    leaf)[0][0]
-                  .as<int64_t>();
+      pages = RelationPages(tx, leaf);
     });
     if (!read.ok()) return read;
     for (int64_t page = 0; page < pages; page += kPagesPerBatch) {

@@ -80,11 +80,7 @@ absl::Status CopyLeaf(PhaseContext& ctx, const PlanObject& o, const std::string&
                        " WHERE ctid >= format('(%s,0)', $1::bigint)::tid"
                        " AND ctid < format('(%s,0)', $2::bigint)::tid AND ",
                        o.shadow_column(), " IS DISTINCT FROM ", value);
-    pages = tx.Params(
-                  "SELECT pg_relation_size($1::regclass) / "
-                  "current_setting('block_size')::bigint + 1",
-                  leaf)[0][0]
-                .as<int64_t>();
+    pages = RelationPages(tx, leaf);
   });
   if (!read.ok()) return read;
   Progress progress(ctx.progress, absl::StrCat("copy ", leaf, ".", o.printed_column()), pages,
