@@ -15,7 +15,14 @@ absl::StatusOr<CallerLimiter::Slot> CallerLimiter::Enter(const std::string& call
                                                          absl::Time deadline) {
   if (options_.max_per_caller <= 0) return Slot(nullptr, "");
   absl::MutexLock lock(&mu_);
-  if (!HasPlace(caller) && !WaitForPlace(caller, deadline)) return Refusal(waiting_ > 0);
+  if (HasPlace(caller)) {
+    ++running_[caller];
+    return Slot(this, caller);
+  }
+  // Whether this call may wait is decided before it waits: after a wait
+  // that found no place, other calls still waiting say nothing of why.
+  const bool may_wait = options_.max_wait > absl::ZeroDuration() && waiting_ < options_.max_waiting;
+  if (!may_wait || !WaitForPlace(caller, deadline)) return Refusal(/*waited_for_place=*/may_wait);
   ++running_[caller];
   return Slot(this, caller);
 }
@@ -26,9 +33,6 @@ bool CallerLimiter::HasPlace(const std::string& caller) const {
 }
 
 bool CallerLimiter::WaitForPlace(const std::string& caller, absl::Time deadline) {
-  if (options_.max_wait <= absl::ZeroDuration() || waiting_ >= options_.max_waiting) {
-    return false;
-  }
   ++waiting_;
   struct Place {
     const CallerLimiter* limiter;
@@ -43,12 +47,12 @@ bool CallerLimiter::WaitForPlace(const std::string& caller, absl::Time deadline)
   return found;
 }
 
-absl::Status CallerLimiter::Refusal(bool others_waiting) const {
+absl::Status CallerLimiter::Refusal(bool waited_for_place) const {
   std::string waited;
   if (options_.max_wait > absl::ZeroDuration()) {
-    waited = others_waiting
-                 ? " and the server's waiting places are taken"
-                 : absl::StrCat(" and none ended within ", absl::FormatDuration(options_.max_wait));
+    waited = waited_for_place
+                 ? absl::StrCat(" and none ended within ", absl::FormatDuration(options_.max_wait))
+                 : " and the server's waiting places are taken";
   }
   return RpcError(
              absl::StatusCode::kResourceExhausted,

@@ -70,9 +70,11 @@ class CallerLimiter {
 
  private:
   bool HasPlace(const std::string& caller) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Waits (one of the max_waiting places taken) until `caller` has a place
+  // or max_wait or `deadline` passes; whether it found one.
   bool WaitForPlace(const std::string& caller, absl::Time deadline)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::Status Refusal(bool others_waiting) const;
+  absl::Status Refusal(bool waited_for_place) const;
   void Leave(const std::string& caller);
 
   const Options options_;

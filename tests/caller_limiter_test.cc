@@ -114,6 +114,21 @@ TEST(CallerLimiterTest, ACallThatFindsNoPlaceIsRefusedAfterTheWaitNotBefore) {
       << s.status().message();
 }
 
+TEST(CallerLimiterTest, EachCallThatWaitedInVainSaysSoThoughOthersStillWait) {
+  CallerLimiter limiter(Waiting(1, absl::Milliseconds(50), 4));
+  auto first = limiter.Enter("alice");
+  ASSERT_TRUE(first.ok());
+  std::vector<std::string> messages(3);
+  std::vector<std::thread> waiters;
+  for (std::string& m : messages) {
+    waiters.emplace_back([&limiter, &m] { m = limiter.Enter("alice").status().ToString(); });
+  }
+  for (std::thread& t : waiters) t.join();
+  for (const std::string& m : messages) {
+    EXPECT_NE(m.find("none ended within 50ms"), std::string::npos) << m;
+  }
+}
+
 TEST(CallerLimiterTest, TheCallsOwnDeadlineEndsItsWait) {
   CallerLimiter limiter(Waiting(1, absl::Hours(1), 4));
   auto first = limiter.Enter("alice");
