@@ -11,6 +11,7 @@
 #include "booking-service/status_wire.h"
 #include "booking-service/stored_status.h"
 #include "common/limits.h"
+#include "common/pg.h"
 #include "common/rpc_error.h"
 #include "google/protobuf/util/time_util.h"
 #include "outbox/outbox.h"

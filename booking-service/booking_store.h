@@ -10,11 +10,12 @@
 #include "absl/status/statusor.h"
 #include "booking-service/status_change_metrics.h"
 #include "booking/v1/booking.pb.h"
-#include "common/pg.h"
 #include "common/probe_connection.h"
 #include "common/status_catalog.h"
 
 namespace booking {
+
+class PgPool;
 
 // Who asks and why; recorded with the change.
 struct Mutation {

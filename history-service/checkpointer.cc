@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
+#include "common/pg.h"
 #include "history-service/row_content.h"
 #include "pqxx/pqxx"
 

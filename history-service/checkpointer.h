@@ -7,10 +7,11 @@
 
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
-#include "common/pg.h"
 #include "history-service/checkpoint.h"
 
 namespace booking {
+
+class PgPool;
 
 // Thread-compatible: Start and Stop one thread at a time (callers serialise); Run is its own
 // thread's.

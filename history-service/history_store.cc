@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/limits.h"
 #include "common/log.h"
+#include "common/pg.h"
 #include "history-service/history_page.h"
 #include "history-service/ingest_encoding.h"
 #include "history-service/ingest_store.h"
@@ -123,8 +124,8 @@ StoredBatch Outcomes(const history::v1::IngestRequest& batch, const EncodedEvent
 // when the table refuses a row: the attempt is then rolled back and run
 // again without it.
 absl::StatusOr<StoredBatch> HistoryStore::StoreAttempt(
-    pqxx::work& txn, const history::v1::IngestRequest& batch, const EncodedEvents& encoded,
-    std::map<std::string, std::string>& refused) {
+    pqxx::transaction_base& txn, const history::v1::IngestRequest& batch,
+    const EncodedEvents& encoded, std::map<std::string, std::string>& refused) {
   const std::vector<RowContent> normalized = NormalizeEvents(txn, encoded);
   std::vector<RowContent> events;
   std::vector<int> event_index;  // batch index of events[k]
@@ -226,8 +227,8 @@ absl::StatusOr<StoredBatch> HistoryStore::StoreBatch(const history::v1::IngestRe
 // one, which joins `refused`; always rolled back (Aborted) so that the next
 // round plans without it.
 absl::StatusOr<StoredBatch> HistoryStore::FindRefusedRow(
-    pqxx::work& txn, const history::v1::IngestRequest& batch, const EncodedEvents& encoded,
-    std::map<std::string, std::string>& refused) {
+    pqxx::transaction_base& txn, const history::v1::IngestRequest& batch,
+    const EncodedEvents& encoded, std::map<std::string, std::string>& refused) {
   const std::vector<RowContent> normalized = NormalizeEvents(txn, encoded);
   std::vector<RowContent> events;
   std::set<std::string> bookings, ids;

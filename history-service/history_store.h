@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "common/pg.h"
+#include "common/pqxx_fwd.h"
 #include "common/probe_connection.h"
 #include "history-service/ingest_encoding.h"
 #include "history-service/ingest_held.h"
@@ -18,6 +18,8 @@
 #include "history/v1/history.pb.h"
 
 namespace booking {
+
+class PgPool;
 
 struct HeldEventLog {
   std::string event_id;
@@ -96,10 +98,11 @@ class HistoryStore {
   static absl::Status Probe(ProbeConnection& probe);
 
  private:
-  absl::StatusOr<StoredBatch> StoreAttempt(pqxx::work& txn, const history::v1::IngestRequest& batch,
+  absl::StatusOr<StoredBatch> StoreAttempt(pqxx::transaction_base& txn,
+                                           const history::v1::IngestRequest& batch,
                                            const EncodedEvents& encoded,
                                            std::map<std::string, std::string>& refused);
-  absl::StatusOr<StoredBatch> FindRefusedRow(pqxx::work& txn,
+  absl::StatusOr<StoredBatch> FindRefusedRow(pqxx::transaction_base& txn,
                                              const history::v1::IngestRequest& batch,
                                              const EncodedEvents& encoded,
                                              std::map<std::string, std::string>& refused);
