@@ -2,6 +2,7 @@
 // can serve (the readiness probe's check), apart from the store's statements.
 #include "absl/strings/str_cat.h"
 #include "booking-service/booking_store.h"
+#include "pqxx/pqxx"
 
 namespace booking {
 

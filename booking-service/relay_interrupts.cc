@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "pqxx/pqxx"
+
 namespace booking {
 namespace {
 

@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "common/pqxx_fwd.h"
 #include "grpcpp/client_context.h"
-#include "pqxx/pqxx"
 
 namespace booking {
 

@@ -22,6 +22,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/pqxx_fwd.h"
 #include "pqxx/pqxx"
 #include "prometheus/counter.h"
 #include "prometheus/histogram.h"
@@ -33,9 +34,6 @@ namespace booking {
 // key=value string unless it sets them already.
 std::string WithConnectionDefaults(const std::string& url, absl::string_view application_name,
                                    int connect_timeout_seconds = 5);
-
-// Runs after a connection opens (e.g. SET statement_timeout).
-using ConnectionSetup = std::function<void(pqxx::connection&)>;
 
 // Opens one connection; UNAVAILABLE when the server cannot be reached.
 absl::StatusOr<std::unique_ptr<pqxx::connection>> Connect(const std::string& url,

@@ -7,6 +7,8 @@
 #ifndef BOOKING_COMMON_PQXX_FWD_H_
 #define BOOKING_COMMON_PQXX_FWD_H_
 
+#include <functional>
+
 namespace pqxx {
 
 class field;
@@ -20,5 +22,12 @@ class basic_connection_base;
 using connection = basic_connection_base<connect_direct>;
 
 }  // namespace pqxx
+
+namespace booking {
+
+// Runs after a connection opens (e.g. SET statement_timeout).
+using ConnectionSetup = std::function<void(pqxx::connection&)>;
+
+}  // namespace booking
 
 #endif  // BOOKING_COMMON_PQXX_FWD_H_

@@ -2,12 +2,15 @@
 
 #include <utility>
 
+#include "common/pg.h"
 #include "pqxx/pqxx"
 
 namespace booking {
 
 ProbeConnection::ProbeConnection(std::string url, ConnectionSetup setup)
     : url_(std::move(url)), setup_(std::move(setup)) {}
+
+ProbeConnection::~ProbeConnection() = default;
 
 absl::Status ProbeConnection::Run(
     const std::function<absl::Status(pqxx::transaction_base&)>& check) {

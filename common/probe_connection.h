@@ -10,7 +10,7 @@
 #include <string>
 
 #include "absl/status/status.h"
-#include "common/pg.h"
+#include "common/pqxx_fwd.h"
 
 namespace booking {
 
@@ -19,6 +19,7 @@ class ProbeConnection {
  public:
   // `setup` runs on every (re)connect, e.g. to set the search_path.
   ProbeConnection(std::string url, ConnectionSetup setup);
+  ~ProbeConnection();
 
   // Runs `check` in a read-only transaction, connecting first when needed.
   // A connection found broken (the store restarted) is replaced and the

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
+#include "common/pg.h"
 #include "common/rpc_error.h"
 #include "pqxx/pqxx"
 

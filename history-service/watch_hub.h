@@ -27,11 +27,13 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "common/limits.h"
-#include "common/pg.h"
+#include "common/pqxx_fwd.h"
 #include "history-service/watch_feed.h"
 #include "history/v1/history.pb.h"
 
 namespace booking {
+
+class PgPool;
 
 // One watch, shared by its stream and the hub.
 //
