@@ -14,16 +14,16 @@ absl::Status BookingStore::Probe(ProbeConnection& probe) {
                               AND attrelid = to_regclass('"BookingOutbox"'))
                   AND to_regclass('"IdempotencyRecord"') IS NOT NULL
                   AND to_regclass('"BookingExtension"') IS NOT NULL
-                  AND to_regclass('"BookingStatusExact"') IS NOT NULL)");
-    if (!r[0][0].as<bool>()) {
+                  AND to_regclass('"BookingStatusExact"') IS NOT NULL AS ready)");
+    if (!r.front()["ready"].as<bool>()) {
       return absl::FailedPreconditionError(
           "booking store schema is missing or old; run `migrator up` against it first");
     }
     // Until `migrator expand` has finished (the new labels added, every
     // object naming labels widened), a change to a new label cannot be
     // written: not ready.
-    pqxx::result phase = txn.exec(R"(SELECT phase FROM "StatusMigration")");
-    const std::string p = phase.empty() ? "none" : phase[0][0].as<std::string>();
+    pqxx::result phase = txn.exec(R"(SELECT phase AS phase FROM "StatusMigration")");
+    const std::string p = phase.empty() ? "none" : phase.front()["phase"].as<std::string>();
     if (p == "none" || p == "expanding") {
       return absl::FailedPreconditionError(
           absl::StrCat("the booking store's status change is at phase ", p,

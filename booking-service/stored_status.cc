@@ -16,27 +16,30 @@ std::string Literal(absl::string_view label) { return absl::StrCat("'", label, "
 }  // namespace
 
 absl::StatusOr<Status> StatusOfRow(const pqxx::row& row) {
-  return ResolveStoredLabel(row[2].as<std::string>(),
-                            row[6].is_null() ? std::string() : row[6].as<std::string>());
+  const pqxx::field exact = row["exact_status"];
+  return ResolveStoredLabel(row["status"].as<std::string>(),
+                            exact.is_null() ? std::string() : exact.as<std::string>());
 }
 
 absl::StatusOr<v1::Booking> BookingFromRow(const pqxx::row& row) {
   v1::Booking b;
-  b.set_id(row[0].as<std::string>());
-  b.set_customer_id(row[1].is_null() ? "" : row[1].as<std::string>());
+  b.set_id(row["id"].as<std::string>());
+  const pqxx::field customer = row["customer_id"];
+  b.set_customer_id(customer.is_null() ? "" : customer.as<std::string>());
   absl::StatusOr<Status> status = StatusOfRow(row);
   if (!status.ok()) return status.status();
   b.set_status(ToWire(*status));
-  b.set_version(row[3].as<int64_t>());
-  *b.mutable_create_time() = TimeUtil::MicrosecondsToTimestamp(row[4].as<int64_t>());
-  *b.mutable_update_time() = TimeUtil::MicrosecondsToTimestamp(row[5].as<int64_t>());
+  b.set_version(row["version"].as<int64_t>());
+  *b.mutable_create_time() = TimeUtil::MicrosecondsToTimestamp(row["created_micros"].as<int64_t>());
+  *b.mutable_update_time() = TimeUtil::MicrosecondsToTimestamp(row["updated_micros"].as<int64_t>());
   return b;
 }
 
 absl::StatusOr<WriteMode> ReadWriteMode(pqxx::transaction_base& txn) {
-  pqxx::result r = txn.exec(R"(SELECT phase, "writeLabels" FROM "StatusMigration")");
+  pqxx::result r =
+      txn.exec(R"(SELECT phase AS phase, "writeLabels" AS write_labels FROM "StatusMigration")");
   if (r.empty()) return WriteMode();
-  return WriteModeOf(r[0][0], r[0][1]);
+  return WriteModeOf(r.front()["phase"], r.front()["write_labels"]);
 }
 
 absl::StatusOr<WriteMode> WriteModeOf(const pqxx::field& phase, const pqxx::field& write_labels) {

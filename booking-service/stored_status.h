@@ -24,21 +24,26 @@
 namespace booking {
 
 // "SELECT <kBookingColumns> <kBookingFrom>": b is "Booking", e its exact
-// status (NULL when none is kept for the row's version).
+// status (NULL when none is kept for the row's version). The columns are
+// named id, customer_id, status, version, created_micros, updated_micros,
+// exact_status, in that order.
 inline constexpr char kBookingColumns[] =
-    R"(b.id, b."customerId", b.status::text, b.version,
-       (extract(epoch from b."createdAt") * 1000000)::bigint,
-       (extract(epoch from b."updatedAt") * 1000000)::bigint, e.status)";
+    R"(b.id AS id, b."customerId" AS customer_id, b.status::text AS status, b.version AS version,
+       (extract(epoch from b."createdAt") * 1000000)::bigint AS created_micros,
+       (extract(epoch from b."updatedAt") * 1000000)::bigint AS updated_micros,
+       e.status AS exact_status)";
 inline constexpr char kBookingFrom[] =
     R"( FROM "Booking" b LEFT JOIN "BookingStatusExact" e ON e.id = b.id AND e.version = b.version)";
 // The same for RETURNING of an INSERT or UPDATE of "Booking" b (whose
 // status the writer knows).
 inline constexpr char kReturnedColumns[] =
-    R"(b.id, b."customerId", b.status::text, b.version,
-       (extract(epoch from b."createdAt") * 1000000)::bigint,
-       (extract(epoch from b."updatedAt") * 1000000)::bigint, NULL::text)";
+    R"(b.id AS id, b."customerId" AS customer_id, b.status::text AS status, b.version AS version,
+       (extract(epoch from b."createdAt") * 1000000)::bigint AS created_micros,
+       (extract(epoch from b."updatedAt") * 1000000)::bigint AS updated_micros,
+       NULL::text AS exact_status)";
 
-// A row in the layout above; an unknown label is INTERNAL (a data error).
+// A row holding the columns above, read by their names; an unknown label is
+// INTERNAL (a data error).
 absl::StatusOr<v1::Booking> BookingFromRow(const pqxx::row& row);
 absl::StatusOr<Status> StatusOfRow(const pqxx::row& row);
 

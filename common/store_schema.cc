@@ -19,7 +19,7 @@ absl::StatusOr<std::string> LocateSchema(pqxx::transaction_base& txn, absl::stri
     return std::string(wanted);
   }
   pqxx::result r = txn.exec_params(
-      R"(SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      R"(SELECT n.nspname AS schema FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
          WHERE c.relname = $1 AND c.relkind IN ('r', 'p')
            AND n.nspname NOT IN ('pg_catalog', 'information_schema')
            AND n.nspname NOT LIKE 'pg\_toast%' AND n.nspname NOT LIKE 'pg\_temp%'
@@ -30,22 +30,22 @@ absl::StatusOr<std::string> LocateSchema(pqxx::transaction_base& txn, absl::stri
   }
   if (r.size() > 1) {
     std::vector<std::string> schemas;
-    for (const pqxx::row& row : r) schemas.push_back(row[0].as<std::string>());
+    for (const pqxx::row& row : r) schemas.push_back(row["schema"].as<std::string>());
     return absl::FailedPreconditionError(
         absl::StrCat("table \"", table, "\" exists in several schemas (",
                      absl::StrJoin(schemas, ", "), "); say which store to use with --schema"));
   }
-  return r[0][0].as<std::string>();
+  return r.front()["schema"].as<std::string>();
 }
 
 absl::StatusOr<std::string> CurrentSchema(pqxx::transaction_base& txn) {
-  pqxx::result r = txn.exec("SELECT current_schema()");
-  if (r[0][0].is_null()) {
+  const pqxx::field schema = txn.exec("SELECT current_schema() AS schema").front()["schema"];
+  if (schema.is_null()) {
     return absl::NotFoundError(
         "no schema of the connection's search_path exists; say where the store goes with "
         "--schema");
   }
-  return r[0][0].as<std::string>();
+  return schema.as<std::string>();
 }
 
 void UseSchema(pqxx::connection& conn, const std::string& schema) {

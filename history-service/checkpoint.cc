@@ -39,17 +39,38 @@ const unsigned char* U(const std::string& s) {
   return reinterpret_cast<const unsigned char*>(s.data());
 }
 
+// The select list of "HistoryCheckpoint" that FromRow reads.
+constexpr char kCheckpointColumns[] =
+    R"(id AS id, "rowCount" AS row_count, "bookingCount" AS booking_count, root AS root,
+       "signedAtMicros" AS signed_at_micros, "publicKey" AS public_key, signature AS signature)";
+
 history::v1::Checkpoint FromRow(const pqxx::row& row) {
   history::v1::Checkpoint c;
-  c.set_id(row[0].as<int64_t>());
-  c.set_row_count(row[1].as<int64_t>());
-  c.set_booking_count(row[2].as<int64_t>());
-  c.set_root(pqxx::binarystring(row[3]).str());
-  c.set_signed_at_micros(row[4].as<int64_t>());
-  c.set_public_key(pqxx::binarystring(row[5]).str());
-  c.set_signature(pqxx::binarystring(row[6]).str());
+  c.set_id(row["id"].as<int64_t>());
+  c.set_row_count(row["row_count"].as<int64_t>());
+  c.set_booking_count(row["booking_count"].as<int64_t>());
+  c.set_root(pqxx::binarystring(row["root"]).str());
+  c.set_signed_at_micros(row["signed_at_micros"].as<int64_t>());
+  c.set_public_key(pqxx::binarystring(row["public_key"]).str());
+  c.set_signature(pqxx::binarystring(row["signature"]).str());
   return c;
 }
+
+// Where a result holds heads (columns booking_id, sequence, row_hash): found
+// once per result, for each of its many rows.
+struct HeadLayout {
+  explicit HeadLayout(const pqxx::result& r)
+      : booking_id(r.column_number("booking_id")),
+        sequence(r.column_number("sequence")),
+        row_hash(r.column_number("row_hash")) {}
+
+  Head Read(const pqxx::row& row) const {
+    return {row[booking_id].as<std::string>(), row[sequence].as<int64_t>(),
+            pqxx::binarystring(row[row_hash]).str()};
+  }
+
+  pqxx::row_size_type booking_id, sequence, row_hash;
+};
 
 // The first booking whose head at checkpoint `id` is no longer in the store
 // with the hash signed.
@@ -59,18 +80,15 @@ std::optional<Head> FirstAlteredHead(pqxx::transaction_base& txn, int64_t id) {
         SELECT DISTINCT ON ("bookingId") "bookingId", sequence, "rowHash"
         FROM "HistoryCheckpointHead" WHERE "checkpointId" <= $1
         ORDER BY "bookingId", "checkpointId" DESC)
-      SELECT s."bookingId", s.sequence FROM signed s
+      SELECT s."bookingId" AS booking_id, s.sequence AS sequence FROM signed s
       LEFT JOIN "BookingStatusHistory" h
         ON h."bookingId" = s."bookingId" AND h.sequence = s.sequence
       WHERE h."rowHash" IS DISTINCT FROM s."rowHash"
       ORDER BY 1 LIMIT 1)",
                                    id);
   if (r.empty()) return std::nullopt;
-  return Head{r[0][0].as<std::string>(), r[0][1].as<int64_t>(), ""};
+  return Head{r.front()["booking_id"].as<std::string>(), r.front()["sequence"].as<int64_t>(), ""};
 }
-
-constexpr char kCheckpointColumns[] =
-    R"(id, "rowCount", "bookingCount", root, "signedAtMicros", "publicKey", signature)";
 
 }  // namespace
 
@@ -159,18 +177,22 @@ std::vector<std::string> Leaves(const std::vector<Head>& heads) {
 
 StoreHeads ReadStoreHeads(pqxx::transaction_base& txn) {
   StoreHeads out;
+  // One row per booking, or one of NULLs when there is none; each with the
+  // row count.
   pqxx::result r = txn.exec(R"(
-      SELECT h."bookingId", h.sequence, COALESCE(h."rowHash", '\x'::bytea),
-             (SELECT count(*) FROM "BookingStatusHistory")
+      SELECT h."bookingId" AS booking_id, h.sequence AS sequence,
+             COALESCE(h."rowHash", '\x'::bytea) AS row_hash,
+             (SELECT count(*) FROM "BookingStatusHistory") AS row_count
       FROM (SELECT DISTINCT ON ("bookingId") "bookingId", sequence, "rowHash"
             FROM "BookingStatusHistory" ORDER BY "bookingId", sequence DESC) AS h
       UNION ALL SELECT NULL, NULL, NULL, (SELECT count(*) FROM "BookingStatusHistory")
       WHERE NOT EXISTS (SELECT 1 FROM "BookingStatusHistory"))");
+  const HeadLayout at(r);
+  const pqxx::row_size_type row_count = r.column_number("row_count");
   for (const pqxx::row& row : r) {
-    out.row_count = row[3].as<int64_t>();
-    if (row[0].is_null()) continue;
-    out.heads.push_back(
-        {row[0].as<std::string>(), row[1].as<int64_t>(), pqxx::binarystring(row[2]).str()});
+    out.row_count = row[row_count].as<int64_t>();
+    if (row[at.booking_id].is_null()) continue;
+    out.heads.push_back(at.Read(row));
   }
   std::sort(out.heads.begin(), out.heads.end(),
             [](const Head& a, const Head& b) { return a.booking_id < b.booking_id; });
@@ -239,9 +261,10 @@ std::optional<history::v1::Checkpoint> SignCheckpoint(pqxx::transaction_base& tx
                                  signature)
                               VALUES ($1, $2, decode($3, 'hex'), $4, decode($5, 'hex'),
                                       decode($6, 'hex'))
-                              RETURNING id)",
+                              RETURNING id AS id)",
                            c.row_count(), c.booking_count(), Hex(c.root()), c.signed_at_micros(),
-                           Hex(c.public_key()), Hex(c.signature()))[0][0]
+                           Hex(c.public_key()), Hex(c.signature()))
+               .front()["id"]
                .as<int64_t>());
   KeepChangedHeads(txn, c.id(), now.heads, before);
   return c;
@@ -253,7 +276,7 @@ std::optional<history::v1::Checkpoint> NewestCheckpoint(pqxx::transaction_base& 
       txn.exec(absl::StrCat(bound, bound.empty() ? "" : "; ", "SELECT ", kCheckpointColumns,
                             R"( FROM "HistoryCheckpoint" ORDER BY id DESC LIMIT 1)"));
   if (r.empty()) return std::nullopt;
-  return FromRow(r[0]);
+  return FromRow(r.front());
 }
 
 std::optional<history::v1::Checkpoint> CheckpointSignedAt(pqxx::transaction_base& txn,
@@ -263,19 +286,20 @@ std::optional<history::v1::Checkpoint> CheckpointSignedAt(pqxx::transaction_base
                    R"( FROM "HistoryCheckpoint" WHERE "signedAtMicros" = $1 ORDER BY id LIMIT 1)"),
       signed_at_micros);
   if (r.empty()) return std::nullopt;
-  return FromRow(r[0]);
+  return FromRow(r.front());
 }
 
 std::vector<Head> CheckpointHeads(pqxx::transaction_base& txn, int64_t id) {
+  const pqxx::result r = txn.exec_params(
+      R"(SELECT DISTINCT ON ("bookingId") "bookingId" AS booking_id, sequence AS sequence,
+                "rowHash" AS row_hash
+         FROM "HistoryCheckpointHead" WHERE "checkpointId" <= $1
+         ORDER BY "bookingId", "checkpointId" DESC)",
+      id);
+  const HeadLayout at(r);
   std::vector<Head> heads;
-  for (const pqxx::row& row : txn.exec_params(
-           R"(SELECT DISTINCT ON ("bookingId") "bookingId", sequence, "rowHash"
-              FROM "HistoryCheckpointHead" WHERE "checkpointId" <= $1
-              ORDER BY "bookingId", "checkpointId" DESC)",
-           id)) {
-    heads.push_back(
-        {row[0].as<std::string>(), row[1].as<int64_t>(), pqxx::binarystring(row[2]).str()});
-  }
+  heads.reserve(r.size());
+  for (const pqxx::row& row : r) heads.push_back(at.Read(row));
   std::sort(heads.begin(), heads.end(),
             [](const Head& a, const Head& b) { return a.booking_id < b.booking_id; });
   return heads;

@@ -20,26 +20,48 @@
 
 namespace booking {
 
+const char kHistoryEntryColumns[] =
+    R"(h.id::text AS id, h."eventId"::text AS event_id, h.sequence AS sequence,
+       COALESCE(h."fromStatus", '') AS from_status, h."toStatus" AS to_status,
+       COALESCE(h."changedBy", '') AS changed_by, COALESCE(h.reason, '') AS reason,
+       COALESCE(h.metadata::text, '') AS metadata,
+       (extract(epoch from h."createdAt") * 1000000)::bigint AS created_micros,
+       COALESCE(h."traceParent", '') AS trace_parent)";
+
+const char kHistoryEntryNames[] =
+    "id, event_id, sequence, from_status, to_status, changed_by, reason, metadata, "
+    "created_micros, trace_parent";
+
+HistoryEntryLayout::HistoryEntryLayout(const pqxx::result& r)
+    : id(r.column_number("id")),
+      event_id(r.column_number("event_id")),
+      sequence(r.column_number("sequence")),
+      from_status(r.column_number("from_status")),
+      to_status(r.column_number("to_status")),
+      changed_by(r.column_number("changed_by")),
+      reason(r.column_number("reason")),
+      metadata(r.column_number("metadata")),
+      created_micros(r.column_number("created_micros")),
+      trace_parent(r.column_number("trace_parent")) {}
+
 // $1 booking, $2 after sequence, $3 rows to read (page_size + 1), $4 byte
 // budget. A page ends at page_size entries or once about $4 bytes are read,
 // whichever comes first: big metadata makes shorter pages, never a response
 // (or a result held in memory) of many megabytes.
-const char kHistoryPageQuery[] = R"(
-  SELECT id, "eventId", sequence, "fromStatus", "toStatus", "changedBy", reason, metadata, micros,
-         trace, upto
+std::string HistoryPageQuery() {
+  return absl::StrCat(R"(
+  SELECT )",
+                      kHistoryEntryNames, R"(, upto
   FROM (SELECT *, sum(size) OVER (ORDER BY sequence ROWS UNBOUNDED PRECEDING) AS upto
         FROM (SELECT *, 128 + octet_length(metadata) + octet_length(reason) AS size
-              FROM (SELECT id::text, "eventId"::text, sequence,
-                           COALESCE("fromStatus", '') AS "fromStatus", "toStatus",
-                           COALESCE("changedBy", '') AS "changedBy", COALESCE(reason, '') AS reason,
-                           COALESCE(metadata::text, '') AS metadata,
-                           (extract(epoch from "createdAt") * 1000000)::bigint AS micros,
-                           COALESCE("traceParent", '') AS trace
-                    FROM "BookingStatusHistory"
-                    WHERE "bookingId" = $1 AND sequence > $2
-                    ORDER BY sequence LIMIT $3) AS rows) AS sized) AS page
+              FROM (SELECT )",
+                      kHistoryEntryColumns, R"(
+                    FROM "BookingStatusHistory" h
+                    WHERE h."bookingId" = $1 AND h.sequence > $2
+                    ORDER BY h.sequence LIMIT $3) AS rows) AS sized) AS page
   WHERE upto - size < $4
-  ORDER BY sequence)";
+  ORDER BY sequence)");
+}
 
 namespace {
 
@@ -92,18 +114,18 @@ absl::StatusOr<int64_t> HistoryPageAfter(const std::string& token, const std::st
   return after;
 }
 
-absl::Status HistoryRowToEntry(const pqxx::row& row, const std::string& booking_id,
-                               history::v1::HistoryEntry* e) {
-  e->set_id(row[0].as<std::string>());
-  e->set_event_id(row[1].as<std::string>());
+absl::Status HistoryRowToEntry(const pqxx::row& row, const HistoryEntryLayout& at,
+                               const std::string& booking_id, history::v1::HistoryEntry* e) {
+  e->set_id(row[at.id].as<std::string>());
+  e->set_event_id(row[at.event_id].as<std::string>());
   e->set_booking_id(booking_id);
-  e->set_sequence(row[2].as<int64_t>());
-  e->set_from_status(row[3].as<std::string>());
-  e->set_to_status(row[4].as<std::string>());
-  e->set_changed_by(row[5].as<std::string>());
-  e->set_reason(row[6].as<std::string>());
-  e->set_traceparent(row[9].as<std::string>());
-  const std::string metadata = row[7].as<std::string>();
+  e->set_sequence(row[at.sequence].as<int64_t>());
+  e->set_from_status(row[at.from_status].as<std::string>());
+  e->set_to_status(row[at.to_status].as<std::string>());
+  e->set_changed_by(row[at.changed_by].as<std::string>());
+  e->set_reason(row[at.reason].as<std::string>());
+  e->set_traceparent(row[at.trace_parent].as<std::string>());
+  const std::string metadata = row[at.metadata].as<std::string>();
   if (!metadata.empty() &&
       !google::protobuf::util::JsonStringToMessage(metadata, e->mutable_metadata()).ok()) {
     return absl::InternalError(
@@ -111,7 +133,7 @@ absl::Status HistoryRowToEntry(const pqxx::row& row, const std::string& booking_
   }
   // A stored time outside a Timestamp's range (written around ingest) is
   // an error of the store, not a CHECK failure in protobuf.
-  const int64_t micros = row[8].as<int64_t>();
+  const int64_t micros = row[at.created_micros].as<int64_t>();
   if (!CheckTimeMicros("create_time", micros).ok()) {
     return absl::InternalError(absl::StrCat("stored create_time of entry ", e->id(), " (", micros,
                                             " us since 1970) is outside ", kTimeRangeText));
@@ -132,17 +154,19 @@ absl::StatusOr<history::v1::GetBookingHistoryResponse> ReadHistoryPage(
   } catch (const pqxx::sql_error& e) {
     if (!IsMissingStatement(e)) throw;
     pqxx::nontransaction(conn).exec(absl::StrCat(
-        "PREPARE ", kStatementName, " (text, bigint, int, bigint) AS ", kHistoryPageQuery));
+        "PREPARE ", kStatementName, " (text, bigint, int, bigint) AS ", HistoryPageQuery()));
     r = pqxx::nontransaction(conn).exec(*message);
   }
+  const HistoryEntryLayout at(r);
+  const pqxx::row_size_type upto = r.column_number("upto");
   history::v1::GetBookingHistoryResponse response;
   const int taken = std::min<int>(static_cast<int>(r.size()), page_size);
   for (int i = 0; i < taken; ++i) {
-    if (absl::Status s = HistoryRowToEntry(r[i], booking_id, response.add_entries()); !s.ok())
+    if (absl::Status s = HistoryRowToEntry(r[i], at, booking_id, response.add_entries()); !s.ok())
       return s;
   }
   const bool more = static_cast<int>(r.size()) > page_size ||
-                    (taken > 0 && r[taken - 1][10].as<int64_t>() >=
+                    (taken > 0 && r[taken - 1][upto].as<int64_t>() >=
                                       static_cast<int64_t>(limits::kMaxHistoryPageBytes));
   if (more && taken > 0) {
     response.set_next_page_token(

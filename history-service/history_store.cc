@@ -297,7 +297,8 @@ absl::Status HistoryStore::Probe(ProbeConnection& probe) {
     // schema (the held-back counts: step 0010).
     if (!txn.exec(R"(SELECT EXISTS (SELECT FROM pg_attribute WHERE attname = 'traceParent'
                        AND attrelid = to_regclass('"BookingStatusHistory"'))
-                     AND to_regclass('"BookingStatusHeldBackCount"') IS NOT NULL)")[0][0]
+                     AND to_regclass('"BookingStatusHeldBackCount"') IS NOT NULL AS ready)")
+             .front()["ready"]
              .as<bool>()) {
       return absl::FailedPreconditionError(
           "history store schema is missing or old; run `migrator up` against it first");

@@ -49,14 +49,19 @@ std::set<std::string> ExistingPlaces(pqxx::transaction_base& txn, const std::vec
                     ",\"s\":", h.content.sequence, ",\"r\":\"", HeldReasonName(h.reason), "\"}");
   }
   json += "]";
+  const pqxx::result r = txn.exec_params(
+      R"(SELECT h."bookingId" AS booking_id, h.sequence AS sequence, h."heldReason" AS held_reason
+         FROM jsonb_to_recordset($1::jsonb) AS r(b text, s bigint, r text)
+         JOIN "BookingStatusHeldBack" h
+           ON h."bookingId" = r.b AND h.sequence = r.s AND h."heldReason" = r.r)",
+      json);
+  const pqxx::row_size_type booking = r.column_number("booking_id"),
+                            sequence = r.column_number("sequence"),
+                            reason = r.column_number("held_reason");
   std::set<std::string> out;
-  for (const pqxx::row& row : txn.exec_params(
-           R"(SELECT h."bookingId", h.sequence, h."heldReason"
-              FROM jsonb_to_recordset($1::jsonb) AS r(b text, s bigint, r text)
-              JOIN "BookingStatusHeldBack" h
-                ON h."bookingId" = r.b AND h.sequence = r.s AND h."heldReason" = r.r)",
-           json)) {
-    out.insert(PlaceKey(row[0].as<std::string>(), row[1].as<int64_t>(), row[2].as<std::string>()));
+  for (const pqxx::row& row : r) {
+    out.insert(PlaceKey(row[booking].as<std::string>(), row[sequence].as<int64_t>(),
+                        row[reason].as<std::string>()));
   }
   return out;
 }
@@ -70,15 +75,15 @@ std::map<std::string, int64_t> HeldPerBooking(pqxx::transaction_base& txn,
     json += JsonString(b);
   }
   json += "]";
+  const pqxx::result r = txn.exec_params(
+      R"(SELECT "bookingId" AS booking_id, count(*) AS held FROM "BookingStatusHeldBack"
+         WHERE "retiredAt" IS NULL
+           AND "bookingId" IN (SELECT jsonb_array_elements_text($1::jsonb))
+         GROUP BY 1)",
+      json);
+  const pqxx::row_size_type booking = r.column_number("booking_id"), held = r.column_number("held");
   std::map<std::string, int64_t> out;
-  for (const pqxx::row& row : txn.exec_params(
-           R"(SELECT "bookingId", count(*) FROM "BookingStatusHeldBack"
-              WHERE "retiredAt" IS NULL
-                AND "bookingId" IN (SELECT jsonb_array_elements_text($1::jsonb))
-              GROUP BY 1)",
-           json)) {
-    out[row[0].as<std::string>()] = row[1].as<int64_t>();
-  }
+  for (const pqxx::row& row : r) out[row[booking].as<std::string>()] = row[held].as<int64_t>();
   return out;
 }
 
@@ -95,8 +100,9 @@ std::map<size_t, std::string> OverCap(pqxx::transaction_base& txn, const std::ve
   if (bookings.empty()) return refused;
   const std::set<std::string> existing = ExistingPlaces(txn, held, firsts);
   std::map<std::string, int64_t> per_booking = HeldPerBooking(txn, bookings);
-  int64_t total =
-      txn.exec(R"(SELECT held FROM "BookingStatusHeldBackCount" FOR UPDATE)")[0][0].as<int64_t>();
+  int64_t total = txn.exec(R"(SELECT held AS held FROM "BookingStatusHeldBackCount" FOR UPDATE)")
+                      .front()["held"]
+                      .as<int64_t>();
   for (size_t k : firsts) {
     const HeldRow& h = held[k];
     if (h.settled || existing.count(PlaceKey(h)) > 0) continue;
@@ -200,10 +206,12 @@ HoldResult HoldEvents(pqxx::transaction_base& txn, const std::vector<HeldRow>& h
                "lastDetail" = EXCLUDED."lastDetail", "lastContent" = EXCLUDED."lastContent",
                "retiredAt" = COALESCE(h."retiredAt", EXCLUDED."retiredAt"),
                outcome = COALESCE(h.outcome, EXCLUDED.outcome)
-         RETURNING "heldReason", xmax = 0)"),
+         RETURNING "heldReason" AS held_reason, xmax = 0 AS added)"),
       HoldJson(held, kept, places));
+  const pqxx::row_size_type reason = r.column_number("held_reason"),
+                            added = r.column_number("added");
   for (const pqxx::row& row : r) {
-    if (row[1].as<bool>()) ++out.added[row[0].as<std::string>()];
+    if (row[added].as<bool>()) ++out.added[row[reason].as<std::string>()];
   }
   return out;
 }
@@ -234,9 +242,10 @@ void SettleHeld(pqxx::transaction_base& txn, const std::vector<PlannedRow>& stor
 }
 
 HeldCounts ReadHeldCounts(pqxx::transaction_base& txn) {
-  pqxx::result r = txn.exec(R"(SELECT held, retired FROM "BookingStatusHeldBackCount")");
+  pqxx::result r =
+      txn.exec(R"(SELECT held AS held, retired AS retired FROM "BookingStatusHeldBackCount")");
   if (r.empty()) return {};
-  return {r[0][0].as<int64_t>(), r[0][1].as<int64_t>()};
+  return {r.front()["held"].as<int64_t>(), r.front()["retired"].as<int64_t>()};
 }
 
 HeldBackMetrics::HeldBackMetrics(prometheus::Registry& registry, const HeldBackLimits& limits)

@@ -144,24 +144,20 @@ absl::StatusOr<ListPlan> PlanListHistory(const history::v1::ListHistoryRequest& 
   return plan;
 }
 
-// Columns as HistoryRowToEntry reads them (0..9), then "bookingId" and the
-// bytes read up to the row. Like GetBookingHistory's page, the page ends at
-// page_size rows or once about kMaxHistoryPageBytes are read.
+// kHistoryEntryColumns, then booking_id and upto (the bytes read up to the
+// row). Like GetBookingHistory's page, the page ends at page_size rows or
+// once about kMaxHistoryPageBytes are read.
 ListQuery BuildListQuery(const ListPlan& plan) {
   ListQuery q;
   const std::vector<std::string> where = Conditions(plan, q.params);
   const std::string dir = plan.order == ListOrder::kNewestFirst ? "DESC" : "ASC";
   const std::string order = absl::StrCat("at ", dir, ", uid ", dir);
   q.sql = absl::StrCat(
-      "SELECT id, \"eventId\", sequence, \"fromStatus\", \"toStatus\", \"changedBy\", reason, "
-      "metadata, micros, trace, \"bookingId\", upto FROM (SELECT *, sum(size) OVER (ORDER BY ",
+      "SELECT ", kHistoryEntryNames, ", booking_id, upto FROM (SELECT *, sum(size) OVER (ORDER BY ",
       order, " ROWS UNBOUNDED PRECEDING) AS upto FROM (SELECT *, 128 + octet_length(metadata) + ",
-      "octet_length(reason) AS size FROM (SELECT h.id::text AS id, h.\"eventId\"::text AS "
-      "\"eventId\", h.sequence, COALESCE(h.\"fromStatus\", '') AS \"fromStatus\", h.\"toStatus\", ",
-      "COALESCE(h.\"changedBy\", '') AS \"changedBy\", COALESCE(h.reason, '') AS reason, ",
-      "COALESCE(h.metadata::text, '') AS metadata, (extract(epoch from h.\"createdAt\") * "
-      "1000000)::bigint AS micros, COALESCE(h.\"traceParent\", '') AS trace, h.\"bookingId\", ",
-      "h.\"createdAt\" AS at, h.id AS uid ", "FROM \"BookingStatusHistory\" h",
+      "octet_length(reason) AS size FROM (SELECT ", kHistoryEntryColumns,
+      ", h.\"bookingId\" AS booking_id, h.\"createdAt\" AS at, h.id AS uid ",
+      "FROM \"BookingStatusHistory\" h",
       where.empty() ? "" : absl::StrCat(" WHERE ", absl::StrJoin(where, " AND ")),
       " ORDER BY h.\"createdAt\" ", dir, ", h.id ", dir, " LIMIT ", plan.page_size + 1,
       ") AS rows) AS sized) AS page WHERE upto - size < ", limits::kMaxHistoryPageBytes,
@@ -169,23 +165,38 @@ ListQuery BuildListQuery(const ListPlan& plan) {
   return q;
 }
 
+namespace {
+
+// Where a result of BuildListQuery's statement holds its columns.
+struct ListLayout {
+  explicit ListLayout(const pqxx::result& r)
+      : entry(r), booking_id(r.column_number("booking_id")), upto(r.column_number("upto")) {}
+
+  HistoryEntryLayout entry;
+  pqxx::row_size_type booking_id, upto;
+};
+
+}  // namespace
+
 absl::StatusOr<history::v1::ListHistoryResponse> ReadListPage(pqxx::transaction_base& txn,
                                                               const ListPlan& plan) {
   const ListQuery q = BuildListQuery(plan);
   const pqxx::result r = txn.exec_params(q.sql, pqxx::prepare::make_dynamic_params(q.params));
+  const ListLayout at(r);
   history::v1::ListHistoryResponse response;
   const int taken = std::min<int>(static_cast<int>(r.size()), plan.page_size);
   for (int i = 0; i < taken; ++i) {
-    absl::Status s = HistoryRowToEntry(r[i], r[i][10].as<std::string>(), response.add_entries());
+    absl::Status s = HistoryRowToEntry(r[i], at.entry, r[i][at.booking_id].as<std::string>(),
+                                       response.add_entries());
     if (!s.ok()) return s;
   }
   const bool more = static_cast<int>(r.size()) > plan.page_size ||
-                    (taken > 0 && r[taken - 1][11].as<int64_t>() >=
+                    (taken > 0 && r[taken - 1][at.upto].as<int64_t>() >=
                                       static_cast<int64_t>(limits::kMaxHistoryPageBytes));
   if (more && taken > 0) {
     const history::v1::HistoryEntry& last = response.entries(taken - 1);
-    response.set_next_page_token(
-        ListHistoryPageToken(plan, ListCursor{r[taken - 1][8].as<int64_t>(), last.id()}));
+    response.set_next_page_token(ListHistoryPageToken(
+        plan, ListCursor{r[taken - 1][at.entry.created_micros].as<int64_t>(), last.id()}));
   }
   return response;
 }

@@ -30,8 +30,31 @@ std::string JsonOptional(const std::optional<std::string>& v) {
 }  // namespace
 
 const char kContentColumns[] =
-    R"("eventId"::text, "bookingId", sequence, "fromStatus", "toStatus", "changedBy", reason,
-       metadata::text, (extract(epoch from "createdAt") * 1000000)::bigint)";
+    R"("eventId"::text AS event_id, "bookingId" AS booking_id, sequence AS sequence,
+       "fromStatus" AS from_status, "toStatus" AS to_status, "changedBy" AS changed_by,
+       reason AS reason, metadata::text AS metadata,
+       (extract(epoch from "createdAt") * 1000000)::bigint AS created_micros)";
+
+namespace {
+
+// `columns` is a pqxx::result or a pqxx::row: each finds a column by name.
+template <typename Columns>
+void FindContent(const Columns& columns, ContentLayout& at) {
+  at.event_id = columns.column_number("event_id");
+  at.booking_id = columns.column_number("booking_id");
+  at.sequence = columns.column_number("sequence");
+  at.from_status = columns.column_number("from_status");
+  at.to_status = columns.column_number("to_status");
+  at.changed_by = columns.column_number("changed_by");
+  at.reason = columns.column_number("reason");
+  at.metadata = columns.column_number("metadata");
+  at.created_micros = columns.column_number("created_micros");
+}
+
+}  // namespace
+
+ContentLayout::ContentLayout(const pqxx::result& r) { FindContent(r, *this); }
+ContentLayout::ContentLayout(const pqxx::row& row) { FindContent(row, *this); }
 
 const char kContentRecord[] =
     R"(event_id uuid, booking_id text, sequence bigint, from_status text, to_status text,
@@ -53,19 +76,21 @@ bool RowContent::operator==(const RowContent& o) const {
          reason == o.reason && metadata == o.metadata && created_micros == o.created_micros;
 }
 
-RowContent ReadContent(const pqxx::row& row, int first) {
+RowContent ReadContent(const pqxx::row& row, const ContentLayout& at) {
   RowContent c;
-  c.event_id = row[first].as<std::string>();
-  c.booking_id = row[first + 1].as<std::string>();
-  c.sequence = row[first + 2].as<int64_t>();
-  c.from_status = Nullable(row[first + 3]);
-  c.to_status = row[first + 4].as<std::string>();
-  c.changed_by = Nullable(row[first + 5]);
-  c.reason = Nullable(row[first + 6]);
-  c.metadata = Nullable(row[first + 7]);
-  c.created_micros = row[first + 8].as<int64_t>();
+  c.event_id = row[at.event_id].as<std::string>();
+  c.booking_id = row[at.booking_id].as<std::string>();
+  c.sequence = row[at.sequence].as<int64_t>();
+  c.from_status = Nullable(row[at.from_status]);
+  c.to_status = row[at.to_status].as<std::string>();
+  c.changed_by = Nullable(row[at.changed_by]);
+  c.reason = Nullable(row[at.reason]);
+  c.metadata = Nullable(row[at.metadata]);
+  c.created_micros = row[at.created_micros].as<int64_t>();
   return c;
 }
+
+RowContent ReadContent(const pqxx::row& row) { return ReadContent(row, ContentLayout(row)); }
 
 std::string Canonical(const RowContent& c) {
   std::string out = "bsh1";

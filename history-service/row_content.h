@@ -9,6 +9,7 @@
 #include <string>
 
 #include "common/pqxx_fwd.h"
+#include "pqxx/types.hxx"
 
 namespace booking {
 
@@ -30,11 +31,28 @@ struct RowContent {
   bool operator!=(const RowContent& o) const { return !(*this == o); }
 };
 
-// The columns, in RowContent's order, of a table with the history's shape
-// ("BookingStatusHistory", "BookingStatusHeldBack"); ReadContent reads them.
+// The select list, in RowContent's order, of a table with the history's
+// shape ("BookingStatusHistory", "BookingStatusHeldBack"), each column named:
+// event_id, booking_id, sequence, from_status, to_status, changed_by,
+// reason, metadata, created_micros. Another select list giving a row's
+// content names its columns the same.
 extern const char kContentColumns[];
-// Reads kContentColumns starting at column `first` of `row`.
-RowContent ReadContent(const pqxx::row& row, int first = 0);
+
+// Where a result holds the columns named as in kContentColumns, found by
+// name once per result (or for one row) and used for each of its rows.
+// Throws pqxx::argument_error naming a column the result lacks.
+struct ContentLayout {
+  explicit ContentLayout(const pqxx::result& r);
+  explicit ContentLayout(const pqxx::row& row);
+
+  pqxx::row_size_type event_id = 0, booking_id = 0, sequence = 0, from_status = 0, to_status = 0,
+                      changed_by = 0, reason = 0, metadata = 0, created_micros = 0;
+};
+
+// The content of `row`, its columns where `at` says.
+RowContent ReadContent(const pqxx::row& row, const ContentLayout& at);
+// The same for a row read alone (its columns found for it).
+RowContent ReadContent(const pqxx::row& row);
 
 // "bsh1" then each field in order: NULL as "n", a value as "v<bytes>:<value>"
 // (numbers in decimal). Reproducible in SQL (the migration chains existing

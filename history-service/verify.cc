@@ -5,13 +5,23 @@
 
 namespace booking {
 
-std::string StoredRowColumns() { return absl::StrCat(kContentColumns, R"(, "rowHash")"); }
+std::string StoredRowColumns() {
+  return absl::StrCat(kContentColumns, R"(, "rowHash" AS row_hash)");
+}
 
-StoredRow ReadStoredRow(const pqxx::row& row) {
-  StoredRow r{ReadContent(row), std::nullopt};
-  if (!row[9].is_null()) r.row_hash = pqxx::binarystring(row[9]).str();
+StoredRowLayout::StoredRowLayout(const pqxx::result& r)
+    : content(r), row_hash(r.column_number("row_hash")) {}
+StoredRowLayout::StoredRowLayout(const pqxx::row& row)
+    : content(row), row_hash(row.column_number("row_hash")) {}
+
+StoredRow ReadStoredRow(const pqxx::row& row, const StoredRowLayout& at) {
+  StoredRow r{ReadContent(row, at.content), std::nullopt};
+  const pqxx::field hash = row[at.row_hash];
+  if (!hash.is_null()) r.row_hash = pqxx::binarystring(hash).str();
   return r;
 }
+
+StoredRow ReadStoredRow(const pqxx::row& row) { return ReadStoredRow(row, StoredRowLayout(row)); }
 
 std::optional<Finding> CheckChain(const std::vector<StoredRow>& rows) {
   std::string previous = FirstPrevious();

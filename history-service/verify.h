@@ -12,6 +12,7 @@
 #include "common/pqxx_fwd.h"
 #include "history-service/merkle.h"
 #include "history-service/row_content.h"
+#include "pqxx/types.hxx"
 
 namespace booking {
 
@@ -26,9 +27,22 @@ struct Finding {
   std::string problem;
 };
 
-// The columns of StoredRow (kContentColumns, then "rowHash"); ReadStoredRow
-// reads them.
+// The select list of StoredRow: kContentColumns, then "rowHash" as row_hash.
 std::string StoredRowColumns();
+
+// Where a result holds StoredRowColumns(), found by name once per result
+// (or for one row); throws pqxx::argument_error naming a column it lacks.
+struct StoredRowLayout {
+  explicit StoredRowLayout(const pqxx::result& r);
+  explicit StoredRowLayout(const pqxx::row& row);
+
+  ContentLayout content;
+  pqxx::row_size_type row_hash = 0;
+};
+
+// A row of StoredRowColumns(), its columns where `at` says.
+StoredRow ReadStoredRow(const pqxx::row& row, const StoredRowLayout& at);
+// The same for a row read alone (its columns found for it).
 StoredRow ReadStoredRow(const pqxx::row& row);
 
 // One booking's rows, in sequence order: each row's hash must be SHA-256 of

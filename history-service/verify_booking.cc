@@ -55,11 +55,13 @@ history::v1::VerifyHistoryResponse VerifyBooking(pqxx::transaction_base& txn,
   // older one holds, never one signed later.
   std::optional<history::v1::Checkpoint> checkpoint = NewestCheckpoint(txn, bound);
   std::vector<StoredRow> rows;
-  for (const pqxx::row& row :
-       exec(absl::StrCat("SELECT ", StoredRowColumns(), R"( FROM "BookingStatusHistory"
-                         WHERE "bookingId" = )",
-                         txn.quote(booking_id), " ORDER BY sequence"))) {
-    rows.push_back(ReadStoredRow(row));
+  const pqxx::result stored =
+      exec(absl::StrCat("SELECT ", StoredRowColumns(), R"( FROM "BookingStatusHistory"
+                        WHERE "bookingId" = )",
+                        txn.quote(booking_id), " ORDER BY sequence"));
+  const StoredRowLayout at(stored);
+  for (const pqxx::row& row : stored) {
+    rows.push_back(ReadStoredRow(row, at));
     ToVerifiedRow(rows.back(), response.add_rows());
   }
   if (std::optional<Finding> f = CheckChain(rows)) Fail(response, *f);
@@ -71,11 +73,12 @@ history::v1::VerifyHistoryResponse VerifyBooking(pqxx::transaction_base& txn,
   // "HistoryCheckpointHead" (its primary key), never the whole tree.
   std::optional<Head> head;
   for (const pqxx::row& row :
-       exec(absl::StrCat(R"(SELECT sequence, "rowHash" FROM "HistoryCheckpointHead"
-                            WHERE "bookingId" = )",
+       exec(absl::StrCat(R"(SELECT sequence AS sequence, "rowHash" AS row_hash
+                            FROM "HistoryCheckpointHead" WHERE "bookingId" = )",
                          txn.quote(booking_id), R"( AND "checkpointId" <= )", checkpoint->id(),
                          R"( ORDER BY "checkpointId")"))) {
-    head = Head{booking_id, row[0].as<int64_t>(), pqxx::binarystring(row[1]).str()};
+    head =
+        Head{booking_id, row["sequence"].as<int64_t>(), pqxx::binarystring(row["row_hash"]).str()};
     if (std::optional<Finding> f = CheckHead(rows, *head)) Fail(response, *f);
   }
   if (!head) return response;

@@ -25,35 +25,42 @@ std::string WatchBinding(const std::string& booking_id) {
   return Sha256Hex(absl::StrCat("watch:", booking_id)).substr(0, 16);
 }
 
-// The entry columns as HistoryRowToEntry reads them (0..9), then the booking
-// id (10) and the position (11): h is "BookingStatusHistory".
-constexpr char kEntryColumns[] = R"(h.id::text, h."eventId"::text, h.sequence,
-  COALESCE(h."fromStatus", ''), h."toStatus", COALESCE(h."changedBy", ''),
-  COALESCE(h.reason, ''), COALESCE(h.metadata::text, ''),
-  (extract(epoch from h."createdAt") * 1000000)::bigint, COALESCE(h."traceParent", ''),
-  h."bookingId")";
-
 absl::Status BadToken(absl::string_view why) {
   return InvalidField("resume_token", absl::StrCat("not a token returned by WatchHistory: ", why));
 }
 
-// A row (kEntryColumns, position) as an entry; INTERNAL when its stored
-// metadata does not parse.
-absl::StatusOr<FeedEntry> ToFeedEntry(const pqxx::row& row, bool legacy) {
+// Where a result of ReadLegacy or ReadPositioned holds its columns:
+// kHistoryEntryColumns, then booking_id and position (0 for legacy rows).
+struct FeedLayout {
+  explicit FeedLayout(const pqxx::result& r)
+      : entry(r),
+        booking_id(r.column_number("booking_id")),
+        position(r.column_number("position")) {}
+
+  HistoryEntryLayout entry;
+  pqxx::row_size_type booking_id, position;
+};
+
+// A row as an entry; INTERNAL when its stored metadata does not parse.
+absl::StatusOr<FeedEntry> ToFeedEntry(const pqxx::row& row, const FeedLayout& at, bool legacy) {
   FeedEntry out;
   history::v1::HistoryEntry& e = out.entry;
-  if (absl::Status s = HistoryRowToEntry(row, row[10].as<std::string>(), &e); !s.ok()) return s;
+  if (absl::Status s = HistoryRowToEntry(row, at.entry, row[at.booking_id].as<std::string>(), &e);
+      !s.ok()) {
+    return s;
+  }
   if (legacy) {
     out.at = FeedPosition::Legacy(e.booking_id(), e.sequence());
   } else {
-    out.at = FeedPosition::After(row[11].as<int64_t>());
+    out.at = FeedPosition::After(row[at.position].as<int64_t>());
   }
   return out;
 }
 
 absl::Status Append(const pqxx::result& rows, bool legacy, std::vector<FeedEntry>& out) {
+  const FeedLayout at(rows);
   for (const pqxx::row& row : rows) {
-    absl::StatusOr<FeedEntry> e = ToFeedEntry(row, legacy);
+    absl::StatusOr<FeedEntry> e = ToFeedEntry(row, at, legacy);
     if (!e.ok()) return e.status();
     out.push_back(*std::move(e));
   }
@@ -65,7 +72,9 @@ absl::Status Append(const pqxx::result& rows, bool legacy, std::vector<FeedEntry
 // "historyId" index for each.
 pqxx::result ReadLegacy(pqxx::transaction_base& txn, const FeedPosition& after,
                         const std::string& booking_id, int limit) {
-  return txn.exec_params(absl::StrCat("SELECT ", kEntryColumns, R"(, 0 FROM "BookingStatusHistory" h
+  return txn.exec_params(absl::StrCat("SELECT ", kHistoryEntryColumns,
+                                      R"(, h."bookingId" AS booking_id, 0 AS position
+        FROM "BookingStatusHistory" h
         WHERE (h."bookingId", h.sequence) > ($1, $2) AND ($3 = '' OR h."bookingId" = $3)
           AND NOT EXISTS (SELECT 1 FROM "BookingStatusHistoryFeed" f WHERE f."historyId" = h.id)
         ORDER BY h."bookingId", h.sequence LIMIT $4)"),
@@ -74,7 +83,8 @@ pqxx::result ReadLegacy(pqxx::transaction_base& txn, const FeedPosition& after,
 
 pqxx::result ReadPositioned(pqxx::transaction_base& txn, int64_t after, int64_t upto,
                             const std::string& booking_id, int limit) {
-  const std::string query = absl::StrCat("SELECT ", kEntryColumns, R"(, f.position
+  const std::string query = absl::StrCat("SELECT ", kHistoryEntryColumns,
+                                         R"(, h."bookingId" AS booking_id, f.position AS position
         FROM "BookingStatusHistoryFeed" f JOIN "BookingStatusHistory" h ON h.id = f."historyId"
         WHERE f.position > $1 AND f.position <= $2)");
   // All: the feed in position order. One booking: its few rows by the
@@ -127,13 +137,15 @@ absl::StatusOr<FeedPosition> DecodeToken(const std::string& token, const std::st
 }
 
 int64_t FeedHead(pqxx::transaction_base& txn) {
-  return txn.exec(R"(SELECT COALESCE(max(position), 0) FROM "BookingStatusHistoryFeed")")[0][0]
+  return txn.exec(R"(SELECT COALESCE(max(position), 0) AS head FROM "BookingStatusHistoryFeed")")
+      .front()["head"]
       .as<int64_t>();
 }
 
 bool HasLegacyRows(pqxx::transaction_base& txn) {
-  pqxx::result r = txn.exec(R"(SELECT "legacyRows" FROM "BookingStatusHistoryFeedStart")");
-  return !r.empty() && r[0][0].as<bool>();
+  pqxx::result r =
+      txn.exec(R"(SELECT "legacyRows" AS legacy_rows FROM "BookingStatusHistoryFeedStart")");
+  return !r.empty() && r.front()["legacy_rows"].as<bool>();
 }
 
 absl::StatusOr<std::vector<FeedEntry>> ReadFeed(pqxx::transaction_base& txn,

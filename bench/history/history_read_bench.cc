@@ -148,7 +148,7 @@ Latencies StraightToDatabase(const std::string& url, int bookings, int per_booki
   std::vector<std::unique_ptr<pqxx::connection>> conns;
   for (int c = 0; c < absl::GetFlag(FLAGS_callers); ++c) {
     conns.push_back(std::make_unique<pqxx::connection>(url));
-    conns.back()->prepare("page", kHistoryPageQuery);
+    conns.back()->prepare("page", HistoryPageQuery());
   }
   std::atomic<int64_t> wrong{0};
   Latencies l = Drive(absl::GetFlag(FLAGS_callers), [&](int caller, std::mt19937& rng) {
