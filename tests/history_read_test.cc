@@ -8,9 +8,9 @@
 //     connection, without a deadline, waits as long as it must;
 //   - a new connection (after a store restart) prepares the query itself:
 //     the first read once the server is back succeeds.
-// One history-service with one pooled connection (StackSuite; no
-// booking-service: its relay would take that connection); the restart is of
-// the suite's own PostgreSQL.
+// One history-service with one pooled connection (StackSuite, no
+// booking-service: the reads have that connection to themselves); the
+// restart is of the suite's own PostgreSQL.
 #include <future>
 
 #include "absl/strings/str_cat.h"
