@@ -5,6 +5,10 @@
 // stopped and started again. Afterwards every change acknowledged to a client
 // is in history exactly once, in per-booking order, and history holds nothing
 // the booking store does not. Prints what it did and counted.
+//
+// Why PostgreSQL of its own (SplitStackSuite, not PgSuite): the suite stops
+// and restarts each store's server, the booking store's and the history
+// store's on their own, so each store has a server of its own.
 #include <signal.h>
 
 #include <algorithm>
@@ -22,17 +26,13 @@
 #include "tests/support/grpc_client.h"
 #include "tests/support/pg_cluster.h"
 #include "tests/support/service_set.h"
+#include "tests/support/sql.h"
+#include "tests/support/stack_suite.h"
 #include "tests/support/status_load.h"
 #include "tests/support/wait.h"
 
 namespace booking::testing {
 namespace {
-
-int64_t Count(const std::string& url, const std::string& sql) {
-  pqxx::connection conn(url);
-  pqxx::nontransaction txn(conn);
-  return txn.exec(sql)[0][0].as<int64_t>();
-}
 
 // What the suite did, printed at the end.
 struct Tally {
@@ -254,34 +254,33 @@ void PrintSummary(const ServiceSet& s, const StatusLoad& load, const Tally& tall
       relay_acked, reconnects);
 }
 
-TEST(FaultSuite, EveryAcknowledgedChangeReachesHistoryExactlyOnce) {
-  auto booking_pg = PgCluster::Start();
-  ASSERT_TRUE(booking_pg.ok()) << booking_pg.status();
-  auto history_pg = PgCluster::Start();
-  ASSERT_TRUE(history_pg.ok()) << history_pg.status();
-  auto created = ServiceSet::Create(**booking_pg, **history_pg, "fault");
-  ASSERT_TRUE(created.ok()) << created.status();
-  ServiceSet& s = **created;
-  ASSERT_TRUE(s.StartHistory().ok()) << s.Logs();
-  ASSERT_TRUE(s.StartBookingReplica(0).ok()) << s.Logs();
-  ASSERT_TRUE(s.StartBookingReplica(1).ok()) << s.Logs();
+class FaultSuite : public SplitStackSuite {
+ protected:
+  // history-service and two booking-service replicas.
+  static void SetUpTestSuite() { StartSplitStack("fault", {.booking_replicas = 2}); }
+};
+
+TEST_F(FaultSuite, EveryAcknowledgedChangeReachesHistoryExactlyOnce) {
+  ServiceSet& s = *set_;
   auto load = StatusLoad::Start({.target = s.booking_targets(),
                                  .token = ServiceSet::kToken,
                                  .booking_prefix = "fault",
                                  .threads = 4,
                                  .bookings_per_thread = 3});
   ASSERT_TRUE(load.ok()) << load.status();
-  FaultRun run{s, **booking_pg, **history_pg, **load, {}};
+  FaultRun run{s, *booking_pg_, *history_pg_, **load, {}};
   run.tally.Step("two booking-service replicas, one history-service; load started");
   ASSERT_NO_FATAL_FAILURE(run.Run());
   (*load)->Stop();
   run.tally.Step(absl::StrCat("load stopped: ", (*load)->acked_count(), " changes acknowledged"));
   // Every committed event drains.
-  ASSERT_EQ(
-      WaitFor(
-          [&] { return Count(s.booking_url(), R"(SELECT count(*) FROM "BookingOutbox")") == 0; },
-          absl::Seconds(90), "the outbox to drain", absl::Milliseconds(200)),
-      absl::OkStatus())
+  ASSERT_EQ(WaitFor(
+                [&] {
+                  return QueryCount(s.booking_url(), R"(SELECT count(*) FROM "BookingOutbox")") ==
+                         0;
+                },
+                absl::Seconds(90), "the outbox to drain", absl::Milliseconds(200)),
+            absl::OkStatus())
       << s.Logs();
   run.tally.Step("outbox drained");
 

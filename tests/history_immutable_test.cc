@@ -1,20 +1,21 @@
 // The history table refuses UPDATE, DELETE and TRUNCATE at the database
 // level: for its owner, for a superuser, and for a service role that was
 // even granted those privileges explicitly.
+#include <string>
+
 #include "gtest/gtest.h"
 #include "pqxx/pqxx"
-#include "tests/support/pg_cluster.h"
+#include "tests/support/pg_suite.h"
 #include "tests/support/service_set.h"
 
 namespace booking::testing {
 namespace {
 
-class HistoryImmutableTest : public ::testing::Test {
+class HistoryImmutableTest : public PgSuite {
  protected:
   static void SetUpTestSuite() {
-    auto pg = PgCluster::Start();
-    ASSERT_TRUE(pg.ok()) << pg.status();
-    pg_ = *std::move(pg);
+    PgSuite::SetUpTestSuite();
+    if (pg_ == nullptr) return;
     auto services = ServiceSet::Create(*pg_, "immutable");  // runs migrator up
     ASSERT_TRUE(services.ok()) << services.status();
     url_ = (*services)->history_url();
@@ -29,7 +30,10 @@ class HistoryImmutableTest : public ::testing::Test {
         R"(GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON "BookingStatusHistory" TO history_app)");
     txn.commit();
   }
-  static void TearDownTestSuite() { pg_.reset(); }
+  void SetUp() override {
+    PgSuite::SetUp();
+    ASSERT_FALSE(url_.empty()) << "the stores were not migrated";
+  }
 
   static std::string AppUrl() {
     std::string url = url_;
@@ -50,12 +54,8 @@ class HistoryImmutableTest : public ::testing::Test {
     }
   }
 
-  static std::unique_ptr<PgCluster> pg_;
-  static std::string url_;
+  inline static std::string url_;
 };
-
-std::unique_ptr<PgCluster> HistoryImmutableTest::pg_;
-std::string HistoryImmutableTest::url_;
 
 TEST_F(HistoryImmutableTest, UpdateDeleteAndTruncateFailForEveryRole) {
   for (const std::string& url : {url_, AppUrl()}) {

@@ -8,6 +8,9 @@
 //     connection, without a deadline, waits as long as it must;
 //   - a new connection (after a store restart) prepares the query itself:
 //     the first read once the server is back succeeds.
+// One history-service with one pooled connection (StackSuite, no
+// booking-service: the reads have that connection to themselves); the
+// restart is of the suite's own PostgreSQL.
 #include <future>
 
 #include "absl/strings/str_cat.h"
@@ -16,8 +19,8 @@
 #include "gtest/gtest.h"
 #include "history/v1/history.grpc.pb.h"
 #include "pqxx/pqxx"
-#include "tests/support/pg_cluster.h"
 #include "tests/support/service_set.h"
+#include "tests/support/stack_suite.h"
 #include "tests/support/wait.h"
 
 namespace booking::testing {
@@ -25,15 +28,12 @@ namespace {
 
 constexpr int kRows = 7;
 
-class HistoryReadTest : public ::testing::Test {
+class HistoryReadTest : public StackSuite {
  protected:
-  void SetUp() override {
-    auto pg = PgCluster::Start();
-    ASSERT_TRUE(pg.ok()) << pg.status();
-    pg_ = *std::move(pg);
-    auto set = ServiceSet::Create(*pg_, "read");
-    ASSERT_TRUE(set.ok()) << set.status();
-    set_ = *std::move(set);
+  static void SetUpTestSuite() {
+    // One connection: every read runs on the connection the one before used.
+    StartStack("read", {.history_flags = {"--db-pool-size", "1"}, .booking_replicas = 0});
+    if (set_ == nullptr) return;
     pqxx::connection conn(set_->history_url());
     pqxx::work txn(conn);
     txn.exec_params(R"(
@@ -44,8 +44,10 @@ class HistoryReadTest : public ::testing::Test {
       FROM generate_series(1, $1) AS s)",
                     kRows);
     txn.commit();
-    // One connection: every read runs on the connection the one before used.
-    ASSERT_TRUE(set_->StartHistory({"--db-pool-size", "1"}).ok()) << set_->Logs();
+  }
+  void SetUp() override {
+    StackSuite::SetUp();
+    if (HasFatalFailure()) return;
     stub_ = history::v1::HistoryService::NewStub(
         grpc::CreateChannel(set_->history_target(), grpc::InsecureChannelCredentials()));
   }
@@ -76,8 +78,6 @@ class HistoryReadTest : public ::testing::Test {
     return WaitFor(condition, timeout, "a condition").ok();
   }
 
-  std::unique_ptr<PgCluster> pg_;
-  std::unique_ptr<ServiceSet> set_;
   std::unique_ptr<history::v1::HistoryService::Stub> stub_;
 };
 

@@ -1,71 +1,55 @@
 // `migrator up`: the schema of an empty store, adoption of an existing
 // Prisma-shaped store, reruns that change nothing, the ledger's checksums,
 // the per-store lock, and the exit codes a Kubernetes Job acts on.
-#include <fstream>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "pqxx/pqxx"
-#include "tests/support/pg_cluster.h"
+#include "tests/support/fixtures.h"
 #include "tests/support/pg_suite.h"
-#include "tests/support/process.h"
-#include "tests/support/service_set.h"
+#include "tests/support/sql.h"
 
 namespace booking::testing {
 namespace {
 
-struct MigratorRun {
-  int exit_code = -1;
-  std::string output;
-};
-
 class MigratorUpTest : public PgSuite {
  protected:
   void SetUp() override {
+    PgSuite::SetUp();
+    if (HasFatalFailure()) return;
     static int n = 0;
     const std::string prefix = absl::StrCat("m", ++n);
-    booking_url_ = *pg_->CreateDatabase(prefix + "_booking");
-    history_url_ = *pg_->CreateDatabase(prefix + "_history");
+    absl::StatusOr<std::string> booking = pg_->CreateDatabase(prefix + "_booking");
+    absl::StatusOr<std::string> history = pg_->CreateDatabase(prefix + "_history");
+    ASSERT_TRUE(booking.ok()) << booking.status();
+    ASSERT_TRUE(history.ok()) << history.status();
+    booking_url_ = *booking;
+    history_url_ = *history;
   }
 
+  // The migrator on this test's stores; without `with_env`, with
+  // BOOKING_DATABASE_URL and HISTORY_DATABASE_URL empty.
   MigratorRun Migrator(std::vector<std::string> args, bool with_env = true) {
-    args.insert(args.begin(), MigratorBin());
-    const std::string log = pg_->dir() + "/migrator-run.log";
-    std::remove(log.c_str());
-    std::vector<std::string> env;
-    if (with_env) {
-      env = {"BOOKING_DATABASE_URL=" + booking_url_, "HISTORY_DATABASE_URL=" + history_url_};
-    } else {
-      env = {"BOOKING_DATABASE_URL=", "HISTORY_DATABASE_URL="};
-    }
-    absl::StatusOr<int> rc = RunCommand(args, env, log);
-    return {rc.ok() ? *rc : -1, ReadFile(log)};
-  }
-
-  static std::string Query(const std::string& url, const std::string& sql) {
-    pqxx::connection conn(url);
-    pqxx::nontransaction txn(conn);
-    pqxx::result r = txn.exec(sql);
-    std::string out;
-    for (const auto& row : r) {
-      for (const auto& field : row)
-        absl::StrAppend(&out, field.is_null() ? "NULL" : field.c_str(), "|");
-      out += "\n";
-    }
-    return out;
+    return with_env ? RunMigrator(*pg_, booking_url_, history_url_, std::move(args))
+                    : RunMigrator(*pg_, "", "", std::move(args));
   }
 
   // Tables, columns, types, defaults, indexes, triggers: what a rerun must not change.
   static std::string Shape(const std::string& url) {
-    return Query(url, R"(
+    return QueryText(url, R"(
       SELECT table_name, column_name, data_type, udt_name, column_default, is_nullable
       FROM information_schema.columns WHERE table_schema = 'public'
       ORDER BY table_name, column_name)") +
-           Query(url,
-                 "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' ORDER BY "
-                 "1") +
-           Query(url, "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal ORDER BY 1") +
-           Query(url, R"(SELECT step, checksum, "appliedAt" FROM "MigrationLedger" ORDER BY step)");
+           QueryText(
+               url,
+               "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' ORDER BY "
+               "1") +
+           QueryText(url, "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal ORDER BY 1") +
+           QueryText(url,
+                     R"(SELECT step, checksum, "appliedAt" FROM "MigrationLedger" ORDER BY step)");
   }
 
   std::string booking_url_, history_url_;
@@ -74,26 +58,27 @@ class MigratorUpTest : public PgSuite {
 TEST_F(MigratorUpTest, EmptyStoresGetThePrismaShapeWithTheNewStatusSet) {
   MigratorRun run = Migrator({"up"});
   ASSERT_EQ(run.exit_code, 0) << run.output;
-  EXPECT_EQ(Query(booking_url_,
-                  R"(SELECT string_agg(enumlabel, ',' ORDER BY enumsortorder) FROM pg_enum
+  EXPECT_EQ(QueryText(booking_url_,
+                      R"(SELECT string_agg(enumlabel, ',' ORDER BY enumsortorder) FROM pg_enum
                      WHERE enumtypid = '"BookingStatus"'::regtype)"),
             "PENDING_PAYMENT,CONFIRMED,PICKUP_ASSIGNED,PICKED_UP,AT_WORKSHOP,IN_SERVICE,"
             "READY_FOR_RETURN,RETURN_ASSIGNED,RETURNED,DELIVERED,CANCELLED|\n");
-  EXPECT_EQ(Query(booking_url_, R"(SELECT column_default, udt_name FROM information_schema.columns
+  EXPECT_EQ(
+      QueryText(booking_url_, R"(SELECT column_default, udt_name FROM information_schema.columns
                                   WHERE table_name = 'Booking' AND column_name = 'status')"),
-            "'PENDING_PAYMENT'::\"BookingStatus\"|BookingStatus|\n");
-  EXPECT_EQ(Query(booking_url_, R"(SELECT count(*) FROM information_schema.columns
+      "'PENDING_PAYMENT'::\"BookingStatus\"|BookingStatus|\n");
+  EXPECT_EQ(QueryText(booking_url_, R"(SELECT count(*) FROM information_schema.columns
                                   WHERE table_name = 'Booking'
                                     AND column_name IN ('updatedAt', 'createdAt', 'customerId', 'version'))"),
             "4|\n");
   for (const char* table : {"BookingOutbox", "IdempotencyRecord", "BookingExtension",
                             "BookingOutboxRejected", "MigrationLedger"}) {
     EXPECT_EQ(
-        Query(booking_url_, absl::StrCat("SELECT to_regclass('\"", table, "\"') IS NOT NULL")),
+        QueryText(booking_url_, absl::StrCat("SELECT to_regclass('\"", table, "\"') IS NOT NULL")),
         "t|\n")
         << table;
   }
-  EXPECT_EQ(Query(history_url_, R"(SELECT to_regclass('"BookingStatusHistory"') IS NOT NULL)"),
+  EXPECT_EQ(QueryText(history_url_, R"(SELECT to_regclass('"BookingStatusHistory"') IS NOT NULL)"),
             "t|\n");
 }
 
@@ -130,16 +115,18 @@ TEST_F(MigratorUpTest, AdoptsAnExistingPrismaStoreWithOldLabelsUntouched) {
   }
   const std::string rows =
       R"(SELECT id, status::text, "updatedAt", "totalPrice" FROM "Booking" ORDER BY id)";
-  const std::string before = Query(booking_url_, rows);
+  const std::string before = QueryText(booking_url_, rows);
   MigratorRun run = Migrator({"up"});
   ASSERT_EQ(run.exit_code, 0) << run.output;
-  EXPECT_EQ(Query(booking_url_, rows), before);
+  EXPECT_EQ(QueryText(booking_url_, rows), before);
   // The old labels are still there (the phased change is the migrator's other job).
-  EXPECT_EQ(Query(booking_url_, R"(SELECT count(*) FROM pg_enum
+  EXPECT_EQ(QueryText(booking_url_, R"(SELECT count(*) FROM pg_enum
                                   WHERE enumtypid = '"BookingStatus"'::regtype)"),
             "9|\n");
-  EXPECT_EQ(Query(booking_url_, R"(SELECT to_regclass('"BookingOutbox"') IS NOT NULL)"), "t|\n");
-  EXPECT_EQ(Query(booking_url_, R"(SELECT min(version), max(version) FROM "Booking")"), "0|0|\n");
+  EXPECT_EQ(QueryText(booking_url_, R"(SELECT to_regclass('"BookingOutbox"') IS NOT NULL)"),
+            "t|\n");
+  EXPECT_EQ(QueryText(booking_url_, R"(SELECT min(version), max(version) FROM "Booking")"),
+            "0|0|\n");
 }
 
 TEST_F(MigratorUpTest, DryRunPrintsThePlanAndChangesNothing) {
@@ -147,16 +134,18 @@ TEST_F(MigratorUpTest, DryRunPrintsThePlanAndChangesNothing) {
   ASSERT_EQ(run.exit_code, 0) << run.output;
   EXPECT_NE(run.output.find("would apply 0001_booking_base"), std::string::npos) << run.output;
   EXPECT_NE(run.output.find("would apply 0002_history_immutable"), std::string::npos) << run.output;
-  EXPECT_EQ(Query(booking_url_, R"(SELECT count(*) FROM pg_tables WHERE schemaname = 'public')"),
-            "0|\n");
-  EXPECT_EQ(Query(history_url_, R"(SELECT count(*) FROM pg_tables WHERE schemaname = 'public')"),
-            "0|\n");
+  EXPECT_EQ(
+      QueryText(booking_url_, R"(SELECT count(*) FROM pg_tables WHERE schemaname = 'public')"),
+      "0|\n");
+  EXPECT_EQ(
+      QueryText(history_url_, R"(SELECT count(*) FROM pg_tables WHERE schemaname = 'public')"),
+      "0|\n");
 }
 
 TEST_F(MigratorUpTest, AnEditedAppliedStepIsRefused) {
   ASSERT_EQ(Migrator({"up"}).exit_code, 0);
-  Query(booking_url_,
-        R"(UPDATE "MigrationLedger" SET checksum = 'feedface' WHERE step = '0001_booking_base'
+  QueryText(booking_url_,
+            R"(UPDATE "MigrationLedger" SET checksum = 'feedface' WHERE step = '0001_booking_base'
            RETURNING step)");
   MigratorRun run = Migrator({"up", "--store", "booking"});
   EXPECT_EQ(run.exit_code, 4) << run.output;
@@ -223,22 +212,23 @@ TEST_F(MigratorUpTest, StatusJsonListsAppliedAndPendingSteps) {
 // next run drops and builds again, as the step defines it.
 TEST_F(MigratorUpTest, AnInvalidLeftoverOfAConcurrentBuildIsRebuilt) {
   ASSERT_EQ(Migrator({"up", "--store", "history"}).exit_code, 0);
-  Query(history_url_, R"(
+  QueryText(history_url_, R"(
     INSERT INTO "BookingStatusHistory" ("eventId", "bookingId", sequence, "toStatus")
     SELECT gen_random_uuid(), 'b' || s, 1, 'SAME' FROM generate_series(1, 3) AS s)");
-  Query(history_url_, R"(DROP INDEX "BookingStatusHistory_toStatus_createdAt_idx")");
-  Query(history_url_, R"(DELETE FROM "MigrationLedger" WHERE step = '0007_history_list_indexes')");
+  QueryText(history_url_, R"(DROP INDEX "BookingStatusHistory_toStatus_createdAt_idx")");
+  QueryText(history_url_,
+            R"(DELETE FROM "MigrationLedger" WHERE step = '0007_history_list_indexes')");
   // A unique build over equal values fails and leaves the index invalid.
-  EXPECT_ANY_THROW(Query(history_url_, R"(CREATE UNIQUE INDEX CONCURRENTLY
+  EXPECT_ANY_THROW(QueryText(history_url_, R"(CREATE UNIQUE INDEX CONCURRENTLY
     "BookingStatusHistory_toStatus_createdAt_idx" ON "BookingStatusHistory" ("toStatus"))"));
   const std::string state = R"(SELECT indisvalid, indisunique, pg_get_indexdef(indexrelid) LIKE
     '%("toStatus", "createdAt", id)' FROM pg_index
     WHERE indexrelid = '"BookingStatusHistory_toStatus_createdAt_idx"'::regclass)";
-  ASSERT_EQ(Query(history_url_, state), "f|t|f|\n");
+  ASSERT_EQ(QueryText(history_url_, state), "f|t|f|\n");
   MigratorRun run = Migrator({"up", "--store", "history"});
   ASSERT_EQ(run.exit_code, 0) << run.output;
   EXPECT_NE(run.output.find("applied 0007_history_list_indexes"), std::string::npos) << run.output;
-  EXPECT_EQ(Query(history_url_, state), "t|f|t|\n");
+  EXPECT_EQ(QueryText(history_url_, state), "t|f|t|\n");
 }
 
 }  // namespace

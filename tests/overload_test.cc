@@ -15,7 +15,6 @@
 #include "tests/support/overload.h"
 
 #include <map>
-#include <optional>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -27,10 +26,10 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "history/v1/history.grpc.pb.h"
-#include "tests/support/pg_cluster.h"
 #include "tests/support/process.h"
 #include "tests/support/service_set.h"
 #include "tests/support/sql.h"
+#include "tests/support/stack_suite.h"
 #include "tests/support/wait.h"
 
 namespace booking::testing {
@@ -55,16 +54,20 @@ constexpr int kThreadLimit = 64 + 64;
 constexpr int kHistoryFdLimit = 4096;
 constexpr char kSeededBooking[] = "overload-history-1000";
 
-class OverloadTest : public ::testing::Test {
+class OverloadTest : public StackSuite {
  protected:
   static void SetUpTestSuite() {
-    auto pg = PgCluster::Start();
-    ASSERT_TRUE(pg.ok()) << pg.status();
-    pg_ = *std::move(pg);
-    auto set = ServiceSet::Create(*pg_, "overload");
-    ASSERT_TRUE(set.ok()) << set.status();
-    set_ = *std::move(set);
-    ASSERT_NO_FATAL_FAILURE(StartServices());
+    const std::string quota = absl::StrCat("--grpc-memory-quota-mib=", kQuotaMiB);
+    const std::string nofile = absl::StrCat("--nofile=", kHistoryFdLimit, ":", kHistoryFdLimit);
+    StartStack("overload", {.history_flags = {quota,
+                                              // Every read runs (one principal here): the
+                                              // bounds under test are the server's, not the
+                                              // per-caller one (read_starvation_test's).
+                                              "--max-reads-per-caller=0"},
+                            .booking_flags = {quota},
+                            .history_launcher = {"/usr/bin/prlimit", nofile},
+                            .health_ports = true});
+    if (set_ == nullptr) return;
     Exec(set_->history_url(), absl::StrCat(R"(
         INSERT INTO "BookingStatusHistory" ("eventId", "bookingId", sequence, "fromStatus",
                                             "toStatus", "changedBy", reason, metadata)
@@ -73,49 +76,22 @@ class OverloadTest : public ::testing::Test {
                'seed@test', 'seeded for the overload test', jsonb_build_object('step', g)
         FROM generate_series(1, 1000) AS g)"));
     const std::string logs = set_->log_dir();
-    booking_health_ = std::make_unique<HealthWatch>(booking_health_target_, logs + "/hw-b.log");
-    history_health_ = std::make_unique<HealthWatch>(history_health_target_, logs + "/hw-h.log");
+    booking_health_ =
+        std::make_unique<HealthWatch>(set_->booking_health_target(), logs + "/hw-b.log");
+    history_health_ =
+        std::make_unique<HealthWatch>(set_->history_health_target(), logs + "/hw-h.log");
     booking_port_health_ =
         std::make_unique<HealthWatch>(set_->booking_target(), logs + "/hw-bp.log");
     history_port_health_ =
         std::make_unique<HealthWatch>(set_->history_target(), logs + "/hw-hp.log");
     // The services, then their health processes (the container holds both).
-    std::vector<pid_t> pids = {booking_->pid(), history_->pid()};
-    for (pid_t service : {booking_->pid(), history_->pid()}) {
+    std::vector<pid_t> pids = {set_->booking_pid(0), set_->history_pid()};
+    for (pid_t service : {set_->booking_pid(0), set_->history_pid()}) {
       const std::vector<pid_t> children = ChildrenOf(service);
       ASSERT_EQ(children.size(), 1u) << "a health process per service";
       pids.push_back(children[0]);
     }
     sampler_ = std::make_unique<PeakSampler>(pids);
-  }
-
-  static void StartServices() {
-    const std::string quota = absl::StrCat("--grpc-memory-quota-mib=", kQuotaMiB);
-    history_health_target_ = absl::StrCat("127.0.0.1:", FreePort());
-    booking_health_target_ = absl::StrCat("127.0.0.1:", FreePort());
-    auto history = Process::Spawn(
-        {"/usr/bin/prlimit", absl::StrCat("--nofile=", kHistoryFdLimit, ":", kHistoryFdLimit),
-         HistoryServiceBin(), "--listen", set_->history_target(), "--database-url",
-         set_->history_url(), "--metrics-listen", set_->history_metrics_target(), quota,
-         "--health-listen", history_health_target_, "--insecure-plaintext",
-         // Every read runs (one principal here): the bounds under test are
-         // the server's, not the per-caller one (read_starvation_test's).
-         "--max-reads-per-caller=0"},
-        {}, set_->log_dir() + "/history.log");
-    ASSERT_TRUE(history.ok()) << history.status();
-    history_ = *std::move(history);
-    auto booking =
-        Process::Spawn({BookingServiceBin(), "--listen", set_->booking_target(), "--database-url",
-                        set_->booking_url(), "--history-target", set_->history_target(),
-                        "--metrics-listen", set_->booking_metrics_target(), quota,
-                        "--health-listen", booking_health_target_, "--insecure-plaintext"},
-                       {}, set_->log_dir() + "/booking.log");
-    ASSERT_TRUE(booking.ok()) << booking.status();
-    booking_ = *std::move(booking);
-    for (const std::string& target : {set_->history_target(), set_->booking_target(),
-                                      history_health_target_, booking_health_target_}) {
-      ASSERT_TRUE(WaitServing(target, absl::Seconds(30)).ok()) << set_->Logs();
-    }
   }
 
   static void TearDownTestSuite() {
@@ -124,10 +100,7 @@ class OverloadTest : public ::testing::Test {
     history_health_.reset();
     booking_port_health_.reset();
     history_port_health_.reset();
-    booking_.reset();
-    history_.reset();
-    set_.reset();
-    pg_.reset();
+    StackSuite::TearDownTestSuite();
   }
 
   void SetUp() override {
@@ -167,8 +140,8 @@ class OverloadTest : public ::testing::Test {
       EXPECT_EQ(h.failures, 0) << services[i].name << ": " << h.first_failure;
     }
     std::cout << report << std::flush;
-    ASSERT_TRUE(booking_->Running()) << set_->Logs();
-    ASSERT_TRUE(history_->Running()) << set_->Logs();
+    ASSERT_TRUE(set_->BookingRunning()) << set_->Logs();
+    ASSERT_TRUE(set_->HistoryRunning()) << set_->Logs();
     NormalChangeReachesHistory();
   }
 
@@ -188,6 +161,7 @@ class OverloadTest : public ::testing::Test {
     v1::Booking booking;
     grpc::ClientContext c1;
     c1.set_deadline(In(absl::Seconds(10)));
+    c1.AddMetadata("authorization", absl::StrCat("Bearer ", ServiceSet::kToken));
     ASSERT_TRUE(bookings->CreateBooking(&c1, create, &booking).ok());
     v1::ChangeStatusRequest change;
     change.set_booking_id(booking.id());
@@ -195,6 +169,7 @@ class OverloadTest : public ::testing::Test {
     v1::ChangeStatusResponse changed;
     grpc::ClientContext c2;
     c2.set_deadline(In(absl::Seconds(10)));
+    c2.AddMetadata("authorization", absl::StrCat("Bearer ", ServiceSet::kToken));
     ASSERT_TRUE(bookings->ChangeStatus(&c2, change, &changed).ok());
     auto history = history::v1::HistoryService::NewStub(OwnChannel(set_->history_target()));
     const absl::Status reached = WaitFor(
@@ -212,10 +187,6 @@ class OverloadTest : public ::testing::Test {
     ASSERT_EQ(reached, absl::OkStatus()) << set_->Logs();
   }
 
-  inline static std::unique_ptr<PgCluster> pg_;
-  inline static std::unique_ptr<ServiceSet> set_;
-  inline static std::optional<Process> booking_, history_;
-  inline static std::string booking_health_target_, history_health_target_;
   // On the health ports (held to the bound) and on the service ports (shown).
   inline static std::unique_ptr<HealthWatch> booking_health_, history_health_;
   inline static std::unique_ptr<HealthWatch> booking_port_health_, history_port_health_;
@@ -240,6 +211,8 @@ std::string SendHugeMessages(const std::string& target, const std::string& metho
     inflight.push_back(std::make_unique<Call>(target));
     Call& call = *inflight.back();
     call.context.set_deadline(In(absl::Seconds(120)));
+    // An authenticated caller: the message itself is what is refused.
+    call.context.AddMetadata("authorization", absl::StrCat("Bearer ", ServiceSet::kToken));
     call.stub.UnaryCall(&call.context, method, grpc::StubOptions(), &request, &call.response,
                         [&outcomes](grpc::Status s) { outcomes.Record(s.error_code()); });
   }

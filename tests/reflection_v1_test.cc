@@ -25,10 +25,9 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "tests/support/json_call.h"
-#include "tests/support/pg_cluster.h"
-#include "tests/support/process.h"
 #include "tests/support/reflection_client.h"
 #include "tests/support/service_set.h"
+#include "tests/support/stack_suite.h"
 #include "tests/support/wait.h"
 
 namespace booking::testing {
@@ -106,45 +105,15 @@ absl::StatusOr<V1::Response> AskV1Alpha(const std::string& target, const V1::Req
   return response;
 }
 
-class ReflectionV1Test : public ::testing::Test {
+class ReflectionV1Test : public StackSuite {
  protected:
-  static void SetUpTestSuite() {
-    absl::StatusOr<std::unique_ptr<PgCluster>> pg = PgCluster::Start();
-    ASSERT_TRUE(pg.ok()) << pg.status();
-    pg_ = *std::move(pg);
-    absl::StatusOr<std::unique_ptr<ServiceSet>> services = ServiceSet::Create(*pg_, "reflection1");
-    ASSERT_TRUE(services.ok()) << services.status();
-    services_ = *std::move(services);
-    // Both with a health port: the health-only process serves reflection too.
-    booking_health_ = absl::StrCat("127.0.0.1:", FreePort());
-    history_health_ = absl::StrCat("127.0.0.1:", FreePort());
-    for (absl::Status started : {services_->StartHistory({"--health-listen", history_health_}),
-                                 services_->StartBooking({"--health-listen", booking_health_})}) {
-      ASSERT_TRUE(started.ok()) << started << "\n" << services_->Logs();
-    }
-    for (const std::string& target : {booking_health_, history_health_}) {
-      ASSERT_TRUE(WaitHealth(target, true, absl::Seconds(30)).ok()) << services_->Logs();
-    }
-    ready_ = true;
-  }
-
-  static void TearDownTestSuite() {
-    services_.reset();
-    pg_.reset();
-  }
-
-  void SetUp() override { ASSERT_TRUE(ready_) << "the services did not start"; }
+  // Both with a health port: the health-only process serves reflection too.
+  static void SetUpTestSuite() { StartStack("reflection1", {.health_ports = true}); }
 
   // (target, the project's service) for both servers.
   static std::vector<std::pair<std::string, std::string>> Servers() {
-    return {{services_->booking_target(), kBookingService},
-            {services_->history_target(), kHistoryService}};
+    return {{set_->booking_target(), kBookingService}, {set_->history_target(), kHistoryService}};
   }
-
-  inline static std::unique_ptr<PgCluster> pg_;
-  inline static std::unique_ptr<ServiceSet> services_;
-  inline static std::string booking_health_, history_health_;
-  inline static bool ready_ = false;
 };
 
 TEST_F(ReflectionV1Test, ListsServicesOnBothServers) {
@@ -157,7 +126,7 @@ TEST_F(ReflectionV1Test, ListsServicesOnBothServers) {
 }
 
 TEST_F(ReflectionV1Test, HealthPortsListHealthAndReflectionOnly) {
-  for (const std::string& target : {booking_health_, history_health_}) {
+  for (const std::string& target : {set_->booking_health_target(), set_->history_health_target()}) {
     const std::set<std::string> names = Listed(target);
     const std::set<std::string> expected = {kHealthService, kReflectionV1, kReflectionV1Alpha};
     EXPECT_EQ(names, expected) << target << ": " << absl::StrJoin(names, ", ");
@@ -172,17 +141,17 @@ TEST_F(ReflectionV1Test, HealthPortsListHealthAndReflectionOnly) {
 
 TEST_F(ReflectionV1Test, CreateAndGetBookingAndReadItsHistoryFromJson) {
   absl::StatusOr<std::unique_ptr<pb::DescriptorPool>> booking_pool =
-      PoolFor<V1>(services_->booking_target(), kBookingService);
+      PoolFor<V1>(set_->booking_target(), kBookingService);
   ASSERT_TRUE(booking_pool.ok()) << booking_pool.status();
-  absl::StatusOr<std::string> created = CallJson(
-      services_->booking_target(), **booking_pool, "booking.v1.BookingService/CreateBooking",
-      R"({"customerId":"c-v1","paymentSettled":true})", ServiceSet::kToken);
-  ASSERT_TRUE(created.ok()) << created.status() << "\n" << services_->Logs();
+  absl::StatusOr<std::string> created =
+      CallJson(set_->booking_target(), **booking_pool, "booking.v1.BookingService/CreateBooking",
+               R"({"customerId":"c-v1","paymentSettled":true})", ServiceSet::kToken);
+  ASSERT_TRUE(created.ok()) << created.status() << "\n" << set_->Logs();
   const std::string id = StringField(ParseJson(*created), "id");
   ASSERT_FALSE(id.empty()) << *created;
 
   absl::StatusOr<std::string> got =
-      CallJson(services_->booking_target(), **booking_pool, "booking.v1.BookingService/GetBooking",
+      CallJson(set_->booking_target(), **booking_pool, "booking.v1.BookingService/GetBooking",
                absl::StrCat(R"({"bookingId":")", id, R"("})"), ServiceSet::kToken);
   ASSERT_TRUE(got.ok()) << got.status();
   const pb::Struct booking = ParseJson(*got);
@@ -191,16 +160,15 @@ TEST_F(ReflectionV1Test, CreateAndGetBookingAndReadItsHistoryFromJson) {
   EXPECT_EQ(StringField(booking, "status"), "CONFIRMED") << *got;
 
   absl::StatusOr<std::unique_ptr<pb::DescriptorPool>> history_pool =
-      PoolFor<V1>(services_->history_target(), kHistoryService);
+      PoolFor<V1>(set_->history_target(), kHistoryService);
   ASSERT_TRUE(history_pool.ok()) << history_pool.status();
   // The relay delivers asynchronously: poll until the entry is there.
   std::string last;
   const absl::Status found = WaitFor(
       [&]() -> absl::Status {
-        absl::StatusOr<std::string> history =
-            CallJson(services_->history_target(), **history_pool,
-                     "history.v1.HistoryService/GetBookingHistory",
-                     absl::StrCat(R"({"bookingId":")", id, R"("})"), ServiceSet::kToken);
+        absl::StatusOr<std::string> history = CallJson(
+            set_->history_target(), **history_pool, "history.v1.HistoryService/GetBookingHistory",
+            absl::StrCat(R"({"bookingId":")", id, R"("})"), ServiceSet::kToken);
         if (!history.ok()) return history.status();
         last = *history;
         const pb::Struct response = ParseJson(last);
@@ -210,7 +178,7 @@ TEST_F(ReflectionV1Test, CreateAndGetBookingAndReadItsHistoryFromJson) {
         return some ? absl::OkStatus() : absl::NotFoundError(last);
       },
       absl::Seconds(30), "an entry in history", absl::Milliseconds(100));
-  ASSERT_EQ(found, absl::OkStatus()) << services_->Logs();
+  ASSERT_EQ(found, absl::OkStatus()) << set_->Logs();
   const pb::Struct response = ParseJson(last);
   ASSERT_EQ(response.fields().count("entries"), 1u) << "no history within 30s: " << last;
   const pb::ListValue& entries = response.fields().at("entries").list_value();

@@ -3,7 +3,8 @@
 // change, in its outbox row, in the history row, in GetBookingHistory's entry
 // and in history-service's log line, on the real binaries and PostgreSQL.
 // history-service starts only after the changes, so the outbox rows are still
-// there to read.
+// there to read: each test has its own stores and services (on the suite's
+// PostgreSQL), booking-service alone until a test starts history-service.
 #include <regex>
 
 #include "absl/strings/match.h"
@@ -14,9 +15,8 @@
 #include "gtest/gtest.h"
 #include "history/v1/history.grpc.pb.h"
 #include "tests/support/grpc_client.h"
-#include "tests/support/pg_cluster.h"
+#include "tests/support/pg_suite.h"
 #include "tests/support/process.h"
-#include "tests/support/security_stack.h"
 #include "tests/support/service_set.h"
 #include "tests/support/sql.h"
 
@@ -45,16 +45,16 @@ int LinesWith(const std::string& log, const std::string& msg, const std::string&
   return n;
 }
 
-class TraceJourneyTest : public ::testing::Test {
+class TraceJourneyTest : public PgSuite {
  protected:
   void SetUp() override {
-    auto pg = PgCluster::Start();
-    ASSERT_TRUE(pg.ok()) << pg.status();
-    pg_ = *std::move(pg);
-    auto services = ServiceSet::Create(*pg_, "trace");
+    PgSuite::SetUp();
+    if (HasFatalFailure()) return;
+    static int n = 0;
+    auto services =
+        ServiceSet::CreateAndStart(*pg_, absl::StrCat("trace", ++n), {.start_history = false});
     ASSERT_TRUE(services.ok()) << services.status();
     services_ = *std::move(services);
-    ASSERT_TRUE(services_->StartBooking().ok()) << services_->Logs();
     bookings_ = v1::BookingService::NewStub(
         grpc::CreateChannel(services_->booking_target(), grpc::InsecureChannelCredentials()));
   }
@@ -79,7 +79,6 @@ class TraceJourneyTest : public ::testing::Test {
                      booking_id, "' AND sequence = ", sequence));
   }
 
-  std::unique_ptr<PgCluster> pg_;
   std::unique_ptr<ServiceSet> services_;
   std::unique_ptr<v1::BookingService::Stub> bookings_;
 };

@@ -173,7 +173,7 @@ absl::StatusOr<std::unique_ptr<ServiceSet>> ServiceSet::Create(
   if (!rc.ok() || *rc != 0) {
     return absl::InternalError(absl::StrCat("migrator up failed:\n", ReadFile(log)));
   }
-  s->bookings_[0] = Instance{FreePort(), FreePort(), std::nullopt};
+  s->bookings_[0] = Instance{FreePort(), FreePort(), 0, std::nullopt};
   s->history_.port = FreePort();
   s->history_.metrics_port = FreePort();
   return s;
@@ -187,11 +187,25 @@ absl::StatusOr<std::unique_ptr<ServiceSet>> ServiceSet::CreateAndStart(PgCluster
 absl::StatusOr<std::unique_ptr<ServiceSet>> ServiceSet::CreateAndStart(PgCluster& booking_pg,
                                                                        PgCluster& history_pg,
                                                                        const std::string& prefix) {
+  return CreateAndStart(booking_pg, history_pg, prefix, Options());
+}
+
+absl::StatusOr<std::unique_ptr<ServiceSet>> ServiceSet::CreateAndStart(PgCluster& booking_pg,
+                                                                       PgCluster& history_pg,
+                                                                       const std::string& prefix,
+                                                                       Options options) {
   absl::StatusOr<std::unique_ptr<ServiceSet>> s = Create(booking_pg, history_pg, prefix);
   if (!s.ok()) return s;
-  for (absl::Status started : {(*s)->StartHistory(), (*s)->StartBooking()}) {
+  ServiceSet& set = **s;
+  set.options_ = std::move(options);
+  std::vector<absl::Status> starts;
+  if (set.options_.start_history) starts.push_back(set.StartHistory());
+  for (int replica = 0; replica < set.options_.booking_replicas; ++replica) {
+    starts.push_back(set.StartBookingReplica(replica));
+  }
+  for (const absl::Status& started : starts) {
     if (!started.ok()) {
-      return absl::Status(started.code(), absl::StrCat(started.message(), "\n", (*s)->Logs()));
+      return absl::Status(started.code(), absl::StrCat(started.message(), "\n", set.Logs()));
     }
   }
   return s;
@@ -216,6 +230,11 @@ std::string ServiceSet::booking_metrics_target(int replica) const {
   return Local(it == bookings_.end() ? 0 : it->second.metrics_port);
 }
 std::string ServiceSet::history_metrics_target() const { return Local(history_.metrics_port); }
+std::string ServiceSet::booking_health_target(int replica) const {
+  auto it = bookings_.find(replica);
+  return Local(it == bookings_.end() ? 0 : it->second.health_port);
+}
+std::string ServiceSet::history_health_target() const { return Local(history_.health_port); }
 
 std::string ServiceSet::BookingLog(int replica) const {
   return replica == 0 ? log_dir_ + "/booking.log"
@@ -240,17 +259,33 @@ void ServiceSet::SetSecurity(std::vector<std::string> history_flags,
   credentials_ = std::move(credentials);
 }
 
-absl::Status ServiceSet::StartHistory(const std::vector<std::string>& extra_flags) {
-  std::vector<std::string> argv = {
-      HistoryServiceBin(), "--listen", history_target(),   "--database-url",        history_url_,
-      "--drain-timeout",   "5s",       "--metrics-listen", history_metrics_target()};
-  argv.insert(argv.end(), {"--page-token-key", log_dir_ + "/page-token-key"});
-  argv.insert(argv.end(), history_security_.begin(), history_security_.end());
-  argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
-  absl::StatusOr<Process> p = Process::Spawn(argv, {}, log_dir_ + "/history.log");
+absl::Status ServiceSet::Launch(Instance& instance, std::vector<std::string> argv,
+                                const std::string& target, const std::string& log) {
+  if (options_.health_ports) {
+    if (instance.health_port == 0) instance.health_port = FreePort();
+    argv.insert(argv.end(), {"--health-listen", Local(instance.health_port)});
+  }
+  absl::StatusOr<Process> p = Process::Spawn(argv, {}, log);
   if (!p.ok()) return p.status();
-  history_.process = *std::move(p);
-  return WaitStarted(*history_.process, history_target(), credentials_);
+  instance.process = *std::move(p);
+  absl::Status serving = WaitStarted(*instance.process, target, credentials_);
+  if (serving.ok() && options_.health_ports) {
+    serving = WaitServing(Local(instance.health_port), absl::Seconds(30));
+  }
+  return serving;
+}
+
+absl::Status ServiceSet::StartHistory(const std::vector<std::string>& extra_flags) {
+  std::vector<std::string> argv = options_.history_launcher;
+  argv.insert(argv.end(),
+              {HistoryServiceBin(), "--listen", history_target(), "--database-url", history_url_,
+               "--drain-timeout", "5s", "--metrics-listen", history_metrics_target()});
+  argv.insert(argv.end(), {"--page-token-key", log_dir_ + "/page-token-key"});
+  for (const std::vector<std::string>& flags :
+       {history_security_, options_.history_flags, extra_flags}) {
+    argv.insert(argv.end(), flags.begin(), flags.end());
+  }
+  return Launch(history_, std::move(argv), history_target(), log_dir_ + "/history.log");
 }
 
 absl::Status ServiceSet::StartBooking(const std::vector<std::string>& extra_flags) {
@@ -275,12 +310,11 @@ absl::Status ServiceSet::StartBookingReplica(int replica,
                                    tokens_file_,
                                    "--metrics-listen",
                                    booking_metrics_target(replica)};
-  argv.insert(argv.end(), booking_security_.begin(), booking_security_.end());
-  argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
-  absl::StatusOr<Process> p = Process::Spawn(argv, {}, BookingLog(replica));
-  if (!p.ok()) return p.status();
-  b.process = *std::move(p);
-  return WaitStarted(*b.process, booking_target(replica), credentials_);
+  for (const std::vector<std::string>& flags :
+       {booking_security_, options_.booking_flags, extra_flags}) {
+    argv.insert(argv.end(), flags.begin(), flags.end());
+  }
+  return Launch(b, std::move(argv), booking_target(replica), BookingLog(replica));
 }
 
 namespace {
@@ -318,6 +352,17 @@ void ServiceSet::SignalBookingReplica(int replica, int signal) {
 }
 absl::StatusOr<int> ServiceSet::WaitBookingReplica(int replica, absl::Duration timeout) {
   return WaitProcess(bookings_[replica].process, timeout);
+}
+
+pid_t ServiceSet::history_pid() const {
+  return history_.process.has_value() ? history_.process->pid() : -1;
+}
+bool ServiceSet::HistoryRunning() {
+  return history_.process.has_value() && history_.process->Running();
+}
+bool ServiceSet::BookingRunning(int replica) {
+  auto& p = bookings_[replica].process;
+  return p.has_value() && p->Running();
 }
 
 pid_t ServiceSet::booking_pid(int replica) const {

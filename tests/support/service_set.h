@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -49,6 +50,21 @@ class ServiceSet {
   static constexpr char kPrincipal[] = "dispatcher@test";
   static constexpr char kToken[] = "token-dispatcher";
 
+  // How the services run beyond the defaults, for every start of each.
+  struct Options {
+    std::vector<std::string> history_flags = {};  // added to history-service's
+    std::vector<std::string> booking_flags = {};  // added to every replica's
+    // Put before history-service's command (e.g. prlimit and its limits).
+    std::vector<std::string> history_launcher = {};
+    // Each service also serves a health port (--health-listen, plaintext),
+    // SERVING before a start returns.
+    bool health_ports = false;
+    // What CreateAndStart starts: history-service, then this many
+    // booking-service replicas (0, 1, ...).
+    bool start_history = true;
+    int booking_replicas = 1;
+  };
+
   // Creates databases "<prefix>_booking" and "<prefix>_history" and runs
   // `migrator up` on them.
   static absl::StatusOr<std::unique_ptr<ServiceSet>> Create(PgCluster& pg,
@@ -71,6 +87,16 @@ class ServiceSet {
   static absl::StatusOr<std::unique_ptr<ServiceSet>> CreateAndStart(PgCluster& booking_pg,
                                                                     PgCluster& history_pg,
                                                                     const std::string& prefix);
+  // With `options` (kept for every later start).
+  static absl::StatusOr<std::unique_ptr<ServiceSet>> CreateAndStart(PgCluster& booking_pg,
+                                                                    PgCluster& history_pg,
+                                                                    const std::string& prefix,
+                                                                    Options options);
+  static absl::StatusOr<std::unique_ptr<ServiceSet>> CreateAndStart(PgCluster& pg,
+                                                                    const std::string& prefix,
+                                                                    Options options) {
+    return CreateAndStart(pg, pg, prefix, std::move(options));
+  }
 
   // How the services are secured from the next start on: flags given to each
   // (default: --insecure-plaintext) and the credentials the set's own health
@@ -94,6 +120,10 @@ class ServiceSet {
   absl::StatusOr<int> WaitBookingReplica(int replica, absl::Duration timeout);
   // The replica's process id; -1 when it is not running.
   pid_t booking_pid(int replica) const;
+  pid_t history_pid() const;
+  // Whether the process started last is still running (false: it exited).
+  bool HistoryRunning();
+  bool BookingRunning(int replica = 0);
 
   const std::string& booking_url() const { return booking_url_; }
   const std::string& history_url() const { return history_url_; }
@@ -105,6 +135,9 @@ class ServiceSet {
   std::string history_target() const;
   std::string booking_metrics_target(int replica = 0) const;
   std::string history_metrics_target() const;
+  // The health ports (Options::health_ports).
+  std::string booking_health_target(int replica = 0) const;
+  std::string history_health_target() const;
   const std::string& log_dir() const { return log_dir_; }
   // The services' logs, for failure messages.
   std::string Logs() const;
@@ -117,15 +150,21 @@ class ServiceSet {
   struct Instance {
     int port = 0;
     int metrics_port = 0;
+    int health_port = 0;  // Options::health_ports
     std::optional<Process> process;
   };
   std::string BookingLog(int replica) const;
+  // Spawns `argv` (with the options' health flag) into `instance`; SERVING
+  // on `target` (and on its health port) before it returns.
+  absl::Status Launch(Instance& instance, std::vector<std::string> argv, const std::string& target,
+                      const std::string& log);
 
   std::string booking_url_, history_url_, log_dir_, tokens_file_;
   std::vector<std::string> history_security_ = {"--insecure-plaintext"};
   std::vector<std::string> booking_security_ = {"--insecure-plaintext"};
   std::shared_ptr<grpc::ChannelCredentials> credentials_;  // null: plaintext
-  std::map<int, Instance> bookings_;                       // by replica
+  Options options_;
+  std::map<int, Instance> bookings_;  // by replica
   Instance history_;
 };
 
