@@ -9,9 +9,13 @@
 //
 // The test holds a lock the change waits for at the chosen message, and
 // terminates the booking-service backend waiting on it.
+//
+// The metadata's stored size, read in the first message, is checked before
+// the second: a change whose event history would refuse writes nothing.
 #include <future>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_format.h"
 #include "booking/v1/booking.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "pqxx/pqxx"
@@ -24,9 +28,9 @@
 namespace booking::testing {
 namespace {
 
-class StatusChangeLossTest : public StackSuite {
+class StatusChangeTest : public StackSuite {
  protected:
-  static void SetUpTestSuite() { StartStack("loss"); }
+  static void SetUpTestSuite() { StartStack("change"); }
 
   void SetUp() override {
     ASSERT_NO_FATAL_FAILURE(StackSuite::SetUp());
@@ -76,7 +80,7 @@ class StatusChangeLossTest : public StackSuite {
   std::unique_ptr<v1::BookingService::Stub> bookings_;
 };
 
-TEST_F(StatusChangeLossTest, LostBeforeTheCommitIsRetriedUnseen) {
+TEST_F(StatusChangeTest, LostBeforeTheCommitIsRetriedUnseen) {
   const std::string id = CreateConfirmed();
   pqxx::connection holder(set_->booking_url());
   pqxx::work lock(holder);
@@ -89,7 +93,7 @@ TEST_F(StatusChangeLossTest, LostBeforeTheCommitIsRetriedUnseen) {
   EXPECT_EQ(Version(id), 2);
 }
 
-TEST_F(StatusChangeLossTest, LostWithTheCommitInFlightIsOutcomeUnknown) {
+TEST_F(StatusChangeTest, LostWithTheCommitInFlightIsOutcomeUnknown) {
   const std::string id = CreateConfirmed();
   pqxx::connection holder(set_->booking_url());
   pqxx::work lock(holder);
@@ -103,6 +107,27 @@ TEST_F(StatusChangeLossTest, LostWithTheCommitInFlightIsOutcomeUnknown) {
   EXPECT_TRUE(absl::StrContains(set_->Logs(), "outcome unknown")) << set_->Logs();
   // Not made again behind the caller's back: the terminated one rolled back.
   EXPECT_EQ(Version(id), 1);
+}
+
+TEST_F(StatusChangeTest, MetadataTooLargeAsStoredWritesNothing) {
+  const std::string id = CreateConfirmed();
+  v1::ChangeStatusRequest request;
+  request.set_booking_id(id);
+  request.set_target_status(v1::PICKUP_ASSIGNED);
+  // {"k0000":1,...} is under 16 KiB as the request's compact JSON; jsonb's
+  // text ({"k0000": 1, ...}) is over it.
+  auto* fields = request.mutable_metadata()->mutable_fields();
+  for (int i = 0; i < 1500; ++i) (*fields)[absl::StrFormat("k%04d", i)].set_number_value(1);
+  v1::ChangeStatusResponse response;
+  const grpc::Status status =
+      bookings_->ChangeStatus(AuthedContext(ServiceSet::kToken).get(), request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << status.error_message();
+  EXPECT_TRUE(absl::StrContains(status.error_message(), "metadata")) << status.error_message();
+  EXPECT_EQ(Version(id), 1);
+  EXPECT_EQ(QueryCount(set_->booking_url(),
+                       "SELECT count(*) FROM \"BookingOutbox\" WHERE \"bookingId\" = '" + id +
+                           "' AND sequence > 1"),
+            0);
 }
 
 }  // namespace
