@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "booking-service/idempotent_write.h"
+#include "booking-service/status_change.h"
 #include "booking-service/status_wire.h"
 #include "booking-service/stored_status.h"
 #include "common/limits.h"
@@ -23,12 +24,7 @@ using google::protobuf::util::TimeUtil;
 
 constexpr absl::string_view kDomain = kBookingErrorDomain;
 
-absl::Status NotFound(const std::string& booking_id) {
-  return RpcError(absl::StatusCode::kNotFound, absl::StrCat("booking ", booking_id, " not found"))
-      .Info("BOOKING_NOT_FOUND", std::string(kDomain), {{"booking_id", booking_id}});
-}
-
-// A change's event as both writes insert it (outbox.h): $3 the from status
+// A change's event as Create inserts it (outbox.h): $3 the from status
 // ('' for none), $4 the to status, $5 the caller, $6 the reason, $7 the
 // metadata JSON ('' for none), $8 the traceparent.
 outbox::EventValues ChangeEvent(std::string booking_id, std::string sequence) {
@@ -40,13 +36,6 @@ outbox::EventValues ChangeEvent(std::string booking_id, std::string sequence) {
           .reason = "NULLIF($6, '')",
           .metadata = "NULLIF($7, '')::jsonb",
           .trace_parent = "$8"};
-}
-
-// History bounds metadata by its jsonb text (more spaces than the request's
-// JSON): an event history would refuse is refused before commit.
-absl::Status CheckStoredMetadata(int64_t bytes) {
-  if (bytes <= static_cast<int64_t>(limits::kMaxStoredMetadataBytes)) return absl::OkStatus();
-  return InvalidField("metadata", "larger than 16 KiB as stored JSON (jsonb text)");
 }
 
 // The event, committed with the change; NOTIFY wakes the relay on commit.
@@ -68,83 +57,8 @@ absl::StatusOr<pqxx::row> LockBooking(pqxx::work& txn, const std::string& bookin
   pqxx::result r = txn.exec_params(absl::StrCat("SELECT ", kBookingColumns, kBookingFrom,
                                                 " WHERE b.id = $1 FOR ", lock_mode, " OF b"),
                                    booking_id);
-  if (r.empty()) return NotFound(booking_id);
+  if (r.empty()) return BookingNotFound(booking_id);
   return r[0];
-}
-
-absl::Status VersionMismatch(const std::string& booking_id, int64_t expected, int64_t current) {
-  return RpcError(absl::StatusCode::kAborted,
-                  absl::StrCat("booking ", booking_id, " is at version ", current, ", not ",
-                               expected, "; read it again and retry"))
-      .Info("VERSION_MISMATCH", std::string(kDomain),
-            {{"booking_id", booking_id},
-             {"expected_version", absl::StrCat(expected)},
-             {"current_version", absl::StrCat(current)}});
-}
-
-absl::Status IllegalTransition(const std::string& booking_id, Status from, Status target) {
-  const std::string allowed = DescribeAllowedNext(from);
-  RpcError error(absl::StatusCode::kFailedPrecondition,
-                 absl::StrCat("booking ", booking_id, " cannot go from ", Label(from), " to ",
-                              Label(target), "; allowed next: ", allowed));
-  error.Info("ILLEGAL_TRANSITION", std::string(kDomain),
-             {{"booking_id", booking_id},
-              {"from", std::string(Label(from))},
-              {"to", std::string(Label(target))},
-              {"allowed_next", allowed}});
-  for (Status next : AllowedNext(from)) {
-    error.Precondition("ALLOWED_NEXT_STATUS", std::string(Label(next)),
-                       absl::StrCat(Label(from), " may go to ", Label(next)));
-  }
-  if (AllowedNext(from).empty()) {
-    error.Precondition("FINAL_STATUS", std::string(Label(from)),
-                       absl::StrCat(Label(from), " is final"));
-  }
-  return error;
-}
-
-// What a change reads, in one statement run after LockRequestId: the booking
-// locked (0-6 as kBookingColumns; NULL when absent), the write mode (7-8) and
-// the call's idempotency record (9-11; NULL when none).
-pqxx::row LockForChange(pqxx::work& txn, const std::string& booking_id, const Mutation& m) {
-  static const std::string sql =
-      absl::StrCat("SELECT bk.*, ", kWriteModeColumns, R"(, i.method, i.fingerprint, i.response
-       FROM (SELECT 1) AS one
-       LEFT JOIN LATERAL (SELECT )",
-                   kBookingColumns, kBookingFrom,
-                   R"( WHERE b.id = $1 FOR UPDATE OF b) AS bk ON true)", kWriteModeJoin, R"(
-       LEFT JOIN "IdempotencyRecord" i ON i.caller = $2 AND i."requestId" = $3)");
-  return txn.exec_prepared(Prepared(txn, "booking_change_read", sql), booking_id, m.caller,
-                           m.request_id)[0];
-}
-
-// Writes `target` to the locked booking in the label set writers write now
-// (the exact status kept beside an old label) and its event (metadata bounded
-// as in AppendEvent) in one statement; the booking as written.
-absl::StatusOr<v1::Booking> WriteChange(pqxx::work& txn, const std::string& booking_id, Status from,
-                                        Status target, const WriteMode& mode, const Mutation& m) {
-  static const std::string sql = absl::StrCat(
-      R"(
-      WITH u AS (UPDATE "Booking" AS b
-                 SET status = $2::"BookingStatus", version = version + 1,
-                     "updatedAt" = timezone('UTC', now())
-                 WHERE id = $1 RETURNING )",
-      kReturnedColumns, R"(),
-           ev AS ()",
-      outbox::InsertSql(ChangeEvent("u.id", "u.version"), "FROM u"), " RETURNING ",
-      outbox::kStoredMetadataBytes, R"( AS metadata_bytes)
-      SELECT u.*, (SELECT metadata_bytes FROM ev), )",
-      outbox::NotifyCall(), " FROM u");
-  // Unprepared: a prepared $2 would keep the enum's oid after contract's swap.
-  pqxx::row r = txn.exec_params1(sql, booking_id, StoredLabel(target, mode),
-                                 std::string(Label(from)), std::string(Label(target)), m.caller,
-                                 m.reason, m.metadata_json, m.traceparent);
-  if (absl::Status s = CheckStoredMetadata(r[7].as<int64_t>()); !s.ok()) return s;
-  absl::StatusOr<v1::Booking> after = BookingFromRow(r);
-  if (!after.ok()) return after.status();
-  after->set_status(ToWire(target));
-  KeepExactStatus(txn, mode, booking_id, target, after->version());
-  return after;
 }
 
 }  // namespace
@@ -192,7 +106,7 @@ absl::StatusOr<v1::Booking> BookingStore::Get(const std::string& booking_id, abs
       [&](pqxx::work& txn) -> absl::StatusOr<v1::Booking> {
         pqxx::result r = txn.exec_params(
             absl::StrCat("SELECT ", kBookingColumns, kBookingFrom, " WHERE b.id = $1"), booking_id);
-        if (r.empty()) return NotFound(booking_id);
+        if (r.empty()) return BookingNotFound(booking_id);
         return BookingFromRow(r[0]);
       },
       deadline);
@@ -236,44 +150,13 @@ absl::StatusOr<v1::ListBookingsResponse> BookingStore::List(std::optional<Status
 absl::StatusOr<v1::ChangeStatusResponse> BookingStore::ChangeStatus(
     const std::string& booking_id, Status target, std::optional<int64_t> expected_version,
     const Mutation& mutation, absl::Time deadline) {
-  constexpr absl::string_view kMethod = "ChangeStatus";
-  std::optional<std::pair<Status, Status>> changed;  // of the attempt that committed
-  absl::StatusOr<v1::ChangeStatusResponse> result = IdempotentWrite<v1::ChangeStatusResponse>(
-      pool_, mutation, kMethod, RecordRead::kByWrite, deadline,
-      [&](pqxx::work& txn, v1::ChangeStatusResponse& response) -> absl::StatusOr<Written> {
-        changed.reset();
-        const pqxx::row row = LockForChange(txn, booking_id, mutation);
-        absl::StatusOr<bool> replayed =
-            ReplayRecord(row[9], row[10], row[11], mutation, kMethod, &response);
-        if (!replayed.ok()) return replayed.status();
-        if (*replayed) return Written::kBefore;
-        if (row[0].is_null()) return NotFound(booking_id);
-        absl::StatusOr<v1::Booking> current = BookingFromRow(row);
-        if (!current.ok()) return current.status();
-        const Status from = *StatusOfRow(row);
-        if (expected_version && *expected_version != current->version()) {
-          return VersionMismatch(booking_id, *expected_version, current->version());
-        }
-        if (from == target) {  // nothing changes, nothing is recorded
-          *response.mutable_booking() = *std::move(current);
-          response.set_changed(false);
-          return Written::kNow;
-        }
-        if (!IsTransitionAllowed(from, target)) return IllegalTransition(booking_id, from, target);
-        absl::StatusOr<WriteMode> mode = WriteModeOf(row[7], row[8]);
-        if (!mode.ok()) return mode.status();
-        absl::StatusOr<v1::Booking> after =
-            WriteChange(txn, booking_id, from, target, *mode, mutation);
-        if (!after.ok()) return after.status();
-        changed.emplace(from, target);
-        *response.mutable_booking() = *std::move(after);
-        response.set_changed(true);
-        return Written::kNow;
-      });
-  if (result.ok() && changed && changes_ != nullptr) {
-    changes_->Count(changed->first, changed->second);
+  absl::StatusOr<StatusChangeDone> done =
+      RunStatusChange(pool_, {booking_id, target, expected_version}, mutation, deadline);
+  if (!done.ok()) return done.status();
+  if (done->changed && changes_ != nullptr) {
+    changes_->Count(done->changed->first, done->changed->second);
   }
-  return result;
+  return std::move(done->response);
 }
 
 absl::StatusOr<v1::CreateExtensionResponse> BookingStore::CreateExtension(

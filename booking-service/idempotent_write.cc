@@ -11,11 +11,33 @@ const std::string& Prepared(pqxx::transaction_base& txn, const std::string& name
   return name;
 }
 
+const std::string& PreparedNow(pqxx::connection& conn, const std::string& name,
+                               const std::string& sql) {
+  conn.prepare(name, sql);
+  conn.prepare_now(name);
+  return name;
+}
+
+namespace {
+
+constexpr char kLockName[] = "booking_request_lock";
+constexpr char kLockSql[] = "SELECT pg_advisory_xact_lock(hashtextextended($1 || '/' || $2, 0))";
+constexpr char kRememberName[] = "booking_request_remember";
+constexpr char kRememberSql[] =
+    R"(INSERT INTO "IdempotencyRecord" (caller, "requestId", method, fingerprint, response)
+                  VALUES ($1, $2, $3, $4, $5))";
+
+}  // namespace
+
 void LockRequestId(pqxx::work& txn, const Mutation& m) {
   if (m.request_id.empty()) return;
-  txn.exec_prepared(Prepared(txn, "booking_request_lock",
-                             "SELECT pg_advisory_xact_lock(hashtextextended($1 || '/' || $2, 0))"),
-                    m.caller, m.request_id);
+  txn.exec_prepared(Prepared(txn, kLockName, kLockSql), m.caller, m.request_id);
+}
+
+std::string LockRequestIdStatement(pqxx::connection& conn, const Mutation& m) {
+  if (m.request_id.empty()) return "";
+  return absl::StrCat("EXECUTE ", PreparedNow(conn, kLockName, kLockSql), "(", conn.quote(m.caller),
+                      ", ", conn.quote(m.request_id), ")");
 }
 
 absl::StatusOr<bool> ReplayRecord(const pqxx::field& method, const pqxx::field& fingerprint,
@@ -54,13 +76,20 @@ void Remember(pqxx::work& txn, const Mutation& m, absl::string_view method,
               const google::protobuf::Message& response) {
   if (m.request_id.empty()) return;
   const std::string bytes = response.SerializeAsString();
-  txn.exec_prepared(
-      Prepared(
-          txn, "booking_request_remember",
-          R"(INSERT INTO "IdempotencyRecord" (caller, "requestId", method, fingerprint, response)
-                  VALUES ($1, $2, $3, $4, $5))"),
-      m.caller, m.request_id, std::string(method), m.fingerprint,
-      pqxx::binarystring(bytes.data(), bytes.size()));
+  txn.exec_prepared(Prepared(txn, kRememberName, kRememberSql), m.caller, m.request_id,
+                    std::string(method), m.fingerprint,
+                    pqxx::binarystring(bytes.data(), bytes.size()));
+}
+
+std::string RememberStatement(pqxx::connection& conn, const Mutation& m, absl::string_view method,
+                              const google::protobuf::Message& response) {
+  if (m.request_id.empty()) return "";
+  const std::string bytes = response.SerializeAsString();
+  return absl::StrCat(
+      "EXECUTE ", PreparedNow(conn, kRememberName, kRememberSql), "(", conn.quote(m.caller), ", ",
+      conn.quote(m.request_id), ", ", conn.quote(std::string(method)), ", ",
+      conn.quote(m.fingerprint), ", ",
+      conn.quote_raw(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size()), ")");
 }
 
 }  // namespace booking

@@ -28,10 +28,18 @@ inline constexpr absl::string_view kBookingErrorDomain = "booking.v1";
 // no-op); returns `name`.
 const std::string& Prepared(pqxx::transaction_base& txn, const std::string& name,
                             const std::string& sql);
+// Prepared on the server now unless it is already (no round trip then), for
+// a message that runs it with EXECUTE; returns `name`.
+const std::string& PreparedNow(pqxx::connection& conn, const std::string& name,
+                               const std::string& sql);
 
 // Serialises calls that share a request id (until commit): the record of the
 // first is then visible to every statement the next one starts afterwards.
 void LockRequestId(pqxx::work& txn, const Mutation& m);
+// The same as a statement for a message of the caller's own: "EXECUTE
+// booking_request_lock(...)" (prepared on `conn` now, if not yet), or ""
+// without a request id.
+std::string LockRequestIdStatement(pqxx::connection& conn, const Mutation& m);
 
 // Answers a retry from its record (`method`, `fingerprint`, `response`
 // fields; NULL when none). Returns true when `response` was filled.
@@ -47,6 +55,11 @@ absl::StatusOr<bool> ReadRecord(pqxx::work& txn, const Mutation& m, absl::string
 // Records `response` as the answer to the call (nothing without a request id).
 void Remember(pqxx::work& txn, const Mutation& m, absl::string_view method,
               const google::protobuf::Message& response);
+// The same as a statement for a message of the caller's own: "EXECUTE
+// booking_request_remember(...)" (prepared on `conn` now, if not yet), or ""
+// without a request id.
+std::string RememberStatement(pqxx::connection& conn, const Mutation& m, absl::string_view method,
+                              const google::protobuf::Message& response);
 
 // How an IdempotentWrite's write ended: it made the change (its response is
 // recorded with it), or it answered from the call's earlier record.
