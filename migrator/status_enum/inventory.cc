@@ -1,6 +1,7 @@
 #include "migrator/status_enum/inventory.h"
 
 #include "absl/strings/str_cat.h"
+#include "migrator/status_enum/inventory_sql.h"
 #include "migrator/status_enum/labels.h"
 #include "migrator/status_enum/names.h"
 
@@ -15,23 +16,24 @@ absl::Status CheckStoreShape(Tx& tx, uint32_t table_oid) {
       R"(SELECT EXISTS (SELECT 1 FROM pg_index i JOIN pg_attribute a
                         ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
                         WHERE i.indrelid = $1 AND i.indisunique AND i.indnkeyatts = 1
-                          AND i.indpred IS NULL AND a.attname = 'id'),
+                          AND i.indpred IS NULL AND a.attname = 'id') AS id_unique,
                 to_regclass('"StatusMigration"') IS NOT NULL AND EXISTS (
                   SELECT 1 FROM pg_attribute WHERE attrelid = $1 AND attname = 'version'
-                    AND NOT attisdropped),
+                    AND NOT attisdropped) AS has_up,
                 EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = $1 AND attname = 'updatedAt'
-                          AND NOT attisdropped))",
+                          AND NOT attisdropped) AS has_updated_at)",
       table_oid);
-  if (!shape[0][0].as<bool>()) {
+  const pqxx::row row = shape.front();
+  if (!row["id_unique"].as<bool>()) {
     return absl::FailedPreconditionError(
         "\"Booking\".id is not unique (no primary key or unique index on it alone): the "
         "migrator's batches need it");
   }
-  if (!shape[0][1].as<bool>()) {
+  if (!row["has_up"].as<bool>()) {
     return absl::FailedPreconditionError(
         "the booking store lacks what `migrator up` adds; run `migrator up` first");
   }
-  if (!shape[0][2].as<bool>()) {
+  if (!row["has_updated_at"].as<bool>()) {
     return absl::FailedPreconditionError(
         "\"Booking\" has no \"updatedAt\" column: not the Prisma shape the migrator adopts");
   }
@@ -42,9 +44,11 @@ absl::Status CheckStoreShape(Tx& tx, uint32_t table_oid) {
 
 absl::StatusOr<StoreInfo> ReadStore(Tx& tx) {
   pqxx::result r = tx.Exec(R"(
-      SELECT c.oid, c.oid::regclass::text, a.atttypid, format_type(a.atttypid, NULL), t.typtype,
-             tn.nspname, t.typname, pg_type_is_visible(t.oid), current_schema(),
-             c.relkind::text
+      SELECT c.oid AS table_oid, c.oid::regclass::text AS table_name, a.atttypid AS type_oid,
+             format_type(a.atttypid, NULL) AS type_printed, t.typtype AS type_kind,
+             tn.nspname AS type_schema, t.typname AS type_name,
+             pg_type_is_visible(t.oid) AS type_visible, current_schema() AS store_schema,
+             c.relkind::text AS relkind
       FROM pg_class c
       LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'status' AND NOT a.attisdropped
       LEFT JOIN pg_type t ON t.oid = a.atttypid
@@ -55,31 +59,34 @@ absl::StatusOr<StoreInfo> ReadStore(Tx& tx) {
         "no \"Booking\" table in the store's schema; run `migrator up` (or name the schema with "
         "--schema)");
   }
-  const pqxx::row& row = r[0];
-  if (row[2].is_null()) {
+  const pqxx::row row = r.front();
+  if (row["type_oid"].is_null()) {
     return absl::FailedPreconditionError("\"Booking\" has no status column: not a booking store");
   }
-  if (row[4].as<std::string>() != "e") {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "\"Booking\".status is of type ", row[3].c_str(), ", not an enum: nothing to migrate"));
+  if (row["type_kind"].as<std::string>() != "e") {
+    return absl::FailedPreconditionError(absl::StrCat("\"Booking\".status is of type ",
+                                                      row["type_printed"].c_str(),
+                                                      ", not an enum: nothing to migrate"));
   }
-  if (absl::Status shape = CheckStoreShape(tx, row[0].as<uint32_t>()); !shape.ok()) return shape;
+  if (absl::Status shape = CheckStoreShape(tx, row["table_oid"].as<uint32_t>()); !shape.ok())
+    return shape;
   StoreInfo store;
-  store.schema = row[8].as<std::string>();
-  store.table_oid = row[0].as<uint32_t>();
-  store.table = row[1].as<std::string>();
-  store.type_oid = row[2].as<uint32_t>();
-  store.type = row[3].as<std::string>();
-  store.type_schema = row[5].as<std::string>();
-  store.type_name = row[6].as<std::string>();
+  store.schema = row["store_schema"].as<std::string>();
+  store.table_oid = row["table_oid"].as<uint32_t>();
+  store.table = row["table_name"].as<std::string>();
+  store.type_oid = row["type_oid"].as<uint32_t>();
+  store.type = row["type_printed"].as<std::string>();
+  store.type_schema = row["type_schema"].as<std::string>();
+  store.type_name = row["type_name"].as<std::string>();
   const std::string next = Suffixed(store.type_name, kNextTypeSuffix);
-  store.next_type = row[7].as<bool>()
+  store.next_type = row["type_visible"].as<bool>()
                         ? tx.Name(next)
                         : absl::StrCat(tx.Name(store.type_schema), ".", tx.Name(next));
   for (const pqxx::row& l :
-       tx.Params("SELECT enumlabel::text FROM pg_enum WHERE enumtypid = $1 ORDER BY enumsortorder",
+       tx.Params("SELECT enumlabel::text AS label FROM pg_enum WHERE enumtypid = $1 "
+                 "ORDER BY enumsortorder",
                  store.type_oid)) {
-    store.labels.push_back(l[0].as<std::string>());
+    store.labels.push_back(l["label"].as<std::string>());
   }
   return store;
 }
@@ -96,12 +103,27 @@ PlanObject& AddFound(StatusPlan& plan, const std::string& kind, const std::strin
   return o;
 }
 
-void SetOwnerFacts(const pqxx::row& row, int first, PlanObject& o) {
-  o.set_owner(row[first].is_null() ? "" : row[first].as<std::string>());
-  o.set_can_alter(!row[first + 1].is_null() && row[first + 1].as<bool>());
-  o.set_schema(row[first + 2].is_null() ? "" : row[first + 2].as<std::string>());
-  o.set_schema_usage(!row[first + 3].is_null() && row[first + 3].as<bool>());
-  o.set_schema_create(!row[first + 4].is_null() && row[first + 4].as<bool>());
+OwnerFacts OwnerFacts::FromRow(const pqxx::row& row) {
+  const pqxx::field owner = row["rel_owner"];
+  const pqxx::field can_alter = row["rel_can_alter"];
+  const pqxx::field schema = row["rel_schema"];
+  const pqxx::field usage = row["rel_schema_usage"];
+  const pqxx::field create = row["rel_schema_create"];
+  OwnerFacts facts;
+  facts.owner = owner.is_null() ? "" : owner.as<std::string>();
+  facts.can_alter = !can_alter.is_null() && can_alter.as<bool>();
+  facts.schema = schema.is_null() ? "" : schema.as<std::string>();
+  facts.schema_usage = !usage.is_null() && usage.as<bool>();
+  facts.schema_create = !create.is_null() && create.as<bool>();
+  return facts;
+}
+
+void OwnerFacts::SetOn(PlanObject& o) const {
+  o.set_owner(owner);
+  o.set_can_alter(can_alter);
+  o.set_schema(schema);
+  o.set_schema_usage(schema_usage);
+  o.set_schema_create(schema_create);
 }
 
 std::string TaintedTypesLiteral(const StatusPlan& plan) {

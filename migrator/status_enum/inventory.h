@@ -63,8 +63,6 @@ void ReadOperatorNames(Tx& tx, StatusPlan& plan);
 // about it a refusal names.
 PlanObject& AddFound(StatusPlan& plan, const std::string& kind, const std::string& name,
                      const std::string& detail = "");
-// Reads the five columns of OwnerFactsSql (inventory_sql.h) from `first` on.
-void SetOwnerFacts(const pqxx::row& row, int first, PlanObject& o);
 // The containers of the type (TypeFacts.containers) as an oid[] literal,
 // the type and its array included.
 std::string TaintedTypesLiteral(const StatusPlan& plan);

@@ -16,13 +16,13 @@ namespace {
 // type: the type's and those of relations with a column holding it.
 std::vector<std::string> TaintedNames(Tx& tx, const StoreInfo& store, const StatusPlan& plan) {
   std::vector<std::string> names = {store.type_name};
-  for (
-      const pqxx::row& r : tx.Params(
-          R"(SELECT DISTINCT c.relname::text FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+  for (const pqxx::row& r : tx.Params(
+           R"(SELECT DISTINCT c.relname::text AS rel_name
+              FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
               WHERE a.atttypid = ANY ($1::oid[]) AND a.attnum > 0 AND NOT a.attisdropped
                 AND c.relkind IN ('r', 'p', 'v', 'm', 'f'))",
-          TaintedTypesLiteral(plan))) {
-    names.push_back(r[0].as<std::string>());
+           TaintedTypesLiteral(plan))) {
+    names.push_back(r["rel_name"].as<std::string>());
   }
   return names;
 }
@@ -46,36 +46,35 @@ bool Mentions(absl::string_view source, const std::string& name) {
   return false;
 }
 
-// The columns of ReadFunctions' query: 0 regprocedure, 1 language, 2 source,
-// 3 SQL-standard body, 4 cost, 5 a trigger function of a table holding the
-// type, 6 owner, 7 may alter, 8 schema, 9 USAGE there, 10 oid.
+// A row of ReadFunctions' query.
 void AddFunction(const pqxx::row& row, const std::vector<std::string>& tainted, StatusPlan& plan) {
-  const std::string name = absl::StrCat("function ", row[0].c_str());
-  const std::string language = row[1].as<std::string>();
-  const std::string source = row[2].is_null() ? "" : row[2].as<std::string>();
+  const std::string name = absl::StrCat("function ", row["signature"].c_str());
+  const std::string language = row["language"].as<std::string>();
+  const std::string source = row["source"].is_null() ? "" : row["source"].as<std::string>();
   const std::vector<std::string> text = OldLabelTextIn(source);
   if (!text.empty()) {
     AddFound(plan, "function body", name, absl::StrCat("it names ", absl::StrJoin(text, ", ")));
   }
-  if (!row[3].is_null()) {
+  if (!row["sql_body"].is_null()) {
     PlanObject& o = AddFound(plan, "sql function", name);
     auto& e = *o.add_exprs();
     e.set_use("body");
-    e.set_tree(row[3].as<std::string>());
+    e.set_tree(row["sql_body"].as<std::string>());
   }
   if (language == "sql") return;
-  const bool reads =
-      row[5].as<bool>() || std::any_of(tainted.begin(), tainted.end(),
-                                       [&](const std::string& n) { return Mentions(source, n); });
+  const bool reads = row["on_tainted_table"].as<bool>() ||
+                     std::any_of(tainted.begin(), tainted.end(),
+                                 [&](const std::string& n) { return Mentions(source, n); });
   if (!reads) return;
   // PL/pgSQL (and other procedural languages) cache plans per session,
   // holding the type's oid; the swap must make every session recompile.
   PlanObject& o = AddFound(plan, "plpgsql function", name);
-  o.set_recompile(absl::StrCat("ALTER FUNCTION ", row[0].c_str(), " COST ", row[4].c_str()));
-  o.set_owner(row[6].as<std::string>());
-  o.set_can_alter(row[7].as<bool>());
-  o.set_schema(row[8].as<std::string>());
-  o.set_schema_usage(row[9].as<bool>());
+  o.set_recompile(
+      absl::StrCat("ALTER FUNCTION ", row["signature"].c_str(), " COST ", row["cost"].c_str()));
+  o.set_owner(row["owner"].as<std::string>());
+  o.set_can_alter(row["can_alter"].as<bool>());
+  o.set_schema(row["schema_name"].as<std::string>());
+  o.set_schema_usage(row["schema_usage"].as<bool>());
   o.set_schema_create(true);
 }
 
@@ -84,13 +83,15 @@ void AddFunction(const pqxx::row& row, const std::vector<std::string>& tainted, 
 void ReadFunctions(Tx& tx, const StoreInfo& store, StatusPlan& plan) {
   const std::vector<std::string> tainted = TaintedNames(tx, store, plan);
   pqxx::result r = tx.Params(
-      R"(SELECT p.oid::regprocedure::text, l.lanname::text,
-                CASE WHEN p.prosqlbody IS NULL THEN p.prosrc END, p.prosqlbody::text, p.procost,
+      R"(SELECT p.oid::regprocedure::text AS signature, l.lanname::text AS language,
+                CASE WHEN p.prosqlbody IS NULL THEN p.prosrc END AS source,
+                p.prosqlbody::text AS sql_body, p.procost AS cost,
                 EXISTS (SELECT 1 FROM pg_trigger t JOIN pg_attribute a ON a.attrelid = t.tgrelid
                         WHERE t.tgfoid = p.oid AND a.atttypid = ANY ($2::oid[]) AND a.attnum > 0
-                          AND NOT a.attisdropped),
-                pg_get_userbyid(p.proowner), pg_has_role(p.proowner, 'USAGE'), n.nspname::text,
-                has_schema_privilege(n.oid, 'USAGE'), p.oid
+                          AND NOT a.attisdropped) AS on_tainted_table,
+                pg_get_userbyid(p.proowner) AS owner, pg_has_role(p.proowner, 'USAGE') AS can_alter,
+                n.nspname::text AS schema_name, has_schema_privilege(n.oid, 'USAGE') AS schema_usage,
+                p.oid AS function_oid
          FROM pg_proc p
          JOIN pg_namespace n ON n.oid = p.pronamespace
          JOIN pg_language l ON l.oid = p.prolang

@@ -30,11 +30,13 @@ std::vector<std::string> TriggerArgs(const std::string& hex) {
 
 void ReadTriggers(Tx& tx, const StoreInfo& store, StatusPlan& plan) {
   pqxx::result r = tx.Params(
-      absl::StrCat(R"(SELECT t.oid, t.tgname::text, t.tgrelid::regclass::text,
-                             pg_get_triggerdef(t.oid), t.tgenabled::text,
-                             obj_description(t.oid, 'pg_trigger'), quote_ident(t.tgname),
-                             t.tgconstraint <> 0, t.tgqual::text,
-                             encode(t.tgargs, 'hex'), )",
+      absl::StrCat(R"(SELECT t.oid AS trigger_oid, t.tgname::text AS raw_name,
+                             t.tgrelid::regclass::text AS table_name,
+                             pg_get_triggerdef(t.oid) AS definition, t.tgenabled::text AS enabled,
+                             obj_description(t.oid, 'pg_trigger') AS comment,
+                             quote_ident(t.tgname) AS printed_name,
+                             t.tgconstraint <> 0 AS is_constraint, t.tgqual::text AS qual_tree,
+                             encode(t.tgargs, 'hex') AS args_hex, )",
                    OwnerFactsSql("t.tgrelid"), R"(
                       FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
                       WHERE NOT t.tgisinternal AND t.tgparentid = 0 AND c.relkind IN ('r', 'p')
@@ -42,45 +44,51 @@ void ReadTriggers(Tx& tx, const StoreInfo& store, StatusPlan& plan) {
                    DependsOnTypeSql("'pg_trigger'::regclass", "t.oid", "$1"), " ORDER BY 3, 2"),
       store.type_oid);
   for (const pqxx::row& row : r) {
-    const std::string raw = row[1].as<std::string>();
-    const std::string name = absl::StrCat(row[6].c_str(), " on ", row[2].c_str());
+    const std::string raw = row["raw_name"].as<std::string>();
+    const std::string name =
+        absl::StrCat(row["printed_name"].c_str(), " on ", row["table_name"].c_str());
     if (raw == kCaptureFunction || absl::EndsWith(raw, "__next_sync")) {
       AddFound(plan, "migrator's name", name, "a trigger");  // ours, or refused at phase none
       continue;
     }
-    if (row[7].as<bool>()) {
+    if (row["is_constraint"].as<bool>()) {
       AddFound(plan, "constraint trigger", name);
       continue;
     }
     PlanObject& o = *plan.add_objects();
     o.set_kind("trigger");
     o.set_raw_name(raw);
-    o.set_table(row[2].as<std::string>());
+    o.set_table(row["table_name"].as<std::string>());
     o.set_name(name);
-    o.set_definition(row[3].as<std::string>());
-    o.set_enabled(row[4].as<std::string>());
-    if (!row[8].is_null()) {
+    o.set_definition(row["definition"].as<std::string>());
+    o.set_enabled(row["enabled"].as<std::string>());
+    if (!row["qual_tree"].is_null()) {
       auto& e = *o.add_exprs();
       e.set_use("condition");
-      e.set_tree(row[8].as<std::string>());
+      e.set_tree(row["qual_tree"].as<std::string>());
     }
-    for (const std::string& arg : TriggerArgs(row[9].as<std::string>())) o.add_trigger_args(arg);
-    SetOwnerFacts(row, 10, o);
-    AddComment(tx, row[5], absl::StrCat("TRIGGER ", row[6].c_str(), " ON ", o.table()), o);
+    for (const std::string& arg : TriggerArgs(row["args_hex"].as<std::string>())) {
+      o.add_trigger_args(arg);
+    }
+    OwnerFacts::FromRow(row).SetOn(o);
+    AddComment(tx, row["comment"],
+               absl::StrCat("TRIGGER ", row["printed_name"].c_str(), " ON ", o.table()), o);
   }
 }
 
 void ReadPolicies(Tx& tx, const StoreInfo& store, StatusPlan& plan) {
   pqxx::result r =
       tx.Params(absl::StrCat(
-                    R"(SELECT p.polname::text, quote_ident(p.polname), p.polrelid::regclass::text,
-                    p.polcmd::text, p.polpermissive,
+                    R"(SELECT p.polname::text AS raw_name, quote_ident(p.polname) AS printed_name,
+                    p.polrelid::regclass::text AS table_name, p.polcmd::text AS command,
+                    p.polpermissive AS permissive,
                     (SELECT string_agg(CASE WHEN x = 0 THEN 'PUBLIC'
                                             ELSE quote_ident(pg_get_userbyid(x)) END, ', ')
-                     FROM unnest(p.polroles) AS x),
-                    COALESCE(pg_get_expr(p.polqual, p.polrelid), ''),
-                    COALESCE(pg_get_expr(p.polwithcheck, p.polrelid), ''),
-                    obj_description(p.oid, 'pg_policy'), p.polqual::text, p.polwithcheck::text,
+                     FROM unnest(p.polroles) AS x) AS roles,
+                    COALESCE(pg_get_expr(p.polqual, p.polrelid), '') AS using_expr,
+                    COALESCE(pg_get_expr(p.polwithcheck, p.polrelid), '') AS check_expr,
+                    obj_description(p.oid, 'pg_policy') AS comment, p.polqual::text AS qual_tree,
+                    p.polwithcheck::text AS check_tree,
                     )",
                     OwnerFactsSql("p.polrelid"), R"(
              FROM pg_policy p WHERE )",
@@ -89,31 +97,33 @@ void ReadPolicies(Tx& tx, const StoreInfo& store, StatusPlan& plan) {
   for (const pqxx::row& row : r) {
     PlanObject& o = *plan.add_objects();
     o.set_kind("policy");
-    o.set_raw_name(row[0].as<std::string>());
-    o.set_table(row[2].as<std::string>());
-    o.set_name(absl::StrCat(row[1].c_str(), " on ", o.table()));
-    o.set_policy_command(row[3].as<std::string>());
-    o.set_policy_permissive(row[4].as<bool>());
-    o.add_policy_roles(row[5].is_null() ? "PUBLIC" : row[5].as<std::string>());
-    o.set_definition(row[6].as<std::string>());
-    o.set_policy_check(row[7].as<std::string>());
-    for (int col : {9, 10}) {
-      if (row[col].is_null()) continue;
+    o.set_raw_name(row["raw_name"].as<std::string>());
+    o.set_table(row["table_name"].as<std::string>());
+    o.set_name(absl::StrCat(row["printed_name"].c_str(), " on ", o.table()));
+    o.set_policy_command(row["command"].as<std::string>());
+    o.set_policy_permissive(row["permissive"].as<bool>());
+    o.add_policy_roles(row["roles"].is_null() ? "PUBLIC" : row["roles"].as<std::string>());
+    o.set_definition(row["using_expr"].as<std::string>());
+    o.set_policy_check(row["check_expr"].as<std::string>());
+    for (const char* column : {"qual_tree", "check_tree"}) {
+      if (row[column].is_null()) continue;
       auto& e = *o.add_exprs();
       e.set_use("condition");
-      e.set_tree(row[col].as<std::string>());
+      e.set_tree(row[column].as<std::string>());
     }
-    SetOwnerFacts(row, 11, o);
-    AddComment(tx, row[8], absl::StrCat("POLICY ", row[1].c_str(), " ON ", o.table()), o);
+    OwnerFacts::FromRow(row).SetOn(o);
+    AddComment(tx, row["comment"],
+               absl::StrCat("POLICY ", row["printed_name"].c_str(), " ON ", o.table()), o);
   }
 }
 
 void ReadRules(Tx& tx, const StoreInfo& store, StatusPlan& plan) {
   pqxx::result r = tx.Params(
-      absl::StrCat(R"(SELECT r.rulename::text, quote_ident(r.rulename), r.ev_class::regclass::text,
-                             pg_get_ruledef(r.oid), r.ev_enabled::text,
-                             obj_description(r.oid, 'pg_rewrite'), r.ev_qual::text,
-                             r.ev_action::text, )",
+      absl::StrCat(R"(SELECT r.rulename::text AS raw_name, quote_ident(r.rulename) AS printed_name,
+                             r.ev_class::regclass::text AS table_name,
+                             pg_get_ruledef(r.oid) AS definition, r.ev_enabled::text AS enabled,
+                             obj_description(r.oid, 'pg_rewrite') AS comment,
+                             r.ev_qual::text AS qual_tree, r.ev_action::text AS action_tree, )",
                    OwnerFactsSql("r.ev_class"), R"(
                       FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class
                       WHERE r.ev_type <> '1' AND c.relkind IN ('r', 'p') AND )",
@@ -122,62 +132,69 @@ void ReadRules(Tx& tx, const StoreInfo& store, StatusPlan& plan) {
   for (const pqxx::row& row : r) {
     PlanObject& o = *plan.add_objects();
     o.set_kind("rule");
-    o.set_raw_name(row[0].as<std::string>());
-    o.set_table(row[2].as<std::string>());
-    o.set_name(absl::StrCat(row[1].c_str(), " on ", o.table()));
-    std::string def = row[3].as<std::string>();
+    o.set_raw_name(row["raw_name"].as<std::string>());
+    o.set_table(row["table_name"].as<std::string>());
+    o.set_name(absl::StrCat(row["printed_name"].c_str(), " on ", o.table()));
+    std::string def = row["definition"].as<std::string>();
     if (!def.empty() && def.back() == ';') def.pop_back();
     o.set_definition(def);
-    o.set_enabled(row[4].as<std::string>());
-    for (const auto& [col, use] : {std::pair<int, const char*>{6, "condition"}, {7, "queries"}}) {
-      if (row[col].is_null() || row[col].as<std::string>() == "<>") continue;
+    o.set_enabled(row["enabled"].as<std::string>());
+    for (const auto& [column, use] : {std::pair<const char*, const char*>{"qual_tree", "condition"},
+                                      {"action_tree", "queries"}}) {
+      if (row[column].is_null() || row[column].as<std::string>() == "<>") continue;
       auto& e = *o.add_exprs();
       e.set_use(use);
-      e.set_tree(row[col].as<std::string>());
+      e.set_tree(row[column].as<std::string>());
     }
-    SetOwnerFacts(row, 8, o);
-    AddComment(tx, row[5], absl::StrCat("RULE ", row[1].c_str(), " ON ", o.table()), o);
+    OwnerFacts::FromRow(row).SetOn(o);
+    AddComment(tx, row["comment"],
+               absl::StrCat("RULE ", row["printed_name"].c_str(), " ON ", o.table()), o);
   }
 }
 
 void ReadConstraints(Tx& tx, const StoreInfo& store, StatusPlan& plan) {
   pqxx::result r = tx.Params(
-      absl::StrCat(R"(SELECT k.conname::text, quote_ident(k.conname), k.conrelid::regclass::text,
-                             k.contype::text, pg_get_constraintdef(k.oid), k.conislocal,
-                             k.contypid <> 0, obj_description(k.oid, 'pg_constraint'),
-                             k.convalidated, k.conbin::text, )",
+      absl::StrCat(R"(SELECT k.conname::text AS raw_name, quote_ident(k.conname) AS printed_name,
+                             k.conrelid::regclass::text AS table_name,
+                             k.contype::text AS constraint_type,
+                             pg_get_constraintdef(k.oid) AS definition, k.conislocal AS is_local,
+                             k.contypid <> 0 AS of_domain,
+                             obj_description(k.oid, 'pg_constraint') AS comment,
+                             k.convalidated AS is_validated, k.conbin::text AS check_tree, )",
                    OwnerFactsSql("k.conrelid"), R"(
                       FROM pg_constraint k WHERE )",
                    DependsOnTypeSql("'pg_constraint'::regclass", "k.oid", "$1"), " ORDER BY 3, 1"),
       store.type_oid);
   for (const pqxx::row& row : r) {
-    if (row[6].as<bool>()) continue;  // a domain's: the domain is refused
-    const std::string type = row[3].as<std::string>();
-    const std::string name = absl::StrCat(row[1].c_str(), " on ", row[2].c_str());
+    if (row["of_domain"].as<bool>()) continue;  // a domain's: the domain is refused
+    const std::string type = row["constraint_type"].as<std::string>();
+    const std::string raw = row["raw_name"].as<std::string>();
+    const std::string name =
+        absl::StrCat(row["printed_name"].c_str(), " on ", row["table_name"].c_str());
     if (type != "c") {
       AddFound(plan, type == "f" ? "foreign key" : "constraint", name);
       continue;
     }
-    if (!row[5].as<bool>()) continue;  // inherited from a partitioned table's check
-    if (absl::EndsWith(row[0].as<std::string>(), "__wide") ||
-        absl::EndsWith(row[0].as<std::string>(), "__next")) {
+    if (!row["is_local"].as<bool>()) continue;  // inherited from a partitioned table's check
+    if (absl::EndsWith(raw, "__wide") || absl::EndsWith(raw, "__next")) {
       AddFound(plan, "migrator's name", name, "a check");  // ours, or refused at phase none
       continue;
     }
     PlanObject& o = *plan.add_objects();
     o.set_kind("check");
-    o.set_raw_name(row[0].as<std::string>());
-    o.set_table(row[2].as<std::string>());
+    o.set_raw_name(raw);
+    o.set_table(row["table_name"].as<std::string>());
     o.set_name(name);
-    o.set_definition(row[4].as<std::string>());
-    o.set_enabled(row[8].as<bool>() ? "valid" : "not valid");
-    if (!row[9].is_null()) {
+    o.set_definition(row["definition"].as<std::string>());
+    o.set_enabled(row["is_validated"].as<bool>() ? "valid" : "not valid");
+    if (!row["check_tree"].is_null()) {
       auto& e = *o.add_exprs();
       e.set_use("condition");
-      e.set_tree(row[9].as<std::string>());
+      e.set_tree(row["check_tree"].as<std::string>());
     }
-    SetOwnerFacts(row, 10, o);
-    AddComment(tx, row[7], absl::StrCat("CONSTRAINT ", row[1].c_str(), " ON ", o.table()), o);
+    OwnerFacts::FromRow(row).SetOn(o);
+    AddComment(tx, row["comment"],
+               absl::StrCat("CONSTRAINT ", row["printed_name"].c_str(), " ON ", o.table()), o);
   }
 }
 
@@ -185,18 +202,18 @@ void ReadConstraints(Tx& tx, const StoreInfo& store, StatusPlan& plan) {
 // handles: its kind, judged by JudgePlan (a column's own default is
 // carried with the column).
 void ClassifyOther(const pqxx::row& row, StatusPlan& plan) {
-  const std::string cls = row[0].as<std::string>();
-  const std::string what = row[1].as<std::string>();
+  const std::string cls = row["catalog"].as<std::string>();
+  const std::string what = row["object"].as<std::string>();
   if (cls == "pg_attrdef") {
-    if (row[2].as<std::string>() == "s") {
+    if (row["generated"].as<std::string>() == "s") {
       AddFound(plan, "generated column", what);
-    } else if (!row[3].as<bool>()) {
+    } else if (!row["of_type"].as<bool>()) {
       AddFound(plan, "default", what);
     }
   } else if (cls == "pg_proc") {
-    AddFound(plan, row[5].as<bool>() ? "function on row type" : "function", what);
+    AddFound(plan, row["on_row_type"].as<bool>() ? "function on row type" : "function", what);
   } else if (cls == "pg_type") {
-    AddFound(plan, row[4].as<std::string>() == "d" ? "domain" : "type", what);
+    AddFound(plan, row["type_kind"].as<std::string>() == "d" ? "domain" : "type", what);
   } else if (cls == "pg_statistic_ext") {
     AddFound(plan, "statistics", what);
   } else {
@@ -221,26 +238,29 @@ void ReadOtherDependents(Tx& tx, const StoreInfo& store, StatusPlan& plan) {
     AddFound(plan, "extension", absl::StrCat("type ", store.type));
   }
   pqxx::result r = tx.Params(
-      R"(SELECT DISTINCT d.classid::regclass::text,
+      R"(SELECT DISTINCT d.classid::regclass::text AS catalog,
                 COALESCE((SELECT format('%s.%I', ad.adrelid::regclass, a.attname) FROM pg_attrdef ad
                           JOIN pg_attribute a ON a.attrelid = ad.adrelid AND a.attnum = ad.adnum
                           WHERE d.classid = 'pg_attrdef'::regclass AND ad.oid = d.objid),
-                         pg_describe_object(d.classid, d.objid, d.objsubid)),
+                         pg_describe_object(d.classid, d.objid, d.objsubid)) AS object,
                 COALESCE((SELECT a.attgenerated::text FROM pg_attrdef ad
                           JOIN pg_attribute a ON a.attrelid = ad.adrelid AND a.attnum = ad.adnum
-                          WHERE d.classid = 'pg_attrdef'::regclass AND ad.oid = d.objid), ''),
+                          WHERE d.classid = 'pg_attrdef'::regclass AND ad.oid = d.objid), '')
+                  AS generated,
                 COALESCE((SELECT a.atttypid = $1 FROM pg_attrdef ad
                           JOIN pg_attribute a ON a.attrelid = ad.adrelid AND a.attnum = ad.adnum
-                          WHERE d.classid = 'pg_attrdef'::regclass AND ad.oid = d.objid), false),
+                          WHERE d.classid = 'pg_attrdef'::regclass AND ad.oid = d.objid), false)
+                  AS of_type,
                 COALESCE((SELECT t.typtype::text FROM pg_type t
-                          WHERE d.classid = 'pg_type'::regclass AND t.oid = d.objid), ''),
+                          WHERE d.classid = 'pg_type'::regclass AND t.oid = d.objid), '')
+                  AS type_kind,
                 bool_and(d.refclassid = 'pg_type'::regclass
                          AND d.refobjid NOT IN ($1, (SELECT typarray FROM pg_type WHERE oid = $1))
                          AND EXISTS (SELECT 1 FROM pg_type t WHERE t.oid = d.refobjid
                                        AND (t.typtype = 'c' OR EXISTS (
                                          SELECT 1 FROM pg_type e WHERE e.oid = t.typelem
                                            AND e.typtype = 'c'))))
-                  OVER (PARTITION BY d.classid, d.objid)
+                  OVER (PARTITION BY d.classid, d.objid) AS on_row_type
          FROM pg_depend d
          WHERE d.deptype IN ('n', 'a')
            AND d.classid NOT IN ('pg_rewrite'::regclass, 'pg_trigger'::regclass,

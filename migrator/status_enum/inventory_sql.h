@@ -1,10 +1,13 @@
-// SQL fragments the inventory's queries share.
+// SQL fragments the inventory's queries share, and the reading of their
+// columns (by name).
 #ifndef MIGRATOR_STATUS_ENUM_INVENTORY_SQL_H_
 #define MIGRATOR_STATUS_ENUM_INVENTORY_SQL_H_
 
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "migrator/status_enum/inventory.h"
+#include "pqxx/pqxx"
 
 namespace booking::migrator {
 
@@ -21,17 +24,33 @@ inline std::string DependsOnTypeSql(const std::string& classid, const std::strin
       type_param, "))))");
 }
 
-// Five columns about relation `rel` (an oid expression): its owner, whether
-// the migrator's role may change it, its schema, and the role's USAGE and
-// CREATE there (SetOwnerFacts reads them).
+// Five columns about relation `rel` (an oid expression), by name: rel_owner
+// (its owner), rel_can_alter (whether the migrator's role may change it),
+// rel_schema (its schema), rel_schema_usage and rel_schema_create (the
+// role's USAGE and CREATE there). OwnerFacts::FromRow reads them.
 inline std::string OwnerFactsSql(const std::string& rel) {
   const std::string owner = absl::StrCat("(SELECT relowner FROM pg_class WHERE oid = ", rel, ")");
   const std::string ns = absl::StrCat("(SELECT relnamespace FROM pg_class WHERE oid = ", rel, ")");
-  return absl::StrCat("pg_get_userbyid(", owner, "), pg_has_role(", owner,
-                      ", 'USAGE'), (SELECT nspname::text FROM pg_namespace WHERE oid = ", ns,
-                      "), has_schema_privilege(", ns, ", 'USAGE'), has_schema_privilege(", ns,
-                      ", 'CREATE')");
+  return absl::StrCat("pg_get_userbyid(", owner, ") AS rel_owner, pg_has_role(", owner,
+                      ", 'USAGE') AS rel_can_alter, (SELECT nspname::text FROM pg_namespace "
+                      "WHERE oid = ",
+                      ns, ") AS rel_schema, has_schema_privilege(", ns,
+                      ", 'USAGE') AS rel_schema_usage, has_schema_privilege(", ns,
+                      ", 'CREATE') AS rel_schema_create");
 }
+
+// The five columns of OwnerFactsSql in a row, read by name.
+struct OwnerFacts {
+  std::string owner;  // each "" (or false) when NULL
+  bool can_alter = false;
+  std::string schema;
+  bool schema_usage = false;
+  bool schema_create = false;
+
+  static OwnerFacts FromRow(const pqxx::row& row);
+  // Sets owner, can_alter, schema, schema_usage and schema_create of `o`.
+  void SetOn(PlanObject& o) const;
+};
 
 // The grantee of an aclexplode() row as SQL spells it.
 inline constexpr char kGranteeSql[] =

@@ -15,11 +15,15 @@ void ReadTypeFacts(Tx& tx, const StoreInfo& store, StatusPlan& plan) {
   t.set_enum_oid(store.type_oid);
   t.set_type_name(store.type_name);
   t.set_type_schema(store.type_schema);
-  t.set_array_oid(tx.Params("SELECT typarray FROM pg_type WHERE oid = $1", store.type_oid)[0][0]
-                      .as<uint32_t>());
+  t.set_array_oid(
+      tx.Params("SELECT typarray AS array_oid FROM pg_type WHERE oid = $1", store.type_oid)
+          .front()["array_oid"]
+          .as<uint32_t>());
   for (const pqxx::row& r :
-       tx.Params("SELECT oid, enumlabel::text FROM pg_enum WHERE enumtypid = $1", store.type_oid)) {
-    (*t.mutable_labels())[r[0].as<uint32_t>()] = r[1].as<std::string>();
+       tx.Params("SELECT oid AS label_oid, enumlabel::text AS label FROM pg_enum "
+                 "WHERE enumtypid = $1",
+                 store.type_oid)) {
+    (*t.mutable_labels())[r["label_oid"].as<uint32_t>()] = r["label"].as<std::string>();
   }
   // Every type holding a value of the type, transitively: arrays, domains,
   // ranges and multiranges, composite types and the row types of tables and
@@ -38,30 +42,36 @@ void ReadTypeFacts(Tx& tx, const StoreInfo& store, StatusPlan& plan) {
                 SELECT $1::oid
                 UNION SELECT e.holder FROM edges e JOIN holds h ON e.held = h.oid
               )
-              SELECT oid, format_type(oid, NULL) FROM holds WHERE oid NOT IN ($1, $2))",
+              SELECT oid AS type_oid, format_type(oid, NULL) AS type_name
+              FROM holds WHERE oid NOT IN ($1, $2))",
            store.type_oid, t.array_oid())) {
-    (*t.mutable_containers())[r[0].as<uint32_t>()] = r[1].as<std::string>();
+    (*t.mutable_containers())[r["type_oid"].as<uint32_t>()] = r["type_name"].as<std::string>();
   }
 }
 
 void ReadRoleFacts(Tx& tx, const StoreInfo& store, StatusPlan& plan) {
   pqxx::row r = tx.Params(
-      R"(SELECT current_user::text, (SELECT rolsuper FROM pg_roles WHERE rolname = current_user),
-                pg_has_role(t.typowner, 'USAGE'), pg_get_userbyid(t.typowner),
-                has_schema_privilege(to_regnamespace($2), 'CREATE'),
-                has_schema_privilege(t.typnamespace, 'CREATE'),
+                      R"(SELECT current_user::text AS role_name,
+                (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS superuser,
+                pg_has_role(t.typowner, 'USAGE') AS owns_type,
+                pg_get_userbyid(t.typowner) AS type_owner,
+                has_schema_privilege(to_regnamespace($2), 'CREATE') AS create_in_store_schema,
+                has_schema_privilege(t.typnamespace, 'CREATE') AS create_in_type_schema,
                 has_schema_privilege(t.typowner, t.typnamespace, 'CREATE')
+                  AS type_owner_may_create
          FROM pg_type t WHERE t.oid = $1)",
-      store.type_oid, tx.Name(store.schema))[0];
+                      store.type_oid, tx.Name(store.schema))
+                    .front();
   ::migrator::v1::RoleFacts& role = *plan.mutable_role();
-  role.set_name(r[0].as<std::string>());
-  role.set_superuser(r[1].as<bool>());
-  role.set_owns_type(r[2].as<bool>());
-  role.set_type_owner(r[3].as<std::string>());
-  role.set_create_in_store_schema(!r[4].is_null() && r[4].as<bool>());
-  role.set_create_in_type_schema(r[5].as<bool>());
+  role.set_name(r["role_name"].as<std::string>());
+  role.set_superuser(r["superuser"].as<bool>());
+  role.set_owns_type(r["owns_type"].as<bool>());
+  role.set_type_owner(r["type_owner"].as<std::string>());
+  role.set_create_in_store_schema(!r["create_in_store_schema"].is_null() &&
+                                  r["create_in_store_schema"].as<bool>());
+  role.set_create_in_type_schema(r["create_in_type_schema"].as<bool>());
   role.set_store_schema(store.schema);
-  role.set_type_owner_may_create(r[6].as<bool>());
+  role.set_type_owner_may_create(r["type_owner_may_create"].as<bool>());
 }
 
 void ReadOperatorNames(Tx& tx, StatusPlan& plan) {
@@ -84,10 +94,10 @@ void ReadOperatorNames(Tx& tx, StatusPlan& plan) {
   auto& names = *plan.mutable_types()->mutable_names();
   const auto read = [&](const std::set<std::string>& oids, const char* cast) {
     if (oids.empty()) return;
-    for (const pqxx::row& r :
-         tx.Params(absl::StrCat("SELECT x, x::", cast, "::text FROM unnest($1::oid[]) AS x"),
-                   absl::StrCat("{", absl::StrJoin(oids, ","), "}"))) {
-      names[r[0].as<uint32_t>()] = r[1].as<std::string>();
+    for (const pqxx::row& r : tx.Params(absl::StrCat("SELECT x AS oid, x::", cast,
+                                                     "::text AS name FROM unnest($1::oid[]) AS x"),
+                                        absl::StrCat("{", absl::StrJoin(oids, ","), "}"))) {
+      names[r["oid"].as<uint32_t>()] = r["name"].as<std::string>();
     }
   };
   read(operators, "regoperator");

@@ -14,6 +14,7 @@ void ReadViewExtras(Tx& tx, uint32_t oid, PlanObject& o) {
   pqxx::result r = tx.Params(
       absl::StrCat(
           R"(SELECT format('ALTER VIEW %s OWNER TO %I', c.oid::regclass, pg_get_userbyid(c.relowner))
+                      AS statement
              FROM pg_class c WHERE c.oid = $1
              UNION ALL
              SELECT format('GRANT %s ON %s TO %s%s', x.privilege_type, c.oid::regclass, )",
@@ -38,14 +39,14 @@ void ReadViewExtras(Tx& tx, uint32_t oid, PlanObject& o) {
              FROM pg_attrdef d JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
              WHERE d.adrelid = $1)"),
       oid);
-  for (const pqxx::row& row : r) o.add_restore(row[0].as<std::string>());
+  for (const pqxx::row& row : r) o.add_restore(row["statement"].as<std::string>());
 }
 
 // What depends on the view besides views over it: DROP VIEW would fail on
 // (or silently take) these.
 void ReadViewBlockers(Tx& tx, uint32_t oid, const std::string& name, StatusPlan& plan) {
   pqxx::result r = tx.Params(
-      R"(SELECT pg_describe_object(d.classid, d.objid, d.objsubid)
+      R"(SELECT pg_describe_object(d.classid, d.objid, d.objsubid) AS dependent
          FROM pg_depend d
          WHERE d.deptype IN ('n', 'a')
            AND ((d.refclassid = 'pg_class'::regclass AND d.refobjid = $1)
@@ -57,18 +58,19 @@ void ReadViewBlockers(Tx& tx, uint32_t oid, const std::string& name, StatusPlan&
          ORDER BY 1)",
       oid);
   for (const pqxx::row& row : r) {
-    AddFound(plan, "view dependent", row[0].as<std::string>(), absl::StrCat("view ", name));
+    AddFound(plan, "view dependent", row["dependent"].as<std::string>(),
+             absl::StrCat("view ", name));
   }
 }
 
-}  // namespace
-
-void ReadViews(Tx& tx, const StoreInfo& store, StatusPlan& plan) {
-  pqxx::result r = tx.Params(absl::StrCat(
-                                 R"(WITH RECURSIVE direct AS (
+// ReadViews' query: the views over columns of the type or a type holding it
+// ($2), or naming the type ($1), and the views over those, shallowest first.
+std::string ViewsSql() {
+  return absl::StrCat(
+      R"(WITH RECURSIVE direct AS (
                SELECT DISTINCT r.ev_class AS view FROM pg_rewrite r
                WHERE r.ev_type = '1' AND ()",
-                                 DependsOnTypeSql("'pg_rewrite'::regclass", "r.oid", "$1"), R"(
+      DependsOnTypeSql("'pg_rewrite'::regclass", "r.oid", "$1"), R"(
                  OR EXISTS (
                    SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_rewrite'::regclass
                      AND d.objid = r.oid AND d.deptype = 'n'
@@ -88,19 +90,27 @@ void ReadViews(Tx& tx, const StoreInfo& store, StatusPlan& plan) {
                JOIN pg_rewrite r ON r.oid = d.objid AND r.ev_type = '1'
                WHERE r.ev_class <> tree.view AND tree.depth < 30
              )
-             SELECT c.oid, c.oid::regclass::text, c.relkind::text, pg_get_viewdef(c.oid),
-                    COALESCE(array_to_string(c.reloptions, ', '), ''), max(t.depth),
+             SELECT c.oid AS view_oid, c.oid::regclass::text AS view_name,
+                    c.relkind::text AS relkind, pg_get_viewdef(c.oid) AS definition,
+                    COALESCE(array_to_string(c.reloptions, ', '), '') AS options,
+                    max(t.depth) AS depth,
                     (SELECT r.ev_action::text FROM pg_rewrite r
-                     WHERE r.ev_class = c.oid AND r.rulename = '_RETURN'),
-                    has_schema_privilege(c.relowner, c.relnamespace, 'CREATE'), )",
-                                 OwnerFactsSql("c.oid"), R"(
+                     WHERE r.ev_class = c.oid AND r.rulename = '_RETURN') AS query_tree,
+                    has_schema_privilege(c.relowner, c.relnamespace, 'CREATE')
+                      AS owner_may_create, )",
+      OwnerFactsSql("c.oid"), R"(
              FROM tree t JOIN pg_class c ON c.oid = t.view
-             GROUP BY c.oid ORDER BY max(t.depth), 2)"),
-                             store.type_oid, TaintedTypesLiteral(plan));
+             GROUP BY c.oid ORDER BY max(t.depth), 2)");
+}
+
+}  // namespace
+
+void ReadViews(Tx& tx, const StoreInfo& store, StatusPlan& plan) {
+  pqxx::result r = tx.Params(ViewsSql(), store.type_oid, TaintedTypesLiteral(plan));
   for (const pqxx::row& row : r) {
-    const uint32_t oid = row[0].as<uint32_t>();
-    const std::string name = row[1].as<std::string>();
-    if (row[2].as<std::string>() == "m") {
+    const uint32_t oid = row["view_oid"].as<uint32_t>();
+    const std::string name = row["view_name"].as<std::string>();
+    if (row["relkind"].as<std::string>() == "m") {
       AddFound(plan, "materialized view", name);
       continue;
     }
@@ -108,16 +118,16 @@ void ReadViews(Tx& tx, const StoreInfo& store, StatusPlan& plan) {
     o.set_kind("view");
     o.set_name(name);
     o.set_oid(oid);
-    if (!row[6].is_null()) {
+    if (!row["query_tree"].is_null()) {
       auto& e = *o.add_exprs();
       e.set_use("queries");
-      e.set_tree(row[6].as<std::string>());
+      e.set_tree(row["query_tree"].as<std::string>());
     }
-    o.set_owner_may_create(row[7].as<bool>());
-    SetOwnerFacts(row, 8, o);
-    o.set_definition(row[3].as<std::string>());
-    o.set_options(row[4].as<std::string>());
-    o.set_depth(row[5].as<int>());
+    o.set_owner_may_create(row["owner_may_create"].as<bool>());
+    OwnerFacts::FromRow(row).SetOn(o);
+    o.set_definition(row["definition"].as<std::string>());
+    o.set_options(row["options"].as<std::string>());
+    o.set_depth(row["depth"].as<int>());
     ReadViewExtras(tx, oid, o);
     ReadViewBlockers(tx, oid, name, plan);
   }
