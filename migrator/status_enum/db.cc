@@ -9,7 +9,6 @@
 #include "absl/strings/strip.h"
 #include "common/backoff.h"
 #include "common/log.h"
-#include "migrator/exit_codes.h"
 
 namespace booking::migrator {
 namespace {
