@@ -1,5 +1,9 @@
 // Per store: the ledger of applied steps (with checksums) and the advisory
 // lock that keeps two migrator runs from interleaving.
+//
+// No function here throws: a failed statement is returned as a status
+// (StatusOfDbFailure, migrator/db_failure.h: exit 1 when a retry can help,
+// else exit 8).
 #ifndef MIGRATOR_LEDGER_H_
 #define MIGRATOR_LEDGER_H_
 
@@ -7,6 +11,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "migrator/schema_steps.h"
 #include "pqxx/pqxx"
@@ -19,13 +24,14 @@ namespace booking::migrator {
 absl::Status AcquireStoreLock(pqxx::connection& conn, StoreKind store, absl::Duration wait);
 
 // Creates "MigrationLedger" if missing.
-void EnsureLedger(pqxx::connection& conn);
+absl::Status EnsureLedger(pqxx::connection& conn);
 
 // step id -> checksum; empty when the ledger does not exist yet.
-std::map<std::string, std::string> AppliedSteps(pqxx::connection& conn);
+absl::StatusOr<std::map<std::string, std::string>> AppliedSteps(pqxx::connection& conn);
 
-// Records `step` inside the transaction that applied it.
-void RecordStep(pqxx::work& txn, const Step& step);
+// Records `step` inside the transaction that applied it. On an error the
+// transaction is spoilt: the caller drops it (its destructor rolls it back).
+absl::Status RecordStep(pqxx::work& txn, const Step& step);
 
 // FAILED_PRECONDITION when an applied step was edited since, or the ledger
 // holds a step this migrator does not know (a newer migrator ran).

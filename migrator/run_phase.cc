@@ -86,10 +86,9 @@ absl::Status RunPhaseCommand(const Invocation& run) {
   }
   auto conn = Connect(WithConnectionDefaults(run.booking_url, "migrator"));
   if (!conn.ok()) return conn.status();
-  // Every phase reaches the store through Db, which returns what went wrong
-  // as a status; EnterStore and AcquireStoreLock (up.cc, ledger.cc) still
-  // let a lost connection throw. This catch is their classification and the
-  // last-resort guard (std::bad_alloc and the like): no phase depends on it.
+  // Everything below returns what went wrong as a status (Db, EnterStore,
+  // AcquireStoreLock: StatusOfDbFailure). This catch is only the last-resort
+  // guard (std::bad_alloc and the like): nothing depends on it.
   try {
     return RunOnBookingStore(**conn, run);
   } catch (const std::exception& e) {

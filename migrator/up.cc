@@ -1,5 +1,6 @@
 #include "migrator/up.h"
 
+#include <map>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -9,9 +10,9 @@
 #include "common/store_schema.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
+#include "migrator/db_failure.h"
 #include "migrator/exit_codes.h"
 #include "migrator/ledger.h"
-#include "migrator/status_enum/db.h"
 
 namespace booking::migrator {
 namespace {
@@ -26,9 +27,9 @@ void BuildConcurrently(pqxx::connection& conn, const Step& step) {
   for (const auto& [name, definition] : step.concurrent_indexes) {
     const std::string index = conn.quote_name(name);
     pqxx::nontransaction tx(conn);
-    const pqxx::result state =
-        tx.exec_params("SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass($1)", index);
-    if (!state.empty() && state[0][0].as<bool>()) continue;
+    const pqxx::result state = tx.exec_params(
+        "SELECT indisvalid AS valid FROM pg_index WHERE indexrelid = to_regclass($1)", index);
+    if (!state.empty() && state[0]["valid"].as<bool>()) continue;
     if (!state.empty()) tx.exec("DROP INDEX CONCURRENTLY IF EXISTS " + index);
     LogInfo("building index concurrently", {{"step", step.id}, {"index", name}});
     try {
@@ -55,7 +56,7 @@ absl::Status ApplyStep(pqxx::connection& conn, const Step& step, const UpOptions
       txn.exec(absl::StrCat("SET LOCAL lock_timeout = ",
                             absl::ToInt64Milliseconds(options.lock_timeout)));
       txn.exec(step.sql);
-      RecordStep(txn, step);
+      if (absl::Status s = RecordStep(txn, step); !s.ok()) return s;
       txn.commit();
       return absl::OkStatus();
     } catch (const pqxx::sql_error& e) {
@@ -96,11 +97,11 @@ std::vector<std::string> BookingRowsStored(pqxx::connection& conn) {
         SELECT reltype FROM pg_class WHERE oid = to_regclass('"Booking"')
         UNION SELECT e.holder FROM edges e JOIN holds h ON e.held = h.oid
       )
-      SELECT format('%s.%I', a.attrelid::regclass, a.attname) FROM pg_attribute a
+      SELECT format('%s.%I', a.attrelid::regclass, a.attname) AS column_name FROM pg_attribute a
       JOIN pg_class c ON c.oid = a.attrelid
       WHERE a.atttypid IN (SELECT oid FROM holds) AND a.attnum > 0 AND NOT a.attisdropped
         AND c.relkind IN ('r', 'p', 'f', 'm', 'c') ORDER BY 1)")) {
-    out.push_back(r[0].as<std::string>());
+    out.push_back(r["column_name"].as<std::string>());
   }
   return out;
 }
@@ -128,19 +129,22 @@ absl::Status EnterStore(pqxx::connection& conn, const StoreTarget& target, bool 
   absl::StatusOr<std::string> schema;
   std::string role;
   bool usage = true;
-  {
+  try {
     pqxx::read_transaction txn(conn);
     schema = LocateSchema(txn, AnchorTable(target.kind), target.schema);
     if (absl::IsNotFound(schema.status()) && target.schema.empty() && create) {
       schema = CurrentSchema(txn);
     }
     if (schema.ok()) {
-      const pqxx::row r =
-          txn.exec_params("SELECT current_user, has_schema_privilege(to_regnamespace($1), 'USAGE')",
-                          txn.quote_name(*schema))[0];
-      role = r[0].as<std::string>();
-      usage = r[1].is_null() || r[1].as<bool>();
+      const pqxx::row r = txn.exec_params(
+          "SELECT current_user AS role, "
+          "has_schema_privilege(to_regnamespace($1), 'USAGE') AS usage",
+          txn.quote_name(*schema))[0];
+      role = r["role"].as<std::string>();
+      usage = r["usage"].is_null() || r["usage"].as<bool>();
     }
+  } catch (const std::exception& e) {
+    return StatusOfDbFailure(e);
   }
   if (!usage) {  // the store would look empty (or absent) to every statement
     return WithExitCode(absl::FailedPreconditionError(absl::StrCat(
@@ -156,7 +160,11 @@ absl::Status EnterStore(pqxx::connection& conn, const StoreTarget& target, bool 
                          create ? "" : "; run `migrator up` (or name the schema with --schema)")),
         kExitRefused);
   }
-  UseSchema(conn, *schema);
+  try {
+    UseSchema(conn, *schema);
+  } catch (const std::exception& e) {
+    return StatusOfDbFailure(e);
+  }
   return absl::OkStatus();
 }
 
@@ -168,14 +176,18 @@ absl::Status Up(const StoreTarget& target, const UpOptions& options, std::ostrea
       return s;
     }
     if (absl::Status s = EnterStore(**conn, target, true); !s.ok()) return s;
-    const auto applied = AppliedSteps(**conn);  // none without a ledger yet
+    const auto read = AppliedSteps(**conn);  // none without a ledger yet
+    if (!read.ok()) return read.status();
+    const std::map<std::string, std::string>& applied = *read;
     if (absl::Status s = CheckLedger(applied, target.kind); !s.ok()) return s;
     int pending = 0;
     for (const Step& step : StepsFor(target.kind)) pending += applied.count(step.id) == 0 ? 1 : 0;
     if (pending > 0 && target.kind == StoreKind::kBooking) {
       if (absl::Status s = CheckBookingRows(**conn); !s.ok()) return s;
     }
-    if (!options.dry_run) EnsureLedger(**conn);
+    if (!options.dry_run) {
+      if (absl::Status s = EnsureLedger(**conn); !s.ok()) return s;
+    }
     pending = 0;
     for (const Step& step : StepsFor(target.kind)) {
       if (applied.count(step.id) > 0) continue;
@@ -200,7 +212,9 @@ absl::Status PrintStatus(const StoreTarget& target, bool json, std::ostream& out
   if (!conn.ok()) return conn.status();
   try {
     if (absl::Status s = EnterStore(**conn, target, true); !s.ok()) return s;
-    const auto applied = AppliedSteps(**conn);
+    const auto read = AppliedSteps(**conn);
+    if (!read.ok()) return read.status();
+    const std::map<std::string, std::string>& applied = *read;
     const absl::Status ledger = CheckLedger(applied, target.kind);
     google::protobuf::Struct report;
     auto& f = *report.mutable_fields();

@@ -1,4 +1,8 @@
 // `migrator up` and `migrator status` for one store.
+//
+// No function here throws: what a statement throws is returned as a status
+// (EnterStore: StatusOfDbFailure, migrator/db_failure.h; Up and PrintStatus
+// also map their own statements' failures, a lost connection to exit 1).
 #ifndef MIGRATOR_UP_H_
 #define MIGRATOR_UP_H_
 

@@ -4,6 +4,10 @@
 // accept the old and the new labels, so it answers the same whichever label
 // set a row holds. Each step finds what an interrupted run left and goes on
 // from there.
+//
+// Throwing: functions taking a Tx& throw libpqxx exceptions into the Db call
+// they run inside (see db.h); the others never throw (those reaching the
+// store return a status).
 #ifndef MIGRATOR_STATUS_ENUM_CARRY_H_
 #define MIGRATOR_STATUS_ENUM_CARRY_H_
 

@@ -4,13 +4,11 @@
 
 #include <cstdlib>
 
-#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "common/backoff.h"
 #include "common/log.h"
-#include "migrator/exit_codes.h"
 
 namespace booking::migrator {
 namespace {
@@ -69,9 +67,9 @@ absl::Status Db::Prepare() {
     txn.exec("SET row_security = off");
     // Our own copies and relabels must fire no user trigger or rule; only a
     // superuser or a role granted SET on this parameter may turn them off.
-    replica_mode_ =
-        txn.exec(R"(SELECT has_parameter_privilege('session_replication_role', 'SET'))")[0][0]
-            .as<bool>();
+    const pqxx::row r =
+        txn.exec("SELECT has_parameter_privilege('session_replication_role', 'SET') AS may_set")[0];
+    replica_mode_ = r["may_set"].as<bool>();
     if (replica_mode_) txn.exec("SET session_replication_role = replica");
     return absl::OkStatus();
   } catch (const std::exception& e) {
@@ -162,34 +160,11 @@ absl::Status Db::Autocommit(absl::string_view what, const RetryPolicy& policy,
 
 int64_t RelationPages(Tx& tx, const std::string& relation) {
   return tx
-      .Params("SELECT pg_relation_size($1::regclass) / current_setting('block_size')::bigint + 1",
-              relation)[0][0]
+      .Params(
+          "SELECT pg_relation_size($1::regclass) / current_setting('block_size')::bigint + 1 "
+          "AS pages",
+          relation)[0]["pages"]
       .as<int64_t>();
-}
-
-bool IsTransient(const std::exception& e) {
-  if (dynamic_cast<const pqxx::broken_connection*>(&e) != nullptr) return true;
-  if (dynamic_cast<const pqxx::in_doubt_error*>(&e) != nullptr) return true;
-  const auto* sql = dynamic_cast<const pqxx::sql_error*>(&e);
-  if (sql == nullptr) return false;
-  const std::string& s = sql->sqlstate();
-  return s == "55P03" || s == "40P01" || s == "40001" || s == "57014" ||
-         absl::StartsWith(s, "08") || absl::StartsWith(s, "57P") || absl::StartsWith(s, "53");
-}
-
-absl::Status StatusOfDbFailure(const std::exception& e) {
-  if (IsTransient(e)) {
-    return WithExitCode(absl::UnavailableError(
-                            absl::StrCat(e.what(), " (safe to retry: run the same command again)")),
-                        kExitFailed);
-  }
-  return WithExitCode(
-      absl::InternalError(absl::StrCat(
-          "failed: ", e.what(),
-          " A retry will not help until the cause is fixed. `migrator status` shows where the "
-          "change stands: run the command again after the fix to continue, or `migrator "
-          "rollback` to undo it.")),
-      kExitNeedsHuman);
 }
 
 }  // namespace booking::migrator

@@ -1,8 +1,14 @@
 // Every statement of the status-enum change runs through Db: one place for
 // the session's setup (the store's schema, row security, user triggers off),
 // lock timeouts and their retry, the test hooks that make a crash or a
-// failure happen at an exact statement, and the one translation of a failed
-// statement into a status (StatusOfDbFailure): nothing Db runs throws past it.
+// failure happen at an exact statement, and the migrator's one translation of
+// a failed statement into a status (StatusOfDbFailure, migrator/db_failure.h):
+// nothing Db runs throws past it.
+//
+// Throwing: Tx's methods, and every function of status_enum/ taking a Tx&,
+// throw libpqxx exceptions; they run only inside a callback given to Db
+// (Transaction, Read), which catches them. Db's methods returning a status
+// never throw; BeforeStatement (Tx calls it) throws the injected failure.
 #ifndef MIGRATOR_STATUS_ENUM_DB_H_
 #define MIGRATOR_STATUS_ENUM_DB_H_
 
@@ -17,6 +23,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "migrator/db_failure.h"
 #include "pqxx/pqxx"
 
 namespace booking::migrator {
@@ -41,7 +48,9 @@ struct RetryPolicy {
 
 class Db;
 
-// One transaction's statements.
+// One transaction's statements. Its methods throw (libpqxx exceptions, and
+// the injected failure of BOOKING_MIGRATOR_FAULT) into the Db call around
+// them.
 //
 // Not thread safe: owned by one thread.
 class Tx {
@@ -121,19 +130,10 @@ pqxx::result Tx::Params(const std::string& sql, Args&&... args) {
   return txn_.exec_params(sql, std::forward<Args>(args)...);
 }
 
-// True for errors that a later run can get past by itself: a lock not had
-// in time, a deadlock or serialization failure, a statement timeout, a lost
-// connection, a server shutting down.
-bool IsTransient(const std::exception& e);
-
 // The pages of `relation` (a table or partition) plus one: how far a scan by
 // ctid ranges goes (the relabel and the swap's copy walk tables that way).
+// Throws, like Tx: call it inside a Db callback.
 int64_t RelationPages(Tx& tx, const std::string& relation);
-
-// A statement (or the code around it) that threw: UNAVAILABLE (exit 1) when
-// a later run gets past it by itself (IsTransient), else exit 8 saying that a
-// retry will not help. The one classification of the phases' failures.
-absl::Status StatusOfDbFailure(const std::exception& e);
 
 }  // namespace booking::migrator
 

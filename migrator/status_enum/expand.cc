@@ -79,8 +79,9 @@ absl::Status SnapshotBackup(PhaseContext& ctx) {
                        R"( (id, status, "updatedAt", "refStatus", "refVersion", "refUpdatedAt")
              SELECT id, status, "updatedAt", status, version, "updatedAt" FROM batch
              ON CONFLICT (id) DO NOTHING)
-           SELECT count(*), COALESCE(max(id), '') FROM batch)");
-    rows = tx.Exec(absl::StrCat("SELECT count(*) FROM ", ctx.store.table))[0][0].as<int64_t>();
+           SELECT count(*) AS n, COALESCE(max(id), '') AS last_id FROM batch)");
+    rows =
+        tx.Exec(absl::StrCat("SELECT count(*) AS n FROM ", ctx.store.table))[0]["n"].as<int64_t>();
   });
   if (!s.ok()) return s;
   Progress progress(ctx.progress, "snapshot", rows, ctx.options.progress_bar);
@@ -89,8 +90,8 @@ absl::Status SnapshotBackup(PhaseContext& ctx) {
     int64_t n = 0;
     absl::Status b = ctx.db.Transaction("snapshot batch", ctx.RowLocks(), [&](Tx& tx) {
       pqxx::result r = tx.Params(sql, after, ctx.options.batch_size);
-      n = r[0][0].as<int64_t>();
-      if (n > 0) after = r[0][1].as<std::string>();
+      n = r[0]["n"].as<int64_t>();
+      if (n > 0) after = r[0]["last_id"].as<std::string>();
     });
     if (!b.ok()) return b;
     if (n == 0) break;

@@ -18,10 +18,10 @@ std::pair<std::string, std::string> SplitChild(const std::string& child) {
 // -1 missing, 0 invalid, 1 valid.
 absl::StatusOr<int> IndexState(PhaseContext& ctx, const std::string& qualified) {
   return ctx.db.Read<int>([&](Tx& tx) {
-    pqxx::result r =
-        tx.Params("SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass($1)", qualified);
+    pqxx::result r = tx.Params(
+        "SELECT indisvalid AS valid FROM pg_index WHERE indexrelid = to_regclass($1)", qualified);
     if (r.empty()) return -1;
-    return r[0][0].as<bool>() ? 1 : 0;
+    return r[0]["valid"].as<bool>() ? 1 : 0;
   });
 }
 
@@ -57,9 +57,9 @@ absl::Status BuildPlain(PhaseContext& ctx, const std::string& table, bool unique
 std::string Sibling(Tx& tx, const std::string& table, const std::string& raw) {
   return tx
       .Params(
-          "SELECT format('%I.%I', n.nspname, $2::text) FROM pg_class c "
+          "SELECT format('%I.%I', n.nspname, $2::text) AS sibling FROM pg_class c "
           "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $1::regclass",
-          table, raw)[0][0]
+          table, raw)[0]["sibling"]
       .as<std::string>();
 }
 

@@ -3,6 +3,10 @@
 // each partition's index built concurrently and attached. Every step finds
 // what an interrupted run left (an invalid index is dropped and built
 // again), so a rerun continues where the last one stopped.
+//
+// Throwing: functions taking a Tx& throw libpqxx exceptions into the Db call
+// they run inside (see db.h); the others never throw (those reaching the
+// store return a status).
 #ifndef MIGRATOR_STATUS_ENUM_INDEX_BUILD_H_
 #define MIGRATOR_STATUS_ENUM_INDEX_BUILD_H_
 

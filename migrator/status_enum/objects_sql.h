@@ -1,4 +1,8 @@
 // Statements that recreate or replace the objects the migrator carries.
+//
+// Throwing: functions taking a Tx& throw libpqxx exceptions into the Db call
+// they run inside (see db.h); the others never throw (those reaching the
+// store return a status).
 #ifndef MIGRATOR_STATUS_ENUM_OBJECTS_SQL_H_
 #define MIGRATOR_STATUS_ENUM_OBJECTS_SQL_H_
 

@@ -32,7 +32,7 @@ constexpr char kTablesSql[] =
 // relabel would silently skip them.
 void CheckRowSecurity(Tx& tx, const std::string& tables, StatusPlan& plan) {
   for (const pqxx::row& r : tx.Params(
-           R"(SELECT c.oid::regclass::text, c.relforcerowsecurity
+           R"(SELECT c.oid::regclass::text AS table_name, c.relforcerowsecurity AS forced
               FROM pg_class c
               WHERE c.oid IN )" +
                std::string(kTablesSql) + R"(
@@ -41,12 +41,12 @@ void CheckRowSecurity(Tx& tx, const std::string& tables, StatusPlan& plan) {
                 AND (c.relforcerowsecurity OR NOT pg_has_role(current_user, c.relowner, 'USAGE'))
               ORDER BY 1)",
            tables)) {
-    AddRefusal(
-        AddFound(plan, "row security", r[0].as<std::string>()),
-        absl::StrCat("row-level security ", r[1].as<bool>() ? "(FORCE ROW LEVEL SECURITY) " : "",
-                     "applies to the migrator's role and could hide rows from it"),
-        "run the migrator as a role with BYPASSRLS (ALTER ROLE ... BYPASSRLS) or as a "
-        "superuser");
+    AddRefusal(AddFound(plan, "row security", r["table_name"].as<std::string>()),
+               absl::StrCat("row-level security ",
+                            r["forced"].as<bool>() ? "(FORCE ROW LEVEL SECURITY) " : "",
+                            "applies to the migrator's role and could hide rows from it"),
+               "run the migrator as a role with BYPASSRLS (ALTER ROLE ... BYPASSRLS) or as a "
+               "superuser");
   }
 }
 
@@ -57,7 +57,8 @@ void CheckRowSecurity(Tx& tx, const std::string& tables, StatusPlan& plan) {
 void CheckUserTriggers(Tx& tx, const std::string& tables, bool replica_mode, StatusPlan& plan) {
   const std::string firing = replica_mode ? "('A', 'R')" : "('O', 'A', 'R')";
   for (const pqxx::row& r :
-       tx.Params(absl::StrCat(R"(SELECT format('%I on %s', t.tgname, t.tgrelid::regclass), 'trigger'
+       tx.Params(absl::StrCat(R"(SELECT format('%I on %s', t.tgname, t.tgrelid::regclass) AS name,
+                     'trigger' AS kind
               FROM pg_trigger t
               WHERE t.tgrelid IN )",
                               kTablesSql, R"(
@@ -72,15 +73,15 @@ void CheckUserTriggers(Tx& tx, const std::string& tables, bool replica_mode, Sta
                 AND r.ev_type = '2' AND r.ev_enabled IN )",
                               firing, " ORDER BY 1"),
                  tables, std::string(kCaptureFunction))) {
-    AddRefusal(AddFound(plan, absl::StrCat("user ", r[1].c_str()), r[0].as<std::string>()),
-               "it would fire on the migrator's own relabels and copies and change data the "
-               "migrator must not touch",
-               replica_mode
-                   ? "it fires even with session_replication_role = replica; disable it during "
-                     "the change or make it ENABLE (origin) again"
-                   : "run the migrator as a superuser, or GRANT SET ON PARAMETER "
-                     "session_replication_role TO the migrator's role (PostgreSQL 15), so its "
-                     "session can turn user triggers and rules off");
+    AddRefusal(
+        AddFound(plan, absl::StrCat("user ", r["kind"].c_str()), r["name"].as<std::string>()),
+        "it would fire on the migrator's own relabels and copies and change data the "
+        "migrator must not touch",
+        replica_mode ? "it fires even with session_replication_role = replica; disable it during "
+                       "the change or make it ENABLE (origin) again"
+                     : "run the migrator as a superuser, or GRANT SET ON PARAMETER "
+                       "session_replication_role TO the migrator's role (PostgreSQL 15), so its "
+                       "session can turn user triggers and rules off");
   }
 }
 
@@ -89,13 +90,14 @@ void CheckUserTriggers(Tx& tx, const std::string& tables, bool replica_mode, Sta
 // replication publishing a table of the type must follow its column swap.
 void CheckReplication(Tx& tx, const std::string& tables, bool replica_mode, StatusPlan& plan) {
   const std::string firing = replica_mode ? "('A', 'R')" : "('O', 'A', 'R')";
-  for (const pqxx::row& r : tx.Exec(
-           absl::StrCat("SELECT quote_ident(evtname) FROM pg_event_trigger WHERE evtenabled IN ",
-                        firing, " ORDER BY 1"))) {
-    AddFound(plan, "event trigger", r[0].as<std::string>());
+  for (const pqxx::row& r :
+       tx.Exec(absl::StrCat("SELECT quote_ident(evtname) AS name FROM pg_event_trigger "
+                            "WHERE evtenabled IN ",
+                            firing, " ORDER BY 1"))) {
+    AddFound(plan, "event trigger", r["name"].as<std::string>());
   }
   for (const pqxx::row& r : tx.Params(absl::StrCat(R"(
-      SELECT DISTINCT quote_ident(p.pubname) FROM pg_publication p
+      SELECT DISTINCT quote_ident(p.pubname) AS name FROM pg_publication p
       WHERE p.puballtables
          OR EXISTS (SELECT 1 FROM pg_publication_rel pr
                     WHERE pr.prpubid = p.oid AND pr.prrelid IN )",
@@ -106,7 +108,7 @@ void CheckReplication(Tx& tx, const std::string& tables, bool replica_mode, Stat
                                                    kTablesSql, R"()
       ORDER BY 1)"),
                                       tables)) {
-    AddFound(plan, "publication", absl::StrCat("publication ", r[0].c_str()));
+    AddFound(plan, "publication", absl::StrCat("publication ", r["name"].c_str()));
   }
 }
 
@@ -122,7 +124,7 @@ void CheckNotValidChecks(Tx& tx, StatusPlan& plan) {
     absl::ConsumeSuffix(&body, " NO INHERIT");
     if (!absl::ConsumePrefix(&body, "CHECK ")) continue;
     const int64_t violating =
-        tx.Exec(absl::StrCat("SELECT count(*) FROM ", o.table(), " WHERE NOT ", body))[0][0]
+        tx.Exec(absl::StrCat("SELECT count(*) AS n FROM ", o.table(), " WHERE NOT ", body))[0]["n"]
             .as<int64_t>();
     if (violating == 0) continue;
     AddRefusal(o,
@@ -213,10 +215,11 @@ absl::Status WaitForOlderTransactions(PhaseContext& ctx) {
     absl::Status read = ctx.db.Read([&](Tx& tx) {
       older = tx.Exec(R"(SELECT COALESCE(string_agg(format('pid %s (%s, %s since %s)', a.pid,
                                  a.application_name, a.state, a.xact_start), '; '), '')
+                           AS older
                          FROM pg_stat_activity a, "StatusMigration" m
                          WHERE a.datname = current_database() AND a.pid <> pg_backend_pid()
                            AND a.backend_type = 'client backend'
-                           AND a.xact_start < m."writeLabelsSince")")[0][0]
+                           AND a.xact_start < m."writeLabelsSince")")[0]["older"]
                   .as<std::string>();
     });
     if (!read.ok()) return read;
@@ -235,11 +238,11 @@ absl::StatusOr<std::vector<std::string>> BookingServiceSessions(PhaseContext& ct
   absl::Status read = ctx.db.Read([&](Tx& tx) {
     for (const pqxx::row& r : tx.Exec(
              R"(SELECT format('pid %s (%s from %s)', pid, application_name,
-                              COALESCE(host(client_addr), 'local'))
+                              COALESCE(host(client_addr), 'local')) AS session
                 FROM pg_stat_activity
                 WHERE datname = current_database() AND pid <> pg_backend_pid()
                   AND application_name LIKE 'booking-service%' ORDER BY pid)")) {
-      sessions.push_back(r[0].as<std::string>());
+      sessions.push_back(r["session"].as<std::string>());
     }
   });
   if (!read.ok()) return read;

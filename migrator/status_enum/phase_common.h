@@ -1,5 +1,8 @@
 // What the phases share: reading state and plan, the checks every phase
 // makes before it changes anything, and waiting out older transactions.
+//
+// No function here throws: what a statement throws is returned as a status
+// (Db, see db.h).
 #ifndef MIGRATOR_STATUS_ENUM_PHASE_COMMON_H_
 #define MIGRATOR_STATUS_ENUM_PHASE_COMMON_H_
 

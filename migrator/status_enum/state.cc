@@ -8,31 +8,35 @@
 namespace booking::migrator {
 
 absl::StatusOr<MigrationState> ReadState(Tx& tx, absl::Duration compatibility_window) {
-  if (tx.Exec(R"(SELECT to_regclass('"StatusMigration"') IS NULL)")[0][0].as<bool>()) {
+  if (tx.Exec(R"(SELECT to_regclass('"StatusMigration"') IS NULL AS missing)")[0]["missing"]
+          .as<bool>()) {
     return absl::FailedPreconditionError(
         "the booking store has no status-migration state; run `migrator up` first");
   }
   pqxx::result r = tx.Params(
-      R"(SELECT phase, "writeLabels", COALESCE(array_to_string("originalLabels", E'\n'), ''),
-                COALESCE("backfilledAt"::text, ''),
-                COALESCE(("backfilledAt" + make_interval(secs => $1))::text, ''),
-                COALESCE(now() >= "backfilledAt" + make_interval(secs => $1), false),
-                COALESCE(plan, '')
+      R"(SELECT phase AS phase, "writeLabels" AS write_labels,
+                COALESCE(array_to_string("originalLabels", E'\n'), '') AS original_labels,
+                COALESCE("backfilledAt"::text, '') AS backfilled_at,
+                COALESCE(("backfilledAt" + make_interval(secs => $1))::text, '') AS window_ends,
+                COALESCE(now() >= "backfilledAt" + make_interval(secs => $1), false)
+                  AS window_passed,
+                COALESCE(plan, '') AS plan
          FROM "StatusMigration")",
       absl::ToDoubleSeconds(compatibility_window));
   if (r.empty()) {
     return absl::FailedPreconditionError(
         "the status-migration state row is missing; run `migrator up` again");
   }
+  const pqxx::row row = r[0];
   MigrationState s;
-  s.phase = r[0][0].as<std::string>();
-  s.write_labels = r[0][1].as<std::string>();
-  const std::string labels = r[0][2].as<std::string>();
+  s.phase = row["phase"].as<std::string>();
+  s.write_labels = row["write_labels"].as<std::string>();
+  const std::string labels = row["original_labels"].as<std::string>();
   if (!labels.empty()) s.original_labels = absl::StrSplit(labels, '\n');
-  s.backfilled_at = r[0][3].as<std::string>();
-  s.window_ends = r[0][4].as<std::string>();
-  s.window_passed = r[0][5].as<bool>();
-  s.plan_json = r[0][6].as<std::string>();
+  s.backfilled_at = row["backfilled_at"].as<std::string>();
+  s.window_ends = row["window_ends"].as<std::string>();
+  s.window_passed = row["window_passed"].as<bool>();
+  s.plan_json = row["plan"].as<std::string>();
   return s;
 }
 

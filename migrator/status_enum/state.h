@@ -7,6 +7,10 @@
 // verified -> contracting -> contracted. "expanding", "backfilling" and
 // "contracting" are the way there: an interrupted phase (or its rollback)
 // resumes from them, and its rollback knows there is something to undo.
+//
+// Throwing: functions taking a Tx& throw libpqxx exceptions into the Db call
+// they run inside (see db.h); the others never throw (those reaching the
+// store return a status).
 #ifndef MIGRATOR_STATUS_ENUM_STATE_H_
 #define MIGRATOR_STATUS_ENUM_STATE_H_
 

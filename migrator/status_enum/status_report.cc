@@ -45,16 +45,17 @@ absl::StatusOr<int64_t> AddColumnCounts(PhaseContext& ctx, const StatusPlan& pla
       pqxx::result rows;
       try {  // a count the role may not make (row security) is said, not fatal
         pqxx::subtransaction sub(dynamic_cast<pqxx::dbtransaction&>(tx.raw()));
-        rows = sub.exec(absl::StrCat("SELECT ", c->printed_column(), "::text, count(*) FROM ",
-                                     c->table(), " GROUP BY 1 ORDER BY 1"));
+        rows = sub.exec(absl::StrCat("SELECT ", c->printed_column(),
+                                     "::text AS label, count(*) AS n FROM ", c->table(),
+                                     " GROUP BY 1 ORDER BY 1"));
         sub.commit();
       } catch (const pqxx::sql_error& e) {
         cf["unreadable"].set_string_value(e.what());
       }
       for (const pqxx::row& row : rows) {
-        const std::string label = row[0].is_null() ? "NULL" : row[0].as<std::string>();
-        per_label[label].set_number_value(row[1].as<double>());
-        if (IsOldOnly(label)) old_rows += row[1].as<int64_t>();
+        const std::string label = row["label"].is_null() ? "NULL" : row["label"].as<std::string>();
+        per_label[label].set_number_value(row["n"].as<double>());
+        if (IsOldOnly(label)) old_rows += row["n"].as<int64_t>();
       }
       *columns.add_values()->mutable_struct_value() = col;
     }

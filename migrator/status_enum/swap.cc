@@ -27,10 +27,10 @@ absl::Status MakeNextType(PhaseContext& ctx, const StatusPlan& current,
   std::vector<std::string> existing;
   absl::Status read = ctx.db.Read([&](Tx& tx) {
     for (const pqxx::row& r :
-         tx.Params("SELECT enumlabel::text FROM pg_enum WHERE enumtypid = to_regtype($1) "
+         tx.Params("SELECT enumlabel::text AS label FROM pg_enum WHERE enumtypid = to_regtype($1) "
                    "ORDER BY enumsortorder",
                    ctx.store.next_type)) {
-      existing.push_back(r[0].as<std::string>());
+      existing.push_back(r["label"].as<std::string>());
     }
   });
   if (!read.ok()) return read;

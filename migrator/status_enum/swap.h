@@ -8,6 +8,10 @@
 //
 // contract swaps to the new labels; rollback of expand swaps back to the
 // original ones.
+//
+// No function here throws (what a statement throws is returned as a status;
+// see db.h); a SwapTarget's `finish` runs inside the swap's transaction and
+// may throw into it like any Tx user.
 #ifndef MIGRATOR_STATUS_ENUM_SWAP_H_
 #define MIGRATOR_STATUS_ENUM_SWAP_H_
 

@@ -1,5 +1,9 @@
 // The parts of SwapType: every definition rewritten for the target up front,
 // and the swap transaction itself.
+//
+// Throwing: functions taking a Tx& throw libpqxx exceptions into the Db call
+// they run inside (see db.h); the others never throw (those reaching the
+// store return a status).
 #ifndef MIGRATOR_STATUS_ENUM_SWAP_INTERNAL_H_
 #define MIGRATOR_STATUS_ENUM_SWAP_INTERNAL_H_
 

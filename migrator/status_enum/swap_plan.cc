@@ -130,29 +130,32 @@ void Recreate(Tx& tx, const SwapPlan& plan) {
 absl::StatusOr<std::vector<std::string>> TypeExtras(PhaseContext& ctx) {
   std::vector<std::string> out;
   absl::Status read = ctx.db.Read([&](Tx& tx) {
-    pqxx::result t = tx.Params(
-        R"(SELECT pg_get_userbyid(typowner), typacl IS NOT NULL, obj_description(oid, 'pg_type')
+    const pqxx::row t = tx.Params(
+        R"(SELECT pg_get_userbyid(typowner) AS owner, typacl IS NOT NULL AS explicit_acl,
+                  obj_description(oid, 'pg_type') AS comment
            FROM pg_type WHERE oid = $1)",
-        ctx.store.type_oid);
+        ctx.store.type_oid)[0];
     const std::string& type = ctx.store.type;
-    const std::string owner = t[0][0].as<std::string>();
+    const std::string owner = t["owner"].as<std::string>();
     out.push_back(absl::StrCat("ALTER TYPE ", type, " OWNER TO ", tx.Name(owner)));
-    if (t[0][1].as<bool>()) {  // explicit privileges: exactly these
+    if (t["explicit_acl"].as<bool>()) {  // explicit privileges: exactly these
       out.push_back(absl::StrCat("REVOKE ALL ON TYPE ", type, " FROM PUBLIC"));
       out.push_back(absl::StrCat("REVOKE ALL ON TYPE ", type, " FROM ", tx.Name(owner)));
       for (const pqxx::row& g : tx.Params(
-               R"(SELECT x.privilege_type, CASE WHEN x.grantee = 0 THEN 'PUBLIC'
-                                                ELSE quote_ident(pg_get_userbyid(x.grantee)) END,
-                         x.is_grantable
+               R"(SELECT x.privilege_type AS privilege,
+                         CASE WHEN x.grantee = 0 THEN 'PUBLIC'
+                              ELSE quote_ident(pg_get_userbyid(x.grantee)) END AS grantee,
+                         x.is_grantable AS grantable
                   FROM pg_type t, aclexplode(t.typacl) x WHERE t.oid = $1)",
                ctx.store.type_oid)) {
-        out.push_back(absl::StrCat("GRANT ", g[0].c_str(), " ON TYPE ", type, " TO ", g[1].c_str(),
-                                   g[2].as<bool>() ? " WITH GRANT OPTION" : ""));
+        out.push_back(absl::StrCat("GRANT ", g["privilege"].c_str(), " ON TYPE ", type, " TO ",
+                                   g["grantee"].c_str(),
+                                   g["grantable"].as<bool>() ? " WITH GRANT OPTION" : ""));
       }
     }
-    if (!t[0][2].is_null()) {
+    if (!t["comment"].is_null()) {
       out.push_back(
-          absl::StrCat("COMMENT ON TYPE ", type, " IS ", tx.Quote(t[0][2].as<std::string>())));
+          absl::StrCat("COMMENT ON TYPE ", type, " IS ", tx.Quote(t["comment"].as<std::string>())));
     }
   });
   if (!read.ok()) return read;
@@ -163,11 +166,11 @@ absl::StatusOr<std::vector<std::string>> TypeExtras(PhaseContext& ctx) {
 
 SyncNames SyncNamesOf(Tx& tx, const PlanObject& o, const StoreInfo& store) {
   const pqxx::row r = tx.Params(
-      "SELECT c.relname::text, n.nspname::text FROM pg_class c "
+      "SELECT c.relname::text AS table_name, n.nspname::text AS schema_name FROM pg_class c "
       "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $1::regclass",
       o.table())[0];
-  const std::string table = r[0].as<std::string>();
-  const std::string schema = r[1].as<std::string>();
+  const std::string table = r["table_name"].as<std::string>();
+  const std::string schema = r["schema_name"].as<std::string>();
   return {tx.Name(SyncTrigger(table, o.column())),
           absl::StrCat(tx.Name(store.schema), ".",
                        tx.Name(SyncFunction(schema, store.schema, table, o.column())))};
@@ -240,7 +243,7 @@ absl::Status DropSwapDebris(PhaseContext& ctx, const StatusPlan& current) {
 
 absl::StatusOr<bool> SwapDebrisExists(PhaseContext& ctx) {
   return ctx.db.Read<bool>([&](Tx& tx) {
-    return !tx.Params("SELECT to_regtype($1)", ctx.store.next_type)[0][0].is_null();
+    return !tx.Params("SELECT to_regtype($1) AS type", ctx.store.next_type)[0]["type"].is_null();
   });
 }
 

@@ -29,25 +29,27 @@ absl::StatusOr<std::string> Duplicates(PhaseContext& ctx, const PlanObject& inde
   std::string found;
   absl::Status read = ctx.db.Read([&](Tx& tx) {
     pqxx::result keys = tx.Params(
-        R"(SELECT pg_get_indexdef(i.indexrelid, k, true), pg_get_indexdef(i.indexrelid) LIKE
-                  '%NULLS NOT DISTINCT%'
+        R"(SELECT pg_get_indexdef(i.indexrelid, k, true) AS key,
+                  pg_get_indexdef(i.indexrelid) LIKE '%NULLS NOT DISTINCT%' AS nulls_not_distinct
            FROM pg_index i, generate_series(1, i.indnkeyatts) AS k
            WHERE i.indexrelid = $1::regclass ORDER BY k)",
         index.name());
     std::vector<std::string> exprs, not_null;
     for (const pqxx::row& k : keys) {
-      exprs.push_back(absl::StrCat("(", k[0].c_str(), ")"));
-      if (!k[1].as<bool>()) not_null.push_back(absl::StrCat("(", k[0].c_str(), ") IS NOT NULL"));
+      exprs.push_back(absl::StrCat("(", k["key"].c_str(), ")"));
+      if (!k["nulls_not_distinct"].as<bool>()) {
+        not_null.push_back(absl::StrCat("(", k["key"].c_str(), ") IS NOT NULL"));
+      }
     }
     if (exprs.empty()) return;
     std::vector<std::string> where = not_null;
     if (!predicate.empty()) where.push_back(absl::StrCat("(", predicate, ")"));
     pqxx::result r = tx.Exec(absl::StrCat(
-        "SELECT concat_ws(', ', ", absl::StrJoin(exprs, ", "), ") FROM ", index.table(),
+        "SELECT concat_ws(', ', ", absl::StrJoin(exprs, ", "), ") AS key FROM ", index.table(),
         where.empty() ? "" : absl::StrCat(" WHERE ", absl::StrJoin(where, " AND ")), " GROUP BY ",
         absl::StrJoin(exprs, ", "), " HAVING count(*) > 1 LIMIT 3"));
     std::vector<std::string> dup;
-    for (const pqxx::row& d : r) dup.push_back(absl::StrCat("(", d[0].c_str(), ")"));
+    for (const pqxx::row& d : r) dup.push_back(absl::StrCat("(", d["key"].c_str(), ")"));
     found = absl::StrJoin(dup, ", ");
   });
   if (!read.ok()) return read;

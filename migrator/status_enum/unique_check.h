@@ -4,6 +4,9 @@
 // an index created during the window may not.) Otherwise the concurrent build would fail halfway
 // (23505) with the phase begun; the phase refuses first, naming the
 // duplicates.
+//
+// No function here throws: what a statement throws is returned as a status
+// (Db, see db.h).
 #ifndef MIGRATOR_STATUS_ENUM_UNIQUE_CHECK_H_
 #define MIGRATOR_STATUS_ENUM_UNIQUE_CHECK_H_
 

@@ -25,55 +25,55 @@ constexpr char kUntouched[] =
     R"((b.version = bk."refVersion" AND b.status::text = bk."refStatus"
         AND b."updatedAt" IS NOT DISTINCT FROM bk."refUpdatedAt"))";
 
+// The backup's rows by what became of them, and the bookings (all, and
+// those created after expand), into `r`.
+void CountBackup(Tx& tx, const StoreInfo& store, const std::string& backup,
+                 const std::string& wrong_cond, VerifyReport& r) {
+  const pqxx::row c = tx.Exec(absl::StrCat(
+      "SELECT count(*) AS backup_rows,"
+      " count(*) FILTER (WHERE b.id IS NULL) AS deleted,"
+      " count(*) FILTER (WHERE b.id IS NOT NULL AND ",
+      kUntouched, ") AS untouched, count(*) FILTER (WHERE b.id IS NOT NULL AND NOT ", kUntouched,
+      ") AS moved_on, count(*) FILTER (WHERE b.id IS NOT NULL AND ", wrong_cond,
+      ") AS wrong, (SELECT count(*) FROM ", store.table, ") AS bookings, (SELECT count(*) FROM ",
+      store.table, " x WHERE NOT EXISTS (SELECT 1 FROM ", backup,
+      " y WHERE y.id = x.id)) AS created_after_expand FROM ", backup, " bk LEFT JOIN ", store.table,
+      " b ON b.id = bk.id"))[0];
+  r.backup_rows = c["backup_rows"].as<int64_t>();
+  r.deleted = c["deleted"].as<int64_t>();
+  r.untouched = c["untouched"].as<int64_t>();
+  r.moved_on = c["moved_on"].as<int64_t>();
+  r.wrong = c["wrong"].as<int64_t>();
+  r.bookings = c["bookings"].as<int64_t>();
+  r.created_after_expand = c["created_after_expand"].as<int64_t>();
+}
+
 void CheckBackup(Tx& tx, const StoreInfo& store, VerifyReport& r) {
   const std::string backup = tx.Name(kBackupTable);
   const std::string wrong_cond = absl::StrCat(kUntouched, " AND NOT (b.status::text = ANY (",
                                               ForwardSetSql(tx, "bk.status"), "))");
-  pqxx::result c =
-      tx.Exec(absl::StrCat("SELECT count(*), count(*) FILTER (WHERE b.id IS NULL),"
-                           " count(*) FILTER (WHERE b.id IS NOT NULL AND ",
-                           kUntouched,
-                           "),"
-                           " count(*) FILTER (WHERE b.id IS NOT NULL AND NOT ",
-                           kUntouched,
-                           "),"
-                           " count(*) FILTER (WHERE b.id IS NOT NULL AND ",
-                           wrong_cond,
-                           "),"
-                           " (SELECT count(*) FROM ",
-                           store.table,
-                           "),"
-                           " (SELECT count(*) FROM ",
-                           store.table, " x WHERE NOT EXISTS (SELECT 1 FROM ", backup,
-                           " y WHERE y.id = x.id))"
-                           " FROM ",
-                           backup, " bk LEFT JOIN ", store.table, " b ON b.id = bk.id"));
-  r.backup_rows = c[0][0].as<int64_t>();
-  r.deleted = c[0][1].as<int64_t>();
-  r.untouched = c[0][2].as<int64_t>();
-  r.moved_on = c[0][3].as<int64_t>();
-  r.wrong = c[0][4].as<int64_t>();
-  r.bookings = c[0][5].as<int64_t>();
-  r.created_after_expand = c[0][6].as<int64_t>();
+  CountBackup(tx, store, backup, wrong_cond, r);
   if (r.backup_rows != r.untouched + r.moved_on + r.deleted ||
       r.bookings != r.untouched + r.moved_on + r.created_after_expand) {
     r.problems.push_back("counts do not reconcile");
   }
   if (r.wrong > 0) {
-    for (const pqxx::row& e : tx.Exec(absl::StrCat(
-             "SELECT b.id, bk.status, b.status::text FROM ", backup, " bk JOIN ", store.table,
-             " b ON b.id = bk.id WHERE ", wrong_cond, " ORDER BY b.id LIMIT 10"))) {
-      r.wrong_examples.push_back(absl::StrCat("booking ", e[0].c_str(), ": backup ", e[1].c_str(),
-                                              ", now ", e[2].c_str()));
+    for (const pqxx::row& e :
+         tx.Exec(absl::StrCat("SELECT b.id AS id, bk.status AS backup, b.status::text AS now FROM ",
+                              backup, " bk JOIN ", store.table, " b ON b.id = bk.id WHERE ",
+                              wrong_cond, " ORDER BY b.id LIMIT 10"))) {
+      r.wrong_examples.push_back(absl::StrCat("booking ", e["id"].c_str(), ": backup ",
+                                              e["backup"].c_str(), ", now ", e["now"].c_str()));
     }
     r.problems.push_back(
         absl::StrCat(r.wrong, " bookings are not the mapping of their backup value"));
   }
-  for (const pqxx::row& m :
-       tx.Exec(absl::StrCat("SELECT bk.status, b.status::text, count(*) FROM ", backup, " bk JOIN ",
-                            store.table, " b ON b.id = bk.id WHERE ", kUntouched,
-                            " AND bk.status <> b.status::text GROUP BY 1, 2 ORDER BY 1, 2"))) {
-    r.mapping.push_back(absl::StrCat(m[0].c_str(), " -> ", m[1].c_str(), ": ", m[2].c_str()));
+  for (const pqxx::row& m : tx.Exec(
+           absl::StrCat("SELECT bk.status AS before, b.status::text AS after, count(*) AS n FROM ",
+                        backup, " bk JOIN ", store.table, " b ON b.id = bk.id WHERE ", kUntouched,
+                        " AND bk.status <> b.status::text GROUP BY 1, 2 ORDER BY 1, 2"))) {
+    r.mapping.push_back(
+        absl::StrCat(m["before"].c_str(), " -> ", m["after"].c_str(), ": ", m["n"].c_str()));
   }
 }
 
@@ -87,9 +87,9 @@ void CheckValuesInside(Tx& tx, const StatusPlan& plan, VerifyReport& r) {
     if (o.printed_column().empty() || o.kind() == "column" || !o.schema_usage()) continue;
     try {
       pqxx::subtransaction sub(dynamic_cast<pqxx::dbtransaction&>(tx.raw()));
-      const int64_t n = sub.exec_params(absl::StrCat("SELECT count(*) FROM ", o.table(), " WHERE ",
-                                                     o.printed_column(), "::text ~ $1"),
-                                        pattern)[0][0]
+      const int64_t n = sub.exec_params(absl::StrCat("SELECT count(*) AS n FROM ", o.table(),
+                                                     " WHERE ", o.printed_column(), "::text ~ $1"),
+                                        pattern)[0]["n"]
                             .as<int64_t>();
       sub.commit();
       r.old_labels.emplace_back(o.name(), n);
@@ -121,9 +121,9 @@ absl::StatusOr<VerifyReport> CheckStore(PhaseContext& ctx, const StatusPlan& pla
     CheckValuesInside(tx, plan, r);
     if (!plan.carryable()) return;  // said above: counts may not even be readable
     for (const PlanObject* c : ObjectsOfKind(plan, "column")) {
-      const int64_t n = tx.Params(absl::StrCat("SELECT count(*) FROM ", c->table(), " WHERE ",
+      const int64_t n = tx.Params(absl::StrCat("SELECT count(*) AS n FROM ", c->table(), " WHERE ",
                                                c->printed_column(), "::text = ANY ($1::text[])"),
-                                  old_labels)[0][0]
+                                  old_labels)[0]["n"]
                             .as<int64_t>();
       r.old_labels.emplace_back(c->name(), n);
       if (n > 0) {

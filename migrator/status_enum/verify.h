@@ -3,6 +3,9 @@
 // of its backup value; counts reconcile (every backup row is a booking as
 // the migrator left it, one moved on since, or one deleted; every booking is
 // in the backup or was created after expand).
+//
+// No function here throws: what a statement throws is returned as a status
+// (Db, see db.h).
 #ifndef MIGRATOR_STATUS_ENUM_VERIFY_H_
 #define MIGRATOR_STATUS_ENUM_VERIFY_H_
 
