@@ -56,6 +56,12 @@ outbox::EventValues CapturedEvent(const QuoteFn& q) {
 
 // A status written by code that neither versions nor records it: the
 // version moves and the change gets its outbox event, in the new names.
+// A write that keeps the status in those names (an old label to its own new
+// name or back, as the migrator's backfill writes it) changes the
+// representation, not the state: nothing is recorded and the version stays,
+// whoever writes it. No session can hide a status change this way: what is
+// skipped is decided by the write itself (the status before, in history's
+// names, equals the status after), not by who writes it or by a setting.
 std::string RecordSql(const QuoteFn& q) {
   return absl::StrCat(R"(
   IF TG_OP = 'UPDATE' THEN
@@ -67,6 +73,10 @@ std::string RecordSql(const QuoteFn& q) {
     WHERE e.id = OLD.id AND e.version = OLD.version;
     from_label := COALESCE(from_label, )",
                       ForwardCaseSql("OLD.status::text", q), R"();
+    IF from_label = ()",
+                      ForwardCaseSql("label", q), R"() THEN
+      RETURN NEW;  -- the same status, another label for it
+    END IF;
     NEW.version := OLD.version + 1;
   ELSIF NEW.version IS DISTINCT FROM 0 THEN
     RETURN NEW;  -- booking-service creates bookings at version 1 and records them
@@ -110,6 +120,12 @@ void InstallCapture(Tx& tx, const StoreInfo& store) {
   // It must fire for every session, the migrator's own (which runs with
   // user triggers off) included.
   tx.Ddl(absl::StrCat("ALTER TABLE ", store.table, " ENABLE ALWAYS TRIGGER ", name));
+}
+
+bool RefreshCapture(Tx& tx, const StoreInfo& store) {
+  if (!CaptureInstalled(tx, store)) return false;
+  tx.Ddl(FunctionSql(tx, store));
+  return true;
 }
 
 void RemoveCapture(Tx& tx, const StoreInfo& store) {
