@@ -117,14 +117,25 @@ void InstallCapture(Tx& tx, const StoreInfo& store) {
   const std::string name = tx.Name(kCaptureFunction);
   tx.Ddl(absl::StrCat("CREATE OR REPLACE TRIGGER ", name, " BEFORE INSERT OR UPDATE OF status ON ",
                       store.table, " FOR EACH ROW EXECUTE FUNCTION ", name, "()"));
-  // It must fire for every session, the migrator's own (which runs with
-  // user triggers off) included.
-  tx.Ddl(absl::StrCat("ALTER TABLE ", store.table, " ENABLE ALWAYS TRIGGER ", name));
+  // ENABLE (origin), the default: it fires for every session but one in
+  // session_replication_role = replica, which only a superuser or a role
+  // granted SET ON PARAMETER session_replication_role can set (the migrator:
+  // its relabels record their own status changes and must not pay the
+  // trigger per row). Such a role can switch every ordinary trigger and
+  // foreign key off already: this adds no bypass.
+  tx.Ddl(absl::StrCat("ALTER TABLE ", store.table, " ENABLE TRIGGER ", name));
 }
 
 bool RefreshCapture(Tx& tx, const StoreInfo& store) {
   if (!CaptureInstalled(tx, store)) return false;
   tx.Ddl(FunctionSql(tx, store));
+  // Installed ENABLE ALWAYS by an older migrator: origin, as InstallCapture.
+  if (!tx.Params("SELECT 1 FROM pg_trigger WHERE tgrelid = $1 AND tgname = $2 AND tgenabled = 'A'",
+                 store.table_oid, std::string(kCaptureFunction))
+           .empty()) {
+    tx.Ddl(
+        absl::StrCat("ALTER TABLE ", store.table, " ENABLE TRIGGER ", tx.Name(kCaptureFunction)));
+  }
   return true;
 }
 
