@@ -83,8 +83,10 @@ Commands:
             "Booking_Status_Migration_Backup"; bring the history store (if its
             URL is set) to its schema.
   backfill  relabel old values to new ones in short locked batches (--batch-size,
-            --throttle, --lock-timeout), each changed booking with a history
-            entry in the same transaction; repeats until no old label is left,
+            --throttle, --lock-timeout); a relabel keeping the status (an old
+            label to its own new name) writes no history and keeps the version,
+            one changing it (the in-service rule) gets its history entry in the
+            same transaction; repeats until no old label is left,
             or gives up after --max-passes / --max-duration naming the sessions
             that keep writing old labels (exit 7). IN_WORKSHOP becomes
             IN_SERVICE where --in-service-rule says so, AT_WORKSHOP otherwise.

@@ -99,8 +99,10 @@ absl::Status StatusMigration::Backfill() {
   }
   ctx_.out << "backfill: longest batch (the longest a writer of one of its rows could wait) "
            << absl::ToDoubleMilliseconds(outcome->longest_batch) << " ms\n"
-           << "backfill: done: " << outcome->bookings << " bookings (each with a history entry) "
-           << "and " << outcome->others << " other rows relabelled in " << outcome->passes
+           << "backfill: done: " << outcome->bookings << " bookings (" << outcome->status_changes
+           << " of them status changes, each with a history entry; "
+           << "the rest kept their status and version) and " << outcome->others
+           << " other rows relabelled in " << outcome->passes
            << " pass(es); no old label is left. Next: `migrator verify`.\n";
   return absl::OkStatus();
 }

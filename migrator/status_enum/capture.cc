@@ -56,6 +56,12 @@ outbox::EventValues CapturedEvent(const QuoteFn& q) {
 
 // A status written by code that neither versions nor records it: the
 // version moves and the change gets its outbox event, in the new names.
+// A write that keeps the status in those names (an old label to its own new
+// name or back, as the migrator's backfill writes it) changes the
+// representation, not the state: nothing is recorded and the version stays,
+// whoever writes it. No session can hide a status change this way: what is
+// skipped is decided by the write itself (the status before, in history's
+// names, equals the status after), not by who writes it or by a setting.
 std::string RecordSql(const QuoteFn& q) {
   return absl::StrCat(R"(
   IF TG_OP = 'UPDATE' THEN
@@ -67,6 +73,10 @@ std::string RecordSql(const QuoteFn& q) {
     WHERE e.id = OLD.id AND e.version = OLD.version;
     from_label := COALESCE(from_label, )",
                       ForwardCaseSql("OLD.status::text", q), R"();
+    IF from_label = ()",
+                      ForwardCaseSql("label", q), R"() THEN
+      RETURN NEW;  -- the same status, another label for it
+    END IF;
     NEW.version := OLD.version + 1;
   ELSIF NEW.version IS DISTINCT FROM 0 THEN
     RETURN NEW;  -- booking-service creates bookings at version 1 and records them
@@ -107,9 +117,26 @@ void InstallCapture(Tx& tx, const StoreInfo& store) {
   const std::string name = tx.Name(kCaptureFunction);
   tx.Ddl(absl::StrCat("CREATE OR REPLACE TRIGGER ", name, " BEFORE INSERT OR UPDATE OF status ON ",
                       store.table, " FOR EACH ROW EXECUTE FUNCTION ", name, "()"));
-  // It must fire for every session, the migrator's own (which runs with
-  // user triggers off) included.
-  tx.Ddl(absl::StrCat("ALTER TABLE ", store.table, " ENABLE ALWAYS TRIGGER ", name));
+  // ENABLE (origin), the default: it fires for every session but one in
+  // session_replication_role = replica, which only a superuser or a role
+  // granted SET ON PARAMETER session_replication_role can set (the migrator:
+  // its relabels record their own status changes and must not pay the
+  // trigger per row). Such a role can switch every ordinary trigger and
+  // foreign key off already: this adds no bypass.
+  tx.Ddl(absl::StrCat("ALTER TABLE ", store.table, " ENABLE TRIGGER ", name));
+}
+
+bool RefreshCapture(Tx& tx, const StoreInfo& store) {
+  if (!CaptureInstalled(tx, store)) return false;
+  tx.Ddl(FunctionSql(tx, store));
+  // Installed ENABLE ALWAYS by an older migrator: origin, as InstallCapture.
+  if (!tx.Params("SELECT 1 FROM pg_trigger WHERE tgrelid = $1 AND tgname = $2 AND tgenabled = 'A'",
+                 store.table_oid, std::string(kCaptureFunction))
+           .empty()) {
+    tx.Ddl(
+        absl::StrCat("ALTER TABLE ", store.table, " ENABLE TRIGGER ", tx.Name(kCaptureFunction)));
+  }
+  return true;
 }
 
 void RemoveCapture(Tx& tx, const StoreInfo& store) {

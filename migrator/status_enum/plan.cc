@@ -34,8 +34,8 @@ std::string PlaceNote(const PlanObject& o) {
 
 void DescribeColumn(PlanObject& o, const StatusPlan& plan) {
   const bool bookings = o.column() == "status" && o.table() == plan.table();
-  o.set_at_expand(bookings ? "backfill relabels every row in short locked batches, each booking "
-                             "with its history entry"
+  o.set_at_expand(bookings ? "backfill relabels every row in short locked batches; a booking whose "
+                             "status changes (the in-service rule) gets its history entry"
                            : "backfill relabels its rows in short batches");
   if (!o.definition().empty() && !o.labels().empty()) {
     absl::StrAppend(o.mutable_at_expand(), "; its default ", o.definition(), " names ",

@@ -7,6 +7,7 @@
 #include "absl/time/clock.h"
 #include "common/backoff.h"
 #include "migrator/exit_codes.h"
+#include "migrator/status_enum/capture.h"
 #include "migrator/status_enum/labels.h"
 #include "migrator/status_enum/progress.h"
 #include "migrator/status_enum/relabel_sql.h"
@@ -23,9 +24,10 @@ std::vector<std::string> FromLabels(Direction d) {
   return d == Direction::kForward ? OldOnlyLabels() : NewOnlyLabels();
 }
 
-// One pass over "Booking" in id ranges of --batch-size rows.
-absl::StatusOr<int64_t> BookingsPass(PhaseContext& ctx, Direction direction,
-                                     absl::Duration& longest, Progress& progress) {
+// One pass over "Booking" in id ranges of --batch-size rows; adds what it
+// relabelled to `outcome`.
+absl::Status BookingsPass(PhaseContext& ctx, Direction direction, RelabelOutcome& outcome,
+                          Progress& progress) {
   std::string sql;
   absl::Status read = ctx.db.Read([&](Tx& tx) {
     sql = BookingBatchSql(tx, ctx.store, direction, ctx.options.in_service_rule);
@@ -36,27 +38,29 @@ absl::StatusOr<int64_t> BookingsPass(PhaseContext& ctx, Direction direction,
   const std::string upper_sql =
       absl::StrCat("SELECT max(id) FROM (SELECT id FROM ", ctx.store.table,
                    " WHERE id > $1 ORDER BY id LIMIT $2) AS batch");
-  int64_t changed = 0;
   std::string after;
   while (true) {
     std::string upper;
-    int64_t n = 0;
+    int64_t relabelled = 0, moved = 0;
     const absl::Time start = absl::Now();
     absl::Status s = ctx.db.Transaction("relabel batch", ctx.RowLocks(), [&](Tx& tx) {
       pqxx::result hi = tx.Params(upper_sql, after, ctx.options.batch_size);
       if (hi[0][0].is_null()) return;
       upper = hi[0][0].as<std::string>();
-      n = tx.Params(sql, labels, after, upper, reason)[0][0].as<int64_t>();
+      const pqxx::row r = tx.Params(sql, labels, after, upper, reason)[0];
+      relabelled = r["relabelled"].as<int64_t>();
+      moved = r["moved"].as<int64_t>();
     });
     if (!s.ok()) return s;
     if (upper.empty()) break;
-    longest = std::max(longest, absl::Now() - start);
+    outcome.longest_batch = std::max(outcome.longest_batch, absl::Now() - start);
     after = upper;
-    changed += n;
-    progress.Add(n);
+    outcome.bookings += relabelled;
+    outcome.status_changes += moved;
+    progress.Add(relabelled);
     if (ctx.options.throttle > absl::ZeroDuration()) absl::SleepFor(ctx.options.throttle);
   }
-  return changed;
+  return absl::OkStatus();
 }
 
 // One pass over another column, leaf table by leaf table, in TID ranges
@@ -126,6 +130,11 @@ absl::StatusOr<int64_t> RowsToRelabel(PhaseContext& ctx, const StatusPlan& plan,
 absl::StatusOr<RelabelOutcome> RelabelUntilDone(PhaseContext& ctx, const StatusPlan& plan,
                                                 Direction direction) {
   RelabelOutcome outcome;
+  // The capture trigger must know what this relabel records itself (a store
+  // may have been expanded by an older migrator).
+  absl::Status refreshed = ctx.db.Transaction("capture trigger", ctx.TableLocks(),
+                                              [&](Tx& tx) { RefreshCapture(tx, ctx.store); });
+  if (!refreshed.ok()) return refreshed;
   const absl::Time start = absl::Now();
   Backoff pause(absl::Milliseconds(100), absl::Seconds(5));
   const absl::StatusOr<int64_t> rows = RowsToRelabel(ctx, plan, direction);
@@ -134,9 +143,7 @@ absl::StatusOr<RelabelOutcome> RelabelUntilDone(PhaseContext& ctx, const StatusP
                     ctx.options.progress_bar);
   while (true) {
     ++outcome.passes;
-    absl::StatusOr<int64_t> n = BookingsPass(ctx, direction, outcome.longest_batch, progress);
-    if (!n.ok()) return n.status();
-    outcome.bookings += *n;
+    if (absl::Status s = BookingsPass(ctx, direction, outcome, progress); !s.ok()) return s;
     for (const PlanObject* c : ObjectsOfKind(plan, "column")) {
       if (IsBookingStatus(*c, ctx.store)) continue;
       absl::StatusOr<int64_t> m = ColumnPass(ctx, *c, direction, progress);

@@ -1,6 +1,11 @@
 // Relabelling rows: backfill (old labels to new) and its rollback (new to
-// old), for "Booking".status with a history entry per booking, and for the
-// type's other columns plainly. Every new value is computed from the row
+// old), for "Booking".status, and for the type's other columns plainly.
+// A booking gets a history entry (version bumped, outbox event) only where
+// its status changes in history's names: forward, IN_WORKSHOP to IN_SERVICE
+// by --in-service-rule; back, every relabel (a rollback is recorded). A
+// forward relabel to the old label's own new name (or to the exact label a
+// rollback kept) changes the representation, not the state: no entry, no
+// version bump, so callers' expected_version stays valid. Every new value is computed from the row
 // version the batch has locked (FOR UPDATE in the same statement), never
 // from a snapshot read before the lock: a row a writer changed in between is
 // taken with its new value, or left for the next pass.
@@ -19,8 +24,9 @@ namespace booking::migrator {
 enum class Direction { kForward, kBack };
 
 struct RelabelOutcome {
-  int64_t bookings = 0;  // "Booking".status rows changed (each with an event)
-  int64_t others = 0;    // rows of other columns changed
+  int64_t bookings = 0;        // "Booking".status rows relabelled
+  int64_t status_changes = 0;  // of them, status changes (each with an event)
+  int64_t others = 0;          // rows of other columns changed
   int passes = 0;
   absl::Duration longest_batch;
 };

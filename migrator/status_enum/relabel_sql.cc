@@ -13,11 +13,19 @@ struct DirectionSql {
   std::string change;          // the CTEs after `locked`, `changed` among them
   std::string backup;          // the backup table's CTE, when there is one
   std::string from, to;        // columns of `changed`: the event's statuses
+  // Which rows of `changed` changed their status (in history's names): only
+  // those get an event.
+  std::string recorded = "true";
 };
 
 // Forward: an old label becomes its new one, or the exact new label kept
 // beside it (a rollback wrote the old one), or IN_SERVICE where the rule
 // says so. History names the old label's new name as the from status.
+// Only a relabel whose new label differs from that from status (IN_WORKSHOP
+// to IN_SERVICE by the rule) changes the status: it alone bumps the version
+// and gets its event. Every other relabel changes the representation, not
+// the state: the version stays, so a caller's expected_version stays valid,
+// and history gets nothing (the capture trigger, capture.h, agrees).
 DirectionSql ForwardSql(Tx& tx, const StoreInfo& store, const std::string& rule) {
   const QuoteFn q = [&](const std::string& v) { return tx.Quote(v); };
   const std::string exact_valid =
@@ -42,12 +50,16 @@ DirectionSql ForwardSql(Tx& tx, const StoreInfo& store, const std::string& rule)
                           exact_valid, " THEN l.exact ELSE ", ForwardCaseSql("l.old_label", q),
                           R"( END AS from_status
            FROM locked l),
+         moved AS (
+           SELECT t.*, t.new_label IS DISTINCT FROM t.from_status AS moves FROM target t),
          changed AS (
            UPDATE )",
                           store.table, " b SET status = t.new_label::", store.type,
-                          R"(, version = t.old_version + 1
-           FROM target t WHERE b.id = t.id
-           RETURNING b.id, t.old_label, t.new_label, t.from_status, b.version, b."updatedAt"),
+                          R"(,
+             version = CASE WHEN t.moves THEN t.old_version + 1 ELSE t.old_version END
+           FROM moved t WHERE b.id = t.id
+           RETURNING b.id, t.old_label, t.new_label, t.from_status, t.moves, b.version,
+                     b."updatedAt"),
          consumed AS (DELETE FROM "BookingStatusExact" e USING changed c WHERE e.id = c.id),)");
   d.backup = absl::StrCat(R"(
          backup AS (
@@ -60,6 +72,7 @@ DirectionSql ForwardSql(Tx& tx, const StoreInfo& store, const std::string& rule)
              "refVersion" = EXCLUDED."refVersion", "refUpdatedAt" = EXCLUDED."refUpdatedAt"),)");
   d.from = "from_status";
   d.to = "new_label";
+  d.recorded = "moves";
   return d;
 }
 
@@ -93,9 +106,10 @@ DirectionSql BackSql(Tx& tx, const StoreInfo& store) {
 }
 
 // The batch statement of either direction: the bookings locked, relabelled
-// (d.change), the backup table kept in step, and each booking changed given
-// its outbox event (outbox/outbox.h) in the new names; the relay is woken.
-// It answers how many bookings changed.
+// (d.change), the backup table kept in step, and each booking whose status
+// changed (d.recorded) given its outbox event (outbox/outbox.h) in the new
+// names; the relay is woken when there is one. It answers how many bookings
+// were relabelled and how many of them got an event.
 std::string BatchSql(const StoreInfo& store, const DirectionSql& d, bool backup) {
   const outbox::EventValues event = {
       .booking_id = "id",
@@ -118,10 +132,12 @@ std::string BatchSql(const StoreInfo& store, const DirectionSql& d, bool backup)
            FOR UPDATE OF "Booking" SKIP LOCKED),)",
                       d.change, backup ? d.backup : std::string(), R"(
          events AS ()",
-                      outbox::InsertSql(event, "FROM changed"), R"(),
+                      outbox::InsertSql(event, absl::StrCat("FROM changed WHERE ", d.recorded)),
+                      R"( RETURNING 1),
          notified AS (SELECT )",
-                      outbox::NotifyCall(), R"( WHERE EXISTS (SELECT 1 FROM changed))
-       SELECT (SELECT count(*) FROM changed), (SELECT count(*) FROM notified))");
+                      outbox::NotifyCall(), R"( WHERE EXISTS (SELECT 1 FROM events))
+       SELECT (SELECT count(*) FROM changed) AS relabelled, (SELECT count(*) FROM events) AS moved,
+              (SELECT count(*) FROM notified) AS notified)");
 }
 
 }  // namespace

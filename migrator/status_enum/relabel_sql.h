@@ -10,15 +10,19 @@
 namespace booking::migrator {
 
 // One batch of "Booking".status: $1 the labels to relabel (text[]), $2 and
-// $3 the id range (lo, hi], $4 the history reason. Returns one row: the
-// number of bookings changed.
+// $3 the id range (lo, hi], $4 the history reason. Returns one row:
+// `relabelled` (bookings whose label changed) and `moved` (those of them
+// whose status changed in history's names, each with its event).
 //
 // The rows are locked and read in one SELECT ... FOR UPDATE SKIP LOCKED:
 // under READ COMMITTED a row updated after the statement's snapshot is
 // locked in its newest version, rechecked and returned as that version, so
 // the new label (and the IN_SERVICE rule) is computed from the row as it is
-// when locked. Every booking changed gets its version bumped and its outbox
-// event in the same statement.
+// when locked. A booking whose status changes (forward: IN_WORKSHOP to
+// IN_SERVICE by the rule; back: every relabel, see relabel.h) gets its
+// version bumped and its outbox event in the same statement; a relabel
+// that keeps the status (an old label to its own new name) keeps the
+// version and writes no event.
 std::string BookingBatchSql(Tx& tx, const StoreInfo& store, Direction direction,
                             const std::string& in_service_rule);
 
