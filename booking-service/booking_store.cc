@@ -24,29 +24,16 @@ using google::protobuf::util::TimeUtil;
 
 constexpr absl::string_view kDomain = kBookingErrorDomain;
 
-// A change's event as Create inserts it (outbox.h): $3 the from status
-// ('' for none), $4 the to status, $5 the caller, $6 the reason, $7 the
-// metadata JSON ('' for none), $8 the traceparent.
-outbox::EventValues ChangeEvent(std::string booking_id, std::string sequence) {
-  return {.booking_id = std::move(booking_id),
-          .sequence = std::move(sequence),
-          .from_status = "NULLIF($3, '')",
-          .to_status = "$4",
-          .changed_by = "$5",
-          .reason = "NULLIF($6, '')",
-          .metadata = "NULLIF($7, '')::jsonb",
-          .trace_parent = "$8"};
-}
-
 // The event, committed with the change; NOTIFY wakes the relay on commit.
 absl::Status AppendEvent(pqxx::work& txn, const std::string& booking_id, int64_t sequence,
                          absl::string_view from_status, Status to_status, const Mutation& m) {
-  static const std::string sql = absl::StrCat(outbox::InsertSql(ChangeEvent("$1", "$2")),
-                                              " RETURNING ", outbox::kStoredMetadataBytes);
+  static const std::string sql =
+      absl::StrCat(outbox::InsertSql(ChangeEvent("$1", "$2")), " RETURNING ",
+                   outbox::kStoredMetadataBytes, " AS metadata_bytes");
   pqxx::result r = txn.exec_params(sql, booking_id, sequence, std::string(from_status),
                                    std::string(Label(to_status)), m.caller, m.reason,
                                    m.metadata_json, m.traceparent);
-  if (absl::Status s = CheckStoredMetadata(r[0][0].as<int64_t>()); !s.ok()) return s;
+  if (absl::Status s = CheckStoredMetadata(r[0]["metadata_bytes"].as<int64_t>()); !s.ok()) return s;
   txn.exec(absl::StrCat("SELECT ", outbox::NotifyCall()));
   return absl::OkStatus();
 }
@@ -183,14 +170,15 @@ absl::StatusOr<v1::CreateExtensionResponse> BookingStore::CreateExtension(
         pqxx::result r = txn.exec_params(
             R"(INSERT INTO "BookingExtension" (id, "bookingId", description, "priceCents", "createdBy")
            VALUES (gen_random_uuid()::text, $1, $2, $3, $4)
-           RETURNING id, (extract(epoch from "createdAt") * 1000000)::bigint)",
+           RETURNING id AS id, (extract(epoch from "createdAt") * 1000000)::bigint AS created_micros)",
             booking_id, description, price_cents, mutation.caller);
         v1::Extension* ext = response.mutable_extension();
-        ext->set_id(r[0][0].as<std::string>());
+        ext->set_id(r[0]["id"].as<std::string>());
         ext->set_booking_id(booking_id);
         ext->set_description(description);
         ext->set_price_cents(price_cents);
-        *ext->mutable_create_time() = TimeUtil::MicrosecondsToTimestamp(r[0][1].as<int64_t>());
+        *ext->mutable_create_time() =
+            TimeUtil::MicrosecondsToTimestamp(r[0]["created_micros"].as<int64_t>());
         *response.mutable_booking() = *std::move(booking);
         return Written::kNow;
       });

@@ -69,7 +69,7 @@ absl::StatusOr<bool> ReadRecord(pqxx::work& txn, const Mutation& m, absl::string
                   WHERE caller = $1 AND "requestId" = $2)"),
                         m.caller, m.request_id);
   if (r.empty()) return false;
-  return ReplayRecord(r[0][0], r[0][1], r[0][2], m, method, response);
+  return ReplayRecord(r[0]["method"], r[0]["fingerprint"], r[0]["response"], m, method, response);
 }
 
 void Remember(pqxx::work& txn, const Mutation& m, absl::string_view method,

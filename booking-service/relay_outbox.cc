@@ -152,12 +152,13 @@ absl::StatusOr<Backlog> ReadBacklog(pqxx::connection& conn) {
   try {
     pqxx::nontransaction txn(conn);
     pqxx::result r = txn.exec(absl::StrCat(
-        R"(SELECT count(*),
+        R"(SELECT count(*) AS events,
                 COALESCE(extract(epoch from timezone('UTC', now()) - min("createdAt")), 0)::float8
+                  AS oldest_age_seconds
          FROM )",
         outbox::kTable));
-    return Backlog{.events = r[0][0].as<double>(),
-                   .oldest_age_seconds = std::max(0.0, r[0][1].as<double>())};
+    return Backlog{.events = r[0]["events"].as<double>(),
+                   .oldest_age_seconds = std::max(0.0, r[0]["oldest_age_seconds"].as<double>())};
   } catch (const std::exception& e) {
     return StatusFromException(e);
   }

@@ -24,12 +24,12 @@ PartitionOwnership::Change PartitionOwnership::Rebalance() {
 
 int64_t PartitionOwnership::CountRelays(pqxx::nontransaction& txn) {
   pqxx::result r = txn.exec_params(
-      R"(SELECT count(*) FROM pg_locks
+      R"(SELECT count(*) AS relays FROM pg_locks
          WHERE locktype = 'advisory' AND granted AND objsubid = 2
            AND classid = $1::oid AND objid = $2::oid
            AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))",
       kRelayLockClass, kRelayMemberKey);
-  return std::max<int64_t>(1, r[0][0].as<int64_t>());
+  return std::max<int64_t>(1, r[0]["relays"].as<int64_t>());
 }
 
 std::vector<int> PartitionOwnership::Release(pqxx::nontransaction& txn, size_t share) {
@@ -52,7 +52,8 @@ std::vector<int> PartitionOwnership::Take(pqxx::nontransaction& txn, size_t shar
     const int p = (start + i) % kRelayPartitions;
     if (std::binary_search(owned_.begin(), owned_.end(), p)) continue;
     // One lock per statement: its answer says whether this session holds it.
-    if (!txn.exec_params("SELECT pg_try_advisory_lock($1, $2)", kRelayLockClass, p)[0][0]
+    if (!txn.exec_params("SELECT pg_try_advisory_lock($1, $2) AS taken", kRelayLockClass,
+                         p)[0]["taken"]
              .as<bool>()) {
       continue;
     }

@@ -28,16 +28,18 @@ constexpr char kWriteName[] = "status_change_write";
 // the write and read by the read, so the answer is known before the write.
 constexpr char kChangeTime[] = "timezone('UTC', now())::timestamp(3)";
 
-// What a change reads after the request-id lock: the booking locked (0-6 as
-// kBookingColumns; NULL when absent), the write mode (7-8), the call's
-// idempotency record (9-11; NULL when none), the change's time in
-// microseconds (12) and the metadata's stored size (13).
+// What a change reads after the request-id lock, by name: the booking locked
+// (kBookingColumns; NULL when absent), the write mode (kWriteModeColumns),
+// the call's idempotency record (record_*; NULL when none), the change's
+// time in microseconds (change_micros) and the metadata's stored size
+// (metadata_bytes).
 const std::string& ReadSql() {
   static const std::string sql =
-      absl::StrCat("SELECT bk.*, ", kWriteModeColumns, R"(, i.method, i.fingerprint, i.response,
-       (extract(epoch from )",
-                   kChangeTime, R"() * 1000000)::bigint,
-       COALESCE(octet_length(NULLIF($4, '')::jsonb::text), 0)
+      absl::StrCat("SELECT bk.*, ", kWriteModeColumns,
+                   R"(, i.method AS record_method, i.fingerprint AS record_fingerprint,
+       i.response AS record_response, (extract(epoch from )",
+                   kChangeTime, R"() * 1000000)::bigint AS change_micros,
+       COALESCE(octet_length(NULLIF($4, '')::jsonb::text), 0) AS metadata_bytes
        FROM (SELECT 1) AS one
        LEFT JOIN LATERAL (SELECT )",
                    kBookingColumns, kBookingFrom,
@@ -56,15 +58,7 @@ const std::string& WriteSql() {
       kChangeTime, R"(
                  WHERE id = $1 RETURNING b.id, b.version),
            ev AS ()",
-      outbox::InsertSql({.booking_id = "u.id",
-                         .sequence = "u.version",
-                         .from_status = "NULLIF($3, '')",
-                         .to_status = "$4",
-                         .changed_by = "$5",
-                         .reason = "NULLIF($6, '')",
-                         .metadata = "NULLIF($7, '')::jsonb",
-                         .trace_parent = "$8"},
-                        "FROM u"),
+      outbox::InsertSql(ChangeEvent("u.id", "u.version"), "FROM u"),
       R"()
       SELECT )",
       outbox::NotifyCall(), " FROM u");
@@ -136,10 +130,11 @@ absl::StatusOr<Decision> Decide(pqxx::connection& conn, const pqxx::row& row,
                                 const StatusChangeRequest& request, const Mutation& m) {
   Decision d;
   v1::ChangeStatusResponse& response = d.done.response;
-  absl::StatusOr<bool> replayed = ReplayRecord(row[9], row[10], row[11], m, kMethod, &response);
+  absl::StatusOr<bool> replayed = ReplayRecord(row["record_method"], row["record_fingerprint"],
+                                               row["record_response"], m, kMethod, &response);
   if (!replayed.ok()) return replayed.status();
   if (*replayed) return d;
-  if (row[0].is_null()) return BookingNotFound(request.booking_id);
+  if (row["id"].is_null()) return BookingNotFound(request.booking_id);
   absl::StatusOr<v1::Booking> current = BookingFromRow(row);
   if (!current.ok()) return current.status();
   const Status from = *StatusOfRow(row);
@@ -151,13 +146,15 @@ absl::StatusOr<Decision> Decide(pqxx::connection& conn, const pqxx::row& row,
     if (!IsTransitionAllowed(from, request.target)) {
       return IllegalTransition(request.booking_id, from, request.target);
     }
-    absl::StatusOr<WriteMode> mode = WriteModeOf(row[7], row[8]);
+    absl::StatusOr<WriteMode> mode = WriteModeOfRow(row);
     if (!mode.ok()) return mode.status();
-    if (absl::Status s = CheckStoredMetadata(row[13].as<int64_t>()); !s.ok()) return s;
+    if (absl::Status s = CheckStoredMetadata(row["metadata_bytes"].as<int64_t>()); !s.ok())
+      return s;
     // The row is locked: the write gives exactly this.
     current->set_status(ToWire(request.target));
     current->set_version(current->version() + 1);
-    *current->mutable_update_time() = TimeUtil::MicrosecondsToTimestamp(row[12].as<int64_t>());
+    *current->mutable_update_time() =
+        TimeUtil::MicrosecondsToTimestamp(row["change_micros"].as<int64_t>());
     if (mode->old_labels) {  // one more round trip, in a rollback's old-label mode only
       pqxx::nontransaction txn(conn);
       KeepExactStatus(txn, *mode, request.booking_id, request.target, current->version());
@@ -236,6 +233,17 @@ absl::StatusOr<StatusChangeDone> Attempt(pqxx::connection& conn, const StatusCha
 absl::Status BookingNotFound(const std::string& booking_id) {
   return RpcError(absl::StatusCode::kNotFound, absl::StrCat("booking ", booking_id, " not found"))
       .Info("BOOKING_NOT_FOUND", std::string(kDomain), {{"booking_id", booking_id}});
+}
+
+outbox::EventValues ChangeEvent(std::string booking_id, std::string sequence) {
+  return {.booking_id = std::move(booking_id),
+          .sequence = std::move(sequence),
+          .from_status = "NULLIF($3, '')",
+          .to_status = "$4",
+          .changed_by = "$5",
+          .reason = "NULLIF($6, '')",
+          .metadata = "NULLIF($7, '')::jsonb",
+          .trace_parent = "$8"};
 }
 
 absl::Status CheckStoredMetadata(int64_t bytes) {

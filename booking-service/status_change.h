@@ -38,6 +38,7 @@
 #include "booking/v1/booking.pb.h"
 #include "common/pg.h"
 #include "common/status_catalog.h"
+#include "outbox/outbox.h"
 
 namespace booking {
 
@@ -47,6 +48,11 @@ absl::Status BookingNotFound(const std::string& booking_id);
 // History bounds metadata by its jsonb text (more spaces than the request's
 // JSON): an event history would refuse is refused before commit.
 absl::Status CheckStoredMetadata(int64_t bytes);
+
+// A change's event as every booking-service write inserts it (outbox.h):
+// $3 the from status ('' for none), $4 the to status, $5 the caller, $6 the
+// reason, $7 the metadata JSON ('' for none), $8 the traceparent.
+outbox::EventValues ChangeEvent(std::string booking_id, std::string sequence);
 
 // One status change and what it did.
 struct StatusChangeRequest {

@@ -42,6 +42,10 @@ absl::StatusOr<WriteMode> ReadWriteMode(pqxx::transaction_base& txn) {
   return WriteModeOf(r.front()["phase"], r.front()["write_labels"]);
 }
 
+absl::StatusOr<WriteMode> WriteModeOfRow(const pqxx::row& row) {
+  return WriteModeOf(row["mode_phase"], row["mode_write_labels"]);
+}
+
 absl::StatusOr<WriteMode> WriteModeOf(const pqxx::field& phase, const pqxx::field& write_labels) {
   WriteMode mode;
   if (phase.is_null()) return mode;

@@ -56,10 +56,14 @@ absl::StatusOr<WriteMode> ReadWriteMode(pqxx::transaction_base& txn);
 // The same from "StatusMigration".phase and "writeLabels" read by a caller's
 // own statement (both NULL when the table has no row).
 absl::StatusOr<WriteMode> WriteModeOf(const pqxx::field& phase, const pqxx::field& write_labels);
+// The same from a row holding kWriteModeColumns.
+absl::StatusOr<WriteMode> WriteModeOfRow(const pqxx::row& row);
 // The select list and source of a statement reading what a writer needs
-// beside the booking: "SELECT <kBookingColumns>, " kWriteModeColumns
+// beside the booking: "SELECT <kBookingColumns>, " kWriteModeColumns (named
+// mode_phase, mode_write_labels; WriteModeOfRow reads them)
 // " FROM ... " kWriteModeJoin.
-inline constexpr char kWriteModeColumns[] = R"(m.phase, m."writeLabels")";
+inline constexpr char kWriteModeColumns[] =
+    R"(m.phase AS mode_phase, m."writeLabels" AS mode_write_labels)";
 inline constexpr char kWriteModeJoin[] = R"( LEFT JOIN "StatusMigration" m ON true)";
 
 // The label to store for `status` in `mode`.

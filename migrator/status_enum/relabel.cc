@@ -36,7 +36,7 @@ absl::Status BookingsPass(PhaseContext& ctx, Direction direction, RelabelOutcome
   const std::string labels = TextArrayLiteral(FromLabels(direction));
   const std::string reason = direction == Direction::kForward ? kReasonBackfill : kReasonRollback;
   const std::string upper_sql =
-      absl::StrCat("SELECT max(id) FROM (SELECT id FROM ", ctx.store.table,
+      absl::StrCat("SELECT max(id) AS upper FROM (SELECT id FROM ", ctx.store.table,
                    " WHERE id > $1 ORDER BY id LIMIT $2) AS batch");
   std::string after;
   while (true) {
@@ -45,8 +45,8 @@ absl::Status BookingsPass(PhaseContext& ctx, Direction direction, RelabelOutcome
     const absl::Time start = absl::Now();
     absl::Status s = ctx.db.Transaction("relabel batch", ctx.RowLocks(), [&](Tx& tx) {
       pqxx::result hi = tx.Params(upper_sql, after, ctx.options.batch_size);
-      if (hi[0][0].is_null()) return;
-      upper = hi[0][0].as<std::string>();
+      if (hi[0]["upper"].is_null()) return;
+      upper = hi[0]["upper"].as<std::string>();
       const pqxx::row r = tx.Params(sql, labels, after, upper, reason)[0];
       relabelled = r["relabelled"].as<int64_t>();
       moved = r["moved"].as<int64_t>();
@@ -117,9 +117,9 @@ absl::StatusOr<int64_t> RowsToRelabel(PhaseContext& ctx, const StatusPlan& plan,
   int64_t rows = 0;
   absl::Status read = ctx.db.Read([&](Tx& tx) {
     for (const PlanObject* c : ObjectsOfKind(plan, "column")) {
-      rows += tx.Params(absl::StrCat("SELECT count(*) FROM ", c->table(), " WHERE ",
+      rows += tx.Params(absl::StrCat("SELECT count(*) AS n FROM ", c->table(), " WHERE ",
                                      c->printed_column(), "::text = ANY ($1::text[])"),
-                        labels)[0][0]
+                        labels)[0]["n"]
                   .as<int64_t>();
     }
   });
@@ -169,14 +169,16 @@ absl::StatusOr<std::vector<std::string>> LabelWriters(PhaseContext& ctx) {
   std::vector<std::string> lines;
   absl::Status read = ctx.db.Read([&](Tx& tx) {
     for (const pqxx::row& w : tx.Exec(
-             R"(SELECT w.pid, w.role, w.application, w.client, w.writes, w."lastLabel",
-                       w."lastAt"::text,
-                       EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = w.pid)
+             R"(SELECT w.pid AS pid, w.role AS role, w.application AS application,
+                       w.client AS client, w.writes AS writes, w."lastLabel" AS last_label,
+                       w."lastAt"::text AS last_at,
+                       EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = w.pid) AS connected
                 FROM "StatusMigrationWriter" w ORDER BY w."lastAt" DESC LIMIT 20)")) {
-      lines.push_back(absl::StrCat("pid ", w[0].c_str(), " (role ", w[1].c_str(),
-                                   ", application \"", w[2].c_str(), "\", client ", w[3].c_str(),
-                                   "): ", w[4].c_str(), " writes, last ", w[5].c_str(), " at ",
-                                   w[6].c_str(), w[7].as<bool>() ? ", still connected" : ", gone"));
+      lines.push_back(absl::StrCat(
+          "pid ", w["pid"].c_str(), " (role ", w["role"].c_str(), ", application \"",
+          w["application"].c_str(), "\", client ", w["client"].c_str(), "): ", w["writes"].c_str(),
+          " writes, last ", w["last_label"].c_str(), " at ", w["last_at"].c_str(),
+          w["connected"].as<bool>() ? ", still connected" : ", gone"));
     }
   });
   if (!read.ok()) return read;
