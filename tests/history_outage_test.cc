@@ -14,6 +14,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "pqxx/pqxx"
+#include "tests/support/booking_client.h"
 #include "tests/support/grpc_client.h"
 #include "tests/support/pg_cluster.h"
 #include "tests/support/pg_suite.h"
@@ -35,16 +36,7 @@ class Bookings {
   explicit Bookings(const std::string& target)
       : stub_(v1::BookingService::NewStub(
             grpc::CreateChannel(target, grpc::InsecureChannelCredentials()))) {}
-  std::string Create() {
-    v1::CreateBookingRequest request;
-    request.set_customer_id("c");
-    request.set_payment_settled(true);
-    v1::Booking booking;
-    grpc::Status st =
-        stub_->CreateBooking(AuthedContext(ServiceSet::kToken).get(), request, &booking);
-    EXPECT_TRUE(st.ok()) << st.error_message();
-    return booking.id();
-  }
+  std::string Create() { return CreateConfirmedBooking(*stub_, "c"); }
   grpc::Status Change(const std::string& id, v1::BookingStatus target) {
     v1::ChangeStatusRequest request;
     request.set_booking_id(id);

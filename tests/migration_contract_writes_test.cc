@@ -25,12 +25,8 @@ class MigrationContractWritesTest : public PgSuite {
 
   // Lets the clients make `n` more acknowledged changes.
   void Serve(int64_t n) {
-    const int64_t target = load_->acked_count() + n;
-    ASSERT_EQ(WaitFor([&] { return load_->acked_count() >= target; }, absl::Minutes(2),
-                      "acknowledged changes", absl::Milliseconds(10)),
-              absl::OkStatus())
-        << "clients stalled\n"
-        << set_->Logs();
+    ASSERT_EQ(load_->WaitForMoreAcked(n, absl::Minutes(2)), absl::OkStatus()) << "clients stalled\n"
+                                                                              << set_->Logs();
   }
 
   std::unique_ptr<ServiceSet> set_;

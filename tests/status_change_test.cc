@@ -19,6 +19,7 @@
 #include "booking/v1/booking.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "pqxx/pqxx"
+#include "tests/support/booking_client.h"
 #include "tests/support/grpc_client.h"
 #include "tests/support/service_set.h"
 #include "tests/support/sql.h"
@@ -38,16 +39,7 @@ class StatusChangeTest : public StackSuite {
         grpc::CreateChannel(set_->booking_target(), grpc::InsecureChannelCredentials()));
   }
 
-  std::string CreateConfirmed() {
-    v1::CreateBookingRequest request;
-    request.set_customer_id("customer-1");
-    request.set_payment_settled(true);
-    v1::Booking booking;
-    grpc::Status status =
-        bookings_->CreateBooking(AuthedContext(ServiceSet::kToken).get(), request, &booking);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    return booking.id();
-  }
+  std::string CreateConfirmed() { return CreateConfirmedBooking(*bookings_); }
 
   // ChangeStatus to PICKUP_ASSIGNED, answered on another thread.
   std::future<grpc::Status> ChangeLater(const std::string& id) {

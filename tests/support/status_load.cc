@@ -169,4 +169,10 @@ std::vector<absl::Duration> StatusLoad::latencies() const {
   return latencies_;
 }
 
+absl::Status StatusLoad::WaitForMoreAcked(int64_t n, absl::Duration timeout) const {
+  const int64_t target = acked_count() + n;
+  return WaitFor([&] { return acked_count() >= target; }, timeout, "acknowledged changes",
+                 absl::Milliseconds(10));
+}
+
 }  // namespace booking::testing

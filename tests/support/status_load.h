@@ -62,6 +62,9 @@ class StatusLoad {
   // Every acknowledged creation (version 1) and change.
   std::vector<AckedChange> acked() const;
   int64_t acked_count() const { return acked_count_.load(); }
+  // Waits up to `timeout` for `n` more acknowledged changes than now
+  // (DEADLINE_EXCEEDED: the clients stalled).
+  absl::Status WaitForMoreAcked(int64_t n, absl::Duration timeout) const;
   // Failed calls by status code name (retries included).
   std::map<std::string, int64_t> failures() const;
   int64_t failed_calls() const;
