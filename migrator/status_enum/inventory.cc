@@ -1,6 +1,7 @@
 #include "migrator/status_enum/inventory.h"
 
 #include "absl/strings/str_cat.h"
+#include "migrator/status_enum/db.h"
 #include "migrator/status_enum/inventory_sql.h"
 #include "migrator/status_enum/labels.h"
 #include "migrator/status_enum/names.h"

@@ -10,10 +10,11 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "migrator/status_enum/db.h"
 #include "migrator/v1/status_plan.pb.h"
 
 namespace booking::migrator {
+
+class Tx;  // migrator/status_enum/db.h
 
 using PlanObject = ::migrator::v1::DependentObject;
 using StatusPlan = ::migrator::v1::StatusPlan;

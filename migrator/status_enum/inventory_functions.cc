@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "migrator/status_enum/body_scan.h"
+#include "migrator/status_enum/db.h"
 #include "migrator/status_enum/inventory.h"
 
 namespace booking::migrator {

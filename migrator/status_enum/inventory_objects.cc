@@ -2,6 +2,7 @@
 // depends on the type.
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "migrator/status_enum/db.h"
 #include "migrator/status_enum/inventory.h"
 #include "migrator/status_enum/inventory_sql.h"
 

@@ -7,6 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "migrator/status_enum/db.h"
 #include "migrator/status_enum/inventory.h"
 #include "migrator/status_enum/inventory_sql.h"
 #include "migrator/status_enum/names.h"

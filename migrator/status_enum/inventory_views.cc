@@ -2,6 +2,7 @@
 // what a DROP VIEW would take with it.
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "migrator/status_enum/db.h"
 #include "migrator/status_enum/inventory.h"
 #include "migrator/status_enum/inventory_sql.h"
 
