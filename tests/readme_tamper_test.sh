@@ -9,10 +9,15 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 work=$(mktemp -d /tmp/readme-tamper.XXXXXX)
 chmod 755 "$work"  # PostgreSQL runs as the postgres user under root
+# Ports below the kernel's ephemeral range: a port the kernel hands to an
+# outgoing connection (the suite makes thousands) cannot be taken from
+# under PostgreSQL between this check and its bind.
+ephemeral_low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range)
+[ "$ephemeral_low" -gt 12000 ] || ephemeral_low=32768
 free_port() {
   local p
   while :; do
-    p=$((20000 + RANDOM % 40000))
+    p=$((10000 + RANDOM % (ephemeral_low - 10000)))
     (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
   done
 }
@@ -25,7 +30,7 @@ cleanup() {
 trap cleanup EXIT
 fail() {
   echo "FAIL: $*" >&2
-  for f in "$work"/run.out "$LOCAL_DIR"/logs/*.log; do
+  for f in "$work"/run.out "$LOCAL_DIR"/pg/server.log "$LOCAL_DIR"/logs/*.log; do
     [ -f "$f" ] && { echo "--- $f" >&2; tail -40 "$f" >&2; }
   done
   exit 1
