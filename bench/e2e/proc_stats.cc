@@ -5,12 +5,14 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 #include "tests/support/process.h"
 
 namespace booking::bench {
@@ -22,7 +24,11 @@ struct Stat {
 };
 
 // /proc/<pid>/stat: fields after the command (which may hold spaces) start
-// after the last ')': state ppid ... utime(14) stime(15).
+// after the last ')': state ppid ... utime(14) stime(15) cutime(16)
+// cstime(17). The c-times are the children this process waited for: a
+// PostgreSQL backend that ended (pgbench's, at the end of its run) counts
+// in its postmaster's, so summing all four over a live tree counts every
+// process that ran in it once.
 bool ReadStat(pid_t pid, Stat* out) {
   std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
   std::string line;
@@ -30,14 +36,15 @@ bool ReadStat(pid_t pid, Stat* out) {
   const size_t close = line.rfind(')');
   if (close == std::string::npos) return false;
   std::vector<std::string> f = absl::StrSplit(line.substr(close + 2), ' ');
-  if (f.size() < 13) return false;
-  int64_t ppid = 0, utime = 0, stime = 0;
+  if (f.size() < 15) return false;
+  int64_t ppid = 0, utime = 0, stime = 0, cutime = 0, cstime = 0;
   if (!absl::SimpleAtoi(f[1], &ppid) || !absl::SimpleAtoi(f[11], &utime) ||
-      !absl::SimpleAtoi(f[12], &stime)) {
+      !absl::SimpleAtoi(f[12], &stime) || !absl::SimpleAtoi(f[13], &cutime) ||
+      !absl::SimpleAtoi(f[14], &cstime)) {
     return false;
   }
   out->ppid = static_cast<pid_t>(ppid);
-  out->cpu_seconds = static_cast<double>(utime + stime) / sysconf(_SC_CLK_TCK);
+  out->cpu_seconds = static_cast<double>(utime + stime + cutime + cstime) / sysconf(_SC_CLK_TCK);
   return true;
 }
 
@@ -72,6 +79,29 @@ double TreeCpuSeconds(pid_t root) {
     }
   }
   return sum;
+}
+
+void CpuMeter::Begin() {
+  start.clear();
+  for (const auto& [name, pid] : trees) start.push_back(TreeCpuSeconds(pid));
+  self_start = SelfCpuSeconds();
+  wall_start = absl::Now();
+}
+
+double CpuMeter::End() {
+  const double wall = absl::ToDoubleSeconds(absl::Now() - wall_start);
+  const double cores = static_cast<double>(sysconf(_SC_NPROCESSORS_ONLN));
+  std::printf("CPU over the load (%.1f s x %.0f cores):\n", wall, cores);
+  used.clear();
+  for (size_t i = 0; i < trees.size(); ++i) {
+    used.push_back(TreeCpuSeconds(trees[i].second) - start[i]);
+    std::printf("  %-28s %7.1f s  %5.1f%%\n", trees[i].first.c_str(), used.back(),
+                100 * used.back() / (wall * cores));
+  }
+  const double self = SelfCpuSeconds() - self_start;
+  std::printf("  %-28s %7.1f s  %5.1f%%\n", "load generator (this process)", self,
+              100 * self / (wall * cores));
+  return self / (wall * cores);
 }
 
 int64_t StatusKib(pid_t pid, const std::string& field) {

@@ -12,11 +12,15 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
+
+#include "absl/time/time.h"
 
 namespace booking::bench {
 
-// utime + stime of `pid` and every descendant alive now, in seconds.
+// CPU time of `pid` and every descendant alive now, with the children each
+// of them waited for (ended backends), in seconds.
 double TreeCpuSeconds(pid_t pid);
 // A "/proc/<pid>/status" field in KiB ("VmRSS", "VmHWM"); 0 when absent.
 int64_t StatusKib(pid_t pid, const std::string& field);
@@ -25,6 +29,18 @@ int64_t StatusKib(pid_t pid, const std::string& field);
 pid_t PostmasterPid(const std::string& data_dir);
 // This process's CPU time so far (getrusage RUSAGE_SELF), in seconds.
 double SelfCpuSeconds();
+
+// CPU seconds of each named process tree over the load (Begin to End).
+struct CpuMeter {
+  std::vector<std::pair<std::string, pid_t>> trees;
+  std::vector<double> start;
+  double self_start = 0;
+  absl::Time wall_start;
+  std::vector<double> used;  // CPU seconds of each tree over the load, after End
+  void Begin();
+  // Prints each tree's share of the machine; returns the load generator's.
+  double End();
+};
 
 // Samples VmRSS of named processes every `every` until Stop; remembers the
 // peak of each, and the peak summed with its children (a health process).
