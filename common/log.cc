@@ -9,9 +9,8 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/input_check.h"
+#include "common/json_string.h"
 #include "common/limits.h"
-#include "google/protobuf/struct.pb.h"
-#include "google/protobuf/util/json_util.h"
 
 namespace booking {
 namespace {
@@ -41,18 +40,14 @@ std::string Cut(absl::string_view text) {
 
 // A JSON string literal; bytes that are not UTF-8 are written as \x escapes.
 std::string Quote(absl::string_view text) {
-  google::protobuf::Value value;
-  value.set_string_value(IsValidUtf8(text) ? std::string(text) : absl::CHexEscape(text));
-  std::string json;
-  if (!google::protobuf::util::MessageToJsonString(value, &json).ok()) return "\"?\"";
-  return json;
+  return IsValidUtf8(text) ? JsonString(text) : JsonString(absl::CHexEscape(text));
 }
 
 }  // namespace
 
 void Log(LogLevel level, absl::string_view msg, LogFields fields) {
   // Fixed key order (time, level, component, msg, then fields) for people
-  // reading the lines; values escaped by protobuf's JSON writer.
+  // reading the lines; values escaped as JSON strings (common/json_string.h).
   std::string line = absl::StrCat(
       "{\"time\":",
       Quote(absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone())),

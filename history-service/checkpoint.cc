@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "common/json_string.h"
 #include "common/log.h"
 #include "history-service/row_content.h"
 #include "pqxx/pqxx"

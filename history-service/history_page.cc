@@ -10,6 +10,7 @@
 #include "absl/strings/str_split.h"
 #include "common/digest.h"
 #include "common/input_check.h"
+#include "common/json_string.h"
 #include "common/limits.h"
 #include "common/pg.h"
 #include "common/rpc_error.h"

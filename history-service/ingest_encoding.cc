@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/input_check.h"
+#include "common/json_string.h"
 #include "common/limits.h"
 #include "common/status_catalog.h"
 #include "common/trace_context.h"

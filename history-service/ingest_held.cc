@@ -5,6 +5,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/json_string.h"
 #include "pqxx/pqxx"
 
 namespace booking {

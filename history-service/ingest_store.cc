@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/json_string.h"
 #include "pqxx/pqxx"
 
 namespace booking {

@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "absl/strings/str_cat.h"
+#include "common/json_string.h"
 #include "pqxx/pqxx"
 
 namespace booking {
@@ -154,24 +155,6 @@ std::optional<std::string> FromHex(const std::string& hex) {
     return std::nullopt;
   }
   return bytes;
-}
-
-std::string JsonString(const std::string& text) {
-  std::string out = "\"";
-  for (unsigned char ch : text) {
-    if (ch == '"' || ch == '\\') {
-      out += '\\';
-      out += static_cast<char>(ch);
-    } else if (ch < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", ch);
-      out += buf;
-    } else {
-      out += static_cast<char>(ch);
-    }
-  }
-  out += '"';
-  return out;
 }
 
 std::string ContentJson(const RowContent& c) {

@@ -73,8 +73,6 @@ std::string Hex(const std::string& bytes);
 // Empty optional when `hex` is not hex.
 std::optional<std::string> FromHex(const std::string& hex);
 
-// A JSON string literal of UTF-8 text.
-std::string JsonString(const std::string& text);
 // A JSON object with the content's fields (metadata as a string of JSON);
 // for jsonb_to_recordset.
 std::string ContentJson(const RowContent& c);

@@ -15,6 +15,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "common/json_string.h"
 #include "gtest/gtest.h"
 #include "history-service/ingest_plan.h"
 #include "history-service/ingest_store.h"
