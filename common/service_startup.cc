@@ -6,6 +6,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "absl/synchronization/mutex.h"
 #include "common/config.h"
 #include "common/health_process.h"
 #include "common/log.h"
@@ -81,6 +82,14 @@ ServiceStartup::ServiceStartup(ServiceSpec spec) : spec_(std::move(spec)) { Runn
 std::optional<int> ServiceStartup::Init(int argc, char** argv, const ReadOwn& read_own) {
   // This binary started again to answer the probes (common/health_process.h).
   if (std::optional<int> code = HealthProcess::RunIfAsked(argc, argv)) return code;
+#ifdef NDEBUG
+  // Debian's abseil is built without NDEBUG, so every absl::Mutex (gRPC's
+  // locks are absl::Mutex too) would record lock order for deadlock
+  // detection: 437 ns instead of 65 for a nested lock pair, about a tenth of
+  // booking-service's CPU per status change. A debugging aid, off in our
+  // release builds as in abseil's own.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+#endif
   ServerRuntime::BlockTerminationSignals();
   ParseCommandLine(argc, argv, spec_.usage);
   if (absl::Status s = ReadSettings(read_own); !s.ok()) {
