@@ -1,6 +1,8 @@
 #include "booking-service/status_change.h"
 
 #include <exception>
+#include <optional>
+#include <string>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -8,7 +10,6 @@
 #include "booking-service/idempotent_write.h"
 #include "booking-service/status_wire.h"
 #include "booking-service/stored_status.h"
-#include "common/backoff.h"
 #include "common/limits.h"
 #include "common/rpc_error.h"
 #include "google/protobuf/util/time_util.h"
@@ -172,29 +173,23 @@ absl::StatusOr<Decision> Decide(pqxx::connection& conn, const pqxx::row& row,
   return d;
 }
 
-// Why an attempt failed, when another may succeed.
-enum class Retry { kNo, kLost, kConflict, kReprepare };
-
 // A statement the server refuses to run as prepared once contract swapped
-// the enum type (a cached plan whose types changed, or a type gone).
-bool IsStalePrepared(const std::string& sqlstate) {
-  return sqlstate == "0A000" || sqlstate == "42704" || sqlstate == "XX000" || sqlstate == "26000" ||
-         sqlstate == "42804";
-}
-
-Retry RetryOf(const std::exception& e) {
-  const auto* sql = dynamic_cast<const pqxx::sql_error*>(&e);
-  if (sql == nullptr) return Retry::kNo;
-  if (sql->sqlstate() == "40001" || sql->sqlstate() == "40P01") return Retry::kConflict;
-  return IsStalePrepared(sql->sqlstate()) ? Retry::kReprepare : Retry::kNo;
+// the enum type: a cached plan whose result type changed (0A000), a type
+// gone (42704, or XX000 "cache lookup failed for type" when the prepared
+// parameter's type was dropped), a parameter of the old type (42804), a
+// statement the server no longer knows (26000).
+bool IsStalePrepared(const pqxx::sql_error& e) {
+  const std::string& state = e.sqlstate();
+  if (state == "XX000") return absl::StrContains(e.what(), "cache lookup failed for type");
+  return state == "0A000" || state == "42704" || state == "42804" || state == "26000";
 }
 
 // Ends the failed transaction (nothing was committed); and forgets the
 // statements the server refused, so the next attempt prepares them again.
-void Abandon(pqxx::connection& conn, Retry retry) {
+void Abandon(pqxx::connection& conn, bool reprepare) {
   try {
     pqxx::nontransaction(conn).exec("ROLLBACK");
-    if (retry == Retry::kReprepare) {
+    if (reprepare) {
       for (const char* name : {kReadName, kWriteName}) conn.unprepare(name);
     }
   } catch (const std::exception&) {
@@ -202,9 +197,9 @@ void Abandon(pqxx::connection& conn, Retry retry) {
   }
 }
 
-// One attempt on `conn`; `retry` says whether another may follow.
+// One attempt on `conn` (PgPool::RunRetried's contract).
 absl::StatusOr<StatusChangeDone> Attempt(pqxx::connection& conn, const StatusChangeRequest& request,
-                                         const Mutation& m, absl::Time deadline, Retry* retry) {
+                                         const Mutation& m, absl::Time deadline, bool* reprepare) {
   bool committing = false;
   try {
     absl::StatusOr<std::string> first = ReadMessage(conn, request, m, deadline);
@@ -219,11 +214,11 @@ absl::StatusOr<StatusChangeDone> Attempt(pqxx::connection& conn, const StatusCha
     if (IsConnectionLost(e) || !conn.is_open()) {
       // The second message held the COMMIT: it may have committed.
       if (committing) throw pqxx::in_doubt_error(e.what());
-      *retry = Retry::kLost;
-      throw;
+      throw;  // lost before: the pool tries once more on a fresh connection
     }
-    *retry = RetryOf(e);
-    Abandon(conn, *retry);
+    const auto* sql = dynamic_cast<const pqxx::sql_error*>(&e);
+    *reprepare = sql != nullptr && IsStalePrepared(*sql);
+    Abandon(conn, *reprepare);
     throw;
   }
 }
@@ -253,33 +248,18 @@ absl::Status CheckStoredMetadata(int64_t bytes) {
 
 absl::StatusOr<StatusChangeDone> RunStatusChange(PgPool& pool, const StatusChangeRequest& request,
                                                  const Mutation& m, absl::Time deadline) {
-  constexpr int kAttempts = 3;
-  Backoff backoff(absl::Milliseconds(5), absl::Milliseconds(100));
-  bool retried_lost = false;
-  bool reprepared = false;
-  absl::Status status;
-  for (int attempt = 0; attempt < kAttempts; ++attempt) {
-    Retry retry = Retry::kNo;
-    std::optional<StatusChangeDone> done;
-    status = pool.Run(
-        [&](pqxx::connection& conn) -> absl::Status {
-          absl::StatusOr<StatusChangeDone> d = Attempt(conn, request, m, deadline, &retry);
-          if (!d.ok()) return d.status();
-          done = *std::move(d);
-          return absl::OkStatus();
-        },
-        deadline);
-    if (status.ok()) return *std::move(done);
-    if (absl::Now() >= deadline) break;
-    if (retry == Retry::kLost && !retried_lost) {
-      retried_lost = true;  // nothing was committed: once more on a fresh connection
-    } else if (retry == Retry::kReprepare && !reprepared) {
-      reprepared = true;
-    } else if (retry != Retry::kConflict || !backoff.Wait(deadline)) {
-      break;
-    }
-  }
-  return status;
+  std::optional<StatusChangeDone> done;
+  absl::Status status = pool.RunRetried(
+      [&](pqxx::connection& conn, bool* reprepare) -> absl::Status {
+        done.reset();  // nothing of an earlier attempt survives
+        absl::StatusOr<StatusChangeDone> d = Attempt(conn, request, m, deadline, reprepare);
+        if (!d.ok()) return d.status();
+        done = *std::move(d);
+        return absl::OkStatus();
+      },
+      deadline);
+  if (!status.ok()) return status;
+  return *std::move(done);
 }
 
 }  // namespace booking

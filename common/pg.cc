@@ -229,22 +229,34 @@ absl::Status PgPool::RunRead(const std::function<absl::Status(pqxx::connection&)
 
 absl::Status PgPool::RunInTransaction(const std::function<absl::Status(pqxx::work&)>& fn,
                                       absl::Time deadline) {
+  return RunRetried(
+      [&](pqxx::connection& conn, bool*) {
+        pqxx::work txn(conn);
+        if (absl::Status s = BoundByDeadline(txn, deadline); !s.ok()) return s;
+        absl::Status s = fn(txn);
+        if (s.ok()) txn.commit();  // otherwise the destructor rolls back
+        return s;
+      },
+      deadline);
+}
+
+absl::Status PgPool::RunRetried(
+    const std::function<absl::Status(pqxx::connection&, bool* reprepare)>& fn,
+    absl::Time deadline) {
   constexpr int kAttempts = 3;
   // Conflicting transactions retried at once would likely conflict again.
   Backoff backoff(absl::Milliseconds(5), absl::Milliseconds(100));
   absl::Status status;
   bool retried_lost = false;
+  bool reprepared = false;
   for (int attempt = 0; attempt < kAttempts; ++attempt) {
     bool conflict = false;
     bool lost = false;
+    bool reprepare = false;
     status = RunOnce(
         [&](pqxx::connection& conn) {
           try {
-            pqxx::work txn(conn);
-            if (absl::Status s = BoundByDeadline(txn, deadline); !s.ok()) return s;
-            absl::Status s = fn(txn);
-            if (s.ok()) txn.commit();  // otherwise the destructor rolls back
-            return s;
+            return fn(conn, &reprepare);
           } catch (const pqxx::serialization_failure&) {
             conflict = true;
             throw;
@@ -254,13 +266,16 @@ absl::Status PgPool::RunInTransaction(const std::function<absl::Status(pqxx::wor
           }
         },
         deadline, &lost);
+    if (status.ok() || absl::Now() >= deadline) break;
     // Lost before commit (in_doubt_error is not "lost"): nothing was written,
     // so one more try on a fresh connection is safe.
-    if (lost && !retried_lost && absl::Now() < deadline) {
+    if (lost && !retried_lost) {
       retried_lost = true;
-      continue;
+    } else if (reprepare && !reprepared) {
+      reprepared = true;
+    } else if (!conflict || attempt + 1 >= kAttempts || !backoff.Wait(deadline)) {
+      break;
     }
-    if (!conflict || attempt + 1 >= kAttempts || !backoff.Wait(deadline)) break;
   }
   return status;
 }

@@ -124,6 +124,15 @@ class PgPool {
   absl::Status RunInTransaction(const std::function<absl::Status(pqxx::work&)>& fn,
                                 absl::Time deadline = absl::InfiniteFuture());
 
+  // The retries of RunInTransaction for a callback that ends its own
+  // transaction (statements sent as text with BEGIN and COMMIT, to save round
+  // trips): it must leave the connection outside a transaction when it
+  // fails, and throw pqxx::in_doubt_error when the connection was lost while
+  // a COMMIT was on the wire. Setting *reprepare asks for one more attempt
+  // after the callback forgot the prepared statements the server refused.
+  absl::Status RunRetried(const std::function<absl::Status(pqxx::connection&, bool* reprepare)>& fn,
+                          absl::Time deadline);
+
   // The same for a callback producing a value: every attempt builds its own
   // T, and only the committed attempt's is returned, so an attempt that was
   // rolled back and run again cannot leave duplicated or stale output.
