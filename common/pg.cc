@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/backoff.h"
 #include "common/log.h"
+#include "common/rpc_error.h"
 #include "pqxx/pqxx"
 
 namespace booking {
@@ -61,8 +62,13 @@ absl::Status StatusFromException(const std::exception& e) {
     return absl::InternalError(absl::StrCat("database error (SQLSTATE ", state, "): ", e.what()));
   }
   if (dynamic_cast<const pqxx::in_doubt_error*>(&e) != nullptr) {
-    return absl::UnavailableError(
-        absl::StrCat("connection lost during commit; outcome unknown: ", e.what()));
+    // The caller sees this one as it is (it has details): unlike an outage,
+    // the write may have been made, and the request id tells which.
+    return RpcError(absl::StatusCode::kUnavailable,
+                    "the connection to the store was lost while the write was committing: it "
+                    "may or may not have been made; repeat the call with the same request_id to "
+                    "learn which (without one, read the current state before writing again)")
+        .Info("OUTCOME_UNKNOWN", "");  // the domain is the method's (EnsureErrorInfo)
   }
   return absl::InternalError(e.what());
 }
@@ -204,6 +210,10 @@ absl::Status PgPool::RunOnce(const std::function<absl::Status(pqxx::connection&)
     const bool in_doubt = dynamic_cast<const pqxx::in_doubt_error*>(&e) != nullptr;
     const bool gone = in_doubt || IsConnectionLost(e) || !(*conn)->is_open();
     *lost = gone && !in_doubt;
+    if (in_doubt) {
+      LogWarning("connection lost during commit; outcome unknown",
+                 {{"pool", options_.name}, {"error", e.what()}});
+    }
     // A connection that failed mid-statement may be unusable; start afresh.
     if (gone || absl::IsUnavailable(status)) conn->reset();
     if (gone) DropIdle(e.what());

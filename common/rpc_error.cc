@@ -77,8 +77,15 @@ google::rpc::Status DetailsOf(const absl::Status& status) {
 
 void EnsureErrorInfo(google::rpc::Status& details, absl::string_view domain) {
   std::string field;
-  for (const google::protobuf::Any& any : details.details()) {
-    if (any.Is<google::rpc::ErrorInfo>()) return;
+  for (google::protobuf::Any& any : *details.mutable_details()) {
+    google::rpc::ErrorInfo given;
+    if (any.UnpackTo(&given)) {  // one built without a domain (a shared layer's) gets this one
+      if (given.domain().empty()) {
+        given.set_domain(std::string(domain));
+        any.PackFrom(given);
+      }
+      return;
+    }
     google::rpc::BadRequest bad;
     if (field.empty() && any.UnpackTo(&bad) && bad.field_violations_size() > 0) {
       field = bad.field_violations(0).field();

@@ -47,7 +47,9 @@ absl::Status InvalidField(absl::string_view field, absl::string_view description
 
 // AIP-193: adds an ErrorInfo to `details` unless it has one: reason the
 // code's name ("INVALID_ARGUMENT"), `domain`, and the first BadRequest
-// field (metadata "field") when there is one.
+// field (metadata "field") when there is one. An ErrorInfo without a domain
+// (made by a layer shared by services, e.g. the store's OUTCOME_UNKNOWN)
+// gets `domain`.
 void EnsureErrorInfo(google::rpc::Status& details, absl::string_view domain);
 
 // The ErrorInfo domain of a full method name: its package

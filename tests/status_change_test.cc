@@ -3,9 +3,10 @@
 // connection lost before the second message was sent committed nothing: the
 // change is retried on a fresh connection and the caller sees none of it. A
 // connection lost while the second message (holding the COMMIT) was in
-// flight may have committed: the caller is told UNAVAILABLE (the log says
-// "outcome unknown", as for a lost COMMIT) and the change is not made a
-// second time.
+// flight may have committed: the caller is told UNAVAILABLE with reason
+// OUTCOME_UNKNOWN (not an outage's STORE_UNAVAILABLE: the request id learns
+// the outcome), as for a lost COMMIT, and the change is not made a second
+// time.
 //
 // The test holds a lock the change waits for at the chosen message, and
 // terminates the booking-service backend waiting on it.
@@ -17,6 +18,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_format.h"
 #include "booking/v1/booking.grpc.pb.h"
+#include "google/rpc/error_details.pb.h"
 #include "gtest/gtest.h"
 #include "pqxx/pqxx"
 #include "tests/support/booking_client.h"
@@ -95,7 +97,14 @@ TEST_F(StatusChangeTest, LostWithTheCommitInFlightIsOutcomeUnknown) {
   lock.abort();
   const grpc::Status status = call.get();
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
-  // The caller is told to retry (STORE_UNAVAILABLE); the log says why.
+  // Told apart from an outage: the change may have been made, and repeating
+  // the call with its request id says whether; the log says it too.
+  google::rpc::ErrorInfo info;
+  ASSERT_TRUE(FindDetail(status, &info)) << status.error_message();
+  EXPECT_EQ(info.reason(), "OUTCOME_UNKNOWN");
+  EXPECT_EQ(info.domain(), "booking.v1");
+  EXPECT_TRUE(absl::StrContains(status.error_message(), "same request_id"))
+      << status.error_message();
   EXPECT_TRUE(absl::StrContains(set_->Logs(), "outcome unknown")) << set_->Logs();
   // Not made again behind the caller's back: the terminated one rolled back.
   EXPECT_EQ(Version(id), 1);
