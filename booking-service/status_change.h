@@ -19,8 +19,8 @@
 //
 // A connection lost before the second message was sent retries the change
 // once on a fresh connection (nothing was committed); lost while the second
-// message was in flight, the outcome is unknown: UNAVAILABLE, "outcome
-// unknown", as a lost COMMIT (common/pg.h).
+// message was in flight, the outcome is unknown: UNAVAILABLE with reason
+// OUTCOME_UNKNOWN, as a lost COMMIT (common/pg.h StatusFromException).
 //
 // Thread safety: free functions; each call takes its own pooled connection.
 #ifndef BOOKING_SERVICE_STATUS_CHANGE_H_
