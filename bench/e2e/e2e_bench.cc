@@ -24,6 +24,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "bench/common/die.h"
 #include "bench/common/figure.h"
 #include "bench/e2e/proc_stats.h"
 #include "bench/e2e/statements.h"
@@ -49,15 +50,6 @@ namespace {
 using testing::PgCluster;
 using testing::ServiceSet;
 using testing::StatusLoad;
-
-void Die(const std::string& what) {
-  std::fprintf(stderr, "e2e-bench: %s\n", what.c_str());
-  std::exit(1);
-}
-
-void Check(const absl::Status& s, const std::string& what) {
-  if (!s.ok()) Die(absl::StrCat(what, ": ", s.ToString()));
-}
 
 std::string PgBin(const std::string& tool) { return "/usr/lib/postgresql/15/bin/" + tool; }
 
@@ -380,5 +372,5 @@ int main(int argc, char** argv) {
       "status changes/s (acknowledged and in history) vs pgbench -N in the same run, call p99, "
       "history lag p99, RSS of each service under load, the load generator's CPU share");
   absl::ParseCommandLine(argc, argv);
-  return booking::bench::Main();
+  return booking::bench::RunBench("e2e-bench", booking::bench::Main);
 }

@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "bench/common/die.h"
 #include "bench/common/figure.h"
 #include "common/pg.h"
 #include "history-service/checkpointer.h"
@@ -27,6 +28,8 @@ ABSL_FLAG(int, batch, 500, "events per batch");
 
 namespace booking::testing {
 namespace {
+
+using bench::Die;
 
 const char* const kPath[] = {"PENDING_PAYMENT", "CONFIRMED", "PICKUP_ASSIGNED", "PICKED_UP",
                              "AT_WORKSHOP"};
@@ -44,11 +47,6 @@ std::vector<history::v1::IngestRequest> Batches(int events, int per_batch) {
     }
   }
   return out;
-}
-
-void Die(const std::string& what) {
-  std::fprintf(stderr, "history-ingest-bench: %s\n", what.c_str());
-  std::exit(1);
 }
 
 PgPool::Options PoolOptions(const std::string& url) {
@@ -145,4 +143,7 @@ int Main(int argc, char** argv) {
 }  // namespace
 }  // namespace booking::testing
 
-int main(int argc, char** argv) { return booking::testing::Main(argc, argv); }
+int main(int argc, char** argv) {
+  return booking::bench::RunBench("history-ingest-bench",
+                                  [&] { return booking::testing::Main(argc, argv); });
+}

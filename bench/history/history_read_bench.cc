@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "bench/common/die.h"
 #include "bench/common/figure.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
@@ -37,12 +38,9 @@ ABSL_FLAG(absl::Duration, warmup, absl::Seconds(2), "unmeasured calls before eac
 namespace booking::testing {
 namespace {
 
-using Latencies = std::vector<absl::Duration>;
+using bench::Die;
 
-void Die(const std::string& what) {
-  std::fprintf(stderr, "history-read-bench: %s\n", what.c_str());
-  std::exit(1);
-}
+using Latencies = std::vector<absl::Duration>;
 
 std::string BookingId(int b) { return absl::StrFormat("bk-%08d", b); }
 
@@ -223,5 +221,5 @@ int main(int argc, char** argv) {
       "history-read-bench [--bookings N] [--per-booking K] [--callers C] [--duration 10s]: "
       "GetBookingHistory latency on a store of N x K rows against the same SELECT over libpq");
   absl::ParseCommandLine(argc, argv);
-  return booking::testing::Main();
+  return booking::bench::RunBench("history-read-bench", booking::testing::Main);
 }

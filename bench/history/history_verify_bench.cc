@@ -20,6 +20,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "bench/common/die.h"
 #include "bench/common/figure.h"
 #include "grpcpp/grpcpp.h"
 #include "history/v1/history.grpc.pb.h"
@@ -37,12 +38,9 @@ ABSL_FLAG(int, batch_size, 20, "events per Ingest batch");
 namespace booking::testing {
 namespace {
 
-using Latencies = std::vector<absl::Duration>;
+using bench::Die;
 
-void Die(const std::string& what) {
-  std::fprintf(stderr, "history-verify-bench: %s\n", what.c_str());
-  std::exit(1);
-}
+using Latencies = std::vector<absl::Duration>;
 
 double Ms(absl::Duration d) { return absl::ToDoubleMilliseconds(d); }
 
@@ -231,5 +229,5 @@ int main(int argc, char** argv) {
       "[--batches B] [--batch-size E]: VerifyHistory of one booking beside GetBookingHistory, and "
       "Ingest idle beside Ingest under R readers, on a store of N x K hash-chained rows");
   absl::ParseCommandLine(argc, argv);
-  return booking::testing::Main();
+  return booking::bench::RunBench("history-verify-bench", booking::testing::Main);
 }
