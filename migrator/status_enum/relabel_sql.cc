@@ -108,8 +108,9 @@ DirectionSql BackSql(Tx& tx, const StoreInfo& store) {
 // The batch statement of either direction: the bookings locked, relabelled
 // (d.change), the backup table kept in step, and each booking whose status
 // changed (d.recorded) given its outbox event (outbox/outbox.h) in the new
-// names; the relay is woken when there is one. It answers how many bookings
-// were relabelled and how many of them got an event.
+// names; the relay is woken when there is one. It answers where the batch
+// ended and how many bookings were relabelled and how many of them got an
+// event.
 std::string BatchSql(const StoreInfo& store, const DirectionSql& d, bool backup) {
   const outbox::EventValues event = {
       .booking_id = "id",
@@ -121,13 +122,16 @@ std::string BatchSql(const StoreInfo& store, const DirectionSql& d, bool backup)
       .metadata = R"(jsonb_build_object('migration', 'booking-status-v2', 'storedLabel', old_label,
                                      'newStoredLabel', new_label))",
       .trace_parent = ""};  // none: no call made the change
-  return absl::StrCat(R"(WITH locked AS (
+  return absl::StrCat(R"(WITH bound AS (
+           SELECT max(id) AS upper FROM (SELECT id FROM )",
+                      store.table, R"( WHERE id > $2 ORDER BY id LIMIT $3) AS batch),
+         locked AS (
            SELECT "Booking".id, "Booking".status::text AS old_label,
                   "Booking".version AS old_version)",
                       d.locked_columns, R"(
            FROM )",
                       store.table, R"( AS "Booking"
-           WHERE "Booking".id > $2 AND "Booking".id <= $3
+           WHERE "Booking".id > $2 AND "Booking".id <= (SELECT upper FROM bound)
              AND "Booking".status::text = ANY ($1::text[])
            FOR UPDATE OF "Booking" SKIP LOCKED),)",
                       d.change, backup ? d.backup : std::string(), R"(
@@ -136,8 +140,8 @@ std::string BatchSql(const StoreInfo& store, const DirectionSql& d, bool backup)
                       R"( RETURNING 1),
          notified AS (SELECT )",
                       outbox::NotifyCall(), R"( WHERE EXISTS (SELECT 1 FROM events))
-       SELECT (SELECT count(*) FROM changed) AS relabelled, (SELECT count(*) FROM events) AS moved,
-              (SELECT count(*) FROM notified) AS notified)");
+       SELECT (SELECT upper FROM bound) AS upper, (SELECT count(*) FROM changed) AS relabelled,
+              (SELECT count(*) FROM events) AS moved, (SELECT count(*) FROM notified) AS notified)");
 }
 
 }  // namespace
