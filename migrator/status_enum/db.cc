@@ -50,6 +50,8 @@ FaultPlan FaultPlan::FromEnvironment() {
     (void)absl::SimpleAtoi(spec, &plan.kill_before_statement);
   } else if (absl::ConsumePrefix(&spec, "fail-ddl=")) {
     (void)absl::SimpleAtoi(spec, &plan.fail_ddl);
+  } else if (absl::ConsumePrefix(&spec, "stale-prepared=")) {
+    (void)absl::SimpleAtoi(spec, &plan.stale_prepared);
   }
   return plan;
 }
@@ -70,6 +72,7 @@ std::string Tx::BeforePrepared(const std::string& name) {
     Exec("SET LOCAL plan_cache_mode = force_generic_plan");
     generic_plans_ = true;
   }
+  if (db_.ForgetPreparedNow()) txn_.exec("DEALLOCATE ALL");
   db_.BeforeStatement(false);
   return server_name;
 }
@@ -147,6 +150,14 @@ bool Db::AnyStale() const {
     if (d.stale) return true;
   }
   return false;
+}
+
+bool Db::ForgetPreparedNow() {
+  ++prepared_runs_;
+  if (faults_.stale_prepared == 0 || prepared_runs_ != faults_.stale_prepared) return false;
+  LogWarning("BOOKING_MIGRATOR_FAULT: forgetting prepared statements",
+             {{"run", absl::StrCat(prepared_runs_)}});
+  return true;
 }
 
 absl::Status Db::Transaction(absl::string_view what, const RetryPolicy& policy,

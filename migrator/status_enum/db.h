@@ -32,10 +32,14 @@ namespace booking::migrator {
 // BOOKING_MIGRATOR_FAULT, for tests only: "kill-before=N" SIGKILLs the
 // migrator just before its Nth statement (commits count as statements),
 // "fail-ddl=N" fails its Nth DDL statement as PostgreSQL would fail it
-// (SQLSTATE 2BP01), "count" logs how many statements ran. Unset: no hooks.
+// (SQLSTATE 2BP01), "stale-prepared=N" makes the server forget every
+// prepared statement (DEALLOCATE ALL) just before the Nth run of one, so the
+// server refuses it as it refuses a stale one, "count" logs how many
+// statements ran. Unset: no hooks.
 struct FaultPlan {
   int64_t kill_before_statement = 0;
   int64_t fail_ddl = 0;
+  int64_t stale_prepared = 0;
   bool report = false;
   static FaultPlan FromEnvironment();
 };
@@ -135,8 +139,10 @@ class Db {
   std::string Quote(const std::string& value) { return conn_.quote(value); }
   pqxx::connection& conn() { return conn_; }
 
-  // Bookkeeping for the fault hooks, before each statement.
+  // Bookkeeping for the fault hooks, before each statement, and before each
+  // run of a prepared one (true: make the server forget it now).
   void BeforeStatement(bool ddl);
+  bool ForgetPreparedNow();
   // For Tx::Prepared: the server's name of the statement defined as `name`
   // (a new one if it was stale; throws std::invalid_argument for a name
   // never defined), and the note that the server refused it (stale or gone
@@ -162,6 +168,7 @@ class Db {
   bool replica_mode_ = false;
   int64_t statements_ = 0;
   int64_t ddl_statements_ = 0;
+  int64_t prepared_runs_ = 0;
   std::map<std::string, Definition> definitions_;
 };
 
