@@ -5,12 +5,14 @@
 // still holds after it; a relabel that changes the status (IN_WORKSHOP to
 // IN_SERVICE by --in-service-rule) keeps its entry and its version bump.
 // The capture trigger agrees for plain-SQL writers: a write that keeps the
-// status records nothing, one that changes it is recorded.
+// status records nothing, one that changes it is recorded. A batch statement
+// the server refuses as prepared is prepared anew, its batch done once.
 #include "absl/strings/str_cat.h"
 #include "booking/v1/booking.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "tests/support/fixtures.h"
 #include "tests/support/grpc_client.h"
+#include "tests/support/kill_steps.h"
 #include "tests/support/pg_suite.h"
 #include "tests/support/service_set.h"
 #include "tests/support/sql.h"
@@ -162,6 +164,34 @@ TEST_F(MigrationBackfillTest, APlainSqlWriteKeepingTheStatusIsNotCapturedOneChan
       << set_->Logs();
   EXPECT_EQ(Events(kWorkshop), 1);
   EXPECT_EQ(Events(kKept), 1);
+}
+
+// The batch statement is prepared once per connection; one the server no
+// longer runs as prepared (stale after a type change, or gone) is prepared
+// anew and its batch run again: no row is skipped, no entry written twice.
+TEST_F(MigrationBackfillTest, ABatchStatementTheServerRefusesIsPreparedAnew) {
+  // Before the second batch the server forgets the statement (26000).
+  FaultRun run = RunMigratorWithFault(
+      *pg_, set_->booking_url(), {"backfill", "--in-service-rule", kRule, "--batch-size", "50"},
+      "stale-prepared=2");
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_NE(run.output.find("preparing it anew"), std::string::npos) << run.output;
+  EXPECT_EQ(QueryCount(set_->booking_url(), R"(SELECT count(*) FROM "Booking"
+                  WHERE status::text IN ('JOCKEY_ASSIGNED', 'IN_TRANSIT_TO_WORKSHOP',
+                                         'IN_WORKSHOP', 'COMPLETED', 'IN_TRANSIT_TO_CUSTOMER'))"),
+            0);
+  EXPECT_EQ(Row(kKept), "PICKUP_ASSIGNED|0");
+  EXPECT_EQ(Row(kStarted), "IN_SERVICE|1");
+  // One entry per booking the rule moved, none more.
+  const int64_t moved = QueryCount(set_->booking_url(),
+                                   R"(SELECT count(*) FROM "Booking" WHERE status = 'IN_SERVICE')");
+  EXPECT_GT(moved, 1);
+  ASSERT_TRUE(WaitForCount(set_->booking_url(), R"(SELECT count(*) FROM "BookingOutbox")", 0,
+                           absl::Seconds(60)))
+      << set_->Logs();
+  EXPECT_EQ(QueryCount(set_->history_url(), R"(SELECT count(*) FROM "BookingStatusHistory"
+                                               WHERE reason = 'status migration backfill')"),
+            moved);
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <cstdlib>
+#include <stdexcept>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -12,6 +13,17 @@
 
 namespace booking::migrator {
 namespace {
+
+// How often one Transaction call prepares stale statements anew.
+constexpr int kRenewals = 3;
+
+// What the server says of a prepared statement it will not run as prepared:
+// its plan would change its result type (0A000, "cached plan must not change
+// result type", e.g. after the enum type changed) or it does not exist
+// (26000).
+bool IsStalePrepared(const pqxx::sql_error& e) {
+  return e.sqlstate() == "0A000" || e.sqlstate() == "26000";
+}
 
 bool IsLockConflict(const pqxx::sql_error& e) {
   const std::string& state = e.sqlstate();
@@ -38,6 +50,8 @@ FaultPlan FaultPlan::FromEnvironment() {
     (void)absl::SimpleAtoi(spec, &plan.kill_before_statement);
   } else if (absl::ConsumePrefix(&spec, "fail-ddl=")) {
     (void)absl::SimpleAtoi(spec, &plan.fail_ddl);
+  } else if (absl::ConsumePrefix(&spec, "stale-prepared=")) {
+    (void)absl::SimpleAtoi(spec, &plan.stale_prepared);
   }
   return plan;
 }
@@ -50,6 +64,17 @@ pqxx::result Tx::Exec(const std::string& sql) {
 void Tx::Ddl(const std::string& sql) {
   db_.BeforeStatement(true);
   txn_.exec(sql);
+}
+
+std::string Tx::BeforePrepared(const std::string& name) {
+  std::string server_name = db_.ServerName(name);
+  if (!generic_plans_) {
+    Exec("SET LOCAL plan_cache_mode = force_generic_plan");
+    generic_plans_ = true;
+  }
+  if (db_.ForgetPreparedNow()) txn_.exec("DEALLOCATE ALL");
+  db_.BeforeStatement(false);
+  return server_name;
 }
 
 Db::Db(pqxx::connection& conn, FaultPlan faults) : conn_(conn), faults_(faults) {}
@@ -90,9 +115,55 @@ void Db::BeforeStatement(bool ddl) {
   }
 }
 
+void Db::Define(const std::string& name, const std::string& sql) {
+  Definition& d = definitions_[name];
+  if (d.sql == sql && !d.stale) return;
+  if (!d.sql.empty()) ++d.generation;  // the old one stays on the server, unused
+  d.sql = sql;
+  d.stale = false;
+  try {
+    conn_.prepare(absl::StrCat(name, "_", d.generation), sql);
+  } catch (const std::exception& e) {  // only a name defined twice: not here
+    LogWarning("cannot define prepared statement", {{"statement", name}, {"error", e.what()}});
+  }
+}
+
+std::string Db::ServerName(const std::string& name) {
+  const auto it = definitions_.find(name);
+  if (it == definitions_.end()) {
+    throw std::invalid_argument("prepared statement " + name + " was never defined");
+  }
+  if (it->second.stale) {
+    LogWarning("prepared statement stale; preparing it anew", {{"statement", name}});
+    Define(name, it->second.sql);
+  }
+  return absl::StrCat(name, "_", it->second.generation);
+}
+
+void Db::NoteFailed(const std::string& name, const pqxx::sql_error& e) {
+  const auto it = definitions_.find(name);
+  if (it != definitions_.end() && IsStalePrepared(e)) it->second.stale = true;
+}
+
+bool Db::AnyStale() const {
+  for (const auto& [name, d] : definitions_) {
+    if (d.stale) return true;
+  }
+  return false;
+}
+
+bool Db::ForgetPreparedNow() {
+  ++prepared_runs_;
+  if (faults_.stale_prepared == 0 || prepared_runs_ != faults_.stale_prepared) return false;
+  LogWarning("BOOKING_MIGRATOR_FAULT: forgetting prepared statements",
+             {{"run", absl::StrCat(prepared_runs_)}});
+  return true;
+}
+
 absl::Status Db::Transaction(absl::string_view what, const RetryPolicy& policy,
                              const std::function<void(Tx&)>& fn) {
   Backoff backoff(absl::Milliseconds(50), absl::Seconds(2));
+  int renewals = 0;
   for (int attempt = 1;; ++attempt) {
     try {
       pqxx::work txn(conn_);
@@ -104,6 +175,11 @@ absl::Status Db::Transaction(absl::string_view what, const RetryPolicy& policy,
       txn.commit();
       return absl::OkStatus();
     } catch (const pqxx::sql_error& e) {
+      if (IsStalePrepared(e) && renewals < kRenewals && AnyStale()) {
+        ++renewals;
+        --attempt;  // no lock was missed; the statement is prepared anew at its next use
+        continue;
+      }
       if (!IsLockConflict(e)) return StatusOfDbFailure(e);
       if (attempt >= policy.attempts) {
         return absl::UnavailableError(absl::StrCat(

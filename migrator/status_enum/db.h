@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
@@ -31,10 +32,14 @@ namespace booking::migrator {
 // BOOKING_MIGRATOR_FAULT, for tests only: "kill-before=N" SIGKILLs the
 // migrator just before its Nth statement (commits count as statements),
 // "fail-ddl=N" fails its Nth DDL statement as PostgreSQL would fail it
-// (SQLSTATE 2BP01), "count" logs how many statements ran. Unset: no hooks.
+// (SQLSTATE 2BP01), "stale-prepared=N" makes the server forget every
+// prepared statement (DEALLOCATE ALL) just before the Nth run of one, so the
+// server refuses it as it refuses a stale one, "count" logs how many
+// statements ran. Unset: no hooks.
 struct FaultPlan {
   int64_t kill_before_statement = 0;
   int64_t fail_ddl = 0;
+  int64_t stale_prepared = 0;
   bool report = false;
   static FaultPlan FromEnvironment();
 };
@@ -59,6 +64,16 @@ class Tx {
   pqxx::result Exec(const std::string& sql);
   template <typename... Args>
   pqxx::result Params(const std::string& sql, Args&&... args);
+  // The statement defined as `name` (Db::Define), prepared on the server once
+  // per connection and run with a generic plan (planned once, not per call:
+  // for a statement run again and again whose best plan does not depend on
+  // the values passed, e.g. a range of the primary key). The first call in a
+  // transaction sets plan_cache_mode for it (SET LOCAL). A statement the
+  // server reports stale (SQLSTATE 0A000, e.g. its result type changed with
+  // the enum) or gone (26000) is prepared anew; Db::Transaction then runs
+  // its callback again.
+  template <typename... Args>
+  pqxx::result Prepared(const std::string& name, Args&&... args);
   // A schema change: counted apart for the fault hook.
   void Ddl(const std::string& sql);
   std::string Name(const std::string& raw) const { return txn_.quote_name(raw); }
@@ -66,8 +81,13 @@ class Tx {
   pqxx::transaction_base& raw() { return txn_; }
 
  private:
+  // The server's name of `name`, after the plan mode is set for this
+  // transaction.
+  std::string BeforePrepared(const std::string& name);
+
   Db& db_;
   pqxx::transaction_base& txn_;
+  bool generic_plans_ = false;
 };
 
 // Not thread safe: owned by one thread.
@@ -89,8 +109,9 @@ class Db {
   // returns it as a status (StatusOfDbFailure): no exception leaves Db.
 
   // `fn` in one transaction under `policy`; a lock that could not be had in
-  // time rolls it back and tries again. UNAVAILABLE when every attempt
-  // failed.
+  // time rolls it back and tries again, and so does a prepared statement
+  // the server refused as stale (Tx::Prepared; a few times at most). `fn`
+  // must be safe to run again. UNAVAILABLE when every attempt failed.
   [[nodiscard]] absl::Status Transaction(absl::string_view what, const RetryPolicy& policy,
                                          const std::function<void(Tx&)>& fn);
   // A read-only transaction (no retry: reads wait for nothing).
@@ -109,25 +130,63 @@ class Db {
   [[nodiscard]] absl::Status Autocommit(absl::string_view what, const RetryPolicy& policy,
                                         const std::string& sql);
 
+  // Defines `sql` as `name` for Tx::Prepared on this connection; a new `sql`
+  // under a known name replaces it. Talks to no server (the statement is
+  // prepared at its first use). Never throws.
+  void Define(const std::string& name, const std::string& sql);
+
   std::string Name(const std::string& raw) { return conn_.quote_name(raw); }
   std::string Quote(const std::string& value) { return conn_.quote(value); }
   pqxx::connection& conn() { return conn_; }
 
-  // Bookkeeping for the fault hooks, before each statement.
+  // Bookkeeping for the fault hooks, before each statement, and before each
+  // run of a prepared one (true: make the server forget it now).
   void BeforeStatement(bool ddl);
+  bool ForgetPreparedNow();
+  // For Tx::Prepared: the server's name of the statement defined as `name`
+  // (a new one if it was stale; throws std::invalid_argument for a name
+  // never defined), and the note that the server refused it (stale or gone
+  // when `e`'s SQLSTATE says so).
+  std::string ServerName(const std::string& name);
+  void NoteFailed(const std::string& name, const pqxx::sql_error& e);
 
  private:
+  // A Define'd statement. The server knows it as "<name>_<generation>"; a
+  // stale or replaced one is left there, unused, and prepared anew under the
+  // next generation (libpqxx deallocates only outside a transaction).
+  struct Definition {
+    std::string sql;
+    int generation = 0;
+    bool stale = false;
+  };
+  // Whether a statement was refused as stale (and is prepared anew at its
+  // next use).
+  bool AnyStale() const;
+
   pqxx::connection& conn_;
   const FaultPlan faults_;
   bool replica_mode_ = false;
   int64_t statements_ = 0;
   int64_t ddl_statements_ = 0;
+  int64_t prepared_runs_ = 0;
+  std::map<std::string, Definition> definitions_;
 };
 
 template <typename... Args>
 pqxx::result Tx::Params(const std::string& sql, Args&&... args) {
   db_.BeforeStatement(false);
   return txn_.exec_params(sql, std::forward<Args>(args)...);
+}
+
+template <typename... Args>
+pqxx::result Tx::Prepared(const std::string& name, Args&&... args) {
+  const std::string server_name = BeforePrepared(name);
+  try {
+    return txn_.exec_prepared(server_name, std::forward<Args>(args)...);
+  } catch (const pqxx::sql_error& e) {
+    db_.NoteFailed(name, e);
+    throw;
+  }
 }
 
 // The pages of `relation` (a table or partition) plus one: how far a scan by

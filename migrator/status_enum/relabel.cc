@@ -1,5 +1,6 @@
 #include "migrator/status_enum/relabel.h"
 
+#include <optional>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -19,6 +20,8 @@ namespace {
 constexpr char kReasonBackfill[] = "status migration backfill";
 constexpr char kReasonRollback[] = "status migration rollback";
 constexpr int64_t kPagesPerBatch = 8;
+// The batch statement of "Booking".status (BookingBatchSql), prepared once.
+constexpr char kBatchStatement[] = "relabel_booking_batch";
 
 std::vector<std::string> FromLabels(Direction d) {
   return d == Direction::kForward ? OldOnlyLabels() : NewOnlyLabels();
@@ -33,28 +36,26 @@ absl::Status BookingsPass(PhaseContext& ctx, Direction direction, RelabelOutcome
     sql = BookingBatchSql(tx, ctx.store, direction, ctx.options.in_service_rule);
   });
   if (!read.ok()) return read;
+  ctx.db.Define(kBatchStatement, sql);
   const std::string labels = TextArrayLiteral(FromLabels(direction));
   const std::string reason = direction == Direction::kForward ? kReasonBackfill : kReasonRollback;
-  const std::string upper_sql =
-      absl::StrCat("SELECT max(id) AS upper FROM (SELECT id FROM ", ctx.store.table,
-                   " WHERE id > $1 ORDER BY id LIMIT $2) AS batch");
   std::string after;
   while (true) {
-    std::string upper;
+    std::optional<std::string> upper;
     int64_t relabelled = 0, moved = 0;
     const absl::Time start = absl::Now();
     absl::Status s = ctx.db.Transaction("relabel batch", ctx.RowLocks(), [&](Tx& tx) {
-      pqxx::result hi = tx.Params(upper_sql, after, ctx.options.batch_size);
-      if (hi[0]["upper"].is_null()) return;
-      upper = hi[0]["upper"].as<std::string>();
-      const pqxx::row r = tx.Params(sql, labels, after, upper, reason)[0];
+      const pqxx::row r =
+          tx.Prepared(kBatchStatement, labels, after, ctx.options.batch_size, reason)[0];
+      upper.reset();
+      if (!r["upper"].is_null()) upper = r["upper"].as<std::string>();
       relabelled = r["relabelled"].as<int64_t>();
       moved = r["moved"].as<int64_t>();
     });
     if (!s.ok()) return s;
-    if (upper.empty()) break;
+    if (!upper.has_value()) break;
     outcome.longest_batch = std::max(outcome.longest_batch, absl::Now() - start);
-    after = upper;
+    after = *upper;
     outcome.bookings += relabelled;
     outcome.status_changes += moved;
     progress.Add(relabelled);

@@ -9,10 +9,13 @@
 
 namespace booking::migrator {
 
-// One batch of "Booking".status: $1 the labels to relabel (text[]), $2 and
-// $3 the id range (lo, hi], $4 the history reason. Returns one row:
+// One batch of "Booking".status: $1 the labels to relabel (text[]), $2 the
+// id the batch starts after, $3 the batch's size (rows of the table, in id
+// order), $4 the history reason. Returns one row: `upper` (the batch's last
+// id: the next batch starts after it; NULL when no id follows $2),
 // `relabelled` (bookings whose label changed) and `moved` (those of them
-// whose status changed in history's names, each with its event).
+// whose status changed in history's names, each with its event). One
+// statement, one round trip; it is meant to be prepared once (Tx::Prepared).
 //
 // The rows are locked and read in one SELECT ... FOR UPDATE SKIP LOCKED:
 // under READ COMMITTED a row updated after the statement's snapshot is
