@@ -36,6 +36,14 @@ absl::Status BookingsPass(PhaseContext& ctx, Direction direction, RelabelOutcome
     sql = BookingBatchSql(tx, ctx.store, direction, ctx.options.in_service_rule);
   });
   if (!read.ok()) return read;
+  // The batch runs one generic plan, made at its first run from the
+  // statistics of then: the exact labels a rollback kept (possibly many) must
+  // be counted, or the per-row lookup may be planned as a scan of a table
+  // the planner thought empty.
+  absl::Status analyzed = ctx.db.Transaction("analyze exact labels", ctx.RowLocks(), [&](Tx& tx) {
+    tx.Exec(R"(ANALYZE "BookingStatusExact")");
+  });
+  if (!analyzed.ok()) return analyzed;
   ctx.db.Define(kBatchStatement, sql);
   const std::string labels = TextArrayLiteral(FromLabels(direction));
   const std::string reason = direction == Direction::kForward ? kReasonBackfill : kReasonRollback;
