@@ -47,8 +47,19 @@ RelayOptions Validated(RelayOptions options) {
 struct OutboxRelay::Session {
   pqxx::connection& db;
   PartitionOwnership& partitions;
+  OutboxListener& listener;
   IngestPipeline& pipeline;
   absl::Time next_rebalance = absl::InfinitePast();
+  // Acknowledged (nothing rejected) and not deleted yet: deleted with the
+  // next read, in its message, or by FlushAcked before the relay waits,
+  // rebalances or ends. Lost with the session, they are sent again and
+  // history-service finds them stored.
+  std::vector<int64_t> acked_ids = {};
+  // Whether a read may find events: a NOTIFY since the last read, the last
+  // read stopped at a limit, or a wait ended (a held-back event's
+  // "retryAfter" passes without a NOTIFY). Under a trickle no read comes
+  // back empty while a batch is in flight.
+  bool read_due = true;
 };
 
 OutboxRelay::OutboxRelay(RelayOptions options, prometheus::Registry& metrics)
@@ -178,7 +189,7 @@ absl::Status OutboxRelay::RunSession() {
     OutboxListener listener(db);
     IngestPipeline pipeline(channel_, interrupts_);
     LogInfo("relay connected to the booking store", {{"history_target", options_.history_target}});
-    Session session{db, partitions, pipeline};
+    Session session{db, partitions, listener, pipeline};
     return Pump(session);
   } catch (const std::exception& e) {
     return StatusFromException(e);
@@ -191,11 +202,13 @@ absl::Status OutboxRelay::Pump(Session& s) {
     if (stopping && s.pipeline.in_flight() == 0) break;
     // Partitions change hands only while nothing of ours is in flight.
     if (!stopping && s.pipeline.in_flight() == 0 && absl::Now() >= s.next_rebalance) {
+      if (absl::Status flushed = FlushAcked(s); !flushed.ok()) return flushed;
       Rebalance(s);
       s.next_rebalance = absl::Now() + options_.idle_wait;
     }
     if (s.pipeline.in_flight() == 0 && s.partitions.owned().empty()) {
       WaitForEvents(s.db, s.next_rebalance - absl::Now());
+      s.read_due = true;
       continue;
     }
     // Another batch goes out while fewer than pipeline_depth are
@@ -203,10 +216,12 @@ absl::Status OutboxRelay::Pump(Session& s) {
     // pipeline to empty (a partition is handed over with nothing in flight).
     const int before = s.pipeline.in_flight();
     if (!stopping && absl::Now() < s.next_rebalance && before < options_.pipeline_depth) {
-      absl::StatusOr<bool> sent = SendNext(s);
+      absl::StatusOr<bool> sent = ReadDue(s) ? SendNext(s) : false;
       if (!sent.ok()) return sent.status();
       if (!*sent && before == 0) {
+        if (absl::Status flushed = FlushAcked(s); !flushed.ok()) return flushed;
         WaitForEvents(s.db, s.next_rebalance - absl::Now());
+        s.read_due = true;
         continue;
       }
     }
@@ -218,16 +233,36 @@ absl::Status OutboxRelay::Pump(Session& s) {
     }
     if (absl::Status settled = SettleNextAck(s); !settled.ok()) return settled;
   }
+  if (absl::Status flushed = FlushAcked(s); !flushed.ok()) return flushed;
   s.pipeline.Close();
   return absl::OkStatus();
 }
 
+bool OutboxRelay::ReadDue(Session& s) {
+  // Takes what notifications have arrived, without waiting.
+  s.db.get_notifs();
+  if (s.listener.TakeNotified()) s.read_due = true;
+  return s.read_due;
+}
+
+absl::Status OutboxRelay::FlushAcked(Session& s) {
+  if (s.acked_ids.empty()) return absl::OkStatus();
+  absl::Status settled = Settle(s.db, s.acked_ids, {});
+  if (settled.ok()) s.acked_ids.clear();
+  return settled;
+}
+
 absl::StatusOr<bool> OutboxRelay::SendNext(Session& s) {
-  absl::StatusOr<Batch> read =
-      ReadBatch(s.db, s.partitions.owned(), s.pipeline.InFlightIds(),
-                {.max_events = options_.batch_size, .max_bytes = options_.max_batch_bytes});
+  // Cleared before the read: a NOTIFY arriving meanwhile makes another due.
+  s.read_due = false;
+  s.listener.TakeNotified();
+  absl::StatusOr<Batch> read = ReadBatch(
+      s.db, s.partitions.owned(), s.pipeline.InFlightIds(),
+      {.max_events = options_.batch_size, .max_bytes = options_.max_batch_bytes}, s.acked_ids);
   if (!read.ok()) return read.status();
+  s.acked_ids.clear();
   Batch& batch = *read;
+  s.read_due = batch.more;
   if (!batch.set_aside.empty()) {
     if (absl::Status settled = Settle(s.db, batch.set_aside_ids, batch.set_aside); !settled.ok()) {
       return settled;
@@ -252,7 +287,12 @@ absl::Status OutboxRelay::SettleNextAck(Session& s) {
   }
   stream_backoff_.Reset();
   const history::v1::IngestAck& ack = acked->ack;
-  if (absl::Status settled = Settle(s.db, acked->batch.outbox_ids, ack.rejected()); !settled.ok()) {
+  if (ack.rejected().empty()) {
+    // Deleted with the next read (one round trip for both).
+    s.acked_ids.insert(s.acked_ids.end(), acked->batch.outbox_ids.begin(),
+                       acked->batch.outbox_ids.end());
+  } else if (absl::Status settled = Settle(s.db, acked->batch.outbox_ids, ack.rejected());
+             !settled.ok()) {
     return settled;
   }
   acked_.Increment(static_cast<double>(acked->batch.outbox_ids.size() - ack.rejected_size()));

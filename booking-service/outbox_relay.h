@@ -100,9 +100,15 @@ class OutboxRelay {
   // One connection to each side; returns why it ended.
   absl::Status RunSession();
   absl::Status Pump(Session& s);
-  // Reads the next batch and sends it; false when there was nothing to send.
-  // A booking-store error ends the session (returned).
+  // Reads the next batch (deleting the acknowledged events first, in the
+  // same message) and sends it; false when there was nothing to send. A
+  // booking-store error ends the session (returned).
   absl::StatusOr<bool> SendNext(Session& s);
+  // Whether a read may find anything (Session::read_due), NOTIFYs that
+  // arrived taken into account.
+  bool ReadDue(Session& s);
+  // Deletes the acknowledged events no read has taken along.
+  absl::Status FlushAcked(Session& s);
   // Settles the oldest batch's acknowledgement, or handles the stream's end.
   // A booking-store error ends the session (returned).
   absl::Status SettleNextAck(Session& s);

@@ -59,6 +59,13 @@ const std::string& SetAsideSql() {
   return sql;
 }
 
+// Deletes acknowledged events `ids` (values inlined: integers); "" for none.
+std::string DeleteSql(const std::vector<int64_t>& ids) {
+  if (ids.empty()) return "";
+  return absl::StrCat("DELETE FROM ", outbox::kTable, " WHERE id = ANY('{", absl::StrJoin(ids, ","),
+                      "}'::bigint[])");
+}
+
 // Settle's statements, in one transaction; libpqxx errors are thrown.
 void SettleIn(pqxx::connection& conn, const std::vector<int64_t>& outbox_ids,
               const google::protobuf::RepeatedPtrField<history::v1::RejectedEvent>& rejected) {
@@ -107,12 +114,17 @@ absl::StatusOr<std::unique_ptr<pqxx::connection>> OpenOutbox(const std::string& 
 }
 
 absl::StatusOr<Batch> ReadBatch(pqxx::connection& conn, const std::vector<int>& partitions,
-                                const std::vector<int64_t>& exclude, const BatchLimits& limits) {
-  absl::StatusOr<std::vector<outbox::PendingEvent>> pending = outbox::ReadPending(
-      conn, {.partitions = partitions, .exclude = exclude, .limit = limits.max_events});
+                                const std::vector<int64_t>& exclude, const BatchLimits& limits,
+                                const std::vector<int64_t>& delete_first) {
+  absl::StatusOr<std::vector<outbox::PendingEvent>> pending =
+      outbox::ReadPending(conn, {.partitions = partitions,
+                                 .exclude = exclude,
+                                 .limit = limits.max_events,
+                                 .before = DeleteSql(delete_first)});
   if (!pending.ok()) return pending.status();
   const size_t max_bytes = static_cast<size_t>(std::max(limits.max_bytes, kBatchOverheadBytes));
   Batch batch;
+  batch.more = static_cast<int>(pending->size()) >= limits.max_events;
   size_t bytes = kBatchOverheadBytes;
   for (outbox::PendingEvent& row : *pending) {
     const int64_t outbox_id = row.outbox_id;
@@ -129,7 +141,10 @@ absl::StatusOr<Batch> ReadBatch(pqxx::connection& conn, const std::vector<int>& 
                             max_bytes, " bytes; set aside by the relay)"));
       continue;
     }
-    if (bytes + size > max_bytes) break;  // the next batch takes it
+    if (bytes + size > max_bytes) {  // the next batch takes it
+      batch.more = true;
+      break;
+    }
     bytes += size;
     batch.outbox_ids.push_back(outbox_id);
     *batch.request.add_events() = std::move(e);
@@ -141,6 +156,11 @@ absl::Status Settle(
     pqxx::connection& conn, const std::vector<int64_t>& outbox_ids,
     const google::protobuf::RepeatedPtrField<history::v1::RejectedEvent>& rejected) {
   try {
+    if (rejected.empty()) {
+      // One statement: no BEGIN and COMMIT of its own.
+      if (!outbox_ids.empty()) pqxx::nontransaction(conn).exec(DeleteSql(outbox_ids));
+      return absl::OkStatus();
+    }
     SettleIn(conn, outbox_ids, rejected);
     return absl::OkStatus();
   } catch (const std::exception& e) {
@@ -150,15 +170,27 @@ absl::Status Settle(
 
 absl::StatusOr<Backlog> ReadBacklog(pqxx::connection& conn) {
   try {
+    // min(id) and max(id) are index lookups; the count (of at most
+    // kBacklogCountCap ids) runs only when the span is that small.
+    static const std::string sql = absl::StrCat(R"(
+        SELECT CASE WHEN hi IS NULL THEN 0
+                    WHEN hi - lo < $1 THEN (SELECT count(*) FROM )",
+                                                outbox::kTable, R"( WHERE id BETWEEN lo AND hi)
+                    ELSE hi - lo + 1 END AS events,
+               COALESCE(hi - lo >= $1, false) AS estimated,
+               COALESCE(extract(epoch from timezone('UTC', now()) -
+                   (SELECT "createdAt" FROM )",
+                                                outbox::kTable, R"( WHERE id = lo)), 0)::float8
+                 AS oldest_age_seconds
+        FROM (SELECT (SELECT min(id) FROM )",
+                                                outbox::kTable, R"() AS lo,
+                     (SELECT max(id) FROM )",
+                                                outbox::kTable, R"() AS hi) AS span)");
     pqxx::nontransaction txn(conn);
-    pqxx::result r = txn.exec(absl::StrCat(
-        R"(SELECT count(*) AS events,
-                COALESCE(extract(epoch from timezone('UTC', now()) - min("createdAt")), 0)::float8
-                  AS oldest_age_seconds
-         FROM )",
-        outbox::kTable));
-    return Backlog{.events = r[0]["events"].as<double>(),
-                   .oldest_age_seconds = std::max(0.0, r[0]["oldest_age_seconds"].as<double>())};
+    const pqxx::row r = txn.exec_params1(sql, kBacklogCountCap);
+    return Backlog{.events = r["events"].as<double>(),
+                   .estimated = r["estimated"].as<bool>(),
+                   .oldest_age_seconds = std::max(0.0, r["oldest_age_seconds"].as<double>())};
   } catch (const std::exception& e) {
     return StatusFromException(e);
   }

@@ -64,16 +64,20 @@ void LockBookings(pqxx::transaction_base& txn, const std::set<std::string>& book
 
 namespace {
 
-// The head (last row) of each of `bookings` that history holds.
-void ReadHeads(pqxx::transaction_base& txn, const std::string& booking_json, IngestState& state) {
-  const pqxx::result r = txn.exec_params(
+// The head (last row) of each of the bookings `booking_json` (an SQL
+// literal) that history holds.
+std::string HeadsSql(const std::string& booking_json) {
+  return absl::StrCat(
       R"(SELECT b AS booking_id, h.sequence AS sequence, h."toStatus" AS to_status,
                 COALESCE(h."rowHash", '\x'::bytea) AS row_hash
-         FROM jsonb_array_elements_text($1::jsonb) AS t(b)
+         FROM jsonb_array_elements_text()",
+      booking_json, R"(::jsonb) AS t(b)
          CROSS JOIN LATERAL (SELECT sequence, "toStatus", "rowHash"
                              FROM "BookingStatusHistory" WHERE "bookingId" = b
-                             ORDER BY sequence DESC LIMIT 1) AS h)",
-      booking_json);
+                             ORDER BY sequence DESC LIMIT 1) AS h)");
+}
+
+void ReadHeads(const pqxx::result& r, IngestState& state) {
   const pqxx::row_size_type booking = r.column_number("booking_id"),
                             sequence = r.column_number("sequence"),
                             to_status = r.column_number("to_status"),
@@ -85,12 +89,14 @@ void ReadHeads(pqxx::transaction_base& txn, const std::string& booking_json, Ing
   }
 }
 
-// The rows history holds of `event_ids`.
-void ReadStored(pqxx::transaction_base& txn, const std::string& ids_json, IngestState& state) {
-  const pqxx::result r =
-      txn.exec_params(absl::StrCat("SELECT ", kContentColumns, R"( FROM "BookingStatusHistory"
-              WHERE "eventId" IN (SELECT x::uuid FROM jsonb_array_elements_text($1::jsonb) AS t(x)))"),
-                      ids_json);
+// The rows history holds of the events `ids_json` (an SQL literal).
+std::string StoredSql(const std::string& ids_json) {
+  return absl::StrCat("SELECT ", kContentColumns, R"( FROM "BookingStatusHistory"
+              WHERE "eventId" IN (SELECT x::uuid FROM jsonb_array_elements_text()",
+                      ids_json, R"(::jsonb) AS t(x)))");
+}
+
+void ReadStored(const pqxx::result& r, IngestState& state) {
   const ContentLayout at(r);
   for (const pqxx::row& row : r) {
     RowContent c = ReadContent(row, at);
@@ -98,24 +104,28 @@ void ReadStored(pqxx::transaction_base& txn, const std::string& ids_json, Ingest
   }
 }
 
-// The held-back rows not retired of `bookings` (gaps among them: held_gap)
-// and of `event_ids` (apart from conflicts: held), oldest first.
-void ReadHeld(pqxx::transaction_base& txn, const std::set<std::string>& bookings,
-              const std::string& booking_json, const std::string& ids_json, IngestState& state) {
-  const pqxx::result r =
-      txn.exec_params(absl::StrCat("SELECT ", kContentColumns, R"(, "bookingId" = ANY(
-                SELECT jsonb_array_elements_text($1::jsonb)) AND "heldReason" = 'gap' AS held_gap,
+// The held-back rows not retired of the bookings (gaps among them:
+// held_gap) and of the events (apart from conflicts: held), oldest first.
+std::string HeldSql(const std::string& booking_json, const std::string& ids_json) {
+  return absl::StrCat("SELECT ", kContentColumns, R"(, "bookingId" = ANY(
+                SELECT jsonb_array_elements_text()",
+                      booking_json, R"(::jsonb)) AND "heldReason" = 'gap' AS held_gap,
                 "heldReason" <> 'conflict' AND
-                "eventId" IN (SELECT x::uuid FROM jsonb_array_elements_text($2::jsonb) AS t(x))
+                "eventId" IN (SELECT x::uuid FROM jsonb_array_elements_text()",
+                      ids_json, R"(::jsonb) AS t(x))
                   AS held,
                 COALESCE("traceParent", '') AS trace_parent
               FROM "BookingStatusHeldBack"
               WHERE "retiredAt" IS NULL AND
-                    ("bookingId" IN (SELECT jsonb_array_elements_text($1::jsonb)) OR
+                    ("bookingId" IN (SELECT jsonb_array_elements_text()",
+                      booking_json, R"(::jsonb)) OR
                      ("heldReason" <> 'conflict' AND "eventId" IN
-                        (SELECT x::uuid FROM jsonb_array_elements_text($2::jsonb) AS t(x))))
-              ORDER BY "heldAt", id)"),
-                      booking_json, ids_json);
+                        (SELECT x::uuid FROM jsonb_array_elements_text()",
+                      ids_json, R"(::jsonb) AS t(x))))
+              ORDER BY "heldAt", id)");
+}
+
+void ReadHeld(const pqxx::result& r, const std::set<std::string>& bookings, IngestState& state) {
   const ContentLayout at(r);
   const pqxx::row_size_type held_gap = r.column_number("held_gap"), held = r.column_number("held"),
                             trace_parent = r.column_number("trace_parent");
@@ -133,11 +143,18 @@ void ReadHeld(pqxx::transaction_base& txn, const std::set<std::string>& bookings
 IngestState LoadState(pqxx::transaction_base& txn, const std::set<std::string>& bookings,
                       const std::set<std::string>& event_ids) {
   IngestState state;
-  const std::string booking_json = JsonTextArray(bookings);
-  const std::string ids_json = JsonTextArray(event_ids);
-  ReadHeads(txn, booking_json, state);
-  ReadStored(txn, ids_json, state);
-  ReadHeld(txn, bookings, booking_json, ids_json, state);
+  const std::string booking_json = txn.quote(JsonTextArray(bookings));
+  const std::string ids_json = txn.quote(JsonTextArray(event_ids));
+  // The three reads in one message (one round trip), results apart.
+  pqxx::pipeline reads(txn);
+  reads.retain(3);
+  const pqxx::pipeline::query_id heads = reads.insert(HeadsSql(booking_json));
+  const pqxx::pipeline::query_id stored = reads.insert(StoredSql(ids_json));
+  const pqxx::pipeline::query_id held = reads.insert(HeldSql(booking_json, ids_json));
+  reads.complete();
+  ReadHeads(reads.retrieve(heads), state);
+  ReadStored(reads.retrieve(stored), state);
+  ReadHeld(reads.retrieve(held), bookings, state);
   return state;
 }
 
@@ -164,17 +181,19 @@ void AssignFeedPositions(pqxx::transaction_base& txn, const std::vector<PlannedR
   if (rows.empty()) return;
   std::vector<std::string> ids;
   for (const PlannedRow& p : rows) ids.push_back(JsonString(p.content.event_id));
-  txn.exec_params("SELECT pg_advisory_xact_lock($1, 0)", kFeedLockClass);
-  // nextval is computed after the subquery's ORDER BY: positions in insertion
-  // order, so a booking's rows in sequence order.
-  txn.exec_params(R"(INSERT INTO "BookingStatusHistoryFeed" (position, "historyId")
-                     SELECT nextval('"BookingStatusHistoryFeed_position_seq"'), id
-                     FROM (SELECT h.id FROM jsonb_array_elements_text($1::jsonb)
-                                              WITH ORDINALITY AS t(e, ord)
-                           JOIN "BookingStatusHistory" h ON h."eventId" = t.e::uuid
-                           ORDER BY t.ord) AS inserted)",
-                  absl::StrCat("[", absl::StrJoin(ids, ","), "]"));
-  txn.exec("NOTIFY history_feed");  // delivered on commit, to every replica's listener
+  // One message, run in order: the lock, then the positions (nextval is
+  // computed after the subquery's ORDER BY: positions in insertion order, so
+  // a booking's rows in sequence order), then NOTIFY history_feed (delivered
+  // on commit, to every replica's listener).
+  txn.exec(absl::StrCat("SELECT pg_advisory_xact_lock(", kFeedLockClass, R"(, 0);
+      INSERT INTO "BookingStatusHistoryFeed" (position, "historyId")
+      SELECT nextval('"BookingStatusHistoryFeed_position_seq"'), id
+      FROM (SELECT h.id FROM jsonb_array_elements_text()",
+                        txn.quote(absl::StrCat("[", absl::StrJoin(ids, ","), "]")),
+                        R"(::jsonb) WITH ORDINALITY AS t(e, ord)
+            JOIN "BookingStatusHistory" h ON h."eventId" = t.e::uuid
+            ORDER BY t.ord) AS inserted;
+      NOTIFY history_feed)"));
 }
 
 }  // namespace booking

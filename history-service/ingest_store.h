@@ -1,6 +1,7 @@
 // The statements of one ingest transaction: lock the batch's bookings, read
 // what the store holds for them, insert the planned rows (held-back events:
-// ingest_held.h). Each takes the whole batch in one statement.
+// ingest_held.h). Each takes the whole batch in one statement; LoadState's
+// three reads and AssignFeedPositions' three statements go in one message.
 #ifndef HISTORY_SERVICE_INGEST_STORE_H_
 #define HISTORY_SERVICE_INGEST_STORE_H_
 
@@ -29,8 +30,8 @@ IngestState LoadState(pqxx::transaction_base& txn, const std::set<std::string>& 
 void InsertRows(pqxx::transaction_base& txn, const std::vector<PlannedRow>& rows);
 
 // The inserted rows' watch positions (schema step 0008), in insertion order,
-// and NOTIFY history_feed: the transaction's last statements, as they take a
-// lock held until commit that orders positions by commit.
+// and NOTIFY history_feed, in one message: the transaction's last statements,
+// as they take a lock held until commit that orders positions by commit.
 void AssignFeedPositions(pqxx::transaction_base& txn, const std::vector<PlannedRow>& rows);
 
 }  // namespace booking

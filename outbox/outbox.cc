@@ -17,12 +17,23 @@ constexpr char kPendingSql[] = R"(SELECT id AS outbox_id, "eventId"::text AS eve
        (extract(epoch from "createdAt") * 1000000)::bigint AS created_micros,
        COALESCE("traceParent", '') AS trace_parent
   FROM )";
-constexpr char kPendingSqlWhere[] = R"(
-  WHERE ($1 = '' OR )";
-constexpr char kPendingSqlEnd[] = R"( = ANY(string_to_array($1, ',')::int[]))
-    AND ($3 = '' OR id <> ALL(string_to_array($3, ',')::bigint[]))
-    AND ("retryAfter" IS NULL OR "retryAfter" <= now())
-  ORDER BY id LIMIT $2)";
+
+// The SELECT for `q` with its values inlined (integers only: nothing to
+// quote), so that it can share a message with the statement before it.
+std::string PendingSql(const PendingQuery& q) {
+  std::string sql = absl::StrCat(kPendingSql, kTable, R"(
+  WHERE ("retryAfter" IS NULL OR "retryAfter" <= now()))");
+  // Every partition (or none given): no filter.
+  if (!q.partitions.empty() && static_cast<int>(q.partitions.size()) != kPartitions) {
+    absl::StrAppend(&sql, "\n    AND ", kPartitionOf, " IN (", absl::StrJoin(q.partitions, ","),
+                    ")");
+  }
+  if (!q.exclude.empty()) {
+    absl::StrAppend(&sql, "\n    AND id <> ALL('{", absl::StrJoin(q.exclude, ","), "}'::bigint[])");
+  }
+  absl::StrAppend(&sql, "\n  ORDER BY id LIMIT ", q.limit);
+  return sql;
+}
 
 PendingEvent PendingOfRow(const pqxx::row& row) {
   PendingEvent e;
@@ -71,16 +82,13 @@ std::string InsertSql(const EventValues& v, absl::string_view source) {
 
 absl::StatusOr<std::vector<PendingEvent>> ReadPending(pqxx::connection& conn,
                                                       const PendingQuery& query) {
-  static const std::string sql =
-      absl::StrCat(kPendingSql, kTable, kPendingSqlWhere, kPartitionOf, kPendingSqlEnd);
   try {
-    pqxx::read_transaction txn(conn);
-    // Every partition (or none given): no filter.
-    const pqxx::result r = txn.exec_params(sql,
-                                           static_cast<int>(query.partitions.size()) == kPartitions
-                                               ? ""
-                                               : absl::StrJoin(query.partitions, ","),
-                                           query.limit, absl::StrJoin(query.exclude, ","));
+    // One simple-query message: the statements run in one implicit
+    // transaction and the result is the SELECT's (the last).
+    pqxx::nontransaction txn(conn);
+    const pqxx::result r =
+        txn.exec(query.before.empty() ? PendingSql(query)
+                                      : absl::StrCat(query.before, ";\n", PendingSql(query)));
     std::vector<PendingEvent> events;
     events.reserve(r.size());
     for (const pqxx::row& row : r) events.push_back(PendingOfRow(row));

@@ -109,11 +109,18 @@ struct PendingQuery {
   std::vector<int> partitions;
   std::vector<int64_t> exclude;  // outbox ids not to read (in flight)
   int limit = 500;
+  // SQL run first in the same message and the same (implicit) transaction,
+  // e.g. the relay's DELETE of acknowledged events: one round trip for both,
+  // and the read sees its effect. Empty: none. The caller builds it from
+  // values it quotes (txn-free: integers only, or pqxx quoting).
+  std::string before = {};
 };
 
 // Pending events of `query.partitions` (none waiting for its "retryAfter"),
-// oldest first, at most `query.limit`, read in a transaction of its own.
-// A database error is returned as a status (common/pg.h StatusFromException).
+// oldest first, at most `query.limit`: one message to the server (`before`
+// and the SELECT), one implicit transaction, no BEGIN or COMMIT of its own.
+// A database error is returned as a status (common/pg.h StatusFromException);
+// then `before` took no effect either.
 absl::StatusOr<std::vector<PendingEvent>> ReadPending(pqxx::connection& conn,
                                                       const PendingQuery& query);
 

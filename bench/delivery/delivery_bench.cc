@@ -16,6 +16,7 @@
 #include "bench/common/figure.h"
 #include "bench/delivery/bench_support.h"
 #include "bench/delivery/outage.h"
+#include "bench/delivery/streams.h"
 #include "tests/support/pg_cluster.h"
 #include "tests/support/process.h"
 
@@ -31,6 +32,8 @@ ABSL_FLAG(absl::Duration, down, absl::Seconds(5), "how long history-service is d
 ABSL_FLAG(absl::Duration, after, absl::Seconds(15), "steady load after it is back");
 ABSL_FLAG(bool, kill, true, "SIGKILL and restart history-service; false: SIGSTOP and SIGCONT");
 ABSL_FLAG(std::string, plot_dir, "build/bench-plots", "where the plot (SVG, PNG, .dat) goes");
+ABSL_FLAG(int, streams, 4,
+          "concurrent Ingest streams straight into history-service, against one (0: skip)");
 ABSL_FLAG(bool, profile, false,
           "pg_stat_statements on both servers; the drain's top statements printed");
 
@@ -178,6 +181,20 @@ void OutageFigure(ServiceSet& s) {
        .met = r.recovered_after_s >= 0});
 }
 
+void StreamsFigure(const ServiceSet& s) {
+  const int streams = absl::GetFlag(FLAGS_streams);
+  const StreamsResult r =
+      RunStreams(s, {.streams = streams, .profile = absl::GetFlag(FLAGS_profile)});
+  const double ratio = r.many_streams_events_per_s / r.one_stream_events_per_s;
+  bench::PrintFigure(
+      {.name = absl::StrCat(streams, " concurrent Ingest streams vs one (batches of 30)"),
+       .ours = absl::StrCat(Thousands(r.many_streams_events_per_s), " events/s"),
+       .yardstick = absl::StrCat(Thousands(r.one_stream_events_per_s), " events/s (one stream)"),
+       .ratio = absl::StrFormat("%.2fx", ratio),
+       .target = "> 1x (stored in parallel)",
+       .met = ratio > 1});
+}
+
 int Main() {
   if (absl::GetFlag(FLAGS_profile)) {
     // Read by the harness when it starts the servers.
@@ -198,6 +215,7 @@ int Main() {
     Check(s.StartBooking(), "booking-service");
   }
   if (absl::GetFlag(FLAGS_outage)) OutageFigure(s);
+  if (absl::GetFlag(FLAGS_streams) > 0) StreamsFigure(s);
   return 0;
 }
 
@@ -208,8 +226,8 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "delivery-bench [--events N] [--replicas R] [--relay_batch_size B] [--drain=false] "
       "[--outage=false] [--threads T] [--before 5s] [--down 5s] [--after 15s] [--kill=false] "
-      "[--plot_dir DIR] [--profile]: outbox drain vs COPY; history lag through an outage, "
-      "plotted");
+      "[--plot_dir DIR] [--streams N] [--profile]: outbox drain vs COPY; history lag through an "
+      "outage, plotted; N concurrent Ingest streams against one");
   absl::ParseCommandLine(argc, argv);
   return booking::testing::Main();
 }
