@@ -170,19 +170,19 @@ absl::Status Settle(
 
 absl::StatusOr<Backlog> ReadBacklog(pqxx::connection& conn) {
   try {
-    // min(id) and max(id) are index lookups; the count (of at most
-    // kBacklogCountCap ids) runs only when the span is that small.
+    // The count reads at most kBacklogCountCap + 1 ids in id order through
+    // the primary key; min(id) and max(id) are index lookups.
     static const std::string sql = absl::StrCat(R"(
-        SELECT CASE WHEN hi IS NULL THEN 0
-                    WHEN hi - lo < $1 THEN (SELECT count(*) FROM )",
-                                                outbox::kTable, R"( WHERE id BETWEEN lo AND hi)
-                    ELSE hi - lo + 1 END AS events,
-               COALESCE(hi - lo >= $1, false) AS estimated,
+        SELECT CASE WHEN n <= $1 THEN n ELSE GREATEST(n, hi - lo + 1) END AS events,
+               n > $1 AS estimated,
                COALESCE(extract(epoch from timezone('UTC', now()) -
                    (SELECT "createdAt" FROM )",
                                                 outbox::kTable, R"( WHERE id = lo)), 0)::float8
                  AS oldest_age_seconds
-        FROM (SELECT (SELECT min(id) FROM )",
+        FROM (SELECT (SELECT count(*) FROM (SELECT id FROM )",
+                                                outbox::kTable, R"( ORDER BY id LIMIT $1 + 1) AS c)
+                       AS n,
+                     (SELECT min(id) FROM )",
                                                 outbox::kTable, R"() AS lo,
                      (SELECT max(id) FROM )",
                                                 outbox::kTable, R"() AS hi) AS span)");

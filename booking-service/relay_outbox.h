@@ -77,15 +77,16 @@ absl::Status Settle(pqxx::connection& conn, const std::vector<int64_t>& outbox_i
 inline constexpr int64_t kBacklogCountCap = 10000;
 
 struct Backlog {
-  // Exact while the outbox's id span (max(id) - min(id) + 1) is within
-  // kBacklogCountCap: the rows in that span counted through the primary
-  // key. Beyond, the span itself: an upper bound (ids of rolled-back
-  // writes and of events acknowledged out of order among partitions are
-  // holes in it), found by two index lookups. So the gauge's cost follows
-  // the work, never the store's size: a count(*) of a large backlog read
-  // every row every second (28 ms at 500k) while the relay drained it.
+  // Counted while there are at most kBacklogCountCap events (reading no
+  // more than that many ids through the primary key). Beyond, the id span
+  // (max(id) - min(id) + 1, two index lookups), an upper bound: ids of
+  // rolled-back writes and of events acknowledged out of order among
+  // partitions are holes in it. One event held back for minutes (a gap)
+  // does not inflate a small backlog: it is counted. So the gauge's cost
+  // follows the work, never the store's size: a count(*) of a large backlog
+  // read every row every second (28 ms at 500k) while the relay drained it.
   double events = 0;
-  bool estimated = false;  // `events` is the span, not a count
+  bool estimated = false;  // more than kBacklogCountCap: `events` is the span
   // Of the event with the lowest id (the oldest written, up to commit
   // order; also one held back and waiting to be sent again); 0 when empty.
   double oldest_age_seconds = 0;

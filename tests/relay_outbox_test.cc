@@ -5,8 +5,9 @@
 //   neither took effect (nothing acknowledged is lost, nothing deleted that
 //   was not);
 // - a batch that stops at its limit says more may be pending;
-// - ReadBacklog counts the outbox exactly while its id span is within
-//   kBacklogCountCap, and reports the span (an upper bound) beyond.
+// - ReadBacklog counts the outbox exactly up to kBacklogCountCap events,
+//   however wide their id span (an event held back for minutes does not
+//   inflate it), and reports the span (an upper bound) beyond.
 #include "booking-service/relay_outbox.h"
 
 #include <memory>
@@ -98,11 +99,23 @@ TEST_F(RelayOutboxTest, TheBacklogIsCountedUpToTheCapAndEstimatedFromTheIdSpanBe
   EXPECT_EQ(counted->events, 3);
   EXPECT_FALSE(counted->estimated);
 
-  // A span wider than the cap: the span, said to be an estimate.
-  AddEvent("d", 100 + kBacklogCountCap);
+  // A span wider than the cap, few events (one held back long ago): still
+  // counted.
+  AddEvent("d", 100 + 3 * kBacklogCountCap);
+  absl::StatusOr<Backlog> wide = ReadBacklog(conn);
+  ASSERT_TRUE(wide.ok()) << wide.status();
+  EXPECT_EQ(wide->events, 4);
+  EXPECT_FALSE(wide->estimated);
+
+  // More events than the cap: the span, said to be an estimate.
+  Exec(url_, absl::StrCat(R"(INSERT INTO "BookingOutbox" (id, "bookingId", sequence, "toStatus",
+                                  "changedBy")
+                             SELECT 1000 + g, 'e' || g, 1, 'CONFIRMED', 'test'
+                             FROM generate_series(1, )",
+                          kBacklogCountCap, ") AS g"));
   absl::StatusOr<Backlog> estimated = ReadBacklog(conn);
   ASSERT_TRUE(estimated.ok()) << estimated.status();
-  EXPECT_EQ(estimated->events, static_cast<double>(kBacklogCountCap + 1));
+  EXPECT_EQ(estimated->events, static_cast<double>(3 * kBacklogCountCap + 1));
   EXPECT_TRUE(estimated->estimated);
   EXPECT_GE(estimated->oldest_age_seconds, 0);
 }
