@@ -11,19 +11,14 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "bench/common/die.h"
 #include "pqxx/pqxx"
 #include "tests/support/service_set.h"
 
 namespace booking::testing {
 
-[[noreturn]] inline void Die(const std::string& what) {
-  std::fprintf(stderr, "delivery-bench: %s\n", what.c_str());
-  std::exit(1);
-}
-
-inline void Check(const absl::Status& s, const std::string& what) {
-  if (!s.ok()) Die(absl::StrCat(what, ": ", s.ToString()));
-}
+using bench::Check;
+using bench::Die;
 
 inline int64_t Count(const std::string& url, const std::string& sql) {
   pqxx::connection conn(url);

@@ -229,5 +229,5 @@ int main(int argc, char** argv) {
       "[--plot_dir DIR] [--streams N] [--profile]: outbox drain vs COPY; history lag through an "
       "outage, plotted; N concurrent Ingest streams against one");
   absl::ParseCommandLine(argc, argv);
-  return booking::testing::Main();
+  return booking::bench::RunBench("delivery-bench", booking::testing::Main);
 }

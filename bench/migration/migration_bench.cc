@@ -21,6 +21,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "bench/common/die.h"
 #include "bench/common/figure.h"
 #include "bench/migration/plot.h"
 #include "bench/migration/probe.h"
@@ -46,10 +47,7 @@ using bench::Probe;
 using bench::WaitStats;
 
 void Check(bool ok, const std::string& what) {
-  if (!ok) {
-    std::cerr << "migration-bench: " << what << " failed\n";
-    std::exit(1);
-  }
+  if (!ok) bench::Die(what + " failed");
 }
 
 // The migrator's own words of how long contract held ACCESS EXCLUSIVE.
@@ -310,4 +308,7 @@ int Main(int argc, char** argv) {
 }  // namespace
 }  // namespace booking::testing
 
-int main(int argc, char** argv) { return booking::testing::Main(argc, argv); }
+int main(int argc, char** argv) {
+  return booking::bench::RunBench("migration-bench",
+                                  [&] { return booking::testing::Main(argc, argv); });
+}
