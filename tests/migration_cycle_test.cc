@@ -15,6 +15,7 @@
 #include "history/v1/history.grpc.pb.h"
 #include "tests/support/fixtures.h"
 #include "tests/support/grpc_client.h"
+#include "tests/support/kill_steps.h"
 #include "tests/support/pg_cluster.h"
 #include "tests/support/pg_suite.h"
 #include "tests/support/process.h"
@@ -104,6 +105,7 @@ class MigrationCycleTest : public PgSuite {
                    WHERE attrelid = '"Booking"'::regclass AND attname = 'status')"),
               "t");
     EXPECT_EQ(Q(R"(SELECT count(*) FROM "Booking_Status_Migration_Backup")"), "1500");
+    EXPECT_EQ(MigratorLeftovers(booking_), "");
     // The table itself was never rewritten.
     EXPECT_EQ(Q(R"(SELECT relfilenode FROM pg_class WHERE relname = 'Booking')"), relfilenode);
   }
@@ -226,6 +228,17 @@ TEST_F(MigrationCycleTest, FullCycleThenRollbacksBackToTheOriginalRowForRow) {
   Migrate({"contract"}, 6);
   EXPECT_NE(last_output_.find("compatibility window"), std::string::npos) << last_output_;
   Migrate({"contract", "--compatibility-window", "0s"});
+  // The old column's indexes went concurrently before the swap (their files
+  // are not freed under its lock); the swap renamed their replacements.
+  const size_t retired = last_output_.find("swap: dropped ");
+  ASSERT_NE(retired, std::string::npos) << last_output_;
+  const std::string retired_line =
+      last_output_.substr(retired, last_output_.find('\n', retired) - retired);
+  for (const char* index :
+       {"Booking_status_idx", "Booking_workshop_idx", "Booking_in_transit_idx"}) {
+    EXPECT_NE(retired_line.find(index), std::string::npos) << retired_line;
+  }
+  EXPECT_LT(retired, last_output_.find("swap: held")) << last_output_;
 
   ExpectContracted(relfilenode);
   // Running a finished phase again changes nothing.

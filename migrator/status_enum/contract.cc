@@ -8,6 +8,7 @@
 #include "migrator/status_enum/labels.h"
 #include "migrator/status_enum/phase_common.h"
 #include "migrator/status_enum/phases.h"
+#include "migrator/status_enum/retire.h"
 #include "migrator/status_enum/swap.h"
 #include "migrator/status_enum/unique_check.h"
 #include "migrator/status_enum/verify.h"
@@ -78,8 +79,10 @@ absl::Status StatusMigration::Contract() {
   }
   // An interrupted rollback of contract may have left a widened index or
   // check under its temporary name: it must be carried, not lost.
+  // An interrupted contract may have left an index it was retiring invalid.
   if (!ctx_.options.dry_run) {
     if (absl::Status s = FinishWideRenames(ctx_, RecordedPlan(*state)); !s.ok()) return s;
+    if (absl::Status s = FinishRetirement(ctx_, RecordedPlan(*state)); !s.ok()) return s;
   }
   const absl::StatusOr<StatusPlan> current = CurrentPlan(ctx_);
   if (!current.ok()) return current.status();
@@ -105,12 +108,14 @@ absl::Status StatusMigration::Contract() {
     absl::Status s = MovePhase(ctx_, phase, kPhaseContracting, "contract", "started");
     if (!s.ok()) return s;
   }
-  SwapTarget target{NewLabels(), DefinitionMode::kNarrow, [&](Tx& tx) {
+  SwapTarget target{NewLabels(), DefinitionMode::kNarrow,
+                    [&](Tx& tx) {
                       tx.Exec(R"(DELETE FROM "BookingStatusExact")");
                       tx.Exec(R"(DELETE FROM "StatusMigrationWriter")");
                       SetPhase(tx, kPhaseContracting, kPhaseContracted, "contract",
                                "old labels removed");
-                    }};
+                    },
+                    /*retire_indexes_first=*/true};
   absl::Status s = SwapType(ctx_, plan, RecordedPlan(*state), target);
   if (!s.ok() || ctx_.options.dry_run) return s;
   s = ctx_.db.Transaction("analyze", ctx_.RowLocks(), [&](Tx& tx) {
@@ -122,6 +127,11 @@ absl::Status StatusMigration::Contract() {
 }
 
 absl::Status StatusMigration::RollbackContract(const MigrationState& state) {
+  // An interrupted contract's retired indexes first: the catalog refuses an
+  // invalid one, and their replacements go with the swap's debris.
+  if (!ctx_.options.dry_run && state.phase == kPhaseContracting) {
+    if (absl::Status s = RestoreRetired(ctx_, RecordedPlan(state)); !s.ok()) return s;
+  }
   const absl::StatusOr<StatusPlan> current = CurrentPlan(ctx_);
   if (!current.ok()) return current.status();
   const StatusPlan& plan = *current;

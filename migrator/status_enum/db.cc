@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <stdexcept>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
@@ -50,6 +51,8 @@ FaultPlan FaultPlan::FromEnvironment() {
     (void)absl::SimpleAtoi(spec, &plan.kill_before_statement);
   } else if (absl::ConsumePrefix(&spec, "fail-ddl=")) {
     (void)absl::SimpleAtoi(spec, &plan.fail_ddl);
+  } else if (absl::ConsumePrefix(&spec, "fail-ddl-matching=")) {
+    plan.fail_ddl_matching = std::string(spec);
   } else if (absl::ConsumePrefix(&spec, "stale-prepared=")) {
     (void)absl::SimpleAtoi(spec, &plan.stale_prepared);
   }
@@ -62,7 +65,7 @@ pqxx::result Tx::Exec(const std::string& sql) {
 }
 
 void Tx::Ddl(const std::string& sql) {
-  db_.BeforeStatement(true);
+  db_.BeforeStatement(true, sql);
   txn_.exec(sql);
 }
 
@@ -102,7 +105,7 @@ absl::Status Db::Prepare() {
   }
 }
 
-void Db::BeforeStatement(bool ddl) {
+void Db::BeforeStatement(bool ddl, absl::string_view sql) {
   ++statements_;
   if (ddl) ++ddl_statements_;
   if (faults_.kill_before_statement > 0 && statements_ == faults_.kill_before_statement) {
@@ -112,6 +115,10 @@ void Db::BeforeStatement(bool ddl) {
   }
   if (ddl && faults_.fail_ddl > 0 && ddl_statements_ == faults_.fail_ddl) {
     throw InjectedFailure(absl::StrCat("DDL statement ", ddl_statements_));
+  }
+  if (ddl && !faults_.fail_ddl_matching.empty() &&
+      absl::StrContains(sql, faults_.fail_ddl_matching)) {
+    throw InjectedFailure(std::string(sql));
   }
 }
 

@@ -32,7 +32,8 @@ namespace booking::migrator {
 // BOOKING_MIGRATOR_FAULT, for tests only: "kill-before=N" SIGKILLs the
 // migrator just before its Nth statement (commits count as statements),
 // "fail-ddl=N" fails its Nth DDL statement as PostgreSQL would fail it
-// (SQLSTATE 2BP01), "stale-prepared=N" makes the server forget every
+// (SQLSTATE 2BP01), "fail-ddl-matching=TEXT" fails the first DDL statement
+// whose text contains TEXT the same way, "stale-prepared=N" makes the server forget every
 // prepared statement (DEALLOCATE ALL) just before the Nth run of one, so the
 // server refuses it as it refuses a stale one, "count" logs how many
 // statements ran. Unset: no hooks.
@@ -40,6 +41,7 @@ struct FaultPlan {
   int64_t kill_before_statement = 0;
   int64_t fail_ddl = 0;
   int64_t stale_prepared = 0;
+  std::string fail_ddl_matching;  // fail the first DDL statement containing it
   bool report = false;
   static FaultPlan FromEnvironment();
 };
@@ -141,7 +143,7 @@ class Db {
 
   // Bookkeeping for the fault hooks, before each statement, and before each
   // run of a prepared one (true: make the server forget it now).
-  void BeforeStatement(bool ddl);
+  void BeforeStatement(bool ddl, absl::string_view sql = "");
   bool ForgetPreparedNow();
   // For Tx::Prepared: the server's name of the statement defined as `name`
   // (a new one if it was stale; throws std::invalid_argument for a name

@@ -10,6 +10,7 @@
 #include "migrator/status_enum/names.h"
 #include "migrator/status_enum/plan.h"
 #include "migrator/status_enum/progress.h"
+#include "migrator/status_enum/retire.h"
 #include "migrator/status_enum/swap_internal.h"
 
 namespace booking::migrator {
@@ -173,6 +174,16 @@ absl::Status SwapType(PhaseContext& ctx, const StatusPlan& current, const Status
     ctx.out << "  view " << v.object->name() << ":" << v.main << "\n";
   if (ctx.options.dry_run) return absl::OkStatus();
   if (absl::Status s = Prepare(ctx, current, *plan, target); !s.ok()) return s;
+  if (target.retire_indexes_first) {
+    std::vector<const PlanObject*> indexes;
+    for (const Rewritten& i : plan->indexes) indexes.push_back(i.object);
+    const absl::StatusOr<std::vector<std::string>> retired = RetireOldIndexes(ctx, indexes);
+    if (!retired.ok()) return retired.status();
+    if (!retired->empty()) {
+      ctx.out << "swap: dropped " << absl::StrJoin(*retired, ", ")
+              << " concurrently (replacements built; the swap renames them)\n";
+    }
+  }
   absl::Time locked;
   absl::Status s = ctx.db.Transaction("swap", ctx.TableLocks(), [&](Tx& tx) {
     for (const std::string& t : plan->tables) {

@@ -31,6 +31,9 @@ struct SwapTarget {
   DefinitionMode mode;              // kNarrow (contract) or kToOld (rollback of expand)
   // Runs last in the swap's transaction (the phase change).
   std::function<void(Tx&)> finish;
+  // Drop the old column's indexes concurrently before the swap (retire.h):
+  // contract's; an interrupted run is finished or undone from the catalog.
+  bool retire_indexes_first = false;
 };
 
 // Rewrites every definition for the target first (FAILED_PRECONDITION

@@ -7,6 +7,7 @@
 #include "migrator/status_enum/names.h"
 #include "migrator/status_enum/objects_sql.h"
 #include "migrator/status_enum/plan.h"
+#include "migrator/status_enum/retire.h"
 #include "migrator/status_enum/swap_internal.h"
 
 namespace booking::migrator {
@@ -75,6 +76,22 @@ void DropSyncTrigger(Tx& tx, const PlanObject& o, const StoreInfo& store) {
   tx.Ddl(absl::StrCat("DROP FUNCTION IF EXISTS ", names.function, "()"));
 }
 
+// An index built on a shadow column keeps the shadow's name for its column
+// (CREATE INDEX copies it; renaming the table's column does not follow):
+// the column's own name back, in every partition's index too.
+void RenameIndexColumns(Tx& tx, const PlanObject& o) {
+  const std::string shadow = ShadowColumn(o.column());
+  for (const pqxx::row& r : tx.Params(R"(SELECT i.indexrelid::regclass::text AS index_name
+                    FROM (SELECT $1::regclass AS relid  -- the tree has no row for a plain table
+                          UNION SELECT relid FROM pg_partition_tree($1::regclass)) t
+                    JOIN pg_index i ON i.indrelid = t.relid
+                    JOIN pg_attribute a ON a.attrelid = i.indexrelid AND a.attname = $2)",
+                                      o.table(), shadow)) {
+    tx.Ddl(absl::StrCat("ALTER TABLE ", r["index_name"].c_str(), " RENAME COLUMN ", tx.Name(shadow),
+                        " TO ", tx.Name(o.column())));
+  }
+}
+
 void SwapColumns(Tx& tx, const SwapPlan& plan, const StoreInfo& store) {
   for (const Rewritten& c : plan.columns) {
     const PlanObject& o = *c.object;
@@ -94,6 +111,7 @@ void SwapColumns(Tx& tx, const SwapPlan& plan, const StoreInfo& store) {
     tx.Ddl("DROP INDEX IF EXISTS " + Sibling(tx, i.object->table(), i.object->raw_name()));
     RenameBuiltIndex(tx, *i.object, NextName(i.object->raw_name()), "__next");
   }
+  for (const Rewritten& c : plan.columns) RenameIndexColumns(tx, *c.object);
   for (const Rewritten& c : plan.checks) {
     const PlanObject& o = *c.object;
     tx.Ddl(absl::StrCat("ALTER TABLE ", o.table(), " DROP CONSTRAINT IF EXISTS ",
@@ -199,6 +217,20 @@ absl::StatusOr<SwapPlan> PlanSwap(PhaseContext& ctx, const StatusPlan& current,
     if (!o.table().empty() &&
         std::find(plan.tables.begin(), plan.tables.end(), o.table()) == plan.tables.end()) {
       plan.tables.push_back(o.table());
+    }
+  }
+  // Indexes an interrupted contract retired before its swap: swapped in
+  // from their recorded definition.
+  const absl::StatusOr<std::vector<const PlanObject*>> retired = RetiredIndexes(ctx, recorded);
+  if (!retired.ok()) return retired.status();
+  for (const PlanObject* o : *retired) {
+    if (Find(current, *o) != nullptr) continue;
+    const RewriteContext rc = ContextFor(current, o->table(), ctx.store.next_type);
+    absl::StatusOr<Rewritten> r = RewriteFor(*o, *o, rc, mode);
+    if (!r.ok()) return r.status();
+    plan.indexes.push_back(*r);
+    if (std::find(plan.tables.begin(), plan.tables.end(), o->table()) == plan.tables.end()) {
+      plan.tables.push_back(o->table());
     }
   }
   std::sort(plan.tables.begin(), plan.tables.end());
