@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "common/tlog/checkpoint.h"
@@ -279,6 +280,36 @@ TEST(TlogCheckpointTest, SignedCheckpointRoundTripsOnlyWithItsKey) {
                 .status()
                 .code(),
             absl::StatusCode::kUnauthenticated);
+}
+
+// The character rules of C2SP signed notes and key names.
+TEST(TlogEncodingTest, NoteTextAndKeyNames) {
+  EXPECT_TRUE(IsNoteText("ed \xC3\xA8 subito sera\n"));
+  for (const char* bad : {"\xC0\xAF", "\xE0\x80\xAF", "\xED\xA0\x80", "\xF4\x90\x80\x80",
+                          "\xE2\x80", "\x80", "\xFF", "a\tb", "\x7F\x01"}) {
+    EXPECT_FALSE(IsNoteText(bad)) << absl::CEscape(bad);
+  }
+  EXPECT_TRUE(IsKeyNameText("example.com/log\xE2\x80\x94x"));
+  for (const char* bad : {"a b", "a+b",
+                          "a\xC2\xA0"
+                          "b",
+                          "a\xE3\x80\x80"
+                          "b",
+                          "a\xE2\x80\xA8"
+                          "b",
+                          "a\nb"}) {
+    EXPECT_FALSE(IsKeyNameText(bad)) << absl::CEscape(bad);
+  }
+  EXPECT_FALSE(CheckKeyName("").ok());
+  EXPECT_FALSE(CheckKeyName(std::string(kMaxKeyNameBytes + 1, 'a')).ok());
+  EXPECT_EQ(Base64DecodeStrict("AA=="), std::string(1, '\0'));
+  for (const char* bad : {"AA", "AA=", "AB==", "A A=", "AA==\n", "AA===", "-_=="}) {
+    EXPECT_FALSE(Base64DecodeStrict(bad).has_value()) << bad;
+  }
+  EXPECT_EQ(ParseHex32("c74f20a3"), 0xc74f20a3u);
+  for (const char* bad : {"C74F20A3", "c74f20a", "c74f20a30", "+74f20a3", "c74f20g3"}) {
+    EXPECT_FALSE(ParseHex32(bad).has_value()) << bad;
+  }
 }
 
 }  // namespace
