@@ -95,6 +95,7 @@ TEST(TlogNoteTest, SignsExactlyAsGo) {
   EXPECT_EQ(*note, absl::StrCat(kText, "\n", kPeterSig));
   EXPECT_EQ(SignNote("abc", {peter}).status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(SignNote(kText, {}).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(SignNote(kText, {peter, peter}).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST(TlogNoteTest, OpensAsGo) {

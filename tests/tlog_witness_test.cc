@@ -77,6 +77,9 @@ TEST_F(WitnessTest, RefusesForksRollbacksOtherLogsAndBadSignatures) {
   short_proof.pop_back();
   EXPECT_EQ(Next(At(10), Signed(At(37)), short_proof), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(Next(At(0), Signed(At(5)), Proof(1, 5)), absl::StatusCode::kInvalidArgument);
+  Checkpoint empty = At(0);
+  empty.root = LeafHash("not empty");
+  EXPECT_EQ(Next(At(0), Signed(empty), {}), absl::StatusCode::kDataLoss);
 }
 
 TEST_F(WitnessTest, TrustedFileIsReplacedWholeAndVerifiedOnLoad) {

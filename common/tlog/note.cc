@@ -110,7 +110,12 @@ absl::StatusOr<std::string> SignNote(absl::string_view text, absl::Span<const No
         absl::StrCat("a note is signed by 1 to ", kMaxNoteSignatures, " keys"));
   }
   std::string out = absl::StrCat(text, "\n");
+  std::set<std::pair<std::string, uint32_t>> seen;
   for (const NoteSigner& signer : signers) {
+    if (!seen.emplace(signer.name(), signer.key_id()).second) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "key ", signer.name(), "+", Hex32(signer.key_id()), " would sign the note twice"));
+    }
     const uint32_t id = signer.key_id();
     const char id_bytes[4] = {static_cast<char>(id >> 24), static_cast<char>(id >> 16),
                               static_cast<char>(id >> 8), static_cast<char>(id)};

@@ -58,6 +58,9 @@ absl::StatusOr<Checkpoint> CheckNextCheckpoint(const Checkpoint& trusted,
       return absl::InvalidArgumentError(
           "a trusted empty tree has the empty root and needs an empty consistency proof");
     }
+    if (next->size == 0 && next->root != EmptyRoot()) {
+      return absl::DataLossError("checkpoint of size 0 whose root is not the empty tree's");
+    }
     return next;
   }
   absl::Status consistent =
