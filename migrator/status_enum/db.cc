@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <stdexcept>
+#include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -60,16 +61,29 @@ FaultPlan FaultPlan::FromEnvironment() {
 }
 
 pqxx::result Tx::Exec(const std::string& sql) {
+  Flush();
   db_.BeforeStatement(false);
   return txn_.exec(sql);
 }
 
 void Tx::Ddl(const std::string& sql) {
   db_.BeforeStatement(true, sql);
-  txn_.exec(sql);
+  if (!batching_) {
+    txn_.exec(sql);
+    return;
+  }
+  absl::StrAppend(&batch_, batch_.empty() ? "" : ";\n", sql);
+}
+
+void Tx::Flush() {
+  if (batch_.empty()) return;
+  const std::string batch = std::move(batch_);
+  batch_.clear();
+  txn_.exec(batch);
 }
 
 std::string Tx::BeforePrepared(const std::string& name) {
+  Flush();
   std::string server_name = db_.ServerName(name);
   if (!generic_plans_) {
     Exec("SET LOCAL plan_cache_mode = force_generic_plan");
@@ -178,6 +192,7 @@ absl::Status Db::Transaction(absl::string_view what, const RetryPolicy& policy,
       tx.Exec(absl::StrCat("SET LOCAL lock_timeout = ",
                            std::max<int64_t>(1, absl::ToInt64Milliseconds(policy.lock_timeout))));
       fn(tx);
+      tx.Flush();
       BeforeStatement(false);
       txn.commit();
       return absl::OkStatus();

@@ -76,11 +76,21 @@ class Tx {
   // its callback again.
   template <typename... Args>
   pqxx::result Prepared(const std::string& name, Args&&... args);
-  // A schema change: counted apart for the fault hook.
+  // A schema change: counted apart for the fault hook. Between
+  // BatchDdl() and the next read (Exec, Params, Prepared, raw) or the end of
+  // the transaction, schema changes are sent together in one message: a
+  // transaction holding a lock others wait for (contract's swap) pays one
+  // round trip for them, not one each.
   void Ddl(const std::string& sql);
+  void BatchDdl() { batching_ = true; }
+  // Sends the batched schema changes (if any) now.
+  void Flush();
   std::string Name(const std::string& raw) const { return txn_.quote_name(raw); }
   std::string Quote(const std::string& value) const { return txn_.quote(value); }
-  pqxx::transaction_base& raw() { return txn_; }
+  pqxx::transaction_base& raw() {
+    Flush();
+    return txn_;
+  }
 
  private:
   // The server's name of `name`, after the plan mode is set for this
@@ -90,6 +100,8 @@ class Tx {
   Db& db_;
   pqxx::transaction_base& txn_;
   bool generic_plans_ = false;
+  bool batching_ = false;
+  std::string batch_;  // schema changes not sent yet, `;`-separated
 };
 
 // Not thread safe: owned by one thread.
@@ -176,6 +188,7 @@ class Db {
 
 template <typename... Args>
 pqxx::result Tx::Params(const std::string& sql, Args&&... args) {
+  Flush();
   db_.BeforeStatement(false);
   return txn_.exec_params(sql, std::forward<Args>(args)...);
 }

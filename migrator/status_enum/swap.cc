@@ -190,6 +190,7 @@ absl::Status SwapType(PhaseContext& ctx, const StatusPlan& current, const Status
       tx.Ddl(absl::StrCat("LOCK TABLE ", t, " IN ACCESS EXCLUSIVE MODE"));
     }
     locked = absl::Now();
+    tx.BatchDdl();
     SwapInTransaction(tx, ctx, *plan, target);
   });
   if (!s.ok()) return s;
