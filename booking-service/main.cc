@@ -30,7 +30,8 @@ int Main(int argc, char** argv) {
                      .database_schema = startup.settings().schema,
                      .history_target = own->history_target,
                      .credentials = ChannelCredentialsFor(startup.tls()),
-                     .batch_size = own->relay_batch_size},
+                     .batch_size = own->relay_batch_size,
+                     .streams = own->ingest_streams},
                     startup.metrics());
   return startup.Serve(
       {{&service, v1::BookingService::service_full_name()}}, BookingStore::Probe,

@@ -37,6 +37,7 @@ RelayOptions Validated(RelayOptions options) {
   }
   options.pipeline_depth = std::max(options.pipeline_depth, 1);
   options.batch_size = std::max(options.batch_size, 1);
+  options.streams = std::clamp(options.streams, 1, kMaxRelayStreams);
   return options;
 }
 
@@ -45,6 +46,8 @@ RelayOptions Validated(RelayOptions options) {
 // What one session works with: its booking-store connection, the partitions
 // it holds on it, and its stream to history-service.
 struct OutboxRelay::Session {
+  int lane;
+  Backoff& stream_backoff;  // the lane's, across its sessions
   pqxx::connection& db;
   PartitionOwnership& partitions;
   OutboxListener& listener;
@@ -78,23 +81,25 @@ OutboxRelay::OutboxRelay(RelayOptions options, prometheus::Registry& metrics)
                         "events in the outbox not yet acknowledged (all partitions)")),
       oldest_age_(NewGauge(metrics, "relay_outbox_oldest_age_seconds",
                            "age of the oldest event in the outbox; 0 when empty")),
-      partitions_owned_(
-          NewGauge(metrics, "relay_partitions_owned", "outbox partitions this replica relays")),
-      stream_backoff_(options_.min_backoff, options_.max_backoff) {}
+      partitions_owned_(NewGauge(metrics, "relay_partitions_owned",
+                                 "outbox partitions this replica relays (all its streams)")),
+      owned_(static_cast<size_t>(options_.streams)) {}
 
 OutboxRelay::~OutboxRelay() { Stop(absl::ZeroDuration()); }
 
 void OutboxRelay::Start() {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    running_ = 2;
+    running_ = options_.streams + 1;
   }
-  thread_ = std::thread([this] { Run(); });
+  for (int lane = 0; lane < options_.streams; ++lane) {
+    lanes_.emplace_back([this, lane] { Run(lane); });
+  }
   gauge_thread_ = std::thread([this] { GaugeLoop(); });
 }
 
 void OutboxRelay::Stop(absl::Duration grace) {
-  if (!thread_.joinable()) return;
+  if (!gauge_thread_.joinable()) return;
   if (!stop_.HasBeenNotified()) stop_.Notify();
   if (!WaitExited(grace)) {
     LogWarning("relay stop: grace over; cancelling the history stream and statements in progress",
@@ -104,19 +109,27 @@ void OutboxRelay::Stop(absl::Duration grace) {
       interrupts_.InterruptAll();
     } while (!WaitExited(absl::Milliseconds(50)));
   }
-  thread_.join();
+  for (std::thread& lane : lanes_) lane.join();
+  lanes_.clear();
   gauge_thread_.join();
 }
 
 std::vector<int> OutboxRelay::OwnedPartitions() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return owned_;
+  std::vector<int> all;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const std::vector<int>& lane : owned_) all.insert(all.end(), lane.begin(), lane.end());
+  }
+  std::sort(all.begin(), all.end());
+  return all;
 }
 
-void OutboxRelay::SetOwned(std::vector<int> owned) {
+void OutboxRelay::SetOwned(int lane, std::vector<int> owned) {
   std::lock_guard<std::mutex> lock(mu_);
-  owned_ = std::move(owned);
-  partitions_owned_.Set(static_cast<double>(owned_.size()));
+  owned_[static_cast<size_t>(lane)] = std::move(owned);
+  size_t count = 0;
+  for (const std::vector<int>& l : owned_) count += l.size();
+  partitions_owned_.Set(static_cast<double>(count));
 }
 
 void OutboxRelay::ThreadExited() {
@@ -159,27 +172,29 @@ void OutboxRelay::GaugeLoop() {
   ThreadExited();
 }
 
-void OutboxRelay::Run() {
+void OutboxRelay::Run(int lane) {
   Backoff backoff(options_.min_backoff, options_.max_backoff);
+  Backoff stream_backoff(options_.min_backoff, options_.max_backoff);
   while (!stop_.HasBeenNotified()) {
     const absl::Time started = absl::Now();
-    const absl::Status status = RunSession();
+    const absl::Status status = RunSession(lane, stream_backoff);
     if (stop_.HasBeenNotified()) break;
     // A session that ran a while was healthy: start backing off afresh.
     if (absl::Now() - started > options_.max_backoff) backoff.Reset();
     reconnects_.Increment();
     const absl::Duration pause = backoff.Next();
-    LogWarning("relay session ended; reconnecting",
-               {{"error", status.ToString()}, {"retry_in", absl::FormatDuration(pause)}});
+    LogWarning("relay session ended; reconnecting", {{"error", status.ToString()},
+                                                     {"stream", absl::StrCat(lane)},
+                                                     {"retry_in", absl::FormatDuration(pause)}});
     if (!Backoff::Sleep(pause, &stop_)) break;
   }
   ThreadExited();
 }
 
-absl::Status OutboxRelay::RunSession() {
+absl::Status OutboxRelay::RunSession(int lane, Backoff& stream_backoff) {
   // However the session ends, nothing is owned any more: reported after the
   // connection, and with it every lock, is gone (declared first, ends last).
-  absl::Cleanup disown = [this] { SetOwned({}); };
+  absl::Cleanup disown = [this, lane] { SetOwned(lane, {}); };
   auto conn = OpenOutbox(options_.database_url, options_.database_schema, 30000);
   if (!conn.ok()) return conn.status();
   pqxx::connection& db = **conn;
@@ -188,8 +203,9 @@ absl::Status OutboxRelay::RunSession() {
     PartitionOwnership partitions(db);
     OutboxListener listener(db);
     IngestPipeline pipeline(channel_, interrupts_);
-    LogInfo("relay connected to the booking store", {{"history_target", options_.history_target}});
-    Session session{db, partitions, listener, pipeline};
+    LogInfo("relay connected to the booking store",
+            {{"history_target", options_.history_target}, {"stream", absl::StrCat(lane)}});
+    Session session{lane, stream_backoff, db, partitions, listener, pipeline};
     return Pump(session);
   } catch (const std::exception& e) {
     return StatusFromException(e);
@@ -282,10 +298,10 @@ absl::StatusOr<bool> OutboxRelay::SendNext(Session& s) {
 absl::Status OutboxRelay::SettleNextAck(Session& s) {
   absl::StatusOr<IngestPipeline::Acked> acked = s.pipeline.AwaitAck();
   if (!acked.ok()) {
-    AfterStreamEnd(acked.status(), s.pipeline.ended_after_ack());
+    AfterStreamEnd(s, acked.status());
     return absl::OkStatus();
   }
-  stream_backoff_.Reset();
+  s.stream_backoff.Reset();
   const history::v1::IngestAck& ack = acked->ack;
   if (ack.rejected().empty()) {
     // Deleted with the next read (one round trip for both).
@@ -310,19 +326,22 @@ absl::Status OutboxRelay::SettleNextAck(Session& s) {
   return absl::OkStatus();
 }
 
-void OutboxRelay::AfterStreamEnd(const absl::Status& why, bool after_ack) {
+void OutboxRelay::AfterStreamEnd(Session& s, const absl::Status& why) {
   if (stop_.HasBeenNotified()) return;  // cancelled by Stop
   reconnects_.Increment();
-  if (after_ack && absl::IsUnavailable(why)) {
+  if (s.pipeline.ended_after_ack() && absl::IsUnavailable(why)) {
     // The server closed a working stream (GOAWAY at its connection's max
     // age or idle time, a restart): routine, reopened at once.
-    stream_backoff_.Reset();
+    s.stream_backoff.Reset();
     LogInfo("history stream closed by the server; reopening it",
-            {{"history_target", options_.history_target}, {"reason", why.ToString()}});
+            {{"history_target", options_.history_target},
+             {"stream", absl::StrCat(s.lane)},
+             {"reason", why.ToString()}});
     return;
   }
-  const absl::Duration pause = stream_backoff_.Next();
+  const absl::Duration pause = s.stream_backoff.Next();
   LogWarning("history stream ended; reopening it", {{"history_target", options_.history_target},
+                                                    {"stream", absl::StrCat(s.lane)},
                                                     {"error", why.ToString()},
                                                     {"retry_in", absl::FormatDuration(pause)}});
   // The partitions stay ours meanwhile (the other replicas could not reach
@@ -332,12 +351,13 @@ void OutboxRelay::AfterStreamEnd(const absl::Status& why, bool after_ack) {
 
 void OutboxRelay::Rebalance(Session& s) {
   const PartitionOwnership::Change change = s.partitions.Rebalance();
-  SetOwned(s.partitions.owned());
+  SetOwned(s.lane, s.partitions.owned());
   if (change.taken.empty() && change.released.empty()) return;
   LogInfo(change.taken.empty() ? "relay partitions handed over" : "relay partitions taken over",
           {{"taken", absl::StrJoin(change.taken, ",")},
            {"released", absl::StrJoin(change.released, ",")},
            {"owned", absl::StrJoin(s.partitions.owned(), ",")},
+           {"stream", absl::StrCat(s.lane)},
            {"relays", absl::StrCat(change.relays)}});
 }
 

@@ -15,8 +15,16 @@
 // stores each event id once. Events history-service rejects as malformed (and
 // those the relay cannot send: not encodable, or larger than a batch may be)
 // are set aside in "BookingOutboxRejected" instead of blocking the ones after
-// them (relay_outbox.h). Batches go over one stream at a time on one channel
-// for the relay's lifetime (relay_stream.h).
+// them (relay_outbox.h).
+//
+// A replica relays over RelayOptions::streams Ingest streams at once (on its
+// one channel, relay_stream.h), stored concurrently by history-service. Each
+// stream is a lane: a thread with its own booking-store connection that takes
+// part in the partition sharing above as one more relay. So a partition, and
+// with it every booking hashed to it, is relayed by one lane of one replica at
+// a time, and changes hands only when that lane has nothing in flight and has
+// deleted what was acknowledged: each booking's events still leave in
+// sequence order over one stream.
 #ifndef BOOKING_SERVICE_OUTBOX_RELAY_H_
 #define BOOKING_SERVICE_OUTBOX_RELAY_H_
 
@@ -47,6 +55,11 @@ namespace booking {
 class IngestPipeline;
 class PartitionOwnership;
 
+inline constexpr int kMessageHeadroomBytes = 64 << 10;
+inline constexpr int kMaxRelayStreams = 64;
+// Measured (bench/README.md, "Delivery under steady load").
+inline constexpr int kDefaultIngestStreams = 2;
+
 struct RelayOptions {
   std::string database_url;
   std::string database_schema;  // where "Booking" is; empty: found
@@ -63,6 +76,13 @@ struct RelayOptions {
   // Batches sent before the first is acknowledged: reading and settling in
   // the booking store overlap storing in the history store.
   int pipeline_depth = 2;
+  // Ingest streams (lanes) of this replica, each relaying its own partitions
+  // with its own pipeline_depth batches in flight; 1..kMaxRelayStreams.
+  // More than kRelayPartitions leaves lanes idle. A lane whose stream
+  // history-service refuses (its limits::kMaxIngestStreams over every
+  // replica) keeps its partitions and retries: keep replicas x streams
+  // within that.
+  int streams = kDefaultIngestStreams;
   // Longest sleep without a NOTIFY; also how often partitions are rebalanced
   // and the backlog gauges refreshed (by a thread of their own).
   absl::Duration idle_wait = absl::Seconds(1);
@@ -70,8 +90,6 @@ struct RelayOptions {
   absl::Duration min_backoff = absl::Milliseconds(100);
   absl::Duration max_backoff = absl::Seconds(5);
 };
-
-inline constexpr int kMessageHeadroomBytes = 64 << 10;
 
 // Thread-compatible: Start and Stop one thread at a time (callers serialise); OwnedPartitions is
 // thread safe.
@@ -96,9 +114,10 @@ class OutboxRelay {
 
  private:
   struct Session;
-  void Run();
+  // One lane: sessions one after the other until Stop.
+  void Run(int lane);
   // One connection to each side; returns why it ended.
-  absl::Status RunSession();
+  absl::Status RunSession(int lane, Backoff& stream_backoff);
   absl::Status Pump(Session& s);
   // Reads the next batch (deleting the acknowledged events first, in the
   // same message) and sends it; false when there was nothing to send. A
@@ -114,14 +133,14 @@ class OutboxRelay {
   absl::Status SettleNextAck(Session& s);
   // A stream that ended after acknowledging batches and with UNAVAILABLE
   // (GOAWAY) is reopened at once; otherwise after a pause of the backoff.
-  void AfterStreamEnd(const absl::Status& why, bool after_ack);
+  void AfterStreamEnd(Session& s, const absl::Status& why);
   void Rebalance(Session& s);
   // Refreshes the backlog gauges every idle_wait on a connection of its own,
   // so that they stay true while the relay waits on history-service.
   void GaugeLoop();
   // Waits for a NOTIFY, Stop or `d`, whichever comes first.
   void WaitForEvents(pqxx::connection& db, absl::Duration d);
-  void SetOwned(std::vector<int> owned);
+  void SetOwned(int lane, std::vector<int> owned);
   void ThreadExited();
   bool WaitExited(absl::Duration d);
 
@@ -137,12 +156,11 @@ class OutboxRelay {
 
   absl::Notification stop_;
   RelayInterrupts interrupts_;
-  Backoff stream_backoff_;  // of the relay thread
   mutable std::mutex mu_;
   std::condition_variable exited_;
-  int running_ ABSL_GUARDED_BY(mu_) = 0;  // threads
-  std::vector<int> owned_ ABSL_GUARDED_BY(mu_);
-  std::thread thread_;
+  int running_ ABSL_GUARDED_BY(mu_) = 0;                      // threads
+  std::vector<std::vector<int>> owned_ ABSL_GUARDED_BY(mu_);  // by lane
+  std::vector<std::thread> lanes_;
   std::thread gauge_thread_;
 };
 

@@ -1,6 +1,7 @@
 // Which outbox partitions this relay relays: one session advisory lock per
 // partition, taken and given up towards a fair share of the relays counted
-// by a shared advisory lock.
+// by a shared advisory lock. A relay here is one lane (Ingest stream) of a
+// replica's OutboxRelay, each on its own connection.
 //
 // Every lock is taken by a statement of its own (SELECT
 // pg_try_advisory_lock(class, partition)) whose answer is recorded before

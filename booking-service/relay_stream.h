@@ -1,6 +1,7 @@
 // The relay's side of history.v1.HistoryService/Ingest: one stream at a time
-// over the relay's one channel, and the batches sent on it that await their
-// acknowledgement, oldest first. history-service stores a stream's batches
+// for one lane of the relay (each lane has its own, all over the relay's one
+// channel), and the batches sent on it that await their acknowledgement,
+// oldest first. history-service stores a stream's batches
 // one after the other, so a booking's later events (in a later batch) never
 // overtake its earlier ones.
 #ifndef BOOKING_SERVICE_RELAY_STREAM_H_

@@ -2,6 +2,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
+#include "booking-service/outbox_relay.h"
 #include "common/config.h"
 #include "common/limits.h"
 
@@ -11,6 +12,9 @@ ABSL_FLAG(std::string, legacy_status_names, "",
           "accept|reject: whether old status names (JOCKEY_ASSIGNED, ...) are still accepted and "
           "mapped forward [env BOOKING_LEGACY_STATUS_NAMES, default accept]");
 ABSL_FLAG(int, relay_batch_size, 500, "largest batch of events sent to history-service at once");
+ABSL_FLAG(int, ingest_streams, booking::kDefaultIngestStreams,
+          "Ingest streams the relay keeps open to history-service, each relaying its own share of "
+          "the bookings (1..64)");
 
 namespace booking {
 namespace {
@@ -46,8 +50,14 @@ ServiceSpec BookingServiceSpec() {
 
 absl::StatusOr<BookingSettings> ReadBookingSettings() {
   BookingSettings settings{.history_target = FlagOrEnv(FLAGS_history_target, "HISTORY_TARGET"),
-                           .relay_batch_size = absl::GetFlag(FLAGS_relay_batch_size)};
+                           .relay_batch_size = absl::GetFlag(FLAGS_relay_batch_size),
+                           .ingest_streams = absl::GetFlag(FLAGS_ingest_streams)};
   if (settings.history_target.empty()) return MissingRequired(BookingServiceSpec());
+  if (settings.ingest_streams < 1 || settings.ingest_streams > kMaxRelayStreams) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--ingest-streams must be between 1 and ", kMaxRelayStreams, ", not ",
+                     settings.ingest_streams, " (", kDefaultIngestStreams, " is the default)"));
+  }
   const std::string legacy = FlagOrEnv(FLAGS_legacy_status_names, "BOOKING_LEGACY_STATUS_NAMES");
   if (!legacy.empty() && legacy != "accept" && legacy != "reject") {
     return absl::InvalidArgumentError(

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "booking-service/outbox_relay.h"
 #include "booking-service/status_wire.h"
 #include "common/service_startup.h"
 
@@ -19,12 +20,13 @@ struct BookingSettings {
   std::string history_target;  // HOST:PORT
   LegacyNames legacy_names = LegacyNames::kAccept;
   int relay_batch_size = 500;
+  int ingest_streams = kDefaultIngestStreams;
 };
 
 // From --history-target (or HISTORY_TARGET), --legacy-status-names (or
-// BOOKING_LEGACY_STATUS_NAMES) and --relay-batch-size; INVALID_ARGUMENT
-// saying what to pass when the target is missing or the legacy setting is
-// neither accept nor reject.
+// BOOKING_LEGACY_STATUS_NAMES), --relay-batch-size and --ingest-streams;
+// INVALID_ARGUMENT saying what to pass when the target is missing, the legacy
+// setting is neither accept nor reject, or the streams are not 1..64.
 absl::StatusOr<BookingSettings> ReadBookingSettings();
 
 }  // namespace booking

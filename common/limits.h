@@ -42,9 +42,9 @@ inline constexpr int kMaxBookingRequestBytes = 256 * 1024;
 inline constexpr int kMaxIngestBatchBytes = 1024 * 1024;
 inline constexpr int kMaxIngestMessageBytes = 4 * 1024 * 1024;
 
-// Open Ingest streams per history-service: one per booking-service replica
-// is the norm; more are refused (RESOURCE_EXHAUSTED) instead of each holding
-// a server thread.
+// Open Ingest streams per history-service: --ingest-streams (2 by default)
+// per booking-service replica is the norm; more are refused
+// (RESOURCE_EXHAUSTED) instead of each holding a server thread.
 inline constexpr size_t kMaxIngestStreams = 32;
 
 // WatchHistory: entries queued for one watcher beyond which it is cut off as

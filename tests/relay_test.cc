@@ -359,6 +359,9 @@ TEST_F(RelayTest, GoawayAfterAcknowledgedBatchesIsReopenedAtOnce) {
   // Any backoff would show: at least 1.5 s.
   options.min_backoff = absl::Seconds(3);
   options.max_backoff = absl::Seconds(5);
+  // One stream, so that each round's events open exactly one (the same
+  // holds per stream with several).
+  options.streams = 1;
   OutboxRelay relay(options, metrics);
   relay.Start();
   int delivered = 0;

@@ -97,5 +97,18 @@ TEST(ServiceStartupTest, EachServiceReadsItsOwnPrefix) {
   EXPECT_TRUE(absl::StrContains(history.output, refused)) << history.output;
 }
 
+// The relay's stream count is refused outside 1..64 before anything starts.
+TEST(ServiceStartupTest, BookingRefusesIngestStreamsOutOfRange) {
+  for (const char* bad : {"0", "-1", "65"}) {
+    const Outcome out = Start(BOOKING_SERVICE_BIN,
+                              {"--database-url=postgresql:///x", "--history-target=localhost:1",
+                               "--insecure-plaintext", absl::StrCat("--ingest-streams=", bad)});
+    EXPECT_EQ(out.code, 2) << bad << ": " << out.output;
+    EXPECT_TRUE(absl::StrContains(
+        out.output, absl::StrCat("--ingest-streams must be between 1 and 64, not ", bad)))
+        << out.output;
+  }
+}
+
 }  // namespace
 }  // namespace booking

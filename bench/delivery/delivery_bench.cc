@@ -9,6 +9,8 @@
 // history store apart, as deployed), started by the test harness.
 #include <cstdio>
 #include <cstdlib>
+#include <string>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -23,6 +25,7 @@
 ABSL_FLAG(int, events, 500000, "outbox backlog to drain");
 ABSL_FLAG(int, replicas, 1, "booking-service replicas relaying the backlog");
 ABSL_FLAG(int, relay_batch_size, 500, "booking-service --relay-batch-size");
+ABSL_FLAG(int, ingest_streams, 0, "booking-service --ingest-streams (0: its default)");
 ABSL_FLAG(bool, drain, true, "measure the backlog drain against COPY");
 ABSL_FLAG(bool, outage, true, "run the outage and plot the history lag");
 ABSL_FLAG(int, threads, 4, "client threads of the steady load in the outage run");
@@ -88,14 +91,23 @@ void ProfilePrint(const std::string& name, const std::string& url) {
   }
 }
 
+// booking-service's flags for the drain and the outage run.
+std::vector<std::string> BookingFlags() {
+  std::vector<std::string> flags = {"--relay-batch-size",
+                                    absl::StrCat(absl::GetFlag(FLAGS_relay_batch_size))};
+  if (absl::GetFlag(FLAGS_ingest_streams) > 0) {
+    flags.insert(flags.end(),
+                 {"--ingest-streams", absl::StrCat(absl::GetFlag(FLAGS_ingest_streams))});
+  }
+  return flags;
+}
+
 // Seconds from booking-service's start until its relay acknowledged all.
 double Drain(ServiceSet& s, int events) {
   const int replicas = absl::GetFlag(FLAGS_replicas);
   const absl::Time start = absl::Now();
   for (int r = 0; r < replicas; ++r) {
-    Check(s.StartBookingReplica(
-              r, {"--relay-batch-size", absl::StrCat(absl::GetFlag(FLAGS_relay_batch_size))}),
-          "booking-service");
+    Check(s.StartBookingReplica(r, BookingFlags()), "booking-service");
   }
   WaitAcked(s, replicas, events);
   const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
@@ -104,11 +116,14 @@ double Drain(ServiceSet& s, int events) {
   if (Count(s.booking_url(), R"(SELECT count(*) FROM "BookingOutbox")") != 0) {
     Die("acknowledged, yet the outbox is not empty");
   }
+  const int n = absl::GetFlag(FLAGS_ingest_streams);
+  const std::string streams = n > 0 ? absl::StrCat(n) : "default";
   std::printf(
       "relay drain: %d events into history in %.2f s = %s events/s (%d replica(s), batch size "
-      "%d, from booking-service start until the relay acknowledged the last)\n",
+      "%d, ingest streams %s, from booking-service start until the relay acknowledged the "
+      "last)\n",
       events, seconds, Thousands(events / seconds).c_str(), replicas,
-      absl::GetFlag(FLAGS_relay_batch_size));
+      absl::GetFlag(FLAGS_relay_batch_size), streams.c_str());
   return seconds;
 }
 
@@ -212,7 +227,7 @@ int Main() {
   if (absl::GetFlag(FLAGS_drain)) {
     DrainFigure(**history_pg, s);
   } else {
-    Check(s.StartBooking(), "booking-service");
+    Check(s.StartBooking(BookingFlags()), "booking-service");
   }
   if (absl::GetFlag(FLAGS_outage)) OutageFigure(s);
   if (absl::GetFlag(FLAGS_streams) > 0) StreamsFigure(s);
@@ -224,7 +239,8 @@ int Main() {
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
-      "delivery-bench [--events N] [--replicas R] [--relay_batch_size B] [--drain=false] "
+      "delivery-bench [--events N] [--replicas R] [--relay_batch_size B] [--ingest_streams S] "
+      "[--drain=false] "
       "[--outage=false] [--threads T] [--before 5s] [--down 5s] [--after 15s] [--kill=false] "
       "[--plot_dir DIR] [--streams N] [--profile]: outbox drain vs COPY; history lag through an "
       "outage, plotted; N concurrent Ingest streams against one");
