@@ -60,7 +60,7 @@ const Args kExpand = {"expand"};
 const Args kBackfill = {"backfill", "--in-service-rule", kRule, "--batch-size", "64"};
 const Args kContract = {"contract", "--compatibility-window", "0s"};
 const Args kRollbackContract = {"rollback", "contract"};
-const Args kRollbackBackfill = {"rollback", "backfill", "--batch-size", "64"};
+const Args kRollbackBackfill = {"rollback", "backfill", "--batch-size", "64", "--workers", "1"};
 const Args kRollbackExpand = {"rollback", "expand", "--batch-size", "64"};
 
 // A phase under test: the prepared store it starts from, the command, and
