@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/config.h"
 #include "common/log.h"
@@ -35,6 +36,9 @@ ABSL_FLAG(absl::Duration, wait_for_transactions, absl::Minutes(5),
           "how long to wait for transactions older than a switch of the writers' label set, and "
           "for CREATE INDEX CONCURRENTLY's waits, before giving up (exit 1)");
 ABSL_FLAG(int, batch_size, 1000, "rows per batch (expand snapshot, backfill, rollback)");
+ABSL_FLAG(int, workers, 2,
+          "backfill and its rollback: sessions relabelling at once, each its own range of ids "
+          "(1 to 64; each its own connection; --throttle pauses each)");
 ABSL_FLAG(absl::Duration, throttle, absl::ZeroDuration(), "pause between batches, e.g. 20ms");
 ABSL_FLAG(int, max_passes, 20,
           "backfill and its rollback: passes over the table before giving up (exit 7) while "
@@ -58,6 +62,9 @@ ABSL_FLAG(std::string, progress, "auto",
 
 namespace booking::migrator {
 namespace {
+
+// --workers: each is a session on the primary; more than this is a typo.
+constexpr int kMaxWorkers = 64;
 
 constexpr char kUsage[] = R"(applies every schema change to the booking and history stores,
 including the phased change of the booking status enum.
@@ -83,7 +90,8 @@ Commands:
             "Booking_Status_Migration_Backup"; bring the history store (if its
             URL is set) to its schema.
   backfill  relabel old values to new ones in short locked batches (--batch-size,
-            --throttle, --lock-timeout); a relabel keeping the status (an old
+            --throttle, --lock-timeout), --workers sessions at once (default
+            2), each its own range of ids; a relabel keeping the status (an old
             label to its own new name) writes no history and keeps the version,
             one changing it (the in-service rule) gets its history entry in the
             same transaction; repeats until no old label is left,
@@ -144,6 +152,7 @@ PhaseOptions OptionsFromFlags() {
   o.dry_run = absl::GetFlag(FLAGS_dry_run);
   o.json = absl::GetFlag(FLAGS_json);
   o.batch_size = absl::GetFlag(FLAGS_batch_size);
+  o.workers = absl::GetFlag(FLAGS_workers);
   o.throttle = absl::GetFlag(FLAGS_throttle);
   o.lock_timeout = absl::GetFlag(FLAGS_lock_timeout);
   o.ddl_lock_timeout = absl::GetFlag(FLAGS_ddl_lock_timeout);
@@ -165,6 +174,11 @@ PhaseOptions OptionsFromFlags() {
 std::string CheckFlags() {
   const int batch = absl::GetFlag(FLAGS_batch_size);
   if (batch < 1 || batch > 100000) return "--batch-size must be between 1 and 100000";
+  const int workers = absl::GetFlag(FLAGS_workers);
+  if (workers < 1 || workers > kMaxWorkers) {
+    return absl::StrCat("--workers must be between 1 and ", kMaxWorkers, " (got ", workers,
+                        "): each worker is a connection to the primary");
+  }
   const std::string progress = absl::GetFlag(FLAGS_progress);
   if (progress != "auto" && progress != "bar" && progress != "lines") {
     return "--progress must be auto, bar or lines";

@@ -58,7 +58,14 @@ absl::Status RunOnBookingStore(pqxx::connection& conn, const Invocation& run) {
   if (!store.ok()) {
     return NotSetUp(run, WithExitCode(store.status(), kExitRefused));
   }
-  StatusMigration migration(PhaseContext{db, *store, run.phase, std::cout, std::cerr});
+  const auto open_session = [&run, target]() -> absl::StatusOr<std::unique_ptr<pqxx::connection>> {
+    auto session = Connect(WithConnectionDefaults(run.booking_url, "migrator"));
+    if (!session.ok()) return session.status();
+    if (absl::Status s = EnterStore(**session, target, false); !s.ok()) return s;
+    return session;
+  };
+  StatusMigration migration(
+      PhaseContext{db, *store, run.phase, std::cout, std::cerr, open_session});
   absl::Status s = Dispatch(migration, run);
   return run.command == "status" ? NotSetUp(run, s) : s;
 }

@@ -7,6 +7,10 @@
 // The capture trigger agrees for plain-SQL writers: a write that keeps the
 // status records nothing, one that changes it is recorded. A batch statement
 // the server refuses as prepared is prepared anew, its batch done once.
+// Several workers killed mid-run: the rerun relabels what is left, each
+// booking once.
+#include <signal.h>
+
 #include "absl/strings/str_cat.h"
 #include "booking/v1/booking.grpc.pb.h"
 #include "gtest/gtest.h"
@@ -14,8 +18,10 @@
 #include "tests/support/grpc_client.h"
 #include "tests/support/kill_steps.h"
 #include "tests/support/pg_suite.h"
+#include "tests/support/process.h"
 #include "tests/support/service_set.h"
 #include "tests/support/sql.h"
+#include "tests/support/wait.h"
 
 namespace booking::testing {
 namespace {
@@ -26,6 +32,9 @@ constexpr char kRule[] = R"("workStartedAt" IS NOT NULL)";
 constexpr char kKept[] = "bk-00000002";      // JOCKEY_ASSIGNED: PICKUP_ASSIGNED
 constexpr char kWorkshop[] = "bk-00000013";  // IN_WORKSHOP, no work: AT_WORKSHOP
 constexpr char kStarted[] = "bk-00000004";   // IN_WORKSHOP, work started: IN_SERVICE
+constexpr char kOldRows[] = R"(SELECT count(*) FROM "Booking"
+    WHERE status::text IN ('JOCKEY_ASSIGNED', 'IN_TRANSIT_TO_WORKSHOP', 'IN_WORKSHOP', 'COMPLETED',
+                           'IN_TRANSIT_TO_CUSTOMER'))";
 
 class MigrationBackfillTest : public PgSuite {
  protected:
@@ -176,10 +185,7 @@ TEST_F(MigrationBackfillTest, ABatchStatementTheServerRefusesIsPreparedAnew) {
       "stale-prepared=2");
   ASSERT_EQ(run.exit_code, 0) << run.output;
   EXPECT_NE(run.output.find("preparing it anew"), std::string::npos) << run.output;
-  EXPECT_EQ(QueryCount(set_->booking_url(), R"(SELECT count(*) FROM "Booking"
-                  WHERE status::text IN ('JOCKEY_ASSIGNED', 'IN_TRANSIT_TO_WORKSHOP',
-                                         'IN_WORKSHOP', 'COMPLETED', 'IN_TRANSIT_TO_CUSTOMER'))"),
-            0);
+  EXPECT_EQ(QueryCount(set_->booking_url(), kOldRows), 0);
   EXPECT_EQ(Row(kKept), "PICKUP_ASSIGNED|0");
   EXPECT_EQ(Row(kStarted), "IN_SERVICE|1");
   // One entry per booking the rule moved, none more.
@@ -192,6 +198,60 @@ TEST_F(MigrationBackfillTest, ABatchStatementTheServerRefusesIsPreparedAnew) {
   EXPECT_EQ(QueryCount(set_->history_url(), R"(SELECT count(*) FROM "BookingStatusHistory"
                                                WHERE reason = 'status migration backfill')"),
             moved);
+}
+
+// Three workers, each its own session and range of ids, SIGKILLed once a
+// few of their batches have committed: the rerun finds what is left by the
+// labels the rows hold (no cursor survives the kill), relabels it, verify
+// passes, and every booking the rule moved has its one history entry.
+TEST_F(MigrationBackfillTest, AMultiWorkerBackfillKilledMidRunFinishesOnRerun) {
+  const std::string& url = set_->booking_url();
+  const int64_t before = QueryCount(url, kOldRows);
+  ASSERT_GT(before, 100);
+  absl::StatusOr<Process> run =
+      Process::Spawn({MigratorBin(), "backfill", "--in-service-rule", kRule, "--workers", "3",
+                      "--batch-size", "5", "--throttle", "50ms"},
+                     {"BOOKING_DATABASE_URL=" + url, "HISTORY_DATABASE_URL=" + set_->history_url()},
+                     set_->log_dir() + "/migrator-killed.log");
+  ASSERT_TRUE(run.ok()) << run.status();
+  absl::Status relabelling = WaitFor([&] { return QueryCount(url, kOldRows) <= before - 15; },
+                                     absl::Minutes(2), "a few batches committed");
+  ASSERT_TRUE(relabelling.ok()) << relabelling
+                                << ReadFile(set_->log_dir() + "/migrator-killed.log");
+  run->Signal(SIGKILL);
+  absl::StatusOr<int> killed = run->Wait(absl::Minutes(1));
+  ASSERT_TRUE(killed.ok()) << killed.status();
+  EXPECT_EQ(*killed, 137);
+  const int64_t left = QueryCount(url, kOldRows);
+  ASSERT_GT(left, 0) << "the backfill had finished before the kill";
+
+  Migrate({"backfill", "--in-service-rule", kRule, "--workers", "3", "--batch-size", "20"});
+  EXPECT_EQ(QueryCount(url, kOldRows), 0);
+  Migrate({"verify"});
+  EXPECT_EQ(Row(kKept), "PICKUP_ASSIGNED|0");
+  EXPECT_EQ(Row(kStarted), "IN_SERVICE|1");
+  // Each booking the rule moved: version 1 and exactly one entry; no other
+  // booking got one.
+  const int64_t moved =
+      QueryCount(url, R"(SELECT count(*) FROM "Booking" WHERE status = 'IN_SERVICE')");
+  EXPECT_GT(moved, 1);
+  EXPECT_EQ(QueryCount(url, R"(SELECT count(*) FROM "Booking"
+                               WHERE version <> CASE WHEN status = 'IN_SERVICE' THEN 1 ELSE 0 END)"),
+            0);
+  ASSERT_TRUE(WaitForCount(url, R"(SELECT count(*) FROM "BookingOutbox")", 0, absl::Seconds(60)))
+      << set_->Logs();
+  EXPECT_EQ(QueryCount(set_->history_url(), R"(SELECT count(*) FROM "BookingStatusHistory"
+                                               WHERE reason = 'status migration backfill')"),
+            moved);
+  EXPECT_EQ(QueryCount(set_->history_url(), R"(SELECT count(DISTINCT "bookingId")
+                                               FROM "BookingStatusHistory"
+                                               WHERE reason = 'status migration backfill')"),
+            moved);
+  // Every booking's backup row references the label it holds now.
+  EXPECT_EQ(QueryCount(url, R"(SELECT count(*) FROM "Booking" b
+                               LEFT JOIN "Booking_Status_Migration_Backup" bk USING (id)
+                               WHERE bk."refStatus" IS DISTINCT FROM b.status::text)"),
+            0);
 }
 
 }  // namespace

@@ -187,6 +187,14 @@ TEST_F(MigratorUpTest, UsageErrorsSayWhatToDo) {
   EXPECT_EQ(unreachable.exit_code, 1);
   EXPECT_NE(unreachable.output.find("database unreachable"), std::string::npos)
       << unreachable.output;
+  // --workers: each is a connection to the primary; 0, negative or absurd
+  // counts are refused before anything runs.
+  for (const std::string workers : {"0", "-3", "65", "100000"}) {
+    MigratorRun bad = Migrator({"backfill", "--workers", workers});
+    EXPECT_EQ(bad.exit_code, 2) << workers << ": " << bad.output;
+    EXPECT_NE(bad.output.find("--workers must be between 1 and 64"), std::string::npos)
+        << bad.output;
+  }
   MigratorRun help = Migrator({"--help"});
   EXPECT_NE(help.output.find("Exit codes"), std::string::npos) << help.output;
 }

@@ -37,6 +37,9 @@ ABSL_FLAG(int64_t, large_rows, 10000000,
           "(to show it does not grow with size); 0 skips it");
 ABSL_FLAG(std::string, plot_dir, "build/bench-plots",
           "where the latency plot (SVG, PNG, .dat) goes");
+ABSL_FLAG(int, workers, 0,
+          "our backfill's --workers (0: the migrator's default; not passed, so an older "
+          "migrator, MIGRATOR_UNDER_TEST, runs too)");
 ABSL_FLAG(bool, profile, false,
           "load pg_stat_statements and print where our backfill's database time went");
 
@@ -134,7 +137,11 @@ PlanRun RunOurs(Bench& b, const std::string& url, int64_t rows, bench::Profiler*
   if (profiler != nullptr) profiler->Reset(url);
   std::string out;
   r.backfill = probe.RunPhase("backfill", [&] {
-    out = b.Migrate(url, {"backfill", "--progress", "lines"});
+    std::vector<std::string> args = {"backfill", "--progress", "lines"};
+    if (const int workers = absl::GetFlag(FLAGS_workers); workers > 0) {
+      args.insert(args.end(), {"--workers", absl::StrCat(workers)});
+    }
+    out = b.Migrate(url, args);
   });
   if (profiler != nullptr) profiler->Report(url, std::cout);
   probe.RunPhase("verify", [&] { b.Migrate(url, {"verify"}); });

@@ -3,13 +3,17 @@
 #ifndef MIGRATOR_STATUS_ENUM_CONTEXT_H_
 #define MIGRATOR_STATUS_ENUM_CONTEXT_H_
 
+#include <functional>
+#include <memory>
 #include <ostream>
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "migrator/status_enum/db.h"
 #include "migrator/status_enum/inventory.h"
+#include "pqxx/pqxx"
 
 namespace booking::migrator {
 
@@ -17,6 +21,9 @@ struct PhaseOptions {
   bool dry_run = false;
   bool json = false;
   int batch_size = 1000;
+  // Backfill (and its rollback): sessions relabelling "Booking".status at
+  // once, each its own range of ids (relabel_workers.h).
+  int workers = 2;
   absl::Duration throttle = absl::ZeroDuration();  // pause between batches
   absl::Duration lock_timeout = absl::Seconds(2);  // per batch statement (row locks)
   int lock_retries = 20;                           // per batch
@@ -45,6 +52,9 @@ struct PhaseContext {
   const PhaseOptions& options;
   std::ostream& out;
   std::ostream& progress;
+  // A new session on the store, set up as the phase's own (EnterStore):
+  // for the relabel's workers.
+  std::function<absl::StatusOr<std::unique_ptr<pqxx::connection>>()> open_session;
 
   RetryPolicy RowLocks() const { return {options.lock_timeout, options.lock_retries}; }
   RetryPolicy TableLocks() const { return {options.ddl_lock_timeout, options.ddl_lock_retries}; }

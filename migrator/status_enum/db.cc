@@ -181,20 +181,60 @@ bool Db::ForgetPreparedNow() {
   return true;
 }
 
+namespace {
+
+std::string LockTimeoutSql(const RetryPolicy& policy) {
+  return absl::StrCat("SET LOCAL lock_timeout = ",
+                      std::max<int64_t>(1, absl::ToInt64Milliseconds(policy.lock_timeout)));
+}
+
+}  // namespace
+
 absl::Status Db::Transaction(absl::string_view what, const RetryPolicy& policy,
                              const std::function<void(Tx&)>& fn) {
+  return Retrying(what, policy, [&] {
+    pqxx::work txn(conn_);
+    Tx tx(*this, txn);
+    tx.Exec(LockTimeoutSql(policy));
+    fn(tx);
+    tx.Flush();
+    BeforeStatement(false);
+    txn.commit();
+  });
+}
+
+absl::Status Db::Batch(absl::string_view what, const RetryPolicy& policy,
+                       const std::function<void(Tx&)>& fn) {
+  return Retrying(what, policy, [&] {
+    // The transaction is ours (BEGIN ... COMMIT as plain statements), so
+    // BEGIN travels with its settings in one simple-query message.
+    pqxx::nontransaction txn(conn_);
+    Tx tx(*this, txn, /*generic_plans=*/true);
+    BeforeStatement(false);
+    txn.exec(absl::StrCat("BEGIN; ", LockTimeoutSql(policy),
+                          "; SET LOCAL plan_cache_mode = force_generic_plan"));
+    try {
+      fn(tx);
+      tx.Flush();
+      BeforeStatement(false);
+      txn.exec("COMMIT");
+    } catch (...) {
+      try {
+        txn.exec("ROLLBACK");
+      } catch (const std::exception&) {  // the connection is gone: nothing to roll back
+      }
+      throw;
+    }
+  });
+}
+
+absl::Status Db::Retrying(absl::string_view what, const RetryPolicy& policy,
+                          const std::function<void()>& attempt_once) {
   Backoff backoff(absl::Milliseconds(50), absl::Seconds(2));
   int renewals = 0;
   for (int attempt = 1;; ++attempt) {
     try {
-      pqxx::work txn(conn_);
-      Tx tx(*this, txn);
-      tx.Exec(absl::StrCat("SET LOCAL lock_timeout = ",
-                           std::max<int64_t>(1, absl::ToInt64Milliseconds(policy.lock_timeout))));
-      fn(tx);
-      tx.Flush();
-      BeforeStatement(false);
-      txn.commit();
+      attempt_once();
       return absl::OkStatus();
     } catch (const pqxx::sql_error& e) {
       if (IsStalePrepared(e) && renewals < kRenewals && AnyStale()) {

@@ -62,7 +62,10 @@ class Db;
 // Not thread safe: owned by one thread.
 class Tx {
  public:
-  Tx(Db& db, pqxx::transaction_base& txn) : db_(db), txn_(txn) {}
+  // `generic_plans`: plan_cache_mode is set for the transaction already
+  // (Db::Batch).
+  Tx(Db& db, pqxx::transaction_base& txn, bool generic_plans = false)
+      : db_(db), txn_(txn), generic_plans_(generic_plans) {}
   pqxx::result Exec(const std::string& sql);
   template <typename... Args>
   pqxx::result Params(const std::string& sql, Args&&... args);
@@ -128,6 +131,14 @@ class Db {
   // must be safe to run again. UNAVAILABLE when every attempt failed.
   [[nodiscard]] absl::Status Transaction(absl::string_view what, const RetryPolicy& policy,
                                          const std::function<void(Tx&)>& fn);
+  // Transaction for a batch run again and again: BEGIN and its settings
+  // (lock_timeout, and plan_cache_mode for Tx::Prepared's generic plans) go
+  // in one message, so a batch of one prepared statement costs three round
+  // trips (begin, statement, COMMIT) instead of five. Same retries as
+  // Transaction. `fn` must let every exception out (a swallowed error
+  // would leave the transaction aborted and COMMIT would roll it back).
+  [[nodiscard]] absl::Status Batch(absl::string_view what, const RetryPolicy& policy,
+                                   const std::function<void(Tx&)>& fn);
   // A read-only transaction (no retry: reads wait for nothing).
   [[nodiscard]] absl::Status Read(const std::function<void(Tx&)>& fn);
   // Read for a callback producing a value:
@@ -152,6 +163,7 @@ class Db {
   std::string Name(const std::string& raw) { return conn_.quote_name(raw); }
   std::string Quote(const std::string& value) { return conn_.quote(value); }
   pqxx::connection& conn() { return conn_; }
+  const FaultPlan& faults() const { return faults_; }
 
   // Bookkeeping for the fault hooks, before each statement, and before each
   // run of a prepared one (true: make the server forget it now).
@@ -176,6 +188,10 @@ class Db {
   // Whether a statement was refused as stale (and is prepared anew at its
   // next use).
   bool AnyStale() const;
+  // `attempt` (one transaction) until it commits, under `policy`'s retries
+  // for lock conflicts and the renewal of stale prepared statements.
+  absl::Status Retrying(absl::string_view what, const RetryPolicy& policy,
+                        const std::function<void()>& attempt);
 
   pqxx::connection& conn_;
   const FaultPlan faults_;

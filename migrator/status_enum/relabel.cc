@@ -1,8 +1,5 @@
 #include "migrator/status_enum/relabel.h"
 
-#include <optional>
-#include <thread>
-
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
@@ -12,6 +9,7 @@
 #include "migrator/status_enum/labels.h"
 #include "migrator/status_enum/progress.h"
 #include "migrator/status_enum/relabel_sql.h"
+#include "migrator/status_enum/relabel_workers.h"
 #include "migrator/status_enum/sql_tokens.h"
 
 namespace booking::migrator {
@@ -20,20 +18,18 @@ namespace {
 constexpr char kReasonBackfill[] = "status migration backfill";
 constexpr char kReasonRollback[] = "status migration rollback";
 constexpr int64_t kPagesPerBatch = 8;
-// The batch statement of "Booking".status (BookingBatchSql), prepared once.
-constexpr char kBatchStatement[] = "relabel_booking_batch";
 
 std::vector<std::string> FromLabels(Direction d) {
   return d == Direction::kForward ? OldOnlyLabels() : NewOnlyLabels();
 }
 
-// One pass over "Booking" in id ranges of --batch-size rows; adds what it
-// relabelled to `outcome`.
+// One pass over "Booking" in id ranges of --batch-size rows, by --workers
+// workers (relabel_workers.h); adds what it relabelled to `outcome`.
 absl::Status BookingsPass(PhaseContext& ctx, Direction direction, RelabelOutcome& outcome,
                           Progress& progress) {
-  std::string sql;
+  BatchJob job;
   absl::Status read = ctx.db.Read([&](Tx& tx) {
-    sql = BookingBatchSql(tx, ctx.store, direction, ctx.options.in_service_rule);
+    job.sql = BookingBatchSql(tx, ctx.store, direction, ctx.options.in_service_rule);
   });
   if (!read.ok()) return read;
   // The batch runs one generic plan, made at its first run from the
@@ -44,32 +40,14 @@ absl::Status BookingsPass(PhaseContext& ctx, Direction direction, RelabelOutcome
     tx.Exec(R"(ANALYZE "BookingStatusExact")");
   });
   if (!analyzed.ok()) return analyzed;
-  ctx.db.Define(kBatchStatement, sql);
-  const std::string labels = TextArrayLiteral(FromLabels(direction));
-  const std::string reason = direction == Direction::kForward ? kReasonBackfill : kReasonRollback;
-  std::string after;
-  while (true) {
-    std::optional<std::string> upper;
-    int64_t relabelled = 0, moved = 0;
-    const absl::Time start = absl::Now();
-    absl::Status s = ctx.db.Transaction("relabel batch", ctx.RowLocks(), [&](Tx& tx) {
-      const pqxx::row r =
-          tx.Prepared(kBatchStatement, labels, after, ctx.options.batch_size, reason)[0];
-      upper.reset();
-      if (!r["upper"].is_null()) upper = r["upper"].as<std::string>();
-      relabelled = r["relabelled"].as<int64_t>();
-      moved = r["moved"].as<int64_t>();
-    });
-    if (!s.ok()) return s;
-    if (!upper.has_value()) break;
-    outcome.longest_batch = std::max(outcome.longest_batch, absl::Now() - start);
-    after = *upper;
-    outcome.bookings += relabelled;
-    outcome.status_changes += moved;
-    progress.Add(relabelled);
-    if (ctx.options.throttle > absl::ZeroDuration()) absl::SleepFor(ctx.options.throttle);
-  }
-  return absl::OkStatus();
+  job.labels = TextArrayLiteral(FromLabels(direction));
+  job.reason = direction == Direction::kForward ? kReasonBackfill : kReasonRollback;
+  PassTally tally(outcome, progress);
+  // One worker: the phase's own session, its statements in a fixed order.
+  if (ctx.options.workers <= 1) return RelabelRange(ctx, ctx.db, job, IdRange{}, tally);
+  const absl::StatusOr<std::vector<IdRange>> ranges = SplitIds(ctx, ctx.options.workers);
+  if (!ranges.ok()) return ranges.status();
+  return RelabelInParallel(ctx, job, *ranges, tally);
 }
 
 // One pass over another column, leaf table by leaf table, in TID ranges

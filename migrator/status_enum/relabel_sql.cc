@@ -142,7 +142,8 @@ std::string BatchSql(const StoreInfo& store, const DirectionSql& d, bool backup)
       .trace_parent = ""};  // none: no call made the change
   return absl::StrCat(R"(WITH bound AS (
            SELECT max(id) AS upper FROM (SELECT id FROM )",
-                      store.table, R"( WHERE id > $2 ORDER BY id LIMIT $3) AS batch),
+                      store.table, R"( WHERE id > $2 AND ($5 = '' OR id <= $5)
+                                    ORDER BY id LIMIT $3) AS batch),
          locked AS (
            SELECT "Booking".id, "Booking".status::text AS old_label,
                   "Booking".version AS old_version)",

@@ -11,8 +11,10 @@ namespace booking::migrator {
 
 // One batch of "Booking".status: $1 the labels to relabel (text[]), $2 the
 // id the batch starts after, $3 the batch's size (rows of the table, in id
-// order), $4 the history reason. Returns one row: `upper` (the batch's last
-// id: the next batch starts after it; NULL when no id follows $2),
+// order), $4 the history reason, $5 the last id of the range the batch is
+// in ('' for no end: a worker's range, relabel_workers.h). Returns one row:
+// `upper` (the batch's last id: the next batch starts after it; NULL when
+// no id of the range follows $2),
 // `relabelled` (bookings whose label changed) and `moved` (those of them
 // whose status changed in history's names, each with its event). One
 // statement, one round trip; it is meant to be prepared once (Tx::Prepared).
