@@ -91,14 +91,14 @@ std::optional<int> ServiceStartup::Init(int argc, char** argv, const ReadOwn& re
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 #endif
   ServerRuntime::BlockTerminationSignals();
-  ParseCommandLine(argc, argv, spec_.usage);
+  ParseFlags(argc, argv, spec_.usage);
   if (absl::Status s = ReadSettings(read_own); !s.ok()) {
     LogError(s.message());
-    return 2;
+    return kExitUsage;
   }
   absl::StatusOr<TlsSettings> tls =
       SecureServer(spec_.env_prefix, settings_.server, spec_.policy_needed);
-  if (!tls.ok()) return 2;  // logged
+  if (!tls.ok()) return kExitUsage;  // logged
   tls_ = *std::move(tls);
   runtime_.emplace(settings_.server);
   return std::nullopt;

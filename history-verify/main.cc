@@ -116,7 +116,7 @@ int Verify(pqxx::connection& conn, const std::string& public_key, bool print_onl
   if (!public_key.empty()) {
     absl::StatusOr<history::v1::Checkpoint> checked = Trusted(txn, public_key);
     if (!checked.ok()) {
-      return Fail(absl::IsPermissionDenied(checked.status()) ? 1 : 2,
+      return Fail(absl::IsPermissionDenied(checked.status()) ? 1 : kExitUsage,
                   std::string(checked.status().message()));
     }
     trusted = *std::move(checked);
@@ -134,29 +134,31 @@ int Verify(pqxx::connection& conn, const std::string& public_key, bool print_onl
 
 int Main(int argc, char** argv) {
   const std::vector<std::string> args = ParseCommandLine(argc, argv, kUsage);
-  if (args.size() != 2) return Fail(2, "name one command: keygen, checkpoint or verify (--help)");
+  if (args.size() != 2)
+    return Fail(kExitUsage, "name one command: keygen, checkpoint or verify (--help)");
   const std::string command = args[1];
   if (command == "keygen") {
-    if (absl::GetFlag(FLAGS_out).empty()) return Fail(2, "keygen needs --out FILE");
+    if (absl::GetFlag(FLAGS_out).empty()) return Fail(kExitUsage, "keygen needs --out FILE");
     absl::Status s = WriteKeyPair(absl::GetFlag(FLAGS_out));
-    if (!s.ok()) return Fail(2, std::string(s.message()));
+    if (!s.ok()) return Fail(kExitUsage, std::string(s.message()));
     std::cout << "wrote " << absl::GetFlag(FLAGS_out) << " and " << absl::GetFlag(FLAGS_out)
               << ".pub\n";
     return 0;
   }
   if (command != "checkpoint" && command != "verify") {
-    return Fail(2, absl::StrCat("unknown command \"", command, "\"; see --help"));
+    return Fail(kExitUsage, absl::StrCat("unknown command \"", command, "\"; see --help"));
   }
-  if (DatabaseUrl().empty()) return Fail(2, "--database-url (or HISTORY_DATABASE_URL) is required");
+  if (DatabaseUrl().empty())
+    return Fail(kExitUsage, "--database-url (or HISTORY_DATABASE_URL) is required");
   std::string public_key;
   if (absl::GetFlag(FLAGS_public_key).empty()) {
-    if (command == "checkpoint") return Fail(2, "checkpoint needs --public-key FILE");
+    if (command == "checkpoint") return Fail(kExitUsage, "checkpoint needs --public-key FILE");
     if (!absl::GetFlag(FLAGS_checkpoint).empty()) {
-      return Fail(2, "--checkpoint needs --public-key FILE (its signature is checked)");
+      return Fail(kExitUsage, "--checkpoint needs --public-key FILE (its signature is checked)");
     }
   } else {
     absl::StatusOr<std::string> loaded = LoadPublicKey(absl::GetFlag(FLAGS_public_key));
-    if (!loaded.ok()) return Fail(2, std::string(loaded.status().message()));
+    if (!loaded.ok()) return Fail(kExitUsage, std::string(loaded.status().message()));
     public_key = *std::move(loaded);
   }
   const std::string schema = absl::GetFlag(FLAGS_database_schema);

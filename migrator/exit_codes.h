@@ -5,6 +5,7 @@
 #define MIGRATOR_EXIT_CODES_H_
 
 #include "absl/status/status.h"
+#include "common/exit_codes.h"
 
 namespace booking::migrator {
 
@@ -21,6 +22,8 @@ enum ExitCode {
   kExitNeedsHuman = 8,      // failed in a way no retry gets past (the message says what); the
                             // store is at a state a rerun (after the fix) or a rollback completes
 };
+// Usage means the same for every binary (common/exit_codes.h, README "Exit codes").
+static_assert(kExitUsage == ::booking::kExitUsage);
 
 absl::Status WithExitCode(absl::Status status, ExitCode code);
 int ExitCodeOf(const absl::Status& status);

@@ -173,13 +173,13 @@ class Demo {
 }  // namespace booking
 
 int main(int argc, char** argv) {
-  booking::ParseCommandLine(argc, argv, booking::kUsage);
+  booking::ParseFlags(argc, argv, booking::kUsage);
   // --tls-cert/--tls-key (our client identity), --tls-ca (verifies the
   // services), or --insecure-plaintext: as the services take them.
   absl::StatusOr<booking::TlsSettings> tls = booking::TlsSettingsFromFlags("BOOKING_DEMO");
   if (!tls.ok()) {
     booking::LogError(tls.status().message());
-    return 2;
+    return booking::kExitUsage;
   }
   const auto credentials = booking::ChannelCredentialsFor(*tls);
   booking::Demo demo(grpc::CreateChannel(absl::GetFlag(FLAGS_booking_target), credentials),
