@@ -29,9 +29,11 @@ ABSL_FLAG(absl::Duration, lock_wait, absl::Seconds(60),
 ABSL_FLAG(absl::Duration, lock_timeout, absl::Seconds(2),
           "longest wait for a lock per statement; the batch or step is then retried, so writers "
           "never queue behind the migrator for longer");
-ABSL_FLAG(absl::Duration, ddl_lock_timeout, absl::Milliseconds(200),
+ABSL_FLAG(absl::Duration, ddl_lock_timeout, absl::Milliseconds(40),
           "longest wait for a table lock that writers conflict with (adding labels, the shadow "
-          "column, the swap); while it waits writers queue behind it, so it gives up and retries");
+          "column, a check, the swap); while it waits writers queue behind it, so it gives up "
+          "and retries: a writer's longest wait behind the migrator is about this plus the "
+          "swap's hold");
 ABSL_FLAG(absl::Duration, wait_for_transactions, absl::Minutes(5),
           "how long to wait for transactions older than a switch of the writers' label set, and "
           "for CREATE INDEX CONCURRENTLY's waits, before giving up (exit 1)");

@@ -12,6 +12,7 @@
 // every 2 ms. Prints a report and FIGURE lines; asserts nothing.
 #include <cstring>
 #include <iostream>
+#include <map>
 #include <regex>
 #include <sstream>
 #include <thread>
@@ -59,6 +60,21 @@ double HeldMs(const std::string& output) {
   std::smatch m;
   Check(std::regex_search(output, m, held), "finding \"held ACCESS EXCLUSIVE\" in:\n" + output);
   return std::stod(m[1]);
+}
+
+// How often a step gave up waiting for a table lock (each time, writers
+// queued behind it for up to --ddl-lock-timeout), and which steps.
+std::string LockRetries(const std::string& output) {
+  static const std::regex retry(R"re("lock not available; retrying".*"step":"([^"]*)")re");
+  std::map<std::string, int> steps;
+  int n = 0;
+  for (auto it = std::sregex_iterator(output.begin(), output.end(), retry);
+       it != std::sregex_iterator(); ++it, ++n) {
+    ++steps[(*it)[1]];
+  }
+  std::string text = absl::StrCat(n, " table-lock retries");
+  for (const auto& [step, count] : steps) absl::StrAppend(&text, ", ", count, "x ", step);
+  return text;
 }
 
 struct Bench {
@@ -197,7 +213,8 @@ PlanRun RunLargeContract(Bench& b, const std::string& url, int64_t rows) {
   probe.Stop();
   r.held_ms = HeldMs(out);
   r.contract_waits = probe.StatsIn("contract");
-  std::cout << absl::StrFormat("large store: contract took %.0f s\n", absl::ToDoubleSeconds(took));
+  std::cout << absl::StrFormat("large store: contract took %.0f s; %s\n",
+                               absl::ToDoubleSeconds(took), LockRetries(out));
   return r;
 }
 

@@ -30,7 +30,7 @@ struct PhaseOptions {
   // For statements that need a table lock writers conflict with (new label,
   // shadow column, trigger, swap): while such a request waits, every writer
   // queues behind it, so it gives up quickly and tries again.
-  absl::Duration ddl_lock_timeout = absl::Milliseconds(200);
+  absl::Duration ddl_lock_timeout = absl::Milliseconds(40);
   int ddl_lock_retries = 100;
   // How long to wait for transactions older than a switch of the writers'
   // label set, and for CREATE INDEX CONCURRENTLY's waits.

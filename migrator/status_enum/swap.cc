@@ -47,6 +47,20 @@ absl::Status MakeNextType(PhaseContext& ctx, const StatusPlan& current,
   });
 }
 
+// CHECK (shadow IS NOT NULL) NOT VALID, unless there: it holds for every
+// row written from now on (the sync trigger fills the shadow), and once
+// validated lets SET NOT NULL skip its scan under the swap's lock.
+void AddNotNullCheck(Tx& tx, const PlanObject& o) {
+  const std::string check = NotNullCheck(o.column());
+  if (!tx.Params("SELECT 1 FROM pg_constraint WHERE conrelid = $1::regclass AND conname = $2",
+                 o.table(), check)
+           .empty()) {
+    return;
+  }
+  tx.Ddl(absl::StrCat("ALTER TABLE ", o.table(), " ADD CONSTRAINT ", tx.Name(check), " CHECK (",
+                      o.shadow_column(), " IS NOT NULL) NOT VALID"));
+}
+
 absl::Status AddShadows(PhaseContext& ctx, const SwapPlan& plan, DefinitionMode mode) {
   for (const Rewritten& c : plan.columns) {
     const PlanObject& o = *c.object;
@@ -63,6 +77,10 @@ absl::Status AddShadows(PhaseContext& ctx, const SwapPlan& plan, DefinitionMode 
                           " BEFORE INSERT OR UPDATE ON ", o.table(),
                           " FOR EACH ROW EXECUTE FUNCTION ", names.function, "()"));
       tx.Ddl(absl::StrCat("ALTER TABLE ", o.table(), " ENABLE ALWAYS TRIGGER ", names.trigger));
+      // NOT NULL's check now, while this transaction holds the table's lock
+      // anyway: added after the copy it needed that lock again, and waited
+      // behind the autovacuum the copy sets off (with writers queued behind).
+      if (o.not_null()) AddNotNullCheck(tx, o);
     });
     if (!s.ok()) return s;
   }
@@ -102,15 +120,10 @@ absl::Status CopyLeaf(PhaseContext& ctx, const PlanObject& o, const std::string&
 // (validation takes no lock writers wait for) lets SET NOT NULL skip it.
 absl::Status ValidateNotNull(PhaseContext& ctx, const PlanObject& o) {
   const std::string check = NotNullCheck(o.column());
-  absl::Status s = ctx.db.Transaction("not-null check", ctx.TableLocks(), [&](Tx& tx) {
-    if (!tx.Params("SELECT 1 FROM pg_constraint WHERE conrelid = $1::regclass AND conname = $2",
-                   o.table(), check)
-             .empty()) {
-      return;
-    }
-    tx.Ddl(absl::StrCat("ALTER TABLE ", o.table(), " ADD CONSTRAINT ", tx.Name(check), " CHECK (",
-                        o.shadow_column(), " IS NOT NULL) NOT VALID"));
-  });
+  // Added with the shadow column; here only for a shadow an older migrator
+  // added without it.
+  absl::Status s = ctx.db.Transaction("not-null check", ctx.TableLocks(),
+                                      [&](Tx& tx) { AddNotNullCheck(tx, o); });
   if (!s.ok()) return s;
   return ctx.db.Transaction("validate not-null check", ctx.RowLocks(), [&](Tx& tx) {
     tx.Ddl(absl::StrCat("ALTER TABLE ", o.table(), " VALIDATE CONSTRAINT ", tx.Name(check)));
