@@ -78,17 +78,23 @@ void DropSyncTrigger(Tx& tx, const PlanObject& o, const StoreInfo& store) {
 
 // An index built on a shadow column keeps the shadow's name for its column
 // (CREATE INDEX copies it; renaming the table's column does not follow):
-// the column's own name back, in every partition's index too.
+// the column's own name back, in every partition's index too. Renaming a
+// partitioned index's column renames its partitions' (it recurses), so the
+// catalog is asked again after each rename; parents first.
 void RenameIndexColumns(Tx& tx, const PlanObject& o) {
   const std::string shadow = ShadowColumn(o.column());
-  for (const pqxx::row& r : tx.Params(R"(SELECT i.indexrelid::regclass::text AS index_name
-                    FROM (SELECT $1::regclass AS relid  -- the tree has no row for a plain table
-                          UNION SELECT relid FROM pg_partition_tree($1::regclass)) t
-                    JOIN pg_index i ON i.indrelid = t.relid
-                    JOIN pg_attribute a ON a.attrelid = i.indexrelid AND a.attname = $2)",
-                                      o.table(), shadow)) {
-    tx.Ddl(absl::StrCat("ALTER TABLE ", r["index_name"].c_str(), " RENAME COLUMN ", tx.Name(shadow),
-                        " TO ", tx.Name(o.column())));
+  const std::string next = R"(
+      SELECT i.indexrelid::regclass::text AS index_name
+      FROM (SELECT $1::regclass AS relid  -- the tree has no row for a plain table
+            UNION SELECT relid FROM pg_partition_tree($1::regclass)) t
+      JOIN pg_index i ON i.indrelid = t.relid
+      JOIN pg_attribute a ON a.attrelid = i.indexrelid AND a.attname = $2
+      ORDER BY EXISTS (SELECT 1 FROM pg_inherits WHERE inhrelid = i.indexrelid), 1
+      LIMIT 1)";
+  for (pqxx::result r = tx.Params(next, o.table(), shadow); !r.empty();
+       r = tx.Params(next, o.table(), shadow)) {
+    tx.Ddl(absl::StrCat("ALTER TABLE ", r[0]["index_name"].c_str(), " RENAME COLUMN ",
+                        tx.Name(shadow), " TO ", tx.Name(o.column())));
   }
 }
 
