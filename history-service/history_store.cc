@@ -169,7 +169,6 @@ absl::StatusOr<StoredBatch> HistoryStore::StoreAttempt(
   }
   // The counts change only where held rows were settled or added.
   if (!held_bookings.empty() || !out.to_hold.empty()) out.counts = ReadHeldCounts(txn);
-  AssignFeedPositions(txn, plan.inserts);  // last: its lock is held until commit
   return out;
 }
 
@@ -294,10 +293,10 @@ absl::StatusOr<history::v1::VerifyHistoryResponse> HistoryStore::Verify(
 absl::Status HistoryStore::Probe(ProbeConnection& probe) {
   return probe.Run([](pqxx::transaction_base& txn) -> absl::Status {
     // The newest column and table this binary uses stand for the whole
-    // schema (the held-back counts: step 0010).
+    // schema (the feed's queue: step 0011).
     if (!txn.exec(R"(SELECT EXISTS (SELECT FROM pg_attribute WHERE attname = 'traceParent'
                        AND attrelid = to_regclass('"BookingStatusHistory"'))
-                     AND to_regclass('"BookingStatusHeldBackCount"') IS NOT NULL AS ready)")
+                     AND to_regclass('"BookingStatusHistoryFeedQueue"') IS NOT NULL AS ready)")
              .front()["ready"]
              .as<bool>()) {
       return absl::FailedPreconditionError(

@@ -10,8 +10,6 @@ namespace {
 
 // The advisory lock class of history bookings (any constant of our own).
 constexpr int kBookingLockClass = 0x4853;  // "HS"
-// The feed's order: one lock (class "HF", key 0) for every position taken.
-constexpr int kFeedLockClass = 0x4846;
 
 std::string JsonTextArray(const std::set<std::string>& values) {
   std::string out = "[";
@@ -168,32 +166,24 @@ void InsertRows(pqxx::transaction_base& txn, const std::vector<PlannedRow>& rows
     absl::StrAppend(&json, object, ",\"row_hash\":\"", Hex(p.hash), "\"}");
   }
   json += "]";
-  txn.exec_params(absl::StrCat(R"(INSERT INTO "BookingStatusHistory" ()", kContentInsertColumns,
-                               R"(, "rowHash")
-         SELECT )",
+  // One statement: the rows in the batch's order (the function scan yields
+  // the array in order), each one queued for the feed's sequencer in that
+  // order (RETURNING yields the rows as inserted; the queue's identity is
+  // taken in that order), then a wake-up for the sequencers (delivered on
+  // commit, to every replica's).
+  txn.exec_params(absl::StrCat(R"(WITH inserted AS (
+           INSERT INTO "BookingStatusHistory" ()",
+                               kContentInsertColumns, R"(, "rowHash")
+           SELECT )",
                                kContentValues, R"(, decode(r.row_hash, 'hex')
-         FROM jsonb_to_recordset($1::jsonb) AS r()",
-                               kContentRecord, ", row_hash text)"),
-                  json);
-}
-
-void AssignFeedPositions(pqxx::transaction_base& txn, const std::vector<PlannedRow>& rows) {
-  if (rows.empty()) return;
-  std::vector<std::string> ids;
-  for (const PlannedRow& p : rows) ids.push_back(JsonString(p.content.event_id));
-  // One message, run in order: the lock, then the positions (nextval is
-  // computed after the subquery's ORDER BY: positions in insertion order, so
-  // a booking's rows in sequence order), then NOTIFY history_feed (delivered
-  // on commit, to every replica's listener).
-  txn.exec(absl::StrCat("SELECT pg_advisory_xact_lock(", kFeedLockClass, R"(, 0);
-      INSERT INTO "BookingStatusHistoryFeed" (position, "historyId")
-      SELECT nextval('"BookingStatusHistoryFeed_position_seq"'), id
-      FROM (SELECT h.id FROM jsonb_array_elements_text()",
-                        txn.quote(absl::StrCat("[", absl::StrJoin(ids, ","), "]")),
-                        R"(::jsonb) WITH ORDINALITY AS t(e, ord)
-            JOIN "BookingStatusHistory" h ON h."eventId" = t.e::uuid
-            ORDER BY t.ord) AS inserted;
-      NOTIFY history_feed)"));
+           FROM jsonb_to_recordset($1::jsonb) AS r()",
+                               kContentRecord, R"(, row_hash text)
+           RETURNING id),
+         queued AS (
+           INSERT INTO "BookingStatusHistoryFeedQueue" ("historyId")
+           SELECT id FROM inserted)
+         SELECT pg_notify($2, ''))"),
+                  json, kFeedQueueChannel);
 }
 
 }  // namespace booking

@@ -1,7 +1,7 @@
 // The statements of one ingest transaction: lock the batch's bookings, read
 // what the store holds for them, insert the planned rows (held-back events:
 // ingest_held.h). Each takes the whole batch in one statement; LoadState's
-// three reads and AssignFeedPositions' three statements go in one message.
+// three reads go in one message.
 #ifndef HISTORY_SERVICE_INGEST_STORE_H_
 #define HISTORY_SERVICE_INGEST_STORE_H_
 
@@ -26,13 +26,14 @@ void LockBookings(pqxx::transaction_base& txn, const std::set<std::string>& book
 IngestState LoadState(pqxx::transaction_base& txn, const std::set<std::string>& bookings,
                       const std::set<std::string>& event_ids);
 
-// Inserts `rows` (with their chain hashes) in one statement.
-void InsertRows(pqxx::transaction_base& txn, const std::vector<PlannedRow>& rows);
+// NOTIFY'd by each ingest transaction that stored rows (on its commit): the
+// feed's sequencers (feed_sequencer.h) listen.
+inline constexpr char kFeedQueueChannel[] = "history_feed_queue";
 
-// The inserted rows' watch positions (schema step 0008), in insertion order,
-// and NOTIFY history_feed, in one message: the transaction's last statements,
-// as they take a lock held until commit that orders positions by commit.
-void AssignFeedPositions(pqxx::transaction_base& txn, const std::vector<PlannedRow>& rows);
+// Inserts `rows` (with their chain hashes) in one statement, which also
+// queues them, in order, for the feed's sequencer (feed_sequencer.h) and
+// wakes the sequencers on commit.
+void InsertRows(pqxx::transaction_base& txn, const std::vector<PlannedRow>& rows);
 
 }  // namespace booking
 

@@ -6,6 +6,7 @@
 #include "common/log.h"
 #include "common/service_startup.h"
 #include "history-service/checkpointer.h"
+#include "history-service/feed_sequencer.h"
 #include "history-service/history_service.h"
 #include "history-service/history_store.h"
 #include "history-service/settings.h"
@@ -30,6 +31,9 @@ int Main(int argc, char** argv) {
     // Set by the first ingest batch instead.
     LogWarning("held-back gauges not read at start", {{"error", s.ToString()}});
   }
+  // Positions for the watch feed, for rows stored by any replica.
+  FeedSequencer sequencer(own->sequencer);
+  sequencer.Start();
   WatchHub watches(pools.watch, own->watch);
   watches.Start();
   HistoryServiceImpl service(store, startup.metrics(), &watches, own->reads);

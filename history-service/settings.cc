@@ -123,6 +123,8 @@ absl::StatusOr<HistorySettings> ReadHistorySettings(const ServiceSettings& share
   absl::StatusOr<WatchHub::Options> watch = WatchSettings(shared.database_url);
   if (!watch.ok()) return watch.status();
   s.watch = *std::move(watch);
+  // Its own connection too: it LISTENs.
+  s.sequencer.url = WithConnectionDefaults(shared.database_url, "history-service-sequencer");
   absl::StatusOr<HeldBackLimits> held_back =
       ParseHeldBackLimits(FlagOrEnv(FLAGS_held_back_per_booking, "HISTORY_HELD_BACK_PER_BOOKING"),
                           FlagOrEnv(FLAGS_held_back_max_rows, "HISTORY_HELD_BACK_MAX_ROWS"));

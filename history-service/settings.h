@@ -13,6 +13,7 @@
 #include "common/pg.h"
 #include "common/service_startup.h"
 #include "history-service/checkpoint.h"
+#include "history-service/feed_sequencer.h"
 #include "history-service/history_service.h"
 #include "history-service/ingest_held.h"
 #include "history-service/watch_hub.h"
@@ -25,6 +26,7 @@ struct HistorySettings {
   int ingest_pool_size = 4;
   ReadBounds reads;
   WatchHub::Options watch = {};
+  FeedSequencer::Options sequencer = {};
   HeldBackLimits held_back = {};
   std::optional<SigningKey> checkpoint_key = {};  // none: no checkpoints
   absl::Duration checkpoint_interval = absl::Minutes(1);

@@ -67,9 +67,11 @@ absl::Status Append(const pqxx::result& rows, bool legacy, std::vector<FeedEntry
   return absl::OkStatus();
 }
 
-// Legacy rows (no feed row) after (booking, sequence), by booking and
-// sequence: the unique ("bookingId", sequence) index, probing the feed's
-// "historyId" index for each.
+// Legacy rows (no feed row, none waiting in the feed's queue) after
+// (booking, sequence), by booking and sequence: the unique ("bookingId",
+// sequence) index, probing the feed's "historyId" index for each (the queue,
+// a few batches at most, is hashed once). A row moves from the queue to the feed in one
+// transaction, so the statement's snapshot sees it in one of the two.
 pqxx::result ReadLegacy(pqxx::transaction_base& txn, const FeedPosition& after,
                         const std::string& booking_id, int limit) {
   return txn.exec_params(absl::StrCat("SELECT ", kHistoryEntryColumns,
@@ -77,6 +79,8 @@ pqxx::result ReadLegacy(pqxx::transaction_base& txn, const FeedPosition& after,
         FROM "BookingStatusHistory" h
         WHERE (h."bookingId", h.sequence) > ($1, $2) AND ($3 = '' OR h."bookingId" = $3)
           AND NOT EXISTS (SELECT 1 FROM "BookingStatusHistoryFeed" f WHERE f."historyId" = h.id)
+          AND NOT EXISTS (SELECT 1 FROM "BookingStatusHistoryFeedQueue" q
+                          WHERE q."historyId" = h.id)
         ORDER BY h."bookingId", h.sequence LIMIT $4)"),
                          after.booking_id, after.sequence, booking_id, limit);
 }

@@ -1,13 +1,14 @@
 // WatchHistory's positions and the reads behind a watch.
 //
 // Every history row stored since schema step 0008 has a position in the
-// "BookingStatusHistoryFeed" table, taken last in its ingest transaction
-// under one lock held until commit, so positions become visible in ascending
-// order (the step's comment in migrator/history_schema_steps.cc says why that is
-// sound): "every entry with a position above P" never misses a row that
-// commits later. Within one transaction positions follow insertion order, and
-// a batch inserts a booking's rows in sequence order (ingest_plan.h). Rows stored before the step
-// (legacy rows) have no position; a watch from the start reads them first, by booking and sequence.
+// "BookingStatusHistoryFeed" table, given after its ingest transaction
+// committed by the feed's sequencer (feed_sequencer.h: one at a time, so
+// positions become visible in ascending order): "every entry with a position
+// above P" never misses a row that is sequenced later. Positions keep each
+// booking's sequence order (feed_sequencer.h says why). Until sequenced (a
+// few milliseconds) a row is in the feed's queue and not yet watched. Rows
+// stored before step 0008 (legacy rows) have no position; a watch from the
+// start reads them first, by booking and sequence.
 // A booking's entries are in sequence order in both parts, and its legacy rows all come before its
 // positioned ones, so a watch delivers each booking's entries in order.
 //
@@ -30,6 +31,9 @@
 #include "history/v1/history.pb.h"
 
 namespace booking {
+
+// NOTIFY'd by the feed's sequencer once new positions are visible.
+inline constexpr char kFeedChannel[] = "history_feed";
 
 // Where a watch stands: after the legacy row (booking_id, sequence), or
 // after `position` in the feed.

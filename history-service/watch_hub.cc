@@ -12,14 +12,13 @@
 namespace booking {
 namespace {
 
-constexpr char kChannel[] = "history_feed";  // NOTIFY'd by schema step 0008's trigger
-constexpr int kPage = 500;                   // rows per feed read
+constexpr int kPage = 500;  // rows per feed read
 constexpr absl::string_view kDomain = "history.v1";
 
 class FeedListener final : public pqxx::notification_receiver {
  public:
   FeedListener(pqxx::connection_base& conn, std::function<void()> on_notify)
-      : pqxx::notification_receiver(conn, kChannel), on_notify_(std::move(on_notify)) {}
+      : pqxx::notification_receiver(conn, kFeedChannel), on_notify_(std::move(on_notify)) {}
   void operator()(const std::string&, int) override { on_notify_(); }
 
  private:

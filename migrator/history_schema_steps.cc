@@ -171,7 +171,8 @@ ALTER TABLE "BookingStatusHeldBack" ADD COLUMN IF NOT EXISTS "traceParent" TEXT;
 constexpr char kHistoryListIndexes[] = "SELECT 1; -- the indexes: concurrent_indexes\n";
 
 // WatchHistory's feed (history-service/watch_feed.h): every row's position
-// in COMMIT order, so that a watcher reading "position > its token" can never
+// in COMMIT order (since step 0011 given by the feed's sequencer after
+// commit, under the same lock; this step's way is described as it was), so that a watcher reading "position > its token" can never
 // skip a row that commits later with a smaller position. history-service
 // takes positions as the last statements of an ingest transaction, under one
 // transaction-level advisory lock held until the commit is visible
@@ -303,6 +304,23 @@ CREATE OR REPLACE TRIGGER "BookingStatusHeldBack_count_truncate"
   FOR EACH STATEMENT EXECUTE FUNCTION "BookingStatusHeldBack_count"();
 )sql";
 
+// The feed's queue (history-service/feed_sequencer.h): an ingest
+// transaction no longer takes positions itself (step 0008's lock was held
+// through every ingest COMMIT, so concurrent Ingest streams committed one
+// after the other); it queues its rows here, in insertion order, and one
+// sequencer at a time (the same lock, held by the sequencer alone) moves
+// committed rows from the queue to the feed in queue order. A booking's
+// later row is queued by a transaction that began after the earlier one's
+// COMMIT (the booking's lock), so it has the larger "queueId" (the identity
+// does not cache): positions keep each booking's order. A history-service
+// of before this step still takes positions itself under the same lock.
+constexpr char kHistoryFeedQueue[] = R"sql(
+CREATE TABLE IF NOT EXISTS "BookingStatusHistoryFeedQueue" (
+  "queueId" BIGINT GENERATED ALWAYS AS IDENTITY (CACHE 1) PRIMARY KEY,
+  "historyId" UUID NOT NULL
+);
+)sql";
+
 }  // namespace
 
 const std::vector<Step>& HistorySteps() {
@@ -333,6 +351,9 @@ const std::vector<Step>& HistorySteps() {
       {"0010_history_held_back_bounded",
        "one held-back row per place and reason, retired once history holds the place, counted",
        kHistoryHeldBackBounded},
+      {"0011_history_feed_queue",
+       "rows wait in a queue for the feed's sequencer instead of taking positions in ingest",
+       kHistoryFeedQueue},
   };
   return kSteps;
 }

@@ -1,10 +1,13 @@
-// WatchHistory's positions follow commit order: a batch that inserted its
-// rows first but commits after another stream's batch is still delivered,
-// live and to a watcher resuming from the other batch's token (a position
-// taken at insert would have been skipped). Plus a watch driven from JSON
-// (as grpcurl does), and rows stored through another history-service
-// replica reaching a watcher.
+// WatchHistory's positions are given after commit (the feed's sequencer): a
+// batch that inserted its rows first but commits after another stream's
+// batch is still delivered, live and to a watcher resuming from the other
+// batch's token (a position taken at insert would have been skipped); four
+// concurrent streams keep each booking's order; a row queued without a
+// wake-up is still sequenced. Plus a watch driven from JSON (as grpcurl
+// does), and rows stored through another history-service replica reaching a
+// watcher.
 #include <chrono>
+#include <map>
 #include <thread>
 
 #include "absl/strings/match.h"
@@ -136,6 +139,74 @@ TEST_F(WatchOrderTest, EntriesStoredThroughAnotherReplicaReachTheWatcher) {
   auto w = OpenWatch(Target(), {});
   IngestAll(other, Chain("replica", 1, 3, 500));
   EXPECT_EQ(Keys(w->Entries(3)), ExpectedKeys("replica", 1, 3));
+}
+
+// Four streams at once, each storing its own bookings a sequence at a time
+// (one batch per sequence, 25 bookings a batch): every entry reaches a
+// watcher from the start once, each booking's in sequence order, although
+// the streams' transactions commit in any order and the feed's sequencer
+// gives positions after commit.
+TEST_F(WatchOrderTest, ConcurrentStreamsKeepEachBookingsOrder) {
+  constexpr int kStreams = 4, kBookings = 25, kSequences = 8;
+  history::v1::WatchHistoryRequest all;
+  all.set_from_start(true);
+  auto w = OpenWatch(Target(), all);
+  std::vector<std::thread> streams;
+  std::vector<absl::Status> results(kStreams);
+  for (int t = 0; t < kStreams; ++t) {
+    streams.emplace_back([&, t] {
+      IngestClient c(Target());
+      for (int s = 1; s <= kSequences; ++s) {
+        std::vector<history::v1::StatusChangeEvent> batch;
+        for (int b = 0; b < kBookings; ++b) {
+          const int id = t * kBookings + b;
+          for (auto& e : Chain(absl::StrCat("conc-", id), s, s, 100000 + id * 100)) {
+            batch.push_back(std::move(e));
+          }
+        }
+        absl::StatusOr<history::v1::IngestAck> ack = c.Send(batch);
+        if (!ack.ok() || ack->stored() != kBookings) {
+          results[t] = absl::InternalError(ack.ok() ? ack->DebugString() : ack.status().ToString());
+          return;
+        }
+      }
+    });
+  }
+  for (std::thread& t : streams) t.join();
+  for (const absl::Status& r : results) ASSERT_TRUE(r.ok()) << r;
+  std::map<std::string, std::vector<int64_t>> seen;  // booking -> sequences, as delivered
+  int count = 0;
+  while (count < kStreams * kBookings * kSequences) {
+    std::vector<history::v1::HistoryEntry> e = w->Entries(1);
+    ASSERT_FALSE(e.empty()) << "the watch ended after " << count << " entries\n" << set_->Logs();
+    if (!absl::StartsWith(e[0].booking_id(), "conc-")) continue;
+    seen[e[0].booking_id()].push_back(e[0].sequence());
+    ++count;
+  }
+  ASSERT_EQ(seen.size(), static_cast<size_t>(kStreams * kBookings));
+  const std::vector<int64_t> in_order = {1, 2, 3, 4, 5, 6, 7, 8};
+  for (const auto& [booking, sequences] : seen) EXPECT_EQ(sequences, in_order) << booking;
+}
+
+// A row queued with no wake-up (as if the NOTIFY were lost, or its replica
+// died before any sequencer heard it) gets its position from the
+// sequencer's periodic look, and reaches a watcher of its booking.
+TEST_F(WatchOrderTest, ARowQueuedWithoutAWakeUpIsStillSequenced) {
+  const std::string url = set_->history_url();
+  auto w = OpenWatch(Target(), [] {
+    history::v1::WatchHistoryRequest r;
+    r.set_booking_id("queued-quietly");
+    r.set_from_start(true);
+    return r;
+  }());
+  Exec(url, R"(WITH h AS (
+                 INSERT INTO "BookingStatusHistory"
+                   ("eventId", "bookingId", sequence, "fromStatus", "toStatus", "changedBy")
+                 VALUES (gen_random_uuid(), 'queued-quietly', 1, NULL, 'PENDING_PAYMENT', 'x')
+                 RETURNING id)
+               INSERT INTO "BookingStatusHistoryFeedQueue" ("historyId") SELECT id FROM h)");
+  EXPECT_EQ(Keys(w->Entries(1)), (std::vector<std::string>{"queued-quietly:1"}));
+  EXPECT_EQ(QueryCount(url, R"(SELECT count(*) FROM "BookingStatusHistoryFeedQueue")"), 0);
 }
 
 // Last: it turns the suite's store into one migrated from before the feed.

@@ -1,0 +1,109 @@
+#include "history-service/feed_sequencer.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+#include "common/pg.h"
+#include "history-service/ingest_store.h"
+#include "history-service/watch_feed.h"
+#include "pqxx/pqxx"
+
+namespace booking {
+namespace {
+
+// The feed's lock (class "HF", key 0), as schema step 0008 named it: a
+// history-service of before step 0011 takes it to assign positions itself.
+constexpr int kFeedLockClass = 0x4846;
+
+class QueueListener final : public pqxx::notification_receiver {
+ public:
+  explicit QueueListener(pqxx::connection& conn)
+      : pqxx::notification_receiver(conn, kFeedQueueChannel) {}
+  void operator()(const std::string&, int) override { woken_ = true; }
+  bool Take() { return std::exchange(woken_, false); }
+
+ private:
+  bool woken_ = false;
+};
+
+}  // namespace
+
+absl::StatusOr<int64_t> SequenceQueued(pqxx::connection& conn, int limit) {
+  // One message, one implicit transaction: the lock (held to its end, so
+  // through COMMIT), then, in a statement whose snapshot is taken after the
+  // lock (READ COMMITTED), the move; positions are taken after the
+  // subquery's ORDER BY, so in queue order.
+  const std::string sql = absl::StrCat("SELECT pg_advisory_xact_lock(", kFeedLockClass, R"(, 0);
+      WITH next AS (
+        DELETE FROM "BookingStatusHistoryFeedQueue"
+        WHERE "queueId" IN (SELECT "queueId" FROM "BookingStatusHistoryFeedQueue"
+                            ORDER BY "queueId" LIMIT )",
+                                       limit, R"()
+        RETURNING "queueId", "historyId"),
+      moved AS (
+        INSERT INTO "BookingStatusHistoryFeed" (position, "historyId")
+        SELECT nextval('"BookingStatusHistoryFeed_position_seq"'), "historyId"
+        FROM (SELECT "queueId", "historyId" FROM next ORDER BY "queueId") AS ordered
+        RETURNING 1)
+      SELECT n, CASE WHEN n > 0 THEN pg_notify(')",
+                                       kFeedChannel, R"(', '') END AS notified
+      FROM (SELECT count(*) AS n FROM moved) AS c)");
+  try {
+    pqxx::nontransaction txn(conn, "feed sequencer");
+    return txn.exec(sql).front()["n"].as<int64_t>();
+  } catch (const std::exception& e) {
+    return StatusFromException(e);
+  }
+}
+
+void FeedSequencer::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
+
+void FeedSequencer::Stop() {
+  if (!thread_.joinable()) return;
+  if (!stop_.HasBeenNotified()) stop_.Notify();
+  thread_.join();
+}
+
+absl::Status FeedSequencer::Serve(pqxx::connection& conn) {
+  QueueListener listener(conn);
+  absl::Time next_look = absl::InfinitePast();  // what was queued while nobody listened
+  while (!stop_.HasBeenNotified()) {
+    if (listener.Take() || absl::Now() >= next_look) {
+      next_look = absl::Now() + options_.recheck;
+      absl::StatusOr<int64_t> moved;
+      do {
+        moved = SequenceQueued(conn, options_.batch);
+      } while (moved.ok() && *moved == options_.batch && !stop_.HasBeenNotified());
+      if (!moved.ok()) return moved.status();
+    }
+    conn.await_notification(0, 100000);  // short: Stop is seen within one
+  }
+  return absl::OkStatus();
+}
+
+void FeedSequencer::Run() {
+  bool warned = false;  // once per outage, not once per retry
+  while (!stop_.HasBeenNotified()) {
+    absl::Status s;
+    try {
+      pqxx::connection conn(options_.url);
+      if (warned) LogInfo("feed sequencer connected again");
+      warned = false;
+      s = Serve(conn);
+    } catch (const std::exception& e) {
+      s = StatusFromException(e);
+    }
+    if (s.ok()) return;  // stopped
+    if (!warned) {
+      LogWarning("feed sequencer failed; retrying, queued rows wait for it",
+                 {{"error", s.ToString()}});
+    }
+    warned = true;
+    stop_.WaitForNotificationWithTimeout(options_.recheck);
+  }
+}
+
+}  // namespace booking

@@ -1,0 +1,74 @@
+// The watch feed's sequencer: gives history rows their feed positions after
+// their ingest transactions commit.
+//
+// An ingest transaction queues the rows it inserts in
+// "BookingStatusHistoryFeedQueue" (schema step 0011), in insertion order,
+// and NOTIFYs kFeedQueueChannel. The sequencer moves queued rows to
+// "BookingStatusHistoryFeed" in queue order, a batch per implicit
+// transaction (one message), under the feed's transaction-level advisory
+// lock: one sequencer of all replicas at a time, so positions become
+// visible in ascending order and "every entry above P" never misses one
+// (watch_feed.h). Then it NOTIFYs kFeedChannel (watch_feed.h) for the
+// watchers. Ingest
+// transactions never wait for one another on the feed (before step 0011
+// each took its positions under that lock, held through its COMMIT).
+//
+// A booking's later row is queued by a transaction that began after the one
+// storing its earlier row committed (the booking's ingest lock), so it has
+// the larger queue id: positions keep every booking's order. Rows queued by
+// a transaction that commits after a later-queued one are sequenced after
+// it; they belong to other bookings.
+//
+// A notification only wakes the sequencer; it also looks every `recheck`,
+// so a lost one (connection lost, another replica's sequencer stopped)
+// delays positions, never loses them: queued rows stay until sequenced.
+#ifndef HISTORY_SERVICE_FEED_SEQUENCER_H_
+#define HISTORY_SERVICE_FEED_SEQUENCER_H_
+
+#include <cstdint>
+#include <string>
+#include <thread>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "common/pqxx_fwd.h"
+
+namespace booking {
+
+// Moves up to `limit` queued rows to the feed, in queue order, in one
+// implicit transaction on `conn` (no transaction may be open on it), and
+// NOTIFYs kFeedChannel when it moved any; how many it moved.
+absl::StatusOr<int64_t> SequenceQueued(pqxx::connection& conn, int limit);
+
+// Thread-compatible: Start and Stop one thread at a time (callers
+// serialise); Run is its own thread's.
+class FeedSequencer {
+ public:
+  struct Options {
+    std::string url;  // libpq URL of its own connection (it LISTENs)
+    int batch = 5000;
+    absl::Duration recheck = absl::Seconds(1);
+  };
+
+  explicit FeedSequencer(Options options) : options_(std::move(options)) {}
+  ~FeedSequencer() { Stop(); }
+  FeedSequencer(const FeedSequencer&) = delete;
+  FeedSequencer& operator=(const FeedSequencer&) = delete;
+
+  void Start();
+  void Stop();
+
+ private:
+  void Run();
+  // Listens and sequences on one connection until Stop (OK) or an error.
+  absl::Status Serve(pqxx::connection& conn);
+
+  const Options options_;
+  absl::Notification stop_;
+  std::thread thread_;
+};
+
+}  // namespace booking
+
+#endif  // HISTORY_SERVICE_FEED_SEQUENCER_H_
