@@ -15,7 +15,7 @@ const { loadManifests, renderKustomization, loadFacts } = require('./load.cjs');
 const { schemaErrors } = require('./schema.cjs');
 const { podErrors } = require('./rules.cjs');
 const { networkErrors } = require('./network.cjs');
-const { noJobErrors, jobErrors, monitoringErrors } = require('./layout.cjs');
+const { noJobErrors, jobErrors, monitoringErrors, kustomizationErrors } = require('./layout.cjs');
 
 // All problems of the manifests in DOCS ({file, index, doc} entries), one
 // set applied together.
@@ -33,7 +33,8 @@ function check(docs, facts) {
   return errors;
 }
 
-// What deploy/ holds, loaded: {base, local, jobs, top, monitoring, rules, errors}.
+// What deploy/ holds, loaded: {base, local, jobs, top, monitoring, rules,
+// kustomizations, errors}.
 function loadDeploy(root) {
   const deploy = path.join(root, 'deploy');
   const loaded = {
@@ -47,7 +48,11 @@ function loadDeploy(root) {
   // The plain rule file (Prometheus rule_files:, no kind): compared, not validated here.
   loaded.monitoring.docs = loaded.monitoring.docs.filter((e) => !e.file.endsWith('alert-rules.yaml'));
   const rules = YAML.parse(fs.readFileSync(path.join(deploy, 'monitoring/alert-rules.yaml'), 'utf8'));
-  return { ...loaded, rules, errors };
+  const kustomizations = ['base', 'overlays/local'].map((dir) => ({
+    file: `deploy/${dir}/kustomization.yaml`,
+    doc: YAML.parse(fs.readFileSync(path.join(deploy, dir, 'kustomization.yaml'), 'utf8')),
+  }));
+  return { ...loaded, rules, kustomizations, errors };
 }
 
 // Every problem of deploy/ as LOADED (loadDeploy).
@@ -63,6 +68,7 @@ function checkDeploy(loaded, facts) {
     ...noJobErrors(local.docs, 'the local overlay'),
     ...jobErrors(jobs.docs),
     ...monitoringErrors(rules, monitoring.docs, local.docs),
+    ...kustomizationErrors(loaded.kustomizations),
   ];
 }
 

@@ -124,6 +124,8 @@ const kLayoutBreakages = [
   ['a ServiceMonitor on a port no Service has', (l) => {
     l.monitoring.docs.find((e) => e.doc.kind === 'ServiceMonitor').doc.spec.endpoints[0].port = 'http';
   }, 'ServiceMonitor booking-status\\): does not scrape booking-service'],
+  ['a kustomization kubectl 1.20 cannot read', (l) => { l.kustomizations[1].doc.components = ['../x']; },
+    'deploy/overlays/local/kustomization.yaml: components: not known to kubectl 1.20'],
   ['a render that failed', (l) => { l.errors.push('kustomize deploy/base: boom'); }, 'kustomize deploy/base: boom'],
 ];
 

@@ -4,7 +4,9 @@
 // fresh name (generateName), removed a while after it finishes
 // (ttlSecondsAfterFinished), failing at once on the exit codes no retry
 // gets past; the PrometheusRule carries exactly the plain rule file's
-// groups, and the ServiceMonitor scrapes a port the services expose.
+// groups, and the ServiceMonitor scrapes a port the services expose; the
+// kustomizations use only what Debian's kubectl 1.20 (kustomize v2.0.3)
+// knows, whichever kubectl renders them here.
 'use strict';
 const util = require('node:util');
 const path = require('node:path');
@@ -13,6 +15,20 @@ const { describe } = require('./load.cjs');
 const kPhaseLabel = 'booking-status/phase';
 // Exit codes a Job must not retry (README "Exit codes"): 2 usage, 6 refused.
 const kNeverRetried = [2, 6];
+
+// The fields of a kustomization kustomize v2.0.3 reads (a newer one's
+// `components`, `labels`, `replacements`, `patches` fail in kubectl 1.20).
+const kKustomizeV2Fields = new Set(['apiVersion', 'kind', 'resources', 'bases', 'namespace',
+  'namePrefix', 'nameSuffix', 'commonLabels', 'commonAnnotations', 'images', 'vars', 'crds',
+  'patchesStrategicMerge', 'patchesJson6902', 'configMapGenerator', 'secretGenerator',
+  'generatorOptions']);
+
+// KUSTOMIZATIONS: {file, doc} of each kustomization.yaml.
+function kustomizationErrors(kustomizations) {
+  return kustomizations.flatMap(({ file, doc }) => Object.keys(doc || {})
+    .filter((k) => !kKustomizeV2Fields.has(k))
+    .map((k) => `${file}: ${k}: not known to kubectl 1.20's kustomize (v2.0.3)`));
+}
 
 // Documents of ENTRIES that would start a migrator run when applied.
 function noJobErrors(entries, where) {
@@ -82,4 +98,4 @@ function selectorMatches(selector, labels) {
     matchExpressions.every((e) => e.operator === 'In' && (e.values || []).includes(labels[e.key]));
 }
 
-module.exports = { noJobErrors, jobErrors, monitoringErrors };
+module.exports = { noJobErrors, jobErrors, monitoringErrors, kustomizationErrors };
