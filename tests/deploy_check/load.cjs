@@ -85,7 +85,8 @@ function loadFacts(root) {
   };
 }
 
-// "Deployment booking-service (deploy/booking-service.yaml document 1)"
+// "kustomize deploy/base document 4 (Deployment booking-service)",
+// "deploy/jobs/up.yaml document 1 (Job booking-status-up-*)"
 function describe({ file, index, doc }) {
   const meta = (doc && doc.metadata) || {};
   const name = meta.name || (meta.generateName && `${meta.generateName}*`);
