@@ -10,8 +10,10 @@
 #   deploy/build-images.sh            # all of IMAGE_NAMES
 #   deploy/build-images.sh migrator   # one
 #
-# Push or load with skopeo (Debian package), e.g.
-#   skopeo copy oci:build/images/booking-service:0.11.0 docker://REGISTRY/booking-status/booking-service:0.11.0
+# Push or load under the name the manifests run (IMAGE_REGISTRY/
+# IMAGE_REPOSITORY/<name>:IMAGE_TAG) with skopeo (Debian package), e.g.
+#   skopeo copy oci:build/images/booking-service:0.11.0 docker://localhost:5000/booking-status/booking-service:0.11.0
+# or into a local cluster's nodes (deploy/README.md, "A local cluster").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=deploy/images.env disable=SC1091

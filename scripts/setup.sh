@@ -18,6 +18,11 @@ packages=(
 # The manifest check (tests/deploy_check) runs on Node.js: Debian's, unless
 # the machine has one.
 command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
+# It renders deploy/'s kustomizations with `kubectl kustomize`: Debian's
+# kubectl (kubernetes-client, 1.20, kustomize v2.0.3: what the manifests are
+# written for), unless the machine has a kubectl (a newer one renders them
+# too).
+command -v kubectl >/dev/null || packages+=(kubernetes-client)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -1,30 +1,55 @@
-// Loads what the manifest check compares: every document of deploy/*.yaml,
-// and the facts the manifests must agree with, read from where they are
-// defined (the images' names, tag and user; the health service names; the
+// Loads what the manifest check compares: the documents of a directory's
+// *.yaml, or of a kustomization as `kubectl kustomize` renders it, and the
+// facts the manifests must agree with, read from where they are defined (the images' names, tag and user; the health service names; the
 // overload test's memory margin), so none is restated here.
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
+const { execFileSync } = require('node:child_process');
 const YAML = require('yaml');
 
+// [{file, index, doc}] of each document of TEXT (FILE names it), plus parse
+// errors, appended to DOCS and ERRORS.
+function parseDocuments(text, file, docs, errors) {
+  YAML.parseAllDocuments(text).forEach((parsed, index) => {
+    if (parsed.errors.length > 0) {
+      errors.push(`${file} document ${index + 1}: YAML: ${parsed.errors[0].message}`);
+      return;
+    }
+    const doc = parsed.toJS();
+    if (doc !== null && doc !== undefined) docs.push({ file, index: index + 1, doc });
+  });
+}
+
 // [{file, index, doc}] of every document of every DIR/*.yaml (not
-// subdirectories: deploy/monitoring/ is checked on its own), plus parse errors.
-function loadManifests(dir) {
+// subdirectories), files named LABEL/<file>, plus parse errors.
+function loadManifests(dir, label = path.basename(dir)) {
   const docs = [];
   const errors = [];
   const files = fs.readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort();
   for (const name of files) {
-    const file = path.join(path.basename(dir), name);
-    const all = YAML.parseAllDocuments(fs.readFileSync(path.join(dir, name), 'utf8'));
-    all.forEach((parsed, index) => {
-      if (parsed.errors.length > 0) {
-        errors.push(`${file} document ${index + 1}: YAML: ${parsed.errors[0].message}`);
-        return;
-      }
-      const doc = parsed.toJS();
-      if (doc !== null && doc !== undefined) docs.push({ file, index: index + 1, doc });
-    });
+    parseDocuments(fs.readFileSync(path.join(dir, name), 'utf8'), path.join(label, name), docs,
+      errors);
   }
+  return { docs, errors };
+}
+
+// The documents `kubectl kustomize ROOT/DIR` renders (the kubectl on PATH,
+// or $KUBECTL: Debian's kubernetes-client, kustomize v2.0.3, is what the
+// kustomizations are written for), named "kustomize DIR".
+function renderKustomization(root, dir) {
+  const docs = [];
+  const errors = [];
+  const kubectl = process.env.KUBECTL || 'kubectl';
+  let text;
+  try {
+    text = execFileSync(kubectl, ['kustomize', path.join(root, dir)],
+      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (e) {
+    const why = e.code === 'ENOENT' ? `no ${kubectl}: run scripts/setup.sh` : String(e.stderr || e.message).trim();
+    return { docs, errors: [`kustomize ${dir}: ${why}`] };
+  }
+  parseDocuments(text, `kustomize ${dir}`, docs, errors);
   return { docs, errors };
 }
 
@@ -49,8 +74,10 @@ function loadFacts(root) {
   const runtime = path.join(root, 'common/server_runtime.h');
   const overload = path.join(root, 'tests/overload_test.cc');
   return {
+    registry: env.IMAGE_REGISTRY,
+    tag: env.IMAGE_TAG,
     images: env.IMAGE_NAMES.split(/\s+/).filter(Boolean).map(
-      (name) => `${env.IMAGE_REPOSITORY}/${name}:${env.IMAGE_TAG}`),
+      (name) => `${env.IMAGE_REGISTRY}/${env.IMAGE_REPOSITORY}/${name}:${env.IMAGE_TAG}`),
     uid: Number(env.IMAGE_UID),
     liveness: readMatch(runtime, /kLivenessService\[\] = "([^"]+)"/, 'the liveness name'),
     readiness: readMatch(runtime, /kReadinessService\[\] = "([^"]+)"/, 'the readiness name'),
@@ -58,10 +85,12 @@ function loadFacts(root) {
   };
 }
 
-// "Deployment booking-service (deploy/booking-service.yaml document 1)"
+// "kustomize deploy/base document 4 (Deployment booking-service)",
+// "deploy/jobs/up.yaml document 1 (Job booking-status-up-*)"
 function describe({ file, index, doc }) {
-  const name = doc && doc.metadata && doc.metadata.name;
+  const meta = (doc && doc.metadata) || {};
+  const name = meta.name || (meta.generateName && `${meta.generateName}*`);
   return `${file} document ${index} (${(doc && doc.kind) || '?'} ${name || '?'})`;
 }
 
-module.exports = { loadManifests, loadFacts, describe };
+module.exports = { loadManifests, renderKustomization, loadFacts, describe };

@@ -3,7 +3,7 @@
 // booking-service reaches history-service's service port; each store is
 // reached only by its service and the migrator; the monitoring namespace
 // reaches the metrics ports; a PodDisruptionBudget for every Deployment;
-// every Service selects a Deployment.
+// every Service selects a Deployment's (or a store's StatefulSet's) pods.
 'use strict';
 const { describe } = require('./load.cjs');
 const { podSpecOf } = require('./rules.cjs');
@@ -127,7 +127,8 @@ function storeErrors(policies) {
 
 function availabilityErrors(entries) {
   const errors = [];
-  const templates = kindOf(entries, 'Deployment').map((e) => e.doc.spec.template.metadata?.labels || {});
+  const templates = [...kindOf(entries, 'Deployment'), ...kindOf(entries, 'StatefulSet')]
+    .map((e) => e.doc.spec.template.metadata?.labels || {});
   for (const entry of kindOf(entries, 'Deployment')) {
     const labels = entry.doc.spec.template.metadata?.labels || {};
     const covered = kindOf(entries, 'PodDisruptionBudget').some(({ doc }) =>
@@ -137,7 +138,7 @@ function availabilityErrors(entries) {
   for (const entry of kindOf(entries, 'Service')) {
     const want = entry.doc.spec.selector || {};
     if (!templates.some((l) => Object.entries(want).every(([k, v]) => l[k] === v))) {
-      errors.push(`${describe(entry)}: selects no Deployment's pods`);
+      errors.push(`${describe(entry)}: selects no Deployment's or StatefulSet's pods`);
     }
   }
   return errors;

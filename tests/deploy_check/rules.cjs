@@ -38,7 +38,8 @@ function podSpecOf(doc) {
 
 function imageErrors(container, facts) {
   if (facts.images.includes(container.image)) return [];
-  return [`image ${container.image} is not one deploy/build-images.sh builds (${facts.images.join(', ')})`];
+  return [`image ${container.image} is not one deploy/build-images.sh builds (${facts.images.join(', ')}): ` +
+    'deploy/set-images.sh writes deploy/images.env\'s into the manifests'];
 }
 
 function resourceErrors(container, facts) {

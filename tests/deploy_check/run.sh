@@ -5,5 +5,9 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 command -v node >/dev/null || { echo "deploy-check: no node: run scripts/setup.sh" >&2; exit 1; }
+# kubectl renders deploy/'s kustomizations (Debian's kubernetes-client, or
+# $KUBECTL).
+command -v "${KUBECTL:-kubectl}" >/dev/null ||
+  { echo "deploy-check: no ${KUBECTL:-kubectl}: run scripts/setup.sh" >&2; exit 1; }
 [ -d "$1/node_modules" ] || { echo "deploy-check: no $1/node_modules: run scripts/setup.sh" >&2; exit 1; }
 NODE_PATH="$1/node_modules" exec node "$here/$2" "$here/../.."

@@ -28,7 +28,10 @@ function schemaErrors(entries) {
       errors.push(`${describe(entry)}: no Kubernetes schema for ${doc.apiVersion} ${doc.kind}`);
       continue;
     }
-    if (!doc.metadata || !doc.metadata.name) errors.push(`${describe(entry)}: no metadata.name`);
+    const meta = doc.metadata || {};
+    if (!meta.name && !(doc.kind === 'Job' && meta.generateName)) {
+      errors.push(`${describe(entry)}: no metadata.name`);
+    }
     try {
       new Model(doc).validate();
     } catch (e) {
