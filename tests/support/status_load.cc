@@ -1,5 +1,7 @@
 #include "tests/support/status_load.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "tests/support/wait.h"
@@ -119,6 +121,7 @@ void StatusLoad::Worker(int thread) {
     if (!Create(*stub, b.id, &b.version, &b.status)) return;
     bookings.push_back(std::move(b));
   }
+  absl::Time slot = absl::Now();  // when the next change is due (paced load)
   for (size_t i = 0; !stopping_ && !bookings.empty(); ++i) {
     Owned& b = bookings[i % bookings.size()];
     if (b.status == v1::DELIVERED) {  // done: a new booking takes its place
@@ -145,6 +148,10 @@ void StatusLoad::Worker(int thread) {
     }
     ++acked_count_;
     if (options_.pause > absl::ZeroDuration()) Pace(options_.pause);
+    if (options_.interval > absl::ZeroDuration()) {
+      slot = std::max(slot + options_.interval, absl::Now() - options_.interval);
+      if (slot > absl::Now()) Pace(slot - absl::Now());
+    }
   }
 }
 

@@ -37,6 +37,10 @@ struct LoadOptions {
   // How long one change may be retried before it is given up (unresolved).
   absl::Duration resolve_timeout = absl::Seconds(90);
   absl::Duration pause = absl::ZeroDuration();  // between a thread's changes
+  // A thread starts a change at most every `interval`, on a schedule (a
+  // paced load: behind it, the next starts at once); 0: as fast as calls
+  // return.
+  absl::Duration interval = absl::ZeroDuration();
   // Walk each booking through its whole lifecycle (CONFIRMED .. IN_SERVICE ..
   // RETURNED .. DELIVERED), then start a new one, instead of the short cycle.
   bool lifecycle = false;
