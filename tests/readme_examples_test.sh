@@ -37,9 +37,12 @@ bash "$work/examples.sh" </dev/null || {
   fail "README's example block $last (below) exited $rc"
 }
 
-# expect TEXT REGEX...: the first block holding TEXT printed a line matching
-# each extended REGEX on stdout.
+# expect [--stderr] TEXT REGEX...: the first block holding TEXT printed a
+# line matching each extended REGEX on stdout (on stderr, bash's trace of its
+# commands left out).
 expect() {
+  local stream=out
+  [ "$1" != --stderr ] || { stream=err; shift; }
   local text=$1 block n
   shift
   block=$(grep -lF -- "$text" "${blocks[@]}" | head -1)
@@ -47,7 +50,8 @@ expect() {
   n=$(basename "$block" .sh)
   fail_files=("$block" "$work/out/$n.out" "$work/out/$n.err")
   for re in "$@"; do
-    grep -qE -- "$re" "$work/out/$n.out" || fail "README's block $n printed no line matching /$re/"
+    grep -v '^+' "$work/out/$n.$stream" | grep -qE -- "$re" ||
+      fail "README's block $n printed no line matching /$re/ on std$stream"
   done
   echo "ok: block $n ($text)"
 }
@@ -62,6 +66,9 @@ expect 'HistoryService/GetBookingHistory' '"toStatus": "PICKUP_ASSIGNED"' \
   '"changedBy": "demo-dispatcher"' '"driver": "d-7"'
 expect 'HistoryService/ListHistory' '"changedBy": "demo-dispatcher"' \
   '"toStatus": "PICKUP_ASSIGNED"'
+expect '"targetStatus":"DELIVERED"' '^exit 73$'
+expect --stderr '"targetStatus":"DELIVERED"' '^  Code: FailedPrecondition$' \
+  '"reason":"ILLEGAL_TRANSITION"' '"type":"ALLOWED_NEXT_STATUS"'
 trace=4bf92f3577b34da6a3ce929d0e0e4736
 expect "traceparent: 00-$trace" "^traceparent: 00-$trace-[0-9a-f]{16}-01\$" \
   "/booking-service\.log:.*$trace" "/history-service\.log:.*$trace"

@@ -153,9 +153,12 @@ int main(int argc, char** argv) {
   namespace gc = booking::grpc_call;
   absl::StatusOr<gc::Options> options =
       gc::ParseArgs(std::vector<std::string>(argv + 1, argv + argc));
+  if (absl::IsCancelled(options.status())) {  // -help
+    std::cout << gc::Usage();
+    return 0;
+  }
   if (!options.ok()) {
-    if (!absl::IsCancelled(options.status())) std::cerr << options.status().message() << "\n\n";
-    std::cerr << gc::Usage();
+    std::cerr << options.status().message() << "\n\n" << gc::Usage();
     return gc::kExitUsage;
   }
   absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = gc::OpenChannel(*options);

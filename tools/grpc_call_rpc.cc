@@ -13,6 +13,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "booking/v1/booking.pb.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/message.h"
@@ -184,6 +185,37 @@ void SetUpContext(const Options& options, grpc::ClientContext& context) {
   }
 }
 
+// "Error invoking method" as grpcurl says it; the call was not made.
+int InvokeError(const Options& options, absl::string_view why) {
+  std::cerr << "Error invoking method \"" << options.symbol << "\": " << why << "\n";
+  return kExitFailed;
+}
+
+struct Received {
+  int count = 0;
+  bool stopped = false;     // -max-msgs reached
+  bool unparsable = false;  // a response that is no `type`
+};
+
+// Prints each response as JSON until the stream ends or -max-msgs.
+Received PrintResponses(const Options& options, const pb::Descriptor& type, GenericCall& call) {
+  const pb::Message* prototype = pb::MessageFactory::generated_factory()->GetPrototype(&type);
+  Received received;
+  std::string bytes;
+  while (!received.stopped && call.Read(bytes)) {
+    std::unique_ptr<pb::Message> response(prototype->New());
+    if (!response->ParseFromString(bytes)) {
+      received.unparsable = true;
+      break;
+    }
+    if (options.verbose) std::cout << "\nResponse contents:\n";
+    std::cout << Json(*response) << "\n" << std::flush;
+    ++received.count;
+    received.stopped = options.max_msgs > 0 && received.count >= options.max_msgs;
+  }
+  return received;
+}
+
 }  // namespace
 
 int PrintError(const grpc::Status& status) {
@@ -203,20 +235,15 @@ int PrintError(const grpc::Status& status) {
 
 int Call(const Options& options, const std::shared_ptr<grpc::Channel>& channel) {
   const pb::MethodDescriptor* method = FindMethod(options.symbol);
-  if (method == nullptr || method->client_streaming()) {
-    std::cerr << "Error invoking method \"" << options.symbol << "\": "
-              << (method == nullptr ? "no such method among the compiled-in services"
-                                    : "client-streaming methods are not supported")
-              << "\n";
-    return kExitFailed;
+  if (method == nullptr) return InvokeError(options, "no such method among the compiled-in ones");
+  if (method->client_streaming()) {
+    return InvokeError(options, "client-streaming methods are not supported");
   }
-  const pb::Message* prototype =
-      pb::MessageFactory::generated_factory()->GetPrototype(method->input_type());
-  std::unique_ptr<pb::Message> request(prototype->New());
+  std::unique_ptr<pb::Message> request(
+      pb::MessageFactory::generated_factory()->GetPrototype(method->input_type())->New());
   if (pb::util::Status s = pb::util::JsonStringToMessage(options.data, request.get()); !s.ok()) {
-    std::cerr << "Error invoking method \"" << options.symbol
-              << "\": error getting request data: " << s.message() << "\n";
-    return kExitFailed;
+    return InvokeError(options,
+                       absl::StrCat("error getting request data: ", s.message().as_string()));
   }
   if (options.verbose) {
     PrintDescriptor(*method);
@@ -226,32 +253,26 @@ int Call(const Options& options, const std::shared_ptr<grpc::Channel>& channel) 
   SetUpContext(options, context);
   GenericCall call(channel, absl::StrCat("/", method->service()->full_name(), "/", method->name()),
                    context);
-  int received = 0;
-  bool stopped = false;  // -max-msgs reached
+  Received received;
   if (call.Start(request->SerializeAsString())) {
-    if (options.verbose)
+    if (options.verbose) {
       PrintMetadata("Response headers received:", Copy(context.GetServerInitialMetadata()));
-    const pb::Message* out_type =
-        pb::MessageFactory::generated_factory()->GetPrototype(method->output_type());
-    std::string bytes;
-    while (!stopped && call.Read(bytes)) {
-      std::unique_ptr<pb::Message> response(out_type->New());
-      response->ParseFromString(bytes);
-      if (options.verbose) std::cout << "\nResponse contents:\n";
-      std::cout << Json(*response) << "\n" << std::flush;
-      ++received;
-      stopped = options.max_msgs > 0 && received >= options.max_msgs;
     }
-    if (stopped) context.TryCancel();
+    received = PrintResponses(options, *method->output_type(), call);
+    if (received.stopped || received.unparsable) context.TryCancel();
   }
   const grpc::Status status = call.Finish();
+  if (received.unparsable) {
+    return InvokeError(options,
+                       absl::StrCat("a response is no ", method->output_type()->full_name()));
+  }
   if (options.verbose) {
     PrintMetadata("Response trailers received:", Copy(context.GetServerTrailingMetadata()));
-    std::cout << "Sent 1 request and received " << received
-              << (received == 1 ? " response\n" : " responses\n");
+    std::cout << "Sent 1 request and received " << received.count
+              << (received.count == 1 ? " response\n" : " responses\n");
   }
   std::cout.flush();
-  if (status.ok() || stopped) return 0;
+  if (status.ok() || received.stopped) return 0;
   return PrintError(status);
 }
 
