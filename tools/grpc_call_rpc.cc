@@ -115,7 +115,8 @@ std::multimap<std::string, std::string> Copy(
   return copy;
 }
 
-// One call on a completion queue, each step awaited before the next.
+// One call on a completion queue, each step awaited before the next. Not
+// thread-safe: the one thread that made it drives it.
 class GenericCall {
  public:
   GenericCall(const std::shared_ptr<grpc::Channel>& channel, const std::string& path,
