@@ -41,13 +41,13 @@ Running:
   checkpoints      signed with .local/checkpoint.key every 5 s; one kept outside the
                    store in .local/trusted.checkpoint
 
-Call it with grpcurl (the demo-client certificate, the token names you):
-  grpcurl -cacert .local/tls/ca.crt -cert .local/tls/demo-client.crt \
-    -key .local/tls/demo-client.key -H "authorization: Bearer $token" \
+Call it with build/tools/grpc-call (grpcurl's flags; README "Calling it" has more):
+  build/tools/grpc-call -cacert .local/tls/ca.crt -cert .local/tls/demo-client.crt \\
+    -key .local/tls/demo-client.key -H "authorization: Bearer $token" \\
     $booking_listen booking.v1.BookingService/ListBookings
 
 Check the history store (README "Tamper evidence"):
-  build/history-verify/history-verify verify --database-url $HISTORY_DATABASE_URL \
+  build/history-verify/history-verify verify --database-url $HISTORY_DATABASE_URL \\
     --public-key .local/checkpoint.key.pub --checkpoint .local/trusted.checkpoint
 
 Stop everything with: scripts/stop.sh

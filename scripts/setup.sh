@@ -9,6 +9,7 @@ packages=(
   protobuf-compiler libprotobuf-dev protobuf-compiler-grpc libgrpc++-dev grpc-proto
   libabsl-dev libpqxx-dev libssl-dev libsodium-dev prometheus-cpp-dev
   libgtest-dev libgmock-dev gdb
+  jq  # picks fields out of answers in README's examples (tests/readme_examples_test.sh)
   postgresql-15 postgresql-client-15
   gnuplot-nox  # the benchmarks' plots (bench/run-all and their smoke tests)
   prometheus  # promtool: tests/monitoring_config_test checks deploy/monitoring's rules

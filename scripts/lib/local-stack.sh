@@ -45,7 +45,7 @@ demo_token() {
 # A local CA and certificates in .local/tls (made once, by
 # scripts/lib/tls-certs.sh): each service's certificate names it
 # (spiffe://booking.local/<name>) and localhost; demo-client is the
-# certificate tools such as booking-demo and grpcurl present.
+# certificate tools such as booking-demo and grpc-call (or grpcurl) present.
 tls_dir="$local_dir/tls"
 tls_setup() {
   scripts/lib/tls-certs.sh ca "$tls_dir"
