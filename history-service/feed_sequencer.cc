@@ -57,6 +57,20 @@ absl::StatusOr<int64_t> SequenceQueued(pqxx::connection& conn, int limit) {
   }
 }
 
+FeedSequencer::FeedSequencer(Options options, prometheus::Registry& registry)
+    : options_(std::move(options)),
+      sequenced_(prometheus::BuildCounter()
+                     .Name("history_feed_sequenced_total")
+                     .Help("history rows given their watch feed position by this replica")
+                     .Register(registry)
+                     .Add({})),
+      last_round_(prometheus::BuildGauge()
+                      .Name("history_feed_sequencer_last_round_timestamp_seconds")
+                      .Help("when this replica's feed sequencer last finished a round (stale: "
+                            "it cannot work, and watchers get no new entries)")
+                      .Register(registry)
+                      .Add({})) {}
+
 void FeedSequencer::Start() {
   thread_ = std::thread([this] { Run(); });
 }
@@ -76,8 +90,10 @@ absl::Status FeedSequencer::Serve(pqxx::connection& conn) {
       absl::StatusOr<int64_t> moved;
       do {
         moved = SequenceQueued(conn, options_.batch);
+        if (moved.ok()) sequenced_.Increment(static_cast<double>(*moved));
       } while (moved.ok() && *moved == options_.batch && !stop_.HasBeenNotified());
       if (!moved.ok()) return moved.status();
+      last_round_.SetToCurrentTime();
     }
     conn.await_notification(0, 100000);  // short: Stop is seen within one
   }

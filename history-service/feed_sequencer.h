@@ -33,6 +33,9 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "common/pqxx_fwd.h"
+#include "prometheus/counter.h"
+#include "prometheus/gauge.h"
+#include "prometheus/registry.h"
 
 namespace booking {
 
@@ -51,7 +54,11 @@ class FeedSequencer {
     absl::Duration recheck = absl::Seconds(1);
   };
 
-  explicit FeedSequencer(Options options) : options_(std::move(options)) {}
+  // Counts what it sequenced in `registry`: history_feed_sequenced_total,
+  // and history_feed_sequencer_last_round_timestamp_seconds (the end of its
+  // last round that succeeded: stale while it cannot work, when watchers get
+  // nothing new).
+  FeedSequencer(Options options, prometheus::Registry& registry);
   ~FeedSequencer() { Stop(); }
   FeedSequencer(const FeedSequencer&) = delete;
   FeedSequencer& operator=(const FeedSequencer&) = delete;
@@ -65,6 +72,8 @@ class FeedSequencer {
   absl::Status Serve(pqxx::connection& conn);
 
   const Options options_;
+  prometheus::Counter& sequenced_;
+  prometheus::Gauge& last_round_;
   absl::Notification stop_;
   std::thread thread_;
 };

@@ -32,7 +32,7 @@ int Main(int argc, char** argv) {
     LogWarning("held-back gauges not read at start", {{"error", s.ToString()}});
   }
   // Positions for the watch feed, for rows stored by any replica.
-  FeedSequencer sequencer(own->sequencer);
+  FeedSequencer sequencer(own->sequencer, startup.metrics());
   sequencer.Start();
   WatchHub watches(pools.watch, own->watch);
   watches.Start();
