@@ -67,7 +67,8 @@ class ConnectionAcceptor {
   };
 
   // Resolves and binds every address of `listen` and listens; an address
-  // that cannot be used is FAILED_PRECONDITION saying why.
+  // that cannot be used is FAILED_PRECONDITION "<listen>: why" (e.g. "address
+  // already in use (...)"); INVALID_ARGUMENT when `listen` is not HOST:PORT.
   static absl::StatusOr<std::unique_ptr<ConnectionAcceptor>> Listen(Options options);
   ~ConnectionAcceptor();  // Stop()
   ConnectionAcceptor(const ConnectionAcceptor&) = delete;

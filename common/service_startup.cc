@@ -8,6 +8,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/synchronization/mutex.h"
 #include "common/config.h"
+#include "common/exit_codes.h"
 #include "common/health_process.h"
 #include "common/log.h"
 #include "common/store_schema.h"
@@ -163,7 +164,9 @@ int ServiceStartup::Serve(const std::vector<ServerRuntime::Served>& services,
   if (absl::Status s = runtime_->Start(services, [this, probe] { return probe(*probe_); });
       !s.ok()) {
     LogError("cannot start", {{"error", s.ToString()}});
-    return 1;
+    // A listen address that is no HOST:PORT is a bad value (exit 2); one
+    // that is taken or not this host's may work later (exit 1).
+    return absl::IsInvalidArgument(s) ? kExitUsage : 1;
   }
   if (hooks.started) hooks.started();
   runtime_->WaitForTerminationSignal();
