@@ -28,7 +28,9 @@ std::string AnchorTable(StoreKind kind);
 // Finds the store's schema (the one schema holding its anchor table, or
 // `target.schema`) and works in it. With `create`, a store found nowhere
 // goes to the connection's current schema (never beside an existing one).
-// FAILED_PRECONDITION (exit 6) when the table is in several schemas.
+// FAILED_PRECONDITION (exit 6) when the table is in several schemas, when
+// the schema holds the other store instead (the URLs swapped), and, with
+// `create`, when it holds no store but tables of neither.
 absl::Status EnterStore(pqxx::connection& conn, const StoreTarget& target, bool create);
 
 struct UpOptions {
