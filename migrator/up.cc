@@ -4,6 +4,8 @@
 #include <thread>
 
 #include "absl/algorithm/container.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/log.h"
@@ -165,6 +167,22 @@ absl::Status CheckTarget(pqxx::connection& conn, StoreKind kind, bool creating) 
 
 }  // namespace
 
+absl::StatusOr<std::unique_ptr<pqxx::connection>> ConnectStore(StoreKind kind,
+                                                               const std::string& url) {
+  auto conn = Connect(WithConnectionDefaults(url, "migrator"));
+  if (conn.ok()) return conn;
+  // libpq: FATAL:  database "x" does not exist. Waiting cannot create it.
+  const absl::string_view why = conn.status().message();
+  if (absl::StrContains(why, "FATAL:  database \"") && absl::StrContains(why, "does not exist")) {
+    return WithExitCode(absl::InvalidArgumentError(absl::StrCat(
+                            UrlSetting(kind), " names a database the server does not have (",
+                            absl::StripAsciiWhitespace(why.substr(why.find("database \""))),
+                            "): fix the URL, or create the database")),
+                        kExitUsage);
+  }
+  return conn.status();
+}
+
 std::string AnchorTable(StoreKind kind) {
   return kind == StoreKind::kBooking ? "Booking" : "BookingStatusHistory";
 }
@@ -215,7 +233,7 @@ absl::Status EnterStore(pqxx::connection& conn, const StoreTarget& target, bool 
 }
 
 absl::Status Up(const StoreTarget& target, const UpOptions& options, std::ostream& out) {
-  auto conn = Connect(WithConnectionDefaults(target.url, "migrator"));
+  auto conn = ConnectStore(target.kind, target.url);
   if (!conn.ok()) return conn.status();
   try {
     if (absl::Status s = AcquireStoreLock(**conn, target.kind, options.lock_wait); !s.ok()) {
@@ -254,7 +272,7 @@ absl::Status Up(const StoreTarget& target, const UpOptions& options, std::ostrea
 }
 
 absl::Status PrintStatus(const StoreTarget& target, bool json, std::ostream& out) {
-  auto conn = Connect(WithConnectionDefaults(target.url, "migrator"));
+  auto conn = ConnectStore(target.kind, target.url);
   if (!conn.ok()) return conn.status();
   try {
     if (absl::Status s = EnterStore(**conn, target, true); !s.ok()) return s;

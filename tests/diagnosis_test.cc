@@ -191,6 +191,25 @@ TEST_F(DiagnosisTest, MigratorRecognisesStoresByTheirTablesAndRefusesForeignOnes
   EXPECT_EQ(fresh.exit_code, 0) << fresh.output;
 }
 
+// A database the server does not have: no retry creates it (usage, 2).
+TEST_F(DiagnosisTest, MigratorGivenADatabaseThatDoesNotExistExits2NamingTheSetting) {
+  const std::string missing = pg_->Url("diag_no_such_database");
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"up"}, std::vector<std::string>{"plan"}}) {
+    const MigratorRun run = RunMigrator(*pg_, missing, history_url_, args);
+    EXPECT_EQ(run.exit_code, kExitUsage) << run.output;
+    EXPECT_TRUE(absl::StrContains(run.output,
+                                  "--booking-database-url (or BOOKING_DATABASE_URL) names a "
+                                  "database the server does not have (database "
+                                  "\"diag_no_such_database\" does not exist)"))
+        << run.output;
+  }
+  const MigratorRun history = RunMigrator(*pg_, booking_url_, missing, {"up"});
+  EXPECT_EQ(history.exit_code, kExitUsage) << history.output;
+  EXPECT_TRUE(absl::StrContains(history.output, "--history-database-url (or HISTORY_DATABASE_URL)"))
+      << history.output;
+}
+
 TEST_F(DiagnosisTest, EachServiceOnTheOtherStoreSaysWhichStoreItFound) {
   for (const auto& [bin, other, found] :
        std::vector<std::tuple<std::string, std::string, std::string>>{
