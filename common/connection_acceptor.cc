@@ -154,14 +154,19 @@ ConnectionAcceptor::ConnectionAcceptor(Options options) : options_(std::move(opt
 
 ConnectionAcceptor::~ConnectionAcceptor() { Stop(); }
 
+absl::Status ConnectionAcceptor::CheckAddress(const std::string& listen) {
+  std::string host, port;
+  if (SplitHostPort(listen, &host, &port)) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat("\"", listen, "\": not HOST:PORT (or [IPv6]:PORT)"));
+}
+
 absl::StatusOr<std::unique_ptr<ConnectionAcceptor>> ConnectionAcceptor::Listen(Options options) {
   std::unique_ptr<ConnectionAcceptor> a(new ConnectionAcceptor(std::move(options)));
   const std::string& listen = a->options_.listen;
+  if (absl::Status s = CheckAddress(listen); !s.ok()) return s;
   std::string host, port;
-  if (!SplitHostPort(listen, &host, &port)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("\"", listen, "\": not HOST:PORT (or [IPv6]:PORT)"));
-  }
+  SplitHostPort(listen, &host, &port);
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;

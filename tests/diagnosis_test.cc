@@ -241,6 +241,13 @@ TEST_F(DiagnosisTest, ATakenPortOfEachListenerNamesItsFlagAndAddress) {
           << bin << " " << flag << "\n"
           << out.output;
       EXPECT_FALSE(absl::StrContains(out.output, "CivetServer")) << out.output;
+
+      // An address that is no HOST:PORT is a bad value: exit 2, at once.
+      argv.back() = absl::StrCat(flag, "=localhost");
+      const Outcome bad = Run(argv);
+      EXPECT_EQ(bad.code, kExitUsage) << bin << " " << flag << "\n" << bad.output;
+      EXPECT_TRUE(absl::StrContains(bad.output, flag + " \\\"localhost\\\": not HOST:PORT"))
+          << bad.output;
     }
   }
 }
