@@ -94,7 +94,6 @@ void UseStoreSchema(pqxx::connection& conn, absl::string_view table, absl::strin
   UseSchema(conn, schema);
 }
 
-
 SchemaContents ReadSchemaContents(pqxx::transaction_base& txn) {
   SchemaContents found;
   const pqxx::field schema = txn.exec("SELECT current_schema() AS schema").front()["schema"];
