@@ -2,6 +2,7 @@
 // can serve (the readiness probe's check), apart from the store's statements.
 #include "absl/strings/str_cat.h"
 #include "booking-service/booking_store.h"
+#include "common/store_schema.h"
 #include "pqxx/pqxx"
 
 namespace booking {
@@ -16,6 +17,12 @@ absl::Status BookingStore::Probe(ProbeConnection& probe) {
                   AND to_regclass('"BookingExtension"') IS NOT NULL
                   AND to_regclass('"BookingStatusExact"') IS NOT NULL AS ready)");
     if (!r.front()["ready"].as<bool>()) {
+      if (std::string other = OtherStoreIn(ReadSchemaContents(txn), "booking", {});
+          !other.empty()) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("--database-url (BOOKING_DATABASE_URL) points at ", other,
+                         ", not at the booking store: give it the booking database's URL"));
+      }
       return absl::FailedPreconditionError(
           "booking store schema is missing or old; run `migrator up` against it first");
     }

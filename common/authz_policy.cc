@@ -1,5 +1,6 @@
 #include "common/authz_policy.h"
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -10,6 +11,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "booking/v1/booking.pb.h"
+#include "common/closest_name.h"
 #include "history/v1/history.pb.h"
 
 namespace booking {
@@ -35,8 +37,27 @@ std::vector<const google::protobuf::ServiceDescriptor*> PolicyServices() {
           ::history::v1::IngestRequest::descriptor()->file()->FindServiceByName("HistoryService")};
 }
 
+// Every name a policy line may give a method by: "/pkg.Service/M" and
+// "/pkg.Service/*" of PolicyServices().
+std::vector<std::string> PolicyMethodNames() {
+  std::vector<std::string> names;
+  for (const google::protobuf::ServiceDescriptor* service : PolicyServices()) {
+    names.push_back(absl::StrCat("/", service->full_name(), "/*"));
+    for (int i = 0; i < service->method_count(); ++i) {
+      names.push_back(absl::StrCat("/", service->full_name(), "/", service->method(i)->name()));
+    }
+  }
+  return names;
+}
+
+// "; did you mean X?" for the closest of `known` to `typed`, or "".
+std::string Suggestion(absl::string_view typed, const std::vector<std::string>& known) {
+  const std::string best = ClosestName(typed, known);
+  return best.empty() ? "" : absl::StrCat("; did you mean ", best, "?");
+}
+
 // "" when `method` ("/pkg.Service/M" or "/pkg.Service/*") is one of
-// PolicyServices(); else why not.
+// PolicyServices(); else why not, with the closest known name.
 std::string UnknownMethod(absl::string_view method) {
   std::vector<std::string> services;
   for (const google::protobuf::ServiceDescriptor* service : PolicyServices()) {
@@ -48,14 +69,15 @@ std::string UnknownMethod(absl::string_view method) {
     std::vector<std::string> methods;
     for (int i = 0; i < service->method_count(); ++i) methods.push_back(service->method(i)->name());
     return absl::StrCat("\"", method, "\" is no method of ", service->full_name(), " (",
-                        absl::StrJoin(methods, ", "), ")");
+                        absl::StrJoin(methods, ", "), ")", Suggestion(method, PolicyMethodNames()));
   }
   if (IsAlwaysAllowed(method)) {
     return absl::StrCat("\"", method,
                         "\": health and reflection are answered to everyone; no line names them");
   }
   return absl::StrCat("\"", method, "\" is no method of this system's services (",
-                      absl::StrJoin(services, "*, "), "*)");
+                      absl::StrJoin(services, "*, "), "*)",
+                      Suggestion(method, PolicyMethodNames()));
 }
 
 absl::Status CheckMethod(absl::string_view method) {
@@ -164,10 +186,14 @@ absl::StatusOr<AuthzPolicy> AuthzPolicy::Parse(absl::string_view text, absl::str
   }
   for (const auto& [group_line, group] : policy.groups_allowed_) {
     if (policy.groups_.contains(group)) continue;
-    return absl::InvalidArgumentError(absl::StrCat(
-        source, ":", group_line, ": \"", group,
-        "\" is no group of this policy (define it: \"group ", group,
-        " <principal>...\"); if it is a principal, ", PrincipalOf(group).status().message()));
+    std::vector<std::string> defined(policy.groups_.begin(), policy.groups_.end());
+    std::sort(defined.begin(), defined.end());  // a tie goes to the same one every time
+    const std::string near = ClosestName(group, defined);
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ":", group_line, ": \"", group, "\" is no group of this policy",
+                     near.empty() ? "" : absl::StrCat(" (did you mean ", near, "?)"),
+                     " (define it: \"group ", group, " <principal>...\"); if it is a principal, ",
+                     PrincipalOf(group).status().message()));
   }
   if (policy.rules_ == 0) {
     return absl::InvalidArgumentError(

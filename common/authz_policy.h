@@ -21,7 +21,8 @@
 // A file that does not load is refused whole, naming the line: a word that
 // names no kind of principal (the format before principals were typed:
 // "alice@example.com" is now "token:alice@example.com"), an undefined group,
-// an unknown method.
+// an unknown method; the last two with the closest known name ("did you
+// mean /booking.v1.BookingService/ChangeStatus?", common/closest_name.h).
 #ifndef BOOKING_COMMON_AUTHZ_POLICY_H_
 #define BOOKING_COMMON_AUTHZ_POLICY_H_
 

@@ -13,6 +13,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
+#include "common/closest_name.h"
 
 namespace booking::command_line {
 namespace {
@@ -59,32 +60,12 @@ std::string Placeholder(const absl::CommandLineFlag& flag) {
   return "=VALUE";
 }
 
-size_t EditDistance(absl::string_view a, absl::string_view b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diagonal = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      const size_t above = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = above;
-    }
-  }
-  return row[b.size()];
-}
-
 absl::Status Unknown(absl::string_view name,
                      const std::map<std::string, absl::CommandLineFlag*>& flags) {
   const std::string typed = Dashed(name);
-  std::string best;
-  size_t best_distance = std::max<size_t>(1, std::min<size_t>(3, typed.size() / 4)) + 1;
   std::vector<std::string> candidates = {"help"};
   for (const auto& [known, flag] : flags) candidates.push_back(Dashed(known));
-  for (const std::string& candidate : candidates) {
-    const size_t distance = EditDistance(typed, candidate);
-    if (distance < best_distance) best_distance = distance, best = candidate;
-  }
+  const std::string best = ClosestName(typed, candidates);
   return absl::InvalidArgumentError(absl::StrCat("unknown flag --", typed,
                                                  best.empty() ? "" : "; did you mean --", best,
                                                  best.empty() ? "" : "?"));

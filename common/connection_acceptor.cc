@@ -16,6 +16,7 @@
 #include <cstring>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
@@ -94,6 +95,16 @@ void SetPort(addrinfo* ai, int port) {
   }
 }
 
+// Why bind or listen failed, as an operator can act on it.
+std::string ListenFailure(int err) {
+  if (err == EADDRINUSE) {
+    return "address already in use (another process listens there; pick another port or stop it)";
+  }
+  if (err == EACCES) return "permission denied (a port below 1024 needs privileges)";
+  if (err == EADDRNOTAVAIL) return "address not available (no interface of this host has it)";
+  return strerror(err);
+}
+
 // A listening socket on `ai`; `v6only` when IPv4 gets its own socket.
 absl::StatusOr<ScopedFd> ListenOn(const addrinfo* ai, bool v6only) {
   ScopedFd fd(socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
@@ -105,7 +116,7 @@ absl::StatusOr<ScopedFd> ListenOn(const addrinfo* ai, bool v6only) {
   setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
   if (ai->ai_family == AF_INET6) setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &v6, sizeof(v6));
   if (bind(fd.get(), ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd.get(), SOMAXCONN) != 0) {
-    return absl::FailedPreconditionError(strerror(errno));
+    return absl::FailedPreconditionError(ListenFailure(errno));
   }
   return fd;
 }
@@ -143,14 +154,19 @@ ConnectionAcceptor::ConnectionAcceptor(Options options) : options_(std::move(opt
 
 ConnectionAcceptor::~ConnectionAcceptor() { Stop(); }
 
+absl::Status ConnectionAcceptor::CheckAddress(const std::string& listen) {
+  std::string host, port;
+  if (SplitHostPort(listen, &host, &port)) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat("\"", listen, "\": not HOST:PORT (or [IPv6]:PORT)"));
+}
+
 absl::StatusOr<std::unique_ptr<ConnectionAcceptor>> ConnectionAcceptor::Listen(Options options) {
   std::unique_ptr<ConnectionAcceptor> a(new ConnectionAcceptor(std::move(options)));
   const std::string& listen = a->options_.listen;
+  if (absl::Status s = CheckAddress(listen); !s.ok()) return s;
   std::string host, port;
-  if (!SplitHostPort(listen, &host, &port)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("cannot listen on \"", listen, "\": not HOST:PORT (or [IPv6]:PORT)"));
-  }
+  SplitHostPort(listen, &host, &port);
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -158,8 +174,7 @@ absl::StatusOr<std::unique_ptr<ConnectionAcceptor>> ConnectionAcceptor::Listen(O
   addrinfo* found = nullptr;
   if (int rc = getaddrinfo(host.empty() ? nullptr : host.c_str(), port.c_str(), &hints, &found);
       rc != 0) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("cannot listen on ", listen, ": ", gai_strerror(rc)));
+    return absl::FailedPreconditionError(absl::StrCat(listen, ": ", gai_strerror(rc)));
   }
   std::unique_ptr<addrinfo, void (*)(addrinfo*)> addresses(found, freeaddrinfo);
   bool has_v4 = false;
@@ -171,14 +186,16 @@ absl::StatusOr<std::unique_ptr<ConnectionAcceptor>> ConnectionAcceptor::Listen(O
     if (a->port_ != 0) SetPort(ai, a->port_);  // port 0: every address on the first's port
     absl::StatusOr<ScopedFd> fd = ListenOn(ai, has_v4);
     if (!fd.ok()) {
-      absl::StrAppend(&errors, errors.empty() ? "" : "; ", fd.status().message());
+      if (!absl::StrContains(errors, fd.status().message())) {  // v4 and v6 alike: once
+        absl::StrAppend(&errors, errors.empty() ? "" : "; ", fd.status().message());
+      }
       continue;
     }
     if (a->port_ == 0) a->port_ = PortOf(fd->get());
     a->listeners_.push_back(*std::move(fd));
   }
   if (a->listeners_.empty()) {
-    return absl::FailedPreconditionError(absl::StrCat("cannot listen on ", listen, ": ", errors));
+    return absl::FailedPreconditionError(absl::StrCat(listen, ": ", errors));
   }
   a->wakeup_.reset(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
   a->silent_epoll_.reset(epoll_create1(EPOLL_CLOEXEC));

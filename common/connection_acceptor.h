@@ -67,8 +67,12 @@ class ConnectionAcceptor {
   };
 
   // Resolves and binds every address of `listen` and listens; an address
-  // that cannot be used is FAILED_PRECONDITION saying why.
+  // that cannot be used is FAILED_PRECONDITION "<listen>: why" (e.g. "address
+  // already in use (...)"); INVALID_ARGUMENT when `listen` is not HOST:PORT.
   static absl::StatusOr<std::unique_ptr<ConnectionAcceptor>> Listen(Options options);
+  // Whether `listen` has the form Listen takes: INVALID_ARGUMENT as Listen
+  // says it. Nothing is resolved or bound.
+  static absl::Status CheckAddress(const std::string& listen);
   ~ConnectionAcceptor();  // Stop()
   ConnectionAcceptor(const ConnectionAcceptor&) = delete;
   ConnectionAcceptor& operator=(const ConnectionAcceptor&) = delete;

@@ -157,6 +157,8 @@ absl::StatusOr<std::unique_ptr<HealthProcess>> HealthProcess::Spawn(
   if (!port.ok()) {
     kill(pid, SIGKILL);
     waitpid(pid, nullptr, 0);
+    // Its own error names --health-listen and the address already.
+    if (absl::StartsWith(port.status().message(), "--health-listen")) return port.status();
     return absl::Status(port.status().code(), absl::StrCat("cannot serve health on ", listen, ": ",
                                                            port.status().message()));
   }

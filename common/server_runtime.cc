@@ -11,8 +11,8 @@
 #include "common/authz_interceptor.h"
 #include "common/log.h"
 #include "common/parse_error_interceptor.h"
-#include "common/server_reflection.h"
 #include "common/rpc_metrics.h"
+#include "common/server_reflection.h"
 #include "grpc/health/v1/health.pb.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/resource_quota.h"
@@ -37,6 +37,12 @@ constexpr int kHealthMaxThreads = 8;
 constexpr int kHealthMaxMessageBytes = 64 << 10;
 constexpr int kHealthMaxStreams = 16;
 constexpr int kHealthMaxConnections = 256;
+
+// A listener that could not start, named by its flag: "--listen
+// 127.0.0.1:50051: address already in use (...)". The code is kept.
+absl::Status ListenerError(absl::string_view flag, const absl::Status& why) {
+  return absl::Status(why.code(), absl::StrCat(flag, " ", why.message()));
+}
 
 }  // namespace
 
@@ -153,7 +159,8 @@ absl::StatusOr<ServerRuntime::Endpoint> ServerRuntime::Serve(const std::string& 
        .max_connections = health_only ? kHealthMaxConnections : config_.max_connections,
        .name = health_only ? "health" : "grpc",
        .metrics = registry_.get()});
-  if (!acceptor.ok()) return acceptor.status();
+  if (!acceptor.ok())
+    return ListenerError(health_only ? "--health-listen" : "--listen", acceptor.status());
   grpc::ServerBuilder builder;
   ApplyLimits(builder, health_only);
   auto interceptors = ServerInterceptors();
@@ -198,15 +205,7 @@ absl::Status ServerRuntime::Start(const std::vector<Served>& services,
   if (!started.ok()) return started;
   SetServing(false);
 
-  if (!config_.metrics_listen.empty()) {
-    try {
-      exposer_ = std::make_unique<prometheus::Exposer>(config_.metrics_listen);
-      exposer_->RegisterCollectable(registry_);
-    } catch (const std::exception& e) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("cannot serve metrics on ", config_.metrics_listen, ": ", e.what()));
-    }
-  }
+  if (absl::Status s = StartMetrics(); !s.ok()) return s;
   probe_ = std::move(probe);
   probe_thread_ = std::thread([this] { ProbeLoop(); });
   LogInfo("serving",
@@ -220,6 +219,26 @@ absl::Status ServerRuntime::Start(const std::vector<Served>& services,
            {"max_threads", absl::StrCat(config_.max_threads)},
            {"max_receive_message_bytes", absl::StrCat(config_.max_receive_message_bytes)},
            {"metrics", config_.metrics_listen.empty() ? "off" : config_.metrics_listen}});
+  return absl::OkStatus();
+}
+
+absl::Status ServerRuntime::StartMetrics() {
+  if (config_.metrics_listen.empty()) return absl::OkStatus();
+  // prometheus-cpp's Exposer (civetweb) says only "null context when
+  // constructing CivetServer" when it cannot bind: the address is tried
+  // here first, so the error says why.
+  {
+    absl::StatusOr<std::unique_ptr<ConnectionAcceptor>> trial =
+        ConnectionAcceptor::Listen({.listen = config_.metrics_listen, .name = "metrics"});
+    if (!trial.ok()) return ListenerError("--metrics-listen", trial.status());
+  }  // closed: free for the Exposer
+  try {
+    exposer_ = std::make_unique<prometheus::Exposer>(config_.metrics_listen);
+    exposer_->RegisterCollectable(registry_);
+  } catch (const std::exception& e) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("--metrics-listen ", config_.metrics_listen, ": ", e.what()));
+  }
   return absl::OkStatus();
 }
 

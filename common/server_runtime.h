@@ -135,6 +135,8 @@ class ServerRuntime {
   // reflection.
   absl::Status StartEndpoint(const std::vector<Served>& services);
   void ApplyLimits(grpc::ServerBuilder& builder, bool health_only) const;
+  // The Prometheus endpoint on config_.metrics_listen (none when empty).
+  absl::Status StartMetrics();
   void ProbeLoop();
   void SetServing(bool serving);
 

@@ -8,6 +8,8 @@
 #include "absl/strings/str_replace.h"
 #include "absl/synchronization/mutex.h"
 #include "common/config.h"
+#include "common/connection_acceptor.h"
+#include "common/exit_codes.h"
 #include "common/health_process.h"
 #include "common/log.h"
 #include "common/store_schema.h"
@@ -116,6 +118,13 @@ absl::Status ServiceStartup::ReadSettings(const ReadOwn& read_own) {
   if (config.listen.empty()) config.listen = spec_.default_listen;
   config.metrics_listen = FlagOrEnv(FLAGS_metrics_listen, env("METRICS_LISTEN").c_str());
   config.health_listen = FlagOrEnv(FLAGS_health_listen, env("HEALTH_LISTEN").c_str());
+  for (const auto& [flag, address] :
+       {std::pair<const char*, const std::string&>{"--listen", config.listen},
+        {"--metrics-listen", config.metrics_listen},
+        {"--health-listen", config.health_listen}}) {
+    absl::Status s = address.empty() ? absl::OkStatus() : ConnectionAcceptor::CheckAddress(address);
+    if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat(flag, " ", s.message()));
+  }
   config.drain_timeout = absl::GetFlag(FLAGS_drain_timeout);
   config.max_receive_message_bytes = spec_.max_receive_message_bytes;
   absl::Status bounds = ApplyBoundSettings(
@@ -163,7 +172,9 @@ int ServiceStartup::Serve(const std::vector<ServerRuntime::Served>& services,
   if (absl::Status s = runtime_->Start(services, [this, probe] { return probe(*probe_); });
       !s.ok()) {
     LogError("cannot start", {{"error", s.ToString()}});
-    return 1;
+    // A listen address that is no HOST:PORT is a bad value (exit 2); one
+    // that is taken or not this host's may work later (exit 1).
+    return absl::IsInvalidArgument(s) ? kExitUsage : 1;
   }
   if (hooks.started) hooks.started();
   runtime_->WaitForTerminationSignal();

@@ -102,7 +102,10 @@ class ServiceStartup {
   };
   // Serves `services`, SERVING while `probe` succeeds on a connection of its
   // own; then waits for SIGTERM or SIGINT and drains. Returns main's exit
-  // code: 0 after the drain, 1 when the server cannot start (logged).
+  // code: 0 after the drain, 1 when the server cannot start (logged; a
+  // listener names its flag and address, e.g. "--metrics-listen
+  // 127.0.0.1:9464: address already in use (...)"), 2 when a listen
+  // address is not HOST:PORT.
   int Serve(const std::vector<ServerRuntime::Served>& services,
             const std::function<absl::Status(ProbeConnection&)>& probe, const Hooks& hooks);
 

@@ -1,5 +1,6 @@
 #include "common/store_schema.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -7,6 +8,35 @@
 #include "pqxx/pqxx"
 
 namespace booking {
+namespace {
+
+// The tables only each store holds (migrator/schema_steps.cc,
+// history_schema_steps.cc, the status change's backup), anchor first.
+const std::vector<std::string>& StoreTables(absl::string_view store) {
+  static const auto* const booking =
+      new std::vector<std::string>{"Booking",
+                                   "BookingOutbox",
+                                   "BookingOutboxRejected",
+                                   "IdempotencyRecord",
+                                   "BookingExtension",
+                                   "StatusMigration",
+                                   "StatusMigrationLog",
+                                   "BookingStatusExact",
+                                   "StatusMigrationWriter",
+                                   "Booking_Status_Migration_Backup"};
+  static const auto* const history =
+      new std::vector<std::string>{"BookingStatusHistory",         "BookingStatusHeldBack",
+                                   "BookingStatusHeldBackCount",   "HistoryCheckpoint",
+                                   "HistoryCheckpointHead",        "BookingStatusHistoryFeed",
+                                   "BookingStatusHistoryFeedStart"};
+  return store == "booking" ? *booking : *history;
+}
+
+bool Has(const std::vector<std::string>& names, absl::string_view name) {
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+}  // namespace
 
 absl::StatusOr<std::string> LocateSchema(pqxx::transaction_base& txn, absl::string_view table,
                                          absl::string_view wanted) {
@@ -62,6 +92,75 @@ void UseStoreSchema(pqxx::connection& conn, absl::string_view table, absl::strin
     schema = *located;
   }
   UseSchema(conn, schema);
+}
+
+SchemaContents ReadSchemaContents(pqxx::transaction_base& txn) {
+  SchemaContents found;
+  const pqxx::field schema = txn.exec("SELECT current_schema() AS schema").front()["schema"];
+  if (schema.is_null()) return found;
+  found.schema = schema.as<std::string>();
+  for (const pqxx::row& r : txn.exec_params(
+           R"(SELECT c.relname AS name FROM pg_class c
+              WHERE c.relnamespace = to_regnamespace(quote_ident($1))
+                AND c.relkind IN ('r', 'p') AND NOT c.relispartition ORDER BY 1)",
+           found.schema)) {
+    found.tables.push_back(r["name"].as<std::string>());
+  }
+  if (Has(found.tables, "MigrationLedger")) {
+    for (const pqxx::row& r :
+         txn.exec(R"(SELECT step AS step FROM "MigrationLedger" ORDER BY step)")) {
+      found.ledger_steps.push_back(r["step"].as<std::string>());
+    }
+  }
+  return found;
+}
+
+std::string StoreAnchor(absl::string_view store) { return StoreTables(store).front(); }
+
+std::string OtherStoreIn(const SchemaContents& found, absl::string_view wanted,
+                         const std::vector<std::string>& other_steps) {
+  if (Has(found.tables, StoreAnchor(wanted))) return "";
+  const absl::string_view other = wanted == "booking" ? "history" : "booking";
+  std::vector<std::string> tables, steps;
+  for (const std::string& t : StoreTables(other)) {
+    if (Has(found.tables, t)) tables.push_back(t);
+  }
+  for (const std::string& step : found.ledger_steps) {
+    if (Has(other_steps, step)) steps.push_back(step);
+  }
+  if (tables.empty() && steps.empty()) return "";
+  std::string what;
+  if (!steps.empty()) {
+    absl::StrAppend(
+        &what, "its ledger has ", steps.front(),
+        steps.size() > 1 ? absl::StrCat(" and ", steps.size() - 1, " more step(s)") : "");
+  }
+  if (!tables.empty()) {
+    absl::StrAppend(&what, what.empty() ? "" : "; ", "tables ", QuotedList(tables, 3));
+  }
+  return absl::StrCat("the ", other, " store (", what, ")");
+}
+
+std::vector<std::string> ForeignTables(const SchemaContents& found) {
+  std::vector<std::string> foreign;
+  for (const std::string& t : found.tables) {
+    if (t == "MigrationLedger" || Has(StoreTables("booking"), t) ||
+        Has(StoreTables("history"), t)) {
+      continue;
+    }
+    foreign.push_back(t);
+  }
+  return foreign;
+}
+
+std::string QuotedList(const std::vector<std::string>& names, size_t max) {
+  std::vector<std::string> quoted;
+  for (size_t i = 0; i < names.size() && i < max; ++i) {
+    quoted.push_back(absl::StrCat("\"", names[i], "\""));
+  }
+  std::string list = absl::StrJoin(quoted, ", ");
+  if (names.size() > max) absl::StrAppend(&list, " and ", names.size() - max, " more");
+  return list;
 }
 
 }  // namespace booking

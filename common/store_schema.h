@@ -5,6 +5,7 @@
 #define BOOKING_COMMON_STORE_SCHEMA_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -30,6 +31,37 @@ void UseSchema(pqxx::connection& conn, const std::string& schema);
 // `wanted`) and uses it; leaves the search_path alone when the table is not
 // there yet (the service then reports its schema missing).
 void UseStoreSchema(pqxx::connection& conn, absl::string_view table, absl::string_view wanted);
+
+// What one schema holds, as far as telling the two stores apart goes: its
+// tables and the step ids of its "MigrationLedger" (none without one).
+struct SchemaContents {
+  std::string schema;
+  std::vector<std::string> tables;  // sorted
+  std::vector<std::string> ledger_steps;
+};
+
+// The connection's current schema's contents (schema empty when the
+// search_path names no existing schema).
+SchemaContents ReadSchemaContents(pqxx::transaction_base& txn);
+
+// The stores by name: "booking" (its anchor table "Booking") and "history"
+// ("BookingStatusHistory").
+std::string StoreAnchor(absl::string_view store);
+
+// When `found` holds the store other than `wanted` ("booking" or "history")
+// and not `wanted` itself: what shows it, e.g. `the booking store (its
+// ledger has 0001_booking_base; tables "Booking", "BookingOutbox")`. Its
+// tables tell, and ledger steps among `other_steps` (the other store's step
+// ids, when the caller knows them). Empty when it does not.
+std::string OtherStoreIn(const SchemaContents& found, absl::string_view wanted,
+                         const std::vector<std::string>& other_steps);
+
+// The tables of `found` that belong to neither store ("MigrationLedger"
+// aside), for refusing to create a store among them.
+std::vector<std::string> ForeignTables(const SchemaContents& found);
+
+// Up to `max` names quoted and comma-separated, "and N more" after.
+std::string QuotedList(const std::vector<std::string>& names, size_t max);
 
 }  // namespace booking
 

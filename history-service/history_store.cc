@@ -14,6 +14,7 @@
 #include "common/limits.h"
 #include "common/log.h"
 #include "common/pg.h"
+#include "common/store_schema.h"
 #include "history-service/history_page.h"
 #include "history-service/ingest_encoding.h"
 #include "history-service/ingest_store.h"
@@ -299,6 +300,12 @@ absl::Status HistoryStore::Probe(ProbeConnection& probe) {
                      AND to_regclass('"BookingStatusHistoryFeedQueue"') IS NOT NULL AS ready)")
              .front()["ready"]
              .as<bool>()) {
+      if (std::string other = OtherStoreIn(ReadSchemaContents(txn), "history", {});
+          !other.empty()) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("--database-url (HISTORY_DATABASE_URL) points at ", other,
+                         ", not at the history store: give it the history database's URL"));
+      }
       return absl::FailedPreconditionError(
           "history store schema is missing or old; run `migrator up` against it first");
     }

@@ -106,6 +106,18 @@ absl::Status CheckLedger(const std::map<std::string, std::string>& applied, Stor
   for (const auto& [id, checksum] : applied) {
     auto it = known.find(id);
     if (it == known.end()) {
+      const StoreKind other =
+          store == StoreKind::kBooking ? StoreKind::kHistory : StoreKind::kBooking;
+      for (const Step& step : StepsFor(other)) {
+        if (step.id != id) continue;
+        return WithExitCode(  // both stores' steps in one ledger: a human must look
+            absl::FailedPreconditionError(
+                absl::StrCat("the ", StoreName(store), " store's ledger has step ", id, " of the ",
+                             StoreName(other),
+                             " store: this database holds both (or the URLs are swapped); "
+                             "check each store's URL")),
+            kExitLedgerConflict);
+      }
       return WithExitCode(
           absl::FailedPreconditionError(absl::StrCat(
               "the ", StoreName(store), " store's ledger has step ", id,

@@ -127,13 +127,15 @@ Exit codes (for Kubernetes Jobs):
   0  done (or nothing to do)
   1  failed; safe to retry (the database was unreachable, locks were held by
      writers, transactions did not end in time)
-  2  bad usage: fix the command line
+  2  bad usage: fix the command line (also a URL naming a database the server
+     does not have)
   3  another migrator run holds the store's lock: retry later
   4  the ledger disagrees with this migrator (an applied step was edited, or a
      newer migrator ran): a human must look
   5  verify failed: read its report
-  6  refused before changing anything: a phase's preconditions do not hold
-     (the message says which and what to do)
+  6  refused before changing anything: a phase's preconditions do not hold,
+     or a URL points at the other store (or at tables of neither) (the
+     message says which and what to do)
   7  backfill (or its rollback) stopped: labels of the other set keep arriving
      from the sessions named; stop them, then run it again
   8  failed in a way no retry gets past (the message says what); `migrator

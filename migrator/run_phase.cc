@@ -91,7 +91,7 @@ absl::Status RunPhaseCommand(const Invocation& run) {
     absl::Status history = Up({StoreKind::kHistory, run.history_url, ""}, run.up, std::cout);
     if (!history.ok()) return Prefixed(history, "history store: ");
   }
-  auto conn = Connect(WithConnectionDefaults(run.booking_url, "migrator"));
+  auto conn = ConnectStore(StoreKind::kBooking, run.booking_url);
   if (!conn.ok()) return conn.status();
   // Everything below returns what went wrong as a status (Db, EnterStore,
   // AcquireStoreLock: StatusOfDbFailure). This catch is only the last-resort

@@ -3,6 +3,9 @@
 #include <map>
 #include <thread>
 
+#include "absl/algorithm/container.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/log.h"
@@ -119,7 +122,66 @@ absl::Status CheckBookingRows(pqxx::connection& conn) {
       kExitRefused);
 }
 
+// The URL's flag and environment variable, for messages.
+std::string UrlSetting(StoreKind kind) {
+  return kind == StoreKind::kBooking ? "--booking-database-url (or BOOKING_DATABASE_URL)"
+                                     : "--history-database-url (or HISTORY_DATABASE_URL)";
+}
+
+// In EnterStore: refuses a schema holding the other store instead of this
+// one (the URLs swapped or both the same), and, when `creating`, a schema
+// holding tables of neither store (a store is created only where it cannot
+// mix with what is there).
+absl::Status CheckTarget(pqxx::connection& conn, StoreKind kind, bool creating) {
+  SchemaContents found;
+  try {
+    pqxx::read_transaction txn(conn);
+    found = ReadSchemaContents(txn);
+  } catch (const std::exception& e) {
+    return StatusOfDbFailure(e);
+  }
+  const StoreKind other_kind =
+      kind == StoreKind::kBooking ? StoreKind::kHistory : StoreKind::kBooking;
+  std::vector<std::string> other_steps;
+  for (const Step& step : StepsFor(other_kind)) other_steps.push_back(step.id);
+  const std::string name(StoreName(kind));
+  if (std::string other = OtherStoreIn(found, name, other_steps); !other.empty()) {
+    return WithExitCode(absl::FailedPreconditionError(absl::StrCat(
+                            UrlSetting(kind), " points at ", other, ", not at a ", name,
+                            " store: pass the ", name, " database's URL; nothing was changed")),
+                        kExitRefused);
+  }
+  const std::vector<std::string> foreign = ForeignTables(found);
+  if (!creating || foreign.empty() || absl::c_linear_search(found.tables, AnchorTable(kind))) {
+    return absl::OkStatus();
+  }
+  return WithExitCode(
+      absl::FailedPreconditionError(absl::StrCat(
+          UrlSetting(kind), " points at a database whose schema ", found.schema, " holds no ", name,
+          " store but other tables (", QuotedList(foreign, 5), "): pass the ", name,
+          " database's URL, or give the store an empty schema of its own",
+          kind == StoreKind::kBooking ? " (--schema)" : " (search_path in the URL)",
+          "; nothing was changed")),
+      kExitRefused);
+}
+
 }  // namespace
+
+absl::StatusOr<std::unique_ptr<pqxx::connection>> ConnectStore(StoreKind kind,
+                                                               const std::string& url) {
+  auto conn = Connect(WithConnectionDefaults(url, "migrator"));
+  if (conn.ok()) return conn;
+  // libpq: FATAL:  database "x" does not exist. Waiting cannot create it.
+  const absl::string_view why = conn.status().message();
+  if (absl::StrContains(why, "FATAL:  database \"") && absl::StrContains(why, "does not exist")) {
+    return WithExitCode(absl::InvalidArgumentError(absl::StrCat(
+                            UrlSetting(kind), " names a database the server does not have (",
+                            absl::StripAsciiWhitespace(why.substr(why.find("database \""))),
+                            "): fix the URL, or create the database")),
+                        kExitUsage);
+  }
+  return conn.status();
+}
 
 std::string AnchorTable(StoreKind kind) {
   return kind == StoreKind::kBooking ? "Booking" : "BookingStatusHistory";
@@ -154,6 +216,8 @@ absl::Status EnterStore(pqxx::connection& conn, const StoreTarget& target, bool 
                         kExitRefused);
   }
   if (!schema.ok()) {
+    // The URL of the other store says so, not "run up".
+    if (absl::Status s = CheckTarget(conn, target.kind, false); !s.ok()) return s;
     return WithExitCode(
         absl::FailedPreconditionError(
             absl::StrCat("the ", StoreName(target.kind), " store: ", schema.status().message(),
@@ -165,11 +229,11 @@ absl::Status EnterStore(pqxx::connection& conn, const StoreTarget& target, bool 
   } catch (const std::exception& e) {
     return StatusOfDbFailure(e);
   }
-  return absl::OkStatus();
+  return CheckTarget(conn, target.kind, create);
 }
 
 absl::Status Up(const StoreTarget& target, const UpOptions& options, std::ostream& out) {
-  auto conn = Connect(WithConnectionDefaults(target.url, "migrator"));
+  auto conn = ConnectStore(target.kind, target.url);
   if (!conn.ok()) return conn.status();
   try {
     if (absl::Status s = AcquireStoreLock(**conn, target.kind, options.lock_wait); !s.ok()) {
@@ -208,7 +272,7 @@ absl::Status Up(const StoreTarget& target, const UpOptions& options, std::ostrea
 }
 
 absl::Status PrintStatus(const StoreTarget& target, bool json, std::ostream& out) {
-  auto conn = Connect(WithConnectionDefaults(target.url, "migrator"));
+  auto conn = ConnectStore(target.kind, target.url);
   if (!conn.ok()) return conn.status();
   try {
     if (absl::Status s = EnterStore(**conn, target, true); !s.ok()) return s;

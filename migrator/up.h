@@ -6,10 +6,12 @@
 #ifndef MIGRATOR_UP_H_
 #define MIGRATOR_UP_H_
 
+#include <memory>
 #include <ostream>
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "migrator/schema_steps.h"
 #include "pqxx/pqxx"
@@ -22,13 +24,21 @@ struct StoreTarget {
   std::string schema;  // --schema: where the store is (empty: find it)
 };
 
+// A connection to the store's database, named "migrator". A URL naming a
+// database the server does not have is usage (exit 2), naming the setting;
+// an unreachable server is UNAVAILABLE (exit 1).
+absl::StatusOr<std::unique_ptr<pqxx::connection>> ConnectStore(StoreKind kind,
+                                                               const std::string& url);
+
 // The table that tells where a store is ("Booking", "BookingStatusHistory").
 std::string AnchorTable(StoreKind kind);
 
 // Finds the store's schema (the one schema holding its anchor table, or
 // `target.schema`) and works in it. With `create`, a store found nowhere
 // goes to the connection's current schema (never beside an existing one).
-// FAILED_PRECONDITION (exit 6) when the table is in several schemas.
+// FAILED_PRECONDITION (exit 6) when the table is in several schemas, when
+// the schema holds the other store instead (the URLs swapped), and, with
+// `create`, when it holds no store but tables of neither.
 absl::Status EnterStore(pqxx::connection& conn, const StoreTarget& target, bool create);
 
 struct UpOptions {
