@@ -24,11 +24,11 @@ const std::vector<std::string>& StoreTables(absl::string_view store) {
                                    "BookingStatusExact",
                                    "StatusMigrationWriter",
                                    "Booking_Status_Migration_Backup"};
-  static const auto* const history =
-      new std::vector<std::string>{"BookingStatusHistory",         "BookingStatusHeldBack",
-                                   "BookingStatusHeldBackCount",   "HistoryCheckpoint",
-                                   "HistoryCheckpointHead",        "BookingStatusHistoryFeed",
-                                   "BookingStatusHistoryFeedStart"};
+  static const auto* const history = new std::vector<std::string>{
+      "BookingStatusHistory",          "BookingStatusHeldBack",
+      "BookingStatusHeldBackCount",    "HistoryCheckpoint",
+      "HistoryCheckpointHead",         "BookingStatusHistoryFeed",
+      "BookingStatusHistoryFeedStart", "BookingStatusHistoryFeedQueue"};
   return store == "booking" ? *booking : *history;
 }
 
