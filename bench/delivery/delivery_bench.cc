@@ -13,12 +13,11 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "bench/common/figure.h"
 #include "bench/delivery/bench_support.h"
 #include "bench/delivery/outage.h"
 #include "bench/delivery/streams.h"
+#include "common/config.h"
 #include "tests/support/pg_cluster.h"
 #include "tests/support/process.h"
 
@@ -238,12 +237,12 @@ int Main() {
 }  // namespace booking::testing
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
+  booking::ParseFlags(
+      argc, argv,
       "delivery-bench [--events N] [--replicas R] [--relay_batch_size B] [--ingest_streams S] "
       "[--drain=false] "
       "[--outage=false] [--threads T] [--before 5s] [--down 5s] [--after 15s] [--kill=false] "
       "[--plot_dir DIR] [--streams N] [--profile]: outbox drain vs COPY; history lag through an "
       "outage, plotted; N concurrent Ingest streams against one");
-  absl::ParseCommandLine(argc, argv);
   return booking::bench::RunBench("delivery-bench", booking::testing::Main);
 }

@@ -19,8 +19,6 @@
 #include <set>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
@@ -28,6 +26,7 @@
 #include "bench/common/figure.h"
 #include "bench/e2e/proc_stats.h"
 #include "bench/e2e/statements.h"
+#include "common/config.h"
 #include "pqxx/pqxx"
 #include "tests/support/pg_cluster.h"
 #include "tests/support/process.h"
@@ -387,11 +386,11 @@ int Main() {
 }  // namespace booking::bench
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
+  booking::ParseFlags(
+      argc, argv,
       "e2e-bench [--time 30s] [--clients 8] [--rate 0] [--scale 10] [--statements=false]: "
       "end-to-end "
       "status changes/s (acknowledged and in history) vs pgbench -N in the same run, call p99, "
       "history lag p99, RSS of each service under load, the load generator's CPU share");
-  absl::ParseCommandLine(argc, argv);
   return booking::bench::RunBench("e2e-bench", booking::bench::Main);
 }

@@ -9,12 +9,12 @@
 #include <cstdio>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "bench/common/die.h"
 #include "bench/common/figure.h"
+#include "common/config.h"
 #include "common/pg.h"
 #include "history-service/checkpointer.h"
 #include "history-service/history_store.h"
@@ -107,7 +107,9 @@ double Plain(const std::string& url, const std::vector<history::v1::IngestReques
 }
 
 int Main(int argc, char** argv) {
-  absl::ParseCommandLine(argc, argv);
+  ParseFlags(argc, argv,
+             "history-ingest-bench [--events N] [--batch B]: history ingest events/s with checks, "
+             "chain and checkpoints against the plain insert of before issue 9");
   auto pg = PgCluster::Start();
   if (!pg.ok()) Die(pg.status().ToString());
   auto chained_set = ServiceSet::Create(**pg, "bench_chained");

@@ -13,13 +13,12 @@
 #include <thread>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "bench/common/die.h"
 #include "bench/common/figure.h"
+#include "common/config.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "history-service/history_page.h"
@@ -217,9 +216,9 @@ int Main() {
 }  // namespace booking::testing
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
+  booking::ParseFlags(
+      argc, argv,
       "history-read-bench [--bookings N] [--per-booking K] [--callers C] [--duration 10s]: "
       "GetBookingHistory latency on a store of N x K rows against the same SELECT over libpq");
-  absl::ParseCommandLine(argc, argv);
   return booking::bench::RunBench("history-read-bench", booking::testing::Main);
 }

@@ -15,13 +15,12 @@
 #include <random>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "bench/common/die.h"
 #include "bench/common/figure.h"
+#include "common/config.h"
 #include "grpcpp/grpcpp.h"
 #include "history/v1/history.grpc.pb.h"
 #include "tests/support/pg_cluster.h"
@@ -224,10 +223,10 @@ int Main() {
 }  // namespace booking::testing
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
+  booking::ParseFlags(
+      argc, argv,
       "history-verify-bench [--bookings N] [--per-booking K] [--readers R] [--calls C] "
       "[--batches B] [--batch-size E]: VerifyHistory of one booking beside GetBookingHistory, and "
       "Ingest idle beside Ingest under R readers, on a store of N x K hash-chained rows");
-  absl::ParseCommandLine(argc, argv);
   return booking::bench::RunBench("history-verify-bench", booking::testing::Main);
 }

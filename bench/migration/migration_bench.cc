@@ -18,7 +18,6 @@
 #include <thread>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
@@ -27,6 +26,7 @@
 #include "bench/migration/plot.h"
 #include "bench/migration/probe.h"
 #include "bench/migration/profile.h"
+#include "common/config.h"
 #include "tests/support/fixtures.h"
 #include "tests/support/pg_cluster.h"
 #include "tests/support/process.h"
@@ -280,19 +280,10 @@ void PrintLargeFigure(int64_t rows, const PlanRun& large, const PlanRun& ours, i
        HeldMet(large.held_ms, large.contract_waits)});
 }
 
-// --plot-dir and --plot_dir alike (absl spells flags with '_').
-void DashesToUnderscores(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i) {
-    if (std::strncmp(argv[i], "--", 2) != 0) continue;
-    for (char* c = argv[i] + 2; *c != '\0' && *c != '='; ++c) {
-      if (*c == '-') *c = '_';
-    }
-  }
-}
-
 int Main(int argc, char** argv) {
-  DashesToUnderscores(argc, argv);
-  absl::ParseCommandLine(argc, argv);
+  ParseFlags(argc, argv,
+             "migration-bench [--rows N] [--large-rows M] [--workers W] [--profile]: backfill and "
+             "contract beside the seed's UPDATE and table rewrite, writers' waits plotted");
   const int64_t rows = absl::GetFlag(FLAGS_rows);
   const int64_t large_rows = absl::GetFlag(FLAGS_large_rows);
   auto pg = PgCluster::Start();
