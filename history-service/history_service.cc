@@ -5,6 +5,7 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "common/authz_interceptor.h"
 #include "common/call_context.h"
 #include "common/input_check.h"
@@ -180,13 +181,19 @@ absl::StatusOr<CallerLimiter::Slot> HistoryServiceImpl::EnterRead(
 
 void HistoryServiceImpl::Count(const StoredBatch& stored) {
   const history::v1::IngestAck& ack = stored.ack;
-  // One line per stored entry: the change's traceparent finds it here as in
-  // booking-service's log, its outbox row and its history row.
-  for (const StoredEntryLog& e : stored.stored) {
-    LogInfo("history entry stored", {{"event_id", e.event_id},
-                                     {"booking_id", e.booking_id},
-                                     {"sequence", absl::StrCat(e.sequence)},
-                                     {"traceparent", e.traceparent}});
+  // One line per stored entry at debug (LOG_LEVEL=debug): the change's
+  // traceparent finds it here as in booking-service's log, its outbox row
+  // and its history row. At info, one line per interval (IngestTally).
+  if (LogEnabled(LogLevel::kDebug)) {
+    for (const StoredEntryLog& e : stored.stored) {
+      LogDebug("history entry stored", {{"event_id", e.event_id},
+                                        {"booking_id", e.booking_id},
+                                        {"sequence", absl::StrCat(e.sequence)},
+                                        {"traceparent", e.traceparent}});
+    }
+  }
+  if (auto summary = tally_.Add(static_cast<int64_t>(stored.stored.size()), absl::Now())) {
+    LogIngestSummary(*summary);
   }
   const int held = static_cast<int>(stored.held.size());
   events_.Add({{"outcome", "stored"}}).Increment(ack.stored());
@@ -213,6 +220,7 @@ void HistoryServiceImpl::Count(const StoredBatch& stored) {
 
 void HistoryServiceImpl::BeginDrain() {
   if (watches_ != nullptr) watches_->Drain();
+  if (auto summary = tally_.Flush(absl::Now())) LogIngestSummary(*summary);
   std::lock_guard<std::mutex> lock(mu_);
   draining_ = true;
   int cancelled = 0;
