@@ -3,6 +3,7 @@
 #include <errno.h>  // program_invocation_short_name
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <mutex>
 
@@ -62,9 +63,12 @@ std::string Record(LogLevel level, absl::string_view msg, LogFields fields) {
 // The whole record with write(2), looping only on a short write (a pipe
 // takes up to 64 KiB at once; a record is at most a few KiB): stdio's
 // unbuffered stderr could split it, and a lock keeps threads' records apart.
-void WriteWhole(const std::string& line) {
+std::atomic<bool> open_line{false};
+
+void WriteWhole(std::string line) {
   static std::mutex* const mu = new std::mutex;
   std::lock_guard<std::mutex> lock(*mu);
+  if (open_line.exchange(false)) line.insert(0, "\n");
   size_t done = 0;
   while (done < line.size()) {
     const ssize_t n = write(STDERR_FILENO, line.data() + done, line.size() - done);
@@ -89,6 +93,8 @@ LogLevel ReadThreshold() {
 }
 
 }  // namespace
+
+void NoteOpenLine(bool open) { open_line.store(open); }
 
 bool LogEnabled(LogLevel level) {
   static const LogLevel threshold = ReadThreshold();

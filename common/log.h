@@ -29,6 +29,11 @@ bool LogEnabled(LogLevel level);
 // the component is the binary's name.
 void Log(LogLevel level, absl::string_view msg, LogFields fields = {});
 
+// Says that stderr's current line is left open (a progress bar redrawn in
+// place with \r) or closed again: while it is open, the next record begins
+// with a newline, so that it starts a line of its own.
+void NoteOpenLine(bool open);
+
 inline void LogDebug(absl::string_view msg, LogFields fields = {}) {
   Log(LogLevel::kDebug, msg, fields);
 }

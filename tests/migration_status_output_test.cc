@@ -190,7 +190,9 @@ void MigrationStatusOutputTest::ContractAndRollBack() {
   ExpectStatus("verified", "new");
   EXPECT_THAT(Run({"plan"}),
               HasSubstr("plan: every object can be carried through the phases still to run"));
-  Run({"rollback", "backfill"});  // writers back on the old labels
+  // A progress bar (forced: the output is no terminal) redrawn in place
+  // while records are written: each record starts a line of its own.
+  Run({"rollback", "backfill", "--progress", "bar", "--batch-size", "20"});
   ExpectStatus("expanded", "old");
   Run({"rollback", "expand"});
   ExpectStatus("none", "old");

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/log.h"
 
 namespace booking::migrator {
 
@@ -50,8 +51,13 @@ void Progress::Print(bool final) {
                         unit_, "/s, ETA ", static_cast<int64_t>(eta), "s", final ? ", done" : "",
                         "\n");
   }
+  // The bar stays open until its final line: a log record meanwhile begins
+  // on a line of its own (said before the bar is drawn, so none lands after
+  // it unnoticed).
+  if (bar_ && !final) NoteOpenLine(true);
   out_.write(line.data(), static_cast<std::streamsize>(line.size()));
   out_.flush();
+  if (bar_ && final) NoteOpenLine(false);
 }
 
 }  // namespace booking::migrator
