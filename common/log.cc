@@ -1,8 +1,11 @@
 #include "common/log.h"
 
 #include <errno.h>  // program_invocation_short_name
+#include <unistd.h>
 
-#include <cstdio>
+#include <atomic>
+#include <cstdlib>
+#include <mutex>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -43,9 +46,7 @@ std::string Quote(absl::string_view text) {
   return IsValidUtf8(text) ? JsonString(text) : JsonString(absl::CHexEscape(text));
 }
 
-}  // namespace
-
-void Log(LogLevel level, absl::string_view msg, LogFields fields) {
+std::string Record(LogLevel level, absl::string_view msg, LogFields fields) {
   // Fixed key order (time, level, component, msg, then fields) for people
   // reading the lines; values escaped as JSON strings (common/json_string.h).
   std::string line = absl::StrCat(
@@ -56,8 +57,53 @@ void Log(LogLevel level, absl::string_view msg, LogFields fields) {
   for (const auto& [key, value] : fields)
     absl::StrAppend(&line, ",", Quote(key), ":", Quote(Cut(value)));
   line.append("}\n");
-  // One fwrite per line keeps lines whole when several threads log.
-  std::fwrite(line.data(), 1, line.size(), stderr);
+  return line;
+}
+
+// The whole record with write(2), looping only on a short write (a pipe
+// takes up to 64 KiB at once; a record is at most a few KiB): stdio's
+// unbuffered stderr could split it, and a lock keeps threads' records apart.
+std::atomic<bool> open_line{false};
+
+void WriteWhole(std::string line) {
+  static std::mutex* const mu = new std::mutex;
+  std::lock_guard<std::mutex> lock(*mu);
+  if (open_line.exchange(false)) line.insert(0, "\n");
+  size_t done = 0;
+  while (done < line.size()) {
+    const ssize_t n = write(STDERR_FILENO, line.data() + done, line.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;  // stderr closed: nowhere to say so
+    done += static_cast<size_t>(n);
+  }
+}
+
+LogLevel ReadThreshold() {
+  const char* env = std::getenv("LOG_LEVEL");
+  const absl::string_view value = env == nullptr ? "" : env;
+  for (LogLevel level : {LogLevel::kDebug, LogLevel::kInfo, LogLevel::kWarning, LogLevel::kError}) {
+    if (value == LevelName(level)) return level;
+  }
+  if (!value.empty()) {
+    WriteWhole(
+        Record(LogLevel::kWarning, "LOG_LEVEL not understood; logging at info",
+               {{"LOG_LEVEL", std::string(value)}, {"expected", "debug, info, warning or error"}}));
+  }
+  return LogLevel::kInfo;
+}
+
+}  // namespace
+
+void NoteOpenLine(bool open) { open_line.store(open); }
+
+bool LogEnabled(LogLevel level) {
+  static const LogLevel threshold = ReadThreshold();
+  return level >= threshold;
+}
+
+void Log(LogLevel level, absl::string_view msg, LogFields fields) {
+  if (!LogEnabled(level)) return;
+  WriteWhole(Record(level, msg, fields));
 }
 
 }  // namespace booking

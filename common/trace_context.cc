@@ -74,10 +74,17 @@ TraceContext ChildOf(const std::optional<TraceContext>& parent) {
   TraceContext child;
   child.trace_id = parent ? parent->trace_id : RandomHex(kTraceIdHex / 2);
   child.parent_id = RandomHex(kParentIdHex / 2);
-  // Only the sampled bit is defined; the others are passed on as zero.
-  const bool sampled = !parent || (absl::HexStringToBytes(parent->flags)[0] & 1) != 0;
+  // Only the sampled bit is defined; the others are passed on as zero. A
+  // trace started here is not sampled: a caller that wants a change's
+  // journey logged in full sends a sampled traceparent.
+  const bool sampled = parent && (absl::HexStringToBytes(parent->flags)[0] & 1) != 0;
   child.flags = sampled ? "01" : "00";
   return child;
+}
+
+bool IsSampled(absl::string_view traceparent) {
+  const std::optional<TraceContext> t = ParseTraceparent(traceparent);
+  return t.has_value() && (absl::HexStringToBytes(t->flags)[0] & 1) != 0;
 }
 
 }  // namespace booking

@@ -27,8 +27,12 @@ struct TraceContext {
 std::optional<TraceContext> ParseTraceparent(absl::string_view value);
 
 // This service's span of `parent`'s trace (a new span id, the same trace id
-// and flags), or the root of a new trace when there is no valid parent.
+// and flags), or the root of a new, unsampled ("00") trace when there is no
+// valid parent.
 TraceContext ChildOf(const std::optional<TraceContext>& parent);
+
+// Whether `traceparent` is a valid one with its sampled flag set.
+bool IsSampled(absl::string_view traceparent);
 
 }  // namespace booking
 

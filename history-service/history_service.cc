@@ -5,6 +5,7 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "common/authz_interceptor.h"
 #include "common/call_context.h"
 #include "common/input_check.h"
@@ -12,6 +13,7 @@
 #include "common/log.h"
 #include "common/rpc_error.h"
 #include "common/rpc_status.h"
+#include "common/trace_context.h"
 #include "history-service/history_page.h"
 #include "history-service/watch_stream.h"
 
@@ -180,13 +182,22 @@ absl::StatusOr<CallerLimiter::Slot> HistoryServiceImpl::EnterRead(
 
 void HistoryServiceImpl::Count(const StoredBatch& stored) {
   const history::v1::IngestAck& ack = stored.ack;
-  // One line per stored entry: the change's traceparent finds it here as in
-  // booking-service's log, its outbox row and its history row.
+  // One line per stored entry, at info when its trace is sampled (the
+  // caller asked for its journey: trace_context.h), else at debug
+  // (LOG_LEVEL=debug): the change's traceparent finds it here as in
+  // booking-service's log, its outbox row and its history row. At info, one
+  // line per interval besides (IngestTally).
   for (const StoredEntryLog& e : stored.stored) {
-    LogInfo("history entry stored", {{"event_id", e.event_id},
-                                     {"booking_id", e.booking_id},
-                                     {"sequence", absl::StrCat(e.sequence)},
-                                     {"traceparent", e.traceparent}});
+    const bool sampled = IsSampled(e.traceparent);
+    if (!sampled && !LogEnabled(LogLevel::kDebug)) continue;
+    Log(sampled ? LogLevel::kInfo : LogLevel::kDebug, "history entry stored",
+        {{"event_id", e.event_id},
+         {"booking_id", e.booking_id},
+         {"sequence", absl::StrCat(e.sequence)},
+         {"traceparent", e.traceparent}});
+  }
+  if (auto summary = tally_.Add(static_cast<int64_t>(stored.stored.size()), absl::Now())) {
+    LogIngestSummary(*summary);
   }
   const int held = static_cast<int>(stored.held.size());
   events_.Add({{"outcome", "stored"}}).Increment(ack.stored());
@@ -213,6 +224,7 @@ void HistoryServiceImpl::Count(const StoredBatch& stored) {
 
 void HistoryServiceImpl::BeginDrain() {
   if (watches_ != nullptr) watches_->Drain();
+  if (auto summary = tally_.Flush(absl::Now())) LogIngestSummary(*summary);
   std::lock_guard<std::mutex> lock(mu_);
   draining_ = true;
   int cancelled = 0;

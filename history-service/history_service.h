@@ -10,6 +10,7 @@
 #include "absl/time/time.h"
 #include "common/caller_limiter.h"
 #include "history-service/history_store.h"
+#include "history-service/ingest_tally.h"
 #include "history-service/watch_hub.h"
 #include "history/v1/history.grpc.pb.h"
 #include "prometheus/counter.h"
@@ -83,6 +84,7 @@ class HistoryServiceImpl final
   std::map<grpc::ServerContext*, OpenStream> streams_ ABSL_GUARDED_BY(mu_);
   prometheus::Family<prometheus::Counter>& events_;
   prometheus::Family<prometheus::Counter>& held_;
+  IngestTally tally_{absl::Seconds(10)};  // the info line per interval
 };
 
 }  // namespace booking

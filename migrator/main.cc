@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <iostream>
 
 #include "absl/flags/flag.h"
@@ -196,12 +197,15 @@ std::string CheckFlags() {
 }
 
 int Fail(const std::string& command, const absl::Status& status) {
-  std::cerr << "migrator " << command << ": " << status.message() << "\n";
+  std::cerr << absl::StrCat("migrator ", command, ": ", status.message(), "\n");  // one write
   LogError("command failed", {{"command", command}, {"error", status.ToString()}});
   return ExitCodeOf(status);
 }
 
 int Main(int argc, char** argv) {
+  // Whole lines on stdout: a log record (stderr, common/log.h) written
+  // between two flushes then falls between two lines, not inside one.
+  std::setvbuf(stdout, nullptr, _IOLBF, BUFSIZ);
   std::vector<std::string> args = ParseCommandLine(argc, argv, kUsage);
   const bool named_rollback = args.size() == 3 && args[1] == "rollback";
   if (args.size() != 2 && !named_rollback) {

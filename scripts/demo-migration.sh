@@ -10,11 +10,11 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 scripts/build.sh
 source scripts/lib/local-stack.sh
+source scripts/lib/demo-output.sh
 rows=${ROWS:-20000}
 
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 job() {  # a phase as a Kubernetes Job runs it
-  echo "\$ migrator $*"
+  echo "\$ $(shell_command migrator "$@")"
   if build/migrator/migrator "$@" --progress lines; then
     echo "Job 'migrator $1' succeeded (exit 0)"
   else
@@ -74,6 +74,6 @@ build/tools/booking-demo --booking-target "$booking_listen" --history-target "$h
 cat <<INFO
 
 The services still serve the migrated store on $booking_listen and $history_listen.
-Undo phase by phase with: BOOKING_DATABASE_URL=$BOOKING_DATABASE_URL build/migrator/migrator rollback
+Undo phase by phase with: BOOKING_DATABASE_URL=$(shell_quote "$BOOKING_DATABASE_URL") build/migrator/migrator rollback
 Stop everything with: scripts/stop.sh
 INFO

@@ -66,8 +66,18 @@ TEST(TraceContext, WithoutAParentANewValidTraceEachTime) {
     const TraceContext root = ChildOf(std::nullopt);
     ASSERT_TRUE(ParseTraceparent(root.ToTraceparent()).has_value()) << root.ToTraceparent();
     ids.insert(root.trace_id);
+    EXPECT_EQ(root.flags, "00");  // started here: not sampled
   }
   EXPECT_EQ(ids.size(), 100u);
+}
+
+TEST(TraceContext, SampledIsTheFlagsLowBitOfAValidTraceparent) {
+  EXPECT_TRUE(IsSampled(kSpecExample));
+  EXPECT_TRUE(IsSampled("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0b"));
+  EXPECT_FALSE(IsSampled("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"));
+  EXPECT_FALSE(IsSampled("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0a"));
+  EXPECT_FALSE(IsSampled("00-00000000000000000000000000000000-00f067aa0ba902b7-01"));
+  EXPECT_FALSE(IsSampled(""));
 }
 
 }  // namespace

@@ -5,6 +5,8 @@
 // history-service starts only after the changes, so the outbox rows are still
 // there to read: each test has its own stores and services (on the suite's
 // PostgreSQL), booking-service alone until a test starts history-service.
+#include <stdlib.h>
+
 #include <regex>
 
 #include "absl/strings/match.h"
@@ -47,6 +49,13 @@ int LinesWith(const std::string& log, const std::string& msg, const std::string&
 
 class TraceJourneyTest : public PgSuite {
  protected:
+  static void SetUpTestSuite() {
+    // history-service writes "history entry stored" per event at debug (at
+    // info, one line per interval); the services inherit the environment.
+    setenv("LOG_LEVEL", "debug", 1);
+    PgSuite::SetUpTestSuite();
+  }
+
   void SetUp() override {
     PgSuite::SetUp();
     if (HasFatalFailure()) return;

@@ -5,6 +5,7 @@
 #include "migrator/exit_codes.h"
 #include "migrator/status_enum/carry.h"
 #include "migrator/status_enum/labels.h"
+#include "migrator/status_enum/next_command.h"
 #include "migrator/status_enum/phase_common.h"
 #include "migrator/status_enum/phases.h"
 #include "migrator/status_enum/plan.h"
@@ -78,7 +79,10 @@ absl::Status StatusMigration::Backfill() {
   const StatusPlan& plan = *current;
   if (absl::Status s = RequireCarryable(plan, "backfill"); !s.ok()) return s;
   if (absl::Status s = PrintCounts(ctx_, plan, Direction::kForward); !s.ok()) return s;
-  if (ctx_.options.dry_run) return absl::OkStatus();
+  if (ctx_.options.dry_run) {
+    ctx_.out << "next: run " << NextCommand({"backfill"}, ctx_.options) << "\n";
+    return absl::OkStatus();
+  }
   if (phase == kPhaseExpanded) {  // from here on a rollback has something to undo
     absl::Status s = MovePhase(ctx_, phase, kPhaseBackfilling, "backfill", "started");
     if (!s.ok()) return s;
@@ -103,7 +107,8 @@ absl::Status StatusMigration::Backfill() {
            << " of them status changes, each with a history entry; "
            << "the rest kept their status and version) and " << outcome->others
            << " other rows relabelled in " << outcome->passes
-           << " pass(es); no old label is left. Next: `migrator verify`.\n";
+           << " pass(es); no old label is left.\n"
+           << "next: run " << NextCommand({"verify"}, ctx_.options) << "\n";
   return absl::OkStatus();
 }
 

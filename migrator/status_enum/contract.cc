@@ -6,6 +6,7 @@
 #include "migrator/status_enum/capture.h"
 #include "migrator/status_enum/carry.h"
 #include "migrator/status_enum/labels.h"
+#include "migrator/status_enum/next_command.h"
 #include "migrator/status_enum/phase_common.h"
 #include "migrator/status_enum/phases.h"
 #include "migrator/status_enum/retire.h"
@@ -37,6 +38,31 @@ absl::Status CheckWindow(PhaseContext& ctx, const MigrationState& state) {
   });
 }
 
+// Why contract cannot run yet, naming every step still before it: one
+// refusal tells the whole way, not only the step next to it.
+std::string PathToContract(const MigrationState& state) {
+  const std::string& phase = state.phase;
+  const std::string then = "then `migrator verify`, then `migrator contract`";
+  if (phase == kPhaseNone || phase == kPhaseExpanding) {
+    return absl::StrCat("contract refuses: expand has not ",
+                        phase == kPhaseNone ? "run" : "finished", " (phase is ", phase,
+                        "): run `migrator expand`, then `migrator backfill`, ", then);
+  }
+  if (phase == kPhaseExpanded || phase == kPhaseBackfilling || state.write_labels == "old") {
+    return absl::StrCat("contract refuses: backfill has not ",
+                        phase == kPhaseExpanded ? "run" : "finished", " (phase is ", phase,
+                        "): run `migrator backfill`, ", then);
+  }
+  return absl::StrCat("contract refuses: verify has not passed (phase is ", phase,
+                      "): run `migrator verify`, then `migrator contract`");
+}
+
+// A dry run's end: the command that makes the change.
+absl::Status EndDryRun(PhaseContext& ctx) {
+  ctx.out << "next: run " << NextCommand({"contract"}, ctx.options) << "\n";
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status StatusMigration::Verify() {
@@ -62,6 +88,13 @@ absl::Status StatusMigration::Verify() {
     }
   }
   ctx_.out << "verify: passed\n";
+  if (phase == kPhaseBackfilled || phase == kPhaseVerified) {
+    if (!state->window_passed) {
+      ctx_.out << "verify: contract waits for the compatibility window, which ends "
+               << state->window_ends << " (or pass --force)\n";
+    }
+    ctx_.out << "next: run " << NextCommand({"contract"}, ctx_.options) << "\n";
+  }
   return absl::OkStatus();
 }
 
@@ -73,10 +106,7 @@ absl::Status StatusMigration::Contract() {
     ctx_.out << "contract: nothing to do (phase contracted)\n";
     return absl::OkStatus();
   }
-  if (phase != kPhaseVerified && phase != kPhaseContracting) {
-    return Refused(absl::StrCat("contract refuses: verify has not passed (phase is ", phase,
-                                "); run `migrator verify` first"));
-  }
+  if (phase != kPhaseVerified && phase != kPhaseContracting) return Refused(PathToContract(*state));
   // An interrupted rollback of contract may have left a widened index or
   // check under its temporary name: it must be carried, not lost.
   // An interrupted contract may have left an index it was retiring invalid.
@@ -117,7 +147,8 @@ absl::Status StatusMigration::Contract() {
                     },
                     /*retire_indexes_first=*/true};
   absl::Status s = SwapType(ctx_, plan, RecordedPlan(*state), target);
-  if (!s.ok() || ctx_.options.dry_run) return s;
+  if (!s.ok()) return s;
+  if (ctx_.options.dry_run) return EndDryRun(ctx_);
   s = ctx_.db.Transaction("analyze", ctx_.RowLocks(), [&](Tx& tx) {
     for (const PlanObject* c : ObjectsOfKind(plan, "column")) tx.Exec("ANALYZE " + c->table());
   });

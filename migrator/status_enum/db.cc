@@ -235,6 +235,7 @@ absl::Status Db::Retrying(absl::string_view what, const RetryPolicy& policy,
   for (int attempt = 1;; ++attempt) {
     try {
       attempt_once();
+      LogDebug("step committed", {{"step", std::string(what)}, {"attempt", absl::StrCat(attempt)}});
       return absl::OkStatus();
     } catch (const pqxx::sql_error& e) {
       if (IsStalePrepared(e) && renewals < kRenewals && AnyStale()) {

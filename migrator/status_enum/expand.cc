@@ -6,6 +6,7 @@
 #include "migrator/status_enum/capture.h"
 #include "migrator/status_enum/carry.h"
 #include "migrator/status_enum/labels.h"
+#include "migrator/status_enum/next_command.h"
 #include "migrator/status_enum/phase_common.h"
 #include "migrator/status_enum/phases.h"
 #include "migrator/status_enum/plan.h"
@@ -111,14 +112,17 @@ absl::Status StatusMigration::Expand() {
   absl::StatusOr<StatusPlan> current = CurrentPlan(ctx_);
   if (!current.ok()) return current.status();
   const StatusPlan& plan = *current;
-  PrintPlan(plan, false, ctx_.out);
+  PrintPlanSummary(plan, "expand", ctx_.out);
   if (absl::Status s = RequireCarryable(plan, "expand"); !s.ok()) return s;
   const std::vector<std::string> missing = Missing(ctx_.store.labels, NewLabels());
   ctx_.out << "expand: add labels [" << absl::StrJoin(missing, ", ") << "] to " << ctx_.store.type
            << "; install the capture trigger; widen what names old labels; snapshot every "
               "booking into "
            << kBackupTable << "\n";
-  if (ctx_.options.dry_run) return absl::OkStatus();
+  if (ctx_.options.dry_run) {
+    ctx_.out << "next: run " << NextCommand({"expand"}, ctx_.options) << "\n";
+    return absl::OkStatus();
+  }
   StatusPlan recorded = RecordedPlan(*state);
   if (state->phase == kPhaseNone) {
     recorded = plan;
@@ -150,7 +154,8 @@ absl::Status StatusMigration::Expand() {
   });
   if (!s.ok()) return s;
   ctx_.out << "expand: done. Deploy booking-service now (it writes the new labels), then run "
-              "`migrator backfill`.\n";
+              "backfill.\n"
+           << "next: run " << NextCommand({"backfill"}, ctx_.options) << "\n";
   return absl::OkStatus();
 }
 

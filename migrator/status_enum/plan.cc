@@ -279,7 +279,7 @@ StatusPlan WithoutFacts(const StatusPlan& plan) {
   return out;
 }
 
-void PrintPlan(const StatusPlan& plan, bool json, std::ostream& out) {
+void PrintPlan(const StatusPlan& plan, bool json, const std::string& phase, std::ostream& out) {
   if (json) {
     std::string text;
     google::protobuf::util::JsonPrintOptions options;
@@ -288,23 +288,47 @@ void PrintPlan(const StatusPlan& plan, bool json, std::ostream& out) {
     out << text << "\n";
     return;
   }
+  // Contracted: no phase is left to carry anything; only what would stop a
+  // rollback of contract is worth a line.
+  const bool complete = phase == "contracted";
   out << "plan: type " << plan.type() << " in schema " << plan.schema() << " has labels "
-      << absl::StrJoin(plan.labels(), ", ") << "\n";
+      << absl::StrJoin(plan.labels(), ", ") << " (phase " << phase << ")\n";
   for (const PlanObject& o : plan.objects()) {
     if (!o.refusal().empty()) {
       out << "  REFUSED " << o.kind() << " " << o.name() << ": " << o.refusal()
           << "\n    what to do: " << o.remedy() << "\n";
       continue;
     }
+    if (complete) continue;
     out << "  " << o.kind() << " " << o.name() << "\n";
     out << "    expand/backfill: " << o.at_expand() << "\n";
     if (!o.at_contract().empty()) out << "    contract: " << o.at_contract() << "\n";
     if (!o.at_rollback().empty()) out << "    rollback: " << o.at_rollback() << "\n";
   }
-  for (const std::string& n : plan.notes()) out << "  NOTE: " << n << "\n";
-  out << (plan.carryable() ? "plan: every object can be carried through every phase\n"
-                           : "plan: REFUSED: the objects above cannot be carried; nothing was "
-                             "changed\n");
+  if (!complete) {
+    for (const std::string& n : plan.notes()) out << "  NOTE: " << n << "\n";
+  }
+  if (complete) {
+    out << "plan: nothing to do: the change is complete (the type holds only the new labels)"
+        << (plan.carryable() ? "" : "; a rollback of contract would refuse: see each REFUSED line")
+        << "\n";
+  } else if (!plan.carryable()) {
+    out << "plan: REFUSED: the objects above cannot be carried; nothing was changed\n";
+  } else if (phase == "none") {
+    out << "plan: every object can be carried through every phase\n";
+  } else {
+    out << "plan: every object can be carried through the phases still to run\n";
+  }
+}
+
+void PrintPlanSummary(const StatusPlan& plan, const std::string& what, std::ostream& out) {
+  int refused = 0;
+  for (const PlanObject& o : plan.objects()) refused += o.refusal().empty() ? 0 : 1;
+  out << what << ": plan: " << plan.objects_size() << " objects depend on " << plan.type()
+      << " or name its labels: " << plan.objects_size() - refused << " carried, " << refused
+      << " refused";
+  if (plan.notes_size() > 0) out << ", " << plan.notes_size() << " notes";
+  out << " (`migrator plan` prints each object and how every phase carries it)\n";
 }
 
 }  // namespace booking::migrator

@@ -71,8 +71,13 @@ std::pair<std::string, std::string> SplitIndexDefinition(const std::string& defi
 // the type's oids): what is printed as JSON and recorded by expand.
 StatusPlan WithoutFacts(const StatusPlan& plan);
 
-// The plan as text for an operator, or one JSON object.
-void PrintPlan(const StatusPlan& plan, bool json, std::ostream& out);
+// The plan as text for an operator, or one JSON object; `phase` is where
+// the change stands (at "contracted" there is nothing left to carry).
+void PrintPlan(const StatusPlan& plan, bool json, const std::string& phase, std::ostream& out);
+
+// One line: how many objects the plan carries and refuses, and where the
+// whole plan is (`migrator plan`); `what` begins it (e.g. "expand").
+void PrintPlanSummary(const StatusPlan& plan, const std::string& what, std::ostream& out);
 
 }  // namespace booking::migrator
 

@@ -1,9 +1,12 @@
 #include "migrator/status_enum/progress.h"
 
 #include <algorithm>
+#include <string>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/log.h"
 
 namespace booking::migrator {
 
@@ -32,19 +35,29 @@ void Progress::Print(bool final) {
   const int64_t total = std::max(total_, done_);
   const double fraction = total > 0 ? static_cast<double>(done_) / static_cast<double>(total) : 1;
   const double eta = rate > 0 ? static_cast<double>(total - done_) / rate : 0;
+  // The whole line in one write: a log record (stderr too) never lands
+  // inside it.
+  std::string line;
   if (bar_) {
     const int width = 30;
     const int filled = static_cast<int>(fraction * width);
-    out_ << "\r" << what_ << " [" << std::string(filled, '#') << std::string(width - filled, '.')
-         << "] " << done_ << "/" << total << " " << unit_ << ", " << static_cast<int64_t>(rate)
-         << " " << unit_ << "/s, ETA " << static_cast<int64_t>(eta) << "s   ";
-    if (final) out_ << "\n";
+    line =
+        absl::StrCat("\r", what_, " [", std::string(filled, '#'), std::string(width - filled, '.'),
+                     "] ", done_, "/", total, " ", unit_, ", ", static_cast<int64_t>(rate), " ",
+                     unit_, "/s, ETA ", static_cast<int64_t>(eta), "s   ", final ? "\n" : "");
   } else {
-    out_ << what_ << ": " << done_ << "/" << total << " " << unit_ << " ("
-         << static_cast<int>(fraction * 100) << "%), " << static_cast<int64_t>(rate) << " " << unit_
-         << "/s, ETA " << static_cast<int64_t>(eta) << "s" << (final ? ", done" : "") << "\n";
+    line = absl::StrCat(what_, ": ", done_, "/", total, " ", unit_, " (",
+                        static_cast<int>(fraction * 100), "%), ", static_cast<int64_t>(rate), " ",
+                        unit_, "/s, ETA ", static_cast<int64_t>(eta), "s", final ? ", done" : "",
+                        "\n");
   }
+  // The bar stays open until its final line: a log record meanwhile begins
+  // on a line of its own (said before the bar is drawn, so none lands after
+  // it unnoticed).
+  if (bar_ && !final) NoteOpenLine(true);
+  out_.write(line.data(), static_cast<std::streamsize>(line.size()));
   out_.flush();
+  if (bar_ && final) NoteOpenLine(false);
 }
 
 }  // namespace booking::migrator

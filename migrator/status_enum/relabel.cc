@@ -7,6 +7,7 @@
 #include "migrator/exit_codes.h"
 #include "migrator/status_enum/capture.h"
 #include "migrator/status_enum/labels.h"
+#include "migrator/status_enum/next_command.h"
 #include "migrator/status_enum/progress.h"
 #include "migrator/status_enum/relabel_sql.h"
 #include "migrator/status_enum/relabel_workers.h"
@@ -86,13 +87,16 @@ absl::Status StillArriving(PhaseContext& ctx, int64_t left, int passes, Directio
   std::string message = absl::StrCat(
       left, " rows still hold ", direction == Direction::kForward ? "old" : "new", " labels after ",
       passes, " passes: they keep arriving. Stop the code writing them (or switch it to the ",
-      direction == Direction::kForward ? "new" : "old", " labels), then run ",
-      direction == Direction::kForward ? "backfill" : "the rollback", " again.");
+      direction == Direction::kForward ? "new" : "old", " labels), then run it again.");
   if (writers->empty()) {
     absl::StrAppend(&message, " No writer was recorded (rows written before this run?).");
   } else {
     absl::StrAppend(&message, " Writers seen: ", absl::StrJoin(*writers, "; "));
   }
+  // The command on a line of its own, nothing after it: pasted as it is.
+  absl::StrAppend(
+      &message, "\nnext: run ",
+      NextCommand({direction == Direction::kForward ? "backfill" : "rollback"}, ctx.options));
   return WithExitCode(absl::AbortedError(message), kExitLabelsArriving);
 }
 

@@ -1,5 +1,8 @@
 // migrator plan and the status-change part of migrator status.
 #include <algorithm>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -29,6 +32,24 @@ std::string Next(const MigrationState& s) {
   if (s.phase == kPhaseVerified) return "contract (after the compatibility window)";
   if (s.phase == kPhaseContracting) return "contract (or rollback contract): it was interrupted";
   return "nothing: the change is complete";
+}
+
+// The labels writers write now, and why when it is not the recorded set:
+// before expand has finished, booking-service of this version does not
+// write (phase expanding: it refuses status changes until expand is done; at
+// none it is deployed after expand), so writers are the old code writing the
+// labels the type has.
+std::pair<std::string, std::string> WritersWrite(const MigrationState& s,
+                                                 const std::vector<std::string>& labels) {
+  if (s.phase != kPhaseNone && s.phase != kPhaseExpanding) return {s.write_labels, ""};
+  bool old = false;
+  for (const std::string& l : labels) old = old || IsOldOnly(l);
+  if (!old) return {"new", "the type holds only the new labels"};
+  return {"old", s.phase == kPhaseNone
+                     ? "expand has not run: writers are the code of before the change; "
+                       "booking-service of this version is deployed after expand"
+                     : "expand has not finished; until it has, booking-service of this "
+                       "version refuses status changes"};
 }
 
 // Rows per label of every column of the type, and how many hold old labels.
@@ -69,7 +90,9 @@ void PrintText(const google::protobuf::Struct& report, std::ostream& out) {
   const auto str = [&](const char* k) { return f.at(k).string_value(); };
   out << "booking store status migration: phase " << str("phase") << " (next: " << str("next")
       << ")\n"
-      << "  writers write:     the " << str("writeLabels") << " labels\n"
+      << "  writers write:     the " << str("writeLabels") << " labels"
+      << (str("writeLabelsNote").empty() ? "" : absl::StrCat(" (", str("writeLabelsNote"), ")"))
+      << "\n"
       << "  labels now:        " << str("labels") << "\n"
       << "  original labels:   " << str("originalLabels") << "\n";
   if (!str("backfilledAt").empty()) {
@@ -107,11 +130,14 @@ void PrintText(const google::protobuf::Struct& report, std::ostream& out) {
 absl::Status StatusMigration::Plan() {
   const absl::StatusOr<StatusPlan> plan = CurrentPlan(ctx_);
   if (!plan.ok()) return plan.status();
-  PrintPlan(*plan, ctx_.options.json, ctx_.out);
-  if (!plan->carryable()) {
-    return Refused("expand would refuse: objects above cannot be carried (see each REFUSED line)");
-  }
-  return absl::OkStatus();
+  const absl::StatusOr<MigrationState> state = State(ctx_);
+  if (!state.ok() && !absl::IsFailedPrecondition(state.status())) return state.status();
+  const std::string phase = state.ok() ? state->phase : kPhaseNone;
+  PrintPlan(*plan, ctx_.options.json, phase, ctx_.out);
+  if (plan->carryable() || phase == kPhaseContracted) return absl::OkStatus();
+  return Refused(absl::StrCat(phase == kPhaseNone ? "expand" : "the next phase",
+                              " would refuse: objects above cannot be carried (see each REFUSED "
+                              "line)"));
 }
 
 absl::Status StatusMigration::PrintStatus() {
@@ -124,7 +150,9 @@ absl::Status StatusMigration::PrintStatus() {
   auto& f = *report.mutable_fields();
   f["phase"].set_string_value(state->phase);
   f["next"].set_string_value(Next(*state));
-  f["writeLabels"].set_string_value(state->write_labels);
+  const auto [write_labels, why] = WritersWrite(*state, ctx_.store.labels);
+  f["writeLabels"].set_string_value(write_labels);
+  f["writeLabelsNote"].set_string_value(why);
   f["labels"].set_string_value(absl::StrJoin(ctx_.store.labels, ","));
   f["originalLabels"].set_string_value(absl::StrJoin(state->original_labels, ","));
   f["backfilledAt"].set_string_value(state->backfilled_at);
