@@ -50,8 +50,9 @@ int LinesWith(const std::string& log, const std::string& msg, const std::string&
 class TraceJourneyTest : public PgSuite {
  protected:
   static void SetUpTestSuite() {
-    // history-service writes "history entry stored" per event at debug (at
-    // info, one line per interval); the services inherit the environment.
+    // history-service writes "history entry stored" at debug for an event
+    // whose trace is not sampled (at info only sampled ones, and one line per
+    // interval); the services inherit the environment.
     setenv("LOG_LEVEL", "debug", 1);
     PgSuite::SetUpTestSuite();
   }
