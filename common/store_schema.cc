@@ -28,7 +28,9 @@ const std::vector<std::string>& StoreTables(absl::string_view store) {
       "BookingStatusHistory",          "BookingStatusHeldBack",
       "BookingStatusHeldBackCount",    "HistoryCheckpoint",
       "HistoryCheckpointHead",         "BookingStatusHistoryFeed",
-      "BookingStatusHistoryFeedStart", "BookingStatusHistoryFeedQueue"};
+      "BookingStatusHistoryFeedStart", "BookingStatusHistoryFeedQueue",
+      "BookingStatusHistoryLeaf",      "BookingStatusHistoryTile",
+      "BookingStatusHistoryTree",      "HistoryLogCheckpoint"};
   return store == "booking" ? *booking : *history;
 }
 

@@ -1,12 +1,17 @@
-// Signs a checkpoint of the history store every interval (when anything was
-// appended since the last one), on a thread of its own.
+// Signs checkpoints of the history store on a thread of its own: the log's
+// checkpoint (C2SP tlog-checkpoint over the Merkle tree of every row,
+// history-service/log_checkpoint.h) every `log_interval` when the tree grew,
+// and the store's heads checkpoint (history-service/checkpoint.h) every
+// `heads_interval` when rows were added.
 #ifndef HISTORY_SERVICE_CHECKPOINTER_H_
 #define HISTORY_SERVICE_CHECKPOINTER_H_
 
+#include <optional>
 #include <thread>
 
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include "common/tlog/note_key.h"
 #include "history-service/checkpoint.h"
 
 namespace booking {
@@ -17,8 +22,14 @@ class PgPool;
 // thread's.
 class Checkpointer {
  public:
-  Checkpointer(PgPool& pool, SigningKey key, absl::Duration interval)
-      : pool_(pool), key_(std::move(key)), interval_(interval) {}
+  struct Options {
+    SigningKey heads_key;
+    absl::Duration heads_interval = absl::Minutes(1);
+    tlog::NoteSigner log_signer;
+    absl::Duration log_interval = absl::Seconds(1);
+  };
+
+  Checkpointer(PgPool& pool, Options options) : pool_(pool), options_(std::move(options)) {}
   ~Checkpointer() { Stop(); }
   Checkpointer(const Checkpointer&) = delete;
   Checkpointer& operator=(const Checkpointer&) = delete;
@@ -28,10 +39,11 @@ class Checkpointer {
 
  private:
   void Run();
+  void SignHeads();
+  void SignLog();
 
   PgPool& pool_;
-  const SigningKey key_;
-  const absl::Duration interval_;
+  const Options options_;
   absl::Notification stop_;
   std::thread thread_;
 };

@@ -6,6 +6,7 @@
 #include "common/log.h"
 #include "common/pg.h"
 #include "history-service/ingest_store.h"
+#include "history-service/log_tree.h"
 #include "history-service/watch_feed.h"
 #include "pqxx/pqxx"
 
@@ -69,7 +70,19 @@ FeedSequencer::FeedSequencer(Options options, prometheus::Registry& registry)
                       .Help("when this replica's feed sequencer last finished a round (stale: "
                             "it cannot work, and watchers get no new entries)")
                       .Register(registry)
-                      .Add({})) {}
+                      .Add({})),
+      tree_size_(prometheus::BuildGauge()
+                     .Name("history_log_tree_size")
+                     .Help("leaves in the audit trail's Merkle tree, as this replica last wrote "
+                           "or read it")
+                     .Register(registry)
+                     .Add({})),
+      tree_refused_(prometheus::BuildGauge()
+                        .Name("history_log_tree_refused")
+                        .Help("1 while the stored Merkle tree does not give its stored root: it "
+                              "is not extended and no checkpoint covers new rows")
+                        .Register(registry)
+                        .Add({})) {}
 
 void FeedSequencer::Start() {
   thread_ = std::thread([this] { Run(); });
@@ -93,10 +106,32 @@ absl::Status FeedSequencer::Serve(pqxx::connection& conn) {
         if (moved.ok()) sequenced_.Increment(static_cast<double>(*moved));
       } while (moved.ok() && *moved == options_.batch && !stop_.HasBeenNotified());
       if (!moved.ok()) return moved.status();
+      if (absl::Status s = Integrate(conn); !s.ok()) return s;
       last_round_.SetToCurrentTime();
     }
     conn.await_notification(0, 100000);  // short: Stop is seen within one
   }
+  return absl::OkStatus();
+}
+
+absl::Status FeedSequencer::Integrate(pqxx::connection& conn) {
+  absl::StatusOr<Integrated> n;
+  do {
+    n = IntegrateRows(conn, options_.batch);
+    if (n.ok()) tree_size_.Set(static_cast<double>(n->head.size));
+  } while (n.ok() && n->appended == options_.batch && !stop_.HasBeenNotified());
+  if (n.ok() || n.status().code() != absl::StatusCode::kDataLoss) {
+    if (n.ok() && tree_refused_.Value() != 0) {
+      LogInfo("the log's tree checks out again; integrating");
+      tree_refused_.Set(0);
+    }
+    return n.ok() ? absl::OkStatus() : n.status();
+  }
+  if (tree_refused_.Value() == 0) {  // once per episode, not every round
+    LogError("the log's tree is not extended: the store's tree does not check out",
+             {{"error", n.status().ToString()}});
+  }
+  tree_refused_.Set(1);
   return absl::OkStatus();
 }
 

@@ -22,6 +22,12 @@
 // A notification only wakes the sequencer; it also looks every `recheck`,
 // so a lost one (connection lost, another replica's sequencer stopped)
 // delays positions, never loses them: queued rows stay until sequenced.
+//
+// After each round it integrates the rows the feed gained into the log's
+// Merkle tree (history-service/log_tree.h), in feed order, folding in rows
+// from before the feed first. A tree the store altered is never extended:
+// the sequencer logs it at error, sets history_log_tree_refused, and goes on
+// giving feed positions (watchers are not held hostage by the tree).
 #ifndef HISTORY_SERVICE_FEED_SEQUENCER_H_
 #define HISTORY_SERVICE_FEED_SEQUENCER_H_
 
@@ -57,7 +63,8 @@ class FeedSequencer {
   // Counts what it sequenced in `registry`: history_feed_sequenced_total,
   // and history_feed_sequencer_last_round_timestamp_seconds (the end of its
   // last round that succeeded: stale while it cannot work, when watchers get
-  // nothing new).
+  // nothing new); history_log_tree_size (leaves in the log's tree),
+  // history_log_tree_refused (1 while the stored tree does not check out).
   FeedSequencer(Options options, prometheus::Registry& registry);
   ~FeedSequencer() { Stop(); }
   FeedSequencer(const FeedSequencer&) = delete;
@@ -70,10 +77,15 @@ class FeedSequencer {
   void Run();
   // Listens and sequences on one connection until Stop (OK) or an error.
   absl::Status Serve(pqxx::connection& conn);
+  // Integrates what the feed gained into the tree; an error about the
+  // tree's data is logged and counted, a connection error returned.
+  absl::Status Integrate(pqxx::connection& conn);
 
   const Options options_;
   prometheus::Counter& sequenced_;
   prometheus::Gauge& last_round_;
+  prometheus::Gauge& tree_size_;
+  prometheus::Gauge& tree_refused_;
   absl::Notification stop_;
   std::thread thread_;
 };

@@ -294,10 +294,10 @@ absl::StatusOr<history::v1::VerifyHistoryResponse> HistoryStore::Verify(
 absl::Status HistoryStore::Probe(ProbeConnection& probe) {
   return probe.Run([](pqxx::transaction_base& txn) -> absl::Status {
     // The newest column and table this binary uses stand for the whole
-    // schema (the feed's queue: step 0011).
+    // schema (the log's tree: step 0012).
     if (!txn.exec(R"(SELECT EXISTS (SELECT FROM pg_attribute WHERE attname = 'traceParent'
                        AND attrelid = to_regclass('"BookingStatusHistory"'))
-                     AND to_regclass('"BookingStatusHistoryFeedQueue"') IS NOT NULL AS ready)")
+                     AND to_regclass('"BookingStatusHistoryTree"') IS NOT NULL AS ready)")
              .front()["ready"]
              .as<bool>()) {
       if (std::string other = OtherStoreIn(ReadSchemaContents(txn), "history", {});

@@ -40,8 +40,10 @@ int Main(int argc, char** argv) {
   std::optional<Checkpointer> checkpointer;
   auto start_checkpoints = [&] {
     if (!own->checkpoint_key.has_value()) return;
-    checkpointer.emplace(pools.checkpoint, *std::move(own->checkpoint_key),
-                         own->checkpoint_interval);
+    checkpointer.emplace(
+        pools.checkpoint,
+        Checkpointer::Options{*std::move(own->checkpoint_key), own->checkpoint_interval,
+                              *own->log_signer, own->log_checkpoint_interval});
     checkpointer->Start();
   };
   return startup.Serve({{&service, history::v1::HistoryService::service_full_name()}},

@@ -1,6 +1,9 @@
 #include "history-service/settings.h"
 
+#include <sodium.h>
+
 #include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
 #include "common/config.h"
 #include "common/limits.h"
 #include "common/log.h"
@@ -44,6 +47,12 @@ ABSL_FLAG(std::string, page_token_key, "",
           "hold neither across restarts nor across replicas]");
 ABSL_FLAG(absl::Duration, checkpoint_interval, absl::Minutes(1),
           "how often a checkpoint is signed (when rows were added since the last)");
+ABSL_FLAG(std::string, log_origin, "history.booking.internal/log",
+          "the origin of the log's checkpoints (C2SP tlog-checkpoint's first line, and the name "
+          "of the key that signs them with --checkpoint-key): unique to this log [env "
+          "HISTORY_LOG_ORIGIN]");
+ABSL_FLAG(absl::Duration, log_checkpoint_interval, absl::Seconds(1),
+          "how often the log's checkpoint is signed (when its tree grew since the last)");
 
 namespace booking {
 namespace {
@@ -134,7 +143,19 @@ absl::StatusOr<HistorySettings> ReadHistorySettings(const ServiceSettings& share
       !file.empty()) {
     absl::StatusOr<SigningKey> key = LoadSigningKey(file);
     if (!key.ok()) return key.status();
+    const std::string origin = FlagOrEnv(FLAGS_log_origin, "HISTORY_LOG_ORIGIN");
+    absl::StatusOr<tlog::NoteSigner> signer =
+        tlog::NoteSigner::FromSeed(origin, key->secret.substr(0, crypto_sign_SEEDBYTES));
+    if (!signer.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("--log-origin (HISTORY_LOG_ORIGIN) \"", origin,
+                                                     "\": ", signer.status().message()));
+    }
     s.checkpoint_key = *std::move(key);
+    s.log_signer = *std::move(signer);
+  }
+  s.log_checkpoint_interval = absl::GetFlag(FLAGS_log_checkpoint_interval);
+  if (s.log_checkpoint_interval <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--log-checkpoint-interval must be positive (e.g. 1s)");
   }
   return s;
 }

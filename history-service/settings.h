@@ -12,6 +12,7 @@
 #include "absl/time/time.h"
 #include "common/pg.h"
 #include "common/service_startup.h"
+#include "common/tlog/note_key.h"
 #include "history-service/checkpoint.h"
 #include "history-service/feed_sequencer.h"
 #include "history-service/history_service.h"
@@ -30,6 +31,8 @@ struct HistorySettings {
   HeldBackLimits held_back = {};
   std::optional<SigningKey> checkpoint_key = {};  // none: no checkpoints
   absl::Duration checkpoint_interval = absl::Minutes(1);
+  std::optional<tlog::NoteSigner> log_signer = {};  // with checkpoint_key, under --log-origin
+  absl::Duration log_checkpoint_interval = absl::Seconds(1);
 };
 
 // Every flag of its own checked (with --db-pool-size) and the checkpoint key

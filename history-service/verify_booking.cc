@@ -5,9 +5,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/json_string.h"
+#include "common/tlog/checkpoint.h"
+#include "common/tlog/merkle.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
 #include "history-service/checkpoint.h"
+#include "history-service/log_checkpoint.h"
+#include "history-service/log_tree.h"
 #include "history-service/verify.h"
 #include "pqxx/pqxx"
 
@@ -40,6 +44,85 @@ void Fail(history::v1::VerifyHistoryResponse& r, const Finding& f) {
   r.set_problem(f.problem);
 }
 
+// The log's checkpoint and an inclusion proof for each row it covers, each
+// checked here too: a row rewritten after it was logged is named.
+void AddLogProofs(pqxx::transaction_base& txn, const LogCheckpoint& log,
+                  const std::vector<StoredRow>& rows,
+                  const std::vector<std::optional<uint64_t>>& leaves,
+                  history::v1::VerifyHistoryResponse& response) {
+  history::v1::LogCheckpoint* c = response.mutable_log_checkpoint();
+  c->set_note(log.note);
+  c->set_size(static_cast<int64_t>(log.size));
+  c->set_root(tlog::HashToBytes(log.root));
+  std::vector<uint64_t> covered;
+  std::vector<size_t> at;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    if (leaves[i] && *leaves[i] < log.size) {
+      covered.push_back(*leaves[i]);
+      at.push_back(i);
+    }
+  }
+  absl::StatusOr<std::vector<std::vector<tlog::Hash>>> proofs =
+      StoredInclusionProofs(txn, covered, log.size);
+  if (!proofs.ok()) {
+    Fail(response,
+         Finding{rows.empty() ? "" : rows[0].content.booking_id, 0,
+                 absl::StrCat("the log's tiles give no proof: ", proofs.status().message())});
+    return;
+  }
+  for (size_t k = 0; k < at.size(); ++k) {
+    history::v1::InclusionProof* p =
+        response.mutable_rows(static_cast<int>(at[k]))->mutable_inclusion();
+    p->set_leaf_index(static_cast<int64_t>(covered[k]));
+    p->set_tree_size(static_cast<int64_t>(log.size));
+    for (const tlog::Hash& h : (*proofs)[k]) p->add_hashes(tlog::HashToBytes(h));
+    const RowContent& row = rows[at[k]].content;
+    if (!tlog::VerifyInclusion(tlog::LeafHash(Canonical(row)), covered[k], log.size, (*proofs)[k],
+                               log.root)
+             .ok()) {
+      Fail(response, Finding{row.booking_id, row.sequence,
+                             "the row is not the entry the log's signed checkpoint covers at its "
+                             "leaf: rewritten after it was logged"});
+    }
+  }
+}
+
+// "" when the log checkpoint is signed by `public_key` under its origin and
+// every row's inclusion proof leads from the row's canonical bytes to its
+// root; else what does not hold.
+std::string CheckLogProofs(const history::v1::VerifyHistoryResponse& r,
+                           const std::string& public_key) {
+  const std::string& note = r.log_checkpoint().note();
+  const std::string origin = note.substr(0, note.find('\n'));
+  absl::StatusOr<tlog::NoteVerifier> verifier =
+      tlog::NoteVerifier::FromPublicKey(origin, public_key);
+  if (!verifier.ok()) {
+    return absl::StrCat("the log checkpoint's origin names no key: ", verifier.status().message());
+  }
+  absl::StatusOr<tlog::Checkpoint> c = tlog::OpenCheckpoint(note, {*verifier});
+  if (!c.ok()) return absl::StrCat("the log checkpoint does not verify: ", c.status().message());
+  for (const history::v1::VerifiedRow& row : r.rows()) {
+    if (!row.has_inclusion()) continue;
+    const history::v1::InclusionProof& p = row.inclusion();
+    std::vector<tlog::Hash> hashes;
+    for (const std::string& h : p.hashes()) {
+      absl::StatusOr<tlog::Hash> hash = tlog::HashFromBytes(h);
+      if (!hash.ok()) return "an inclusion proof holds a hash that is not 32 bytes";
+      hashes.push_back(*hash);
+    }
+    if (p.tree_size() < 0 || static_cast<uint64_t>(p.tree_size()) != c->size ||
+        p.leaf_index() < 0 ||
+        !tlog::VerifyInclusion(tlog::LeafHash(row.canonical()),
+                               static_cast<uint64_t>(p.leaf_index()), c->size, hashes, c->root)
+             .ok()) {
+      return absl::StrCat("booking ", row.entry().booking_id(), " sequence ",
+                          row.entry().sequence(),
+                          ": its inclusion proof does not lead to the log checkpoint's root");
+    }
+  }
+  return "";
+}
+
 }  // namespace
 
 history::v1::VerifyHistoryResponse VerifyBooking(pqxx::transaction_base& txn,
@@ -55,17 +138,29 @@ history::v1::VerifyHistoryResponse VerifyBooking(pqxx::transaction_base& txn,
   // The newest checkpoint first: the heads read below are those it or an
   // older one holds, never one signed later.
   std::optional<history::v1::Checkpoint> checkpoint = NewestCheckpoint(txn, bound);
+  absl::StatusOr<std::optional<LogCheckpoint>> log = NewestLogCheckpoint(txn);
   std::vector<StoredRow> rows;
+  std::vector<std::optional<uint64_t>> leaves;
   const pqxx::result stored =
-      exec(absl::StrCat("SELECT ", StoredRowColumns(), R"( FROM "BookingStatusHistory"
+      exec(absl::StrCat("SELECT ", StoredRowColumns(), R"(, l."leafIndex" AS leaf_index
+                        FROM "BookingStatusHistory" h
+                        LEFT JOIN "BookingStatusHistoryLeaf" l ON l."historyId" = h.id
                         WHERE "bookingId" = )",
                         txn.quote(booking_id), " ORDER BY sequence"));
   const StoredRowLayout at(stored);
+  const pqxx::row_size_type leaf_at = stored.column_number("leaf_index");
   for (const pqxx::row& row : stored) {
     rows.push_back(ReadStoredRow(row, at));
     ToVerifiedRow(rows.back(), response.add_rows());
+    leaves.push_back(row[leaf_at].is_null() ? std::nullopt
+                                            : std::optional(row[leaf_at].as<uint64_t>()));
   }
   if (std::optional<Finding> f = CheckChain(rows)) Fail(response, *f);
+  if (!log.ok()) {
+    Fail(response, Finding{booking_id, 0, std::string(log.status().message())});
+  } else if (*log) {
+    AddLogProofs(txn, **log, rows, leaves, response);
+  }
   if (!checkpoint) return response;
   *response.mutable_checkpoint() = *checkpoint;
   // Every head a checkpoint kept for the booking must still be there (a
@@ -99,6 +194,9 @@ std::string CheckVerifyResponse(const history::v1::VerifyHistoryResponse& r,
     }
     previous = row.row_hash();
     if (row.entry().sequence() == r.checkpoint_sequence()) head_hash = row.row_hash();
+  }
+  if (r.has_log_checkpoint()) {
+    if (std::string problem = CheckLogProofs(r, public_key); !problem.empty()) return problem;
   }
   if (!r.has_checkpoint()) return "";
   if (!SignatureValid(r.checkpoint(), public_key))

@@ -12,6 +12,7 @@
 #include "common/store_schema.h"
 #include "history-service/checkpoint.h"
 #include "history-service/row_content.h"
+#include "history-verify/log_witness.h"
 #include "history-verify/store_verify.h"
 #include "pqxx/pqxx"
 
@@ -24,6 +25,9 @@ ABSL_FLAG(std::string, checkpoint, "",
           "verify: the trusted checkpoint, a line printed by `history-verify checkpoint` or a "
           "file holding one [default: the newest in the store, signature checked]");
 ABSL_FLAG(std::string, booking, "", "verify: only this booking");
+ABSL_FLAG(std::string, witness, "",
+          "log: the file holding the last log checkpoint this witness trusts (created on first "
+          "use)");
 
 namespace booking {
 namespace {
@@ -42,6 +46,11 @@ constexpr char kUsage[] = R"(proves that history was not altered, or names where
       (booking, sequence, why). Without --public-key the chains alone are checked: an
       edited, inserted or reordered row is found, a deleted last row or a rewrite that
       recomputes every later hash is not (a signed checkpoint finds those)
+  history-verify log --database-url URL --public-key KEY.pub --witness FILE
+      checks the log's newest signed checkpoint (C2SP tlog-checkpoint over the Merkle tree
+      of every row) and proves from the store that it extends the one FILE holds, then keeps
+      it in FILE; a rolled-back or forked log is refused and FILE left unchanged. Run it
+      from somewhere the store's writers cannot change FILE (first run: trusts what it sees)
 
 Exit codes: 0 verified, 1 tampering found, 2 usage or setup error, 3 store unreachable.)";
 
@@ -135,7 +144,7 @@ int Verify(pqxx::connection& conn, const std::string& public_key, bool print_onl
 int Main(int argc, char** argv) {
   const std::vector<std::string> args = ParseCommandLine(argc, argv, kUsage);
   if (args.size() != 2)
-    return Fail(kExitUsage, "name one command: keygen, checkpoint or verify (--help)");
+    return Fail(kExitUsage, "name one command: keygen, checkpoint, verify or log (--help)");
   const std::string command = args[1];
   if (command == "keygen") {
     if (absl::GetFlag(FLAGS_out).empty()) return Fail(kExitUsage, "keygen needs --out FILE");
@@ -145,14 +154,16 @@ int Main(int argc, char** argv) {
               << ".pub\n";
     return 0;
   }
-  if (command != "checkpoint" && command != "verify") {
+  if (command != "checkpoint" && command != "verify" && command != "log") {
     return Fail(kExitUsage, absl::StrCat("unknown command \"", command, "\"; see --help"));
   }
   if (DatabaseUrl().empty())
     return Fail(kExitUsage, "--database-url (or HISTORY_DATABASE_URL) is required");
   std::string public_key;
   if (absl::GetFlag(FLAGS_public_key).empty()) {
-    if (command == "checkpoint") return Fail(kExitUsage, "checkpoint needs --public-key FILE");
+    if (command == "checkpoint" || command == "log") {
+      return Fail(kExitUsage, absl::StrCat(command, " needs --public-key FILE"));
+    }
     if (!absl::GetFlag(FLAGS_checkpoint).empty()) {
       return Fail(kExitUsage, "--checkpoint needs --public-key FILE (its signature is checked)");
     }
@@ -161,12 +172,16 @@ int Main(int argc, char** argv) {
     if (!loaded.ok()) return Fail(kExitUsage, std::string(loaded.status().message()));
     public_key = *std::move(loaded);
   }
+  if (command == "log" && absl::GetFlag(FLAGS_witness).empty()) {
+    return Fail(kExitUsage, "log needs --witness FILE (the last checkpoint this witness trusts)");
+  }
   const std::string schema = absl::GetFlag(FLAGS_database_schema);
   absl::StatusOr<std::unique_ptr<pqxx::connection>> conn =
       Connect(DatabaseUrl(),
               [&](pqxx::connection& c) { UseStoreSchema(c, "BookingStatusHistory", schema); });
   if (!conn.ok()) return Fail(3, std::string(conn.status().message()));
   try {
+    if (command == "log") return WitnessLog(**conn, public_key, absl::GetFlag(FLAGS_witness));
     return Verify(**conn, public_key, command == "checkpoint");
   } catch (const std::exception& e) {
     return Fail(3, e.what());

@@ -1,5 +1,6 @@
 // The history store's schema steps (StepsFor in schema_steps.cc), apart
 // from the booking store's: each store's story in a file of its own.
+#include "migrator/history_log_schema.h"
 #include "migrator/schema_steps.h"
 
 namespace booking::migrator {
@@ -354,6 +355,9 @@ const std::vector<Step>& HistorySteps() {
       {"0011_history_feed_queue",
        "rows wait in a queue for the feed's sequencer instead of taking positions in ingest",
        kHistoryFeedQueue},
+      {"0012_history_log_tree",
+       "the transparency log: one Merkle tree over every row, as tiles, with each row's leaf",
+       kHistoryLogTree},
   };
   return kSteps;
 }

@@ -1,0 +1,297 @@
+#include "history-service/log_tree.h"
+
+#include <algorithm>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+#include "common/pg.h"
+#include "common/tlog/tiles.h"
+#include "history-service/row_content.h"
+#include "pqxx/pqxx"
+
+namespace booking {
+namespace {
+
+// The tree's lock: class "HF" (the feed's), key 2. Only tree writers take it.
+constexpr char kTreeLock[] = "SELECT pg_advisory_xact_lock(18502, 2)";
+
+struct TreeRow {
+  TreeHead head;
+  int64_t feed_position = 0;                  // the last feed position in the tree
+  bool legacy_done = false;                   // rows from before the feed all folded in
+  std::optional<std::string> legacy_booking;  // the fold's cursor
+  int64_t legacy_sequence = 0;
+};
+
+struct Pending {
+  std::string history_id;
+  tlog::Hash leaf{};
+  int64_t position = 0;
+  std::string booking_id;
+  int64_t sequence = 0;
+};
+
+absl::StatusOr<tlog::Hash> HashField(const pqxx::field& f, const char* what) {
+  absl::StatusOr<tlog::Hash> h = tlog::HashFromBytes(pqxx::binarystring(f).str());
+  if (!h.ok()) return absl::DataLossError(absl::StrCat("the tree's ", what, " is not 32 bytes"));
+  return h;
+}
+
+absl::StatusOr<TreeRow> ReadTreeRow(pqxx::transaction_base& txn, const std::string& first) {
+  const pqxx::result r =
+      txn.exec(absl::StrCat(first, R"(SELECT size, root, "feedPosition" AS feed_position,
+      "legacyDone" AS legacy_done, "legacyBookingId" AS legacy_booking,
+      "legacySequence" AS legacy_sequence FROM "BookingStatusHistoryTree")"));
+  if (r.size() != 1) return absl::DataLossError("\"BookingStatusHistoryTree\" must hold one row");
+  TreeRow t;
+  t.head.size = r[0]["size"].as<uint64_t>();
+  absl::StatusOr<tlog::Hash> root = HashField(r[0]["root"], "root");
+  if (!root.ok()) return root.status();
+  t.head.root = *root;
+  t.feed_position = r[0]["feed_position"].as<int64_t>();
+  t.legacy_done = r[0]["legacy_done"].as<bool>();
+  if (!r[0]["legacy_booking"].is_null()) {
+    t.legacy_booking = r[0]["legacy_booking"].as<std::string>();
+    t.legacy_sequence = r[0]["legacy_sequence"].as<int64_t>();
+  }
+  return t;
+}
+
+absl::StatusOr<std::map<tlog::TileKey, tlog::TileBytes>> ReadTiles(
+    pqxx::transaction_base& txn, const std::vector<tlog::TileKey>& keys) {
+  std::map<tlog::TileKey, tlog::TileBytes> out;
+  if (keys.empty()) return out;
+  std::string values;
+  for (const tlog::TileKey& k : keys) {
+    absl::StrAppend(&values, values.empty() ? "" : ",", "(", k.level, ",", k.index, ")");
+  }
+  for (const pqxx::row& row : txn.exec(absl::StrCat(
+           R"(SELECT level, "index", hashes FROM "BookingStatusHistoryTile"
+              WHERE (level, "index") IN (VALUES )",
+           values, ")"))) {
+    out[{row["level"].as<int>(), row["index"].as<uint64_t>()}] =
+        pqxx::binarystring(row["hashes"]).str();
+  }
+  return out;
+}
+
+tlog::TileSource SourceOf(const std::map<tlog::TileKey, tlog::TileBytes>& tiles) {
+  return [&tiles](const tlog::TileKey& key) -> absl::StatusOr<tlog::TileBytes> {
+    auto it = tiles.find(key);
+    if (it == tiles.end()) {
+      return absl::DataLossError(
+          absl::StrCat("the store lacks tile ", key.level, "/", key.index, " of the tree"));
+    }
+    return it->second;
+  };
+}
+
+// Rows from before the feed (no position, none queued), after the cursor.
+std::string LegacyQuery(const TreeRow& t, pqxx::transaction_base& txn, int limit) {
+  const std::string after =
+      t.legacy_booking ? absl::StrCat(R"(AND ("bookingId", sequence) > ()",
+                                      txn.quote(*t.legacy_booking), ", ", t.legacy_sequence, ")")
+                       : "";
+  return absl::StrCat("SELECT id::text AS history_id, 0::bigint AS position, ", kContentColumns,
+                      R"( FROM "BookingStatusHistory" h WHERE true )", after, R"(
+        AND NOT EXISTS (SELECT 1 FROM "BookingStatusHistoryFeed" f WHERE f."historyId" = h.id)
+        AND NOT EXISTS (SELECT 1 FROM "BookingStatusHistoryFeedQueue" q WHERE q."historyId" = h.id)
+      ORDER BY "bookingId", sequence LIMIT )",
+                      limit);
+}
+
+// Rows of the feed after the tree's last position, in position order.
+std::string FeedQuery(const TreeRow& t, int limit) {
+  return absl::StrCat("SELECT h.id::text AS history_id, f.position AS position, ", kContentColumns,
+                      R"( FROM "BookingStatusHistoryFeed" f
+      JOIN "BookingStatusHistory" h ON h.id = f."historyId"
+      WHERE f.position > )",
+                      t.feed_position, " ORDER BY f.position LIMIT ", limit);
+}
+
+std::vector<Pending> ReadPending(pqxx::transaction_base& txn, const std::string& query) {
+  const pqxx::result r = txn.exec(query);
+  const ContentLayout at(r);
+  std::vector<Pending> out;
+  out.reserve(r.size());
+  for (const pqxx::row& row : r) {
+    const RowContent c = ReadContent(row, at);
+    out.push_back({row["history_id"].as<std::string>(), tlog::LeafHash(Canonical(c)),
+                   row["position"].as<int64_t>(), c.booking_id, c.sequence});
+  }
+  return out;
+}
+
+std::string ByteaLiteral(const std::string& bytes) { return absl::StrCat("'\\x", Hex(bytes), "'"); }
+
+// The leaves, the changed tiles and the new head, in one message.
+void Write(pqxx::transaction_base& txn, const TreeRow& before, const TreeRow& after,
+           const std::vector<Pending>& rows, const tlog::TileAppender& appender) {
+  std::string ids, tiles;
+  for (const Pending& p : rows) absl::StrAppend(&ids, ids.empty() ? "" : ",", p.history_id);
+  for (const auto& [key, bytes] : appender.changed()) {
+    absl::StrAppend(&tiles, tiles.empty() ? "" : ",", "(", key.level, ",", key.index, ",",
+                    ByteaLiteral(bytes), "::bytea)");
+  }
+  std::string sql;
+  if (!rows.empty()) {
+    sql =
+        absl::StrCat(R"(INSERT INTO "BookingStatusHistoryLeaf" ("leafIndex", "historyId")
+         SELECT )",
+                     before.head.size, R"( + o - 1, id::uuid FROM unnest('{)", ids,
+                     R"(}'::text[]) WITH ORDINALITY AS t(id, o);
+      INSERT INTO "BookingStatusHistoryTile" (level, "index", hashes) VALUES )",
+                     tiles, R"( ON CONFLICT (level, "index") DO UPDATE SET hashes = EXCLUDED.hashes;
+      )");
+  }
+  txn.exec(absl::StrCat(sql, R"(UPDATE "BookingStatusHistoryTree" SET size = )", after.head.size,
+                        ", root = ", ByteaLiteral(tlog::HashToBytes(after.head.root)),
+                        R"(, "feedPosition" = )", after.feed_position, R"(, "legacyDone" = )",
+                        after.legacy_done ? "true" : "false", R"(, "legacyBookingId" = )",
+                        after.legacy_booking ? txn.quote(*after.legacy_booking) : "NULL",
+                        R"(, "legacySequence" = )",
+                        after.legacy_booking ? absl::StrCat(after.legacy_sequence) : "NULL"));
+}
+
+struct Batch {
+  int64_t appended = 0;
+  bool more = false;  // more rows may wait
+  TreeHead head;
+};
+
+// One batch in `txn`.
+absl::StatusOr<Batch> IntegrateBatch(pqxx::transaction_base& txn, int limit) {
+  absl::StatusOr<TreeRow> before = ReadTreeRow(txn, absl::StrCat(kTreeLock, "; "));
+  if (!before.ok()) return before.status();
+  TreeRow after = *before;
+  std::vector<Pending> rows = ReadPending(
+      txn, before->legacy_done ? FeedQuery(*before, limit) : LegacyQuery(*before, txn, limit));
+  const bool full = static_cast<int>(rows.size()) == limit;
+  if (!before->legacy_done && !full) after.legacy_done = true;  // the feed's turn next
+  if (rows.empty() && after.legacy_done == before->legacy_done)
+    return Batch{0, false, before->head};
+  std::vector<tlog::TileKey> partial_keys;
+  for (const auto& [key, width] : tlog::PartialTiles(before->head.size))
+    partial_keys.push_back(key);
+  absl::StatusOr<std::map<tlog::TileKey, tlog::TileBytes>> partial = ReadTiles(txn, partial_keys);
+  if (!partial.ok()) return partial.status();
+  absl::StatusOr<tlog::TileAppender> appender =
+      tlog::TileAppender::Restore(before->head.size, *partial);
+  if (!appender.ok()) return appender.status();
+  absl::StatusOr<tlog::Hash> root = appender->Root();
+  if (!root.ok()) return root.status();
+  if (*root != before->head.root) {
+    return absl::DataLossError(absl::StrCat(
+        "the tree's stored tiles give root ", tlog::HashToHex(*root), ", not the stored root ",
+        tlog::HashToHex(before->head.root), " of size ", before->head.size,
+        ": the tree was altered in the store; refusing to extend it"));
+  }
+  for (const Pending& p : rows) {
+    appender->Append(p.leaf);
+    if (before->legacy_done) {
+      after.feed_position = p.position;
+    } else {
+      after.legacy_booking = p.booking_id;
+      after.legacy_sequence = p.sequence;
+    }
+  }
+  absl::StatusOr<tlog::Hash> new_root = appender->Root();
+  if (!new_root.ok()) return new_root.status();
+  after.head = {appender->size(), *new_root};
+  Write(txn, *before, after, rows, *appender);
+  return Batch{static_cast<int64_t>(rows.size()), full || after.legacy_done != before->legacy_done,
+               after.head};
+}
+
+}  // namespace
+
+absl::StatusOr<Integrated> IntegrateRows(pqxx::connection& conn, int limit) {
+  try {
+    Integrated total;
+    bool more = true;
+    while (more) {
+      pqxx::work txn(conn, "log tree");
+      absl::StatusOr<Batch> batch = IntegrateBatch(txn, limit);
+      if (!batch.ok()) return batch.status();
+      txn.commit();
+      total.appended += batch->appended;
+      total.head = batch->head;
+      more = batch->more && total.appended < limit;
+    }
+    return total;
+  } catch (const std::exception& e) {
+    return StatusFromException(e);
+  }
+}
+
+absl::StatusOr<TreeHead> ReadTreeHead(pqxx::transaction_base& txn) {
+  try {
+    absl::StatusOr<TreeRow> t = ReadTreeRow(txn, "");
+    if (!t.ok()) return t.status();
+    return t->head;
+  } catch (const std::exception& e) {
+    return StatusFromException(e);
+  }
+}
+
+namespace {
+
+template <typename Compute>
+auto FromStoredTiles(pqxx::transaction_base& txn, const std::vector<tlog::TileKey>& keys,
+                     Compute compute) -> decltype(compute(tlog::TileSource())) {
+  try {
+    absl::StatusOr<std::map<tlog::TileKey, tlog::TileBytes>> tiles = ReadTiles(txn, keys);
+    if (!tiles.ok()) return tiles.status();
+    return compute(SourceOf(*tiles));
+  } catch (const std::exception& e) {
+    return StatusFromException(e);
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<tlog::Hash>> StoredInclusionProof(pqxx::transaction_base& txn,
+                                                             uint64_t index, uint64_t size) {
+  return FromStoredTiles(
+      txn, tlog::InclusionProofTiles(index, size),
+      [&](const tlog::TileSource& s) { return tlog::TileInclusionProof(index, size, s); });
+}
+
+absl::StatusOr<std::vector<std::vector<tlog::Hash>>> StoredInclusionProofs(
+    pqxx::transaction_base& txn, const std::vector<uint64_t>& indexes, uint64_t size) {
+  std::vector<tlog::TileKey> keys;
+  for (uint64_t index : indexes) {
+    for (const tlog::TileKey& k : tlog::InclusionProofTiles(index, size)) keys.push_back(k);
+  }
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  return FromStoredTiles(
+      txn, keys,
+      [&](const tlog::TileSource& s) -> absl::StatusOr<std::vector<std::vector<tlog::Hash>>> {
+        std::vector<std::vector<tlog::Hash>> out;
+        for (uint64_t index : indexes) {
+          absl::StatusOr<std::vector<tlog::Hash>> proof = tlog::TileInclusionProof(index, size, s);
+          if (!proof.ok()) return proof.status();
+          out.push_back(*std::move(proof));
+        }
+        return out;
+      });
+}
+
+absl::StatusOr<std::vector<tlog::Hash>> StoredConsistencyProof(pqxx::transaction_base& txn,
+                                                               uint64_t old_size,
+                                                               uint64_t new_size) {
+  return FromStoredTiles(
+      txn, tlog::ConsistencyProofTiles(old_size, new_size),
+      [&](const tlog::TileSource& s) { return tlog::TileConsistencyProof(old_size, new_size, s); });
+}
+
+absl::StatusOr<tlog::Hash> StoredRoot(pqxx::transaction_base& txn, uint64_t size) {
+  return FromStoredTiles(txn, tlog::RootTiles(size),
+                         [&](const tlog::TileSource& s) { return tlog::TreeRoot(size, s); });
+}
+
+}  // namespace booking

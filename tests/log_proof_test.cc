@@ -1,0 +1,233 @@
+// What a client verifies with the log (issue 22), against a real
+// history-service signing log checkpoints every 100 ms:
+// - VerifyHistory returns the newest C2SP log checkpoint and an RFC 9162
+//   inclusion proof for every row it covers; the client library
+//   (CheckVerifyResponse) checks the note's Ed25519 signature under the
+//   log's origin and every proof, and refuses an altered proof or note;
+// - a superuser who rewrites a row and recomputes the booking's whole chain
+//   (so the chain alone checks out) is named by VerifyHistory and by the
+//   client, through the leaf the signed tree holds;
+// - `history-verify log` keeps a witness file: it trusts the first
+//   checkpoint, accepts one that extends it, and refuses (exit 1, file
+//   unchanged) a log rolled back below what it saw and a checkpoint of a
+//   forked log, each signed with the log's own key (a stolen key cannot
+//   rewrite what a witness saw).
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/tlog/checkpoint.h"
+#include "common/tlog/note_key.h"
+#include "gtest/gtest.h"
+#include "history-service/checkpoint.h"
+#include "history-service/row_content.h"
+#include "history-service/verify_booking.h"
+#include "pqxx/pqxx"
+#include "tests/support/pg_suite.h"
+#include "tests/support/process.h"
+#include "tests/support/service_set.h"
+#include "tests/support/sql.h"
+#include "tests/support/wait.h"
+#include "tests/support/watch_client.h"
+
+namespace booking::testing {
+namespace {
+
+constexpr char kOrigin[] = "history.booking.internal/log";
+
+class LogProofTest : public PgSuite {
+ protected:
+  static void SetUpTestSuite() {
+    PgSuite::SetUpTestSuite();
+    if (pg_ == nullptr) return;
+    auto set = ServiceSet::Create(*pg_, "logproof");
+    ASSERT_TRUE(set.ok()) << set.status();
+    set_ = *std::move(set);
+    key_file_ = set_->log_dir() + "/checkpoint.key";
+    ASSERT_TRUE(WriteKeyPair(key_file_).ok());
+    ASSERT_TRUE(
+        set_->StartHistory({"--checkpoint-key", key_file_, "--log-checkpoint-interval", "100ms"})
+            .ok())
+        << set_->Logs();
+  }
+  static void TearDownTestSuite() {
+    set_.reset();
+    PgSuite::TearDownTestSuite();
+  }
+  void SetUp() override {
+    PgSuite::SetUp();
+    ASSERT_NE(set_, nullptr);
+  }
+
+  static std::string PublicKey() {
+    absl::StatusOr<SigningKey> key = LoadSigningKey(key_file_);
+    EXPECT_TRUE(key.ok()) << key.status();
+    return key.ok() ? key->public_key : "";
+  }
+  static tlog::NoteSigner Signer() {
+    absl::StatusOr<SigningKey> key = LoadSigningKey(key_file_);
+    absl::StatusOr<tlog::NoteSigner> s =
+        tlog::NoteSigner::FromSeed(kOrigin, key->secret.substr(0, 32));
+    return *s;
+  }
+  // Waits for a log checkpoint covering `rows` rows.
+  static void WaitForCheckpoint(int64_t rows) {
+    ASSERT_TRUE(WaitFor(
+                    [&] {
+                      return QueryCount(
+                                 set_->history_url(),
+                                 R"(SELECT COALESCE(max(size), 0) FROM "HistoryLogCheckpoint")") >=
+                             rows;
+                    },
+                    absl::Seconds(60), absl::StrCat("a log checkpoint of ", rows, " rows"))
+                    .ok())
+        << set_->Logs();
+  }
+  static history::v1::VerifyHistoryResponse Verify(const std::string& booking) {
+    auto stub = history::v1::HistoryService::NewStub(
+        grpc::CreateChannel(set_->history_target(), grpc::InsecureChannelCredentials()));
+    grpc::ClientContext context;
+    history::v1::VerifyHistoryRequest request;
+    request.set_booking_id(booking);
+    history::v1::VerifyHistoryResponse response;
+    const grpc::Status s = stub->VerifyHistory(&context, request, &response);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return response;
+  }
+  // `history-verify log` with the witness file; its exit code and output.
+  static std::pair<int, std::string> Witness(const std::string& file) {
+    const std::string pub = key_file_ + ".pub";
+    const std::string log = set_->log_dir() + "/witness.out";
+    absl::StatusOr<int> code =
+        RunCommand({HISTORY_VERIFY_BIN, "log", "--database-url", set_->history_url(),
+                    "--public-key", pub, "--witness", file},
+                   {}, log);
+    EXPECT_TRUE(code.ok()) << code.status();
+    return {code.ok() ? *code : -1, ReadFile(log)};
+  }
+
+  inline static std::unique_ptr<ServiceSet> set_;
+  inline static std::string key_file_;
+};
+
+TEST_F(LogProofTest, EveryCoveredRowComesWithAProofTheClientChecks) {
+  for (int b = 0; b < 30; ++b)
+    IngestAll(set_->history_target(), Chain(absl::StrCat("p-", b), 1, 4, 1000 * b));
+  WaitForCheckpoint(120);
+  history::v1::VerifyHistoryResponse r = Verify("p-17");
+  ASSERT_TRUE(r.verified()) << r.problem();
+  ASSERT_TRUE(r.has_log_checkpoint());
+  EXPECT_TRUE(absl::StartsWith(r.log_checkpoint().note(), absl::StrCat(kOrigin, "\n")))
+      << r.log_checkpoint().note();
+  ASSERT_EQ(r.rows_size(), 4);
+  for (const history::v1::VerifiedRow& row : r.rows()) {
+    ASSERT_TRUE(row.has_inclusion()) << row.entry().sequence();
+    EXPECT_EQ(row.inclusion().tree_size(), r.log_checkpoint().size());
+  }
+  // The note verifies with the key under its origin, independently.
+  absl::StatusOr<tlog::NoteVerifier> v = tlog::NoteVerifier::FromPublicKey(kOrigin, PublicKey());
+  ASSERT_TRUE(v.ok());
+  absl::StatusOr<tlog::Checkpoint> c = tlog::OpenCheckpoint(r.log_checkpoint().note(), {*v});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(static_cast<int64_t>(c->size), r.log_checkpoint().size());
+  EXPECT_EQ(CheckVerifyResponse(r, PublicKey()), "");
+  // Altered in transit: a proof's hash, another row's canonical bytes, the note.
+  history::v1::VerifyHistoryResponse bad = r;
+  bad.mutable_rows(2)->mutable_inclusion()->mutable_hashes(0)->at(0) ^= 1;
+  EXPECT_TRUE(
+      absl::StrContains(CheckVerifyResponse(bad, PublicKey()), "sequence 3: its inclusion"));
+  bad = r;
+  bad.mutable_rows(1)->mutable_inclusion()->set_leaf_index(r.rows(0).inclusion().leaf_index());
+  EXPECT_TRUE(
+      absl::StrContains(CheckVerifyResponse(bad, PublicKey()), "sequence 2: its inclusion"));
+  bad = r;
+  std::string note = r.log_checkpoint().note();
+  note[note.find('\n') + 1] = note[note.find('\n') + 1] == '9' ? '8' : '9';  // the size
+  bad.mutable_log_checkpoint()->set_note(note);
+  EXPECT_TRUE(absl::StrContains(CheckVerifyResponse(bad, PublicKey()), "does not verify"));
+}
+
+TEST_F(LogProofTest, ARowRewrittenWithItsWholeChainIsNamedThroughTheLog) {
+  IngestAll(set_->history_target(), Chain("rewritten", 1, 5, 90000));
+  const int64_t rows =
+      QueryCount(set_->history_url(), R"(SELECT count(*) FROM "BookingStatusHistory")");
+  WaitForCheckpoint(rows);
+  ASSERT_TRUE(Verify("rewritten").verified());
+  // The superuser edits sequence 2 and recomputes the chain from there on,
+  // as the migration's SQL computes it: the chain alone checks out.
+  Exec(set_->history_url(), R"(
+    ALTER TABLE "BookingStatusHistory" DISABLE TRIGGER "BookingStatusHistory_no_update_delete";
+    UPDATE "BookingStatusHistory" SET "changedBy" = 'someone else'
+      WHERE "bookingId" = 'rewritten' AND sequence = 2;
+    DO $$
+    BEGIN
+      FOR s IN 2..5 LOOP
+        UPDATE "BookingStatusHistory" h SET "rowHash" = sha256(
+          (SELECT p."rowHash" FROM "BookingStatusHistory" p
+           WHERE p."bookingId" = 'rewritten' AND p.sequence = s - 1)
+          || "BookingStatusHistory_canonical"(h))
+        WHERE "bookingId" = 'rewritten' AND sequence = s;
+      END LOOP;
+    END $$;
+    ALTER TABLE "BookingStatusHistory" ENABLE TRIGGER "BookingStatusHistory_no_update_delete";)");
+  history::v1::VerifyHistoryResponse r = Verify("rewritten");
+  EXPECT_FALSE(r.verified());
+  EXPECT_EQ(r.first_bad_sequence(), 2) << r.problem();
+  EXPECT_TRUE(absl::StrContains(r.problem(), "rewritten after it was logged")) << r.problem();
+  EXPECT_TRUE(absl::StrContains(CheckVerifyResponse(r, PublicKey()), "sequence 2: its inclusion"))
+      << CheckVerifyResponse(r, PublicKey());
+}
+
+TEST_F(LogProofTest, TheWitnessRefusesAForkedOrRolledBackLog) {
+  IngestAll(set_->history_target(), Chain("witnessed", 1, 3, 95000));
+  const std::string file = set_->log_dir() + "/witness.checkpoint";
+  auto [first, first_out] = Witness(file);
+  ASSERT_EQ(first, 0) << first_out;
+  EXPECT_TRUE(absl::StrContains(first_out, "trusted as the first")) << first_out;
+  const std::string trusted = ReadFile(file);
+  const int64_t size =
+      QueryCount(set_->history_url(), R"(SELECT max(size) FROM "HistoryLogCheckpoint")");
+  IngestAll(set_->history_target(), Chain("witnessed-more", 1, 3, 96000));
+  WaitForCheckpoint(size + 3);
+  auto [second, second_out] = Witness(file);
+  ASSERT_EQ(second, 0) << second_out;
+  EXPECT_TRUE(
+      absl::StrContains(second_out, absl::StrCat("extends the witnessed one of size ", size)))
+      << second_out;
+  const std::string witnessed = ReadFile(file);
+  ASSERT_NE(witnessed, trusted);
+  const int64_t now =
+      QueryCount(set_->history_url(), R"(SELECT max(size) FROM "HistoryLogCheckpoint")");
+  const tlog::NoteSigner signer = Signer();
+  // A witness that saw a larger tree (signed with the log's key) than the
+  // store's newest checkpoint: the log was rolled back.
+  {
+    absl::StatusOr<std::string> larger = tlog::SignCheckpoint(
+        {kOrigin, static_cast<uint64_t>(now + 500), tlog::LeafHash("x"), {}}, signer);
+    ASSERT_TRUE(larger.ok());
+    const std::string ahead = set_->log_dir() + "/ahead.checkpoint";
+    std::ofstream(ahead) << *larger;
+    auto [rolled, rolled_out] = Witness(ahead);
+    EXPECT_EQ(rolled, 1) << rolled_out;
+    EXPECT_TRUE(absl::StrContains(rolled_out, "does not extend")) << rolled_out;
+    EXPECT_EQ(ReadFile(ahead), *larger);
+  }
+  // With the log's own key, the newest checkpoint in the store is of a tree
+  // that does not extend what the witness holds (a fork).
+  absl::StatusOr<std::string> fork = tlog::SignCheckpoint(
+      {kOrigin, static_cast<uint64_t>(now + 1000), tlog::LeafHash("fork"), {}}, signer);
+  ASSERT_TRUE(fork.ok());
+  pqxx::connection conn(set_->history_url());
+  Exec(set_->history_url(), absl::StrCat(R"(INSERT INTO "HistoryLogCheckpoint" (size, root, note)
+                                            VALUES ()",
+                                         now + 1000, ", sha256('fork'), ", conn.quote(*fork), ")"));
+  auto [forked, forked_out] = Witness(file);
+  EXPECT_EQ(forked, 1) << forked_out;
+  EXPECT_TRUE(absl::StrContains(forked_out, "does not extend")) << forked_out;
+  EXPECT_EQ(ReadFile(file), witnessed);
+}
+
+}  // namespace
+}  // namespace booking::testing
