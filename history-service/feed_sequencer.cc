@@ -97,6 +97,9 @@ void FeedSequencer::Stop() {
 absl::Status FeedSequencer::Serve(pqxx::connection& conn) {
   QueueListener listener(conn);
   absl::Time next_look = absl::InfinitePast();  // what was queued while nobody listened
+  absl::Time next_integration = absl::InfinitePast();
+  absl::Time next_any_integration = absl::InfinitePast();  // rows other replicas moved
+  bool moved_since_integration = true;                     // rows from before this connection
   while (!stop_.HasBeenNotified()) {
     if (listener.Take() || absl::Now() >= next_look) {
       next_look = absl::Now() + options_.recheck;
@@ -104,12 +107,21 @@ absl::Status FeedSequencer::Serve(pqxx::connection& conn) {
       do {
         moved = SequenceQueued(conn, options_.batch);
         if (moved.ok()) sequenced_.Increment(static_cast<double>(*moved));
+        if (moved.ok() && *moved > 0) moved_since_integration = true;
       } while (moved.ok() && *moved == options_.batch && !stop_.HasBeenNotified());
       if (!moved.ok()) return moved.status();
-      if (absl::Status s = Integrate(conn); !s.ok()) return s;
       last_round_.SetToCurrentTime();
     }
-    conn.await_notification(0, 100000);  // short: Stop is seen within one
+    // The tree at most every `integrate_every` (or on the periodic look, for
+    // rows another replica moved): one round for many small ingest batches.
+    const absl::Time now = absl::Now();
+    if (now >= next_integration && (moved_since_integration || now >= next_any_integration)) {
+      next_integration = now + options_.integrate_every;
+      next_any_integration = now + options_.recheck;
+      moved_since_integration = false;
+      if (absl::Status s = Integrate(conn); !s.ok()) return s;
+    }
+    conn.await_notification(0, 50000);  // short: Stop is seen within one
   }
   return absl::OkStatus();
 }

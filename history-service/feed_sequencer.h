@@ -23,9 +23,9 @@
 // so a lost one (connection lost, another replica's sequencer stopped)
 // delays positions, never loses them: queued rows stay until sequenced.
 //
-// After each round it integrates the rows the feed gained into the log's
-// Merkle tree (history-service/log_tree.h), in feed order, folding in rows
-// from before the feed first. A tree the store altered is never extended:
+// At most every `integrate_every` it integrates the rows the feed gained
+// into the log's Merkle tree (history-service/log_tree.h), in feed order,
+// folding in rows from before the feed first. A tree the store altered is never extended:
 // the sequencer logs it at error, sets history_log_tree_refused, and goes on
 // giving feed positions (watchers are not held hostage by the tree).
 #ifndef HISTORY_SERVICE_FEED_SEQUENCER_H_
@@ -58,6 +58,10 @@ class FeedSequencer {
     std::string url;  // libpq URL of its own connection (it LISTENs)
     int batch = 5000;
     absl::Duration recheck = absl::Seconds(1);
+    // How often, at most, what the feed gained is integrated into the log's
+    // tree: a round per ingest batch cost more than the batch under a
+    // trickle of small ones; checkpoints come every second anyway.
+    absl::Duration integrate_every = absl::Milliseconds(200);
   };
 
   // Counts what it sequenced in `registry`: history_feed_sequenced_total,

@@ -98,6 +98,37 @@ grpc::Status HistoryServiceImpl::VerifyHistory(grpc::ServerContext* context,
   return ToCallerStatus(run(), kDomain, "history.v1.HistoryService/VerifyHistory");
 }
 
+grpc::Status HistoryServiceImpl::GetLogCheckpoint(grpc::ServerContext* context,
+                                                  const history::v1::GetLogCheckpointRequest*,
+                                                  history::v1::LogCheckpoint* response) {
+  auto run = [&]() -> absl::Status {
+    if (absl::Status refused = CallRefusal(*context); !refused.ok()) return refused;  // authz
+    absl::StatusOr<CallerLimiter::Slot> slot = EnterRead(*context);
+    if (!slot.ok()) return slot.status();
+    absl::StatusOr<history::v1::LogCheckpoint> c = store_.LogCheckpoint(DeadlineOf(*context));
+    if (!c.ok()) return c.status();
+    *response = *std::move(c);
+    return absl::OkStatus();
+  };
+  return ToCallerStatus(run(), kDomain, "history.v1.HistoryService/GetLogCheckpoint");
+}
+
+grpc::Status HistoryServiceImpl::GetConsistencyProof(
+    grpc::ServerContext* context, const history::v1::GetConsistencyProofRequest* request,
+    history::v1::ConsistencyProof* response) {
+  auto run = [&]() -> absl::Status {
+    if (absl::Status refused = CallRefusal(*context); !refused.ok()) return refused;  // authz
+    absl::StatusOr<CallerLimiter::Slot> slot = EnterRead(*context);
+    if (!slot.ok()) return slot.status();
+    absl::StatusOr<history::v1::ConsistencyProof> proof =
+        store_.ConsistencyProof(*request, DeadlineOf(*context));
+    if (!proof.ok()) return proof.status();
+    *response = *std::move(proof);
+    return absl::OkStatus();
+  };
+  return ToCallerStatus(run(), kDomain, "history.v1.HistoryService/GetConsistencyProof");
+}
+
 grpc::Status HistoryServiceImpl::ListHistory(grpc::ServerContext* context,
                                              const history::v1::ListHistoryRequest* request,
                                              history::v1::ListHistoryResponse* response) {

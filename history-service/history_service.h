@@ -47,6 +47,12 @@ class HistoryServiceImpl final
   grpc::Status VerifyHistory(grpc::ServerContext* context,
                              const history::v1::VerifyHistoryRequest* request,
                              history::v1::VerifyHistoryResponse* response) override;
+  grpc::Status GetLogCheckpoint(grpc::ServerContext* context,
+                                const history::v1::GetLogCheckpointRequest* request,
+                                history::v1::LogCheckpoint* response) override;
+  grpc::Status GetConsistencyProof(grpc::ServerContext* context,
+                                   const history::v1::GetConsistencyProofRequest* request,
+                                   history::v1::ConsistencyProof* response) override;
   grpc::Status ListHistory(grpc::ServerContext* context,
                            const history::v1::ListHistoryRequest* request,
                            history::v1::ListHistoryResponse* response) override;

@@ -18,6 +18,7 @@
 #include "history-service/history_page.h"
 #include "history-service/ingest_encoding.h"
 #include "history-service/ingest_store.h"
+#include "history-service/log_reads.h"
 #include "history-service/verify_booking.h"
 #include "pqxx/pqxx"
 
@@ -289,6 +290,22 @@ absl::StatusOr<history::v1::VerifyHistoryResponse> HistoryStore::Verify(
         return VerifyBooking(txn, booking_id, *bound);
       },
       deadline);
+}
+
+absl::StatusOr<history::v1::LogCheckpoint> HistoryStore::LogCheckpoint(absl::Time deadline) {
+  return read_pool_.RunRead<history::v1::LogCheckpoint>(
+      [&](pqxx::connection& conn) -> absl::StatusOr<history::v1::LogCheckpoint> {
+        pqxx::nontransaction txn(conn);
+        return ReadLogCheckpoint(txn);
+      },
+      deadline);
+}
+
+absl::StatusOr<history::v1::ConsistencyProof> HistoryStore::ConsistencyProof(
+    const history::v1::GetConsistencyProofRequest& request, absl::Time deadline) {
+  // One snapshot: the checkpoint and the tiles proving its size.
+  return read_pool_.RunInTransaction<history::v1::ConsistencyProof>(
+      [&](pqxx::work& txn) { return ReadConsistencyProof(txn, request); }, deadline);
 }
 
 absl::Status HistoryStore::Probe(ProbeConnection& probe) {

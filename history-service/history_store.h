@@ -93,6 +93,12 @@ class HistoryStore {
   absl::StatusOr<history::v1::VerifyHistoryResponse> Verify(
       const std::string& booking_id, absl::Time deadline = absl::InfiniteFuture());
 
+  // The log's newest signed checkpoint, and a consistency proof between two
+  // of its sizes (log_reads.h).
+  absl::StatusOr<history::v1::LogCheckpoint> LogCheckpoint(absl::Time deadline);
+  absl::StatusOr<history::v1::ConsistencyProof> ConsistencyProof(
+      const history::v1::GetConsistencyProofRequest& request, absl::Time deadline);
+
   // OK when the store is reachable and has the history table; on the
   // probe's own connection, never waiting for a pooled one.
   static absl::Status Probe(ProbeConnection& probe);

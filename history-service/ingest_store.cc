@@ -87,11 +87,14 @@ void ReadHeads(const pqxx::result& r, IngestState& state) {
   }
 }
 
-// The rows history holds of the events `ids_json` (an SQL literal).
+// The rows history holds of the events `ids_json` (an SQL literal). "= ANY"
+// of an array (an init plan) probes the "eventId" index once per id; "IN
+// (SELECT ...)" let the planner hash-join a sequential scan of the whole
+// table while it was small (0.74 ms a batch at 12,000 rows, measured).
 std::string StoredSql(const std::string& ids_json) {
   return absl::StrCat("SELECT ", kContentColumns, R"( FROM "BookingStatusHistory"
-              WHERE "eventId" IN (SELECT x::uuid FROM jsonb_array_elements_text()",
-                      ids_json, R"(::jsonb) AS t(x)))");
+              WHERE "eventId" = ANY (ARRAY(SELECT x::uuid FROM jsonb_array_elements_text()",
+                      ids_json, R"(::jsonb) AS t(x))))");
 }
 
 void ReadStored(const pqxx::result& r, IngestState& state) {

@@ -139,10 +139,14 @@ void Write(pqxx::transaction_base& txn, const TreeRow& before, const TreeRow& af
   std::string sql;
   if (!rows.empty()) {
     sql =
-        absl::StrCat(R"(INSERT INTO "BookingStatusHistoryLeaf" ("leafIndex", "historyId")
+        absl::StrCat(R"(INSERT INTO "BookingStatusHistoryLeaf"
+                          ("leafIndex", "historyId", "bookingId", sequence)
          SELECT )",
-                     before.head.size, R"( + o - 1, id::uuid FROM unnest('{)", ids,
-                     R"(}'::text[]) WITH ORDINALITY AS t(id, o);
+                     before.head.size, R"( + t.o - 1, h.id, h."bookingId", h.sequence
+         FROM unnest('{)",
+                     ids,
+                     R"(}'::uuid[]) WITH ORDINALITY AS t(id, o)
+         JOIN "BookingStatusHistory" h ON h.id = t.id;
       INSERT INTO "BookingStatusHistoryTile" (level, "index", hashes) VALUES )",
                      tiles, R"( ON CONFLICT (level, "index") DO UPDATE SET hashes = EXCLUDED.hashes;
       )");

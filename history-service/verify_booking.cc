@@ -123,6 +123,24 @@ std::string CheckLogProofs(const history::v1::VerifyHistoryResponse& r,
   return "";
 }
 
+// A row of the booking the log took in and the store no longer holds (a
+// deleted last row too, which the chain cannot show), named by its leaf.
+std::optional<Finding> GoneLeaf(pqxx::transaction_base& txn, const std::string& booking_id,
+                                const std::string& bound) {
+  const pqxx::result gone = txn.exec(
+      absl::StrCat(bound, bound.empty() ? "" : "; ",
+                   R"(SELECT l.sequence AS sequence, l."leafIndex" AS leaf_index
+         FROM "BookingStatusHistoryLeaf" l
+         WHERE l."bookingId" = )",
+                   txn.quote(booking_id), R"( AND NOT EXISTS (SELECT 1 FROM "BookingStatusHistory" h
+                                              WHERE h.id = l."historyId")
+         ORDER BY l.sequence LIMIT 1)"));
+  if (gone.empty()) return std::nullopt;
+  return Finding{booking_id, gone[0]["sequence"].as<int64_t>(),
+                 absl::StrCat("the row the log holds at leaf ", gone[0]["leaf_index"].as<int64_t>(),
+                              " is gone from the store (deleted)")};
+}
+
 }  // namespace
 
 history::v1::VerifyHistoryResponse VerifyBooking(pqxx::transaction_base& txn,
@@ -141,12 +159,11 @@ history::v1::VerifyHistoryResponse VerifyBooking(pqxx::transaction_base& txn,
   absl::StatusOr<std::optional<LogCheckpoint>> log = NewestLogCheckpoint(txn);
   std::vector<StoredRow> rows;
   std::vector<std::optional<uint64_t>> leaves;
-  const pqxx::result stored =
-      exec(absl::StrCat("SELECT ", StoredRowColumns(), R"(, l."leafIndex" AS leaf_index
-                        FROM "BookingStatusHistory" h
-                        LEFT JOIN "BookingStatusHistoryLeaf" l ON l."historyId" = h.id
-                        WHERE "bookingId" = )",
-                        txn.quote(booking_id), " ORDER BY sequence"));
+  const pqxx::result stored = exec(absl::StrCat("SELECT ", StoredRowColumns(), R"(,
+                          (SELECT l."leafIndex" FROM "BookingStatusHistoryLeaf" l
+                           WHERE l."historyId" = h.id) AS leaf_index
+                        FROM "BookingStatusHistory" h WHERE "bookingId" = )",
+                                                txn.quote(booking_id), " ORDER BY sequence"));
   const StoredRowLayout at(stored);
   const pqxx::row_size_type leaf_at = stored.column_number("leaf_index");
   for (const pqxx::row& row : stored) {
@@ -156,6 +173,7 @@ history::v1::VerifyHistoryResponse VerifyBooking(pqxx::transaction_base& txn,
                                             : std::optional(row[leaf_at].as<uint64_t>()));
   }
   if (std::optional<Finding> f = CheckChain(rows)) Fail(response, *f);
+  if (std::optional<Finding> f = GoneLeaf(txn, booking_id, bound)) Fail(response, *f);
   if (!log.ok()) {
     Fail(response, Finding{booking_id, 0, std::string(log.status().message())});
   } else if (*log) {

@@ -4,7 +4,9 @@ namespace booking::migrator {
 
 // The audit trail's transparency log (history-service/log_tree.h): one
 // append-only Merkle tree over every history row, kept as C2SP tlog-tiles
-// tiles, each row's leaf index, and the tree's size and root (one row). The
+// tiles, each row's leaf index (with its booking and sequence: a booking's
+// leaves are found without the tree, so a deleted row is named by the leaf
+// it left), and the tree's size and root (one row). The
 // feed's sequencer integrates rows in batches, each one transaction: rows
 // from before the feed first (the fold, with its cursor here: "legacyDone",
 // "legacyBookingId", "legacySequence"), then the feed in position order
@@ -17,8 +19,12 @@ namespace booking::migrator {
 const char kHistoryLogTree[] = R"sql(
 CREATE TABLE IF NOT EXISTS "BookingStatusHistoryLeaf" (
   "leafIndex" BIGINT PRIMARY KEY CHECK ("leafIndex" >= 0),
-  "historyId" UUID NOT NULL UNIQUE
+  "historyId" UUID NOT NULL UNIQUE,
+  "bookingId" TEXT NOT NULL,
+  sequence BIGINT NOT NULL
 );
+CREATE INDEX IF NOT EXISTS "BookingStatusHistoryLeaf_bookingId_sequence_idx"
+  ON "BookingStatusHistoryLeaf" ("bookingId", sequence);
 CREATE TABLE IF NOT EXISTS "BookingStatusHistoryTile" (
   level SMALLINT NOT NULL CHECK (level BETWEEN 0 AND 7),
   "index" BIGINT NOT NULL CHECK ("index" >= 0),

@@ -89,8 +89,8 @@ TEST(AuthzPolicyTest, RefusesUnknownMethodsAndGroupsNamingTheLine) {
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"allow token:a /history.v1.HistoryService/Ingset",
        "policy:1: \"/history.v1.HistoryService/Ingset\" is no method of "
-       "history.v1.HistoryService (GetBookingHistory, VerifyHistory, ListHistory, Ingest, "
-       "WatchHistory)"},
+       "history.v1.HistoryService (GetBookingHistory, VerifyHistory, GetLogCheckpoint, "
+       "GetConsistencyProof, ListHistory, Ingest, WatchHistory)"},
       {"allow token:a /history.v2.HistoryService/*",
        "policy:1: \"/history.v2.HistoryService/*\" "
        "is no method of this system's services"},

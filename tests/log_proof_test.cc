@@ -6,12 +6,16 @@
 //   log's origin and every proof, and refuses an altered proof or note;
 // - a superuser who rewrites a row and recomputes the booking's whole chain
 //   (so the chain alone checks out) is named by VerifyHistory and by the
-//   client, through the leaf the signed tree holds;
+//   client, through the leaf the signed tree holds; a deleted last row is
+//   named by the leaf it left;
 // - `history-verify log` keeps a witness file: it trusts the first
 //   checkpoint, accepts one that extends it, and refuses (exit 1, file
 //   unchanged) a log rolled back below what it saw and a checkpoint of a
 //   forked log, each signed with the log's own key (a stolen key cannot
-//   rewrite what a witness saw).
+//   rewrite what a witness saw);
+// - over gRPC, GetLogCheckpoint and GetConsistencyProof give a witness what
+//   common/tlog's CheckNextCheckpoint needs; bad sizes are refused naming
+//   the field.
 #include <fstream>
 #include <sstream>
 
@@ -20,6 +24,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/tlog/checkpoint.h"
 #include "common/tlog/note_key.h"
+#include "common/tlog/witness.h"
 #include "gtest/gtest.h"
 #include "history-service/checkpoint.h"
 #include "history-service/row_content.h"
@@ -180,6 +185,78 @@ TEST_F(LogProofTest, ARowRewrittenWithItsWholeChainIsNamedThroughTheLog) {
       << CheckVerifyResponse(r, PublicKey());
 }
 
+TEST_F(LogProofTest, ADeletedLastRowIsNamedThroughTheLeafItLeft) {
+  IngestAll(set_->history_target(), Chain("deleted-last", 1, 3, 93000));
+  WaitForCheckpoint(
+      QueryCount(set_->history_url(), R"(SELECT count(*) FROM "BookingStatusHistory")"));
+  ASSERT_TRUE(Verify("deleted-last").verified());
+  Exec(set_->history_url(), R"(
+    ALTER TABLE "BookingStatusHistory" DISABLE TRIGGER "BookingStatusHistory_no_update_delete";
+    DELETE FROM "BookingStatusHistory" WHERE "bookingId" = 'deleted-last' AND sequence = 3;
+    ALTER TABLE "BookingStatusHistory" ENABLE TRIGGER "BookingStatusHistory_no_update_delete";)");
+  // The chain of the two rows left is whole; the leaf of the third is not.
+  history::v1::VerifyHistoryResponse r = Verify("deleted-last");
+  EXPECT_FALSE(r.verified());
+  EXPECT_EQ(r.first_bad_sequence(), 3) << r.problem();
+  EXPECT_TRUE(absl::StrContains(r.problem(), "is gone from the store")) << r.problem();
+}
+
+TEST_F(LogProofTest, AWitnessOverGrpcGetsCheckpointsAndConsistencyProofs) {
+  auto stub = history::v1::HistoryService::NewStub(
+      grpc::CreateChannel(set_->history_target(), grpc::InsecureChannelCredentials()));
+  auto checkpoint = [&] {
+    grpc::ClientContext context;
+    history::v1::LogCheckpoint c;
+    const grpc::Status s = stub->GetLogCheckpoint(&context, {}, &c);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return c;
+  };
+  auto prove = [&](int64_t old_size, int64_t new_size, history::v1::ConsistencyProof* out) {
+    grpc::ClientContext context;
+    history::v1::GetConsistencyProofRequest request;
+    request.set_old_size(old_size);
+    request.set_new_size(new_size);
+    return stub->GetConsistencyProof(&context, request, out);
+  };
+  IngestAll(set_->history_target(), Chain("grpc-witness", 1, 2, 97000));
+  WaitForCheckpoint(
+      QueryCount(set_->history_url(), R"(SELECT count(*) FROM "BookingStatusHistory")"));
+  const history::v1::LogCheckpoint first = checkpoint();
+  IngestAll(set_->history_target(), Chain("grpc-witness-more", 1, 5, 98000));
+  WaitForCheckpoint(first.size() + 5);
+  const history::v1::LogCheckpoint second = checkpoint();
+  ASSERT_GT(second.size(), first.size());
+  history::v1::ConsistencyProof proof;
+  ASSERT_TRUE(prove(first.size(), second.size(), &proof).ok());
+  std::vector<tlog::Hash> hashes;
+  for (const std::string& h : proof.hashes()) hashes.push_back(*tlog::HashFromBytes(h));
+  absl::StatusOr<tlog::NoteVerifier> v = tlog::NoteVerifier::FromPublicKey(kOrigin, PublicKey());
+  ASSERT_TRUE(v.ok());
+  absl::StatusOr<tlog::Checkpoint> trusted = tlog::OpenCheckpoint(first.note(), {*v});
+  ASSERT_TRUE(trusted.ok()) << trusted.status();
+  absl::StatusOr<tlog::Checkpoint> next =
+      tlog::CheckNextCheckpoint(*trusted, second.note(), hashes, {*v});
+  EXPECT_TRUE(next.ok()) << next.status();
+  // A proof for other sizes does not pass for these.
+  ASSERT_TRUE(prove(1, second.size(), &proof).ok());
+  hashes.clear();
+  for (const std::string& h : proof.hashes()) hashes.push_back(*tlog::HashFromBytes(h));
+  EXPECT_FALSE(tlog::CheckNextCheckpoint(*trusted, second.note(), hashes, {*v}).ok());
+  // Equal sizes: nothing to prove. Refusals name the field.
+  EXPECT_TRUE(prove(second.size(), second.size(), &proof).ok());
+  EXPECT_EQ(proof.hashes_size(), 0);
+  EXPECT_EQ(prove(0, second.size(), &proof).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  const grpc::Status backwards = prove(second.size(), first.size(), &proof);
+  EXPECT_EQ(backwards.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(absl::StrContains(backwards.error_message(), "new_size"))
+      << backwards.error_message();
+  const grpc::Status beyond = prove(1, second.size() + 1000000, &proof);
+  EXPECT_EQ(beyond.error_code(), grpc::StatusCode::OUT_OF_RANGE) << beyond.error_message();
+  EXPECT_TRUE(absl::StrContains(beyond.error_message(), "newest log checkpoint"))
+      << beyond.error_message();
+}
+
+// Last: it leaves a forged newest checkpoint in the store.
 TEST_F(LogProofTest, TheWitnessRefusesAForkedOrRolledBackLog) {
   IngestAll(set_->history_target(), Chain("witnessed", 1, 3, 95000));
   const std::string file = set_->log_dir() + "/witness.checkpoint";
