@@ -295,17 +295,26 @@ absl::StatusOr<history::v1::VerifyHistoryResponse> HistoryStore::Verify(
 absl::StatusOr<history::v1::LogCheckpoint> HistoryStore::LogCheckpoint(absl::Time deadline) {
   return read_pool_.RunRead<history::v1::LogCheckpoint>(
       [&](pqxx::connection& conn) -> absl::StatusOr<history::v1::LogCheckpoint> {
+        absl::StatusOr<std::string> bound = DeadlineBoundStatement(deadline);
+        if (!bound.ok()) return bound.status();
         pqxx::nontransaction txn(conn);
-        return ReadLogCheckpoint(txn);
+        return ReadLogCheckpoint(txn, *bound);
       },
       deadline);
 }
 
 absl::StatusOr<history::v1::ConsistencyProof> HistoryStore::ConsistencyProof(
     const history::v1::GetConsistencyProofRequest& request, absl::Time deadline) {
-  // One snapshot: the checkpoint and the tiles proving its size.
-  return read_pool_.RunInTransaction<history::v1::ConsistencyProof>(
-      [&](pqxx::work& txn) { return ReadConsistencyProof(txn, request); }, deadline);
+  // Reads only, bounded by the deadline, repeated once on a fresh connection
+  // after a store restart. The checkpoint is read first: the tiles proving
+  // its size only grow after it, so later reads still prove it.
+  return read_pool_.RunRead<history::v1::ConsistencyProof>(
+      [&](pqxx::connection& conn) -> absl::StatusOr<history::v1::ConsistencyProof> {
+        pqxx::read_transaction txn(conn);
+        if (absl::Status s = BoundByDeadline(txn, deadline); !s.ok()) return s;
+        return ReadConsistencyProof(txn, request);
+      },
+      deadline);
 }
 
 absl::Status HistoryStore::Probe(ProbeConnection& probe) {

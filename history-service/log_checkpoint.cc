@@ -13,9 +13,11 @@ namespace {
 // One signer at a time: class "HC" (checkpoints), key 2.
 constexpr char kSignerLock[] = "SELECT pg_advisory_xact_lock(18515, 2)";
 
-absl::StatusOr<std::optional<LogCheckpoint>> Newest(pqxx::transaction_base& txn) {
-  const pqxx::result r =
-      txn.exec(R"(SELECT size, root, note FROM "HistoryLogCheckpoint" ORDER BY size DESC LIMIT 1)");
+absl::StatusOr<std::optional<LogCheckpoint>> Newest(pqxx::transaction_base& txn,
+                                                    const std::string& bound = "") {
+  const pqxx::result r = txn.exec(absl::StrCat(
+      bound, bound.empty() ? "" : "; ",
+      R"(SELECT size, root, note FROM "HistoryLogCheckpoint" ORDER BY size DESC LIMIT 1)"));
   if (r.empty()) return std::nullopt;
   absl::StatusOr<tlog::Hash> root = tlog::HashFromBytes(pqxx::binarystring(r[0]["root"]).str());
   if (!root.ok()) return absl::DataLossError("a kept checkpoint's root is not 32 bytes");
@@ -75,9 +77,10 @@ absl::StatusOr<std::optional<LogCheckpoint>> SignLogCheckpoint(pqxx::transaction
   }
 }
 
-absl::StatusOr<std::optional<LogCheckpoint>> NewestLogCheckpoint(pqxx::transaction_base& txn) {
+absl::StatusOr<std::optional<LogCheckpoint>> NewestLogCheckpoint(pqxx::transaction_base& txn,
+                                                                 const std::string& bound) {
   try {
-    return Newest(txn);
+    return Newest(txn, bound);
   } catch (const std::exception& e) {
     return StatusFromException(e);
   }

@@ -37,8 +37,10 @@ struct LogCheckpoint {
 // did not grow since the newest one.
 absl::StatusOr<std::optional<LogCheckpoint>> SignLogCheckpoint(pqxx::transaction_base& txn,
                                                                const tlog::NoteSigner& signer);
-// The newest checkpoint kept; none before the first.
-absl::StatusOr<std::optional<LogCheckpoint>> NewestLogCheckpoint(pqxx::transaction_base& txn);
+// The newest checkpoint kept; none before the first. `bound` (a
+// DeadlineBoundStatement) is sent in the same message as the query.
+absl::StatusOr<std::optional<LogCheckpoint>> NewestLogCheckpoint(pqxx::transaction_base& txn,
+                                                                 const std::string& bound = "");
 
 }  // namespace booking
 

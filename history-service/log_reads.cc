@@ -19,8 +19,9 @@ absl::Status NoCheckpointYet() {
 
 }  // namespace
 
-absl::StatusOr<history::v1::LogCheckpoint> ReadLogCheckpoint(pqxx::transaction_base& txn) {
-  absl::StatusOr<std::optional<LogCheckpoint>> newest = NewestLogCheckpoint(txn);
+absl::StatusOr<history::v1::LogCheckpoint> ReadLogCheckpoint(pqxx::transaction_base& txn,
+                                                             const std::string& bound) {
+  absl::StatusOr<std::optional<LogCheckpoint>> newest = NewestLogCheckpoint(txn, bound);
   if (!newest.ok()) return newest.status();
   if (!*newest) return NoCheckpointYet();
   history::v1::LogCheckpoint out;

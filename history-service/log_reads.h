@@ -17,7 +17,8 @@
 
 namespace booking {
 
-absl::StatusOr<history::v1::LogCheckpoint> ReadLogCheckpoint(pqxx::transaction_base& txn);
+absl::StatusOr<history::v1::LogCheckpoint> ReadLogCheckpoint(pqxx::transaction_base& txn,
+                                                             const std::string& bound);
 
 absl::StatusOr<history::v1::ConsistencyProof> ReadConsistencyProof(
     pqxx::transaction_base& txn, const history::v1::GetConsistencyProofRequest& request);

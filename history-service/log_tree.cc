@@ -105,19 +105,30 @@ std::string LegacyQuery(const TreeRow& t, pqxx::transaction_base& txn, int limit
 
 // Rows of the feed after the tree's last position, in position order.
 std::string FeedQuery(const TreeRow& t, int limit) {
-  return absl::StrCat("SELECT h.id::text AS history_id, f.position AS position, ", kContentColumns,
+  return absl::StrCat("SELECT h.id::text AS history_id, f.position AS position, ",
+                      R"(f."historyId"::text AS feed_history_id, )", kContentColumns,
                       R"( FROM "BookingStatusHistoryFeed" f
-      JOIN "BookingStatusHistory" h ON h.id = f."historyId"
+      LEFT JOIN "BookingStatusHistory" h ON h.id = f."historyId"
       WHERE f.position > )",
                       t.feed_position, " ORDER BY f.position LIMIT ", limit);
 }
 
-std::vector<Pending> ReadPending(pqxx::transaction_base& txn, const std::string& query) {
+// A feed row whose history row is gone is refused, not passed over: the tree would miss an entry
+// the feed promised.
+absl::StatusOr<std::vector<Pending>> ReadPending(pqxx::transaction_base& txn,
+                                                 const std::string& query) {
   const pqxx::result r = txn.exec(query);
   const ContentLayout at(r);
   std::vector<Pending> out;
   out.reserve(r.size());
   for (const pqxx::row& row : r) {
+    if (row["history_id"].is_null()) {
+      return absl::DataLossError(absl::StrCat(
+          "feed position ", row["position"].as<int64_t>(), " names history row ",
+          row["feed_history_id"].as<std::string>(),
+          ", which is not in \"BookingStatusHistory\": a row was deleted from the store; "
+          "refusing to extend the tree past it"));
+    }
     const RowContent c = ReadContent(row, at);
     out.push_back({row["history_id"].as<std::string>(), tlog::LeafHash(Canonical(c)),
                    row["position"].as<int64_t>(), c.booking_id, c.sequence});
@@ -130,8 +141,12 @@ std::string ByteaLiteral(const std::string& bytes) { return absl::StrCat("'\\x",
 // The leaves, the changed tiles and the new head, in one message.
 void Write(pqxx::transaction_base& txn, const TreeRow& before, const TreeRow& after,
            const std::vector<Pending>& rows, const tlog::TileAppender& appender) {
-  std::string ids, tiles;
-  for (const Pending& p : rows) absl::StrAppend(&ids, ids.empty() ? "" : ",", p.history_id);
+  std::string leaves, tiles;
+  uint64_t index = before.head.size;
+  for (const Pending& p : rows) {
+    absl::StrAppend(&leaves, leaves.empty() ? "" : ",", "(", index++, ",'", p.history_id,
+                    "'::uuid,", txn.quote(p.booking_id), ",", p.sequence, ")");
+  }
   for (const auto& [key, bytes] : appender.changed()) {
     absl::StrAppend(&tiles, tiles.empty() ? "" : ",", "(", key.level, ",", key.index, ",",
                     ByteaLiteral(bytes), "::bytea)");
@@ -140,13 +155,8 @@ void Write(pqxx::transaction_base& txn, const TreeRow& before, const TreeRow& af
   if (!rows.empty()) {
     sql =
         absl::StrCat(R"(INSERT INTO "BookingStatusHistoryLeaf"
-                          ("leafIndex", "historyId", "bookingId", sequence)
-         SELECT )",
-                     before.head.size, R"( + t.o - 1, h.id, h."bookingId", h.sequence
-         FROM unnest('{)",
-                     ids,
-                     R"(}'::uuid[]) WITH ORDINALITY AS t(id, o)
-         JOIN "BookingStatusHistory" h ON h.id = t.id;
+                            ("leafIndex", "historyId", "bookingId", sequence) VALUES )",
+                     leaves, R"(;
       INSERT INTO "BookingStatusHistoryTile" (level, "index", hashes) VALUES )",
                      tiles, R"( ON CONFLICT (level, "index") DO UPDATE SET hashes = EXCLUDED.hashes;
       )");
@@ -171,8 +181,10 @@ absl::StatusOr<Batch> IntegrateBatch(pqxx::transaction_base& txn, int limit) {
   absl::StatusOr<TreeRow> before = ReadTreeRow(txn, absl::StrCat(kTreeLock, "; "));
   if (!before.ok()) return before.status();
   TreeRow after = *before;
-  std::vector<Pending> rows = ReadPending(
+  absl::StatusOr<std::vector<Pending>> pending = ReadPending(
       txn, before->legacy_done ? FeedQuery(*before, limit) : LegacyQuery(*before, txn, limit));
+  if (!pending.ok()) return pending.status();
+  const std::vector<Pending>& rows = *pending;
   const bool full = static_cast<int>(rows.size()) == limit;
   if (!before->legacy_done && !full) after.legacy_done = true;  // the feed's turn next
   if (rows.empty() && after.legacy_done == before->legacy_done)

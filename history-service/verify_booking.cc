@@ -156,7 +156,7 @@ history::v1::VerifyHistoryResponse VerifyBooking(pqxx::transaction_base& txn,
   // The newest checkpoint first: the heads read below are those it or an
   // older one holds, never one signed later.
   std::optional<history::v1::Checkpoint> checkpoint = NewestCheckpoint(txn, bound);
-  absl::StatusOr<std::optional<LogCheckpoint>> log = NewestLogCheckpoint(txn);
+  absl::StatusOr<std::optional<LogCheckpoint>> log = NewestLogCheckpoint(txn, bound);
   std::vector<StoredRow> rows;
   std::vector<std::optional<uint64_t>> leaves;
   const pqxx::result stored = exec(absl::StrCat("SELECT ", StoredRowColumns(), R"(,

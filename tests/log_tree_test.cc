@@ -10,7 +10,8 @@
 //   between heads seen along the way, read from the stored tiles, verify
 //   with common/tlog's RFC 9162 verifier;
 // - the store refuses to rewrite a tile or a leaf, and a tree altered behind
-//   the triggers' back (a superuser) is never extended.
+//   the triggers' back (a superuser) is never extended, nor one whose feed
+//   names a row deleted from the store.
 #include "history-service/log_tree.h"
 
 #include <signal.h>
@@ -249,6 +250,16 @@ TEST_F(LogTreeTest, TheTreeIsNotRewrittenAndAnAlteredOneIsNotExtended) {
   const TreeHead after = Head(url);
   EXPECT_EQ(after.size, before.size);
   EXPECT_EQ(after.root, before.root);
+
+  // A row the feed names deleted (a superuser, triggers off) before the tree
+  // took it: refused by name, not passed over (its feed row is read first).
+  AddQueuedRows(url, "gone-", 1);
+  Exec(url, R"(SET session_replication_role = replica;
+               DELETE FROM "BookingStatusHistory" WHERE "bookingId" = 'gone-1')");
+  absl::StatusOr<Integrated> gone = IntegrateRows(conn, 10);
+  EXPECT_EQ(gone.status().code(), absl::StatusCode::kDataLoss) << gone.status();
+  EXPECT_TRUE(absl::StrContains(gone.status().message(), "which is not in")) << gone.status();
+  EXPECT_EQ(Head(url).size, before.size);
 }
 
 }  // namespace
