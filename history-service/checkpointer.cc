@@ -14,7 +14,9 @@ namespace booking {
 
 void Checkpointer::Start() {
   LogInfo("signing checkpoints",
-          {{"interval", absl::FormatDuration(options_.heads_interval)},
+          {{"heads_interval", options_.heads_interval > absl::ZeroDuration()
+                                  ? absl::FormatDuration(options_.heads_interval)
+                                  : "off"},
            {"public_key", Hex(options_.heads_key.public_key)},
            {"log_interval", absl::FormatDuration(options_.log_interval)},
            {"log_verifier_key", options_.log_signer.verifier().VerifierKey()}});
@@ -28,7 +30,8 @@ void Checkpointer::Stop() {
 }
 
 void Checkpointer::Run() {
-  absl::Time next_heads = absl::Now() + options_.heads_interval;
+  const bool heads = options_.heads_interval > absl::ZeroDuration();
+  absl::Time next_heads = heads ? absl::Now() + options_.heads_interval : absl::InfiniteFuture();
   absl::Time next_log = absl::Now() + options_.log_interval;
   while (!stop_.WaitForNotificationWithDeadline(std::min(next_heads, next_log))) {
     const absl::Time now = absl::Now();

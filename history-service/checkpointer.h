@@ -1,8 +1,9 @@
 // Signs checkpoints of the history store on a thread of its own: the log's
 // checkpoint (C2SP tlog-checkpoint over the Merkle tree of every row,
 // history-service/log_checkpoint.h) every `log_interval` when the tree grew,
-// and the store's heads checkpoint (history-service/checkpoint.h) every
-// `heads_interval` when rows were added.
+// and, when `heads_interval` is positive, the older heads checkpoint
+// (history-service/checkpoint.h, whose signing reads every booking's head:
+// O(store)) every `heads_interval` when rows were added.
 #ifndef HISTORY_SERVICE_CHECKPOINTER_H_
 #define HISTORY_SERVICE_CHECKPOINTER_H_
 
@@ -24,7 +25,7 @@ class Checkpointer {
  public:
   struct Options {
     SigningKey heads_key;
-    absl::Duration heads_interval = absl::Minutes(1);
+    absl::Duration heads_interval;  // zero: heads not signed
     tlog::NoteSigner log_signer;
     absl::Duration log_interval = absl::Seconds(1);
   };

@@ -45,8 +45,10 @@ ABSL_FLAG(std::string, page_token_key, "",
           "resume tokens; further lines are still accepted (rotation). Every replica needs the "
           "same file [env HISTORY_PAGE_TOKEN_KEY; default: a random key per process, so tokens "
           "hold neither across restarts nor across replicas]");
-ABSL_FLAG(absl::Duration, checkpoint_interval, absl::Minutes(1),
-          "how often a checkpoint is signed (when rows were added since the last)");
+ABSL_FLAG(absl::Duration, checkpoint_interval, absl::ZeroDuration(),
+          "how often the older heads checkpoint is also signed (when rows were added since the "
+          "last): each signing reads every booking's head, a cost that grows with the store; "
+          "the log checkpoint (--log-checkpoint-interval) replaces it [default 0: not signed]");
 ABSL_FLAG(std::string, log_origin, "history.booking.internal/log",
           "the origin of the log's checkpoints (C2SP tlog-checkpoint's first line, and the name "
           "of the key that signs them with --checkpoint-key): unique to this log [env "
@@ -154,6 +156,10 @@ absl::StatusOr<HistorySettings> ReadHistorySettings(const ServiceSettings& share
     s.log_signer = *std::move(signer);
   }
   s.log_checkpoint_interval = absl::GetFlag(FLAGS_log_checkpoint_interval);
+  if (s.checkpoint_interval < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "--checkpoint-interval must not be negative (0: no heads checkpoints, e.g. 1m)");
+  }
   if (s.log_checkpoint_interval <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("--log-checkpoint-interval must be positive (e.g. 1s)");
   }

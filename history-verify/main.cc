@@ -10,8 +10,12 @@
 #include "common/config.h"
 #include "common/pg.h"
 #include "common/store_schema.h"
+#include "common/tlog/checkpoint.h"
+#include "common/tlog/note_key.h"
 #include "history-service/checkpoint.h"
+#include "history-service/log_checkpoint.h"
 #include "history-service/row_content.h"
+#include "history-verify/log_audit.h"
 #include "history-verify/log_witness.h"
 #include "history-verify/store_verify.h"
 #include "pqxx/pqxx"
@@ -22,8 +26,9 @@ ABSL_FLAG(std::string, database_url, "",
 ABSL_FLAG(std::string, database_schema, "", "the schema holding \"BookingStatusHistory\"");
 ABSL_FLAG(std::string, public_key, "", "file holding the checkpoint signer's public key (hex)");
 ABSL_FLAG(std::string, checkpoint, "",
-          "verify: the trusted checkpoint, a line printed by `history-verify checkpoint` or a "
-          "file holding one [default: the newest in the store, signature checked]");
+          "verify: the trusted checkpoint, a file holding what `history-verify checkpoint` "
+          "printed (a log note, or a heads line) or the line itself [default: the newest in the "
+          "store, signature checked]");
 ABSL_FLAG(std::string, booking, "", "verify: only this booking");
 ABSL_FLAG(std::string, witness, "",
           "log: the file holding the last log checkpoint this witness trusts (created on first "
@@ -38,11 +43,14 @@ constexpr char kUsage[] = R"(proves that history was not altered, or names where
       writes a new Ed25519 seed to KEY (mode 0600; history-service --checkpoint-key KEY)
       and its public key to KEY.pub
   history-verify checkpoint --database-url URL --public-key KEY.pub
-      prints the newest checkpoint, its signature checked: keep the line outside the store
-  history-verify verify --database-url URL [--public-key KEY.pub [--checkpoint LINE|FILE]]
+      prints the log's newest checkpoint (a signed note), its signature checked: keep it
+      outside the store (on a store with only the older heads checkpoints: their line)
+  history-verify verify --database-url URL [--public-key KEY.pub [--checkpoint FILE|LINE]]
                         [--booking ID]
-      checks every row's hash chain and, with --public-key, every head the checkpoint
-      signed and its row count; prints the first row of each booking that does not verify
+      checks every row's hash chain and, with --public-key, against the trusted log
+      checkpoint (FILE, else the store's newest) that every entry it covers is still the
+      row it logged and that the entries give its signed root (and the newest heads
+      checkpoint's heads, where the store has one); prints each row that does not verify
       (booking, sequence, why). Without --public-key the chains alone are checked: an
       edited, inserted or reordered row is found, a deleted last row or a rewrite that
       recomputes every later hash is not (a signed checkpoint finds those)
@@ -67,53 +75,106 @@ std::string DatabaseUrl() {
   return url;
 }
 
-// The trusted checkpoint: given (a line, or a file holding one), or the
-// store's newest; its signature checked with the public key.
-absl::StatusOr<history::v1::Checkpoint> Trusted(pqxx::transaction_base& txn,
-                                                const std::string& public_key) {
+// What --checkpoint gives: a line, or the contents of the file it names.
+std::string GivenCheckpoint() {
   std::string given = absl::GetFlag(FLAGS_checkpoint);
-  history::v1::Checkpoint c;
-  if (!given.empty()) {
-    if (std::ifstream in(given); in) {
-      std::getline(in, given);
-    }
-    absl::StatusOr<history::v1::Checkpoint> parsed = ParseCheckpointLine(given);
-    if (!parsed.ok()) return parsed.status();
-    c = *parsed;
-  } else {
-    std::optional<history::v1::Checkpoint> newest = NewestCheckpoint(txn);
-    if (!newest) {
-      return absl::FailedPreconditionError(
-          "the store holds no checkpoint yet: run history-service with --checkpoint-key and "
-          "wait one --checkpoint-interval, or verify without --public-key to check the hash "
-          "chains alone");
-    }
-    c = *newest;
+  if (given.empty()) return given;
+  if (std::ifstream in(given); in) {
+    std::stringstream text;
+    text << in.rdbuf();
+    given = text.str();
   }
-  if (!SignatureValid(c, public_key)) {
+  return given;
+}
+
+// A signed note (a log checkpoint) holds a blank line before its signatures.
+bool IsNote(const std::string& text) { return text.find("\n\n") != std::string::npos; }
+
+// The log checkpoint `note` opened with `public_key` under the note's own
+// origin (the key is the log's: a note of another origin does not verify).
+absl::StatusOr<tlog::Checkpoint> OpenLogNote(const std::string& note,
+                                             const std::string& public_key) {
+  const std::string origin = note.substr(0, note.find('\n'));
+  absl::StatusOr<tlog::NoteVerifier> verifier =
+      tlog::NoteVerifier::FromPublicKey(origin, public_key);
+  if (!verifier.ok()) return absl::PermissionDeniedError(verifier.status().message());
+  absl::StatusOr<tlog::Checkpoint> c = tlog::OpenCheckpoint(note, {*verifier});
+  if (!c.ok()) {
     return absl::PermissionDeniedError(
-        "the checkpoint's signature does not verify with the public key: not signed by that key, "
-        "or altered");
+        absl::StrCat("the log checkpoint does not verify with the public key: not signed by "
+                     "that key, or altered (",
+                     c.status().message(), ")"));
   }
   return c;
 }
 
+// The checkpoints verify trusts, their signatures checked: the one given
+// (a heads line or a log note), else the store's newest of each kind.
+struct TrustedCheckpoints {
+  std::optional<history::v1::Checkpoint> heads;  // the older kind, whose signing costs O(store)
+  std::optional<tlog::Checkpoint> log;
+  std::string log_note;
+};
+
+absl::StatusOr<TrustedCheckpoints> Trusted(pqxx::transaction_base& txn,
+                                           const std::string& public_key) {
+  TrustedCheckpoints t;
+  const std::string given = GivenCheckpoint();
+  if (IsNote(given)) {
+    t.log_note = given;
+  } else if (!given.empty()) {
+    absl::StatusOr<history::v1::Checkpoint> parsed = ParseCheckpointLine(given);
+    if (!parsed.ok()) return parsed.status();
+    t.heads = *parsed;
+  } else {
+    t.heads = NewestCheckpoint(txn);
+    absl::StatusOr<std::optional<LogCheckpoint>> newest = NewestLogCheckpoint(txn);
+    if (!newest.ok()) return newest.status();
+    if (*newest) t.log_note = (*newest)->note;
+  }
+  if (!t.log_note.empty()) {
+    absl::StatusOr<tlog::Checkpoint> log = OpenLogNote(t.log_note, public_key);
+    if (!log.ok()) return log.status();
+    t.log = *log;
+  }
+  if (t.heads && !SignatureValid(*t.heads, public_key)) {
+    return absl::PermissionDeniedError(
+        "the checkpoint's signature does not verify with the public key: not signed by that key, "
+        "or altered");
+  }
+  if (!t.heads && !t.log) {
+    return absl::FailedPreconditionError(
+        "the store holds no checkpoint yet: run history-service with --checkpoint-key and "
+        "wait one --log-checkpoint-interval, or verify without --public-key to check the hash "
+        "chains alone");
+  }
+  return t;
+}
+
 // Prints the findings and the verdict; the exit code.
-int Report(const StoreReport& report, const history::v1::Checkpoint* trusted) {
+int Report(const StoreReport& report, const TrustedCheckpoints* trusted) {
   for (const Finding& f : report.findings) {
     std::cout << "NOT VERIFIED: booking " << (f.booking_id.empty() ? "-" : f.booking_id)
               << " sequence " << f.sequence << ": " << f.problem << "\n";
   }
   std::cout << (report.findings.empty() ? "verified: " : "tampered: ") << report.rows << " rows of "
             << report.bookings << " bookings";
-  if (trusted != nullptr) {
-    std::cout << " checked against the checkpoint of " << trusted->row_count() << " rows signed at "
-              << trusted->signed_at_micros() << " (microseconds since 1970)\n";
-  } else {
+  if (trusted == nullptr) {
     std::cout << ", hash chains only (no --public-key): a deleted last row, or a rewrite "
                  "that recomputes every later hash of a booking, needs a signed checkpoint to "
                  "be seen\n";
+    return report.findings.empty() ? 0 : 1;
   }
+  if (trusted->log) {
+    std::cout << " checked against the log checkpoint of " << trusted->log->size << " entries ("
+              << trusted->log->origin << ")";
+  }
+  if (trusted->heads) {
+    std::cout << (trusted->log ? " and" : "") << " checked against the checkpoint of "
+              << trusted->heads->row_count() << " rows signed at "
+              << trusted->heads->signed_at_micros() << " (microseconds since 1970)";
+  }
+  std::cout << "\n";
   return report.findings.empty() ? 0 : 1;
 }
 
@@ -121,9 +182,9 @@ int Report(const StoreReport& report, const history::v1::Checkpoint* trusted) {
 int Verify(pqxx::connection& conn, const std::string& public_key, bool print_only) {
   pqxx::transaction<pqxx::isolation_level::repeatable_read, pqxx::readwrite_policy::read_only> txn(
       conn);
-  std::optional<history::v1::Checkpoint> trusted;
+  std::optional<TrustedCheckpoints> trusted;
   if (!public_key.empty()) {
-    absl::StatusOr<history::v1::Checkpoint> checked = Trusted(txn, public_key);
+    absl::StatusOr<TrustedCheckpoints> checked = Trusted(txn, public_key);
     if (!checked.ok()) {
       return Fail(absl::IsPermissionDenied(checked.status()) ? 1 : kExitUsage,
                   std::string(checked.status().message()));
@@ -131,14 +192,21 @@ int Verify(pqxx::connection& conn, const std::string& public_key, bool print_onl
     trusted = *std::move(checked);
   }
   if (print_only) {
-    std::cout << CheckpointLine(*trusted) << "\n";
+    // The log's note when there is one (what verify --checkpoint FILE takes).
+    std::cout << (trusted->log ? trusted->log_note : CheckpointLine(*trusted->heads) + "\n");
     return 0;
   }
-  const std::string booking = absl::GetFlag(FLAGS_booking);
-  const history::v1::Checkpoint* signed_checkpoint = trusted ? &*trusted : nullptr;
-  return Report(VerifyStore(txn, signed_checkpoint,
-                            booking.empty() ? std::nullopt : std::optional<std::string>(booking)),
-                signed_checkpoint);
+  const std::string booking_flag = absl::GetFlag(FLAGS_booking);
+  const std::optional<std::string> booking =
+      booking_flag.empty() ? std::nullopt : std::optional<std::string>(booking_flag);
+  StoreReport report =
+      VerifyStore(txn, trusted && trusted->heads ? &*trusted->heads : nullptr, booking);
+  if (trusted && trusted->log) {
+    absl::StatusOr<LogAudit> audit = AuditLog(txn, *trusted->log, booking, 100);
+    if (!audit.ok()) return Fail(3, std::string(audit.status().message()));
+    for (Finding& f : audit->findings) report.findings.push_back(std::move(f));
+  }
+  return Report(report, trusted ? &*trusted : nullptr);
 }
 
 int Main(int argc, char** argv) {

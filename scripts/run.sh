@@ -24,7 +24,7 @@ services_start "$BOOKING_DATABASE_URL" "$HISTORY_DATABASE_URL"
 build/tools/booking-demo --booking-target "$booking_listen" --history-target "$history_listen" \
   --token "$token" $(tls_flags demo-client)
 
-# Tamper evidence: every row's hash chain and the newest signed checkpoint.
+# Tamper evidence: every row's hash chain and the log against its newest signed checkpoint.
 echo
 checkpoint_wait "$HISTORY_DATABASE_URL" >"$local_dir/trusted.checkpoint"
 build/history-verify/history-verify verify --database-url "$HISTORY_DATABASE_URL" \
@@ -38,8 +38,8 @@ Running:
   PostgreSQL       127.0.0.1:$pg_port  (databases booking, history; data in .local/pg)
   bearer token     $token  (principal demo-dispatcher, in .local/tokens)
   mTLS             CA, certificates and keys in .local/tls; policy in .local/policy
-  checkpoints      signed with .local/checkpoint.key every 5 s; one kept outside the
-                   store in .local/trusted.checkpoint
+  checkpoints      the log's, signed with .local/checkpoint.key every second; one kept
+                   outside the store in .local/trusted.checkpoint
 
 Call it with build/tools/grpc-call (grpcurl's flags; README "Calling it" has more):
   build/tools/grpc-call -cacert .local/tls/ca.crt -cert .local/tls/demo-client.crt \\

@@ -7,7 +7,9 @@
 // - a superuser who rewrites a row and recomputes the booking's whole chain
 //   (so the chain alone checks out) is named by VerifyHistory and by the
 //   client, through the leaf the signed tree holds; a deleted last row is
-//   named by the leaf it left;
+//   named by the leaf it left; `history-verify verify` names both offline
+//   (whole store and --booking), and finds by the signed root a row rewritten
+//   together with its leaf hash in the tiles;
 // - `history-verify log` keeps a witness file: it trusts the first
 //   checkpoint, accepts one that extends it, and refuses (exit 1, file
 //   unchanged) a log rolled back below what it saw and a checkpoint of a
@@ -104,11 +106,25 @@ class LogProofTest : public PgSuite {
   // `history-verify log` with the witness file; its exit code and output.
   static std::pair<int, std::string> Witness(const std::string& file) {
     const std::string pub = key_file_ + ".pub";
-    const std::string log = set_->log_dir() + "/witness.out";
+    static int calls = 0;  // a file per call: RunCommand appends
+    const std::string log = absl::StrCat(set_->log_dir(), "/witness-", ++calls, ".out");
     absl::StatusOr<int> code =
         RunCommand({HISTORY_VERIFY_BIN, "log", "--database-url", set_->history_url(),
                     "--public-key", pub, "--witness", file},
                    {}, log);
+    EXPECT_TRUE(code.ok()) << code.status();
+    return {code.ok() ? *code : -1, ReadFile(log)};
+  }
+
+  // `history-verify verify` against the store's newest log checkpoint, then
+  // `extra` (e.g. --booking B); its exit code and output.
+  static std::pair<int, std::string> VerifyOffline(std::vector<std::string> extra = {}) {
+    static int calls = 0;  // a file per call: RunCommand appends
+    const std::string log = absl::StrCat(set_->log_dir(), "/verify-", ++calls, ".out");
+    std::vector<std::string> args = {HISTORY_VERIFY_BIN,  "verify",       "--database-url",
+                                     set_->history_url(), "--public-key", key_file_ + ".pub"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    absl::StatusOr<int> code = RunCommand(args, {}, log);
     EXPECT_TRUE(code.ok()) << code.status();
     return {code.ok() ? *code : -1, ReadFile(log)};
   }
@@ -138,6 +154,13 @@ TEST_F(LogProofTest, EveryCoveredRowComesWithAProofTheClientChecks) {
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(static_cast<int64_t>(c->size), r.log_checkpoint().size());
   EXPECT_EQ(CheckVerifyResponse(r, PublicKey()), "");
+  // Offline, the whole store and one booking: every covered entry is its row.
+  for (const std::vector<std::string>& extra :
+       {std::vector<std::string>{}, std::vector<std::string>{"--booking", "p-17"}}) {
+    const auto [code, out] = VerifyOffline(extra);
+    EXPECT_EQ(code, 0) << out;
+    EXPECT_TRUE(absl::StrContains(out, "checked against the log checkpoint of")) << out;
+  }
   // Altered in transit: a proof's hash, another row's canonical bytes, the note.
   history::v1::VerifyHistoryResponse bad = r;
   bad.mutable_rows(2)->mutable_inclusion()->mutable_hashes(0)->at(0) ^= 1;
@@ -183,6 +206,17 @@ TEST_F(LogProofTest, ARowRewrittenWithItsWholeChainIsNamedThroughTheLog) {
   EXPECT_TRUE(absl::StrContains(r.problem(), "rewritten after it was logged")) << r.problem();
   EXPECT_TRUE(absl::StrContains(CheckVerifyResponse(r, PublicKey()), "sequence 2: its inclusion"))
       << CheckVerifyResponse(r, PublicKey());
+  // Offline: by the tile's leaf hash (whole store) and by the inclusion
+  // proof (one booking); the chain alone would not see it.
+  for (const std::vector<std::string>& extra :
+       {std::vector<std::string>{}, std::vector<std::string>{"--booking", "rewritten"}}) {
+    const auto [code, out] = VerifyOffline(extra);
+    EXPECT_EQ(code, 1) << out;
+    EXPECT_TRUE(absl::StrContains(
+        out, "NOT VERIFIED: booking rewritten sequence 2: the row is not the entry"))
+        << out;
+    EXPECT_FALSE(absl::StrContains(out, "sequence 3:")) << out;
+  }
 }
 
 TEST_F(LogProofTest, ADeletedLastRowIsNamedThroughTheLeafItLeft) {
@@ -199,6 +233,62 @@ TEST_F(LogProofTest, ADeletedLastRowIsNamedThroughTheLeafItLeft) {
   EXPECT_FALSE(r.verified());
   EXPECT_EQ(r.first_bad_sequence(), 3) << r.problem();
   EXPECT_TRUE(absl::StrContains(r.problem(), "is gone from the store")) << r.problem();
+  for (const std::vector<std::string>& extra :
+       {std::vector<std::string>{}, std::vector<std::string>{"--booking", "deleted-last"}}) {
+    const auto [code, out] = VerifyOffline(extra);
+    EXPECT_EQ(code, 1) << out;
+    EXPECT_TRUE(absl::StrContains(out,
+                                  "NOT VERIFIED: booking deleted-last sequence 3: the row "
+                                  "the log holds at leaf"))
+        << out;
+  }
+}
+
+TEST_F(LogProofTest, TilesRewrittenWithTheRowAreFoundByTheSignedRoot) {
+  IngestAll(set_->history_target(), Chain("tile-forged", 1, 2, 99000));
+  WaitForCheckpoint(
+      QueryCount(set_->history_url(), R"(SELECT count(*) FROM "BookingStatusHistory")"));
+  // The superuser rewrites the row, its chain and its leaf hash in the tile:
+  // each row matches its tile, only the signed root tells. Put back after
+  // (the service's tree and the later tests go on from the real one).
+  const std::string keep = R"(SELECT encode(hashes, 'hex') FROM "BookingStatusHistoryTile"
+      WHERE level = 0 AND "index" = (SELECT "leafIndex" / 256 FROM "BookingStatusHistoryLeaf"
+        WHERE "bookingId" = 'tile-forged' AND sequence = 2))";
+  const std::string tile = QueryValue(set_->history_url(), keep);
+  const std::string row_hash = QueryValue(set_->history_url(), R"(SELECT encode("rowHash", 'hex')
+      FROM "BookingStatusHistory" WHERE "bookingId" = 'tile-forged' AND sequence = 2)");
+  const std::string changed_by = QueryValue(set_->history_url(), R"(SELECT "changedBy"
+      FROM "BookingStatusHistory" WHERE "bookingId" = 'tile-forged' AND sequence = 2)");
+  Exec(set_->history_url(), R"(
+    SET session_replication_role = replica;
+    UPDATE "BookingStatusHistory" SET "changedBy" = 'forger'
+      WHERE "bookingId" = 'tile-forged' AND sequence = 2;
+    UPDATE "BookingStatusHistory" h SET "rowHash" = sha256(
+        (SELECT p."rowHash" FROM "BookingStatusHistory" p
+         WHERE p."bookingId" = 'tile-forged' AND p.sequence = 1)
+        || "BookingStatusHistory_canonical"(h))
+      WHERE "bookingId" = 'tile-forged' AND sequence = 2;
+    UPDATE "BookingStatusHistoryTile" t SET hashes = overlay(t.hashes PLACING
+        sha256('\x00'::bytea || "BookingStatusHistory_canonical"(h)) FROM
+        (l."leafIndex" % 256)::int * 32 + 1 FOR 32)
+      FROM "BookingStatusHistoryLeaf" l JOIN "BookingStatusHistory" h ON h.id = l."historyId"
+      WHERE l."bookingId" = 'tile-forged' AND l.sequence = 2
+        AND t.level = 0 AND t."index" = l."leafIndex" / 256;)");
+  const auto [code, out] = VerifyOffline();
+  EXPECT_EQ(code, 1) << out;
+  EXPECT_TRUE(absl::StrContains(out, "entries and tiles were rewritten together")) << out;
+  EXPECT_FALSE(absl::StrContains(out, "booking tile-forged")) << out;
+  Exec(set_->history_url(),
+       absl::StrCat(R"(SET session_replication_role = replica;
+         UPDATE "BookingStatusHistory" SET "changedBy" = ')",
+                    changed_by, R"(', "rowHash" = decode(')", row_hash,
+                    R"(', 'hex') WHERE "bookingId" = 'tile-forged' AND sequence = 2;
+         UPDATE "BookingStatusHistoryTile" SET hashes = decode(')",
+                    tile, R"(', 'hex') WHERE level = 0 AND "index" = (SELECT "leafIndex" / 256
+           FROM "BookingStatusHistoryLeaf" WHERE "bookingId" = 'tile-forged' AND sequence = 2))"));
+  EXPECT_EQ(QueryValue(set_->history_url(), keep), tile);
+  const std::string after = VerifyOffline().second;
+  EXPECT_FALSE(absl::StrContains(after, "rewritten together")) << after;
 }
 
 TEST_F(LogProofTest, AWitnessOverGrpcGetsCheckpointsAndConsistencyProofs) {

@@ -65,23 +65,23 @@ policy_setup() { cp scripts/lib/local-authz-policy "$local_dir/policy"; }
 access_flags() { echo --auth-tokens-file "$local_dir/tokens" --authz-policy "$local_dir/policy"; }
 
 # Tamper evidence on (README "Tamper evidence"): the checkpoint signing key,
-# made once in .local/checkpoint.key (its public key beside it, .pub); a
-# checkpoint every 5 s locally (production: deploy/, 1m).
+# made once in .local/checkpoint.key (its public key beside it, .pub); the
+# log's checkpoint signed every second when it grew (the default).
 checkpoint_key="$local_dir/checkpoint.key"
 checkpoint_setup() {
   [ -f "$checkpoint_key" ] || build/history-verify/history-verify keygen --out "$checkpoint_key" >/dev/null
 }
-checkpoint_flags() { echo --checkpoint-key "$checkpoint_key" --checkpoint-interval 5s; }
+checkpoint_flags() { echo --checkpoint-key "$checkpoint_key"; }
 
-# Waits until the store holds a checkpoint signed after the newest history
-# row (up to 30 s) and prints it.
+# Waits until the store holds a log checkpoint covering every history row
+# (up to 30 s) and prints it (a signed note: its second line is the size).
 checkpoint_wait() {
   local line
   for _ in $(seq 1 300); do
     line=$(build/history-verify/history-verify checkpoint --database-url "$1" \
       --public-key "$checkpoint_key.pub" 2>/dev/null) &&
       [ "$(psql_local -d "${1##*/}" -tAc 'SELECT count(*) FROM "BookingStatusHistory"')" = \
-        "$(awk '{print $2}' <<<"$line")" ] &&
+        "$(sed -n 2p <<<"$line")" ] &&
       { echo "$line"; return 0; }
     sleep 0.1
   done

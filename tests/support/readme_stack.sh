@@ -45,7 +45,7 @@ fail() {
 # README's run command; fails unless it ended by verifying the history store.
 run_stack() {
   scripts/run.sh >"$work/run.out" 2>&1 || fail "scripts/run.sh exited $?"
-  grep -q '^verified: .* checked against the checkpoint of' "$work/run.out" ||
+  grep -q '^verified: .* checked against the log checkpoint of' "$work/run.out" ||
     fail "scripts/run.sh did not end with a verified store"
 }
 
