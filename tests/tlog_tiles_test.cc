@@ -48,7 +48,7 @@ struct Store {
     for (const Hash& leaf : leaves) ASSERT_TRUE(reference.Append(leaf).ok());
     ASSERT_EQ(*a->Root(), reference.Root());
   }
-  std::vector<Hash> all;  // every leaf appended, in order
+  std::vector<Hash> all;   // every leaf appended, in order
   CompactRange reference;  // the root of `all`, kept as it grows
 };
 
@@ -122,6 +122,11 @@ TEST(TlogTiles, RandomAppendsGiveTheTreesRootAndProofs) {
       only.tiles[key] = store.tiles.at(key);
     EXPECT_TRUE(TileInclusionProof(index, old_size, only.Source()).ok());
     EXPECT_TRUE(TileConsistencyProof(old_size, new_size, only.Source()).ok());
+    Store root_only;
+    for (const TileKey& key : RootTiles(new_size)) root_only.tiles[key] = store.tiles.at(key);
+    absl::StatusOr<Hash> root = TreeRoot(new_size, root_only.Source());
+    ASSERT_TRUE(root.ok()) << root.status();
+    EXPECT_EQ(*root, RootOf(new_tree));
   }
 }
 

@@ -87,15 +87,27 @@ absl::StatusOr<std::vector<Hash>> HashesOf(const absl::StatusOr<std::vector<Leaf
   return out;
 }
 
-// The tiles `compute` asks for, each answered with a full tile of zeros.
-template <typename Compute>
-std::vector<TileKey> Recorded(Compute compute) {
+// The tiles MTH(begin, end) reads, without hashing: the same recursion.
+void TilesOf(uint64_t begin, uint64_t end, std::set<TileKey>& keys) {
+  const uint64_t n = end - begin;
+  if (n == 1 || (IsPowerOfTwo(n) && begin % n == 0)) {
+    const int level = n == 1 ? 0 : Log2(n) / kTileHeight;
+    keys.insert({level, (begin >> (kTileHeight * level)) / kTileWidth});
+    return;
+  }
+  const uint64_t k = LargestPowerOfTwoBelow(n);
+  TilesOf(begin, begin + k, keys);
+  TilesOf(begin + k, end, keys);
+}
+
+std::vector<TileKey> TilesOfRanges(const absl::StatusOr<std::vector<LeafRange>>& ranges,
+                                   uint64_t size) {
   std::set<TileKey> keys;
-  const TileBytes zeros(kTileWidth * kHashSize, '\0');
-  compute([&](const TileKey& key) -> absl::StatusOr<TileBytes> {
-    keys.insert(key);
-    return zeros;
-  });
+  if (ranges.ok()) {
+    for (const LeafRange& r : *ranges) {
+      if (r.begin < r.end && r.end <= size) TilesOf(r.begin, r.end, keys);
+    }
+  }
   return {keys.begin(), keys.end()};
 }
 
@@ -144,15 +156,16 @@ absl::StatusOr<std::vector<Hash>> TileConsistencyProof(uint64_t old_size, uint64
 }
 
 std::vector<TileKey> InclusionProofTiles(uint64_t index, uint64_t size) {
-  return Recorded([&](const TileSource& s) { (void)TileInclusionProof(index, size, s); });
+  return TilesOfRanges(InclusionProofRanges(index, size), size);
 }
 
 std::vector<TileKey> ConsistencyProofTiles(uint64_t old_size, uint64_t new_size) {
-  return Recorded([&](const TileSource& s) { (void)TileConsistencyProof(old_size, new_size, s); });
+  return TilesOfRanges(ConsistencyProofRanges(old_size, new_size), new_size);
 }
 
 std::vector<TileKey> RootTiles(uint64_t size) {
-  return Recorded([&](const TileSource& s) { (void)TreeRoot(size, s); });
+  if (size == 0) return {};
+  return TilesOfRanges(std::vector<LeafRange>{{0, size}}, size);
 }
 
 absl::StatusOr<TileAppender> TileAppender::Restore(uint64_t size,

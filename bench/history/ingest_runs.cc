@@ -1,0 +1,119 @@
+#include "bench/history/ingest_runs.h"
+
+#include "absl/strings/str_cat.h"
+#include "bench/common/die.h"
+#include "common/pg.h"
+#include "common/tlog/note_key.h"
+#include "history-service/checkpoint.h"
+#include "history-service/checkpointer.h"
+#include "history-service/feed_sequencer.h"
+#include "history-service/history_store.h"
+#include "history-service/ingest_encoding.h"
+#include "history-service/log_tree.h"
+#include "pqxx/pqxx"
+#include "prometheus/registry.h"
+#include "tests/support/ingest_client.h"
+
+namespace booking::bench {
+namespace {
+
+using testing::EventId;
+using testing::StatusEvent;
+
+const char* const kPath[] = {"PENDING_PAYMENT", "CONFIRMED", "PICKUP_ASSIGNED", "PICKED_UP",
+                             "AT_WORKSHOP"};
+
+}  // namespace
+
+std::vector<history::v1::IngestRequest> IngestBatches(int events, int per_batch,
+                                                      const std::string& prefix, int64_t first_id) {
+  std::vector<history::v1::IngestRequest> out;
+  history::v1::IngestRequest batch;
+  for (int i = 0; i < events; ++i) {
+    const int s = i % 5 + 1;
+    *batch.add_events() = StatusEvent(EventId(first_id + i), absl::StrCat(prefix, i / 5), s,
+                                      s == 1 ? "" : kPath[s - 2], kPath[s - 1]);
+    if (batch.events_size() == per_batch || i + 1 == events) {
+      out.push_back(std::move(batch));
+      batch.Clear();
+    }
+  }
+  return out;
+}
+
+namespace {
+
+PgPool::Options PoolOptions(const std::string& url) {
+  return {.url = url, .size = 2, .acquire_timeout = absl::Seconds(5), .setup = {}, .name = "bench"};
+}
+
+}  // namespace
+
+double ChainedIngest(const std::string& url, const std::vector<history::v1::IngestRequest>& batches,
+                     const std::string& key_file, absl::Duration heads_interval) {
+  PgPool pool(PoolOptions(url));
+  HistoryStore store(pool);
+  absl::StatusOr<SigningKey> key = LoadSigningKey(key_file);
+  if (!key.ok()) Die(key.status().ToString());
+  absl::StatusOr<tlog::NoteSigner> signer =
+      tlog::NoteSigner::FromSeed("bench.local/log", key->secret.substr(0, 32));
+  if (!signer.ok()) Die(signer.status().ToString());
+  prometheus::Registry registry;
+  FeedSequencer sequencer({.url = url}, registry);
+  Checkpointer checkpointer(pool, {.heads_key = *std::move(key),
+                                   .heads_interval = heads_interval,
+                                   .log_signer = *std::move(signer),
+                                   .log_interval = absl::Seconds(1)});
+  auto tree_size = [&pool] {
+    absl::StatusOr<TreeHead> head =
+        pool.RunInTransaction<TreeHead>([](pqxx::work& txn) { return ReadTreeHead(txn); });
+    if (!head.ok()) Die(head.status().ToString());
+    return static_cast<int64_t>(head->size);
+  };
+  const int64_t before = tree_size();  // the store may hold a tree already
+  sequencer.Start();
+  checkpointer.Start();
+  int64_t n = 0;
+  const absl::Time start = absl::Now();
+  for (const auto& b : batches) {
+    absl::StatusOr<StoredBatch> stored = store.StoreBatch(b);
+    if (!stored.ok() || stored->ack.stored() != b.events_size()) Die("chained batch not stored");
+    n += b.events_size();
+  }
+  while (tree_size() < before + n) absl::SleepFor(absl::Milliseconds(5));  // all in the tree
+  const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  checkpointer.Stop();
+  sequencer.Stop();
+  return static_cast<double>(n) / seconds;
+}
+
+double PlainInsert(const std::string& url, const std::vector<history::v1::IngestRequest>& batches) {
+  PgPool pool(PoolOptions(url));
+  int64_t n = 0;
+  const absl::Time start = absl::Now();
+  for (const auto& b : batches) {
+    const EncodedEvents encoded = EncodeEvents(b);
+    std::vector<int> all(encoded.json.size());
+    for (size_t k = 0; k < all.size(); ++k) all[k] = static_cast<int>(k);
+    absl::Status s = pool.RunInTransaction([&](pqxx::work& txn) -> absl::Status {
+      txn.exec_params(R"(INSERT INTO "BookingStatusHistory"
+           ("eventId", "bookingId", sequence, "fromStatus", "toStatus", "changedBy", reason,
+            metadata, "createdAt")
+         SELECT e.event_id, e.booking_id, e.sequence, NULLIF(e.from_status, ''), e.to_status,
+                e.changed_by, NULLIF(e.reason, ''), NULLIF(e.metadata, '{}'::jsonb),
+                e.change_time AT TIME ZONE 'UTC'
+         FROM jsonb_to_recordset($1::jsonb) AS e(
+                event_id uuid, booking_id text, sequence bigint, from_status text,
+                to_status text, changed_by text, reason text, metadata jsonb,
+                change_time timestamptz)
+         ON CONFLICT DO NOTHING)",
+                      JsonArray(encoded, all));
+      return absl::OkStatus();
+    });
+    if (!s.ok()) Die(s.ToString());
+    n += b.events_size();
+  }
+  return static_cast<double>(n) / absl::ToDoubleSeconds(absl::Now() - start);
+}
+
+}  // namespace booking::bench
