@@ -89,18 +89,26 @@ tlog::TileSource SourceOf(const std::map<tlog::TileKey, tlog::TileBytes>& tiles)
   };
 }
 
-// Rows from before the feed (no position, none queued), after the cursor.
+// The next `limit` rows after the fold's cursor in (booking, sequence)
+// order, each marked `legacy` when it is from before the feed (no position,
+// none queued). The rows are taken by the index first and marked after: a
+// query that filters first lets the planner scan and sort the whole table
+// for every batch (measured: 0.56 s a batch at 1M rows, the fold quadratic).
+// The queue is read once per batch (a hashed subplan): it holds only what
+// waits for a position.
 std::string LegacyQuery(const TreeRow& t, pqxx::transaction_base& txn, int limit) {
   const std::string after =
-      t.legacy_booking ? absl::StrCat(R"(AND ("bookingId", sequence) > ()",
+      t.legacy_booking ? absl::StrCat(R"(WHERE ("bookingId", sequence) > ()",
                                       txn.quote(*t.legacy_booking), ", ", t.legacy_sequence, ")")
                        : "";
-  return absl::StrCat("SELECT id::text AS history_id, 0::bigint AS position, ", kContentColumns,
-                      R"( FROM "BookingStatusHistory" h WHERE true )", after, R"(
-        AND NOT EXISTS (SELECT 1 FROM "BookingStatusHistoryFeed" f WHERE f."historyId" = h.id)
-        AND NOT EXISTS (SELECT 1 FROM "BookingStatusHistoryFeedQueue" q WHERE q."historyId" = h.id)
-      ORDER BY "bookingId", sequence LIMIT )",
-                      limit);
+  return absl::StrCat("WITH c AS MATERIALIZED (SELECT id, ", kContentColumns,
+                      R"( FROM "BookingStatusHistory" )", after,
+                      R"( ORDER BY "bookingId", sequence LIMIT )", limit, R"()
+      SELECT c.id::text AS history_id, 0::bigint AS position, c.*,
+             NOT EXISTS (SELECT 1 FROM "BookingStatusHistoryFeed" f WHERE f."historyId" = c.id)
+               AND c.id NOT IN (SELECT "historyId" FROM "BookingStatusHistoryFeedQueue")
+               AS legacy
+      FROM c ORDER BY c.booking_id, c.sequence)");
 }
 
 // Rows of the feed after the tree's last position, in position order.
@@ -113,14 +121,21 @@ std::string FeedQuery(const TreeRow& t, int limit) {
                       t.feed_position, " ORDER BY f.position LIMIT ", limit);
 }
 
+struct PendingRows {
+  std::vector<Pending> rows;  // to append
+  size_t scanned = 0;         // rows the query gave, those passed over too
+  std::string last_booking;   // the last scanned: the fold's cursor
+  int64_t last_sequence = 0;
+};
+
 // A feed row whose history row is gone is refused, not passed over: the tree would miss an entry
-// the feed promised.
-absl::StatusOr<std::vector<Pending>> ReadPending(pqxx::transaction_base& txn,
-                                                 const std::string& query) {
+// the feed promised. `legacy`: the fold's query, whose rows with a position are passed over.
+absl::StatusOr<PendingRows> ReadPending(pqxx::transaction_base& txn, const std::string& query,
+                                        bool legacy) {
   const pqxx::result r = txn.exec(query);
   const ContentLayout at(r);
-  std::vector<Pending> out;
-  out.reserve(r.size());
+  PendingRows out;
+  out.rows.reserve(r.size());
   for (const pqxx::row& row : r) {
     if (row["history_id"].is_null()) {
       return absl::DataLossError(absl::StrCat(
@@ -130,8 +145,12 @@ absl::StatusOr<std::vector<Pending>> ReadPending(pqxx::transaction_base& txn,
           "refusing to extend the tree past it"));
     }
     const RowContent c = ReadContent(row, at);
-    out.push_back({row["history_id"].as<std::string>(), tlog::LeafHash(Canonical(c)),
-                   row["position"].as<int64_t>(), c.booking_id, c.sequence});
+    ++out.scanned;
+    out.last_booking = c.booking_id;
+    out.last_sequence = c.sequence;
+    if (legacy && !row["legacy"].as<bool>()) continue;
+    out.rows.push_back({row["history_id"].as<std::string>(), tlog::LeafHash(Canonical(c)),
+                        row["position"].as<int64_t>(), c.booking_id, c.sequence});
   }
   return out;
 }
@@ -181,14 +200,19 @@ absl::StatusOr<Batch> IntegrateBatch(pqxx::transaction_base& txn, int limit) {
   absl::StatusOr<TreeRow> before = ReadTreeRow(txn, absl::StrCat(kTreeLock, "; "));
   if (!before.ok()) return before.status();
   TreeRow after = *before;
-  absl::StatusOr<std::vector<Pending>> pending = ReadPending(
-      txn, before->legacy_done ? FeedQuery(*before, limit) : LegacyQuery(*before, txn, limit));
+  const bool folding = !before->legacy_done;
+  absl::StatusOr<PendingRows> pending = ReadPending(
+      txn, folding ? LegacyQuery(*before, txn, limit) : FeedQuery(*before, limit), folding);
   if (!pending.ok()) return pending.status();
-  const std::vector<Pending>& rows = *pending;
-  const bool full = static_cast<int>(rows.size()) == limit;
-  if (!before->legacy_done && !full) after.legacy_done = true;  // the feed's turn next
-  if (rows.empty() && after.legacy_done == before->legacy_done)
+  const std::vector<Pending>& rows = pending->rows;
+  const bool full = static_cast<int>(pending->scanned) == limit;
+  if (folding && !full) after.legacy_done = true;  // the feed's turn next
+  if (pending->scanned == 0 && after.legacy_done == before->legacy_done)
     return Batch{0, false, before->head};
+  if (folding && pending->scanned > 0) {
+    after.legacy_booking = pending->last_booking;
+    after.legacy_sequence = pending->last_sequence;
+  }
   std::vector<tlog::TileKey> partial_keys;
   for (const auto& [key, width] : tlog::PartialTiles(before->head.size))
     partial_keys.push_back(key);
@@ -207,12 +231,7 @@ absl::StatusOr<Batch> IntegrateBatch(pqxx::transaction_base& txn, int limit) {
   }
   for (const Pending& p : rows) {
     appender->Append(p.leaf);
-    if (before->legacy_done) {
-      after.feed_position = p.position;
-    } else {
-      after.legacy_booking = p.booking_id;
-      after.legacy_sequence = p.sequence;
-    }
+    if (!folding) after.feed_position = p.position;
   }
   absl::StatusOr<tlog::Hash> new_root = appender->Root();
   if (!new_root.ok()) return new_root.status();

@@ -44,7 +44,13 @@ std::vector<history::v1::IngestRequest> IngestBatches(int events, int per_batch,
 namespace {
 
 PgPool::Options PoolOptions(const std::string& url) {
-  return {.url = url, .size = 2, .acquire_timeout = absl::Seconds(5), .setup = {}, .name = "bench"};
+  // As the services' pools (common/service_startup.cc): no parallel workers.
+  return {
+      .url = url,
+      .size = 2,
+      .acquire_timeout = absl::Seconds(5),
+      .setup = [](pqxx::connection& c) { c.set_variable("max_parallel_workers_per_gather", "0"); },
+      .name = "bench"};
 }
 
 }  // namespace
