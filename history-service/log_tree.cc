@@ -193,6 +193,7 @@ struct Batch {
   int64_t appended = 0;
   bool more = false;  // more rows may wait
   TreeHead head;
+  bool folded = false;
 };
 
 // One batch in `txn`.
@@ -208,7 +209,7 @@ absl::StatusOr<Batch> IntegrateBatch(pqxx::transaction_base& txn, int limit) {
   const bool full = static_cast<int>(pending->scanned) == limit;
   if (folding && !full) after.legacy_done = true;  // the feed's turn next
   if (pending->scanned == 0 && after.legacy_done == before->legacy_done)
-    return Batch{0, false, before->head};
+    return Batch{0, false, before->head, before->legacy_done};
   if (folding && pending->scanned > 0) {
     after.legacy_booking = pending->last_booking;
     after.legacy_sequence = pending->last_sequence;
@@ -238,7 +239,7 @@ absl::StatusOr<Batch> IntegrateBatch(pqxx::transaction_base& txn, int limit) {
   after.head = {appender->size(), *new_root};
   Write(txn, *before, after, rows, *appender);
   return Batch{static_cast<int64_t>(rows.size()), full || after.legacy_done != before->legacy_done,
-               after.head};
+               after.head, after.legacy_done};
 }
 
 }  // namespace
@@ -254,6 +255,7 @@ absl::StatusOr<Integrated> IntegrateRows(pqxx::connection& conn, int limit) {
       txn.commit();
       total.appended += batch->appended;
       total.head = batch->head;
+      total.folded = batch->folded;
       more = batch->more && total.appended < limit;
     }
     return total;

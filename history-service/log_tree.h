@@ -44,6 +44,7 @@ struct TreeHead {
 struct Integrated {
   int64_t appended = 0;
   TreeHead head;
+  bool folded = false;  // every row from before the log is in the tree
 };
 absl::StatusOr<Integrated> IntegrateRows(pqxx::connection& conn, int limit);
 

@@ -11,6 +11,7 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "migrator/exit_codes.h"
+#include "migrator/fold_log.h"
 #include "migrator/run_phase.h"
 #include "migrator/up.h"
 
@@ -38,7 +39,7 @@ ABSL_FLAG(absl::Duration, ddl_lock_timeout, absl::Milliseconds(40),
 ABSL_FLAG(absl::Duration, wait_for_transactions, absl::Minutes(5),
           "how long to wait for transactions older than a switch of the writers' label set, and "
           "for CREATE INDEX CONCURRENTLY's waits, before giving up (exit 1)");
-ABSL_FLAG(int, batch_size, 1000, "rows per batch (expand snapshot, backfill, rollback)");
+ABSL_FLAG(int, batch_size, 1000, "rows per batch (expand snapshot, backfill, rollback, fold-log)");
 ABSL_FLAG(int, workers, 2,
           "backfill and its rollback: sessions relabelling at once, each its own range of ids "
           "(1 to 64; each its own connection; --throttle pauses each)");
@@ -108,6 +109,11 @@ Commands:
             the old labels without a long lock (new type, shadow column synced by
             trigger, batched copy, indexes built concurrently, a short swap);
             every carried object narrowed to the new labels.
+  fold-log  fold the history rows written before the transparency log (schema step
+            0012) into its Merkle tree, --batch-size rows a transaction under the
+            tree's lock; resumable (a killed run leaves a prefix the next one
+            extends; history-service's sequencer folds too while it runs); ends
+            when every older row is in. --dry-run: where the fold stands.
   rollback [PHASE]
             undo the latest phase: contract (old labels back, objects widened
             again), backfill (writers switch to the old labels; every new label
@@ -202,6 +208,23 @@ int Fail(const std::string& command, const absl::Status& status) {
   return ExitCodeOf(status);
 }
 
+int FoldLogCommand() {
+  if (const std::string problem = CheckFlags(); !problem.empty()) {
+    std::cerr << "migrator: " << problem << "\n";
+    return kExitUsage;
+  }
+  const std::string url = FlagOrEnv(FLAGS_history_database_url, "HISTORY_DATABASE_URL");
+  if (url.empty()) {
+    std::cerr << "migrator: fold-log needs the history store: set --history-database-url or "
+                 "HISTORY_DATABASE_URL\n";
+    return kExitUsage;
+  }
+  const absl::Status status =
+      FoldLog({StoreKind::kHistory, url, ""}, absl::GetFlag(FLAGS_batch_size),
+              absl::GetFlag(FLAGS_dry_run), std::cout);
+  return status.ok() ? kExitOk : Fail("fold-log", status);
+}
+
 int Main(int argc, char** argv) {
   // Whole lines on stdout: a log record (stderr, common/log.h) written
   // between two flushes then falls between two lines, not inside one.
@@ -210,13 +233,14 @@ int Main(int argc, char** argv) {
   const bool named_rollback = args.size() == 3 && args[1] == "rollback";
   if (args.size() != 2 && !named_rollback) {
     std::cerr << "migrator: expected one command (up, status, plan, expand, backfill, verify, "
-                 "contract or rollback); see migrator --help\n";
+                 "contract, rollback or fold-log); see migrator --help\n";
     return kExitUsage;
   }
   const std::string& command = args[1];
   const std::vector<std::string> phases = {"plan",   "expand",   "backfill",
                                            "verify", "contract", "rollback"};
   const bool is_phase = std::find(phases.begin(), phases.end(), command) != phases.end();
+  if (command == "fold-log") return FoldLogCommand();
   if (command != "up" && command != "status" && !is_phase) {
     std::cerr << "migrator: unknown command \"" << command << "\"; see migrator --help\n";
     return kExitUsage;

@@ -1,10 +1,10 @@
 // The audit trail's Merkle tree in the history store (history-service/
 // log_tree.h, schema step 0012), on a real PostgreSQL 15:
 // - rows from before the watch feed are folded in first, by booking and
-//   sequence, then the feed in position order; a folder killed with SIGKILL
-//   at a random moment leaves a tree the next one finishes, with exactly the
-//   root of the tree computed from every row (the whole order checked leaf
-//   by leaf);
+//   sequence, then the feed in position order; `migrator fold-log` killed
+//   with SIGKILL at a random moment leaves a tree the next run finishes, with
+//   exactly the root of the tree computed from every row (the whole order
+//   checked leaf by leaf);
 // - with history-service running, its sequencer keeps the tree up with what
 //   Ingest stores; inclusion proofs for random rows and consistency proofs
 //   between heads seen along the way, read from the stored tiles, verify
@@ -15,8 +15,6 @@
 #include "history-service/log_tree.h"
 
 #include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <random>
 #include <string>
@@ -30,6 +28,7 @@
 #include "history-service/row_content.h"
 #include "pqxx/pqxx"
 #include "tests/support/pg_suite.h"
+#include "tests/support/process.h"
 #include "tests/support/service_set.h"
 #include "tests/support/sql.h"
 #include "tests/support/wait.h"
@@ -76,6 +75,17 @@ void AddQueuedRows(const std::string& url, const std::string& prefix, int n) {
   ASSERT_EQ(*moved, n);
 }
 
+// Rows from before the feed (plain SQL: no position, not queued), as a
+// store written before schema step 0008 holds them; step 0012 on such a
+// store leaves "legacyDone" false.
+void AddLegacyRows(const std::string& url) {
+  Exec(url, R"(INSERT INTO "BookingStatusHistory"
+                 ("eventId", "bookingId", sequence, "fromStatus", "toStatus", "changedBy")
+               SELECT gen_random_uuid(), 'old-' || b, s, NULL, 'PENDING_PAYMENT', 'old'
+               FROM generate_series(1, 40) b, generate_series(1, 5) s)");
+  Exec(url, R"(UPDATE "BookingStatusHistoryTree" SET "legacyDone" = false)");
+}
+
 absl::StatusOr<Integrated> IntegrateAll(const std::string& url) {
   pqxx::connection conn(url);
   absl::StatusOr<Integrated> n;
@@ -113,30 +123,26 @@ class LogTreeTest : public PgSuite {
 
 TEST_F(LogTreeTest, OlderRowsFoldInFirstAndAKilledFolderIsResumed) {
   const std::string url = fold_->history_url();
-  // Rows from before the feed (plain SQL: no position, not queued), as a
-  // store written before schema step 0008 holds them; step 0012 on such a
-  // store leaves "legacyDone" false.
-  Exec(url, R"(INSERT INTO "BookingStatusHistory"
-                 ("eventId", "bookingId", sequence, "fromStatus", "toStatus", "changedBy")
-               SELECT gen_random_uuid(), 'old-' || b, s, NULL, 'PENDING_PAYMENT', 'old'
-               FROM generate_series(1, 40) b, generate_series(1, 5) s)");
-  Exec(url, R"(UPDATE "BookingStatusHistoryTree" SET "legacyDone" = false)");
+  AddLegacyRows(url);
   // Then rows that went through the feed's queue.
   AddQueuedRows(url, "new-", 150);
   const std::vector<tlog::Hash> expected = ExpectedLeaves(url);
   ASSERT_EQ(expected.size(), 350u);
-  // A folder integrating one row a transaction, killed at a random point.
+  // `migrator fold-log` a row a transaction, killed at a random point.
   std::mt19937 rng(7);
-  const pid_t child = fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {
-    try {
-      pqxx::connection conn(url);
-      for (;;) (void)IntegrateRows(conn, 1);
-    } catch (...) {
-    }
-    _exit(0);
-  }
+  const std::string log = fold_->log_dir() + "/fold-log.out";
+  auto fold = [&](std::vector<std::string> extra) {
+    std::vector<std::string> argv = {MIGRATOR_BIN, "fold-log", "--history-database-url", url};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return Process::Spawn(argv, {}, log);
+  };
+  absl::StatusOr<Process> dry = fold({"--dry-run"});
+  ASSERT_TRUE(dry.ok()) << dry.status();
+  ASSERT_EQ(dry->Wait(absl::Seconds(60)).value_or(-1), 0) << ReadFile(log);
+  EXPECT_TRUE(absl::StrContains(ReadFile(log), "the tree holds 0 entries")) << ReadFile(log);
+  EXPECT_TRUE(absl::StrContains(ReadFile(log), "still to fold")) << ReadFile(log);
+  absl::StatusOr<Process> folder = fold({"--batch-size", "1"});
+  ASSERT_TRUE(folder.ok()) << folder.status();
   const uint64_t kill_at = 30 + rng() % 250;
   pqxx::connection watcher(url);
   const absl::Status reached = WaitFor(
@@ -146,22 +152,27 @@ TEST_F(LogTreeTest, OlderRowsFoldInFirstAndAKilledFolderIsResumed) {
                kill_at;
       },
       absl::Seconds(60), "the folder's progress", absl::Milliseconds(1));
-  kill(child, SIGKILL);
-  waitpid(child, nullptr, 0);
-  ASSERT_TRUE(reached.ok()) << reached;
+  folder->Signal(SIGKILL);
+  EXPECT_EQ(folder->Wait(absl::Seconds(30)).value_or(-1), 128 + SIGKILL) << ReadFile(log);
+  ASSERT_TRUE(reached.ok()) << reached << ReadFile(log);
   const TreeHead killed = Head(url);
   ASSERT_LT(killed.size, expected.size()) << "killed after it finished: nothing was resumed";
   // What the killed folder committed is a prefix of the whole tree.
   EXPECT_EQ(killed.root, tlog::RootOf(absl::MakeConstSpan(expected).first(killed.size)));
-  absl::StatusOr<Integrated> rest = IntegrateAll(url);
-  ASSERT_TRUE(rest.ok()) << rest.status();
-  EXPECT_EQ(rest->head.size, expected.size());
-  EXPECT_EQ(rest->head.root, tlog::RootOf(expected));
+  // The next run finishes it (and says where the fold stands).
+  absl::StatusOr<Process> rest_run = fold({});
+  ASSERT_TRUE(rest_run.ok()) << rest_run.status();
+  ASSERT_EQ(rest_run->Wait(absl::Seconds(60)).value_or(-1), 0) << ReadFile(log);
+  EXPECT_TRUE(absl::StrContains(ReadFile(log), "rows from before the log all folded in"))
+      << ReadFile(log);
+  const TreeHead done = Head(url);
+  EXPECT_EQ(done.size, expected.size());
+  EXPECT_EQ(done.root, tlog::RootOf(expected));
   pqxx::connection conn(url);
   pqxx::nontransaction txn(conn);
   absl::StatusOr<tlog::Hash> from_tiles = StoredRoot(txn, expected.size());
   ASSERT_TRUE(from_tiles.ok()) << from_tiles.status();
-  EXPECT_EQ(*from_tiles, rest->head.root);
+  EXPECT_EQ(*from_tiles, done.root);
   EXPECT_EQ(QueryCount(url, R"(SELECT count(*) FROM "BookingStatusHistoryLeaf")"), 350);
   EXPECT_EQ(QueryValue(url, R"(SELECT "legacyDone" FROM "BookingStatusHistoryTree")"), "t");
 }
