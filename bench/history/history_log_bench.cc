@@ -106,16 +106,6 @@ void Fold(const std::string& url, int64_t rows) {
                .met = std::nullopt});
 }
 
-// As the services' pools (common/service_startup.cc): no parallel workers.
-PgPool::Options PoolOptions(const std::string& url) {
-  return {
-      .url = url,
-      .size = 2,
-      .acquire_timeout = absl::Seconds(5),
-      .setup = [](pqxx::connection& c) { c.set_variable("max_parallel_workers_per_gather", "0"); },
-      .name = "bench"};
-}
-
 // Times `fn` in one transaction of `pool`.
 absl::Duration Timed(PgPool& pool, const std::function<void(pqxx::work&)>& fn) {
   const absl::Time start = absl::Now();
@@ -136,7 +126,7 @@ struct Keys {
 // log checkpoint signed and timed. Then the heads checkpoint, timed after
 // the same number of new rows (its first signing not counted).
 void CheckpointCost(const std::string& url, int64_t rows, const Keys& keys, int64_t& next_id) {
-  PgPool pool(PoolOptions(url));
+  PgPool pool(bench::BenchPoolOptions(url));
   HistoryStore store(pool);
   pqxx::connection conn(url);
   const int per_round = absl::GetFlag(FLAGS_round_events);
@@ -197,7 +187,7 @@ void Ingest(const std::string& url, int64_t rows, const std::string& key_file, i
 // VerifyHistory (with inclusion proofs), GetBookingHistory and one
 // inclusion proof alone, of the same random loaded bookings.
 void Reads(const std::string& url, int bookings, int64_t rows) {
-  PgPool pool(PoolOptions(url));
+  PgPool pool(bench::BenchPoolOptions(url));
   HistoryStore store(pool);
   const int per_booking = absl::GetFlag(FLAGS_per_booking);
   Latencies verify, get, proof;

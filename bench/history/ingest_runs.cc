@@ -41,9 +41,7 @@ std::vector<history::v1::IngestRequest> IngestBatches(int events, int per_batch,
   return out;
 }
 
-namespace {
-
-PgPool::Options PoolOptions(const std::string& url) {
+PgPool::Options BenchPoolOptions(const std::string& url) {
   // As the services' pools (common/service_startup.cc): no parallel workers.
   return {
       .url = url,
@@ -53,11 +51,9 @@ PgPool::Options PoolOptions(const std::string& url) {
       .name = "bench"};
 }
 
-}  // namespace
-
 double ChainedIngest(const std::string& url, const std::vector<history::v1::IngestRequest>& batches,
                      const std::string& key_file, absl::Duration heads_interval) {
-  PgPool pool(PoolOptions(url));
+  PgPool pool(BenchPoolOptions(url));
   HistoryStore store(pool);
   absl::StatusOr<SigningKey> key = LoadSigningKey(key_file);
   if (!key.ok()) Die(key.status().ToString());
@@ -94,7 +90,7 @@ double ChainedIngest(const std::string& url, const std::vector<history::v1::Inge
 }
 
 double PlainInsert(const std::string& url, const std::vector<history::v1::IngestRequest>& batches) {
-  PgPool pool(PoolOptions(url));
+  PgPool pool(BenchPoolOptions(url));
   int64_t n = 0;
   const absl::Time start = absl::Now();
   for (const auto& b : batches) {

@@ -11,9 +11,14 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "common/pg.h"
 #include "history/v1/history.pb.h"
 
 namespace booking::bench {
+
+// A pool of 2 connections set as the services' pools are
+// (common/service_startup.cc): no parallel workers.
+PgPool::Options BenchPoolOptions(const std::string& url);
 
 // `events` events of bookings "<prefix><n>" (five each, in order), event ids
 // from `first_id`, in batches of `per_batch`.
