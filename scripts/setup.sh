@@ -11,6 +11,7 @@ packages=(
   libgtest-dev libgmock-dev gdb
   jq  # picks fields out of answers in README's examples (tests/readme_examples_test.sh)
   postgresql-15 postgresql-client-15
+  postgresql-15-auto-failover  # pg_autoctl: the failover test (tests/failover_test)
   gnuplot-nox  # the benchmarks' plots (bench/run-all and their smoke tests)
   prometheus  # promtool: tests/monitoring_config_test checks deploy/monitoring's rules
   python3 universal-ctags  # scripts/check-structure.py (the structure_check tests)

@@ -9,21 +9,22 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "tests/support/database_server.h"
 
 namespace booking::testing {
 
-class PgCluster {
+class PgCluster : public DatabaseServer {
  public:
   static absl::StatusOr<std::unique_ptr<PgCluster>> Start();
-  ~PgCluster();
+  ~PgCluster() override;
   PgCluster(const PgCluster&) = delete;
   PgCluster& operator=(const PgCluster&) = delete;
 
   int port() const { return port_; }
-  const std::string& dir() const { return dir_; }
+  const std::string& dir() const override { return dir_; }
 
   // Creates an empty database and returns its libpq URL.
-  absl::StatusOr<std::string> CreateDatabase(const std::string& name);
+  absl::StatusOr<std::string> CreateDatabase(const std::string& name) override;
   std::string Url(const std::string& database) const;
 
   absl::Status Stop();  // fast shutdown

@@ -123,25 +123,25 @@ absl::StatusOr<double> ScrapeMetric(const std::string& target, const std::string
   return SumOf(*samples, base, labels);
 }
 
-absl::StatusOr<std::unique_ptr<ServiceSet>> ServiceSet::Create(PgCluster& pg,
+absl::StatusOr<std::unique_ptr<ServiceSet>> ServiceSet::Create(DatabaseServer& pg,
                                                                const std::string& prefix) {
   return Create(pg, pg, prefix);
 }
 
 absl::StatusOr<std::unique_ptr<ServiceSet>> ServiceSet::CreateSeeded(
-    PgCluster& pg, const std::string& prefix, const std::string& booking_seed,
+    DatabaseServer& pg, const std::string& prefix, const std::string& booking_seed,
     const std::vector<std::string>& psql_vars) {
   return Create(pg, pg, prefix, booking_seed, psql_vars);
 }
 
-absl::StatusOr<std::unique_ptr<ServiceSet>> ServiceSet::Create(PgCluster& booking_pg,
-                                                               PgCluster& history_pg,
+absl::StatusOr<std::unique_ptr<ServiceSet>> ServiceSet::Create(DatabaseServer& booking_pg,
+                                                               DatabaseServer& history_pg,
                                                                const std::string& prefix) {
   return Create(booking_pg, history_pg, prefix, "", {});
 }
 
 absl::StatusOr<std::unique_ptr<ServiceSet>> ServiceSet::Create(
-    PgCluster& booking_pg, PgCluster& history_pg, const std::string& prefix,
+    DatabaseServer& booking_pg, DatabaseServer& history_pg, const std::string& prefix,
     const std::string& booking_seed, const std::vector<std::string>& psql_vars) {
   std::unique_ptr<ServiceSet> s(new ServiceSet());
   absl::StatusOr<std::string> booking = booking_pg.CreateDatabase(prefix + "_booking");
@@ -179,19 +179,19 @@ absl::StatusOr<std::unique_ptr<ServiceSet>> ServiceSet::Create(
   return s;
 }
 
-absl::StatusOr<std::unique_ptr<ServiceSet>> ServiceSet::CreateAndStart(PgCluster& pg,
+absl::StatusOr<std::unique_ptr<ServiceSet>> ServiceSet::CreateAndStart(DatabaseServer& pg,
                                                                        const std::string& prefix) {
   return CreateAndStart(pg, pg, prefix);
 }
 
-absl::StatusOr<std::unique_ptr<ServiceSet>> ServiceSet::CreateAndStart(PgCluster& booking_pg,
-                                                                       PgCluster& history_pg,
+absl::StatusOr<std::unique_ptr<ServiceSet>> ServiceSet::CreateAndStart(DatabaseServer& booking_pg,
+                                                                       DatabaseServer& history_pg,
                                                                        const std::string& prefix) {
   return CreateAndStart(booking_pg, history_pg, prefix, Options());
 }
 
-absl::StatusOr<std::unique_ptr<ServiceSet>> ServiceSet::CreateAndStart(PgCluster& booking_pg,
-                                                                       PgCluster& history_pg,
+absl::StatusOr<std::unique_ptr<ServiceSet>> ServiceSet::CreateAndStart(DatabaseServer& booking_pg,
+                                                                       DatabaseServer& history_pg,
                                                                        const std::string& prefix,
                                                                        Options options) {
   absl::StatusOr<std::unique_ptr<ServiceSet>> s = Create(booking_pg, history_pg, prefix);

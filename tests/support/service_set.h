@@ -1,4 +1,4 @@
-// The real binaries around one PgCluster (or two: the booking store on one
+// The real binaries around one DatabaseServer (or two: the booking store on one
 // server, the history store on another, so that each can be restarted on its
 // own): migrator up on fresh booking and history databases, then
 // history-service and one or more booking-service replicas on free ports,
@@ -16,6 +16,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "grpcpp/security/credentials.h"
+#include "tests/support/database_server.h"
 #include "tests/support/pg_cluster.h"
 #include "tests/support/process.h"
 
@@ -67,32 +68,32 @@ class ServiceSet {
 
   // Creates databases "<prefix>_booking" and "<prefix>_history" and runs
   // `migrator up` on them.
-  static absl::StatusOr<std::unique_ptr<ServiceSet>> Create(PgCluster& pg,
+  static absl::StatusOr<std::unique_ptr<ServiceSet>> Create(DatabaseServer& pg,
                                                             const std::string& prefix);
   // The booking database on `booking_pg`, the history database on
   // `history_pg`.
-  static absl::StatusOr<std::unique_ptr<ServiceSet>> Create(PgCluster& booking_pg,
-                                                            PgCluster& history_pg,
+  static absl::StatusOr<std::unique_ptr<ServiceSet>> Create(DatabaseServer& booking_pg,
+                                                            DatabaseServer& history_pg,
                                                             const std::string& prefix);
 
   // Create, with the booking database first loaded from the psql file
   // `booking_seed` (with -v `psql_vars`): a store as production has it.
   static absl::StatusOr<std::unique_ptr<ServiceSet>> CreateSeeded(
-      PgCluster& pg, const std::string& prefix, const std::string& booking_seed,
+      DatabaseServer& pg, const std::string& prefix, const std::string& booking_seed,
       const std::vector<std::string>& psql_vars);
 
   // Create, then both services started.
-  static absl::StatusOr<std::unique_ptr<ServiceSet>> CreateAndStart(PgCluster& pg,
+  static absl::StatusOr<std::unique_ptr<ServiceSet>> CreateAndStart(DatabaseServer& pg,
                                                                     const std::string& prefix);
-  static absl::StatusOr<std::unique_ptr<ServiceSet>> CreateAndStart(PgCluster& booking_pg,
-                                                                    PgCluster& history_pg,
+  static absl::StatusOr<std::unique_ptr<ServiceSet>> CreateAndStart(DatabaseServer& booking_pg,
+                                                                    DatabaseServer& history_pg,
                                                                     const std::string& prefix);
   // With `options` (kept for every later start).
-  static absl::StatusOr<std::unique_ptr<ServiceSet>> CreateAndStart(PgCluster& booking_pg,
-                                                                    PgCluster& history_pg,
+  static absl::StatusOr<std::unique_ptr<ServiceSet>> CreateAndStart(DatabaseServer& booking_pg,
+                                                                    DatabaseServer& history_pg,
                                                                     const std::string& prefix,
                                                                     Options options);
-  static absl::StatusOr<std::unique_ptr<ServiceSet>> CreateAndStart(PgCluster& pg,
+  static absl::StatusOr<std::unique_ptr<ServiceSet>> CreateAndStart(DatabaseServer& pg,
                                                                     const std::string& prefix,
                                                                     Options options) {
     return CreateAndStart(pg, pg, prefix, std::move(options));
@@ -145,7 +146,7 @@ class ServiceSet {
  private:
   ServiceSet() = default;
   static absl::StatusOr<std::unique_ptr<ServiceSet>> Create(
-      PgCluster& booking_pg, PgCluster& history_pg, const std::string& prefix,
+      DatabaseServer& booking_pg, DatabaseServer& history_pg, const std::string& prefix,
       const std::string& booking_seed, const std::vector<std::string>& psql_vars);
   struct Instance {
     int port = 0;
