@@ -54,97 +54,86 @@ HistoryServiceImpl::HistoryServiceImpl(HistoryStore& store, prometheus::Registry
   for (const char* reason : {"gap", "fork", "conflict"}) held_.Add({{"reason", reason}});
 }
 
+template <typename Response>
+grpc::Status HistoryServiceImpl::ServeRead(grpc::ServerContext& context, absl::string_view method,
+                                           Response* response,
+                                           absl::FunctionRef<absl::StatusOr<Response>()> read) {
+  auto run = [&]() -> absl::Status {
+    if (absl::Status refused = CallRefusal(context); !refused.ok()) return refused;  // authz
+    absl::StatusOr<CallerLimiter::Slot> slot = EnterRead(context);
+    if (!slot.ok()) return slot.status();
+    absl::StatusOr<Response> answer = read();
+    if (!answer.ok()) return answer.status();
+    *response = *std::move(answer);
+    return absl::OkStatus();
+  };
+  return ToCallerStatus(run(), kDomain, method);
+}
+
 grpc::Status HistoryServiceImpl::GetBookingHistory(
     grpc::ServerContext* context, const history::v1::GetBookingHistoryRequest* request,
     history::v1::GetBookingHistoryResponse* response) {
-  auto run = [&]() -> absl::Status {
-    if (absl::Status refused = CallRefusal(*context); !refused.ok()) return refused;  // authz
-    absl::StatusOr<CallerLimiter::Slot> slot = EnterRead(*context);
-    if (!slot.ok()) return slot.status();
-    if (absl::Status s = CheckBookingId(request->booking_id()); !s.ok()) return s;
-    absl::StatusOr<int> page_size = PageSizeOf(request->page_size(), kDefaultPageSize);
-    if (!page_size.ok()) return page_size.status();
-    absl::StatusOr<int64_t> after = HistoryPageAfter(request->page_token(), request->booking_id());
-    if (!after.ok()) return after.status();
-    absl::StatusOr<history::v1::GetBookingHistoryResponse> page =
-        store_.Get(request->booking_id(), *page_size, *after, DeadlineOf(*context));
-    if (!page.ok()) return page.status();
-    *response = *std::move(page);
-    return absl::OkStatus();
-  };
-  return ToCallerStatus(run(), kDomain, "history.v1.HistoryService/GetBookingHistory");
+  using Response = history::v1::GetBookingHistoryResponse;
+  return ServeRead<Response>(
+      *context, "history.v1.HistoryService/GetBookingHistory", response,
+      [&]() -> absl::StatusOr<Response> {
+        if (absl::Status s = CheckBookingId(request->booking_id()); !s.ok()) return s;
+        absl::StatusOr<int> page_size = PageSizeOf(request->page_size(), kDefaultPageSize);
+        if (!page_size.ok()) return page_size.status();
+        absl::StatusOr<int64_t> after =
+            HistoryPageAfter(request->page_token(), request->booking_id());
+        if (!after.ok()) return after.status();
+        return store_.Get(request->booking_id(), *page_size, *after, DeadlineOf(*context));
+      });
 }
 
 grpc::Status HistoryServiceImpl::VerifyHistory(grpc::ServerContext* context,
                                                const history::v1::VerifyHistoryRequest* request,
                                                history::v1::VerifyHistoryResponse* response) {
-  auto run = [&]() -> absl::Status {
-    if (absl::Status refused = CallRefusal(*context); !refused.ok()) return refused;  // authz
-    absl::StatusOr<CallerLimiter::Slot> slot = EnterRead(*context);
-    if (!slot.ok()) return slot.status();
-    if (absl::Status s = CheckBookingId(request->booking_id()); !s.ok()) return s;
-    absl::StatusOr<history::v1::VerifyHistoryResponse> verified =
-        store_.Verify(request->booking_id(), DeadlineOf(*context));
-    if (!verified.ok()) return verified.status();
-    *response = *std::move(verified);
-    if (!response->verified()) {
-      LogError("history does not verify",
-               {{"booking_id", request->booking_id()},
-                {"sequence", absl::StrCat(response->first_bad_sequence())},
-                {"problem", response->problem()}});
-    }
-    return absl::OkStatus();
-  };
-  return ToCallerStatus(run(), kDomain, "history.v1.HistoryService/VerifyHistory");
+  using Response = history::v1::VerifyHistoryResponse;
+  return ServeRead<Response>(*context, "history.v1.HistoryService/VerifyHistory", response,
+                             [&]() -> absl::StatusOr<Response> {
+                               if (absl::Status s = CheckBookingId(request->booking_id()); !s.ok())
+                                 return s;
+                               absl::StatusOr<Response> verified =
+                                   store_.Verify(request->booking_id(), DeadlineOf(*context));
+                               if (verified.ok() && !verified->verified()) {
+                                 LogError(
+                                     "history does not verify",
+                                     {{"booking_id", request->booking_id()},
+                                      {"sequence", absl::StrCat(verified->first_bad_sequence())},
+                                      {"problem", verified->problem()}});
+                               }
+                               return verified;
+                             });
 }
 
 grpc::Status HistoryServiceImpl::GetLogCheckpoint(grpc::ServerContext* context,
                                                   const history::v1::GetLogCheckpointRequest*,
                                                   history::v1::LogCheckpoint* response) {
-  auto run = [&]() -> absl::Status {
-    if (absl::Status refused = CallRefusal(*context); !refused.ok()) return refused;  // authz
-    absl::StatusOr<CallerLimiter::Slot> slot = EnterRead(*context);
-    if (!slot.ok()) return slot.status();
-    absl::StatusOr<history::v1::LogCheckpoint> c = store_.LogCheckpoint(DeadlineOf(*context));
-    if (!c.ok()) return c.status();
-    *response = *std::move(c);
-    return absl::OkStatus();
-  };
-  return ToCallerStatus(run(), kDomain, "history.v1.HistoryService/GetLogCheckpoint");
+  return ServeRead<history::v1::LogCheckpoint>(
+      *context, "history.v1.HistoryService/GetLogCheckpoint", response,
+      [&] { return store_.LogCheckpoint(DeadlineOf(*context)); });
 }
 
 grpc::Status HistoryServiceImpl::GetConsistencyProof(
     grpc::ServerContext* context, const history::v1::GetConsistencyProofRequest* request,
     history::v1::ConsistencyProof* response) {
-  auto run = [&]() -> absl::Status {
-    if (absl::Status refused = CallRefusal(*context); !refused.ok()) return refused;  // authz
-    absl::StatusOr<CallerLimiter::Slot> slot = EnterRead(*context);
-    if (!slot.ok()) return slot.status();
-    absl::StatusOr<history::v1::ConsistencyProof> proof =
-        store_.ConsistencyProof(*request, DeadlineOf(*context));
-    if (!proof.ok()) return proof.status();
-    *response = *std::move(proof);
-    return absl::OkStatus();
-  };
-  return ToCallerStatus(run(), kDomain, "history.v1.HistoryService/GetConsistencyProof");
+  return ServeRead<history::v1::ConsistencyProof>(
+      *context, "history.v1.HistoryService/GetConsistencyProof", response,
+      [&] { return store_.ConsistencyProof(*request, DeadlineOf(*context)); });
 }
 
 grpc::Status HistoryServiceImpl::ListHistory(grpc::ServerContext* context,
                                              const history::v1::ListHistoryRequest* request,
                                              history::v1::ListHistoryResponse* response) {
-  auto run = [&]() -> absl::Status {
-    if (absl::Status refused = CallRefusal(*context); !refused.ok()) return refused;  // authz
-    absl::StatusOr<CallerLimiter::Slot> slot = EnterRead(*context);
-    if (!slot.ok()) return slot.status();
-    absl::StatusOr<ListPlan> plan = PlanListHistory(*request);
-    if (!plan.ok()) return plan.status();
-    absl::StatusOr<history::v1::ListHistoryResponse> page =
-        store_.List(*plan, DeadlineOf(*context));
-    if (!page.ok()) return page.status();
-    *response = *std::move(page);
-    return absl::OkStatus();
-  };
-  return ToCallerStatus(run(), kDomain, "history.v1.HistoryService/ListHistory");
+  using Response = history::v1::ListHistoryResponse;
+  return ServeRead<Response>(*context, "history.v1.HistoryService/ListHistory", response,
+                             [&]() -> absl::StatusOr<Response> {
+                               absl::StatusOr<ListPlan> plan = PlanListHistory(*request);
+                               if (!plan.ok()) return plan.status();
+                               return store_.List(*plan, DeadlineOf(*context));
+                             });
 }
 
 grpc::Status HistoryServiceImpl::Ingest(

@@ -7,6 +7,9 @@
 #include <mutex>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/functional/function_ref.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "common/caller_limiter.h"
 #include "history-service/history_store.h"
@@ -78,6 +81,12 @@ class HistoryServiceImpl final
 
   // A place for one more read call of the caller (readers_).
   absl::StatusOr<CallerLimiter::Slot> EnterRead(const grpc::ServerContextBase& context);
+  // One read call: refused as the policy says, in a read slot, then `read`
+  // (the request's checks and the store's answer) into `response`; the
+  // status the caller gets for `method`.
+  template <typename Response>
+  grpc::Status ServeRead(grpc::ServerContext& context, absl::string_view method, Response* response,
+                         absl::FunctionRef<absl::StatusOr<Response>()> read);
 
   // Metrics and logs of a stored batch: held-back events by reason.
   void Count(const StoredBatch& stored);
