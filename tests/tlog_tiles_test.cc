@@ -4,7 +4,8 @@
 // store as a database would keep it (restoring the appender from the stored
 // partial tiles before each batch), and at each size checks the root, then
 // inclusion and consistency proofs read from the tiles (for older sizes too,
-// from the longer tiles of now), and that the proofs verify. A store whose
+// from the longer tiles of now), and that the proofs verify; the compact
+// range of an older size read from the tiles extends to the newer root. A store whose
 // tile is short or missing is refused, never guessed.
 #include <map>
 #include <random>
@@ -53,6 +54,23 @@ struct Store {
 };
 
 Hash LeafNumber(uint64_t i) { return LeafHash(absl::StrCat("leaf ", i)); }
+
+// The compact range of `old_size` leaves, from the tiles it names alone:
+// restored, it gives that size's root and extends to `new_size`'s.
+void ExpectCompactRangeFromTiles(const Store& store, uint64_t old_size, uint64_t new_size) {
+  const std::vector<Hash>& all = store.all;
+  Store range_only;
+  for (const TileKey& key : CompactRangeTiles(old_size))
+    range_only.tiles[key] = store.tiles.at(key);
+  absl::StatusOr<std::vector<Hash>> nodes = TileCompactRange(old_size, range_only.Source());
+  ASSERT_TRUE(nodes.ok()) << nodes.status();
+  absl::StatusOr<CompactRange> range = CompactRange::Restore(old_size, *nodes);
+  ASSERT_TRUE(range.ok()) << range.status();
+  EXPECT_EQ(range->Root(), RootOf(absl::Span<const Hash>(all.data(), old_size))) << old_size;
+  for (uint64_t i = old_size; i < new_size; ++i) ASSERT_TRUE(range->Append(all[i]).ok());
+  EXPECT_EQ(range->Root(), RootOf(absl::Span<const Hash>(all.data(), new_size)))
+      << old_size << " to " << new_size;
+}
 
 TEST(TlogTiles, WidthsAndPartialTiles) {
   EXPECT_EQ(TileWidth({0, 0}, 0), 0u);
@@ -127,6 +145,7 @@ TEST(TlogTiles, RandomAppendsGiveTheTreesRootAndProofs) {
     absl::StatusOr<Hash> root = TreeRoot(new_size, root_only.Source());
     ASSERT_TRUE(root.ok()) << root.status();
     EXPECT_EQ(*root, RootOf(new_tree));
+    ExpectCompactRangeFromTiles(store, old_size, new_size);
   }
 }
 

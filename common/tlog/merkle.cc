@@ -270,6 +270,18 @@ absl::Status VerifyConsistency(uint64_t old_size, uint64_t new_size, const Hash&
   return absl::OkStatus();
 }
 
+std::vector<LeafRange> CompactRangeRanges(uint64_t size) {
+  std::vector<LeafRange> out;
+  uint64_t begin = 0;
+  for (int bit = 63; bit >= 0; --bit) {
+    const uint64_t width = uint64_t{1} << bit;
+    if ((size & width) == 0) continue;
+    out.push_back({begin, begin + width});
+    begin += width;
+  }
+  return out;
+}
+
 absl::StatusOr<CompactRange> CompactRange::Restore(uint64_t size, std::vector<Hash> nodes) {
   const size_t want = __builtin_popcountll(size);
   if (nodes.size() != want) {

@@ -75,6 +75,9 @@ absl::StatusOr<std::vector<LeafRange>> InclusionProofRanges(uint64_t index, uint
 // PROOF(old_size, D[new_size]) as ranges; empty when the sizes are equal;
 // kInvalidArgument when old_size is 0 (nothing to prove) or > new_size.
 absl::StatusOr<std::vector<LeafRange>> ConsistencyProofRanges(uint64_t old_size, uint64_t new_size);
+// The perfect subtrees a tree of `size` leaves is made of, one per set bit of
+// size, the largest (leftmost) first: a CompactRange's nodes.
+std::vector<LeafRange> CompactRangeRanges(uint64_t size);
 
 // The same proofs as hashes over the tree of `leaves` (leaf hashes).
 absl::StatusOr<std::vector<Hash>> InclusionProof(absl::Span<const Hash> leaves, uint64_t index);

@@ -163,6 +163,14 @@ std::vector<TileKey> ConsistencyProofTiles(uint64_t old_size, uint64_t new_size)
   return TilesOfRanges(ConsistencyProofRanges(old_size, new_size), new_size);
 }
 
+absl::StatusOr<std::vector<Hash>> TileCompactRange(uint64_t size, const TileSource& tiles) {
+  return HashesOf(CompactRangeRanges(size), size, tiles);
+}
+
+std::vector<TileKey> CompactRangeTiles(uint64_t size) {
+  return TilesOfRanges(CompactRangeRanges(size), size);
+}
+
 std::vector<TileKey> RootTiles(uint64_t size) {
   if (size == 0) return {};
   return TilesOfRanges(std::vector<LeafRange>{{0, size}}, size);

@@ -69,11 +69,15 @@ absl::StatusOr<std::vector<Hash>> TileInclusionProof(uint64_t index, uint64_t si
                                                      const TileSource& tiles);
 absl::StatusOr<std::vector<Hash>> TileConsistencyProof(uint64_t old_size, uint64_t new_size,
                                                        const TileSource& tiles);
+// The nodes of the CompactRange of the tree's first `size` leaves
+// (CompactRangeRanges), from the tiles of a tree of at least `size` leaves.
+absl::StatusOr<std::vector<Hash>> TileCompactRange(uint64_t size, const TileSource& tiles);
 // The tiles the calls above read for these arguments (to fetch them in one
 // query first).
 std::vector<TileKey> InclusionProofTiles(uint64_t index, uint64_t size);
 std::vector<TileKey> ConsistencyProofTiles(uint64_t old_size, uint64_t new_size);
 std::vector<TileKey> RootTiles(uint64_t size);
+std::vector<TileKey> CompactRangeTiles(uint64_t size);
 
 // Appends leaves to a tree kept as tiles: restored from the tree's size and
 // its partial tiles, it gives the tiles each append changed (full ones and
