@@ -124,6 +124,19 @@ grpc::Status HistoryServiceImpl::GetConsistencyProof(
       [&] { return store_.ConsistencyProof(*request, DeadlineOf(*context)); });
 }
 
+grpc::Status HistoryServiceImpl::GetLogEntries(grpc::ServerContext* context,
+                                               const history::v1::GetLogEntriesRequest* request,
+                                               history::v1::GetLogEntriesResponse* response) {
+  using Response = history::v1::GetLogEntriesResponse;
+  return ServeRead<Response>(*context, "history.v1.HistoryService/GetLogEntries", response,
+                             [&]() -> absl::StatusOr<Response> {
+                               absl::StatusOr<int> page_size =
+                                   PageSizeOf(request->page_size(), kDefaultPageSize);
+                               if (!page_size.ok()) return page_size.status();
+                               return store_.LogEntries(*request, *page_size, DeadlineOf(*context));
+                             });
+}
+
 grpc::Status HistoryServiceImpl::ListHistory(grpc::ServerContext* context,
                                              const history::v1::ListHistoryRequest* request,
                                              history::v1::ListHistoryResponse* response) {

@@ -56,6 +56,9 @@ class HistoryServiceImpl final
   grpc::Status GetConsistencyProof(grpc::ServerContext* context,
                                    const history::v1::GetConsistencyProofRequest* request,
                                    history::v1::ConsistencyProof* response) override;
+  grpc::Status GetLogEntries(grpc::ServerContext* context,
+                             const history::v1::GetLogEntriesRequest* request,
+                             history::v1::GetLogEntriesResponse* response) override;
   grpc::Status ListHistory(grpc::ServerContext* context,
                            const history::v1::ListHistoryRequest* request,
                            history::v1::ListHistoryResponse* response) override;

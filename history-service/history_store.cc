@@ -317,6 +317,17 @@ absl::StatusOr<history::v1::ConsistencyProof> HistoryStore::ConsistencyProof(
       deadline);
 }
 
+absl::StatusOr<history::v1::GetLogEntriesResponse> HistoryStore::LogEntries(
+    const history::v1::GetLogEntriesRequest& request, int limit, absl::Time deadline) {
+  return read_pool_.RunRead<history::v1::GetLogEntriesResponse>(
+      [&](pqxx::connection& conn) -> absl::StatusOr<history::v1::GetLogEntriesResponse> {
+        pqxx::read_transaction txn(conn);
+        if (absl::Status s = BoundByDeadline(txn, deadline); !s.ok()) return s;
+        return ReadLogEntries(txn, request, limit);
+      },
+      deadline);
+}
+
 absl::Status HistoryStore::Probe(ProbeConnection& probe) {
   return probe.Run([](pqxx::transaction_base& txn) -> absl::Status {
     // The newest column and table this binary uses stand for the whole

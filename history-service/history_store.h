@@ -98,6 +98,10 @@ class HistoryStore {
   absl::StatusOr<history::v1::LogCheckpoint> LogCheckpoint(absl::Time deadline);
   absl::StatusOr<history::v1::ConsistencyProof> ConsistencyProof(
       const history::v1::GetConsistencyProofRequest& request, absl::Time deadline);
+  // Up to `limit` of the log's entries (log_reads.h), in one read-only
+  // transaction: the checkpoint, the leaves and the tiles agree.
+  absl::StatusOr<history::v1::GetLogEntriesResponse> LogEntries(
+      const history::v1::GetLogEntriesRequest& request, int limit, absl::Time deadline);
 
   // OK when the store is reachable and has the history table; on the
   // probe's own connection, never waiting for a pooled one.

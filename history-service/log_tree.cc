@@ -326,6 +326,13 @@ absl::StatusOr<std::vector<tlog::Hash>> StoredConsistencyProof(pqxx::transaction
       [&](const tlog::TileSource& s) { return tlog::TileConsistencyProof(old_size, new_size, s); });
 }
 
+absl::StatusOr<std::vector<tlog::Hash>> StoredCompactRange(pqxx::transaction_base& txn,
+                                                           uint64_t size) {
+  return FromStoredTiles(txn, tlog::CompactRangeTiles(size), [&](const tlog::TileSource& s) {
+    return tlog::TileCompactRange(size, s);
+  });
+}
+
 absl::StatusOr<tlog::Hash> StoredRoot(pqxx::transaction_base& txn, uint64_t size) {
   return FromStoredTiles(txn, tlog::RootTiles(size),
                          [&](const tlog::TileSource& s) { return tlog::TreeRoot(size, s); });

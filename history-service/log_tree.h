@@ -64,6 +64,10 @@ absl::StatusOr<std::vector<tlog::Hash>> StoredConsistencyProof(pqxx::transaction
                                                                uint64_t new_size);
 // The root of the first `size` leaves, from the stored tiles.
 absl::StatusOr<tlog::Hash> StoredRoot(pqxx::transaction_base& txn, uint64_t size);
+// The compact range of the tree's first `size` leaves (tlog::CompactRange's
+// nodes), from the stored tiles.
+absl::StatusOr<std::vector<tlog::Hash>> StoredCompactRange(pqxx::transaction_base& txn,
+                                                           uint64_t size);
 
 }  // namespace booking
 

@@ -18,25 +18,6 @@
 namespace booking {
 namespace {
 
-void ToVerifiedRow(const StoredRow& row, history::v1::VerifiedRow* out) {
-  const RowContent& c = row.content;
-  history::v1::HistoryEntry* e = out->mutable_entry();
-  e->set_event_id(c.event_id);
-  e->set_booking_id(c.booking_id);
-  e->set_sequence(c.sequence);
-  e->set_from_status(c.from_status.value_or(""));
-  e->set_to_status(c.to_status);
-  e->set_changed_by(c.changed_by.value_or(""));
-  e->set_reason(c.reason.value_or(""));
-  if (c.metadata) {
-    (void)google::protobuf::util::JsonStringToMessage(*c.metadata, e->mutable_metadata());
-  }
-  *e->mutable_create_time() =
-      google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(c.created_micros);
-  out->set_canonical(Canonical(c));
-  out->set_row_hash(row.row_hash.value_or(""));
-}
-
 void Fail(history::v1::VerifyHistoryResponse& r, const Finding& f) {
   if (!r.verified()) return;  // the first finding stands
   r.set_verified(false);
@@ -142,6 +123,25 @@ std::optional<Finding> GoneLeaf(pqxx::transaction_base& txn, const std::string& 
 }
 
 }  // namespace
+
+void ToVerifiedRow(const StoredRow& row, history::v1::VerifiedRow* out) {
+  const RowContent& c = row.content;
+  history::v1::HistoryEntry* e = out->mutable_entry();
+  e->set_event_id(c.event_id);
+  e->set_booking_id(c.booking_id);
+  e->set_sequence(c.sequence);
+  e->set_from_status(c.from_status.value_or(""));
+  e->set_to_status(c.to_status);
+  e->set_changed_by(c.changed_by.value_or(""));
+  e->set_reason(c.reason.value_or(""));
+  if (c.metadata) {
+    (void)google::protobuf::util::JsonStringToMessage(*c.metadata, e->mutable_metadata());
+  }
+  *e->mutable_create_time() =
+      google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(c.created_micros);
+  out->set_canonical(Canonical(c));
+  out->set_row_hash(row.row_hash.value_or(""));
+}
 
 history::v1::VerifyHistoryResponse VerifyBooking(pqxx::transaction_base& txn,
                                                  const std::string& booking_id,

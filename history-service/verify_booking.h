@@ -18,9 +18,14 @@
 
 #include "absl/status/statusor.h"
 #include "common/pqxx_fwd.h"
+#include "history-service/verify.h"
 #include "history/v1/history.pb.h"
 
 namespace booking {
+
+// A stored row as a client checks it: the entry, the canonical bytes its
+// hashes cover, its chain hash (inclusion unset).
+void ToVerifiedRow(const StoredRow& row, history::v1::VerifiedRow* out);
 
 // `bound`: a statement sent in one message before each query (the
 // caller's deadline as SET LOCAL statement_timeout, DeadlineBoundStatement),

@@ -90,7 +90,7 @@ TEST(AuthzPolicyTest, RefusesUnknownMethodsAndGroupsNamingTheLine) {
       {"allow token:a /history.v1.HistoryService/Ingset",
        "policy:1: \"/history.v1.HistoryService/Ingset\" is no method of "
        "history.v1.HistoryService (GetBookingHistory, VerifyHistory, GetLogCheckpoint, "
-       "GetConsistencyProof, ListHistory, Ingest, WatchHistory)"},
+       "GetConsistencyProof, GetLogEntries, ListHistory, Ingest, WatchHistory)"},
       {"allow token:a /history.v2.HistoryService/*",
        "policy:1: \"/history.v2.HistoryService/*\" "
        "is no method of this system's services"},

@@ -74,4 +74,5 @@ expect "traceparent: 00-$trace" "^traceparent: 00-$trace-[0-9a-f]{16}-01\$" \
   "/booking-service\.log:.*$trace" "/history-service\.log:.*$trace"
 expect 'history-verify keygen' '^wrote .*/my-checkpoint\.key and .*/my-checkpoint\.key\.pub$'
 expect 'history-verify checkpoint' '^verified: ' '^verified: .*1 bookings'
+expect 'HistoryService/GetLogEntries' '^2$'
 echo "PASS: ${#blocks[@]} README example blocks"

@@ -16,7 +16,7 @@ group readers spiffe://booking.test/auditor token:reader@test
 group writers token:dispatcher@test
 allow spiffe://booking.test/booking-service /history.v1.HistoryService/Ingest
 allow readers /history.v1.HistoryService/GetBookingHistory /history.v1.HistoryService/VerifyHistory /history.v1.HistoryService/ListHistory /history.v1.HistoryService/WatchHistory
-allow readers /history.v1.HistoryService/GetLogCheckpoint /history.v1.HistoryService/GetConsistencyProof
+allow readers /history.v1.HistoryService/GetLogCheckpoint /history.v1.HistoryService/GetConsistencyProof /history.v1.HistoryService/GetLogEntries
 allow readers /booking.v1.BookingService/GetBooking /booking.v1.BookingService/ListBookings
 allow writers /booking.v1.BookingService/*
 )";
