@@ -197,14 +197,7 @@ TEST_F(FailoverTest, LosingThePrimaryLosesNothingAndForksNothing) {
   ASSERT_NO_FATAL_FAILURE(LoseThePrimary(start, *formation_, **load, s));
   (*load)->Stop();
 
-  ASSERT_EQ(WaitFor(
-                [&] {
-                  return QueryCount(s.booking_url(), R"(SELECT count(*) FROM "BookingOutbox")") ==
-                         0;
-                },
-                absl::Seconds(90), "the outbox to drain", absl::Milliseconds(200)),
-            absl::OkStatus())
-      << s.Logs();
+  ASSERT_EQ(WaitOutboxDrained(s), absl::OkStatus()) << s.Logs();
   Stores st = ReadStores(s);
   int64_t store_changes = 0;
   ASSERT_NO_FATAL_FAILURE(ExpectHistoryIsTheStoresChanges(st, &store_changes));

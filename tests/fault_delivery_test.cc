@@ -195,14 +195,7 @@ TEST_F(FaultSuite, EveryAcknowledgedChangeReachesHistoryExactlyOnce) {
   (*load)->Stop();
   run.tally.Step(absl::StrCat("load stopped: ", (*load)->acked_count(), " changes acknowledged"));
   // Every committed event drains.
-  ASSERT_EQ(WaitFor(
-                [&] {
-                  return QueryCount(s.booking_url(), R"(SELECT count(*) FROM "BookingOutbox")") ==
-                         0;
-                },
-                absl::Seconds(90), "the outbox to drain", absl::Milliseconds(200)),
-            absl::OkStatus())
-      << s.Logs();
+  ASSERT_EQ(WaitOutboxDrained(s), absl::OkStatus()) << s.Logs();
   run.tally.Step("outbox drained");
 
   Stores st = ReadStores(s);

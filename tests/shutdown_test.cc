@@ -13,6 +13,7 @@
 #include "gtest/gtest.h"
 #include "pqxx/pqxx"
 #include "tests/support/grpc_client.h"
+#include "tests/support/history_check.h"
 #include "tests/support/pg_cluster.h"
 #include "tests/support/pg_suite.h"
 #include "tests/support/service_set.h"
@@ -122,14 +123,7 @@ void StopHistoryMidBacklog(ServiceSet& s, absl::Duration* exit_after) {
 // changes at least, and no more than the store committed.
 void ExpectEachAcknowledgedChangeOnce(ServiceSet& s, const StatusLoad& load, int64_t backlog) {
   ASSERT_TRUE(s.StartHistory().ok()) << s.Logs();
-  ASSERT_EQ(WaitFor(
-                [&] {
-                  return QueryCount(s.booking_url(), R"(SELECT count(*) FROM "BookingOutbox")") ==
-                         0;
-                },
-                absl::Seconds(60), "the outbox to drain", absl::Milliseconds(100)),
-            absl::OkStatus())
-      << s.Logs();
+  ASSERT_EQ(WaitOutboxDrained(s, absl::Seconds(60)), absl::OkStatus()) << s.Logs();
   pqxx::connection hconn(s.history_url());
   pqxx::nontransaction htxn(hconn);
   for (const AckedChange& a : load.acked()) {

@@ -14,12 +14,25 @@
 #include <utility>
 #include <vector>
 
+#include "absl/status/status.h"
+#include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "pqxx/pqxx"
 #include "tests/support/service_set.h"
+#include "tests/support/sql.h"
 #include "tests/support/status_load.h"
+#include "tests/support/wait.h"
 
 namespace booking::testing {
+
+// Waits up to `timeout` for the booking store's outbox to drain: every
+// committed event delivered to history.
+inline absl::Status WaitOutboxDrained(const ServiceSet& s,
+                                      absl::Duration timeout = absl::Seconds(90)) {
+  return WaitFor(
+      [&] { return QueryCount(s.booking_url(), R"(SELECT count(*) FROM "BookingOutbox")") == 0; },
+      timeout, "the outbox to drain", absl::Milliseconds(200));
+}
 
 // What the booking store and history hold once everything drained.
 struct Stores {

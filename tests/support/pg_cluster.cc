@@ -32,6 +32,20 @@ std::vector<std::string> PsqlFileCommand(const std::string& url, const std::stri
   return argv;
 }
 
+absl::StatusOr<std::string> MakeServerDir(const std::string& prefix, bool* as_postgres_user) {
+  std::string tmpl = (std::filesystem::temp_directory_path() / (prefix + "-XXXXXX")).string();
+  if (mkdtemp(tmpl.data()) == nullptr) return absl::InternalError("mkdtemp failed");
+  *as_postgres_user = geteuid() == 0;
+  if (*as_postgres_user) {
+    const passwd* pw = getpwnam("postgres");
+    if (pw == nullptr) return absl::FailedPreconditionError("running as root but no postgres user");
+    if (chown(tmpl.c_str(), pw->pw_uid, pw->pw_gid) != 0) {
+      return absl::InternalError(absl::StrCat("cannot chown ", tmpl, " to postgres"));
+    }
+  }
+  return tmpl;
+}
+
 std::vector<std::string> PgCluster::AsServerUser(std::vector<std::string> argv) const {
   if (!as_postgres_user_) return argv;
   argv.insert(argv.begin(), {"/usr/sbin/runuser", "-u", "postgres", "--"});
@@ -45,17 +59,9 @@ absl::StatusOr<std::unique_ptr<PgCluster>> PgCluster::Start() {
     return absl::FailedPreconditionError(
         absl::StrCat("no PostgreSQL 15 at ", c->bin_, ": run scripts/setup.sh (or set PG_BIN)"));
   }
-  std::string tmpl = (std::filesystem::temp_directory_path() / "booking-pg-XXXXXX").string();
-  if (mkdtemp(tmpl.data()) == nullptr) return absl::InternalError("mkdtemp failed");
-  c->dir_ = tmpl;
-  c->as_postgres_user_ = geteuid() == 0;
-  if (c->as_postgres_user_) {
-    const passwd* pw = getpwnam("postgres");
-    if (pw == nullptr) return absl::FailedPreconditionError("running as root but no postgres user");
-    if (chown(c->dir_.c_str(), pw->pw_uid, pw->pw_gid) != 0) {
-      return absl::InternalError("cannot chown the cluster directory to postgres");
-    }
-  }
+  absl::StatusOr<std::string> dir = MakeServerDir("booking-pg", &c->as_postgres_user_);
+  if (!dir.ok()) return dir.status();
+  c->dir_ = *dir;
   const std::string log = c->dir_ + "/setup.log";
   absl::StatusOr<int> rc =
       RunCommand(c->AsServerUser({c->bin_ + "/initdb", "-D", c->dir_ + "/data", "-A", "trust", "-U",

@@ -41,6 +41,11 @@ class PgCluster : public DatabaseServer {
   bool as_postgres_user_ = false;
 };
 
+// A new directory under the temporary one, "<prefix>-XXXXXX", for a server's
+// data and logs; as root, owned by the postgres user (PostgreSQL refuses to
+// run as root), and `*as_postgres_user` set.
+absl::StatusOr<std::string> MakeServerDir(const std::string& prefix, bool* as_postgres_user);
+
 // psql running `file` against `url`, stopping at the first error, with
 // -v `vars` ("name=value").
 std::vector<std::string> PsqlFileCommand(const std::string& url, const std::string& file,

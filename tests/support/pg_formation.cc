@@ -1,10 +1,8 @@
 #include "tests/support/pg_formation.h"
 
-#include <pwd.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/shm.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -14,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "pqxx/pqxx"
+#include "tests/support/pg_cluster.h"
 #include "tests/support/wait.h"
 
 namespace booking::testing {
@@ -99,17 +98,9 @@ absl::StatusOr<std::unique_ptr<PgFormation>> PgFormation::Start() {
         "no pg_autoctl: install postgresql-15-auto-failover (scripts/setup.sh does)");
   }
   std::unique_ptr<PgFormation> f(new PgFormation());
-  std::string tmpl = (std::filesystem::temp_directory_path() / "booking-paf-XXXXXX").string();
-  if (mkdtemp(tmpl.data()) == nullptr) return absl::InternalError("mkdtemp failed");
-  f->dir_ = tmpl;
-  f->as_postgres_user_ = geteuid() == 0;
-  if (f->as_postgres_user_) {
-    const passwd* pw = getpwnam("postgres");
-    if (pw == nullptr) return absl::FailedPreconditionError("running as root but no postgres user");
-    if (chown(f->dir_.c_str(), pw->pw_uid, pw->pw_gid) != 0) {
-      return absl::InternalError("cannot chown the formation directory to postgres");
-    }
-  }
+  absl::StatusOr<std::string> dir = MakeServerDir("booking-paf", &f->as_postgres_user_);
+  if (!dir.ok()) return dir.status();
+  f->dir_ = *dir;
   if (absl::Status s = f->StartMonitor(); !s.ok()) return s;
   if (absl::Status s = f->TuneMonitor(); !s.ok()) return s;
   for (int node : {0, 1}) {
