@@ -38,17 +38,6 @@ absl::Status WithinNewestCheckpoint(pqxx::transaction_base& txn, const char* fie
       .Info("BEYOND_LOG_CHECKPOINT", kDomain);
 }
 
-// Leaves [from, to) with their rows, by leaf index.
-std::string LeafRowsQuery(int64_t from, int64_t to) {
-  return absl::StrCat(
-      "SELECT l.leaf_index, l.leaf_booking, l.leaf_sequence, h.id IS NULL AS gone, ",
-      StoredRowColumns(), R"( FROM (SELECT "leafIndex" AS leaf_index, "historyId" AS leaf_row,
-             "bookingId" AS leaf_booking, sequence AS leaf_sequence
-           FROM "BookingStatusHistoryLeaf" WHERE "leafIndex" >= )",
-      from, R"( AND "leafIndex" < )", to, R"() l
-         LEFT JOIN "BookingStatusHistory" h ON h.id = l.leaf_row ORDER BY l.leaf_index)");
-}
-
 absl::Status LeafLost(int64_t index, const std::string& what) {
   return RpcError(absl::StatusCode::kDataLoss,
                   absl::StrCat("the log's leaf ", index, " ", what,
@@ -108,7 +97,9 @@ absl::StatusOr<history::v1::GetLogEntriesResponse> ReadLogEntries(
   if (absl::Status s = WithinNewestCheckpoint(txn, "end", request.end()); !s.ok()) return s;
   const int64_t to = std::min(request.end(), request.start() + limit);
   history::v1::GetLogEntriesResponse out;
-  const pqxx::result rows = txn.exec(LeafRowsQuery(request.start(), to));
+  const pqxx::result rows = txn.exec(LeafRowsQuery(
+      absl::StrCat(R"("leafIndex" >= )", request.start(), R"( AND "leafIndex" < )", to),
+      "l.leaf_index"));
   const StoredRowLayout at(rows);
   int64_t next = request.start();
   for (const pqxx::row& row : rows) {

@@ -10,6 +10,7 @@
 #include "common/pg.h"
 #include "common/tlog/tiles.h"
 #include "history-service/row_content.h"
+#include "history-service/verify.h"
 #include "pqxx/pqxx"
 
 namespace booking {
@@ -336,6 +337,18 @@ absl::StatusOr<std::vector<tlog::Hash>> StoredCompactRange(pqxx::transaction_bas
 absl::StatusOr<tlog::Hash> StoredRoot(pqxx::transaction_base& txn, uint64_t size) {
   return FromStoredTiles(txn, tlog::RootTiles(size),
                          [&](const tlog::TileSource& s) { return tlog::TreeRoot(size, s); });
+}
+
+std::string LeafRowsQuery(const std::string& where, const char* order) {
+  // The leaf's own columns renamed: StoredRowColumns() names the row's.
+  return absl::StrCat(
+      "SELECT l.leaf_index, l.leaf_booking, l.leaf_sequence, h.id IS NULL AS gone, ",
+      StoredRowColumns(), R"( FROM (SELECT "leafIndex" AS leaf_index, "historyId" AS leaf_row,
+             "bookingId" AS leaf_booking, sequence AS leaf_sequence
+           FROM "BookingStatusHistoryLeaf" WHERE )",
+      where, R"() l
+         LEFT JOIN "BookingStatusHistory" h ON h.id = l.leaf_row ORDER BY )",
+      order);
 }
 
 }  // namespace booking

@@ -69,6 +69,12 @@ absl::StatusOr<tlog::Hash> StoredRoot(pqxx::transaction_base& txn, uint64_t size
 absl::StatusOr<std::vector<tlog::Hash>> StoredCompactRange(pqxx::transaction_base& txn,
                                                            uint64_t size);
 
+// The leaves `where` (a condition on "BookingStatusHistoryLeaf"'s columns)
+// selects, with the rows they name, ordered by `order`: leaf_index,
+// leaf_booking, leaf_sequence, gone (the row is no longer in the store: its
+// columns NULL), then the row's StoredRowColumns() (history-service/verify.h).
+std::string LeafRowsQuery(const std::string& where, const char* order);
+
 }  // namespace booking
 
 #endif  // HISTORY_SERVICE_LOG_TREE_H_

@@ -35,20 +35,6 @@ std::map<uint64_t, tlog::Hash> StoredLeafHashes(pqxx::transaction_base& txn, uin
   return out;
 }
 
-// The leaves `where` selects with the rows they name (content NULL: gone),
-// ordered by `order`. The leaf's own columns renamed: kContentColumns names
-// the row's.
-std::string LeafRowsQuery(const std::string& where, const char* order) {
-  return absl::StrCat(
-      "SELECT l.leaf_index, l.leaf_booking, l.leaf_sequence, h.id IS NULL AS gone, ",
-      kContentColumns, R"( FROM (SELECT "leafIndex" AS leaf_index, "historyId" AS leaf_row,
-             "bookingId" AS leaf_booking, sequence AS leaf_sequence
-           FROM "BookingStatusHistoryLeaf" WHERE )",
-      where, R"() l
-         LEFT JOIN "BookingStatusHistory" h ON h.id = l.leaf_row ORDER BY )",
-      order);
-}
-
 class Audit {
  public:
   Audit(LogAudit& out, size_t max_findings) : out_(out), max_findings_(max_findings) {}
