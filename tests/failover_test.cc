@@ -186,7 +186,11 @@ TEST_F(FailoverTest, LosingThePrimaryLosesNothingAndForksNothing) {
                                  .token = ServiceSet::kToken,
                                  .booking_prefix = "failover",
                                  .threads = 4,
-                                 .bookings_per_thread = 3});
+                                 .bookings_per_thread = 3,
+                                 // Paced: unpaced, a primary writing alone
+                                 // (wait_primary) outruns the rejoining
+                                 // standby on a busy machine for minutes.
+                                 .interval = absl::Milliseconds(10)});
   ASSERT_TRUE(load.ok()) << load.status();
   CheckpointWatcher watcher(s.history_target());
   ASSERT_EQ((*load)->WaitForMoreAcked(1000, absl::Seconds(60)), absl::OkStatus()) << s.Logs();

@@ -178,7 +178,9 @@ absl::Status PgFormation::Rejoin(int node) {
   if (nodes_[node].has_value()) return absl::FailedPreconditionError("node running");
   absl::Status spawned = Spawn(node, {"run", "--pgdata", absl::StrCat(dir_, "/node", node + 1)});
   if (!spawned.ok()) return spawned;
-  return WaitState(node, "secondary", absl::Seconds(120));
+  // pg_rewind, or a whole base backup where pg_autoctl falls back to one
+  // (minutes on a busy machine with the load's rows).
+  return WaitState(node, "secondary", absl::Seconds(300));
 }
 
 absl::Status PgFormation::WaitState(int node, const std::string& state,
@@ -230,6 +232,11 @@ absl::Status PgFormation::Kill(int node) {
   absl::Status gone = WaitFor([&] { return !QueryOne(NodeUrl(node, "postgres"), "SELECT 1").ok(); },
                               absl::Seconds(10), "the killed node to stop answering");
   RemoveSharedMemory(shm);
+  // As after the machine's reboot: no lock file naming a dead postmaster,
+  // whose pid another process may hold by now (pg_rewind would refuse the
+  // directory, and the rejoin fall back to a whole base backup).
+  std::error_code ec;
+  std::filesystem::remove(pgdata + "/postmaster.pid", ec);
   return gone;
 }
 
