@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "common/log.h"
 #include "common/pg.h"
 #include "history-service/ingest_store.h"
@@ -82,7 +83,8 @@ FeedSequencer::FeedSequencer(Options options, prometheus::Registry& registry)
                         .Help("1 while the stored Merkle tree does not give its stored root: it "
                               "is not extended and no checkpoint covers new rows")
                         .Register(registry)
-                        .Add({})) {}
+                        .Add({})),
+      sizer_(options_.batch, options_.integrate_batch_time) {}
 
 void FeedSequencer::Start() {
   thread_ = std::thread([this] { Run(); });
@@ -128,10 +130,15 @@ absl::Status FeedSequencer::Serve(pqxx::connection& conn) {
 
 absl::Status FeedSequencer::Integrate(pqxx::connection& conn) {
   absl::StatusOr<Integrated> n;
+  int batch = 0;
   do {
-    n = IntegrateRows(conn, options_.batch);
-    if (n.ok()) tree_size_.Set(static_cast<double>(n->head.size));
-  } while (n.ok() && n->appended == options_.batch && !stop_.HasBeenNotified());
+    batch = sizer_.next();
+    const absl::Time start = absl::Now();
+    n = IntegrateRows(conn, batch);
+    if (!n.ok()) break;
+    sizer_.Done(static_cast<int>(n->appended), absl::Now() - start);
+    tree_size_.Set(static_cast<double>(n->head.size));
+  } while (n->appended == batch && !stop_.HasBeenNotified());
   if (n.ok() || n.status().code() != absl::StatusCode::kDataLoss) {
     if (n.ok() && tree_refused_.Value() != 0) {
       LogInfo("the log's tree checks out again; integrating");

@@ -38,6 +38,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include "common/batch_sizer.h"
 #include "common/pqxx_fwd.h"
 #include "prometheus/counter.h"
 #include "prometheus/gauge.h"
@@ -62,6 +63,9 @@ class FeedSequencer {
     // tree: a round per ingest batch cost more than the batch under a
     // trickle of small ones; checkpoints come every second anyway.
     absl::Duration integrate_every = absl::Milliseconds(200);
+    // How long one integration batch may hold the tree's lock: batches of
+    // up to `batch` rows shrink to end within it (common/batch_sizer.h).
+    absl::Duration integrate_batch_time = absl::Milliseconds(100);
   };
 
   // Counts what it sequenced in `registry`: history_feed_sequenced_total,
@@ -90,6 +94,7 @@ class FeedSequencer {
   prometheus::Gauge& last_round_;
   prometheus::Gauge& tree_size_;
   prometheus::Gauge& tree_refused_;
+  BatchSizer sizer_;  // Run's thread only: integration batches
   absl::Notification stop_;
   std::thread thread_;
 };

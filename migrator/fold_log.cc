@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/batch_sizer.h"
 #include "common/tlog/merkle.h"
 #include "history-service/log_tree.h"
 #include "migrator/db_failure.h"
@@ -42,26 +43,30 @@ std::string Describe(const FoldState& s) {
 
 }  // namespace
 
-absl::Status FoldLog(const StoreTarget& target, int batch, bool dry_run, std::ostream& out) {
+absl::Status FoldLog(const StoreTarget& target, const FoldOptions& options, std::ostream& out) {
   auto conn = ConnectStore(StoreKind::kHistory, target.url);
   if (!conn.ok()) return conn.status();
   try {
     if (absl::Status s = EnterStore(**conn, target, false); !s.ok()) return s;
     absl::StatusOr<FoldState> state = ReadFoldState(**conn);
     if (!state.ok()) return state.status();
-    if (dry_run) {
+    if (options.dry_run) {
       out << "fold-log (dry run): " << Describe(*state) << "\n";
       return absl::OkStatus();
     }
     absl::Time next_report = absl::Now() + kReportEvery;
     int64_t appended = 0;
+    BatchSizer sizer(options.batch, options.batch_time);
     for (;;) {
+      const int batch = sizer.next();
+      const absl::Time start = absl::Now();
       absl::StatusOr<Integrated> n = IntegrateRows(**conn, batch);
       if (!n.ok()) {
         return n.status().code() == absl::StatusCode::kDataLoss
                    ? WithExitCode(n.status(), kExitNeedsHuman)
                    : n.status();
       }
+      sizer.Done(static_cast<int>(n->appended), absl::Now() - start);
       appended += n->appended;
       if (n->folded && n->appended < batch) break;  // caught up with the feed too
       if (absl::Now() >= next_report) {

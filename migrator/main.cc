@@ -40,6 +40,9 @@ ABSL_FLAG(absl::Duration, wait_for_transactions, absl::Minutes(5),
           "how long to wait for transactions older than a switch of the writers' label set, and "
           "for CREATE INDEX CONCURRENTLY's waits, before giving up (exit 1)");
 ABSL_FLAG(int, batch_size, 1000, "rows per batch (expand snapshot, backfill, rollback, fold-log)");
+ABSL_FLAG(absl::Duration, batch_time, absl::Milliseconds(100),
+          "fold-log: how long a batch may hold the tree's lock; batches shrink below "
+          "--batch-size to end within it as the store grows (0: every batch --batch-size rows)");
 ABSL_FLAG(int, workers, 2,
           "backfill and its rollback: sessions relabelling at once, each its own range of ids "
           "(1 to 64; each its own connection; --throttle pauses each)");
@@ -110,8 +113,9 @@ Commands:
             trigger, batched copy, indexes built concurrently, a short swap);
             every carried object narrowed to the new labels.
   fold-log  fold the history rows written before the transparency log (schema step
-            0012) into its Merkle tree, --batch-size rows a transaction under the
-            tree's lock; resumable (a killed run leaves a prefix the next one
+            0012) into its Merkle tree, at most --batch-size rows a transaction
+            under the tree's lock, fewer when a batch would pass --batch-time
+            (default 100ms); resumable (a killed run leaves a prefix the next one
             extends; history-service's sequencer folds too while it runs); ends
             when every older row is in. --dry-run: where the fold stands.
   rollback [PHASE]
@@ -199,6 +203,9 @@ std::string CheckFlags() {
     return "--store must be booking, history or both";
   }
   if (absl::GetFlag(FLAGS_max_passes) < 1) return "--max-passes must be at least 1";
+  if (absl::GetFlag(FLAGS_batch_time) < absl::ZeroDuration()) {
+    return "--batch-time must not be negative (0: fixed batches)";
+  }
   return "";
 }
 
@@ -219,9 +226,11 @@ int FoldLogCommand() {
                  "HISTORY_DATABASE_URL\n";
     return kExitUsage;
   }
-  const absl::Status status =
-      FoldLog({StoreKind::kHistory, url, ""}, absl::GetFlag(FLAGS_batch_size),
-              absl::GetFlag(FLAGS_dry_run), std::cout);
+  const absl::Status status = FoldLog({StoreKind::kHistory, url, ""},
+                                      {.batch = absl::GetFlag(FLAGS_batch_size),
+                                       .batch_time = absl::GetFlag(FLAGS_batch_time),
+                                       .dry_run = absl::GetFlag(FLAGS_dry_run)},
+                                      std::cout);
   return status.ok() ? kExitOk : Fail("fold-log", status);
 }
 

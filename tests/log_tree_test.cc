@@ -22,6 +22,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/exit_codes.h"
 #include "common/tlog/merkle.h"
 #include "gtest/gtest.h"
 #include "history-service/feed_sequencer.h"
@@ -159,8 +160,16 @@ TEST_F(LogTreeTest, OlderRowsFoldInFirstAndAKilledFolderIsResumed) {
   ASSERT_LT(killed.size, expected.size()) << "killed after it finished: nothing was resumed";
   // What the killed folder committed is a prefix of the whole tree.
   EXPECT_EQ(killed.root, tlog::RootOf(absl::MakeConstSpan(expected).first(killed.size)));
-  // The next run finishes it (and says where the fold stands).
-  absl::StatusOr<Process> rest_run = fold({});
+  // A negative budget is refused before anything runs.
+  absl::StatusOr<Process> negative = fold({"--batch-time=-1s"});
+  ASSERT_TRUE(negative.ok()) << negative.status();
+  ASSERT_EQ(negative->Wait(absl::Seconds(60)).value_or(-1), kExitUsage) << ReadFile(log);
+  EXPECT_TRUE(absl::StrContains(ReadFile(log), "--batch-time must not be negative"))
+      << ReadFile(log);
+  EXPECT_EQ(Head(url).size, killed.size);
+  // The next run finishes it (and says where the fold stands), each batch
+  // over its budget of 1us: they stay at the smallest size and it ends.
+  absl::StatusOr<Process> rest_run = fold({"--batch-time=1us"});
   ASSERT_TRUE(rest_run.ok()) << rest_run.status();
   ASSERT_EQ(rest_run->Wait(absl::Seconds(60)).value_or(-1), 0) << ReadFile(log);
   EXPECT_TRUE(absl::StrContains(ReadFile(log), "rows from before the log all folded in"))

@@ -26,6 +26,7 @@
 #include "bench/common/die.h"
 #include "bench/common/figure.h"
 #include "bench/history/ingest_runs.h"
+#include "common/batch_sizer.h"
 #include "common/config.h"
 #include "common/pg.h"
 #include "common/tlog/note_key.h"
@@ -54,7 +55,10 @@ using bench::Die;
 using bench::PrintFigure;
 using Latencies = std::vector<absl::Duration>;
 
-constexpr int kBatch = 5000;  // rows per tree transaction, as the feed's sequencer
+// Rows per tree transaction at most, and a batch's budget, as the feed's
+// sequencer's defaults (FeedSequencer::Options).
+constexpr int kBatch = 5000;
+constexpr absl::Duration kBatchTime = absl::Milliseconds(100);
 
 double Ms(absl::Duration d) { return absl::ToDoubleMilliseconds(d); }
 
@@ -73,14 +77,18 @@ Latencies Sorted(Latencies l) {
   return l;
 }
 
-// Integrates everything waiting, a batch of `limit` per transaction; the
+// Integrates everything waiting, at most `limit` rows a transaction, each
+// batch sized to end within `budget` as `migrator fold-log` does; the
 // longest transaction.
-absl::Duration IntegrateAll(pqxx::connection& conn, int limit) {
+absl::Duration IntegrateAll(pqxx::connection& conn, int limit, absl::Duration budget) {
   absl::Duration longest;
+  BatchSizer sizer(limit, budget);
   for (;;) {
     const absl::Time start = absl::Now();
-    const Integrated n = Must(IntegrateRows(conn, limit), "integrating");
-    longest = std::max(longest, absl::Now() - start);
+    const Integrated n = Must(IntegrateRows(conn, sizer.next()), "integrating");
+    const absl::Duration took = absl::Now() - start;
+    sizer.Done(static_cast<int>(n.appended), took);
+    longest = std::max(longest, took);
     if (n.appended == 0) return longest;
   }
 }
@@ -88,7 +96,7 @@ absl::Duration IntegrateAll(pqxx::connection& conn, int limit) {
 void Fold(const std::string& url, int64_t rows) {
   pqxx::connection conn(url);
   const absl::Time start = absl::Now();
-  const absl::Duration longest = IntegrateAll(conn, kBatch);
+  const absl::Duration longest = IntegrateAll(conn, kBatch, kBatchTime);
   const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
   pqxx::nontransaction txn(conn);
   if (const uint64_t size = Must(ReadTreeHead(txn), "tree").size;
@@ -136,7 +144,7 @@ void CheckpointCost(const std::string& url, int64_t rows, const Keys& keys, int6
     }
     next_id += per_round;
     if (Must(SequenceQueued(conn, per_round), "sequencing") != per_round) Die("not sequenced");
-    IntegrateAll(conn, kBatch);
+    IntegrateAll(conn, kBatch, kBatchTime);
   };
   auto sign_log = [&](pqxx::work& txn) {
     if (!Must(SignLogCheckpoint(txn, keys.log), "log checkpoint")) Die("nothing signed");
