@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "history-service/entry_check.h"
 
 namespace booking {
 
@@ -28,6 +29,12 @@ absl::StatusOr<LogFollower> LogFollower::Resume(
 }
 
 absl::Status LogFollower::Append(const history::v1::GetLogEntriesResponse& page) {
+  // The whole page or none of it: an entry shown as another row refuses it.
+  for (const history::v1::VerifiedRow& row : page.rows()) {
+    if (absl::Status s = CheckEntryShowsCanonical(row.entry(), row.canonical()); !s.ok()) {
+      return s;
+    }
+  }
   for (const history::v1::VerifiedRow& row : page.rows()) {
     if (absl::Status s = range_.Append(tlog::LeafHash(row.canonical())); !s.ok()) return s;
   }

@@ -37,7 +37,9 @@ class LogFollower {
       const google::protobuf::RepeatedPtrField<std::string>& start_range);
 
   // The page's rows as leaves size(), size() + 1, ...: their leaf hashes
-  // from their canonical bytes.
+  // from their canonical bytes. The whole page is refused, nothing of it
+  // appended, when an entry does not show the row its canonical bytes
+  // encode, or they are not a row (entry_check.h: DATA_LOSS).
   absl::Status Append(const history::v1::GetLogEntriesResponse& page);
 
   // OK when the leaves so far are exactly `next`'s tree (same size, same

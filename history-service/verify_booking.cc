@@ -10,6 +10,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
 #include "history-service/checkpoint.h"
+#include "history-service/entry_check.h"
 #include "history-service/log_checkpoint.h"
 #include "history-service/log_tree.h"
 #include "history-service/verify.h"
@@ -206,6 +207,9 @@ std::string CheckVerifyResponse(const history::v1::VerifyHistoryResponse& r,
   std::string previous = FirstPrevious();
   std::string head_hash;
   for (const history::v1::VerifiedRow& row : r.rows()) {
+    if (absl::Status s = CheckEntryShowsCanonical(row.entry(), row.canonical()); !s.ok()) {
+      return std::string(s.message());
+    }
     if (HashCanonical(previous, row.canonical()) != row.row_hash()) {
       return absl::StrCat("booking ", row.entry().booking_id(), " sequence ",
                           row.entry().sequence(), ": hash does not verify");

@@ -35,7 +35,8 @@ history::v1::VerifyHistoryResponse VerifyBooking(pqxx::transaction_base& txn,
                                                  const std::string& bound = "");
 
 // What a client checks with VerifyHistory's answer and the public key it
-// trusts: every row's hash, the checkpoint's signature, that the head kept
+// trusts: that each entry shows the row its canonical bytes encode
+// (entry_check.h), every row's hash, the checkpoint's signature, that the head kept
 // is one of the rows, and the audit path when the answer carries one (only
 // servers from before per-booking verify stopped rebuilding the tree send
 // one). "" when all hold, else the first that does not.

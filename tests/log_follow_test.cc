@@ -167,6 +167,14 @@ TEST_F(LogFollowTest, AlteredLeftOutOrReorderedEntriesAreRefused) {
   using Page = history::v1::GetLogEntriesResponse;
   const std::vector<std::pair<std::string, std::function<void(Page&)>>> forgeries = {
       {"altered", [](Page& p) { p.mutable_rows(0)->mutable_canonical()->append("x"); }},
+      // Proven bytes of the real row, another row shown.
+      {"shown as another row",
+       [](Page& p) { p.mutable_rows(p.rows_size() - 1)->mutable_entry()->set_to_status("X"); }},
+      {"another time shown",
+       [](Page& p) {
+         auto* t = p.mutable_rows(0)->mutable_entry()->mutable_create_time();
+         t->set_seconds(t->seconds() + 1);
+       }},
       // Only on a page of two or more (a page after one left out holds one).
       {"left out",
        [](Page& p) {

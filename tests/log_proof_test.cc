@@ -161,8 +161,19 @@ TEST_F(LogProofTest, EveryCoveredRowComesWithAProofTheClientChecks) {
     EXPECT_EQ(code, 0) << out;
     EXPECT_TRUE(absl::StrContains(out, "checked against the log checkpoint of")) << out;
   }
-  // Altered in transit: a proof's hash, another row's canonical bytes, the note.
+  // Altered in transit: the entry shown, a proof's hash, another row's
+  // canonical bytes, the note.
   history::v1::VerifyHistoryResponse bad = r;
+  bad.mutable_rows(1)->mutable_entry()->set_to_status("CANCELLED");
+  EXPECT_TRUE(absl::StrContains(CheckVerifyResponse(bad, PublicKey()),
+                                "sequence 2: the entry shows to_status CANCELLED"))
+      << CheckVerifyResponse(bad, PublicKey());
+  bad = r;
+  (*bad.mutable_rows(0)->mutable_entry()->mutable_metadata()->mutable_fields())["forged"]
+      .set_bool_value(true);
+  EXPECT_TRUE(absl::StrContains(CheckVerifyResponse(bad, PublicKey()), "shows metadata"))
+      << CheckVerifyResponse(bad, PublicKey());
+  bad = r;
   bad.mutable_rows(2)->mutable_inclusion()->mutable_hashes(0)->at(0) ^= 1;
   EXPECT_TRUE(
       absl::StrContains(CheckVerifyResponse(bad, PublicKey()), "sequence 3: its inclusion"));
