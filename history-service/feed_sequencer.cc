@@ -31,29 +31,33 @@ class QueueListener final : public pqxx::notification_receiver {
 
 }  // namespace
 
-absl::StatusOr<int64_t> SequenceQueued(pqxx::connection& conn, int limit) {
+absl::StatusOr<Sequenced> SequenceQueued(pqxx::connection& conn, int limit) {
   // One message, one implicit transaction: the lock (held to its end, so
   // through COMMIT), then, in a statement whose snapshot is taken after the
-  // lock (READ COMMITTED), the move; positions are taken after the
-  // subquery's ORDER BY, so in queue order.
+  // lock (READ COMMITTED), the move of `limit` queue rows (a batch's row
+  // holds its rows in order, schema step 0013); positions are taken after
+  // the subquery's ORDER BY, so in queue order and within a row in its order.
   const std::string sql = absl::StrCat("SELECT pg_advisory_xact_lock(", kFeedLockClass, R"(, 0);
       WITH next AS (
         DELETE FROM "BookingStatusHistoryFeedQueue"
         WHERE "queueId" IN (SELECT "queueId" FROM "BookingStatusHistoryFeedQueue"
                             ORDER BY "queueId" LIMIT )",
                                        limit, R"()
-        RETURNING "queueId", "historyId"),
+        RETURNING "queueId", COALESCE("historyIds", ARRAY["historyId"]) AS ids),
       moved AS (
         INSERT INTO "BookingStatusHistoryFeed" (position, "historyId")
-        SELECT nextval('"BookingStatusHistoryFeed_position_seq"'), "historyId"
-        FROM (SELECT "queueId", "historyId" FROM next ORDER BY "queueId") AS ordered
+        SELECT nextval('"BookingStatusHistoryFeed_position_seq"'), id
+        FROM (SELECT next."queueId", u.id, u.k
+              FROM next, unnest(next.ids) WITH ORDINALITY AS u(id, k)
+              ORDER BY next."queueId", u.k) AS ordered
         RETURNING 1)
-      SELECT n, CASE WHEN n > 0 THEN pg_notify(')",
+      SELECT n, rows, CASE WHEN n > 0 THEN pg_notify(')",
                                        kFeedChannel, R"(', '') END AS notified
-      FROM (SELECT count(*) AS n FROM moved) AS c)");
+      FROM (SELECT count(*) AS n FROM moved) AS c, (SELECT count(*) AS rows FROM next) AS r)");
   try {
     pqxx::nontransaction txn(conn, "feed sequencer");
-    return txn.exec(sql).front()["n"].as<int64_t>();
+    const pqxx::row r = txn.exec(sql).front();
+    return Sequenced{r["n"].as<int64_t>(), r["rows"].as<int64_t>()};
   } catch (const std::exception& e) {
     return StatusFromException(e);
   }
@@ -105,12 +109,12 @@ absl::Status FeedSequencer::Serve(pqxx::connection& conn) {
   while (!stop_.HasBeenNotified()) {
     if (listener.Take() || absl::Now() >= next_look) {
       next_look = absl::Now() + options_.recheck;
-      absl::StatusOr<int64_t> moved;
+      absl::StatusOr<Sequenced> moved;
       do {
-        moved = SequenceQueued(conn, options_.batch);
-        if (moved.ok()) sequenced_.Increment(static_cast<double>(*moved));
-        if (moved.ok() && *moved > 0) moved_since_integration = true;
-      } while (moved.ok() && *moved == options_.batch && !stop_.HasBeenNotified());
+        moved = SequenceQueued(conn, options_.queue_batch);
+        if (moved.ok()) sequenced_.Increment(static_cast<double>(moved->entries));
+        if (moved.ok() && moved->entries > 0) moved_since_integration = true;
+      } while (moved.ok() && moved->queue_rows == options_.queue_batch && !stop_.HasBeenNotified());
       if (!moved.ok()) return moved.status();
       last_round_.SetToCurrentTime();
     }

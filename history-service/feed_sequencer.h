@@ -46,18 +46,25 @@
 
 namespace booking {
 
-// Moves up to `limit` queued rows to the feed, in queue order, in one
+// Moves the history rows of up to `limit` queue rows (an ingest batch's
+// rows each, or one row queued alone) to the feed, in queue order, in one
 // implicit transaction on `conn` (no transaction may be open on it), and
-// NOTIFYs kFeedChannel when it moved any; how many it moved.
-absl::StatusOr<int64_t> SequenceQueued(pqxx::connection& conn, int limit);
+// NOTIFYs kFeedChannel when it moved any: how many entries it gave
+// positions, from how many queue rows (fewer than `limit`: the queue is empty).
+struct Sequenced {
+  int64_t entries = 0;
+  int64_t queue_rows = 0;
+};
+absl::StatusOr<Sequenced> SequenceQueued(pqxx::connection& conn, int limit);
 
 // Thread-compatible: Start and Stop one thread at a time (callers
 // serialise); Run is its own thread's.
 class FeedSequencer {
  public:
   struct Options {
-    std::string url;  // libpq URL of its own connection (it LISTENs)
-    int batch = 5000;
+    std::string url;       // libpq URL of its own connection (it LISTENs)
+    int batch = 5000;      // most rows an integration batch takes into the tree
+    int queue_batch = 10;  // queue rows (ingest batches) a sequencing round moves
     absl::Duration recheck = absl::Seconds(1);
     // How often, at most, what the feed gained is integrated into the log's
     // tree: a round per ingest batch cost more than the batch under a

@@ -128,7 +128,7 @@ StoredBatch Outcomes(const history::v1::IngestRequest& batch, const EncodedEvent
 absl::StatusOr<StoredBatch> HistoryStore::StoreAttempt(
     pqxx::transaction_base& txn, const history::v1::IngestRequest& batch,
     const EncodedEvents& encoded, std::map<std::string, std::string>& refused) {
-  const std::vector<RowContent> normalized = NormalizeEvents(txn, encoded);
+  const std::vector<RowContent> normalized = NormalizeEvents(txn, batch, encoded);
   std::vector<RowContent> events;
   std::vector<int> event_index;  // batch index of events[k]
   std::set<std::string> bookings, ids;
@@ -230,7 +230,7 @@ absl::StatusOr<StoredBatch> HistoryStore::StoreBatch(const history::v1::IngestRe
 absl::StatusOr<StoredBatch> HistoryStore::FindRefusedRow(
     pqxx::transaction_base& txn, const history::v1::IngestRequest& batch,
     const EncodedEvents& encoded, std::map<std::string, std::string>& refused) {
-  const std::vector<RowContent> normalized = NormalizeEvents(txn, encoded);
+  const std::vector<RowContent> normalized = NormalizeEvents(txn, batch, encoded);
   std::vector<RowContent> events;
   std::set<std::string> bookings, ids;
   for (size_t k = 0; k < normalized.size(); ++k) {
@@ -330,11 +330,13 @@ absl::StatusOr<history::v1::GetLogEntriesResponse> HistoryStore::LogEntries(
 
 absl::Status HistoryStore::Probe(ProbeConnection& probe) {
   return probe.Run([](pqxx::transaction_base& txn) -> absl::Status {
-    // The newest column and table this binary uses stand for the whole
-    // schema (the log's tree: step 0012).
+    // The newest columns and table this binary uses stand for the whole
+    // schema (the log's tree: step 0012; the queue's batches: step 0013).
     if (!txn.exec(R"(SELECT EXISTS (SELECT FROM pg_attribute WHERE attname = 'traceParent'
                        AND attrelid = to_regclass('"BookingStatusHistory"'))
-                     AND to_regclass('"BookingStatusHistoryTree"') IS NOT NULL AS ready)")
+                     AND to_regclass('"BookingStatusHistoryTree"') IS NOT NULL
+                     AND EXISTS (SELECT FROM pg_attribute WHERE attname = 'historyIds'
+                       AND attrelid = to_regclass('"BookingStatusHistoryFeedQueue"')) AS ready)")
              .front()["ready"]
              .as<bool>()) {
       if (std::string other = OtherStoreIn(ReadSchemaContents(txn), "history", {});

@@ -22,30 +22,44 @@ std::string JsonTextArray(const std::set<std::string>& values) {
 
 }  // namespace
 
-std::vector<RowContent> NormalizeEvents(pqxx::transaction_base& txn, const EncodedEvents& encoded) {
+std::vector<RowContent> NormalizeEvents(pqxx::transaction_base& txn,
+                                        const history::v1::IngestRequest& batch,
+                                        const EncodedEvents& encoded) {
   std::vector<int> all(encoded.json.size());
   for (size_t k = 0; k < all.size(); ++k) all[k] = static_cast<int>(k);
-  // The content named as in kContentColumns, then trace_parent.
+  // PostgreSQL gives what only its types define: the uuid as it prints one,
+  // the metadata as jsonb prints it, the time at "createdAt"'s precision.
+  // The texts are the event's own (checked UTF-8 without NUL: the JSON
+  // array carries them unchanged), an empty optional one is NULL.
   const pqxx::result r = txn.exec_params(
-      R"(SELECT (e->>'event_id')::uuid::text AS event_id, e->>'booking_id' AS booking_id,
-                (e->>'sequence')::bigint AS sequence, NULLIF(e->>'from_status', '') AS from_status,
-                e->>'to_status' AS to_status, e->>'changed_by' AS changed_by,
-                NULLIF(e->>'reason', '') AS reason,
+      R"(SELECT (e->>'event_id')::uuid::text AS event_id,
                 NULLIF(e->'metadata', '{}'::jsonb)::text AS metadata,
                 (extract(epoch from
                    ((e->>'change_time')::timestamptz AT TIME ZONE 'UTC')::timestamp(3))
-                 * 1000000)::bigint AS created_micros,
-                e->>'traceparent' AS trace_parent
+                 * 1000000)::bigint AS created_micros
          FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(e, ord)
          ORDER BY ord)",
       JsonArray(encoded, all));
-  const ContentLayout at(r);
-  const pqxx::row_size_type trace_parent = r.column_number("trace_parent");
+  auto nullable = [](const std::string& v) {
+    return v.empty() ? std::nullopt : std::optional<std::string>(v);
+  };
   std::vector<RowContent> out;
   out.reserve(r.size());
-  for (const pqxx::row& row : r) {
-    out.push_back(ReadContent(row, at));
-    out.back().trace_parent = row[trace_parent].as<std::string>();
+  for (size_t k = 0; k < r.size(); ++k) {
+    const pqxx::row row = r[static_cast<pqxx::result::size_type>(k)];
+    const history::v1::StatusChangeEvent& e = batch.events(encoded.index[k]);
+    RowContent c;
+    c.event_id = row[0].as<std::string>();
+    c.booking_id = e.booking_id();
+    c.sequence = e.sequence();
+    c.from_status = nullable(e.from_status());
+    c.to_status = e.to_status();
+    c.changed_by = e.changed_by();
+    c.reason = nullable(e.reason());
+    if (!row[1].is_null()) c.metadata = row[1].as<std::string>();
+    c.created_micros = row[2].as<int64_t>();
+    c.trace_parent = e.traceparent();
+    out.push_back(std::move(c));
   }
   return out;
 }
@@ -170,9 +184,9 @@ void InsertRows(pqxx::transaction_base& txn, const std::vector<PlannedRow>& rows
   }
   json += "]";
   // One statement: the rows in the batch's order (the function scan yields
-  // the array in order), each one queued for the feed's sequencer in that
-  // order (RETURNING yields the rows as inserted; the queue's identity is
-  // taken in that order), then a wake-up for the sequencers (delivered on
+  // the array in order), queued for the feed's sequencer in that order as
+  // one queue row (RETURNING yields the rows as inserted, array_agg takes
+  // them as they come), then a wake-up for the sequencers (delivered on
   // commit, to every replica's).
   txn.exec_params(absl::StrCat(R"(WITH inserted AS (
            INSERT INTO "BookingStatusHistory" ()",
@@ -183,8 +197,8 @@ void InsertRows(pqxx::transaction_base& txn, const std::vector<PlannedRow>& rows
                                kContentRecord, R"(, row_hash text)
            RETURNING id),
          queued AS (
-           INSERT INTO "BookingStatusHistoryFeedQueue" ("historyId")
-           SELECT id FROM inserted)
+           INSERT INTO "BookingStatusHistoryFeedQueue" ("historyIds")
+           SELECT array_agg(id) FROM inserted)
          SELECT pg_notify($2, ''))"),
                   json, kFeedQueueChannel);
 }

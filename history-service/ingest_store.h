@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/pqxx_fwd.h"
+#include "history-service/feed_queue.h"
 #include "history-service/ingest_encoding.h"
 #include "history-service/ingest_plan.h"
 
@@ -17,7 +18,9 @@ namespace booking {
 
 // The encoded events as the table would hold them (uuid and jsonb as
 // PostgreSQL prints them, "createdAt" at its millisecond precision).
-std::vector<RowContent> NormalizeEvents(pqxx::transaction_base& txn, const EncodedEvents& encoded);
+std::vector<RowContent> NormalizeEvents(pqxx::transaction_base& txn,
+                                        const history::v1::IngestRequest& batch,
+                                        const EncodedEvents& encoded);
 
 // Transaction-scoped advisory locks on the bookings, taken in one order:
 // two streams never decide a booking's next sequence at once.
@@ -25,10 +28,6 @@ void LockBookings(pqxx::transaction_base& txn, const std::set<std::string>& book
 
 IngestState LoadState(pqxx::transaction_base& txn, const std::set<std::string>& bookings,
                       const std::set<std::string>& event_ids);
-
-// NOTIFY'd by each ingest transaction that stored rows (on its commit): the
-// feed's sequencers (feed_sequencer.h) listen.
-inline constexpr char kFeedQueueChannel[] = "history_feed_queue";
 
 // Inserts `rows` (with their chain hashes) in one statement, which also
 // queues them, in order, for the feed's sequencer (feed_sequencer.h) and

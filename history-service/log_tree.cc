@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "common/pg.h"
 #include "common/tlog/tiles.h"
+#include "history-service/feed_queue.h"
 #include "history-service/row_content.h"
 #include "history-service/verify.h"
 #include "pqxx/pqxx"
@@ -107,7 +108,8 @@ std::string LegacyQuery(const TreeRow& t, pqxx::transaction_base& txn, int limit
                       R"( ORDER BY "bookingId", sequence LIMIT )", limit, R"()
       SELECT c.id::text AS history_id, 0::bigint AS position, c.*,
              NOT EXISTS (SELECT 1 FROM "BookingStatusHistoryFeed" f WHERE f."historyId" = c.id)
-               AND c.id NOT IN (SELECT "historyId" FROM "BookingStatusHistoryFeedQueue")
+               AND c.id NOT IN ()",
+                      kQueuedHistoryIds, R"()
                AS legacy
       FROM c ORDER BY c.booking_id, c.sequence)");
 }

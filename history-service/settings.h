@@ -29,8 +29,8 @@ struct HistorySettings {
   WatchHub::Options watch = {};
   FeedSequencer::Options sequencer = {};
   HeldBackLimits held_back = {};
-  std::optional<SigningKey> checkpoint_key = {};  // none: no checkpoints
-  absl::Duration checkpoint_interval;  // zero: heads checkpoints not signed
+  std::optional<SigningKey> checkpoint_key = {};    // none: no checkpoints
+  absl::Duration checkpoint_interval;               // zero: heads checkpoints not signed
   std::optional<tlog::NoteSigner> log_signer = {};  // with checkpoint_key, under --log-origin
   absl::Duration log_checkpoint_interval = absl::Seconds(1);
 };

@@ -10,6 +10,7 @@
 #include "common/input_check.h"
 #include "common/limits.h"
 #include "common/rpc_error.h"
+#include "history-service/feed_queue.h"
 #include "history-service/history_page.h"
 #include "history-service/page_token.h"
 #include "pqxx/pqxx"
@@ -69,9 +70,9 @@ absl::Status Append(const pqxx::result& rows, bool legacy, std::vector<FeedEntry
 
 // Legacy rows (no feed row, none waiting in the feed's queue) after
 // (booking, sequence), by booking and sequence: the unique ("bookingId",
-// sequence) index, probing the feed's "historyId" index for each (the queue,
-// a few batches at most, is hashed once). A row moves from the queue to the feed in one
-// transaction, so the statement's snapshot sees it in one of the two.
+// sequence) index, probing the feed's "historyId" index for each (the
+// queue's ids, a few batches at most, hashed once: kQueuedHistoryIds). A row moves from the queue
+// to the feed in one transaction, so the statement's snapshot sees it in one of the two.
 pqxx::result ReadLegacy(pqxx::transaction_base& txn, const FeedPosition& after,
                         const std::string& booking_id, int limit) {
   return txn.exec_params(absl::StrCat("SELECT ", kHistoryEntryColumns,
@@ -79,8 +80,8 @@ pqxx::result ReadLegacy(pqxx::transaction_base& txn, const FeedPosition& after,
         FROM "BookingStatusHistory" h
         WHERE (h."bookingId", h.sequence) > ($1, $2) AND ($3 = '' OR h."bookingId" = $3)
           AND NOT EXISTS (SELECT 1 FROM "BookingStatusHistoryFeed" f WHERE f."historyId" = h.id)
-          AND NOT EXISTS (SELECT 1 FROM "BookingStatusHistoryFeedQueue" q
-                          WHERE q."historyId" = h.id)
+          AND h.id NOT IN ()",
+                                      kQueuedHistoryIds, R"()
         ORDER BY h."bookingId", h.sequence LIMIT $4)"),
                          after.booking_id, after.sequence, booking_id, limit);
 }

@@ -173,9 +173,9 @@ constexpr char kHistoryListIndexes[] = "SELECT 1; -- the indexes: concurrent_ind
 
 // WatchHistory's feed (history-service/watch_feed.h): every row's position
 // in COMMIT order (since step 0011 given by the feed's sequencer after
-// commit, under the same lock; this step's way is described as it was), so that a watcher reading "position > its token" can never
-// skip a row that commits later with a smaller position. history-service
-// takes positions as the last statements of an ingest transaction, under one
+// commit, under the same lock; this step's way is described as it was), so that a watcher reading
+// "position > its token" can never skip a row that commits later with a smaller position.
+// history-service takes positions as the last statements of an ingest transaction, under one
 // transaction-level advisory lock held until the commit is visible
 // (AssignFeedPositions in history-service/ingest_store.cc): a transaction
 // taking positions after another one waits for that one's commit, so
@@ -322,6 +322,29 @@ CREATE TABLE IF NOT EXISTS "BookingStatusHistoryFeedQueue" (
 );
 )sql";
 
+// The feed's queue takes a batch's rows in one row: "historyIds", in
+// insertion order (history-service/ingest_store.h InsertRows), so an ingest
+// transaction writes one queue row (and the sequencer deletes one) where it
+// wrote one per event; "historyId" stays for rows queued one by one (by a
+// history-service of before this step, and by hand). Each row holds one
+// form or the other (the queue is short: the CHECK reads it at once). A
+// history-service of before this step reads only "historyId": while one
+// still runs beside a newer one on a store with rows from before the feed
+// (step 0008), its WatchHistory may show a queued row of a batch among the
+// rows from before the feed: upgrade every replica before such a store
+// takes writes, as for step 0011.
+constexpr char kHistoryFeedQueueBatches[] = R"sql(
+ALTER TABLE "BookingStatusHistoryFeedQueue"
+  ADD COLUMN IF NOT EXISTS "historyIds" UUID[],
+  ALTER COLUMN "historyId" DROP NOT NULL;
+ALTER TABLE "BookingStatusHistoryFeedQueue"
+  DROP CONSTRAINT IF EXISTS "BookingStatusHistoryFeedQueue_one_form",
+  ADD CONSTRAINT "BookingStatusHistoryFeedQueue_one_form" CHECK (
+    ("historyId" IS NULL) <> ("historyIds" IS NULL)
+    AND ("historyIds" IS NULL OR (cardinality("historyIds") > 0
+                                  AND array_position("historyIds", NULL) IS NULL)));
+)sql";
+
 }  // namespace
 
 const std::vector<Step>& HistorySteps() {
@@ -358,6 +381,9 @@ const std::vector<Step>& HistorySteps() {
       {"0012_history_log_tree",
        "the transparency log: one Merkle tree over every row, as tiles, with each row's leaf",
        kHistoryLogTree},
+      {"0013_history_feed_queue_batches",
+       "an ingest transaction queues its rows for the feed in one queue row",
+       kHistoryFeedQueueBatches},
   };
   return kSteps;
 }

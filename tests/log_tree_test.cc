@@ -71,9 +71,10 @@ void AddQueuedRows(const std::string& url, const std::string& prefix, int n) {
                          n, R"() b RETURNING id)
                INSERT INTO "BookingStatusHistoryFeedQueue" ("historyId") SELECT id FROM h)"));
   pqxx::connection conn(url);
-  absl::StatusOr<int64_t> moved = SequenceQueued(conn, n);
+  absl::StatusOr<Sequenced> moved = SequenceQueued(conn, n);
   ASSERT_TRUE(moved.ok()) << moved.status();
-  ASSERT_EQ(*moved, n);
+  ASSERT_EQ(moved->entries, n);
+  ASSERT_EQ(moved->queue_rows, n);  // queued one by one
 }
 
 // Rows from before the feed (plain SQL: no position, not queued), as a
@@ -160,13 +161,6 @@ TEST_F(LogTreeTest, OlderRowsFoldInFirstAndAKilledFolderIsResumed) {
   ASSERT_LT(killed.size, expected.size()) << "killed after it finished: nothing was resumed";
   // What the killed folder committed is a prefix of the whole tree.
   EXPECT_EQ(killed.root, tlog::RootOf(absl::MakeConstSpan(expected).first(killed.size)));
-  // A negative budget is refused before anything runs.
-  absl::StatusOr<Process> negative = fold({"--batch-time=-1s"});
-  ASSERT_TRUE(negative.ok()) << negative.status();
-  ASSERT_EQ(negative->Wait(absl::Seconds(60)).value_or(-1), kExitUsage) << ReadFile(log);
-  EXPECT_TRUE(absl::StrContains(ReadFile(log), "--batch-time must not be negative"))
-      << ReadFile(log);
-  EXPECT_EQ(Head(url).size, killed.size);
   // The next run finishes it (and says where the fold stands), each batch
   // over its budget of 1us: they stay at the smallest size and it ends.
   absl::StatusOr<Process> rest_run = fold({"--batch-time=1us"});
@@ -184,6 +178,18 @@ TEST_F(LogTreeTest, OlderRowsFoldInFirstAndAKilledFolderIsResumed) {
   EXPECT_EQ(*from_tiles, done.root);
   EXPECT_EQ(QueryCount(url, R"(SELECT count(*) FROM "BookingStatusHistoryLeaf")"), 350);
   EXPECT_EQ(QueryValue(url, R"(SELECT "legacyDone" FROM "BookingStatusHistoryTree")"), "t");
+}
+
+TEST_F(LogTreeTest, ANegativeBatchTimeIsRefusedBeforeAnythingRuns) {
+  const std::string log = fold_->log_dir() + "/fold-log-negative.out";
+  absl::StatusOr<Process> negative = Process::Spawn(
+      {MIGRATOR_BIN, "fold-log", "--history-database-url", fold_->history_url(),
+       "--batch-time=-1s"},
+      {}, log);
+  ASSERT_TRUE(negative.ok()) << negative.status();
+  ASSERT_EQ(negative->Wait(absl::Seconds(60)).value_or(-1), kExitUsage) << ReadFile(log);
+  EXPECT_TRUE(absl::StrContains(ReadFile(log), "--batch-time must not be negative"))
+      << ReadFile(log);
 }
 
 TEST_F(LogTreeTest, TheServiceKeepsTheTreeAndItsProofsVerify) {

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
@@ -207,6 +208,48 @@ TEST_F(WatchOrderTest, ARowQueuedWithoutAWakeUpIsStillSequenced) {
                INSERT INTO "BookingStatusHistoryFeedQueue" ("historyId") SELECT id FROM h)");
   EXPECT_EQ(Keys(w->Entries(1)), (std::vector<std::string>{"queued-quietly:1"}));
   EXPECT_EQ(QueryCount(url, R"(SELECT count(*) FROM "BookingStatusHistoryFeedQueue")"), 0);
+}
+
+// The queue's two forms (schema step 0013): rows queued one by one (by a
+// history-service of before the step, or by hand) and a batch's rows in one
+// queue row get positions in queue order, a batch's rows in its order; a
+// queue row with both forms, neither, or an empty batch is refused.
+TEST_F(WatchOrderTest, QueueRowsOfBothFormsAreSequencedInQueueOrder) {
+  const std::string url = set_->history_url();
+  auto w = OpenWatch(Target(), [] {
+    history::v1::WatchHistoryRequest r;
+    r.set_from_start(true);
+    return r;
+  }());
+  auto row = [](const char* booking, int sequence) {
+    return absl::StrCat(R"(INSERT INTO "BookingStatusHistory"
+                   ("eventId", "bookingId", sequence, "fromStatus", "toStatus", "changedBy")
+                 VALUES (gen_random_uuid(), ')",
+                        booking, "', ", sequence,
+                        R"(, NULL, 'PENDING_PAYMENT', 'x') RETURNING id)");
+  };
+  // One transaction: the sequencer sees the three queue rows at once.
+  Exec(url, absl::StrCat("WITH a1 AS (", row("forms-a", 1), "), b1 AS (", row("forms-b", 1),
+                         "), a2 AS (", row("forms-a", 2), "), b2 AS (", row("forms-b", 2), R"()
+               INSERT INTO "BookingStatusHistoryFeedQueue" ("historyId", "historyIds")
+               SELECT id, NULL FROM a1
+               UNION ALL SELECT NULL, ARRAY[(SELECT id FROM b1), (SELECT id FROM a2)]
+               UNION ALL SELECT id, NULL FROM b2)"));
+  std::vector<std::string> keys;
+  while (keys.size() < 4) {
+    std::vector<history::v1::HistoryEntry> e = w->Entries(1);
+    ASSERT_FALSE(e.empty()) << "the watch ended after " << keys.size() << " entries";
+    if (absl::StartsWith(e[0].booking_id(), "forms-")) keys.push_back(Keys(e)[0]);
+  }
+  EXPECT_EQ(keys, (std::vector<std::string>{"forms-a:1", "forms-b:1", "forms-a:2", "forms-b:2"}));
+  for (const char* bad : {"gen_random_uuid(), ARRAY[gen_random_uuid()]", "NULL, NULL",
+                          "NULL, ARRAY[]::uuid[]", "NULL, ARRAY[NULL::uuid]"}) {
+    EXPECT_THROW(Exec(url, absl::StrCat(R"(INSERT INTO "BookingStatusHistoryFeedQueue"
+                                            ("historyId", "historyIds") VALUES ()",
+                                        bad, ")")),
+                 std::exception)
+        << bad;
+  }
 }
 
 // Last: it turns the suite's store into one migrated from before the feed.

@@ -143,7 +143,9 @@ void CheckpointCost(const std::string& url, int64_t rows, const Keys& keys, int6
       if (Must(store.StoreBatch(b), "ingest").ack.stored() != b.events_size()) Die("not stored");
     }
     next_id += per_round;
-    if (Must(SequenceQueued(conn, per_round), "sequencing") != per_round) Die("not sequenced");
+    if (Must(SequenceQueued(conn, per_round), "sequencing").entries != per_round) {
+      Die("not sequenced");
+    }
     IntegrateAll(conn, kBatch, kBatchTime);
   };
   auto sign_log = [&](pqxx::work& txn) {
