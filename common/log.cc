@@ -3,9 +3,9 @@
 #include <errno.h>  // program_invocation_short_name
 #include <unistd.h>
 
-#include <atomic>
 #include <cstdlib>
 #include <mutex>
+#include <utility>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -63,12 +63,15 @@ std::string Record(LogLevel level, absl::string_view msg, LogFields fields) {
 // The whole record with write(2), looping only on a short write (a pipe
 // takes up to 64 KiB at once; a record is at most a few KiB): stdio's
 // unbuffered stderr could split it, and a lock keeps threads' records apart.
-std::atomic<bool> open_line{false};
+std::mutex& WriteMutex() {
+  static std::mutex* const mu = new std::mutex;
+  return *mu;
+}
+bool open_line = false;  // guarded by WriteMutex()
 
 void WriteWhole(std::string line) {
-  static std::mutex* const mu = new std::mutex;
-  std::lock_guard<std::mutex> lock(*mu);
-  if (open_line.exchange(false)) line.insert(0, "\n");
+  std::lock_guard<std::mutex> lock(WriteMutex());
+  if (std::exchange(open_line, false)) line.insert(0, "\n");
   size_t done = 0;
   while (done < line.size()) {
     const ssize_t n = write(STDERR_FILENO, line.data() + done, line.size() - done);
@@ -94,7 +97,11 @@ LogLevel ReadThreshold() {
 
 }  // namespace
 
-void NoteOpenLine(bool open) { open_line.store(open); }
+void WriteBetweenRecords(const std::function<void()>& write, bool leaves_line_open) {
+  std::lock_guard<std::mutex> lock(WriteMutex());
+  write();
+  open_line = leaves_line_open;
+}
 
 bool LogEnabled(LogLevel level) {
   static const LogLevel threshold = ReadThreshold();

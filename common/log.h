@@ -9,6 +9,7 @@
 #ifndef BOOKING_COMMON_LOG_H_
 #define BOOKING_COMMON_LOG_H_
 
+#include <functional>
 #include <initializer_list>
 #include <string>
 #include <utility>
@@ -29,10 +30,14 @@ bool LogEnabled(LogLevel level);
 // the component is the binary's name.
 void Log(LogLevel level, absl::string_view msg, LogFields fields = {});
 
-// Says that stderr's current line is left open (a progress bar redrawn in
-// place with \r) or closed again: while it is open, the next record begins
-// with a newline, so that it starts a line of its own.
-void NoteOpenLine(bool open);
+// Runs `write` (which writes a line or a redraw of one to the terminal's
+// stream, and flushes it) between two records, never during one, and then
+// says whether it left the current line open (a progress bar redrawn in
+// place with \r): while it is open, the next record begins with a newline,
+// so that it starts a line of its own. One lock orders the two: a record
+// can neither take the newline before the bar is written nor land after it
+// without one.
+void WriteBetweenRecords(const std::function<void()>& write, bool leaves_line_open);
 
 inline void LogDebug(absl::string_view msg, LogFields fields = {}) {
   Log(LogLevel::kDebug, msg, fields);

@@ -52,12 +52,14 @@ void Progress::Print(bool final) {
                         "\n");
   }
   // The bar stays open until its final line: a log record meanwhile begins
-  // on a line of its own (said before the bar is drawn, so none lands after
-  // it unnoticed).
-  if (bar_ && !final) NoteOpenLine(true);
-  out_.write(line.data(), static_cast<std::streamsize>(line.size()));
-  out_.flush();
-  if (bar_ && final) NoteOpenLine(false);
+  // on a line of its own (the bar written and its line noted open under the
+  // log's lock, so no record comes between the two).
+  WriteBetweenRecords(
+      [&] {
+        out_.write(line.data(), static_cast<std::streamsize>(line.size()));
+        out_.flush();
+      },
+      bar_ && !final);
 }
 
 }  // namespace booking::migrator
