@@ -20,9 +20,12 @@
 #include "common/log.h"
 #include "gtest/gtest.h"
 #include "migrator/status_enum/progress.h"
+#include "tests/support/wait.h"
 
 namespace booking::migrator {
 namespace {
+
+using ::booking::testing::Pace;
 
 TEST(ProgressLog, RecordsNeverLandOnTheBarsLine) {
   const std::string path = ::testing::TempDir() + "/progress_log_test.out";
@@ -43,7 +46,7 @@ TEST(ProgressLog, RecordsNeverLandOnTheBarsLine) {
   const absl::Time end = absl::Now() + absl::Seconds(2);
   while (absl::Now() < end) {  // a redraw every 100 ms: about 20
     bar.Add(1);
-    absl::SleepFor(absl::Milliseconds(5));
+    Pace(absl::Milliseconds(5));
   }
   done = true;
   for (std::thread& t : loggers) t.join();
