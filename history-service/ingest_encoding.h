@@ -19,8 +19,9 @@ std::string ValidateEvent(const history::v1::StatusChangeEvent& event);
 struct EncodedEvents {
   // Per event of the batch, in order: "" when encoded, else why refused.
   std::vector<std::string> refused;
-  // The encoded events, as proto3 JSON objects (field names as in the proto,
-  // int64 as strings, timestamps RFC 3339), in batch order.
+  // The encoded events, as proto3 JSON objects of what PostgreSQL
+  // normalizes (event_id, change_time RFC 3339, metadata; ingest_store.h
+  // NormalizeEvents), in batch order.
   std::vector<std::string> json;
   std::vector<int> index;  // json[k] is the batch's event index[k]
 };
