@@ -271,13 +271,36 @@ std::optional<history::v1::Checkpoint> SignCheckpoint(pqxx::transaction_base& tx
   return c;
 }
 
-std::optional<history::v1::Checkpoint> NewestCheckpoint(pqxx::transaction_base& txn,
-                                                        const std::string& bound) {
-  pqxx::result r =
-      txn.exec(absl::StrCat(bound, bound.empty() ? "" : "; ", "SELECT ", kCheckpointColumns,
-                            R"( FROM "HistoryCheckpoint" ORDER BY id DESC LIMIT 1)"));
+std::optional<history::v1::Checkpoint> NewestCheckpoint(pqxx::transaction_base& txn) {
+  pqxx::result r = txn.exec(absl::StrCat("SELECT ", kCheckpointColumns,
+                                         R"( FROM "HistoryCheckpoint" ORDER BY id DESC LIMIT 1)"));
   if (r.empty()) return std::nullopt;
   return FromRow(r.front());
+}
+
+std::string NewestCheckpointWithHeadsQuery(pqxx::transaction_base& txn,
+                                           const std::string& booking_id) {
+  return absl::StrCat("SELECT ", kCheckpointColumns,
+                      R"(, h.sequence AS head_sequence, h."rowHash" AS head_row_hash
+         FROM (SELECT * FROM "HistoryCheckpoint" ORDER BY id DESC LIMIT 1) c
+         LEFT JOIN "HistoryCheckpointHead" h
+           ON h."bookingId" = )",
+                      txn.quote(booking_id), R"( AND h."checkpointId" <= c.id
+         ORDER BY h."checkpointId")");
+}
+
+CheckpointWithHeads ReadCheckpointWithHeads(const pqxx::result& r, const std::string& booking_id) {
+  CheckpointWithHeads out;
+  if (r.empty()) return out;
+  out.checkpoint = FromRow(r.front());
+  const pqxx::row_size_type sequence = r.column_number("head_sequence"),
+                            row_hash = r.column_number("head_row_hash");
+  for (const pqxx::row& row : r) {
+    if (row[sequence].is_null()) continue;
+    out.heads.push_back(
+        Head{booking_id, row[sequence].as<int64_t>(), pqxx::binarystring(row[row_hash]).str()});
+  }
+  return out;
 }
 
 std::optional<history::v1::Checkpoint> CheckpointSignedAt(pqxx::transaction_base& txn,

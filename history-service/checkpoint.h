@@ -51,9 +51,18 @@ StoreHeads ReadStoreHeads(pqxx::transaction_base& txn);
 // nothing changed since the newest one.
 std::optional<history::v1::Checkpoint> SignCheckpoint(pqxx::transaction_base& txn,
                                                       const SigningKey& key);
-// `bound`: a statement sent in the same message first (see VerifyBooking).
-std::optional<history::v1::Checkpoint> NewestCheckpoint(pqxx::transaction_base& txn,
-                                                        const std::string& bound = "");
+std::optional<history::v1::Checkpoint> NewestCheckpoint(pqxx::transaction_base& txn);
+// The newest checkpoint and `booking_id`'s heads as of it (one per
+// checkpoint that kept one, oldest first), read by one statement (one
+// snapshot: never a head of a checkpoint signed after the one read), for a
+// caller that sends it in one message with its other reads (VerifyBooking).
+struct CheckpointWithHeads {
+  std::optional<history::v1::Checkpoint> checkpoint;  // none before the first
+  std::vector<Head> heads;
+};
+std::string NewestCheckpointWithHeadsQuery(pqxx::transaction_base& txn,
+                                           const std::string& booking_id);
+CheckpointWithHeads ReadCheckpointWithHeads(const pqxx::result& r, const std::string& booking_id);
 // The checkpoint signed at `signed_at_micros` as the store keeps it.
 std::optional<history::v1::Checkpoint> CheckpointSignedAt(pqxx::transaction_base& txn,
                                                           int64_t signed_at_micros);

@@ -15,13 +15,8 @@ constexpr char kSignerLock[] = "SELECT pg_advisory_xact_lock(18515, 2)";
 
 absl::StatusOr<std::optional<LogCheckpoint>> Newest(pqxx::transaction_base& txn,
                                                     const std::string& bound = "") {
-  const pqxx::result r = txn.exec(absl::StrCat(
-      bound, bound.empty() ? "" : "; ",
-      R"(SELECT size, root, note FROM "HistoryLogCheckpoint" ORDER BY size DESC LIMIT 1)"));
-  if (r.empty()) return std::nullopt;
-  absl::StatusOr<tlog::Hash> root = tlog::HashFromBytes(pqxx::binarystring(r[0]["root"]).str());
-  if (!root.ok()) return absl::DataLossError("a kept checkpoint's root is not 32 bytes");
-  return LogCheckpoint{r[0]["size"].as<uint64_t>(), *root, r[0]["note"].as<std::string>()};
+  return ReadNewestLogCheckpoint(
+      txn.exec(absl::StrCat(bound, bound.empty() ? "" : "; ", kNewestLogCheckpointQuery)));
 }
 
 // OK when the tree `head` extends the checkpoint `newest` (proved from the
@@ -47,6 +42,16 @@ absl::Status CheckExtends(pqxx::transaction_base& txn, const LogCheckpoint& newe
 }
 
 }  // namespace
+
+const char kNewestLogCheckpointQuery[] =
+    R"(SELECT size, root, note FROM "HistoryLogCheckpoint" ORDER BY size DESC LIMIT 1)";
+
+absl::StatusOr<std::optional<LogCheckpoint>> ReadNewestLogCheckpoint(const pqxx::result& r) {
+  if (r.empty()) return std::nullopt;
+  absl::StatusOr<tlog::Hash> root = tlog::HashFromBytes(pqxx::binarystring(r[0]["root"]).str());
+  if (!root.ok()) return absl::DataLossError("a kept checkpoint's root is not 32 bytes");
+  return LogCheckpoint{r[0]["size"].as<uint64_t>(), *root, r[0]["note"].as<std::string>()};
+}
 
 absl::StatusOr<std::optional<LogCheckpoint>> SignLogCheckpoint(pqxx::transaction_base& txn,
                                                                const tlog::NoteSigner& signer) {

@@ -41,6 +41,10 @@ absl::StatusOr<std::optional<LogCheckpoint>> SignLogCheckpoint(pqxx::transaction
 // DeadlineBoundStatement) is sent in the same message as the query.
 absl::StatusOr<std::optional<LogCheckpoint>> NewestLogCheckpoint(pqxx::transaction_base& txn,
                                                                  const std::string& bound = "");
+// Its query and the reading of its result, apart: for a caller that sends
+// the query in one message with its other reads (VerifyBooking).
+extern const char kNewestLogCheckpointQuery[];
+absl::StatusOr<std::optional<LogCheckpoint>> ReadNewestLogCheckpoint(const pqxx::result& r);
 
 }  // namespace booking
 

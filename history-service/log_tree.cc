@@ -63,17 +63,19 @@ absl::StatusOr<TreeRow> ReadTreeRow(pqxx::transaction_base& txn, const std::stri
 }
 
 absl::StatusOr<std::map<tlog::TileKey, tlog::TileBytes>> ReadTiles(
-    pqxx::transaction_base& txn, const std::vector<tlog::TileKey>& keys) {
+    pqxx::transaction_base& txn, const std::vector<tlog::TileKey>& keys,
+    const std::string& bound = "") {
   std::map<tlog::TileKey, tlog::TileBytes> out;
   if (keys.empty()) return out;
   std::string values;
   for (const tlog::TileKey& k : keys) {
     absl::StrAppend(&values, values.empty() ? "" : ",", "(", k.level, ",", k.index, ")");
   }
-  for (const pqxx::row& row : txn.exec(absl::StrCat(
-           R"(SELECT level, "index", hashes FROM "BookingStatusHistoryTile"
+  for (const pqxx::row& row :
+       txn.exec(absl::StrCat(bound, bound.empty() ? "" : "; ",
+                             R"(SELECT level, "index", hashes FROM "BookingStatusHistoryTile"
               WHERE (level, "index") IN (VALUES )",
-           values, ")"))) {
+                             values, ")"))) {
     out[{row["level"].as<int>(), row["index"].as<uint64_t>()}] =
         pqxx::binarystring(row["hashes"]).str();
   }
@@ -281,9 +283,10 @@ namespace {
 
 template <typename Compute>
 auto FromStoredTiles(pqxx::transaction_base& txn, const std::vector<tlog::TileKey>& keys,
-                     Compute compute) -> decltype(compute(tlog::TileSource())) {
+                     Compute compute, const std::string& bound = "")
+    -> decltype(compute(tlog::TileSource())) {
   try {
-    absl::StatusOr<std::map<tlog::TileKey, tlog::TileBytes>> tiles = ReadTiles(txn, keys);
+    absl::StatusOr<std::map<tlog::TileKey, tlog::TileBytes>> tiles = ReadTiles(txn, keys, bound);
     if (!tiles.ok()) return tiles.status();
     return compute(SourceOf(*tiles));
   } catch (const std::exception& e) {
@@ -301,7 +304,8 @@ absl::StatusOr<std::vector<tlog::Hash>> StoredInclusionProof(pqxx::transaction_b
 }
 
 absl::StatusOr<std::vector<std::vector<tlog::Hash>>> StoredInclusionProofs(
-    pqxx::transaction_base& txn, const std::vector<uint64_t>& indexes, uint64_t size) {
+    pqxx::transaction_base& txn, const std::vector<uint64_t>& indexes, uint64_t size,
+    const std::string& bound) {
   std::vector<tlog::TileKey> keys;
   for (uint64_t index : indexes) {
     for (const tlog::TileKey& k : tlog::InclusionProofTiles(index, size)) keys.push_back(k);
@@ -318,7 +322,8 @@ absl::StatusOr<std::vector<std::vector<tlog::Hash>>> StoredInclusionProofs(
           out.push_back(*std::move(proof));
         }
         return out;
-      });
+      },
+      bound);
 }
 
 absl::StatusOr<std::vector<tlog::Hash>> StoredConsistencyProof(pqxx::transaction_base& txn,

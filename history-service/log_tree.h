@@ -56,9 +56,10 @@ absl::StatusOr<TreeHead> ReadTreeHead(pqxx::transaction_base& txn);
 absl::StatusOr<std::vector<tlog::Hash>> StoredInclusionProof(pqxx::transaction_base& txn,
                                                              uint64_t index, uint64_t size);
 // The inclusion proofs of several leaves in the tree of `size`, their tiles
-// read in one query.
+// read in one query (after `bound`, a DeadlineBoundStatement, in its message).
 absl::StatusOr<std::vector<std::vector<tlog::Hash>>> StoredInclusionProofs(
-    pqxx::transaction_base& txn, const std::vector<uint64_t>& indexes, uint64_t size);
+    pqxx::transaction_base& txn, const std::vector<uint64_t>& indexes, uint64_t size,
+    const std::string& bound = "");
 absl::StatusOr<std::vector<tlog::Hash>> StoredConsistencyProof(pqxx::transaction_base& txn,
                                                                uint64_t old_size,
                                                                uint64_t new_size);

@@ -28,7 +28,7 @@ void Fail(history::v1::VerifyHistoryResponse& r, const Finding& f) {
 
 // The log's checkpoint and an inclusion proof for each row it covers, each
 // checked here too: a row rewritten after it was logged is named.
-void AddLogProofs(pqxx::transaction_base& txn, const LogCheckpoint& log,
+void AddLogProofs(pqxx::transaction_base& txn, const std::string& bound, const LogCheckpoint& log,
                   const std::vector<StoredRow>& rows,
                   const std::vector<std::optional<uint64_t>>& leaves,
                   history::v1::VerifyHistoryResponse& response) {
@@ -45,7 +45,7 @@ void AddLogProofs(pqxx::transaction_base& txn, const LogCheckpoint& log,
     }
   }
   absl::StatusOr<std::vector<std::vector<tlog::Hash>>> proofs =
-      StoredInclusionProofs(txn, covered, log.size);
+      StoredInclusionProofs(txn, covered, log.size, bound);
   if (!proofs.ok()) {
     Fail(response,
          Finding{rows.empty() ? "" : rows[0].content.booking_id, 0,
@@ -107,20 +107,61 @@ std::string CheckLogProofs(const history::v1::VerifyHistoryResponse& r,
 
 // A row of the booking the log took in and the store no longer holds (a
 // deleted last row too, which the chain cannot show), named by its leaf.
-std::optional<Finding> GoneLeaf(pqxx::transaction_base& txn, const std::string& booking_id,
-                                const std::string& bound) {
-  const pqxx::result gone = txn.exec(
-      absl::StrCat(bound, bound.empty() ? "" : "; ",
-                   R"(SELECT l.sequence AS sequence, l."leafIndex" AS leaf_index
+std::string GoneLeafQuery(pqxx::transaction_base& txn, const std::string& booking_id) {
+  return absl::StrCat(R"(SELECT l.sequence AS sequence, l."leafIndex" AS leaf_index
          FROM "BookingStatusHistoryLeaf" l
          WHERE l."bookingId" = )",
-                   txn.quote(booking_id), R"( AND NOT EXISTS (SELECT 1 FROM "BookingStatusHistory" h
+                      txn.quote(booking_id),
+                      R"( AND NOT EXISTS (SELECT 1 FROM "BookingStatusHistory" h
                                               WHERE h.id = l."historyId")
-         ORDER BY l.sequence LIMIT 1)"));
+         ORDER BY l.sequence LIMIT 1)");
+}
+
+std::optional<Finding> GoneLeaf(const pqxx::result& gone, const std::string& booking_id) {
   if (gone.empty()) return std::nullopt;
   return Finding{booking_id, gone[0]["sequence"].as<int64_t>(),
                  absl::StrCat("the row the log holds at leaf ", gone[0]["leaf_index"].as<int64_t>(),
                               " is gone from the store (deleted)")};
+}
+
+// The booking's rows with their leaves (NULL before the log took them in).
+std::string RowsQuery(pqxx::transaction_base& txn, const std::string& booking_id) {
+  return absl::StrCat("SELECT ", StoredRowColumns(), R"(,
+                          (SELECT l."leafIndex" FROM "BookingStatusHistoryLeaf" l
+                           WHERE l."historyId" = h.id) AS leaf_index
+                        FROM "BookingStatusHistory" h WHERE "bookingId" = )",
+                      txn.quote(booking_id), " ORDER BY sequence");
+}
+
+// What VerifyBooking reads before the proofs, in one message (one round
+// trip): the newest checkpoint with the booking's heads, then the newest
+// log checkpoint, then the rows (each read after the checkpoints: every
+// head and leaf a checkpoint covers is among them), then the leaf of a row
+// gone.
+struct BookingReads {
+  CheckpointWithHeads checkpoint;
+  absl::StatusOr<std::optional<LogCheckpoint>> log;
+  pqxx::result rows;
+  std::optional<Finding> gone;
+};
+
+BookingReads ReadBooking(pqxx::transaction_base& txn, const std::string& booking_id,
+                         const std::string& bound) {
+  pqxx::pipeline reads(txn);
+  reads.retain(5);
+  // SET LOCAL holds for the message's implicit transaction: every query.
+  if (!bound.empty()) reads.insert(bound);
+  const pqxx::pipeline::query_id checkpoint =
+      reads.insert(NewestCheckpointWithHeadsQuery(txn, booking_id));
+  const pqxx::pipeline::query_id log = reads.insert(kNewestLogCheckpointQuery);
+  const pqxx::pipeline::query_id rows = reads.insert(RowsQuery(txn, booking_id));
+  const pqxx::pipeline::query_id gone = reads.insert(GoneLeafQuery(txn, booking_id));
+  reads.complete();
+  BookingReads out{ReadCheckpointWithHeads(reads.retrieve(checkpoint), booking_id),
+                   ReadNewestLogCheckpoint(reads.retrieve(log)), reads.retrieve(rows),
+                   std::nullopt};
+  out.gone = GoneLeaf(reads.retrieve(gone), booking_id);
+  return out;
 }
 
 }  // namespace
@@ -147,58 +188,37 @@ void ToVerifiedRow(const StoredRow& row, history::v1::VerifiedRow* out) {
 history::v1::VerifyHistoryResponse VerifyBooking(pqxx::transaction_base& txn,
                                                  const std::string& booking_id,
                                                  const std::string& bound) {
-  // Each query in one message with `bound` (SET LOCAL holds for the message's
-  // implicit transaction): one round trip each, no BEGIN or COMMIT.
-  auto exec = [&](const std::string& query) {
-    return txn.exec(bound.empty() ? query : absl::StrCat(bound, "; ", query));
-  };
   history::v1::VerifyHistoryResponse response;
   response.set_verified(true);
-  // The newest checkpoint first: the heads read below are those it or an
-  // older one holds, never one signed later.
-  std::optional<history::v1::Checkpoint> checkpoint = NewestCheckpoint(txn, bound);
-  absl::StatusOr<std::optional<LogCheckpoint>> log = NewestLogCheckpoint(txn, bound);
+  BookingReads read = ReadBooking(txn, booking_id, bound);
   std::vector<StoredRow> rows;
   std::vector<std::optional<uint64_t>> leaves;
-  const pqxx::result stored = exec(absl::StrCat("SELECT ", StoredRowColumns(), R"(,
-                          (SELECT l."leafIndex" FROM "BookingStatusHistoryLeaf" l
-                           WHERE l."historyId" = h.id) AS leaf_index
-                        FROM "BookingStatusHistory" h WHERE "bookingId" = )",
-                                                txn.quote(booking_id), " ORDER BY sequence"));
-  const StoredRowLayout at(stored);
-  const pqxx::row_size_type leaf_at = stored.column_number("leaf_index");
-  for (const pqxx::row& row : stored) {
+  const StoredRowLayout at(read.rows);
+  const pqxx::row_size_type leaf_at = read.rows.column_number("leaf_index");
+  for (const pqxx::row& row : read.rows) {
     rows.push_back(ReadStoredRow(row, at));
     ToVerifiedRow(rows.back(), response.add_rows());
     leaves.push_back(row[leaf_at].is_null() ? std::nullopt
                                             : std::optional(row[leaf_at].as<uint64_t>()));
   }
   if (std::optional<Finding> f = CheckChain(rows)) Fail(response, *f);
-  if (std::optional<Finding> f = GoneLeaf(txn, booking_id, bound)) Fail(response, *f);
-  if (!log.ok()) {
-    Fail(response, Finding{booking_id, 0, std::string(log.status().message())});
-  } else if (*log) {
-    AddLogProofs(txn, **log, rows, leaves, response);
+  if (read.gone) Fail(response, *read.gone);
+  if (!read.log.ok()) {
+    Fail(response, Finding{booking_id, 0, std::string(read.log.status().message())});
+  } else if (*read.log) {
+    AddLogProofs(txn, bound, **read.log, rows, leaves, response);  // the second round trip
   }
-  if (!checkpoint) return response;
-  *response.mutable_checkpoint() = *checkpoint;
+  if (!read.checkpoint.checkpoint) return response;
+  *response.mutable_checkpoint() = *read.checkpoint.checkpoint;
   // Every head a checkpoint kept for the booking must still be there (a
   // deleted last row shows even after a later checkpoint); the last of them
-  // is its head at the newest checkpoint. The booking's own rows of
-  // "HistoryCheckpointHead" (its primary key), never the whole tree.
-  std::optional<Head> head;
-  for (const pqxx::row& row :
-       exec(absl::StrCat(R"(SELECT sequence AS sequence, "rowHash" AS row_hash
-                            FROM "HistoryCheckpointHead" WHERE "bookingId" = )",
-                         txn.quote(booking_id), R"( AND "checkpointId" <= )", checkpoint->id(),
-                         R"( ORDER BY "checkpointId")"))) {
-    head =
-        Head{booking_id, row["sequence"].as<int64_t>(), pqxx::binarystring(row["row_hash"]).str()};
-    if (std::optional<Finding> f = CheckHead(rows, *head)) Fail(response, *f);
+  // is its head at the newest checkpoint.
+  for (const Head& head : read.checkpoint.heads) {
+    if (std::optional<Finding> f = CheckHead(rows, head)) Fail(response, *f);
   }
-  if (!head) return response;
-  response.set_checkpoint_sequence(head->sequence);
-  response.set_checkpoint_row_hash(head->row_hash);
+  if (read.checkpoint.heads.empty()) return response;
+  response.set_checkpoint_sequence(read.checkpoint.heads.back().sequence);
+  response.set_checkpoint_row_hash(read.checkpoint.heads.back().row_hash);
   return response;
 }
 

@@ -27,9 +27,11 @@ namespace booking {
 // hashes cover, its chain hash (inclusion unset).
 void ToVerifiedRow(const StoredRow& row, history::v1::VerifiedRow* out);
 
-// `bound`: a statement sent in one message before each query (the
-// caller's deadline as SET LOCAL statement_timeout, DeadlineBoundStatement),
-// or "" for none; on a nontransaction each query is then one round trip.
+// Two round trips: the checkpoints, the rows with their leaves and the
+// leaf of a row gone in one message, then the tiles of the proofs. `bound`:
+// a statement sent first in each message (the caller's deadline as SET
+// LOCAL statement_timeout, DeadlineBoundStatement), or "" for none; on a
+// nontransaction no BEGIN or COMMIT is sent.
 history::v1::VerifyHistoryResponse VerifyBooking(pqxx::transaction_base& txn,
                                                  const std::string& booking_id,
                                                  const std::string& bound = "");
