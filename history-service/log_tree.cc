@@ -314,15 +314,7 @@ absl::StatusOr<std::vector<std::vector<tlog::Hash>>> StoredInclusionProofs(
   keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
   return FromStoredTiles(
       txn, keys,
-      [&](const tlog::TileSource& s) -> absl::StatusOr<std::vector<std::vector<tlog::Hash>>> {
-        std::vector<std::vector<tlog::Hash>> out;
-        for (uint64_t index : indexes) {
-          absl::StatusOr<std::vector<tlog::Hash>> proof = tlog::TileInclusionProof(index, size, s);
-          if (!proof.ok()) return proof.status();
-          out.push_back(*std::move(proof));
-        }
-        return out;
-      },
+      [&](const tlog::TileSource& s) { return tlog::TileInclusionProofs(indexes, size, s); },
       bound);
 }
 

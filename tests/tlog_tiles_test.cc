@@ -149,6 +149,41 @@ TEST(TlogTiles, RandomAppendsGiveTheTreesRootAndProofs) {
   }
 }
 
+// A booking's proofs read together (TileInclusionProofs: a range shared by
+// several proofs hashed once) are each the proof of its own leaf: leaves
+// close together (one tile, as a booking's folded rows) and far apart, at
+// random sizes.
+TEST(TlogTiles, ProofsOfSeveralLeavesAreEachLeafsOwn) {
+  std::mt19937_64 rng(20261208);
+  Store store;
+  std::vector<Hash> leaves;
+  for (uint64_t i = 0; i < 70000; ++i) leaves.push_back(LeafNumber(i));
+  store.Append(0, leaves);
+  for (int trial = 0; trial < 200; ++trial) {
+    const uint64_t size = 1 + rng() % store.all.size();
+    std::vector<uint64_t> indexes;
+    const uint64_t start = rng() % size;
+    for (uint64_t i = start; i < size && i < start + rng() % 12; ++i) indexes.push_back(i);
+    for (int k = 0; k < 3; ++k) indexes.push_back(rng() % size);  // a repeat too, sometimes
+    absl::StatusOr<std::vector<std::vector<Hash>>> proofs =
+        TileInclusionProofs(indexes, size, store.Source());
+    ASSERT_TRUE(proofs.ok()) << proofs.status();
+    ASSERT_EQ(proofs->size(), indexes.size());
+    // Each as the single proof gives it (which the test above holds to the
+    // proof from every leaf), and each verifies against the tree's root.
+    const Hash root = *TreeRoot(size, store.Source());
+    for (size_t k = 0; k < indexes.size(); ++k) {
+      const uint64_t index = indexes[k];
+      EXPECT_EQ((*proofs)[k], *TileInclusionProof(index, size, store.Source()))
+          << index << " of " << size;
+      EXPECT_TRUE(VerifyInclusion(store.all[index], index, size, (*proofs)[k], root).ok());
+    }
+  }
+  const std::vector<uint64_t> beyond = {3, 70000};
+  EXPECT_EQ(TileInclusionProofs(beyond, 70000, store.Source()).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST(TlogTiles, AShortOrMissingTileIsRefused) {
   Store store;
   std::vector<Hash> leaves;
@@ -166,6 +201,9 @@ TEST(TlogTiles, AShortOrMissingTileIsRefused) {
   store.tiles[{0, 2}].resize(10 * kHashSize);
   EXPECT_EQ(TreeRoot(600, store.Source()).status().code(), absl::StatusCode::kDataLoss);
   EXPECT_EQ(TileInclusionProof(599, 600, store.Source()).status().code(),
+            absl::StatusCode::kDataLoss);
+  const std::vector<uint64_t> near_the_end = {0, 599};
+  EXPECT_EQ(TileInclusionProofs(near_the_end, 600, store.Source()).status().code(),
             absl::StatusCode::kDataLoss);
   EXPECT_EQ(RangeHash(5, 5, 600, store.Source()).status().code(),
             absl::StatusCode::kInvalidArgument);

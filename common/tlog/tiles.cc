@@ -1,7 +1,9 @@
 #include "common/tlog/tiles.h"
 
 #include <algorithm>
+#include <map>
 #include <set>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 
@@ -148,6 +150,30 @@ absl::StatusOr<Hash> TreeRoot(uint64_t size, const TileSource& tiles) {
 absl::StatusOr<std::vector<Hash>> TileInclusionProof(uint64_t index, uint64_t size,
                                                      const TileSource& tiles) {
   return HashesOf(InclusionProofRanges(index, size), size, tiles);
+}
+
+absl::StatusOr<std::vector<std::vector<Hash>>> TileInclusionProofs(
+    absl::Span<const uint64_t> indexes, uint64_t size, const TileSource& tiles) {
+  std::map<std::pair<uint64_t, uint64_t>, Hash> hashed;  // [begin, end) -> MTH
+  std::vector<std::vector<Hash>> out;
+  out.reserve(indexes.size());
+  for (uint64_t index : indexes) {
+    absl::StatusOr<std::vector<LeafRange>> ranges = InclusionProofRanges(index, size);
+    if (!ranges.ok()) return ranges.status();
+    std::vector<Hash> proof;
+    proof.reserve(ranges->size());
+    for (const LeafRange& r : *ranges) {
+      auto [it, fresh] = hashed.try_emplace({r.begin, r.end});
+      if (fresh) {
+        absl::StatusOr<Hash> h = RangeHash(r.begin, r.end, size, tiles);
+        if (!h.ok()) return h.status();
+        it->second = *h;
+      }
+      proof.push_back(it->second);
+    }
+    out.push_back(std::move(proof));
+  }
+  return out;
 }
 
 absl::StatusOr<std::vector<Hash>> TileConsistencyProof(uint64_t old_size, uint64_t new_size,

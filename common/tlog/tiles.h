@@ -69,6 +69,12 @@ absl::StatusOr<std::vector<Hash>> TileInclusionProof(uint64_t index, uint64_t si
                                                      const TileSource& tiles);
 absl::StatusOr<std::vector<Hash>> TileConsistencyProof(uint64_t old_size, uint64_t new_size,
                                                        const TileSource& tiles);
+// The inclusion proofs of several leaves of one tree (each as
+// TileInclusionProof gives it), a range the proofs share hashed once: the
+// leaves of one booking share the ranges above them, and leaves of one tile
+// their larger siblings.
+absl::StatusOr<std::vector<std::vector<Hash>>> TileInclusionProofs(
+    absl::Span<const uint64_t> indexes, uint64_t size, const TileSource& tiles);
 // The nodes of the CompactRange of the tree's first `size` leaves
 // (CompactRangeRanges), from the tiles of a tree of at least `size` leaves.
 absl::StatusOr<std::vector<Hash>> TileCompactRange(uint64_t size, const TileSource& tiles);
