@@ -7,15 +7,19 @@
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "common/config.h"
 #include "common/pg.h"
 #include "common/store_schema.h"
 #include "common/tlog/checkpoint.h"
 #include "common/tlog/note_key.h"
+#include "common/tls.h"
+#include "grpcpp/create_channel.h"
 #include "history-service/checkpoint.h"
 #include "history-service/log_checkpoint.h"
 #include "history-service/row_content.h"
 #include "history-verify/log_audit.h"
+#include "history-verify/log_source_grpc.h"
 #include "history-verify/log_witness.h"
 #include "history-verify/store_verify.h"
 #include "pqxx/pqxx"
@@ -33,6 +37,12 @@ ABSL_FLAG(std::string, booking, "", "verify: only this booking");
 ABSL_FLAG(std::string, witness, "",
           "log: the file holding the last log checkpoint this witness trusts (created on first "
           "use)");
+ABSL_FLAG(std::string, server, "",
+          "log: ask history-service at HOST:PORT over gRPC instead of reading the store (with "
+          "--tls-ca/--tls-cert/--tls-key or --insecure-plaintext)");
+ABSL_FLAG(std::string, token, "",
+          "log --server: a bearer token for history-service [env HISTORY_VERIFY_TOKEN]");
+ABSL_FLAG(absl::Duration, timeout, absl::Seconds(10), "log --server: the longest wait per call");
 
 namespace booking {
 namespace {
@@ -59,8 +69,13 @@ constexpr char kUsage[] = R"(proves that history was not altered, or names where
       of every row) and proves from the store that it extends the one FILE holds, then keeps
       it in FILE; a rolled-back or forked log is refused and FILE left unchanged. Run it
       from somewhere the store's writers cannot change FILE (first run: trusts what it sees)
+  history-verify log --server HOST:PORT (--tls-ca CA [--tls-cert C --tls-key K] |
+                     --insecure-plaintext) [--token T] --public-key KEY.pub --witness FILE
+      the same checks with the checkpoint and the consistency proof asked of history-service
+      (GetLogCheckpoint, GetConsistencyProof): for a witness without access to the store
 
-Exit codes: 0 verified, 1 tampering found, 2 usage or setup error, 3 store unreachable.)";
+Exit codes: 0 verified, 1 tampering found, 2 usage or setup error, 3 store or server
+unreachable.)";
 
 int Fail(int code, const std::string& message) {
   std::cerr << "history-verify: " << message << "\n";
@@ -209,6 +224,18 @@ int Verify(pqxx::connection& conn, const std::string& public_key, bool print_onl
   return Report(report, trusted ? &*trusted : nullptr);
 }
 
+// `log --server`: the witness over gRPC, transport security as the
+// services' clients take it.
+int WitnessOverGrpc(const std::string& public_key) {
+  absl::StatusOr<TlsSettings> tls = TlsSettingsFromFlags("HISTORY_VERIFY");
+  if (!tls.ok()) return Fail(kExitUsage, std::string(tls.status().message()));
+  const std::string target = absl::GetFlag(FLAGS_server);
+  GrpcLogSource source(grpc::CreateChannel(target, ChannelCredentialsFor(*tls)), target,
+                       FlagOrEnv(FLAGS_token, "HISTORY_VERIFY_TOKEN"),
+                       absl::GetFlag(FLAGS_timeout));
+  return WitnessLog(source, public_key, absl::GetFlag(FLAGS_witness));
+}
+
 int Main(int argc, char** argv) {
   const std::vector<std::string> args = ParseCommandLine(argc, argv, kUsage);
   if (args.size() != 2)
@@ -225,7 +252,12 @@ int Main(int argc, char** argv) {
   if (command != "checkpoint" && command != "verify" && command != "log") {
     return Fail(kExitUsage, absl::StrCat("unknown command \"", command, "\"; see --help"));
   }
-  if (DatabaseUrl().empty())
+  const bool over_grpc = !absl::GetFlag(FLAGS_server).empty();
+  if (over_grpc && command != "log") {
+    return Fail(kExitUsage, absl::StrCat("--server is for `log` only; ", command,
+                                         " reads the store (--database-url)"));
+  }
+  if (!over_grpc && DatabaseUrl().empty())
     return Fail(kExitUsage, "--database-url (or HISTORY_DATABASE_URL) is required");
   std::string public_key;
   if (absl::GetFlag(FLAGS_public_key).empty()) {
@@ -243,13 +275,16 @@ int Main(int argc, char** argv) {
   if (command == "log" && absl::GetFlag(FLAGS_witness).empty()) {
     return Fail(kExitUsage, "log needs --witness FILE (the last checkpoint this witness trusts)");
   }
+  if (over_grpc) return WitnessOverGrpc(public_key);
   const std::string schema = absl::GetFlag(FLAGS_database_schema);
   absl::StatusOr<std::unique_ptr<pqxx::connection>> conn =
       Connect(DatabaseUrl(),
               [&](pqxx::connection& c) { UseStoreSchema(c, "BookingStatusHistory", schema); });
   if (!conn.ok()) return Fail(3, std::string(conn.status().message()));
   try {
-    if (command == "log") return WitnessLog(**conn, public_key, absl::GetFlag(FLAGS_witness));
+    if (command == "log") {
+      return WitnessStoreLog(**conn, public_key, absl::GetFlag(FLAGS_witness));
+    }
     return Verify(**conn, public_key, command == "checkpoint");
   } catch (const std::exception& e) {
     return Fail(3, e.what());

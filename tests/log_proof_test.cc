@@ -18,7 +18,9 @@
 // - over gRPC, GetLogCheckpoint and GetConsistencyProof give a witness what
 //   common/tlog's CheckNextCheckpoint needs; bad sizes are refused naming
 //   the field.
+#include <algorithm>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "absl/strings/ascii.h"
@@ -105,15 +107,21 @@ class LogProofTest : public PgSuite {
     EXPECT_TRUE(s.ok()) << s.error_message();
     return response;
   }
-  // `history-verify log` with the witness file; its exit code and output.
-  static std::pair<int, std::string> Witness(const std::string& file) {
+  // `history-verify log` with the witness file, reading the store or asking
+  // history-service over gRPC; its exit code and output.
+  enum class Via { kStore, kServer };
+  static std::pair<int, std::string> Witness(const std::string& file, Via via) {
     const std::string pub = key_file_ + ".pub";
     static int calls = 0;  // a file per call: RunCommand appends
     const std::string log = absl::StrCat(set_->log_dir(), "/witness-", ++calls, ".out");
-    absl::StatusOr<int> code =
-        RunCommand({HISTORY_VERIFY_BIN, "log", "--database-url", set_->history_url(),
-                    "--public-key", pub, "--witness", file},
-                   {}, log);
+    std::vector<std::string> args = {HISTORY_VERIFY_BIN, "log", "--public-key", pub,
+                                     "--witness",        file};
+    if (via == Via::kStore) {
+      args.insert(args.end(), {"--database-url", set_->history_url()});
+    } else {
+      args.insert(args.end(), {"--server", set_->history_target(), "--insecure-plaintext"});
+    }
+    absl::StatusOr<int> code = RunCommand(args, {}, log);
     EXPECT_TRUE(code.ok()) << code.status();
     return {code.ok() ? *code : -1, ReadFile(log)};
   }
@@ -359,40 +367,76 @@ TEST_F(LogProofTest, AWitnessOverGrpcGetsCheckpointsAndConsistencyProofs) {
       << beyond.error_message();
 }
 
-// Last: it leaves a forged newest checkpoint in the store.
+TEST_F(LogProofTest, AWitnessThatCannotReachTheServerSaysSoAndKeepsNothing) {
+  const std::string file = set_->log_dir() + "/unreached.checkpoint";
+  const std::string log = set_->log_dir() + "/unreached.out";
+  // Port 1 on loopback: nothing listens there.
+  absl::StatusOr<int> code =
+      RunCommand({HISTORY_VERIFY_BIN, "log", "--server", "127.0.0.1:1", "--insecure-plaintext",
+                  "--timeout", "2s", "--public-key", key_file_ + ".pub", "--witness", file},
+                 {}, log);
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(*code, 3) << ReadFile(log);
+  EXPECT_TRUE(absl::StrContains(ReadFile(log), "GetLogCheckpoint")) << ReadFile(log);
+  EXPECT_FALSE(std::ifstream(file).good()) << "a witness file was written";
+  // --server is the witness's alone: verify reads the store.
+  const std::string usage_log = set_->log_dir() + "/server-verify.out";
+  code = RunCommand({HISTORY_VERIFY_BIN, "verify", "--server", set_->history_target(),
+                     "--insecure-plaintext", "--public-key", key_file_ + ".pub"},
+                    {}, usage_log);
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(*code, 2) << ReadFile(usage_log);
+  EXPECT_TRUE(absl::StrContains(ReadFile(usage_log), "--server is for `log` only"))
+      << ReadFile(usage_log);
+}
+
+// The size of the checkpoint a witness file holds (the note's second line):
+// a query now could see a checkpoint signed since.
+int64_t WitnessedSize(const std::string& file) {
+  const std::vector<std::string> lines = absl::StrSplit(ReadFile(file), '\n');
+  int64_t size = 0;
+  EXPECT_TRUE(lines.size() > 1 && absl::SimpleAtoi(lines[1], &size)) << ReadFile(file);
+  return size;
+}
+
+// Last: it leaves a forged newest checkpoint in the store. Each step by two
+// witnesses: one reads the store, one asks history-service over gRPC.
 TEST_F(LogProofTest, TheWitnessRefusesAForkedOrRolledBackLog) {
   IngestAll(set_->history_target(), Chain("witnessed", 1, 3, 95000));
-  const std::string file = set_->log_dir() + "/witness.checkpoint";
-  auto [first, first_out] = Witness(file);
-  ASSERT_EQ(first, 0) << first_out;
-  EXPECT_TRUE(absl::StrContains(first_out, "trusted as the first")) << first_out;
-  const std::string trusted = ReadFile(file);
-  // The size the witness trusted, from its file (the note's second line): a
-  // query now could see a checkpoint signed since.
-  const std::vector<std::string> lines = absl::StrSplit(trusted, '\n');
-  int64_t size = 0;
-  ASSERT_TRUE(lines.size() > 1 && absl::SimpleAtoi(lines[1], &size)) << trusted;
+  const std::map<Via, std::string> files = {
+      {Via::kStore, set_->log_dir() + "/witness.checkpoint"},
+      {Via::kServer, set_->log_dir() + "/witness-grpc.checkpoint"}};
+  for (const auto& [via, file] : files) {
+    auto [first, first_out] = Witness(file, via);
+    ASSERT_EQ(first, 0) << first_out;
+    EXPECT_TRUE(absl::StrContains(first_out, "trusted as the first")) << first_out;
+  }
+  const int64_t seen =
+      std::max(WitnessedSize(files.at(Via::kStore)), WitnessedSize(files.at(Via::kServer)));
   IngestAll(set_->history_target(), Chain("witnessed-more", 1, 3, 96000));
-  WaitForCheckpoint(size + 3);
-  auto [second, second_out] = Witness(file);
-  ASSERT_EQ(second, 0) << second_out;
-  EXPECT_TRUE(
-      absl::StrContains(second_out, absl::StrCat("extends the witnessed one of size ", size)))
-      << second_out;
-  const std::string witnessed = ReadFile(file);
-  ASSERT_NE(witnessed, trusted);
+  WaitForCheckpoint(seen + 3);
+  std::map<Via, std::string> witnessed;
+  for (const auto& [via, file] : files) {
+    const int64_t size = WitnessedSize(file);
+    auto [second, second_out] = Witness(file, via);
+    ASSERT_EQ(second, 0) << second_out;
+    EXPECT_TRUE(
+        absl::StrContains(second_out, absl::StrCat("extends the witnessed one of size ", size)))
+        << second_out;
+    witnessed[via] = ReadFile(file);
+  }
   const int64_t now =
       QueryCount(set_->history_url(), R"(SELECT max(size) FROM "HistoryLogCheckpoint")");
   const tlog::NoteSigner signer = Signer();
   // A witness that saw a larger tree (signed with the log's key) than the
   // store's newest checkpoint: the log was rolled back.
-  {
-    absl::StatusOr<std::string> larger = tlog::SignCheckpoint(
-        {kOrigin, static_cast<uint64_t>(now + 500), tlog::LeafHash("x"), {}}, signer);
-    ASSERT_TRUE(larger.ok());
+  absl::StatusOr<std::string> larger = tlog::SignCheckpoint(
+      {kOrigin, static_cast<uint64_t>(now + 500), tlog::LeafHash("x"), {}}, signer);
+  ASSERT_TRUE(larger.ok());
+  for (const Via via : {Via::kStore, Via::kServer}) {
     const std::string ahead = set_->log_dir() + "/ahead.checkpoint";
     std::ofstream(ahead) << *larger;
-    auto [rolled, rolled_out] = Witness(ahead);
+    auto [rolled, rolled_out] = Witness(ahead, via);
     EXPECT_EQ(rolled, 1) << rolled_out;
     EXPECT_TRUE(absl::StrContains(rolled_out, "does not extend")) << rolled_out;
     EXPECT_EQ(ReadFile(ahead), *larger);
@@ -406,10 +450,12 @@ TEST_F(LogProofTest, TheWitnessRefusesAForkedOrRolledBackLog) {
   Exec(set_->history_url(), absl::StrCat(R"(INSERT INTO "HistoryLogCheckpoint" (size, root, note)
                                             VALUES ()",
                                          now + 1000, ", sha256('fork'), ", conn.quote(*fork), ")"));
-  auto [forked, forked_out] = Witness(file);
-  EXPECT_EQ(forked, 1) << forked_out;
-  EXPECT_TRUE(absl::StrContains(forked_out, "does not extend")) << forked_out;
-  EXPECT_EQ(ReadFile(file), witnessed);
+  for (const auto& [via, file] : files) {
+    auto [forked, forked_out] = Witness(file, via);
+    EXPECT_EQ(forked, 1) << forked_out;
+    EXPECT_TRUE(absl::StrContains(forked_out, "does not extend")) << forked_out;
+    EXPECT_EQ(ReadFile(file), witnessed[via]);
+  }
 }
 
 }  // namespace

@@ -75,4 +75,5 @@ expect "traceparent: 00-$trace" "^traceparent: 00-$trace-[0-9a-f]{16}-01\$" \
 expect 'history-verify keygen' '^wrote .*/my-checkpoint\.key and .*/my-checkpoint\.key\.pub$'
 expect 'history-verify checkpoint' '^verified: ' '^verified: .*1 bookings'
 expect 'HistoryService/GetLogEntries' '^2$'
+expect 'history-verify log --server' '^verified: the log checkpoint of size [0-9]+ .* extends the witnessed one'
 echo "PASS: ${#blocks[@]} README example blocks"
