@@ -224,6 +224,27 @@ int Verify(pqxx::connection& conn, const std::string& public_key, bool print_onl
   return Report(report, trusted ? &*trusted : nullptr);
 }
 
+// "" when the flags name one source of the log, else what is wrong: --server
+// is the witness's alone, never beside --database-url (which would be
+// ignored), and --token and --timeout are for it only.
+std::string SourceFlagsProblem(const std::string& command, bool over_grpc) {
+  if (over_grpc && command != "log") {
+    return absl::StrCat("--server is for `log` only; ", command,
+                        " reads the store (--database-url)");
+  }
+  if (over_grpc && !absl::GetFlag(FLAGS_database_url).empty()) {
+    return "--server and --database-url name two sources of the log: give one";
+  }
+  if (!over_grpc && !absl::GetFlag(FLAGS_token).empty()) {
+    return "--token is for `log --server` (history-service's bearer token)";
+  }
+  if (absl::GetFlag(FLAGS_timeout) <= absl::ZeroDuration()) {
+    return absl::StrCat("--timeout must be above 0 (got ",
+                        absl::FormatDuration(absl::GetFlag(FLAGS_timeout)), ")");
+  }
+  return "";
+}
+
 // `log --server`: the witness over gRPC, transport security as the
 // services' clients take it.
 int WitnessOverGrpc(const std::string& public_key) {
@@ -253,9 +274,8 @@ int Main(int argc, char** argv) {
     return Fail(kExitUsage, absl::StrCat("unknown command \"", command, "\"; see --help"));
   }
   const bool over_grpc = !absl::GetFlag(FLAGS_server).empty();
-  if (over_grpc && command != "log") {
-    return Fail(kExitUsage, absl::StrCat("--server is for `log` only; ", command,
-                                         " reads the store (--database-url)"));
+  if (std::string problem = SourceFlagsProblem(command, over_grpc); !problem.empty()) {
+    return Fail(kExitUsage, problem);
   }
   if (!over_grpc && DatabaseUrl().empty())
     return Fail(kExitUsage, "--database-url (or HISTORY_DATABASE_URL) is required");

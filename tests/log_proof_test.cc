@@ -388,6 +388,24 @@ TEST_F(LogProofTest, AWitnessThatCannotReachTheServerSaysSoAndKeepsNothing) {
   EXPECT_EQ(*code, 2) << ReadFile(usage_log);
   EXPECT_TRUE(absl::StrContains(ReadFile(usage_log), "--server is for `log` only"))
       << ReadFile(usage_log);
+  // Flags it would otherwise ignore are refused (exit 2), the file untouched.
+  const std::vector<std::pair<std::vector<std::string>, std::string>> refused = {
+      {{"--server", set_->history_target(), "--database-url", set_->history_url()},
+       "two sources of the log"},
+      {{"--database-url", set_->history_url(), "--token", "t"}, "--token is for `log --server`"},
+      {{"--server", set_->history_target(), "--timeout", "0s"}, "--timeout must be above 0"}};
+  for (const auto& [flags, why] : refused) {
+    const std::string out = absl::StrCat(set_->log_dir(), "/refused-", why.size(), ".out");
+    std::vector<std::string> args = {
+        HISTORY_VERIFY_BIN, "log", "--insecure-plaintext", "--public-key", key_file_ + ".pub",
+        "--witness",        file};
+    args.insert(args.end(), flags.begin(), flags.end());
+    code = RunCommand(args, {}, out);
+    ASSERT_TRUE(code.ok()) << code.status();
+    EXPECT_EQ(*code, 2) << ReadFile(out);
+    EXPECT_TRUE(absl::StrContains(ReadFile(out), why)) << ReadFile(out);
+  }
+  EXPECT_FALSE(std::ifstream(file).good()) << "a witness file was written";
 }
 
 // The size of the checkpoint a witness file holds (the note's second line):
