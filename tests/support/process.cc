@@ -11,9 +11,11 @@
 #include <sstream>
 #include <thread>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "tests/support/wait.h"
 
@@ -121,7 +123,10 @@ std::vector<pid_t> ChildrenOf(pid_t pid) {
   return children;
 }
 
-int FreePort() {
+namespace {
+
+// A port the kernel picked for a socket bound and closed at once.
+int EphemeralPort() {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -132,6 +137,21 @@ int FreePort() {
   getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
   close(fd);
   return ntohs(addr.sin_port);
+}
+
+}  // namespace
+
+int FreePort() {
+  // The kernel may hand the same closed port to two calls in a row: a test
+  // that asked for two ports would then start two servers on one (and a
+  // service would dial itself). Each port goes to one caller of the process.
+  static absl::Mutex mu;
+  static auto* given = new absl::flat_hash_set<int>();
+  for (;;) {
+    const int port = EphemeralPort();
+    absl::MutexLock lock(&mu);
+    if (given->insert(port).second) return port;
+  }
 }
 
 std::string ReadFile(const std::string& path) {
