@@ -30,7 +30,9 @@ const std::vector<std::string>& StoreTables(absl::string_view store) {
       "HistoryCheckpointHead",         "BookingStatusHistoryFeed",
       "BookingStatusHistoryFeedStart", "BookingStatusHistoryFeedQueue",
       "BookingStatusHistoryLeaf",      "BookingStatusHistoryTile",
-      "BookingStatusHistoryTree",      "HistoryLogCheckpoint"};
+      "BookingStatusHistoryTree",      "HistoryLogCheckpoint",
+      "BookingStatusHistoryEvent",     "BookingStatusHistoryHead",
+      "BookingStatusHistoryKeysStart"};
   return store == "booking" ? *booking : *history;
 }
 

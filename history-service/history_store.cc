@@ -331,12 +331,14 @@ absl::StatusOr<history::v1::GetLogEntriesResponse> HistoryStore::LogEntries(
 absl::Status HistoryStore::Probe(ProbeConnection& probe) {
   return probe.Run([](pqxx::transaction_base& txn) -> absl::Status {
     // The newest columns and table this binary uses stand for the whole
-    // schema (the log's tree: step 0012; the queue's batches: step 0013).
+    // schema (the log's tree: step 0012; the queue's batches: step 0013; the
+    // global keys: step 0014).
     if (!txn.exec(R"(SELECT EXISTS (SELECT FROM pg_attribute WHERE attname = 'traceParent'
                        AND attrelid = to_regclass('"BookingStatusHistory"'))
                      AND to_regclass('"BookingStatusHistoryTree"') IS NOT NULL
                      AND EXISTS (SELECT FROM pg_attribute WHERE attname = 'historyIds'
-                       AND attrelid = to_regclass('"BookingStatusHistoryFeedQueue"')) AS ready)")
+                       AND attrelid = to_regclass('"BookingStatusHistoryFeedQueue"'))
+                     AND to_regclass('"BookingStatusHistoryKeysStart"') IS NOT NULL AS ready)")
              .front()["ready"]
              .as<bool>()) {
       if (std::string other = OtherStoreIn(ReadSchemaContents(txn), "history", {});

@@ -76,17 +76,30 @@ void LockBookings(pqxx::transaction_base& txn, const std::set<std::string>& book
 
 namespace {
 
+// Rows recorded before schema step 0014 have no keys (no
+// "BookingStatusHistoryEvent" row, no "BookingStatusHistoryHead" row of
+// theirs): they are looked for in the history table itself, only when the
+// store had such rows and only among those recorded by then.
+constexpr char kLegacyUntil[] = R"((SELECT "legacyUntil" FROM "BookingStatusHistoryKeysStart"))";
+
 // The head (last row) of each of the bookings `booking_json` (an SQL
-// literal) that history holds.
+// literal) that history holds: its "BookingStatusHistoryHead" row, or for a
+// booking with rows from before step 0014 only, the newest of those.
 std::string HeadsSql(const std::string& booking_json) {
   return absl::StrCat(
-      R"(SELECT b AS booking_id, h.sequence AS sequence, h."toStatus" AS to_status,
-                COALESCE(h."rowHash", '\x'::bytea) AS row_hash
+      R"(SELECT b AS booking_id, COALESCE(hd.sequence, old.sequence) AS sequence,
+                COALESCE(hd."toStatus", old."toStatus") AS to_status,
+                COALESCE(hd."rowHash", old."rowHash", '\x'::bytea) AS row_hash
          FROM jsonb_array_elements_text()",
       booking_json, R"(::jsonb) AS t(b)
-         CROSS JOIN LATERAL (SELECT sequence, "toStatus", "rowHash"
-                             FROM "BookingStatusHistory" WHERE "bookingId" = b
-                             ORDER BY sequence DESC LIMIT 1) AS h)");
+         LEFT JOIN "BookingStatusHistoryHead" hd ON hd."bookingId" = b
+         LEFT JOIN LATERAL (SELECT sequence, "toStatus", "rowHash" FROM "BookingStatusHistory" h
+                            WHERE hd."bookingId" IS NULL AND )",
+      kLegacyUntil, R"( IS NOT NULL
+                              AND h."bookingId" = b AND h."recordedAt" <= )",
+      kLegacyUntil, R"(
+                            ORDER BY sequence DESC LIMIT 1) AS old ON true
+         WHERE hd."bookingId" IS NOT NULL OR old.sequence IS NOT NULL)");
 }
 
 void ReadHeads(const pqxx::result& r, IngestState& state) {
@@ -101,14 +114,24 @@ void ReadHeads(const pqxx::result& r, IngestState& state) {
   }
 }
 
-// The rows history holds of the events `ids_json` (an SQL literal). "= ANY"
-// of an array (an init plan) probes the "eventId" index once per id; "IN
+// The rows history holds of the events `ids_json` (an SQL literal): found
+// by "BookingStatusHistoryEvent" (the row's partition key beside the id),
+// and among rows from before step 0014 by the history table's own index.
+// "= ANY" of an array (an init plan) probes an index once per id; "IN
 // (SELECT ...)" let the planner hash-join a sequential scan of the whole
 // table while it was small (0.74 ms a batch at 12,000 rows, measured).
 std::string StoredSql(const std::string& ids_json) {
-  return absl::StrCat("SELECT ", kContentColumns, R"( FROM "BookingStatusHistory"
-              WHERE "eventId" = ANY (ARRAY(SELECT x::uuid FROM jsonb_array_elements_text()",
-                      ids_json, R"(::jsonb) AS t(x))))");
+  const std::string ids =
+      absl::StrCat(R"("eventId" = ANY (ARRAY(SELECT x::uuid FROM jsonb_array_elements_text()",
+                   ids_json, R"(::jsonb) AS t(x))))");
+  return absl::StrCat("SELECT ", kContentColumns,
+                      R"( FROM "BookingStatusHistoryEvent"
+                          JOIN "BookingStatusHistory" USING ("eventId", "recordedAt")
+              WHERE )",
+                      ids, " UNION ALL SELECT ", kContentColumns, R"( FROM "BookingStatusHistory"
+              WHERE )",
+                      ids, " AND ", kLegacyUntil, R"( IS NOT NULL AND "recordedAt" <= )",
+                      kLegacyUntil);
 }
 
 void ReadStored(const pqxx::result& r, IngestState& state) {

@@ -1,5 +1,6 @@
 // The history store's schema steps (StepsFor in schema_steps.cc), apart
 // from the booking store's: each store's story in a file of its own.
+#include "migrator/history_keys_schema.h"
 #include "migrator/history_log_schema.h"
 #include "migrator/schema_steps.h"
 
@@ -384,6 +385,9 @@ const std::vector<Step>& HistorySteps() {
       {"0013_history_feed_queue_batches",
        "an ingest transaction queues its rows for the feed in one queue row",
        kHistoryFeedQueueBatches},
+      {"0014_history_keys",
+       "each event id and each booking's head in tables of their own, kept by a trigger",
+       kHistoryKeys},
   };
   return kSteps;
 }

@@ -210,7 +210,7 @@ TEST_F(MigratorUpTest, StatusJsonListsAppliedAndPendingSteps) {
       << run.output;
   EXPECT_NE(
       run.output.find(
-          R"("applied":["0001_history_base","0002_history_immutable","0003_history_recorded_at_clock","0004_history_held_back","0005_history_chain","0006_history_checkpoints","0007_history_list_indexes","0008_history_feed","0009_history_trace","0010_history_held_back_bounded","0011_history_feed_queue","0012_history_log_tree","0013_history_feed_queue_batches"])"),
+          R"("applied":["0001_history_base","0002_history_immutable","0003_history_recorded_at_clock","0004_history_held_back","0005_history_chain","0006_history_checkpoints","0007_history_list_indexes","0008_history_feed","0009_history_trace","0010_history_held_back_bounded","0011_history_feed_queue","0012_history_log_tree","0013_history_feed_queue_batches","0014_history_keys"])"),
       std::string::npos)
       << run.output;
 }
