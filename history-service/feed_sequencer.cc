@@ -35,7 +35,9 @@ absl::StatusOr<Sequenced> SequenceQueued(pqxx::connection& conn, int limit) {
   // One message, one implicit transaction: the lock (held to its end, so
   // through COMMIT), then, in a statement whose snapshot is taken after the
   // lock (READ COMMITTED), the move of `limit` queue rows (a batch's row
-  // holds its rows in order, schema step 0013); positions are taken after
+  // holds its rows in order, schema step 0013, with their recorded times,
+  // step 0014: a row queued without them, by an older replica or alone,
+  // gets its time from the feed's trigger); positions are taken after
   // the subquery's ORDER BY, so in queue order and within a row in its order.
   const std::string sql = absl::StrCat("SELECT pg_advisory_xact_lock(", kFeedLockClass, R"(, 0);
       WITH next AS (
@@ -43,12 +45,13 @@ absl::StatusOr<Sequenced> SequenceQueued(pqxx::connection& conn, int limit) {
         WHERE "queueId" IN (SELECT "queueId" FROM "BookingStatusHistoryFeedQueue"
                             ORDER BY "queueId" LIMIT )",
                                        limit, R"()
-        RETURNING "queueId", COALESCE("historyIds", ARRAY["historyId"]) AS ids),
+        RETURNING "queueId", COALESCE("historyIds", ARRAY["historyId"]) AS ids, "recordedAts"),
       moved AS (
-        INSERT INTO "BookingStatusHistoryFeed" (position, "historyId")
-        SELECT nextval('"BookingStatusHistoryFeed_position_seq"'), id
-        FROM (SELECT next."queueId", u.id, u.k
-              FROM next, unnest(next.ids) WITH ORDINALITY AS u(id, k)
+        INSERT INTO "BookingStatusHistoryFeed" (position, "historyId", "recordedAt")
+        SELECT nextval('"BookingStatusHistoryFeed_position_seq"'), id, recorded_at
+        FROM (SELECT next."queueId", u.id, u.recorded_at, u.k
+              FROM next, unnest(next.ids, next."recordedAts")
+                           WITH ORDINALITY AS u(id, recorded_at, k)
               ORDER BY next."queueId", u.k) AS ordered
         RETURNING 1)
       SELECT n, rows, CASE WHEN n > 0 THEN pg_notify(')",

@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/json_string.h"
+#include "history-service/recorded_at.h"
 #include "pqxx/pqxx"
 
 namespace booking {
@@ -75,12 +76,6 @@ void LockBookings(pqxx::transaction_base& txn, const std::set<std::string>& book
 }
 
 namespace {
-
-// Rows recorded before schema step 0014 have no keys (no
-// "BookingStatusHistoryEvent" row, no "BookingStatusHistoryHead" row of
-// theirs): they are looked for in the history table itself, only when the
-// store had such rows and only among those recorded by then.
-constexpr char kLegacyUntil[] = R"((SELECT "legacyUntil" FROM "BookingStatusHistoryKeysStart"))";
 
 // The head (last row) of each of the bookings `booking_json` (an SQL
 // literal) that history holds: its "BookingStatusHistoryHead" row, or for a
@@ -208,9 +203,9 @@ void InsertRows(pqxx::transaction_base& txn, const std::vector<PlannedRow>& rows
   json += "]";
   // One statement: the rows in the batch's order (the function scan yields
   // the array in order), queued for the feed's sequencer in that order as
-  // one queue row (RETURNING yields the rows as inserted, array_agg takes
-  // them as they come), then a wake-up for the sequencers (delivered on
-  // commit, to every replica's).
+  // one queue row with their recorded times (RETURNING yields the rows as
+  // inserted, both array_aggs take them as they come, one order), then a wake-up for the sequencers
+  // (delivered on commit, to every replica's).
   txn.exec_params(absl::StrCat(R"(WITH inserted AS (
            INSERT INTO "BookingStatusHistory" ()",
                                kContentInsertColumns, R"(, "rowHash")
@@ -218,10 +213,10 @@ void InsertRows(pqxx::transaction_base& txn, const std::vector<PlannedRow>& rows
                                kContentValues, R"(, decode(r.row_hash, 'hex')
            FROM jsonb_to_recordset($1::jsonb) AS r()",
                                kContentRecord, R"(, row_hash text)
-           RETURNING id),
+           RETURNING id, "recordedAt"),
          queued AS (
-           INSERT INTO "BookingStatusHistoryFeedQueue" ("historyIds")
-           SELECT array_agg(id) FROM inserted)
+           INSERT INTO "BookingStatusHistoryFeedQueue" ("historyIds", "recordedAts")
+           SELECT array_agg(id), array_agg("recordedAt") FROM inserted)
          SELECT pg_notify($2, ''))"),
                   json, kFeedQueueChannel);
 }

@@ -10,6 +10,7 @@
 #include "common/pg.h"
 #include "common/tlog/tiles.h"
 #include "history-service/feed_queue.h"
+#include "history-service/recorded_at.h"
 #include "history-service/row_content.h"
 #include "history-service/verify.h"
 #include "pqxx/pqxx"
@@ -30,6 +31,7 @@ struct TreeRow {
 
 struct Pending {
   std::string history_id;
+  std::string recorded_at;  // the row's "recordedAt", ISO text (RecordedAtText)
   tlog::Hash leaf{};
   int64_t position = 0;
   std::string booking_id;
@@ -105,7 +107,8 @@ std::string LegacyQuery(const TreeRow& t, pqxx::transaction_base& txn, int limit
       t.legacy_booking ? absl::StrCat(R"(WHERE ("bookingId", sequence) > ()",
                                       txn.quote(*t.legacy_booking), ", ", t.legacy_sequence, ")")
                        : "";
-  return absl::StrCat("WITH c AS MATERIALIZED (SELECT id, ", kContentColumns,
+  return absl::StrCat("WITH c AS MATERIALIZED (SELECT id, ",
+                      RecordedAtText(R"("BookingStatusHistory")"), ", ", kContentColumns,
                       R"( FROM "BookingStatusHistory" )", after,
                       R"( ORDER BY "bookingId", sequence LIMIT )", limit, R"()
       SELECT c.id::text AS history_id, 0::bigint AS position, c.*,
@@ -119,9 +122,10 @@ std::string LegacyQuery(const TreeRow& t, pqxx::transaction_base& txn, int limit
 // Rows of the feed after the tree's last position, in position order.
 std::string FeedQuery(const TreeRow& t, int limit) {
   return absl::StrCat("SELECT h.id::text AS history_id, f.position AS position, ",
-                      R"(f."historyId"::text AS feed_history_id, )", kContentColumns,
-                      R"( FROM "BookingStatusHistoryFeed" f
-      LEFT JOIN "BookingStatusHistory" h ON h.id = f."historyId"
+                      R"(f."historyId"::text AS feed_history_id, )", RecordedAtText("h"), ", ",
+                      kContentColumns, R"( FROM "BookingStatusHistoryFeed" f
+      LEFT JOIN "BookingStatusHistory" h ON h.id = f."historyId" AND )",
+                      RecordedAtMatches("h", "f"), R"(
       WHERE f.position > )",
                       t.feed_position, " ORDER BY f.position LIMIT ", limit);
 }
@@ -154,8 +158,9 @@ absl::StatusOr<PendingRows> ReadPending(pqxx::transaction_base& txn, const std::
     out.last_booking = c.booking_id;
     out.last_sequence = c.sequence;
     if (legacy && !row["legacy"].as<bool>()) continue;
-    out.rows.push_back({row["history_id"].as<std::string>(), tlog::LeafHash(Canonical(c)),
-                        row["position"].as<int64_t>(), c.booking_id, c.sequence});
+    out.rows.push_back({row["history_id"].as<std::string>(), row["recorded_at"].as<std::string>(),
+                        tlog::LeafHash(Canonical(c)), row["position"].as<int64_t>(), c.booking_id,
+                        c.sequence});
   }
   return out;
 }
@@ -169,7 +174,8 @@ void Write(pqxx::transaction_base& txn, const TreeRow& before, const TreeRow& af
   uint64_t index = before.head.size;
   for (const Pending& p : rows) {
     absl::StrAppend(&leaves, leaves.empty() ? "" : ",", "(", index++, ",'", p.history_id,
-                    "'::uuid,", txn.quote(p.booking_id), ",", p.sequence, ")");
+                    "'::uuid,", txn.quote(p.booking_id), ",", p.sequence, ",",
+                    txn.quote(p.recorded_at), "::timestamp)");
   }
   for (const auto& [key, bytes] : appender.changed()) {
     absl::StrAppend(&tiles, tiles.empty() ? "" : ",", "(", key.level, ",", key.index, ",",
@@ -179,7 +185,8 @@ void Write(pqxx::transaction_base& txn, const TreeRow& before, const TreeRow& af
   if (!rows.empty()) {
     sql =
         absl::StrCat(R"(INSERT INTO "BookingStatusHistoryLeaf"
-                            ("leafIndex", "historyId", "bookingId", sequence) VALUES )",
+                            ("leafIndex", "historyId", "bookingId", sequence, "recordedAt")
+                          VALUES )",
                      leaves, R"(;
       INSERT INTO "BookingStatusHistoryTile" (level, "index", hashes) VALUES )",
                      tiles, R"( ON CONFLICT (level, "index") DO UPDATE SET hashes = EXCLUDED.hashes;
@@ -343,11 +350,11 @@ std::string LeafRowsQuery(const std::string& where, const char* order) {
   return absl::StrCat(
       "SELECT l.leaf_index, l.leaf_booking, l.leaf_sequence, h.id IS NULL AS gone, ",
       StoredRowColumns(), R"( FROM (SELECT "leafIndex" AS leaf_index, "historyId" AS leaf_row,
-             "bookingId" AS leaf_booking, sequence AS leaf_sequence
+             "bookingId" AS leaf_booking, sequence AS leaf_sequence, "recordedAt"
            FROM "BookingStatusHistoryLeaf" WHERE )",
       where, R"() l
-         LEFT JOIN "BookingStatusHistory" h ON h.id = l.leaf_row ORDER BY )",
-      order);
+         LEFT JOIN "BookingStatusHistory" h ON h.id = l.leaf_row AND )",
+      RecordedAtMatches("h", "l"), " ORDER BY ", order);
 }
 
 }  // namespace booking

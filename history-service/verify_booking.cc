@@ -13,6 +13,7 @@
 #include "history-service/entry_check.h"
 #include "history-service/log_checkpoint.h"
 #include "history-service/log_tree.h"
+#include "history-service/recorded_at.h"
 #include "history-service/verify.h"
 #include "pqxx/pqxx"
 
@@ -113,7 +114,8 @@ std::string GoneLeafQuery(pqxx::transaction_base& txn, const std::string& bookin
          WHERE l."bookingId" = )",
                       txn.quote(booking_id),
                       R"( AND NOT EXISTS (SELECT 1 FROM "BookingStatusHistory" h
-                                              WHERE h.id = l."historyId")
+                                              WHERE h.id = l."historyId" AND )",
+                      RecordedAtMatches("h", "l"), R"()
          ORDER BY l.sequence LIMIT 1)");
 }
 

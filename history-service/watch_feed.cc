@@ -13,6 +13,7 @@
 #include "history-service/feed_queue.h"
 #include "history-service/history_page.h"
 #include "history-service/page_token.h"
+#include "history-service/recorded_at.h"
 #include "pqxx/pqxx"
 
 namespace booking {
@@ -91,6 +92,8 @@ pqxx::result ReadPositioned(pqxx::transaction_base& txn, int64_t after, int64_t 
   const std::string query = absl::StrCat("SELECT ", kHistoryEntryColumns,
                                          R"(, h."bookingId" AS booking_id, f.position AS position
         FROM "BookingStatusHistoryFeed" f JOIN "BookingStatusHistory" h ON h.id = f."historyId"
+          AND )",
+                                         RecordedAtMatches("h", "f"), R"(
         WHERE f.position > $1 AND f.position <= $2)");
   // All: the feed in position order. One booking: its few rows by the
   // ("bookingId", sequence) index, each joined to its position.

@@ -17,6 +17,14 @@ namespace booking::migrator {
 // recorded (NULL: the store was empty), and readers look for them in the
 // history table itself, by its own indexes, within that bound. Nothing is
 // backfilled, no lock is held longer than creating the trigger takes.
+//
+// The feed's and the log's references to a row ("historyId") get the row's
+// "recordedAt" beside them, so that a join by id names the row's partition
+// too: ingest queues the times with the ids ("recordedAts"), the sequencer
+// and the fold copy them; a writer that gives none (a history-service of
+// before this step) has it filled from the row by a trigger. References
+// made before this step have none: their rows were recorded by
+// "legacyUntil" (readers: history-service/recorded_at.h).
 const char kHistoryKeys[] = R"sql(
 CREATE TABLE IF NOT EXISTS "BookingStatusHistoryEvent" (
   "eventId" UUID PRIMARY KEY,
@@ -93,6 +101,29 @@ $$;
 CREATE OR REPLACE TRIGGER "BookingStatusHistory_keys" AFTER INSERT ON "BookingStatusHistory"
   REFERENCING NEW TABLE AS new_rows
   FOR EACH STATEMENT EXECUTE FUNCTION "BookingStatusHistory_keys"();
+ALTER TABLE "BookingStatusHistoryFeedQueue" ADD COLUMN IF NOT EXISTS "recordedAts" TIMESTAMP(3)[];
+ALTER TABLE "BookingStatusHistoryFeedQueue"
+  DROP CONSTRAINT IF EXISTS "BookingStatusHistoryFeedQueue_recorded_ats",
+  ADD CONSTRAINT "BookingStatusHistoryFeedQueue_recorded_ats" CHECK (
+    "recordedAts" IS NULL OR (cardinality("recordedAts") = cardinality("historyIds")
+                              AND array_position("recordedAts", NULL) IS NULL));
+ALTER TABLE "BookingStatusHistoryFeed" ADD COLUMN IF NOT EXISTS "recordedAt" TIMESTAMP(3);
+ALTER TABLE "BookingStatusHistoryLeaf" ADD COLUMN IF NOT EXISTS "recordedAt" TIMESTAMP(3);
+CREATE OR REPLACE FUNCTION "BookingStatusHistory_fill_recorded_at"() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+  NEW."recordedAt" := (SELECT "recordedAt" FROM "BookingStatusHistory" WHERE id = NEW."historyId");
+  RETURN NEW;
+END
+$$;
+CREATE OR REPLACE TRIGGER "BookingStatusHistoryFeed_recorded_at"
+  BEFORE INSERT ON "BookingStatusHistoryFeed"
+  FOR EACH ROW WHEN (NEW."recordedAt" IS NULL)
+  EXECUTE FUNCTION "BookingStatusHistory_fill_recorded_at"();
+CREATE OR REPLACE TRIGGER "BookingStatusHistoryLeaf_recorded_at"
+  BEFORE INSERT ON "BookingStatusHistoryLeaf"
+  FOR EACH ROW WHEN (NEW."recordedAt" IS NULL)
+  EXECUTE FUNCTION "BookingStatusHistory_fill_recorded_at"();
 CREATE TABLE IF NOT EXISTS "BookingStatusHistoryKeysStart" (
   one BOOLEAN PRIMARY KEY DEFAULT true CHECK (one),
   "legacyUntil" TIMESTAMP(3)

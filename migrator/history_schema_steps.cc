@@ -386,7 +386,8 @@ const std::vector<Step>& HistorySteps() {
        "an ingest transaction queues its rows for the feed in one queue row",
        kHistoryFeedQueueBatches},
       {"0014_history_keys",
-       "each event id and each booking's head in tables of their own, kept by a trigger",
+       "each event id and each booking's head in tables of their own, kept by a trigger; the "
+       "feed's and the log's references to a row with its recorded time",
        kHistoryKeys},
   };
   return kSteps;

@@ -5,7 +5,10 @@
 // partition only once the table is partitioned by time), immutable like the
 // rows; and ingest over a store with rows from before the step (no keys):
 // a redelivered old event is a duplicate, the next one chains to the old
-// head. Real PostgreSQL, the real history-service.
+// head. The feed's and the log's references keep each row's time beside its
+// id (so a join by id can be pruned to the row's partition), filled by a
+// trigger for a writer that gives none; references of before the step
+// still reach their rows. Real PostgreSQL, the real history-service.
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -15,6 +18,7 @@
 #include "tests/support/pg_suite.h"
 #include "tests/support/service_set.h"
 #include "tests/support/sql.h"
+#include "tests/support/wait.h"
 #include "tests/support/watch_client.h"
 
 namespace booking::testing {
@@ -51,6 +55,42 @@ class HistoryKeysTest : public PgSuite {
     return "";
   }
 
+  // Waits until the log took in every row: every feed row has its leaf.
+  static void WaitForLeaves() {
+    ASSERT_TRUE(WaitForCount(Url(), R"(SELECT count(*) FROM "BookingStatusHistory" h
+                                       WHERE NOT EXISTS (SELECT FROM "BookingStatusHistoryLeaf" l
+                                                         WHERE l."historyId" = h.id))",
+                             0, absl::Seconds(60)))
+        << set_->Logs();
+  }
+
+  static history::v1::VerifyHistoryResponse Verify(const std::string& booking) {
+    auto stub = history::v1::HistoryService::NewStub(
+        grpc::CreateChannel(Target(), grpc::InsecureChannelCredentials()));
+    grpc::ClientContext context;
+    history::v1::VerifyHistoryRequest request;
+    request.set_booking_id(booking);
+    history::v1::VerifyHistoryResponse response;
+    grpc::Status s = stub->VerifyHistory(&context, request, &response);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return response;
+  }
+
+  // The booking's entries a watch from the start gives (its own rows only).
+  static std::vector<std::string> Watched(const std::string& booking, int rows) {
+    history::v1::WatchHistoryRequest request;
+    request.set_from_start(true);
+    request.set_booking_id(booking);
+    auto w = OpenWatch(Target(), request);
+    std::vector<std::string> keys;
+    for (int i = 0; i < rows; ++i) {
+      std::vector<history::v1::HistoryEntry> e = w->Entries(1);
+      if (e.empty()) break;
+      keys.push_back(Keys(e)[0]);
+    }
+    return keys;
+  }
+
   inline static std::unique_ptr<ServiceSet> set_;
 };
 
@@ -78,6 +118,32 @@ TEST_F(HistoryKeysTest, EveryStoredRowHasItsKeys) {
                                 ORDER BY 1)"),
             absl::StrCat("keys-a|5|", ChainLabel(5), "|t|t|t|\n", "keys-b|1|", ChainLabel(1),
                          "|t|t|t|\n"));
+}
+
+TEST_F(HistoryKeysTest, TheFeedAndTheLogKeepEachRowsTimeBesideItsId) {
+  IngestAll(Target(), Chain("keys-t", 1, 4, 600));
+  // A row queued as a history-service of before the step queues it: its id
+  // alone; the feed's trigger gives it its time.
+  Exec(Url(), absl::StrCat(R"(WITH r AS (
+        INSERT INTO "BookingStatusHistory"
+          ("eventId", "bookingId", sequence, "fromStatus", "toStatus", "changedBy")
+        VALUES (')",
+                           EventId(700), R"(', 'keys-q', 1, NULL, 'PENDING_PAYMENT', 'old')
+        RETURNING id)
+      INSERT INTO "BookingStatusHistoryFeedQueue" ("historyIds") SELECT array_agg(id) FROM r)"));
+  WaitForLeaves();
+  for (const char* table : {"BookingStatusHistoryFeed", "BookingStatusHistoryLeaf"}) {
+    EXPECT_EQ(
+        QueryText(Url(),
+                  absl::StrCat(R"(SELECT h."bookingId", count(*),
+                                                   count(*) FILTER (WHERE r."recordedAt" = h."recordedAt")
+                                            FROM ")",
+                               table, R"(" r JOIN "BookingStatusHistory" h ON h.id = r."historyId"
+                                            WHERE h."bookingId" IN ('keys-t', 'keys-q')
+                                            GROUP BY 1 ORDER BY 1)")),
+        "keys-q|1|1|\nkeys-t|4|4|\n")
+        << table;
+  }
 }
 
 TEST_F(HistoryKeysTest, KeysRefuseAReusedEventIdABackwardHeadAndAnyRemoval) {
@@ -113,6 +179,7 @@ TEST_F(HistoryKeysTest, KeysRefuseAReusedEventIdABackwardHeadAndAnyRemoval) {
 // Last: it turns the suite's store into one with rows from before step 0014.
 TEST_F(HistoryKeysTest, RowsFromBeforeTheKeysAreFoundWithoutThem) {
   IngestAll(Target(), Chain("keys-old", 1, 2, 400));
+  WaitForLeaves();
   // As a store written before the step: no keys for these rows, and the
   // step's bound on when such rows were recorded (a superuser sets the
   // triggers aside to make it so).
@@ -122,6 +189,13 @@ TEST_F(HistoryKeysTest, RowsFromBeforeTheKeysAreFoundWithoutThem) {
                  DELETE FROM "BookingStatusHistoryEvent" e USING "BookingStatusHistory" h
                    WHERE h."eventId" = e."eventId" AND h."bookingId" = 'keys-old';
                  DELETE FROM "BookingStatusHistoryHead" WHERE "bookingId" = 'keys-old';
+                 ALTER TABLE "BookingStatusHistoryLeaf" DISABLE TRIGGER USER;
+                 UPDATE "BookingStatusHistoryLeaf" SET "recordedAt" = NULL
+                   WHERE "bookingId" = 'keys-old';
+                 ALTER TABLE "BookingStatusHistoryLeaf" ENABLE TRIGGER USER;
+                 UPDATE "BookingStatusHistoryFeed" f SET "recordedAt" = NULL
+                   FROM "BookingStatusHistory" h
+                   WHERE h.id = f."historyId" AND h."bookingId" = 'keys-old';
                  UPDATE "BookingStatusHistoryKeysStart"
                    SET "legacyUntil" = timezone('UTC', clock_timestamp());
                  ALTER TABLE "BookingStatusHistoryEvent" ENABLE TRIGGER USER;
@@ -148,6 +222,13 @@ TEST_F(HistoryKeysTest, RowsFromBeforeTheKeysAreFoundWithoutThem) {
   EXPECT_EQ(QueryValue(Url(), R"(SELECT sequence FROM "BookingStatusHistoryHead"
                                  WHERE "bookingId" = 'keys-old')"),
             "3");
+  // The feed's and the log's references of before the step (no time) still
+  // reach their rows: the watch gives them, the log holds them.
+  WaitForLeaves();
+  EXPECT_EQ(Watched("keys-old", 3), ExpectedKeys("keys-old", 1, 3));
+  const history::v1::VerifyHistoryResponse verified = Verify("keys-old");
+  EXPECT_TRUE(verified.verified()) << verified.problem();
+  EXPECT_EQ(verified.rows_size(), 3);
   // A booking of after the step keeps being found by its keys alone.
   IngestAll(Target(), Chain("keys-new", 1, 1, 500));
   IngestAll(Target(), Chain("keys-new", 2, 2, 500));
