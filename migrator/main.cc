@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "migrator/exit_codes.h"
 #include "migrator/fold_log.h"
+#include "migrator/partition_history.h"
 #include "migrator/run_phase.h"
 #include "migrator/up.h"
 
@@ -39,6 +40,8 @@ ABSL_FLAG(absl::Duration, ddl_lock_timeout, absl::Milliseconds(40),
 ABSL_FLAG(absl::Duration, wait_for_transactions, absl::Minutes(5),
           "how long to wait for transactions older than a switch of the writers' label set, and "
           "for CREATE INDEX CONCURRENTLY's waits, before giving up (exit 1)");
+ABSL_FLAG(int, months_ahead, 3,
+          "partition-history: monthly partitions kept ready past the current month (1 to 24)");
 ABSL_FLAG(int, batch_size, 1000, "rows per batch (expand snapshot, backfill, rollback, fold-log)");
 ABSL_FLAG(absl::Duration, batch_time, absl::Milliseconds(100),
           "fold-log: how long a batch may hold the tree's lock; batches shrink below "
@@ -118,6 +121,13 @@ Commands:
             (default 100ms); resumable (a killed run leaves a prefix the next one
             extends; history-service's sequencer folds too while it runs); ends
             when every older row is in. --dry-run: where the fold stands.
+  partition-history
+            partition "BookingStatusHistory" by month of "recordedAt" without a
+            long lock (a CHECK validated beside the writers, then one short swap:
+            the table as it is becomes the first partition); refuses, with nothing
+            changed, a dependent object it does not know. Then, and on every
+            later run (a CronJob), creates the partitions up to --months-ahead
+            (default 3) months past now. --dry-run: what a run would do.
   rollback [PHASE]
             undo the latest phase: contract (old labels back, objects widened
             again), backfill (writers switch to the old labels; every new label
@@ -234,6 +244,32 @@ int FoldLogCommand() {
   return status.ok() ? kExitOk : Fail("fold-log", status);
 }
 
+int PartitionHistoryCommand() {
+  if (const std::string problem = CheckFlags(); !problem.empty()) {
+    std::cerr << "migrator: " << problem << "\n";
+    return kExitUsage;
+  }
+  const int months = absl::GetFlag(FLAGS_months_ahead);
+  if (months < 1 || months > 24) {
+    std::cerr << "migrator: --months-ahead must be 1 to 24 (got " << months << ")\n";
+    return kExitUsage;
+  }
+  const std::string url = FlagOrEnv(FLAGS_history_database_url, "HISTORY_DATABASE_URL");
+  if (url.empty()) {
+    std::cerr << "migrator: partition-history needs the history store: set "
+                 "--history-database-url or HISTORY_DATABASE_URL\n";
+    return kExitUsage;
+  }
+  const absl::Status status =
+      PartitionHistory({StoreKind::kHistory, url, ""},
+                       {.months_ahead = months,
+                        .lock_wait = absl::GetFlag(FLAGS_lock_wait),
+                        .lock_timeout = absl::GetFlag(FLAGS_ddl_lock_timeout),
+                        .dry_run = absl::GetFlag(FLAGS_dry_run)},
+                       std::cout);
+  return status.ok() ? kExitOk : Fail("partition-history", status);
+}
+
 int Main(int argc, char** argv) {
   // Whole lines on stdout: a log record (stderr, common/log.h) written
   // between two flushes then falls between two lines, not inside one.
@@ -242,7 +278,7 @@ int Main(int argc, char** argv) {
   const bool named_rollback = args.size() == 3 && args[1] == "rollback";
   if (args.size() != 2 && !named_rollback) {
     std::cerr << "migrator: expected one command (up, status, plan, expand, backfill, verify, "
-                 "contract, rollback or fold-log); see migrator --help\n";
+                 "contract, rollback, fold-log or partition-history); see migrator --help\n";
     return kExitUsage;
   }
   const std::string& command = args[1];
@@ -250,6 +286,7 @@ int Main(int argc, char** argv) {
                                            "verify", "contract", "rollback"};
   const bool is_phase = std::find(phases.begin(), phases.end(), command) != phases.end();
   if (command == "fold-log") return FoldLogCommand();
+  if (command == "partition-history") return PartitionHistoryCommand();
   if (command != "up" && command != "status" && !is_phase) {
     std::cerr << "migrator: unknown command \"" << command << "\"; see migrator --help\n";
     return kExitUsage;
