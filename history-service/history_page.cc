@@ -17,6 +17,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
 #include "history-service/page_token.h"
+#include "history-service/recorded_at.h"
 #include "pqxx/pqxx"
 
 namespace booking {
@@ -58,7 +59,8 @@ std::string HistoryPageQuery() {
               FROM (SELECT )",
                       kHistoryEntryColumns, R"(
                     FROM "BookingStatusHistory" h
-                    WHERE h."bookingId" = $1 AND h.sequence > $2
+                    WHERE h."bookingId" = $1 AND h.sequence > $2 AND )",
+                      BookingRowsRecorded("h", "$1"), R"(
                     ORDER BY h.sequence LIMIT $3) AS rows) AS sized) AS page
   WHERE upto - size < $4
   ORDER BY sequence)");

@@ -119,10 +119,14 @@ std::string StoredSql(const std::string& ids_json) {
   const std::string ids =
       absl::StrCat(R"("eventId" = ANY (ARRAY(SELECT x::uuid FROM jsonb_array_elements_text()",
                    ids_json, R"(::jsonb) AS t(x))))");
-  return absl::StrCat("SELECT ", kContentColumns,
-                      R"( FROM "BookingStatusHistoryEvent"
-                          JOIN "BookingStatusHistory" USING ("eventId", "recordedAt")
-              WHERE )",
+  // Each event's row by a lateral probe (LIMIT 1: never flattened into a
+  // join that could scan every partition): its partition key is a parameter.
+  return absl::StrCat(R"(SELECT r.* FROM "BookingStatusHistoryEvent" e
+      CROSS JOIN LATERAL (SELECT )",
+                      kContentColumns, R"( FROM "BookingStatusHistory" h
+                          WHERE h."eventId" = e."eventId" AND h."recordedAt" = e."recordedAt"
+                          LIMIT 1) AS r
+              WHERE e.)",
                       ids, " UNION ALL SELECT ", kContentColumns, R"( FROM "BookingStatusHistory"
               WHERE )",
                       ids, " AND ", kLegacyUntil, R"( IS NOT NULL AND "recordedAt" <= )",

@@ -119,13 +119,16 @@ std::string LegacyQuery(const TreeRow& t, pqxx::transaction_base& txn, int limit
       FROM c ORDER BY c.booking_id, c.sequence)");
 }
 
-// Rows of the feed after the tree's last position, in position order.
+// Rows of the feed after the tree's last position, in position order, each
+// row found by a lateral probe (LIMIT 1: never flattened into a join that
+// could scan every partition; its partition key is a parameter).
 std::string FeedQuery(const TreeRow& t, int limit) {
-  return absl::StrCat("SELECT h.id::text AS history_id, f.position AS position, ",
-                      R"(f."historyId"::text AS feed_history_id, )", RecordedAtText("h"), ", ",
-                      kContentColumns, R"( FROM "BookingStatusHistoryFeed" f
-      LEFT JOIN "BookingStatusHistory" h ON h.id = f."historyId" AND )",
-                      RecordedAtMatches("h", "f"), R"(
+  return absl::StrCat(R"(SELECT f.position AS position, f."historyId"::text AS feed_history_id, h.*
+      FROM "BookingStatusHistoryFeed" f
+      LEFT JOIN LATERAL (SELECT r.id::text AS history_id, )",
+                      RecordedAtText("r"), ", ", kContentColumns, R"(
+                         FROM "BookingStatusHistory" r WHERE r.id = f."historyId" AND )",
+                      RecordedAtMatches("r", "f"), R"( LIMIT 1) AS h ON true
       WHERE f.position > )",
                       t.feed_position, " ORDER BY f.position LIMIT ", limit);
 }
@@ -346,15 +349,18 @@ absl::StatusOr<tlog::Hash> StoredRoot(pqxx::transaction_base& txn, uint64_t size
 }
 
 std::string LeafRowsQuery(const std::string& where, const char* order) {
-  // The leaf's own columns renamed: StoredRowColumns() names the row's.
+  // The leaf's own columns renamed: StoredRowColumns() names the row's. Each
+  // row by a lateral probe, as FeedQuery's.
   return absl::StrCat(
-      "SELECT l.leaf_index, l.leaf_booking, l.leaf_sequence, h.id IS NULL AS gone, ",
-      StoredRowColumns(), R"( FROM (SELECT "leafIndex" AS leaf_index, "historyId" AS leaf_row,
+      "SELECT l.leaf_index, l.leaf_booking, l.leaf_sequence, h.row_id IS NULL AS gone, h.* ",
+      R"(FROM (SELECT "leafIndex" AS leaf_index, "historyId" AS leaf_row,
              "bookingId" AS leaf_booking, sequence AS leaf_sequence, "recordedAt"
            FROM "BookingStatusHistoryLeaf" WHERE )",
       where, R"() l
-         LEFT JOIN "BookingStatusHistory" h ON h.id = l.leaf_row AND )",
-      RecordedAtMatches("h", "l"), " ORDER BY ", order);
+         LEFT JOIN LATERAL (SELECT r.id AS row_id, )",
+      StoredRowColumns(), R"( FROM "BookingStatusHistory" r
+                            WHERE r.id = l.leaf_row AND )",
+      RecordedAtMatches("r", "l"), " LIMIT 1) AS h ON true ORDER BY ", order);
 }
 
 }  // namespace booking

@@ -30,6 +30,19 @@ inline std::string RecordedAtMatches(absl::string_view row, absl::string_view re
                       kLegacyUntil, ")");
 }
 
+// One booking's rows (`booking`: an SQL expression, a parameter or a quoted
+// literal) are where this holds of `row`."recordedAt": between the earliest
+// and the latest time its head keeps (schema step 0014), or among the rows
+// of before that step. Both bounds are free of the row's columns: a read of one booking
+// reaches only the partitions its rows are in.
+inline std::string BookingRowsRecorded(absl::string_view row, absl::string_view booking) {
+  const std::string head =
+      absl::StrCat(R"(FROM "BookingStatusHistoryHead" WHERE "bookingId" = )", booking, ")");
+  return absl::StrCat("(", row, R"(."recordedAt" BETWEEN (SELECT "firstRecordedAt" )", head,
+                      R"( AND (SELECT "lastRecordedAt" )", head, " OR ", row,
+                      R"(."recordedAt" <= )", kLegacyUntil, ")");
+}
+
 // `row`."recordedAt" as recorded_at, in ISO text that reads back as the same
 // timestamp whatever the session's DateStyle ('...'::timestamp).
 inline std::string RecordedAtText(absl::string_view row) {

@@ -108,6 +108,8 @@ std::string CheckLogProofs(const history::v1::VerifyHistoryResponse& r,
 
 // A row of the booking the log took in and the store no longer holds (a
 // deleted last row too, which the chain cannot show), named by its leaf.
+// OFFSET 0 keeps the NOT EXISTS a probe per leaf (never an anti-join that
+// could scan every partition): the row's partition key is a parameter.
 std::string GoneLeafQuery(pqxx::transaction_base& txn, const std::string& booking_id) {
   return absl::StrCat(R"(SELECT l.sequence AS sequence, l."leafIndex" AS leaf_index
          FROM "BookingStatusHistoryLeaf" l
@@ -115,7 +117,8 @@ std::string GoneLeafQuery(pqxx::transaction_base& txn, const std::string& bookin
                       txn.quote(booking_id),
                       R"( AND NOT EXISTS (SELECT 1 FROM "BookingStatusHistory" h
                                               WHERE h.id = l."historyId" AND )",
-                      RecordedAtMatches("h", "l"), R"()
+                      RecordedAtMatches("h", "l"), R"(
+                                              OFFSET 0)
          ORDER BY l.sequence LIMIT 1)");
 }
 
@@ -132,7 +135,8 @@ std::string RowsQuery(pqxx::transaction_base& txn, const std::string& booking_id
                           (SELECT l."leafIndex" FROM "BookingStatusHistoryLeaf" l
                            WHERE l."historyId" = h.id) AS leaf_index
                         FROM "BookingStatusHistory" h WHERE "bookingId" = )",
-                      txn.quote(booking_id), " ORDER BY sequence");
+                      txn.quote(booking_id), " AND ",
+                      BookingRowsRecorded("h", txn.quote(booking_id)), " ORDER BY sequence");
 }
 
 // What VerifyBooking reads before the proofs, in one message (one round

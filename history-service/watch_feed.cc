@@ -87,23 +87,37 @@ pqxx::result ReadLegacy(pqxx::transaction_base& txn, const FeedPosition& after,
                          after.booking_id, after.sequence, booking_id, limit);
 }
 
+// All: the next `limit` feed rows in position order (the page first, by the
+// feed's key), then their rows, within the page's own span of recorded
+// times (init plans: the partitions outside it are never scanned, whatever
+// the join). One booking: its few rows by the ("bookingId", sequence) index
+// within its head's span of times, each joined to its position.
 pqxx::result ReadPositioned(pqxx::transaction_base& txn, int64_t after, int64_t upto,
                             const std::string& booking_id, int limit) {
-  const std::string query = absl::StrCat("SELECT ", kHistoryEntryColumns,
-                                         R"(, h."bookingId" AS booking_id, f.position AS position
-        FROM "BookingStatusHistoryFeed" f JOIN "BookingStatusHistory" h ON h.id = f."historyId"
-          AND )",
-                                         RecordedAtMatches("h", "f"), R"(
-        WHERE f.position > $1 AND f.position <= $2)");
-  // All: the feed in position order. One booking: its few rows by the
-  // ("bookingId", sequence) index, each joined to its position.
+  const std::string select = absl::StrCat("SELECT ", kHistoryEntryColumns,
+                                          R"(, h."bookingId" AS booking_id, f.position AS position
+        FROM )");
   if (booking_id.empty()) {
-    return txn.exec_params(absl::StrCat(query, " ORDER BY f.position LIMIT $3"), after, upto,
-                           limit);
+    return txn.exec_params(
+        absl::StrCat(R"(WITH page AS MATERIALIZED (
+            SELECT position, "historyId", "recordedAt" FROM "BookingStatusHistoryFeed"
+            WHERE position > $1 AND position <= $2 ORDER BY position LIMIT $3) )",
+                     select, R"(page f JOIN "BookingStatusHistory" h ON h.id = f."historyId"
+          AND )",
+                     RecordedAtMatches("h", "f"), R"(
+          AND h."recordedAt" BETWEEN (SELECT min(COALESCE("recordedAt", '-infinity')) FROM page)
+                                 AND (SELECT max(COALESCE("recordedAt", )",
+                     kLegacyUntil, R"()) FROM page)
+        ORDER BY f.position)"),
+        after, upto, limit);
   }
   return txn.exec_params(
-      absl::StrCat(query, R"( AND h."bookingId" = $4 ORDER BY f.position LIMIT $3)"), after, upto,
-      limit, booking_id);
+      absl::StrCat(select, R"("BookingStatusHistoryFeed" f JOIN "BookingStatusHistory" h
+          ON h.id = f."historyId" AND )",
+                   RecordedAtMatches("h", "f"), R"(
+        WHERE f.position > $1 AND f.position <= $2 AND h."bookingId" = $4 AND )",
+                   BookingRowsRecorded("h", "$4"), " ORDER BY f.position LIMIT $3"),
+      after, upto, limit, booking_id);
 }
 
 }  // namespace

@@ -5,8 +5,10 @@ namespace booking::migrator {
 // "BookingStatusHistoryEvent": every stored event id once, with the time its
 // row was recorded (the partition key: a lookup by event id reaches its one
 // partition). "BookingStatusHistoryHead": each booking's last row (what
-// ingest chains the next one to) and when its first row since this step was
-// recorded. A statement trigger on the history table keeps both, whoever
+// ingest chains the next one to) and the earliest and latest "recordedAt"
+// of its rows since this step (the least and greatest ever given, whatever
+// the clock did), so that a read of one booking's rows names the partitions
+// they are in. A statement trigger on the history table keeps both, whoever
 // inserts (a history-service of before this step too, a role that may only
 // insert rows: the trigger runs as the store's owner, its search_path pinned
 // to the store's schema): an event id stored
@@ -35,8 +37,8 @@ CREATE TABLE IF NOT EXISTS "BookingStatusHistoryHead" (
   sequence BIGINT NOT NULL CHECK (sequence > 0),
   "toStatus" TEXT NOT NULL,
   "rowHash" BYTEA,
-  "recordedAt" TIMESTAMP(3) NOT NULL,
-  "firstRecordedAt" TIMESTAMP(3) NOT NULL
+  "firstRecordedAt" TIMESTAMP(3) NOT NULL,
+  "lastRecordedAt" TIMESTAMP(3) NOT NULL
 );
 CREATE OR REPLACE FUNCTION "BookingStatusHistoryKeys_refuse_change"() RETURNS trigger
 LANGUAGE plpgsql AS $$
@@ -69,7 +71,8 @@ BEGIN
       USING ERRCODE = 'unique_violation',
             HINT = 'a booking''s history is appended in sequence order, each sequence once';
   END IF;
-  NEW."firstRecordedAt" := OLD."firstRecordedAt";
+  NEW."firstRecordedAt" := least(OLD."firstRecordedAt", NEW."firstRecordedAt");
+  NEW."lastRecordedAt" := greatest(OLD."lastRecordedAt", NEW."lastRecordedAt");
   RETURN NEW;
 END
 $$;
@@ -82,13 +85,15 @@ BEGIN
   INSERT INTO "BookingStatusHistoryEvent" ("eventId", "recordedAt")
     SELECT "eventId", "recordedAt" FROM new_rows;
   INSERT INTO "BookingStatusHistoryHead" AS head
-      ("bookingId", sequence, "toStatus", "rowHash", "recordedAt", "firstRecordedAt")
-    SELECT DISTINCT ON ("bookingId") "bookingId", sequence, "toStatus", "rowHash", "recordedAt",
-           min("recordedAt") OVER (PARTITION BY "bookingId")
+      ("bookingId", sequence, "toStatus", "rowHash", "firstRecordedAt", "lastRecordedAt")
+    SELECT DISTINCT ON ("bookingId") "bookingId", sequence, "toStatus", "rowHash",
+           min("recordedAt") OVER (PARTITION BY "bookingId"),
+           max("recordedAt") OVER (PARTITION BY "bookingId")
     FROM new_rows ORDER BY "bookingId", sequence DESC
   ON CONFLICT ("bookingId") DO UPDATE
     SET sequence = EXCLUDED.sequence, "toStatus" = EXCLUDED."toStatus",
-        "rowHash" = EXCLUDED."rowHash", "recordedAt" = EXCLUDED."recordedAt";
+        "rowHash" = EXCLUDED."rowHash", "firstRecordedAt" = EXCLUDED."firstRecordedAt",
+        "lastRecordedAt" = EXCLUDED."lastRecordedAt";
   RETURN NULL;
 END
 $$;

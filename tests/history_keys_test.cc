@@ -106,7 +106,7 @@ TEST_F(HistoryKeysTest, EveryStoredRowHasItsKeys) {
   // Each head is its booking's last row; its first time is its first row's.
   EXPECT_EQ(QueryText(Url(), R"(SELECT hd."bookingId", hd.sequence, hd."toStatus",
                                        hd."rowHash" = last."rowHash",
-                                       hd."recordedAt" = last."recordedAt",
+                                       hd."lastRecordedAt" = last."recordedAt",
                                        hd."firstRecordedAt" = first."recordedAt"
                                 FROM "BookingStatusHistoryHead" hd
                                 JOIN "BookingStatusHistory" last
@@ -155,7 +155,7 @@ TEST_F(HistoryKeysTest, KeysRefuseAReusedEventIdABackwardHeadAndAnyRemoval) {
   // A head set back (as a second row at a stored sequence would).
   const std::string backward = Refusal(
       R"(INSERT INTO "BookingStatusHistoryHead"
-           ("bookingId", sequence, "toStatus", "recordedAt", "firstRecordedAt")
+           ("bookingId", sequence, "toStatus", "firstRecordedAt", "lastRecordedAt")
          VALUES ('keys-c', 2, 'X', now(), now())
          ON CONFLICT ("bookingId") DO UPDATE SET sequence = EXCLUDED.sequence)");
   EXPECT_NE(backward.find("booking keys-c already holds sequence 2 in history (its head is 3)"),
