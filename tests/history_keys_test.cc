@@ -14,9 +14,9 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "pqxx/pqxx"
+#include "tests/support/history_calls.h"
+#include "tests/support/history_suite.h"
 #include "tests/support/ingest_client.h"
-#include "tests/support/pg_suite.h"
-#include "tests/support/service_set.h"
 #include "tests/support/sql.h"
 #include "tests/support/wait.h"
 #include "tests/support/watch_client.h"
@@ -24,27 +24,10 @@
 namespace booking::testing {
 namespace {
 
-class HistoryKeysTest : public PgSuite {
- protected:
-  static void SetUpTestSuite() {
-    PgSuite::SetUpTestSuite();
-    if (pg_ == nullptr) return;
-    auto set = ServiceSet::Create(*pg_, "historykeys");
-    ASSERT_TRUE(set.ok()) << set.status();
-    set_ = *std::move(set);
-    ASSERT_TRUE(set_->StartHistory().ok()) << set_->Logs();
-  }
-  static void TearDownTestSuite() {
-    set_.reset();
-    PgSuite::TearDownTestSuite();
-  }
-  void SetUp() override {
-    PgSuite::SetUp();
-    ASSERT_NE(set_, nullptr);
-  }
-  static std::string Url() { return set_->history_url(); }
-  static std::string Target() { return set_->history_target(); }
+constexpr char kPrefix[] = "historykeys";
 
+class HistoryKeysTest : public HistorySuite<kPrefix> {
+ protected:
   // The error `sql` fails with ("" when it succeeds).
   static std::string Refusal(const std::string& sql) {
     try {
@@ -55,26 +38,7 @@ class HistoryKeysTest : public PgSuite {
     return "";
   }
 
-  // Waits until the log took in every row: every feed row has its leaf.
-  static void WaitForLeaves() {
-    ASSERT_TRUE(WaitForCount(Url(), R"(SELECT count(*) FROM "BookingStatusHistory" h
-                                       WHERE NOT EXISTS (SELECT FROM "BookingStatusHistoryLeaf" l
-                                                         WHERE l."historyId" = h.id))",
-                             0, absl::Seconds(60)))
-        << set_->Logs();
-  }
-
-  static history::v1::VerifyHistoryResponse Verify(const std::string& booking) {
-    auto stub = history::v1::HistoryService::NewStub(
-        grpc::CreateChannel(Target(), grpc::InsecureChannelCredentials()));
-    grpc::ClientContext context;
-    history::v1::VerifyHistoryRequest request;
-    request.set_booking_id(booking);
-    history::v1::VerifyHistoryResponse response;
-    grpc::Status s = stub->VerifyHistory(&context, request, &response);
-    EXPECT_TRUE(s.ok()) << s.error_message();
-    return response;
-  }
+  static void WaitForLeaves() { ASSERT_TRUE(WaitForEveryLeaf(Url())) << set_->Logs(); }
 
   // The booking's entries a watch from the start gives (its own rows only).
   static std::vector<std::string> Watched(const std::string& booking, int rows) {
@@ -226,7 +190,7 @@ TEST_F(HistoryKeysTest, RowsFromBeforeTheKeysAreFoundWithoutThem) {
   // reach their rows: the watch gives them, the log holds them.
   WaitForLeaves();
   EXPECT_EQ(Watched("keys-old", 3), ExpectedKeys("keys-old", 1, 3));
-  const history::v1::VerifyHistoryResponse verified = Verify("keys-old");
+  const history::v1::VerifyHistoryResponse verified = VerifyHistoryOf(Target(), "keys-old");
   EXPECT_TRUE(verified.verified()) << verified.problem();
   EXPECT_EQ(verified.rows_size(), 3);
   // A booking of after the step keeps being found by its keys alone.

@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "pqxx/pqxx"
+#include "tests/support/history_calls.h"
 #include "tests/support/ingest_client.h"
 #include "tests/support/pg_suite.h"
 #include "tests/support/process.h"
@@ -61,19 +62,6 @@ class HistoryPartitionTest : public PgSuite {
   void SetUp() override {
     PgSuite::SetUp();
     ASSERT_NE(pg_, nullptr);
-  }
-
-  static history::v1::VerifyHistoryResponse Verify(const std::string& target,
-                                                   const std::string& booking) {
-    auto stub = history::v1::HistoryService::NewStub(
-        grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
-    grpc::ClientContext context;
-    history::v1::VerifyHistoryRequest request;
-    request.set_booking_id(booking);
-    history::v1::VerifyHistoryResponse response;
-    grpc::Status s = stub->VerifyHistory(&context, request, &response);
-    EXPECT_TRUE(s.ok()) << s.error_message();
-    return response;
   }
 };
 
@@ -169,11 +157,7 @@ void ExpectStillServed(ServiceSet& set) {
   ASSERT_TRUE(set.StopHistory(SIGTERM).ok());
   ASSERT_TRUE(set.StartHistory().ok()) << set.Logs();
   IngestAll(set.history_target(), Chain("part-3", 4, 4, 300));
-  ASSERT_TRUE(WaitForCount(url, R"(SELECT count(*) FROM "BookingStatusHistory" h
-                                   WHERE NOT EXISTS (SELECT FROM "BookingStatusHistoryLeaf" l
-                                                     WHERE l."historyId" = h.id))",
-                           0, absl::Seconds(60)))
-      << set.Logs();
+  ASSERT_TRUE(WaitForEveryLeaf(url)) << set.Logs();
   const std::string verify_log = set.log_dir() + "/verify.out";
   absl::StatusOr<int> verified =
       RunCommand({HISTORY_VERIFY_BIN, "verify", "--database-url", url}, {}, verify_log);
@@ -205,7 +189,7 @@ TEST_F(HistoryPartitionTest, ConvertsUnderIngestAndHistoryCarriesOnAcrossPartiti
   EXPECT_NE(later, "\"BookingStatusHistory_before\"");
   EXPECT_TRUE(absl::StartsWith(later, "\"BookingStatusHistory_y")) << later;
   IngestAll(target, Chain("part-2", 5, 5, 200));
-  const history::v1::VerifyHistoryResponse verified = Verify(target, "part-2");
+  const history::v1::VerifyHistoryResponse verified = VerifyHistoryOf(target, "part-2");
   EXPECT_TRUE(verified.verified()) << verified.problem();
   EXPECT_EQ(verified.rows_size(), 5);
   history::v1::WatchHistoryRequest watch;

@@ -16,6 +16,7 @@
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
+#include "tests/support/history_calls.h"
 #include "tests/support/pg_suite.h"
 #include "tests/support/process.h"
 #include "tests/support/service_set.h"
@@ -97,11 +98,7 @@ void Exercise(const ServiceSet& set) {
   history::v1::WatchHistoryRequest all;
   all.set_from_start(true);
   EXPECT_EQ(OpenWatch(target, all)->Entries(10).size(), 10u);
-  ASSERT_TRUE(WaitForCount(set.history_url(), R"(SELECT count(*) FROM "BookingStatusHistory" h
-                                   WHERE NOT EXISTS (SELECT FROM "BookingStatusHistoryLeaf" l
-                                                     WHERE l."historyId" = h.id))",
-                           0, absl::Seconds(60)))
-      << set.Logs();
+  ASSERT_TRUE(WaitForEveryLeaf(set.history_url())) << set.Logs();
 }
 
 TEST_F(HistoryPruningTest, EveryQueryTheServiceRunsReachesOnlyThePartitionsItNeeds) {

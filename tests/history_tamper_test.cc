@@ -15,6 +15,7 @@
 #include "history-service/checkpoint.h"
 #include "history-service/row_content.h"
 #include "history-service/verify_booking.h"
+#include "tests/support/history_calls.h"
 #include "tests/support/ingest_client.h"
 #include "tests/support/pg_suite.h"
 #include "tests/support/service_set.h"
@@ -102,15 +103,7 @@ class HistoryTamperTest : public PgSuite {
   }
   static history::v1::VerifyHistoryResponse VerifyHistory(const ServiceSet& set,
                                                           const std::string& booking) {
-    auto stub = history::v1::HistoryService::NewStub(
-        grpc::CreateChannel(set.history_target(), grpc::InsecureChannelCredentials()));
-    grpc::ClientContext context;
-    history::v1::VerifyHistoryRequest request;
-    request.set_booking_id(booking);
-    history::v1::VerifyHistoryResponse response;
-    grpc::Status s = stub->VerifyHistory(&context, request, &response);
-    EXPECT_TRUE(s.ok()) << s.error_message();
-    return response;
+    return VerifyHistoryOf(set.history_target(), booking);
   }
 
   // Six bookings of five events and one with a reason and metadata, through

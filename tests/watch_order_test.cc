@@ -16,6 +16,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "pqxx/pqxx"
+#include "tests/support/history_suite.h"
 #include "tests/support/ingest_client.h"
 #include "tests/support/pg_suite.h"
 #include "tests/support/process.h"
@@ -27,28 +28,9 @@
 namespace booking::testing {
 namespace {
 
-class WatchOrderTest : public PgSuite {
- protected:
-  static void SetUpTestSuite() {
-    PgSuite::SetUpTestSuite();
-    if (pg_ == nullptr) return;
-    auto set = ServiceSet::Create(*pg_, "watchorder");
-    ASSERT_TRUE(set.ok()) << set.status();
-    set_ = *std::move(set);
-    ASSERT_TRUE(set_->StartHistory().ok()) << set_->Logs();
-  }
-  static void TearDownTestSuite() {
-    set_.reset();
-    PgSuite::TearDownTestSuite();
-  }
-  void SetUp() override {
-    PgSuite::SetUp();
-    ASSERT_NE(set_, nullptr);
-  }
-  static std::string Target() { return set_->history_target(); }
+constexpr char kPrefix[] = "watchorder";
 
-  inline static std::unique_ptr<ServiceSet> set_;
-};
+class WatchOrderTest : public HistorySuite<kPrefix> {};
 
 TEST_F(WatchOrderTest, ABatchCommittingAfterALaterOneIsNotSkipped) {
   {  // x:2 alone: held back as a gap until x:1 comes
