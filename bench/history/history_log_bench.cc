@@ -37,6 +37,7 @@
 #include "history-service/log_tree.h"
 #include "pqxx/pqxx"
 #include "tests/support/pg_cluster.h"
+#include "tests/support/process.h"
 #include "tests/support/read_load.h"
 #include "tests/support/service_set.h"
 #include "tests/support/sql.h"
@@ -46,6 +47,9 @@ ABSL_FLAG(int, per_booking, 10, "history rows of each booking");
 ABSL_FLAG(int, rounds, 20, "log checkpoints timed at each size");
 ABSL_FLAG(int, round_events, 500, "new entries before each timed checkpoint");
 ABSL_FLAG(int, ingest_events, 100000, "events ingested by each side of the ingest figure");
+ABSL_FLAG(bool, partitioned, false,
+          "run `migrator partition-history` on each store after the fold: checkpoints, ingest "
+          "and reads measured on the table partitioned by month");
 ABSL_FLAG(int, calls, 500, "VerifyHistory (and GetBookingHistory, and proof) calls timed");
 
 namespace booking::testing {
@@ -77,6 +81,21 @@ Latencies Sorted(Latencies l) {
   return l;
 }
 
+// The store's label in a figure's name: its rows, and how it is laid out.
+std::string StoreLabel(int64_t rows) {
+  return absl::StrCat(RowsLabel(rows), " rows",
+                      absl::GetFlag(FLAGS_partitioned) ? ", partitioned by month" : "");
+}
+
+// `migrator partition-history` on the store; its lines.
+void Partition(const std::string& url, const std::string& dir) {
+  const std::string log = dir + "/partition-history.out";
+  absl::StatusOr<int> rc =
+      RunCommand({MigratorBin(), "partition-history", "--history-database-url", url}, {}, log);
+  if (!rc.ok() || *rc != 0) Die(absl::StrCat("partition-history failed: ", ReadFile(log)));
+  std::printf("%s", ReadFile(log).c_str());
+}
+
 // Integrates everything waiting, at most `limit` rows a transaction, each
 // batch sized to end within `budget` as `migrator fold-log` does; the
 // longest transaction.
@@ -105,7 +124,7 @@ void Fold(const std::string& url, int64_t rows) {
   std::printf("fold of %lld rows: %.1f s, %.0f rows/s, longest batch transaction %.1f ms\n",
               static_cast<long long>(rows), seconds, static_cast<double>(rows) / seconds,
               Ms(longest));
-  PrintFigure({.name = absl::StrFormat("log fold of rows from before, %s rows", RowsLabel(rows)),
+  PrintFigure({.name = absl::StrFormat("log fold of rows from before, %s", StoreLabel(rows)),
                .ours = absl::StrFormat("%.0f rows/s, longest lock %.0f ms",
                                        static_cast<double>(rows) / seconds, Ms(longest)),
                .yardstick = "-",
@@ -167,8 +186,8 @@ void CheckpointCost(const std::string& url, int64_t rows, const Keys& keys, int6
       "heads checkpoint %.1f ms\n",
       per_round, log.size(), Ms(Quantile(log, 0.5)), Ms(log.back()), Ms(heads));
   PrintFigure(
-      {.name = absl::StrFormat("log checkpoint cost, %d new entries, %s rows", per_round,
-                               RowsLabel(rows)),
+      {.name =
+           absl::StrFormat("log checkpoint cost, %d new entries, %s", per_round, StoreLabel(rows)),
        .ours = absl::StrFormat("%.2f ms (p50; max %.2f)", Ms(Quantile(log, 0.5)), Ms(log.back())),
        .yardstick = absl::StrFormat("%.0f ms (heads checkpoint, same rows)", Ms(heads)),
        .ratio = absl::StrFormat("%.3fx", Ms(Quantile(log, 0.5)) / Ms(heads)),
@@ -186,7 +205,7 @@ void Ingest(const std::string& url, int64_t rows, const std::string& key_file, i
   next_id += events;
   std::printf("ingest: %.0f events/s into the log with checkpoints, %.0f plain; ratio %.2f\n",
               chained, plain, chained / plain);
-  PrintFigure({.name = absl::StrFormat("ingest into the log, %s rows", RowsLabel(rows)),
+  PrintFigure({.name = absl::StrFormat("ingest into the log, %s", StoreLabel(rows)),
                .ours = absl::StrFormat("%.0f events/s", chained),
                .yardstick = absl::StrFormat("%.0f events/s (plain insert, same store)", plain),
                .ratio = absl::StrFormat("%.2fx", chained / plain),
@@ -228,7 +247,7 @@ void Reads(const std::string& url, int bookings, int64_t rows) {
       Ms(Quantile(get, 0.99)), Ms(Quantile(proof, 0.5)), Ms(Quantile(proof, 0.99)));
   const double p99 = Ms(Quantile(verify, 0.99)), proof_p99 = Ms(Quantile(proof, 0.99));
   PrintFigure(
-      {.name = absl::StrFormat("VerifyHistory with inclusion proofs p99, %s rows", RowsLabel(rows)),
+      {.name = absl::StrFormat("VerifyHistory with inclusion proofs p99, %s", StoreLabel(rows)),
        .ours = absl::StrFormat("%.2f ms; one proof %.2f ms", p99, proof_p99),
        .yardstick =
            absl::StrFormat("%.2f ms (GetBookingHistory, same bookings)", Ms(Quantile(get, 0.99))),
@@ -255,6 +274,7 @@ void OneSize(PgCluster& pg, int64_t rows, const Keys& keys, const std::string& k
       UPDATE "BookingStatusHistoryTree" SET "legacyDone" = false WHERE size = 0)");
   Exec(set->history_url(), R"(VACUUM ANALYZE "BookingStatusHistoryFeedQueue")");
   Fold(set->history_url(), rows);
+  if (absl::GetFlag(FLAGS_partitioned)) Partition(set->history_url(), set->log_dir());
   int64_t next_id = 1;
   CheckpointCost(set->history_url(), rows, keys, next_id);
   Ingest(set->history_url(), rows, key_file, next_id);
@@ -262,9 +282,11 @@ void OneSize(PgCluster& pg, int64_t rows, const Keys& keys, const std::string& k
 }
 
 int Main(int argc, char** argv) {
-  ParseFlags(argc, argv,
-             "history-log-bench [--sizes N,M] [--rounds R] [--round-events E] [--ingest-events I] "
-             "[--calls C]: the log's fold, checkpoint cost, ingest and proofs at each store size");
+  ParseFlags(
+      argc, argv,
+      "history-log-bench [--sizes N,M] [--rounds R] [--round-events E] [--ingest-events I] "
+      "[--calls C] [--partitioned]: the log's fold, checkpoint cost, ingest and proofs at each "
+      "store size");
   std::vector<int64_t> sizes;
   for (absl::string_view s : absl::StrSplit(absl::GetFlag(FLAGS_sizes), ',')) {
     int64_t n = 0;
