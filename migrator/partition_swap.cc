@@ -17,7 +17,8 @@ constexpr char kPrefix[] = "BookingStatusHistory_";
 
 // What the old table has that the partitioned one takes as it is: its
 // append-only and keys triggers and the canonical-content function over its
-// row type (made again for the new row type), and its grants. Read before
+// row type (made again for the new row type), and its owner and grants
+// (each partition is the parent's owner's too). Read before
 // the rename, so each definition names "BookingStatusHistory", which is
 // the partitioned table when it runs.
 struct Carried {
@@ -31,6 +32,10 @@ Carried ReadCarried(pqxx::transaction_base& txn) {
         WHERE tgrelid = to_regclass('"BookingStatusHistory"') AND NOT tgisinternal ORDER BY tgname)")) {
     c.triggers.push_back(r["def"].as<std::string>());
   }
+  c.grants.push_back(txn.exec1(R"(SELECT format('ALTER TABLE "BookingStatusHistory" OWNER TO %I',
+        pg_get_userbyid(relowner)) FROM pg_class
+        WHERE oid = to_regclass('"BookingStatusHistory"'))")[0]
+                         .as<std::string>());
   for (const pqxx::row& r : txn.exec(R"(SELECT format('GRANT %s ON "BookingStatusHistory" TO %s',
           a.privilege_type, CASE WHEN a.grantee = 0 THEN 'PUBLIC'
                                  ELSE quote_ident(pg_get_userbyid(a.grantee)) END) AS def
@@ -87,7 +92,10 @@ std::string PartitionSql(pqxx::transaction_base& txn, const std::string& name,
       CREATE TRIGGER "BookingStatusHistory_no_truncate" BEFORE TRUNCATE ON )",
       t, R"( FOR EACH STATEMENT EXECUTE FUNCTION "BookingStatusHistory_refuse_change"();
       ALTER TABLE "BookingStatusHistory" ATTACH PARTITION )",
-      t, " FOR VALUES FROM (", txn.quote(from), ") TO (", txn.quote(to), ")");
+      t, " FOR VALUES FROM (", txn.quote(from), ") TO (", txn.quote(to), R"();
+      DO $$ BEGIN EXECUTE format('ALTER TABLE %I OWNER TO %I', )",
+      txn.quote(name), R"(, (SELECT pg_get_userbyid(relowner) FROM pg_class
+                             WHERE oid = to_regclass('"BookingStatusHistory"'))); END $$)");
 }
 
 // The partitions a run wants: from the first partition's end to

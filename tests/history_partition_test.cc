@@ -221,13 +221,22 @@ TEST_F(HistoryPartitionTest, RefusesWhatItDoesNotKnowWithNothingChanged) {
     EXPECT_TRUE(absl::StrContains(run.out, named)) << named << "\n" << run.out;
   }
   EXPECT_EQ(Shape(url), "r|0|\n");
+  // Mended, with the table owned by a role of its own: the partitioned
+  // table and every partition get that owner.
   Exec(url, R"(DROP VIEW recent; DROP INDEX mine; DROP FUNCTION takes_row;
                DROP INDEX "BookingStatusHistory_toStatus_idx";
                CREATE INDEX "BookingStatusHistory_toStatus_idx"
-                 ON "BookingStatusHistory" ("toStatus");)");
+                 ON "BookingStatusHistory" ("toStatus");
+               CREATE ROLE history_owner;
+               ALTER TABLE "BookingStatusHistory" OWNER TO history_owner;)");
   const MigratorRun fixed = Partition(url, (*set)->log_dir() + "/fixed.out");
   EXPECT_EQ(fixed.code, 0) << fixed.out;
   EXPECT_EQ(Shape(url), "p|1|\n");
+  EXPECT_EQ(QueryText(url, R"(SELECT DISTINCT pg_get_userbyid(relowner) FROM pg_class
+                              WHERE oid = '"BookingStatusHistory"'::regclass
+                                 OR oid IN (SELECT inhrelid FROM pg_inherits
+                                            WHERE inhparent = '"BookingStatusHistory"'::regclass))"),
+            "history_owner|\n");
 }
 
 // Each phase commits on its own: a run killed after the CHECK was added
