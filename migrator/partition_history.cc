@@ -70,9 +70,8 @@ Shape ReadShape(pqxx::transaction_base& txn) {
 // that the old table takes every row until the change and a month beyond.
 std::string NewBound(pqxx::transaction_base& txn) {
   return txn
-      .exec(
-          R"(SELECT (date_trunc('month', timezone('UTC', now())) + interval '2 months')::text)")[0]
-                                                                                                [0]
+      .exec1(R"(SELECT (date_trunc('month', timezone('UTC', now()))
+                              + interval '2 months')::text)")[0]
       .as<std::string>();
 }
 
